@@ -1,0 +1,76 @@
+//! The engine binding: how to start or reach the engine, connect each user, and report its
+//! metrics.
+
+use std::path::Path;
+
+use crate::monitor::MetricsSource;
+use crate::outcome::OpError;
+
+/// How a workload reaches its engine. Implemented by `stress-sqlite`, `stress-postgres`,
+/// `stress-hyper` — and by anything else a custom harness wants to stress.
+///
+/// The run calls [`start`](Adapter::start) once, then [`connect`](Adapter::connect) once per
+/// database for setup and once per user (each user thread owns its connection), then
+/// [`stop`](Adapter::stop) — also when the run ends by error, crash or Ctrl-C. An adapter that
+/// owns a server should stop it in `Drop` too, so that a panic cannot orphan it.
+pub trait Adapter: Send + Sync + Sized + 'static {
+    /// One user's connection.
+    type Conn: Send;
+
+    /// A short name for reports: `sqlite`, `postgres`, `hyper`.
+    fn name(&self) -> &'static str;
+
+    /// The adapter's settings as recorded in `replay.json` (paths, server settings, …).
+    fn describe(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Starts or reaches the engine and creates `ctx.databases` databases.
+    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError>;
+
+    /// Opens a connection to database `db` (`0..databases`).
+    fn connect(&self, db: usize) -> Result<Self::Conn, OpError>;
+
+    /// The engine's own metrics (server process, files on disk, server logs), sampled by the
+    /// run's monitor beside this process's own. Called once, after `start`.
+    fn metrics_sources(&self) -> Vec<Box<dyn MetricsSource>> {
+        Vec::new()
+    }
+
+    /// Stops what `start` started. Called once at the end of every run that started.
+    fn stop(&mut self) -> Result<(), OpError> {
+        Ok(())
+    }
+}
+
+/// What [`Adapter::start`] is told about the run.
+#[derive(Debug, Clone, Copy)]
+pub struct StartContext<'a> {
+    /// How many databases the workload uses (at least 1).
+    pub databases: usize,
+    /// The run's output directory, when it writes files (server logs may go there).
+    pub out_dir: Option<&'a Path>,
+    /// The run's global seed.
+    pub seed: u64,
+}
+
+/// No engine at all: each user's connection is `()`. For workloads that drive a client of
+/// their own (an HTTP service, a library) and for measuring the harness itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bare;
+
+impl Adapter for Bare {
+    type Conn = ();
+
+    fn name(&self) -> &'static str {
+        "bare"
+    }
+
+    fn start(&mut self, _ctx: &StartContext<'_>) -> Result<(), OpError> {
+        Ok(())
+    }
+
+    fn connect(&self, _db: usize) -> Result<(), OpError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,526 @@
+//! Layered run configuration: built-in defaults < the workload's code < attribute options <
+//! `STRESS_*` environment < explicit API/CLI values; a replay file overrides them all.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+use crate::registry::AttrOptions;
+use crate::syntax;
+
+/// The duration of a run when no layer sets one and no op limit is set: 10 s.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// Default batch range (rows per bulk op): 100..1000.
+pub const DEFAULT_BATCH: (u64, u64) = (100, 1_000);
+/// How long a memory or CPU limit may stay breached, users paused, before the run stops with
+/// `ResourceLimit`: 10 s.
+pub const DEFAULT_LIMIT_GRACE: Duration = Duration::from_secs(10);
+/// Ops per user in a smoke run (plain `cargo test`).
+pub const SMOKE_OPS_PER_USER: u64 = 3;
+/// Longest a smoke run may take before it stops by duration.
+pub const SMOKE_MAX_DURATION: Duration = Duration::from_secs(60);
+
+/// One layer of settings: each field is `None` where this layer says nothing.
+///
+/// Every field names its `STRESS_*` variable; the default stated is the built-in one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigLayer {
+    /// Global seed (`STRESS_SEED`); default: random, printed and recorded.
+    pub seed: Option<u64>,
+    /// How long users run (`STRESS_DURATION`: `90`, `30s`, `2m`); default 10 s unless an op
+    /// limit is set, in which case the run lasts until every user is done.
+    pub duration: Option<Duration>,
+    /// Ops each user runs before it stops (`STRESS_OPS_PER_USER`); default: no limit.
+    pub ops_per_user: Option<u64>,
+    /// Users per class (`STRESS_USERS`: `inserter=4,reader=3`); classes not named keep theirs.
+    pub users: Vec<(String, usize)>,
+    /// Think time between a user's ops, uniform, in ms (`STRESS_THINK_MIN_MS`,
+    /// `STRESS_THINK_MAX_MS`); default 0..0.
+    pub think_min_ms: Option<u64>,
+    /// See `think_min_ms`.
+    pub think_max_ms: Option<u64>,
+    /// Rows per bulk op, uniform (`STRESS_BATCH_MIN`, `STRESS_BATCH_MAX`); default 100..1000.
+    pub batch_min: Option<u64>,
+    /// See `batch_min`.
+    pub batch_max: Option<u64>,
+    /// Databases users are spread over by index (`STRESS_DATABASES`); default 1.
+    pub databases: Option<usize>,
+    /// Memory (MB) of the processes under test above which users pause
+    /// (`STRESS_MAX_MEMORY_MB`); default: none.
+    pub max_memory_mb: Option<u64>,
+    /// CPU (% of one core, summed) above which users pause (`STRESS_MAX_CPU_PERCENT`);
+    /// default: none.
+    pub max_cpu_percent: Option<u64>,
+    /// Disk (MB) the engine's files may take; writes over it become reads
+    /// (`STRESS_MAX_DISK_MB`); default: none.
+    pub max_disk_mb: Option<u64>,
+    /// How long a limit may stay breached before the run stops with `ResourceLimit`
+    /// (`STRESS_LIMIT_GRACE`); default 10 s.
+    pub limit_grace: Option<Duration>,
+    /// Fraction of failed ops a run may have and still pass (`STRESS_MAX_ERROR_RATE`, e.g.
+    /// `0.001`); default 0.
+    pub max_error_rate: Option<f64>,
+}
+
+/// Where a run's files go and what it replays: read from the environment beside the layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvRun {
+    /// `STRESS_OUTPUT_DIR`: the run's output directory, exactly.
+    pub output_dir: Option<PathBuf>,
+    /// `STRESS_REPLAY_FILE`: a `replay.json` (or the run directory holding it) to replay.
+    pub replay_file: Option<PathBuf>,
+}
+
+/// Every variable this crate reads; any other `STRESS_*` is warned about.
+pub const KNOWN_VARS: &[&str] = &[
+    "STRESS_SEED",
+    "STRESS_DURATION",
+    "STRESS_OPS_PER_USER",
+    "STRESS_USERS",
+    "STRESS_THINK_MIN_MS",
+    "STRESS_THINK_MAX_MS",
+    "STRESS_BATCH_MIN",
+    "STRESS_BATCH_MAX",
+    "STRESS_DATABASES",
+    "STRESS_MAX_MEMORY_MB",
+    "STRESS_MAX_CPU_PERCENT",
+    "STRESS_MAX_DISK_MB",
+    "STRESS_LIMIT_GRACE",
+    "STRESS_MAX_ERROR_RATE",
+    "STRESS_OUTPUT_DIR",
+    "STRESS_REPLAY_FILE",
+    "STRESS_PROGRESS",
+];
+
+/// The result of reading `STRESS_*` variables.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvConfig {
+    /// The config layer.
+    pub layer: ConfigLayer,
+    /// Output directory and replay file.
+    pub run: EnvRun,
+    /// One line per unknown `STRESS_*` variable.
+    pub warnings: Vec<String>,
+}
+
+impl EnvConfig {
+    /// Reads this process's environment.
+    pub fn from_process_env() -> Result<Self, ConfigError> {
+        Self::from_vars(
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().unwrap_or_default()))),
+        )
+    }
+
+    /// Reads the given variables (tests pass their own instead of touching the process's).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut out = Self::default();
+        let mut vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with("STRESS_")).collect();
+        vars.sort();
+        for (name, value) in vars {
+            let l = &mut out.layer;
+            let v = value.trim();
+            match name.as_str() {
+                "STRESS_SEED" => l.seed = Some(number(&name, v)?),
+                "STRESS_DURATION" => l.duration = Some(duration(&name, v)?),
+                "STRESS_OPS_PER_USER" => l.ops_per_user = Some(positive(&name, v)?),
+                "STRESS_USERS" => {
+                    l.users = syntax::parse_users(v).map_err(|m| ConfigError::env(&name, v, m))?;
+                }
+                "STRESS_THINK_MIN_MS" => l.think_min_ms = Some(number(&name, v)?),
+                "STRESS_THINK_MAX_MS" => l.think_max_ms = Some(number(&name, v)?),
+                "STRESS_BATCH_MIN" => l.batch_min = Some(positive(&name, v)?),
+                "STRESS_BATCH_MAX" => l.batch_max = Some(positive(&name, v)?),
+                "STRESS_DATABASES" => l.databases = Some(positive::<usize>(&name, v)?),
+                "STRESS_MAX_MEMORY_MB" => l.max_memory_mb = Some(positive(&name, v)?),
+                "STRESS_MAX_CPU_PERCENT" => l.max_cpu_percent = Some(positive(&name, v)?),
+                "STRESS_MAX_DISK_MB" => l.max_disk_mb = Some(positive(&name, v)?),
+                "STRESS_LIMIT_GRACE" => l.limit_grace = Some(duration(&name, v)?),
+                "STRESS_MAX_ERROR_RATE" => l.max_error_rate = Some(fraction(&name, v)?),
+                "STRESS_OUTPUT_DIR" => out.run.output_dir = Some(path(&name, v)?),
+                "STRESS_REPLAY_FILE" => out.run.replay_file = Some(path(&name, v)?),
+                "STRESS_PROGRESS" => {}
+                _ => out.warnings.push(format!(
+                    "warning: unknown variable {name} is ignored (known: {})",
+                    KNOWN_VARS.join(", ")
+                )),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
+    v.parse()
+        .map_err(|_| ConfigError::env(name, v, "expected a whole number"))
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(name: &str, v: &str) -> Result<T, ConfigError> {
+    match v.parse::<T>() {
+        Ok(n) if n > T::default() => Ok(n),
+        _ => Err(ConfigError::env(name, v, "expected a whole number above 0")),
+    }
+}
+
+fn duration(name: &str, v: &str) -> Result<Duration, ConfigError> {
+    syntax::parse_duration(v).map_err(|m| ConfigError::env(name, v, m))
+}
+
+fn fraction(name: &str, v: &str) -> Result<f64, ConfigError> {
+    match v.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(ConfigError::env(name, v, "expected a fraction from 0 to 1, like 0.001")),
+    }
+}
+
+fn path(name: &str, v: &str) -> Result<PathBuf, ConfigError> {
+    if v.is_empty() {
+        return Err(ConfigError::env(name, v, "expected a path"));
+    }
+    Ok(PathBuf::from(v))
+}
+
+impl ConfigLayer {
+    /// The attribute's options as a layer.
+    pub fn from_attr(a: &AttrOptions) -> Self {
+        Self {
+            seed: a.seed,
+            duration: a.duration,
+            ops_per_user: a.ops_per_user,
+            users: a
+                .users
+                .unwrap_or_default()
+                .iter()
+                .map(|&(c, n)| (c.to_owned(), n))
+                .collect(),
+            think_min_ms: a.think_ms.map(|t| t.0),
+            think_max_ms: a.think_ms.map(|t| t.1),
+            batch_min: a.batch.map(|b| b.0),
+            batch_max: a.batch.map(|b| b.1),
+            databases: a.databases.map(|d| d as usize),
+            max_memory_mb: a.max_memory_mb,
+            max_cpu_percent: a.max_cpu_percent,
+            max_disk_mb: a.max_disk_mb,
+            limit_grace: None,
+            max_error_rate: None,
+        }
+    }
+
+    /// This layer with `upper` laid over it: each field `upper` sets wins; user counts are
+    /// overridden class by class.
+    pub fn with(mut self, upper: &ConfigLayer) -> Self {
+        macro_rules! over {
+            ($($f:ident),*) => { $( if upper.$f.is_some() { self.$f = upper.$f.clone(); } )* };
+        }
+        over!(
+            seed,
+            duration,
+            ops_per_user,
+            think_min_ms,
+            think_max_ms,
+            batch_min,
+            batch_max,
+            databases,
+            max_memory_mb,
+            max_cpu_percent,
+            max_disk_mb,
+            limit_grace,
+            max_error_rate
+        );
+        for (class, n) in &upper.users {
+            match self.users.iter_mut().find(|(c, _)| c == class) {
+                Some(slot) => slot.1 = *n,
+                None => self.users.push((class.clone(), *n)),
+            }
+        }
+        self
+    }
+}
+
+/// The resolved configuration of one run: what `replay.json` records and a replay restores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The global seed.
+    pub seed: u64,
+    /// Run length in ms; `None`: until every user reaches `ops_per_user`.
+    pub duration_ms: Option<u64>,
+    /// Ops per user; `None`: no limit.
+    pub ops_per_user: Option<u64>,
+    /// Users per class, in the workload's class order.
+    pub users: Vec<(String, usize)>,
+    /// Think time range in ms.
+    pub think_min_ms: u64,
+    /// Think time range in ms.
+    pub think_max_ms: u64,
+    /// Rows per bulk op.
+    pub batch_min: u64,
+    /// Rows per bulk op.
+    pub batch_max: u64,
+    /// Databases.
+    pub databases: usize,
+    /// Memory limit (MB) driving backpressure.
+    pub max_memory_mb: Option<u64>,
+    /// CPU limit (%) driving backpressure.
+    pub max_cpu_percent: Option<u64>,
+    /// Disk budget (MB) turning writes into reads.
+    pub max_disk_mb: Option<u64>,
+    /// How long a limit may stay breached before the run stops, in ms.
+    pub limit_grace_ms: u64,
+    /// Failed-op fraction a run may have and still pass.
+    pub max_error_rate: f64,
+    /// A smoke run: one user per class, a few ops each, no think time.
+    pub smoke: bool,
+}
+
+impl RunConfig {
+    /// Resolves a merged layer against the workload's classes (name, users from its code).
+    pub fn resolve(
+        layer: &ConfigLayer,
+        classes: &[(String, usize)],
+        seed: u64,
+        smoke: bool,
+    ) -> Result<Self, ConfigError> {
+        for (class, _) in &layer.users {
+            if !classes.iter().any(|(c, _)| c == class) {
+                let known: Vec<&str> = classes.iter().map(|(c, _)| c.as_str()).collect();
+                return Err(ConfigError::Invalid(format!(
+                    "users names class `{class}`, which this workload does not have (its classes: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        let users: Vec<(String, usize)> = classes
+            .iter()
+            .map(|(c, n)| {
+                let n = layer.users.iter().find(|(k, _)| k == c).map_or(*n, |(_, n)| *n);
+                (c.clone(), if smoke { n.min(1) } else { n })
+            })
+            .collect();
+        if users.iter().all(|(_, n)| *n == 0) {
+            return Err(ConfigError::Invalid(
+                "no users to run: every class has 0 users (set some with STRESS_USERS=class=N)".into(),
+            ));
+        }
+        let think_min_ms = layer.think_min_ms.unwrap_or(0);
+        let think_max_ms = layer.think_max_ms.unwrap_or(think_min_ms);
+        if think_min_ms > think_max_ms {
+            return Err(ConfigError::Invalid(format!(
+                "think time {think_min_ms}..{think_max_ms} ms is empty: its minimum exceeds its maximum"
+            )));
+        }
+        let batch_min = layer.batch_min.unwrap_or(DEFAULT_BATCH.0);
+        let batch_max = layer.batch_max.unwrap_or(DEFAULT_BATCH.1.max(batch_min));
+        if batch_min == 0 || batch_min > batch_max {
+            return Err(ConfigError::Invalid(format!(
+                "batch {batch_min}..{batch_max} is empty: the minimum must be at least 1 and not exceed the maximum"
+            )));
+        }
+        let mut duration = match (layer.duration, layer.ops_per_user) {
+            (Some(d), _) => Some(d),
+            (None, Some(_)) => None,
+            (None, None) => Some(DEFAULT_DURATION),
+        };
+        let mut ops_per_user = layer.ops_per_user;
+        let (mut think_min_ms, mut think_max_ms) = (think_min_ms, think_max_ms);
+        if smoke {
+            ops_per_user = Some(ops_per_user.map_or(SMOKE_OPS_PER_USER, |n| n.min(SMOKE_OPS_PER_USER)));
+            duration = Some(duration.map_or(SMOKE_MAX_DURATION, |d| d.min(SMOKE_MAX_DURATION)));
+            (think_min_ms, think_max_ms) = (0, 0);
+        }
+        if duration == Some(Duration::ZERO) {
+            return Err(ConfigError::Invalid("duration is 0: give a run at least 1s".into()));
+        }
+        Ok(Self {
+            seed,
+            duration_ms: duration.map(|d| d.as_millis() as u64),
+            ops_per_user,
+            users,
+            think_min_ms,
+            think_max_ms,
+            batch_min,
+            batch_max,
+            databases: layer.databases.unwrap_or(1).max(1),
+            max_memory_mb: layer.max_memory_mb,
+            max_cpu_percent: layer.max_cpu_percent,
+            max_disk_mb: layer.max_disk_mb,
+            limit_grace_ms: layer.limit_grace.unwrap_or(DEFAULT_LIMIT_GRACE).as_millis() as u64,
+            max_error_rate: layer.max_error_rate.unwrap_or(0.0),
+            smoke,
+        })
+    }
+
+    /// The run length, if bounded by time.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration_ms.map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<EnvConfig, ConfigError> {
+        EnvConfig::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    fn classes() -> Vec<(String, usize)> {
+        vec![("inserter".into(), 4), ("reader".into(), 3)]
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let attr = AttrOptions {
+            duration: Some(Duration::from_secs(30)),
+            seed: Some(1),
+            users: Some(&[("reader", 5)]),
+            think_ms: Some((10, 20)),
+            ..AttrOptions::DEFAULT
+        };
+        let e = env(&[("STRESS_SEED", "2"), ("STRESS_USERS", "inserter=1")]).unwrap();
+        let api = ConfigLayer {
+            duration: Some(Duration::from_secs(5)),
+            ..ConfigLayer::default()
+        };
+        let merged = ConfigLayer::default()
+            .with(&ConfigLayer::from_attr(&attr))
+            .with(&e.layer)
+            .with(&api);
+        assert_eq!(merged.seed, Some(2), "env beats attribute");
+        assert_eq!(merged.duration, Some(Duration::from_secs(5)), "API beats attribute");
+        assert_eq!(merged.think_min_ms, Some(10), "attribute beats default");
+        let rc = RunConfig::resolve(&merged, &classes(), 2, false).unwrap();
+        assert_eq!(rc.users, vec![("inserter".into(), 1), ("reader".into(), 5)]);
+        assert_eq!(rc.duration_ms, Some(5_000));
+        assert_eq!((rc.batch_min, rc.batch_max), DEFAULT_BATCH);
+    }
+
+    #[test]
+    fn duration_defaults_only_without_an_op_limit() {
+        let l = ConfigLayer::default();
+        let rc = RunConfig::resolve(&l, &classes(), 0, false).unwrap();
+        assert_eq!(rc.duration(), Some(DEFAULT_DURATION));
+        let l = ConfigLayer {
+            ops_per_user: Some(10),
+            ..ConfigLayer::default()
+        };
+        assert_eq!(RunConfig::resolve(&l, &classes(), 0, false).unwrap().duration(), None);
+    }
+
+    #[test]
+    fn smoke_caps_users_ops_and_think() {
+        let l = ConfigLayer {
+            ops_per_user: Some(1000),
+            think_min_ms: Some(100),
+            think_max_ms: Some(200),
+            ..ConfigLayer::default()
+        };
+        let rc = RunConfig::resolve(&l, &classes(), 0, true).unwrap();
+        assert_eq!(rc.users, vec![("inserter".into(), 1), ("reader".into(), 1)]);
+        assert_eq!(rc.ops_per_user, Some(SMOKE_OPS_PER_USER));
+        assert_eq!((rc.think_min_ms, rc.think_max_ms), (0, 0));
+        assert_eq!(rc.duration(), Some(SMOKE_MAX_DURATION));
+    }
+
+    #[test]
+    fn every_variable_parses() {
+        let e = env(&[
+            ("STRESS_SEED", "42"),
+            ("STRESS_DURATION", "2m"),
+            ("STRESS_OPS_PER_USER", "7"),
+            ("STRESS_USERS", "inserter=4,reader=3"),
+            ("STRESS_THINK_MIN_MS", "10"),
+            ("STRESS_THINK_MAX_MS", "200"),
+            ("STRESS_BATCH_MIN", "100"),
+            ("STRESS_BATCH_MAX", "10000"),
+            ("STRESS_DATABASES", "3"),
+            ("STRESS_MAX_MEMORY_MB", "512"),
+            ("STRESS_MAX_CPU_PERCENT", "150"),
+            ("STRESS_MAX_DISK_MB", "64"),
+            ("STRESS_LIMIT_GRACE", "3s"),
+            ("STRESS_MAX_ERROR_RATE", "0.01"),
+            ("STRESS_OUTPUT_DIR", "/tmp/out"),
+            ("STRESS_REPLAY_FILE", "/tmp/replay.json"),
+            ("PATH", "/bin"),
+        ])
+        .unwrap();
+        let l = &e.layer;
+        assert_eq!(l.seed, Some(42));
+        assert_eq!(l.duration, Some(Duration::from_secs(120)));
+        assert_eq!(l.ops_per_user, Some(7));
+        assert_eq!(l.users.len(), 2);
+        assert_eq!((l.think_min_ms, l.think_max_ms), (Some(10), Some(200)));
+        assert_eq!((l.batch_min, l.batch_max), (Some(100), Some(10_000)));
+        assert_eq!(l.databases, Some(3));
+        assert_eq!(
+            (l.max_memory_mb, l.max_cpu_percent, l.max_disk_mb),
+            (Some(512), Some(150), Some(64))
+        );
+        assert_eq!(l.limit_grace, Some(Duration::from_secs(3)));
+        assert_eq!(l.max_error_rate, Some(0.01));
+        assert_eq!(e.run.output_dir, Some(PathBuf::from("/tmp/out")));
+        assert_eq!(e.run.replay_file, Some(PathBuf::from("/tmp/replay.json")));
+        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    }
+
+    #[test]
+    fn unknown_variables_are_warned_about() {
+        let e = env(&[("STRESS_DURATON", "5s")]).unwrap();
+        assert_eq!(e.warnings.len(), 1);
+        assert!(e.warnings[0].contains("STRESS_DURATON"), "{}", e.warnings[0]);
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable_and_the_form() {
+        let cases = [
+            ("STRESS_SEED", "x", "whole number"),
+            ("STRESS_DURATION", "abc", "not a duration"),
+            ("STRESS_OPS_PER_USER", "0", "above 0"),
+            ("STRESS_USERS", "reader=x", "class=N"),
+            ("STRESS_THINK_MIN_MS", "-5", "whole number"),
+            ("STRESS_BATCH_MAX", "0", "above 0"),
+            ("STRESS_DATABASES", "0", "above 0"),
+            ("STRESS_MAX_MEMORY_MB", "lots", "above 0"),
+            ("STRESS_MAX_CPU_PERCENT", "1.5", "above 0"),
+            ("STRESS_MAX_DISK_MB", "", "above 0"),
+            ("STRESS_LIMIT_GRACE", "soon", "not a duration"),
+            ("STRESS_MAX_ERROR_RATE", "2", "fraction"),
+            ("STRESS_OUTPUT_DIR", "", "path"),
+        ];
+        for (var, value, expect) in cases {
+            let err = env(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{var}: {err}");
+            assert!(err.contains(expect), "{var}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn inconsistent_values_are_refused() {
+        let bad = [
+            ConfigLayer {
+                users: vec![("writer".into(), 1)],
+                ..ConfigLayer::default()
+            },
+            ConfigLayer {
+                users: vec![("inserter".into(), 0), ("reader".into(), 0)],
+                ..ConfigLayer::default()
+            },
+            ConfigLayer {
+                think_min_ms: Some(50),
+                think_max_ms: Some(10),
+                ..ConfigLayer::default()
+            },
+            ConfigLayer {
+                batch_min: Some(500),
+                batch_max: Some(10),
+                ..ConfigLayer::default()
+            },
+        ];
+        let expect = ["class `writer`", "0 users", "think time", "batch"];
+        for (layer, want) in bad.iter().zip(expect) {
+            let err = RunConfig::resolve(layer, &classes(), 0, false).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+}

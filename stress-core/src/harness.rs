@@ -1,0 +1,135 @@
+//! The test harness: `stress_core::main()` in a `harness = false` test target runs every
+//! registered workload as a libtest trial.
+//!
+//! - `cargo test` runs each workload as a short smoke run (one user per class, a few ops each)
+//!   so that a broken workload fails CI fast; workloads marked `ignore` are skipped.
+//! - `cargo test -- --ignored` (or `--include-ignored`) runs the full configured run, with
+//!   progress on stderr and its files under `target/stress/<workload>/<run-id>/`.
+//! - `STRESS_REPLAY_FILE` replays a recorded run of the workload it names.
+//!
+//! Workloads run one at a time (`--test-threads` defaults to 1).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::config::EnvConfig;
+use crate::error::ReplayError;
+use crate::registry::{self, WorkloadEntry};
+use crate::report::{ConsoleProgress, ProgressStyle, ReplayFile, default_base};
+use crate::run::Runner;
+
+/// Exit code for a usage or configuration error (bad `STRESS_*` value, bad replay file, empty
+/// registry).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs the registered workloads as libtest trials; return its result from `main`.
+///
+/// ```no_run
+/// // tests/stress.rs, with `[[test]] name = "stress" harness = false` in Cargo.toml
+/// use my_workloads as _; // link the crate that registers the workloads
+/// fn main() -> std::process::ExitCode {
+///     stress_core::main()
+/// }
+/// # mod my_workloads {}
+/// ```
+pub fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    let entries = registry::entries();
+    if entries.is_empty() {
+        eprintln!(
+            "error: no workloads registered: is the crate that defines them linked into this binary? \
+             (reference it, e.g. `use my_workloads as _;`)"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if args.test_threads.is_none() {
+        args.test_threads = Some(1);
+    }
+    if args.list {
+        let trials = entries.iter().map(|e| trial(e, false, None, None)).collect();
+        return libtest_mimic::run(&args, trials).exit_code();
+    }
+    let env = match EnvConfig::from_process_env() {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let replay = match env.run.replay_file.as_deref().map(ReplayFile::load) {
+        None => None,
+        Some(Ok(file)) => Some(file),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let trials = match &replay {
+        Some(file) => {
+            let Some(entry) = entries.iter().find(|e| e.name == file.workload) else {
+                let available: Vec<&str> = entries.iter().map(|e| e.name).collect();
+                let e = ReplayError::UnknownWorkload {
+                    path: env.run.replay_file.clone().unwrap_or_default(),
+                    workload: file.workload.clone(),
+                    available: available.join(", "),
+                };
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            };
+            // A replay is always the full run, whatever the filter flags say.
+            args.ignored = false;
+            args.include_ignored = true;
+            vec![trial(entry, true, Some(env), Some(file.clone()))]
+        }
+        None => {
+            let full = args.ignored || args.include_ignored;
+            entries
+                .iter()
+                .map(|e| trial(e, full, Some(env.clone()), None).with_ignored_flag(e.options.ignore || args.ignored))
+                .collect()
+        }
+    };
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn trial(entry: &'static WorkloadEntry, full: bool, env: Option<EnvConfig>, replay: Option<ReplayFile>) -> Trial {
+    Trial::test(entry.name, move || {
+        run_entry(entry, full, env.unwrap_or_default(), replay)
+    })
+}
+
+fn run_entry(entry: &WorkloadEntry, full: bool, env: EnvConfig, replay: Option<ReplayFile>) -> Result<(), Failed> {
+    let replay_path = env.run.replay_file.clone();
+    let explicit_out = env.run.output_dir.is_some();
+    let mut runner = Runner::new(entry.name)
+        .attr(entry.options)
+        .smoke(!full)
+        .env(EnvConfig {
+            run: crate::config::EnvRun {
+                replay_file: None,
+                ..env.run.clone()
+            },
+            ..env
+        })
+        .map_err(|e| Failed::from(e.to_string()))?;
+    if let (Some(file), Some(path)) = (replay, replay_path) {
+        runner = runner.replay(path, file);
+    }
+    if full {
+        if !explicit_out {
+            runner = runner.output_under(default_base());
+        }
+        runner = runner.observer(ConsoleProgress::new(ProgressStyle::from_env(), Duration::from_secs(5)));
+    }
+    let report = (entry.build)().run(runner).map_err(|e| Failed::from(e.to_string()))?;
+    if report.passed() {
+        return Ok(());
+    }
+    let mut msg = report.summary.failures.join("\n");
+    if let Some(dir) = &report.out_dir {
+        msg.push_str(&format!("\nresults: {}", dir.display()));
+    }
+    Err(msg.into())
+}

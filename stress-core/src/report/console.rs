@@ -1,0 +1,178 @@
+//! Progress on the console while a run goes on, and the observer interface it implements.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::stats::IntervalRecord;
+
+use super::summary::Summary;
+
+/// What is known when the users are about to start.
+#[derive(Debug, Clone)]
+pub struct RunStart<'a> {
+    /// The workload.
+    pub workload: &'a str,
+    /// The global seed.
+    pub seed: u64,
+    /// Users in all.
+    pub users: usize,
+    /// Run length, if bounded by time.
+    pub duration: Option<Duration>,
+    /// Op limit per user.
+    pub ops_per_user: Option<u64>,
+    /// Output directory.
+    pub out_dir: Option<&'a Path>,
+}
+
+/// The state of a run after one interval.
+#[derive(Debug, Clone)]
+pub struct Progress<'a> {
+    /// Time since the users started.
+    pub elapsed: Duration,
+    /// Run length, if bounded by time.
+    pub duration: Option<Duration>,
+    /// Ops so far.
+    pub total_ops: u64,
+    /// Failed ops so far.
+    pub failed_ops: u64,
+    /// The interval just closed.
+    pub interval: &'a IntervalRecord,
+    /// Why users are paused, if they are.
+    pub paused: Option<&'a str>,
+}
+
+/// Receives a run's events on the monitor thread: keep each call short.
+pub trait Observer: Send {
+    /// The users are about to start.
+    fn on_start(&mut self, _start: &RunStart<'_>) {}
+    /// An interval closed.
+    fn on_interval(&mut self, _progress: &Progress<'_>) {}
+    /// The run ended and its files are written.
+    fn on_finish(&mut self, _summary: &Summary, _out_dir: Option<&Path>) {}
+}
+
+/// How [`ConsoleProgress`] writes (`STRESS_PROGRESS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressStyle {
+    /// Nothing.
+    Off,
+    /// A plain line every few seconds (`lines`, the default).
+    Lines,
+    /// One JSON object per interval, prefixed `stress-progress: ` (`json`), for tools that
+    /// drive the harness.
+    Json,
+}
+
+impl ProgressStyle {
+    /// From `STRESS_PROGRESS` (`off`, `lines`, `json`); anything else is `lines`.
+    pub fn from_env() -> Self {
+        match std::env::var("STRESS_PROGRESS").as_deref() {
+            Ok("off") => Self::Off,
+            Ok("json") => Self::Json,
+            _ => Self::Lines,
+        }
+    }
+}
+
+/// Writes progress to stderr: a line every `every` in `Lines` style.
+#[derive(Debug)]
+pub struct ConsoleProgress {
+    style: ProgressStyle,
+    every: Duration,
+    last: Duration,
+    name: String,
+}
+
+impl ConsoleProgress {
+    /// A console reporter.
+    pub fn new(style: ProgressStyle, every: Duration) -> Self {
+        Self {
+            style,
+            every,
+            last: Duration::ZERO,
+            name: String::new(),
+        }
+    }
+}
+
+fn human_us(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us}µs"),
+        1_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
+impl Observer for ConsoleProgress {
+    fn on_start(&mut self, s: &RunStart<'_>) {
+        self.name = s.workload.to_owned();
+        if self.style == ProgressStyle::Off {
+            return;
+        }
+        let limit = match (s.duration, s.ops_per_user) {
+            (Some(d), Some(n)) => format!("{}s or {n} ops per user", d.as_secs()),
+            (Some(d), None) => format!("{}s", d.as_secs()),
+            (None, Some(n)) => format!("{n} ops per user"),
+            (None, None) => "until stopped".into(),
+        };
+        eprintln!("{}: {} users, seed {}, {limit}", s.workload, s.users, s.seed);
+    }
+
+    fn on_interval(&mut self, p: &Progress<'_>) {
+        match self.style {
+            ProgressStyle::Off => {}
+            ProgressStyle::Lines => {
+                if p.elapsed < self.last + self.every {
+                    return;
+                }
+                self.last = p.elapsed;
+                let total = p.duration.map_or(String::new(), |d| format!("/{}s", d.as_secs()));
+                let paused = p.paused.map_or(String::new(), |why| format!("  paused: {why}"));
+                eprintln!(
+                    "{}: {}s{total}  {} ops  {} ops/s  p99 {}  {} errors{paused}",
+                    self.name,
+                    p.elapsed.as_secs(),
+                    p.total_ops,
+                    p.interval.ops,
+                    human_us(p.interval.p99_us),
+                    p.failed_ops
+                );
+            }
+            ProgressStyle::Json => {
+                let line = serde_json::json!({
+                    "workload": self.name,
+                    "elapsed_s": p.elapsed.as_secs_f64(),
+                    "duration_s": p.duration.map(|d| d.as_secs_f64()),
+                    "total_ops": p.total_ops,
+                    "failed_ops": p.failed_ops,
+                    "interval": p.interval,
+                    "paused": p.paused,
+                });
+                let _ = writeln!(std::io::stderr(), "stress-progress: {line}");
+            }
+        }
+    }
+
+    fn on_finish(&mut self, s: &Summary, out_dir: Option<&Path>) {
+        if self.style == ProgressStyle::Off {
+            return;
+        }
+        eprintln!(
+            "{}: {:?} after {:.1}s: {} ops ({:.0}/s), {} failed, p50 {} p99 {} max {}{}",
+            s.workload,
+            s.stop_reason,
+            s.duration_s,
+            s.total_ops,
+            s.ops_per_sec,
+            s.failed_ops,
+            human_us(s.latency_us.p50),
+            human_us(s.latency_us.p99),
+            human_us(s.latency_us.max),
+            out_dir.map_or(String::new(), |d| format!("\n  results: {}", d.display()))
+        );
+        for f in &s.failures {
+            eprintln!("  failed: {f}");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Where a run's files go, and how they are written: atomically (temporary file + rename), so
+//! that a reader never sees half a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::RunError;
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_data()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The files that make a directory a run's: a directory holding one is never written into.
+const RUN_FILES: &[&str] = &["summary.json", "replay.json"];
+
+/// Claims `dir` as the output directory of a new run: creates it, or accepts an existing one
+/// that holds no run.
+pub(crate) fn claim_exact(dir: &Path) -> Result<PathBuf, RunError> {
+    if let Some(f) = RUN_FILES.iter().find(|f| dir.join(f).exists()) {
+        return Err(RunError::Output {
+            path: dir.to_owned(),
+            message: format!("already holds a run ({f}): choose another directory or remove it"),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| RunError::Output {
+        path: dir.to_owned(),
+        message: format!("cannot be created: {e}"),
+    })?;
+    Ok(dir.to_owned())
+}
+
+/// Creates a fresh run directory `base/<workload>/<run-id>/` and points `base/<workload>/latest`
+/// at it.
+pub(crate) fn claim_new(base: &Path, workload: &str, seed: u64) -> Result<PathBuf, RunError> {
+    let parent = base.join(sanitize(workload));
+    std::fs::create_dir_all(&parent).map_err(|e| RunError::Output {
+        path: parent.clone(),
+        message: format!("cannot be created: {e}"),
+    })?;
+    let stamp = utc_stamp(std::time::SystemTime::now());
+    for n in 0..1000 {
+        let id = match n {
+            0 => format!("{stamp}-s{seed}"),
+            n => format!("{stamp}-s{seed}-{n}"),
+        };
+        let dir = parent.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                point_latest(&parent, &id);
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(RunError::Output {
+                    path: dir,
+                    message: format!("cannot be created: {e}"),
+                });
+            }
+        }
+    }
+    Err(RunError::Output {
+        path: parent,
+        message: "has too many runs with this seed this second".into(),
+    })
+}
+
+/// Points `parent/latest` at `id` (a relative symlink, replaced atomically). Best effort: a
+/// filesystem without symlinks just has no pointer.
+fn point_latest(parent: &Path, id: &str) {
+    #[cfg(unix)]
+    {
+        let tmp = parent.join(format!(".latest-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        if std::os::unix::fs::symlink(id, &tmp).is_ok() && std::fs::rename(&tmp, parent.join("latest")).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The default base of run directories: `<target>/stress`, where `<target>` is the cargo target
+/// directory holding this executable (found by its `CACHEDIR.TAG`), else `./target`.
+pub fn default_base() -> PathBuf {
+    let exe = std::env::current_exe().ok();
+    let target = exe
+        .as_deref()
+        .and_then(|e| e.ancestors().skip(1).find(|d| d.join("CACHEDIR.TAG").is_file()))
+        .map(Path::to_path_buf);
+    target.unwrap_or_else(|| PathBuf::from("target")).join("stress")
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC.
+pub(crate) fn utc_stamp(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// RFC 3339 UTC timestamp, for `started_at`.
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
+    let s = utc_stamp(t);
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &s[0..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15]
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101-000000");
+        // 2024-02-29T13:45:07Z
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_214_307);
+        assert_eq!(utc_stamp(t), "20240229-134507");
+        assert_eq!(rfc3339(t), "2024-02-29T13:45:07Z");
+    }
+
+    #[test]
+    fn run_directories_are_fresh_and_never_reused() {
+        let base = tempfile::tempdir().unwrap();
+        let a = claim_new(base.path(), "my/workload", 7).unwrap();
+        let b = claim_new(base.path(), "my/workload", 7).unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with(base.path().join("my_workload")));
+        let latest = std::fs::read_link(base.path().join("my_workload/latest")).unwrap();
+        assert_eq!(latest, Path::new(b.file_name().unwrap()));
+        write_atomic(&a.join("summary.json"), b"{}").unwrap();
+        let err = claim_exact(&a).unwrap_err().to_string();
+        assert!(err.contains("already holds a run"), "{err}");
+        assert!(claim_exact(&base.path().join("new/dir")).is_ok());
+    }
+}

@@ -1,0 +1,15 @@
+//! Reports: files and console output made from what the run measured. Reporters consume the
+//! run's events and results; none of them sits on a user's hot path.
+
+mod console;
+mod files;
+mod replay;
+mod summary;
+mod timeseries;
+
+pub use console::{ConsoleProgress, Observer, Progress, ProgressStyle, RunStart};
+pub(crate) use files::{claim_exact, claim_new, rfc3339};
+pub use files::{default_base, write_atomic};
+pub use replay::{REPLAY_FORMAT_VERSION, ReplayFile};
+pub use summary::{Backpressure, ErrorRecord, MAX_KEPT_ERRORS, SUMMARY_FORMAT_VERSION, Summary, UserSummary, Verify};
+pub use timeseries::timeseries_csv;

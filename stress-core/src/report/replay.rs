@@ -1,0 +1,95 @@
+//! `replay.json`: everything needed to run the same users through the same streams again.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+use crate::error::ReplayError;
+use crate::run::StopReason;
+use crate::seed::{DatabaseSeed, SeedPlan, UserSeed};
+
+/// The version of `replay.json` this build writes and reads.
+pub const REPLAY_FORMAT_VERSION: u64 = 1;
+
+/// A `replay.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayFile {
+    /// [`REPLAY_FORMAT_VERSION`].
+    pub format_version: u64,
+    /// The stress-core version that wrote it.
+    pub tool_version: String,
+    /// The RNG and how it was seeded.
+    pub rng: String,
+    /// The workload's name.
+    pub workload: String,
+    /// The adapter's name.
+    pub adapter: String,
+    /// The adapter's settings.
+    pub adapter_config: serde_json::Value,
+    /// The global seed.
+    pub seed: u64,
+    /// The full resolved configuration.
+    pub config: RunConfig,
+    /// Every user's identity and seed.
+    pub users: Vec<UserSeed>,
+    /// Every database's setup seed.
+    pub databases: Vec<DatabaseSeed>,
+    /// Why the run stopped (`null` while it runs).
+    pub stop_reason: Option<StopReason>,
+}
+
+impl ReplayFile {
+    /// The recorded seeds, as given (never re-derived).
+    pub fn seed_plan(&self) -> SeedPlan {
+        SeedPlan {
+            seed: self.seed,
+            users: self.users.clone(),
+            databases: self.databases.clone(),
+        }
+    }
+
+    /// Reads a `replay.json`, or the one inside a run directory.
+    pub fn load(path: &Path) -> Result<Self, ReplayError> {
+        let file: PathBuf = if path.is_dir() {
+            path.join("replay.json")
+        } else {
+            path.to_owned()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| ReplayError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let malformed = |message: String| ReplayError::Malformed {
+            path: file.clone(),
+            message,
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| malformed(format!("not JSON: {e}")))?;
+        let version = v
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| malformed("it has no format_version".into()))?;
+        if version != REPLAY_FORMAT_VERSION {
+            return Err(ReplayError::Version {
+                path: file,
+                found: version,
+                supported: REPLAY_FORMAT_VERSION,
+                tool: v
+                    .get("tool_version")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_owned(),
+            });
+        }
+        serde_json::from_value(v).map_err(|e| malformed(e.to_string()))
+    }
+
+    /// The directory the file was in, to refuse writing a replay over its original.
+    pub(crate) fn source_dir(path: &Path) -> PathBuf {
+        if path.is_dir() {
+            path.to_owned()
+        } else {
+            path.parent().unwrap_or(Path::new(".")).to_owned()
+        }
+    }
+}

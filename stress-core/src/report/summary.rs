@@ -1,0 +1,149 @@
+//! `summary.json`: what a run did.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::run::StopReason;
+use crate::stats::{LatencySummary, OpStats};
+
+/// The version of `summary.json` this build writes and reads.
+pub const SUMMARY_FORMAT_VERSION: u64 = 1;
+
+/// A run's results, as written to `summary.json` and returned to a custom harness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// [`SUMMARY_FORMAT_VERSION`].
+    pub format_version: u64,
+    /// The workload's name.
+    pub workload: String,
+    /// The adapter's name.
+    pub adapter: String,
+    /// The global seed.
+    pub seed: u64,
+    /// Whether this was a smoke run.
+    pub smoke: bool,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: String,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+    /// Details of the stop (which limit, what crashed, what failed).
+    pub stop_detail: Option<String>,
+    /// Seconds the users ran.
+    pub duration_s: f64,
+    /// Ops run.
+    pub total_ops: u64,
+    /// Ops failed.
+    pub failed_ops: u64,
+    /// Writes turned into reads by the disk budget.
+    pub substituted_ops: u64,
+    /// Ops per second.
+    pub ops_per_sec: f64,
+    /// Rows reported per second.
+    pub rows_per_sec: f64,
+    /// Rows reported.
+    pub total_rows: u64,
+    /// Bytes reported.
+    pub total_bytes: u64,
+    /// Latency of successful ops, µs.
+    pub latency_us: LatencySummary,
+    /// Per op name.
+    pub ops: BTreeMap<String, OpStats>,
+    /// Per user.
+    pub users: Vec<UserSummary>,
+    /// Peak of every resource reading, by `source.metric`.
+    pub resources: BTreeMap<String, f64>,
+    /// How often and how long users were paused by backpressure.
+    pub backpressure: Backpressure,
+    /// The verify step's result.
+    pub verify: Verify,
+    /// The first errors (at most [`MAX_KEPT_ERRORS`]).
+    pub errors: Vec<ErrorRecord>,
+    /// Problems of the harness itself (a metrics source that cannot be read, …).
+    pub warnings: Vec<String>,
+    /// Whether the run passed: it ran as configured, the verify step passed, and the failed-op
+    /// rate stayed within `max_error_rate`.
+    pub passed: bool,
+    /// Why it did not pass, one line each.
+    pub failures: Vec<String>,
+}
+
+/// How many errors a summary keeps.
+pub const MAX_KEPT_ERRORS: usize = 100;
+
+/// One user's results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    /// `class-index`.
+    pub id: String,
+    /// Its class.
+    pub class: String,
+    /// Its seed.
+    pub seed: u64,
+    /// Its database.
+    pub db: usize,
+    /// Ops run.
+    pub ops: u64,
+    /// Ops failed.
+    pub failed: u64,
+    /// Writes replaced by reads.
+    pub substituted: u64,
+    /// Hash of its sequence of (op, RNG position): equal in two runs that ran the same ops with
+    /// the same random arguments.
+    pub op_digest: String,
+}
+
+/// Backpressure totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Backpressure {
+    /// Times users were paused.
+    pub pauses: u64,
+    /// Seconds they spent paused.
+    pub paused_s: f64,
+    /// Times the disk budget turned writes into reads.
+    pub disk_budget_hits: u64,
+}
+
+/// The verify step's result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verify {
+    /// Whether a verify step ran.
+    pub ran: bool,
+    /// Whether it passed on every database.
+    pub passed: bool,
+    /// Its errors, one per failing database.
+    pub errors: Vec<String>,
+}
+
+/// One kept error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    /// The user.
+    pub user: String,
+    /// The op (`connect` when the user could not connect).
+    pub op: String,
+    /// The message (`panicked: …` for a panic).
+    pub message: String,
+    /// Seconds since the users started.
+    pub at_s: f64,
+}
+
+impl Summary {
+    /// Reads a `summary.json`, refusing other format versions.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        match v.get("format_version").and_then(serde_json::Value::as_u64) {
+            Some(SUMMARY_FORMAT_VERSION) => {}
+            other => {
+                return Err(format!(
+                    "{} has format_version {other:?}, this build reads {SUMMARY_FORMAT_VERSION}",
+                    path.display()
+                ));
+            }
+        }
+        serde_json::from_value(v).map_err(|e| format!("{} is not a summary: {e}", path.display()))
+    }
+}

@@ -1,0 +1,590 @@
+//! The engine of one run: adapter start, setup, user threads and the monitor, verify step,
+//! reports.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam::channel::{Receiver, RecvTimeoutError};
+
+use super::panic;
+use super::signal::{self, StopReason, StopSignal};
+use super::user_loop::{UserJob, UserResult, run_user};
+use crate::adapter::{Adapter, StartContext};
+use crate::config::RunConfig;
+use crate::ledger::Ledger;
+use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ProcessMetrics, ResourceKind};
+use crate::report::{
+    self, Backpressure, ErrorRecord, MAX_KEPT_ERRORS, Observer, Progress, REPLAY_FORMAT_VERSION, ReplayFile, RunStart,
+    SUMMARY_FORMAT_VERSION, Summary, Verify,
+};
+use crate::seed::{self, SeedPlan};
+use crate::stats::{Batch, Collector};
+use crate::workload::{OpTable, Workload};
+
+/// Intervals stay open this many seconds for late batches before their percentiles are final.
+const GRACE_INTERVALS: u64 = 2;
+/// The monitor's sampling interval (one row of `timeseries.csv`).
+const INTERVAL: Duration = Duration::from_secs(1);
+
+/// State every user thread shares with the monitor: flags read on the hot path are atomics.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) signal: StopSignal,
+    pub(crate) paused: AtomicBool,
+    pub(crate) disk_over: AtomicBool,
+    pub(crate) errors: ErrorLog,
+    barrier: Barrier,
+    start: OnceLock<Instant>,
+}
+
+impl Shared {
+    /// Waits until every user has connected, then returns the common start instant.
+    pub(crate) fn wait_for_start(&self) -> Instant {
+        self.barrier.wait();
+        *self.start.get_or_init(Instant::now)
+    }
+}
+
+/// The first errors of a run, kept for the summary; the rest are only counted.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorLog {
+    seen: AtomicUsize,
+    kept: Mutex<Vec<ErrorRecord>>,
+}
+
+impl ErrorLog {
+    /// Keeps the error if fewer than [`MAX_KEPT_ERRORS`] were kept; `message` is only built then.
+    pub(crate) fn record(&self, user: &str, op: &str, message: impl FnOnce() -> String, at: Duration) {
+        if self.seen.fetch_add(1, Ordering::Relaxed) < MAX_KEPT_ERRORS {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            kept.push(ErrorRecord {
+                user: user.to_owned(),
+                op: op.to_owned(),
+                message: message(),
+                at_s: (at.as_secs_f64() * 1000.0).round() / 1000.0,
+            });
+        }
+    }
+
+    fn take(&self) -> Vec<ErrorRecord> {
+        let mut kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(|e| e.into_inner()));
+        kept.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        kept
+    }
+}
+
+pub(crate) struct Job<'a, A: Adapter> {
+    pub(crate) name: String,
+    pub(crate) workload: Workload<A>,
+    pub(crate) config: RunConfig,
+    pub(crate) plan: SeedPlan,
+    pub(crate) out_dir: Option<&'a Path>,
+    pub(crate) observers: Vec<Box<dyn Observer>>,
+    pub(crate) sources: Vec<Box<dyn MetricsSource>>,
+}
+
+/// What the phases of a run found, gathered into the summary at the end.
+#[derive(Debug, Default)]
+struct Findings {
+    collector: Option<Collector>,
+    users: Vec<UserResult>,
+    duration: Duration,
+    peaks: BTreeMap<String, f64>,
+    backpressure: Backpressure,
+    verify: Verify,
+    warnings: Vec<String>,
+    errors: Vec<ErrorRecord>,
+    errors_seen: usize,
+    op_names: Vec<String>,
+    /// A phase that failed: (reason, message).
+    stop: Option<(StopReason, String)>,
+}
+
+/// Runs the job and writes its reports; never fails: what went wrong is in the summary.
+pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
+    signal::install_interrupt_handler();
+    panic::install_hook();
+    let started_at = SystemTime::now();
+    let mut replay = ReplayFile {
+        format_version: REPLAY_FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        rng: seed::RNG_NAME.to_owned(),
+        workload: job.name.clone(),
+        adapter: job.workload.adapter.name().to_owned(),
+        adapter_config: job.workload.adapter.describe(),
+        seed: job.plan.seed,
+        config: job.config.clone(),
+        users: job.plan.users.clone(),
+        databases: job.plan.databases.clone(),
+        stop_reason: None,
+    };
+    let mut findings = Findings::default();
+    // replay.json first: even a run killed hard leaves what is needed to repeat it.
+    if let Some(dir) = job.out_dir
+        && let Err(e) = write_json(&dir.join("replay.json"), &replay)
+    {
+        findings.warnings.push(e);
+    }
+    let ctx = StartContext {
+        databases: job.config.databases,
+        out_dir: job.out_dir,
+        seed: job.plan.seed,
+    };
+    match panic::catch(|| job.workload.adapter.start(&ctx)) {
+        Ok(Ok(())) => {
+            let phases = panic::catch(|| run_started(&mut job, &mut findings));
+            if let Err(p) = phases {
+                findings
+                    .stop
+                    .get_or_insert((StopReason::Error, format!("the harness failed: {p}")));
+            }
+            if let Err(e) = panic::catch(|| job.workload.adapter.stop()).unwrap_or_else(|p| Err(crate::OpError::msg(p)))
+            {
+                findings
+                    .warnings
+                    .push(format!("failed to stop {}: {e}", job.workload.adapter.name()));
+            }
+        }
+        Ok(Err(e)) => {
+            findings.stop = Some((
+                StopReason::Error,
+                format!("failed to start {}: {e}", job.workload.adapter.name()),
+            ))
+        }
+        Err(p) => {
+            findings.stop = Some((
+                StopReason::Error,
+                format!("failed to start {}: {p}", job.workload.adapter.name()),
+            ))
+        }
+    }
+    let summary = summarize(&job, started_at, &findings);
+    if let Some(dir) = job.out_dir {
+        replay.stop_reason = Some(summary.stop_reason);
+        let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
+        let csv = report::timeseries_csv(intervals);
+        let problems = [
+            report::write_atomic(&dir.join("timeseries.csv"), csv.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", dir.join("timeseries.csv").display())),
+            write_json(&dir.join("replay.json"), &replay),
+            write_json(&dir.join("summary.json"), &summary),
+        ];
+        for p in problems.into_iter().filter_map(Result::err) {
+            eprintln!("error: {p}");
+        }
+    }
+    for o in &mut job.observers {
+        o.on_finish(&summary, job.out_dir);
+    }
+    summary
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| format!("cannot serialise {}: {e}", path.display()))?;
+    report::write_atomic(path, &json).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Setup, users, verify: the phases after the adapter started.
+fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
+    let adapter = &job.workload.adapter;
+    // Setup, once per database, each with its own seeded RNG.
+    if let Some(setup) = &job.workload.setup {
+        for db in &job.plan.databases {
+            let result = adapter
+                .connect(db.index)
+                .and_then(|mut conn| setup(&mut conn, &mut seed::rng(db.schema_seed)));
+            if let Err(e) = result {
+                findings.stop = Some((StopReason::Error, format!("setup of database {} failed: {e}", db.index)));
+                return;
+            }
+        }
+    }
+    run_users(job, findings);
+    let adapter = &job.workload.adapter;
+    if findings
+        .stop
+        .as_ref()
+        .is_some_and(|(r, _)| *r == StopReason::CrashDetected)
+    {
+        return;
+    }
+    // Verify, once per database, against the ledgers of its users.
+    if let Some(verify) = &job.workload.verify {
+        findings.verify.ran = true;
+        for db in &job.plan.databases {
+            let mut ledger = Ledger::default();
+            for u in findings.users.iter().filter(|u| u.summary.db == db.index) {
+                ledger.merge(&u.ledger);
+            }
+            let result = panic::catch(|| {
+                adapter
+                    .connect(db.index)
+                    .and_then(|mut conn| verify(&mut conn, &ledger))
+            });
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => findings.verify.errors.push(format!("database {}: {e}", db.index)),
+                Err(p) => findings.verify.errors.push(format!("database {}: {p}", db.index)),
+            }
+        }
+        findings.verify.passed = findings.verify.errors.is_empty();
+    }
+}
+
+fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
+    let workload = &job.workload;
+    // Op names across classes: the same name in two classes is one op in the summary.
+    let mut names: Vec<String> = Vec::new();
+    let mut op_ids: Vec<Vec<u32>> = Vec::new();
+    let mut tables = Vec::new();
+    for class in &workload.classes {
+        op_ids.push(
+            class
+                .ops
+                .iter()
+                .map(|op| match names.iter().position(|n| *n == op.name) {
+                    Some(i) => i as u32,
+                    None => {
+                        names.push(op.name.clone());
+                        (names.len() - 1) as u32
+                    }
+                })
+                .collect(),
+        );
+        tables.push(OpTable::new(class).expect("validated before the run"));
+    }
+    names.push("connect".to_owned());
+    let connect_id = (names.len() - 1) as u32;
+    findings.op_names = names.clone();
+
+    let shared = Shared {
+        signal: StopSignal::default(),
+        paused: AtomicBool::new(false),
+        disk_over: AtomicBool::new(false),
+        errors: ErrorLog::default(),
+        barrier: Barrier::new(job.plan.users.len() + 1),
+        start: OnceLock::new(),
+    };
+    let config = Arc::new(job.config.clone());
+    let mut sources: Vec<Box<dyn MetricsSource>> = vec![Box::new(ProcessMetrics::new())];
+    sources.extend(workload.adapter.metrics_sources());
+    sources.append(&mut job.sources);
+    let mut monitor = Monitor {
+        shared: &shared,
+        sources,
+        limits: Limits::new(
+            config.max_memory_mb,
+            config.max_cpu_percent,
+            config.max_disk_mb,
+            Duration::from_millis(config.limit_grace_ms),
+        ),
+        collector: Collector::new(names.len()),
+        observers: &mut job.observers,
+        peaks: BTreeMap::new(),
+        backpressure: Backpressure::default(),
+        warned: Vec::new(),
+        pause_reason: None,
+        paused_since: None,
+        totals: (0, 0),
+        duration: config.duration(),
+    };
+    for o in monitor.observers.iter_mut() {
+        o.on_start(&RunStart {
+            workload: &job.name,
+            seed: job.plan.seed,
+            users: job.plan.users.len(),
+            duration: config.duration(),
+            ops_per_user: config.ops_per_user,
+            out_dir: job.out_dir,
+        });
+    }
+    let (tx, rx) = crossbeam::channel::unbounded::<Batch>();
+    let scope = crossbeam::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for user in &job.plan.users {
+            let ci = workload
+                .classes
+                .iter()
+                .position(|c| c.name == user.class)
+                .expect("replay users were checked against the classes");
+            let job = UserJob {
+                adapter: &workload.adapter,
+                class: &workload.classes[ci],
+                table: &tables[ci],
+                op_ids: &op_ids[ci],
+                connect_id,
+                seed: user,
+                config: config.clone(),
+                shared: &shared,
+                tx: tx.clone(),
+            };
+            let spawned = s
+                .builder()
+                .name(format!("stress-user-{}", user.id))
+                .spawn(move |_| run_user(job));
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    // Without this user the barrier would never open: release the others.
+                    shared
+                        .signal
+                        .stop(StopReason::Error, Some(format!("cannot start a user thread: {e}")));
+                    panic!("cannot start user thread {}: {e}", user.id);
+                }
+            }
+        }
+        drop(tx);
+        let start = shared.wait_for_start();
+        let end = monitor.run(&rx, start);
+        let users: Vec<UserResult> = handles
+            .into_iter()
+            .map(|h| h.join().expect("user threads catch op panics"))
+            .collect();
+        (users, end.saturating_duration_since(start))
+    });
+    match scope {
+        Ok((users, duration)) => {
+            findings.users = users;
+            findings.duration = duration;
+        }
+        Err(_) => findings.stop = Some((StopReason::Error, "a user thread failed to start".into())),
+    }
+    let Monitor {
+        collector,
+        peaks,
+        backpressure,
+        warned,
+        ..
+    } = monitor;
+    findings.collector = Some(collector);
+    findings.peaks = peaks;
+    findings.backpressure = backpressure;
+    findings.warnings.extend(warned);
+    let stop = shared.signal.reason();
+    match stop {
+        Some((reason, detail)) => {
+            if !reason.is_normal() || findings.stop.is_none() {
+                findings.stop = Some((reason, detail.unwrap_or_default()));
+            }
+        }
+        None if findings.stop.is_none() => findings.stop = Some((StopReason::OpLimit, String::new())),
+        None => {}
+    }
+    findings.errors = shared.errors.take();
+    findings.errors_seen = shared.errors.seen.load(Ordering::Relaxed);
+}
+
+/// The monitor: samples metrics every interval, applies limits, detects crashes, collects the
+/// users' batches and tells observers about each closed interval.
+struct Monitor<'a> {
+    shared: &'a Shared,
+    sources: Vec<Box<dyn MetricsSource>>,
+    limits: Limits,
+    collector: Collector,
+    observers: &'a mut Vec<Box<dyn Observer>>,
+    peaks: BTreeMap<String, f64>,
+    backpressure: Backpressure,
+    warned: Vec<String>,
+    pause_reason: Option<String>,
+    paused_since: Option<Instant>,
+    totals: (u64, u64),
+    duration: Option<Duration>,
+}
+
+impl Monitor<'_> {
+    /// Runs until every user has finished (their senders are gone); returns that instant.
+    fn run(&mut self, rx: &Receiver<Batch>, start: Instant) -> Instant {
+        let deadline = self.duration.map(|d| start + d);
+        let mut next = 1u64;
+        loop {
+            let next_tick = start + INTERVAL * next as u32;
+            let wake = next_tick.min(Instant::now() + Duration::from_millis(100));
+            match rx.recv_deadline(wake) {
+                Ok(batch) => self.collector.add(&batch),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if signal::interrupted() {
+                self.shared.signal.stop(StopReason::Interrupted, None);
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                self.shared.signal.stop(StopReason::DurationElapsed, None);
+            }
+            let k = now.saturating_duration_since(start).as_secs();
+            if k >= next {
+                self.sample(k - 1, now);
+                self.close(k.saturating_sub(GRACE_INTERVALS));
+                next = k + 1;
+            }
+        }
+        let end = Instant::now();
+        self.sample(end.saturating_duration_since(start).as_secs(), end);
+        if let Some(since) = self.paused_since.take() {
+            self.backpressure.paused_s += end.saturating_duration_since(since).as_secs_f64();
+        }
+        self.close(u64::MAX);
+        self.backpressure.paused_s = (self.backpressure.paused_s * 1000.0).round() / 1000.0;
+        end
+    }
+
+    fn sample(&mut self, interval: u64, now: Instant) {
+        let mut readings = Vec::new();
+        let (mut memory, mut cpu, mut disk) = (0.0, 0.0, 0.0);
+        for src in &mut self.sources {
+            let name = src.name().to_owned();
+            match src.sample() {
+                Ok(rs) => {
+                    for r in rs {
+                        let key = format!("{name}.{}", r.name);
+                        let peak = self.peaks.entry(key.clone()).or_insert(r.value);
+                        *peak = peak.max(r.value);
+                        match r.kind {
+                            ResourceKind::MemoryMb => memory += r.value,
+                            ResourceKind::CpuPercent => cpu += r.value,
+                            ResourceKind::DiskMb => disk += r.value,
+                            ResourceKind::Other => {}
+                        }
+                        readings.push((key, r.value));
+                    }
+                }
+                Err(e) => {
+                    let w = format!("metrics source `{name}` cannot be read: {e}");
+                    if !self.warned.contains(&w) {
+                        self.warned.push(w);
+                    }
+                }
+            }
+            if let Health::Crashed(why) = src.health() {
+                self.shared
+                    .signal
+                    .stop(StopReason::CrashDetected, Some(format!("{name}: {why}")));
+            }
+        }
+        for event in self.limits.update(memory, cpu, disk, now) {
+            match event {
+                LimitEvent::Pause(true, why) => {
+                    self.shared.paused.store(true, Ordering::Relaxed);
+                    self.backpressure.pauses += 1;
+                    self.paused_since = Some(now);
+                    self.pause_reason = Some(why);
+                }
+                LimitEvent::Pause(false, _) => {
+                    self.shared.paused.store(false, Ordering::Relaxed);
+                    if let Some(since) = self.paused_since.take() {
+                        self.backpressure.paused_s += now.saturating_duration_since(since).as_secs_f64();
+                    }
+                    self.pause_reason = None;
+                }
+                LimitEvent::DiskOver(over, _) => {
+                    self.shared.disk_over.store(over, Ordering::Relaxed);
+                    self.backpressure.disk_budget_hits += u64::from(over);
+                }
+                LimitEvent::Stop(why) => self.shared.signal.stop(StopReason::ResourceLimit, Some(why)),
+            }
+        }
+        self.collector.annotate(interval, readings, self.limits.paused());
+    }
+
+    fn close(&mut self, before: u64) {
+        let closed = self.collector.close_before(before).to_vec();
+        for r in &closed {
+            self.totals.0 += r.ops;
+            self.totals.1 += r.failed;
+            for o in self.observers.iter_mut() {
+                o.on_interval(&Progress {
+                    elapsed: Duration::from_secs(r.second + 1),
+                    duration: self.duration,
+                    total_ops: self.totals.0,
+                    failed_ops: self.totals.1,
+                    interval: r,
+                    paused: self.pause_reason.as_deref(),
+                });
+            }
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings) -> Summary {
+    let (stop_reason, detail) = f.stop.clone().unwrap_or((StopReason::OpLimit, String::new()));
+    let empty = Collector::new(0);
+    let c = f.collector.as_ref().unwrap_or(&empty);
+    let (total_ops, failed_ops) = c.counts();
+    let secs = f.duration.as_secs_f64();
+    let per_sec = |n: u64| if secs > 0.0 { round3(n as f64 / secs) } else { 0.0 };
+    let ops = f
+        .op_names
+        .iter()
+        .cloned()
+        .zip(c.per_op())
+        .filter(|(name, s)| name != "connect" || s.count > 0)
+        .collect();
+    let mut failures = Vec::new();
+    match stop_reason {
+        StopReason::DurationElapsed | StopReason::OpLimit => {}
+        StopReason::Error => failures.push(format!("error: {detail}")),
+        StopReason::CrashDetected => failures.push(format!("crash detected: {detail}")),
+        StopReason::ResourceLimit => failures.push(format!("resource limit: {detail}")),
+        StopReason::Interrupted => failures.push("interrupted".to_owned()),
+    }
+    if f.verify.ran && !f.verify.passed {
+        failures.push(format!("verify step failed: {}", f.verify.errors.join("; ")));
+    }
+    let rate = if total_ops > 0 {
+        failed_ops as f64 / total_ops as f64
+    } else {
+        0.0
+    };
+    if failed_ops > 0 && rate > job.config.max_error_rate {
+        let first = f.errors.first().map_or(String::new(), |e| {
+            format!("; first: {} {}: {}", e.user, e.op, e.message)
+        });
+        failures.push(format!(
+            "{failed_ops} of {total_ops} ops failed ({:.3}%), above max_error_rate {}{first}",
+            rate * 100.0,
+            job.config.max_error_rate
+        ));
+    }
+    let mut warnings = f.warnings.clone();
+    if f.errors_seen > f.errors.len() {
+        warnings.push(format!(
+            "{} more errors were counted but not kept",
+            f.errors_seen - f.errors.len()
+        ));
+    }
+    Summary {
+        format_version: SUMMARY_FORMAT_VERSION,
+        workload: job.name.clone(),
+        adapter: job.workload.adapter.name().to_owned(),
+        seed: job.plan.seed,
+        smoke: job.config.smoke,
+        started_at: report::rfc3339(started_at),
+        stop_reason,
+        stop_detail: (!detail.is_empty()).then_some(detail),
+        duration_s: round3(secs),
+        total_ops,
+        failed_ops,
+        substituted_ops: c.substituted,
+        ops_per_sec: per_sec(total_ops),
+        rows_per_sec: per_sec(c.rows),
+        total_rows: c.rows,
+        total_bytes: c.bytes,
+        latency_us: c.total().summary(),
+        ops,
+        users: f.users.iter().map(|u| u.summary.clone()).collect(),
+        resources: f.peaks.iter().map(|(k, v)| (k.clone(), round3(*v))).collect(),
+        backpressure: f.backpressure.clone(),
+        verify: f.verify.clone(),
+        errors: f.errors.clone(),
+        warnings,
+        passed: failures.is_empty(),
+        failures,
+    }
+}

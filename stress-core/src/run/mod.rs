@@ -1,0 +1,306 @@
+//! Running a workload: [`Runner`] resolves the configuration and seeds, claims the output
+//! directory, and hands over to the engine, which starts the adapter, runs setup, users,
+//! monitor and verify step, and writes the reports.
+
+mod engine;
+mod panic;
+mod signal;
+mod user_loop;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use signal::{StopReason, interrupted};
+
+use crate::adapter::Adapter;
+use crate::config::{ConfigLayer, EnvConfig, RunConfig};
+use crate::error::{ReplayError, RunError};
+use crate::monitor::MetricsSource;
+use crate::registry::AttrOptions;
+use crate::report::{self, Observer, ReplayFile, Summary};
+use crate::seed::{self, SeedPlan};
+use crate::workload::Workload;
+
+/// The result of a run that started: its summary (also when it stopped by crash, limit,
+/// Ctrl-C or error) and the directory its files went to.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// What the run did.
+    pub summary: Summary,
+    /// Where `summary.json`, `replay.json` and `timeseries.csv` are, if files were asked for.
+    pub out_dir: Option<PathBuf>,
+}
+
+impl RunReport {
+    /// Whether the run passed (see [`Summary::passed`]).
+    pub fn passed(&self) -> bool {
+        self.summary.passed
+    }
+}
+
+#[derive(Debug, Default)]
+enum Output {
+    #[default]
+    None,
+    Exact(PathBuf),
+    Under(PathBuf),
+}
+
+/// Runs one workload: the library entry point a custom harness uses, and what the test
+/// harness calls for each registered workload.
+///
+/// ```no_run
+/// use stress_core::prelude::*;
+/// # fn workload() -> Workload<Bare> { Workload::new(Bare) }
+/// let report = Runner::new("orders")
+///     .seed(42)
+///     .ops_per_user(100)
+///     .output_dir("target/stress/orders-42")
+///     .run(workload())?;
+/// println!("{} ops, p99 {} µs", report.summary.total_ops, report.summary.latency_us.p99);
+/// # Ok::<(), stress_core::RunError>(())
+/// ```
+#[derive(Default)]
+pub struct Runner {
+    name: String,
+    attr: AttrOptions,
+    env: Option<EnvConfig>,
+    api: ConfigLayer,
+    replay: Option<(PathBuf, ReplayFile)>,
+    output: Output,
+    observers: Vec<Box<dyn Observer>>,
+    sources: Vec<Box<dyn MetricsSource>>,
+    smoke: bool,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("name", &self.name)
+            .field("api", &self.api)
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// A run of the workload called `name`, with built-in defaults only: no environment, no
+    /// files (ask for them with [`output_dir`](Self::output_dir) or [`output_under`](Self::output_under)).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Lays the attribute's options over the workload's code.
+    pub fn attr(mut self, attr: AttrOptions) -> Self {
+        self.attr = attr;
+        self
+    }
+
+    /// Lays `STRESS_*` variables over the attribute (output directory and replay file
+    /// included). Use [`EnvConfig::from_process_env`] for this process's environment.
+    pub fn env(mut self, env: EnvConfig) -> Result<Self, RunError> {
+        if let Some(dir) = &env.run.output_dir {
+            self.output = Output::Exact(dir.clone());
+        }
+        if let Some(file) = &env.run.replay_file {
+            self = self.replay_file(file)?;
+        }
+        self.env = Some(env);
+        Ok(self)
+    }
+
+    /// Replays a recorded run: its configuration and every seed, as recorded.
+    pub fn replay_file(mut self, path: impl AsRef<Path>) -> Result<Self, ReplayError> {
+        let path = path.as_ref();
+        let file = ReplayFile::load(path)?;
+        self.replay = Some((path.to_owned(), file));
+        Ok(self)
+    }
+
+    /// Replays from an already loaded replay file.
+    pub fn replay(mut self, path: impl Into<PathBuf>, file: ReplayFile) -> Self {
+        self.replay = Some((path.into(), file));
+        self
+    }
+
+    /// Writes the files exactly into `dir` (created if needed; refused if it holds a run).
+    pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.output = Output::Exact(dir.into());
+        self
+    }
+
+    /// Writes the files into a fresh `base/<workload>/<run-id>/`, with a `latest` link beside it.
+    pub fn output_under(mut self, base: impl Into<PathBuf>) -> Self {
+        self.output = Output::Under(base.into());
+        self
+    }
+
+    /// Adds an observer of the run's progress.
+    pub fn observer(mut self, o: impl Observer + 'static) -> Self {
+        self.observers.push(Box::new(o));
+        self
+    }
+
+    /// Adds a metrics source beside the process's own and the adapter's.
+    pub fn metrics_source(mut self, s: impl MetricsSource + 'static) -> Self {
+        self.sources.push(Box::new(s));
+        self
+    }
+
+    /// A smoke run: one user per class, a few ops each, no think time.
+    pub fn smoke(mut self, smoke: bool) -> Self {
+        self.smoke = smoke;
+        self
+    }
+
+    /// The global seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.api.seed = Some(seed);
+        self
+    }
+
+    /// How long users run.
+    pub fn duration(mut self, d: Duration) -> Self {
+        self.api.duration = Some(d);
+        self
+    }
+
+    /// Ops each user runs.
+    pub fn ops_per_user(mut self, n: u64) -> Self {
+        self.api.ops_per_user = Some(n);
+        self
+    }
+
+    /// Users of one class.
+    pub fn users(mut self, class: impl Into<String>, n: usize) -> Self {
+        self.api = self.api.with(&ConfigLayer {
+            users: vec![(class.into(), n)],
+            ..ConfigLayer::default()
+        });
+        self
+    }
+
+    /// Think time range, ms.
+    pub fn think_ms(mut self, min: u64, max: u64) -> Self {
+        (self.api.think_min_ms, self.api.think_max_ms) = (Some(min), Some(max));
+        self
+    }
+
+    /// Batch size range.
+    pub fn batch(mut self, min: u64, max: u64) -> Self {
+        (self.api.batch_min, self.api.batch_max) = (Some(min), Some(max));
+        self
+    }
+
+    /// Lays any layer of settings over the others (what the CLI does with its flags).
+    pub fn settings(mut self, layer: &ConfigLayer) -> Self {
+        self.api = self.api.with(layer);
+        self
+    }
+
+    /// Runs the workload. `Err` means nothing ran and nothing was written; a run that started
+    /// returns its report whatever happened to it.
+    pub fn run<A: Adapter>(self, workload: Workload<A>) -> Result<RunReport, RunError> {
+        workload.validate().map_err(|source| RunError::Workload {
+            name: self.name.clone(),
+            source,
+        })?;
+        let classes = workload.classes();
+        let (config, plan) = match &self.replay {
+            Some((path, file)) => replay_plan(&self.name, path, file, &classes)?,
+            None => {
+                let code = ConfigLayer {
+                    think_min_ms: workload.think_ms.map(|t| t.0),
+                    think_max_ms: workload.think_ms.map(|t| t.1),
+                    batch_min: workload.batch.map(|b| b.0),
+                    batch_max: workload.batch.map(|b| b.1),
+                    databases: workload.databases,
+                    ..ConfigLayer::default()
+                };
+                let empty = ConfigLayer::default();
+                let layer = code
+                    .with(&ConfigLayer::from_attr(&self.attr))
+                    .with(self.env.as_ref().map_or(&empty, |e| &e.layer))
+                    .with(&self.api);
+                let seed = layer.seed.unwrap_or_else(seed::random_seed);
+                let config = RunConfig::resolve(&layer, &classes, seed, self.smoke)?;
+                let users: Vec<(&str, usize)> = config.users.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+                let plan = SeedPlan::derive(seed, &users, config.databases);
+                (config, plan)
+            }
+        };
+        if let Some(env) = &self.env {
+            for w in &env.warnings {
+                eprintln!("{w}");
+            }
+        }
+        if signal::interrupted() {
+            return Err(RunError::Interrupted);
+        }
+        let out_dir = match &self.output {
+            Output::None => None,
+            Output::Exact(dir) => {
+                if let Some((src, _)) = &self.replay {
+                    refuse_original(dir, &ReplayFile::source_dir(src))?;
+                }
+                Some(report::claim_exact(dir)?)
+            }
+            Output::Under(base) => Some(report::claim_new(base, &self.name, config.seed)?),
+        };
+        let summary = engine::execute(engine::Job {
+            name: self.name,
+            workload,
+            config,
+            plan,
+            out_dir: out_dir.as_deref(),
+            observers: self.observers,
+            sources: self.sources,
+        });
+        Ok(RunReport { summary, out_dir })
+    }
+}
+
+fn replay_plan(
+    name: &str,
+    path: &Path,
+    file: &ReplayFile,
+    classes: &[(String, usize)],
+) -> Result<(RunConfig, SeedPlan), ReplayError> {
+    let mismatch = |message: String| ReplayError::Mismatch {
+        path: path.to_owned(),
+        workload: name.to_owned(),
+        message,
+    };
+    if file.workload != name {
+        return Err(mismatch(format!("it records workload `{}`", file.workload)));
+    }
+    for u in &file.users {
+        if !classes.iter().any(|(c, _)| *c == u.class) {
+            return Err(mismatch(format!(
+                "it has users of class `{}`, which the workload no longer has",
+                u.class
+            )));
+        }
+    }
+    if file.databases.len() != file.config.databases.max(1) {
+        return Err(mismatch("its database seeds do not match its database count".into()));
+    }
+    Ok((file.config.clone(), file.seed_plan()))
+}
+
+fn refuse_original(out: &Path, original: &Path) -> Result<(), RunError> {
+    let same = match (out.canonicalize(), original.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(RunError::Output {
+            path: out.to_owned(),
+            message: "is the directory of the run being replayed: a replay writes to a new directory".into(),
+        });
+    }
+    Ok(())
+}

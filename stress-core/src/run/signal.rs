@@ -1,0 +1,123 @@
+//! Stopping a run: the first reason wins; sleeping users wake at once; Ctrl-C is one of the
+//! reasons.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    /// The configured duration elapsed.
+    DurationElapsed,
+    /// Every user ran its `ops_per_user`.
+    OpLimit,
+    /// The engine died (a managed server exited).
+    CrashDetected,
+    /// A memory or CPU limit stayed breached despite backpressure.
+    ResourceLimit,
+    /// Ctrl-C.
+    Interrupted,
+    /// The run could not go on (adapter start, setup or connection failure): see `error`.
+    Error,
+}
+
+impl StopReason {
+    /// Whether a run that stopped this way ran as configured.
+    pub fn is_normal(self) -> bool {
+        matches!(self, Self::DurationElapsed | Self::OpLimit)
+    }
+}
+
+/// The stop flag users check between ops, and the reason behind it.
+#[derive(Debug, Default)]
+pub(crate) struct StopSignal {
+    stopped: AtomicBool,
+    reason: Mutex<Option<(StopReason, Option<String>)>>,
+    cv: Condvar,
+}
+
+impl StopSignal {
+    /// Stops the run unless it already stopped for another reason.
+    pub(crate) fn stop(&self, reason: StopReason, detail: Option<String>) {
+        let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_none() {
+            *r = Some((reason, detail));
+        }
+        self.stopped.store(true, Ordering::Release);
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn reason(&self) -> Option<(StopReason, Option<String>)> {
+        self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sleeps for `d` or until the run stops; returns whether it stopped.
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut guard = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.is_stopped() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            guard = self
+                .cv
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static HANDLER: OnceLock<()> = OnceLock::new();
+
+/// Installs the Ctrl-C handler (once per process): Ctrl-C stops the current run with
+/// `Interrupted` and its reports are written. The process never exits from the handler: that
+/// would skip the destructors that stop managed servers.
+pub(crate) fn install_interrupt_handler() {
+    HANDLER.get_or_init(|| {
+        let result = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                eprintln!("still stopping: waiting for users to finish their current op");
+            } else {
+                eprintln!("interrupted: stopping users and writing reports");
+            }
+        });
+        if let Err(e) = result {
+            eprintln!("warning: Ctrl-C will not stop runs cleanly: {e}");
+        }
+    });
+}
+
+/// Whether Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_reason_wins_and_sleepers_wake() {
+        let s = std::sync::Arc::new(StopSignal::default());
+        let s2 = s.clone();
+        let sleeper = std::thread::spawn(move || s2.sleep(Duration::from_secs(600)));
+        s.stop(StopReason::ResourceLimit, Some("memory".into()));
+        s.stop(StopReason::DurationElapsed, None);
+        assert!(sleeper.join().unwrap(), "woken by the stop, not by the 600 s timeout");
+        assert_eq!(s.reason(), Some((StopReason::ResourceLimit, Some("memory".into()))));
+        assert!(!StopSignal::default().sleep(Duration::from_millis(1)));
+    }
+}

@@ -1,0 +1,209 @@
+//! One user's thread: connect, wait for the start, then roll, run, record and think until the
+//! run stops.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::Sender;
+use rand::Rng;
+
+use super::engine::Shared;
+use super::panic;
+use super::signal::StopReason;
+use crate::adapter::Adapter;
+use crate::config::RunConfig;
+use crate::ledger::Ledger;
+use crate::report::UserSummary;
+use crate::seed::{self, OpDigest, UserSeed};
+use crate::stats::{Batch, Sample};
+use crate::user::User;
+use crate::workload::{OpKind, OpTable, UserClass};
+
+/// Samples a user hands over at once (or at each interval's end, whichever comes first).
+const BATCH: usize = 1024;
+
+/// Everything one user thread needs.
+pub(crate) struct UserJob<'a, A: Adapter> {
+    pub(crate) adapter: &'a A,
+    pub(crate) class: &'a UserClass<A>,
+    pub(crate) table: &'a OpTable,
+    /// Class op index → run op index.
+    pub(crate) op_ids: &'a [u32],
+    /// Run op index of the `connect` pseudo-op.
+    pub(crate) connect_id: u32,
+    pub(crate) seed: &'a UserSeed,
+    pub(crate) config: Arc<RunConfig>,
+    pub(crate) shared: &'a Shared,
+    pub(crate) tx: Sender<Batch>,
+}
+
+#[derive(Debug)]
+pub(crate) struct UserResult {
+    pub(crate) summary: UserSummary,
+    pub(crate) ledger: Ledger,
+}
+
+pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
+    let shared = job.shared;
+    let mut summary = UserSummary {
+        id: job.seed.id.clone(),
+        class: job.seed.class.clone(),
+        seed: job.seed.seed,
+        db: job.seed.db,
+        ops: 0,
+        failed: 0,
+        substituted: 0,
+        op_digest: OpDigest::new().hex(),
+    };
+    let conn = panic::catch(|| job.adapter.connect(job.seed.db));
+    let start = shared.wait_for_start();
+    let conn = match conn {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return connect_failed(&job, summary, start, e.to_string()),
+        Err(p) => return connect_failed(&job, summary, start, p),
+    };
+    let mut user = User::<A> {
+        conn,
+        rng: seed::rng(job.seed.seed),
+        config: job.config.clone(),
+        ledger: Ledger::default(),
+        id: job.seed.id.as_str().into(),
+        class: job.seed.class.as_str().into(),
+        db: job.seed.db,
+        ops_done: 0,
+    };
+    let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
+    let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
+    let deadline = job.config.duration().map(|d| start + d);
+    let limit = job.config.ops_per_user;
+    let mut digest = OpDigest::new();
+    let mut batch = Batch {
+        samples: Vec::with_capacity(BATCH),
+        ..Batch::default()
+    };
+    let signal = &shared.signal;
+    loop {
+        if signal.is_stopped() || limit.is_some_and(|n| user.ops_done >= n) {
+            break;
+        }
+        if shared.paused.load(Ordering::Relaxed) {
+            while shared.paused.load(Ordering::Relaxed) && !signal.sleep(Duration::from_millis(10)) {}
+            continue;
+        }
+        let mut i = job.table.roll(&mut user.rng);
+        let mut substituted = false;
+        if job.class.ops[i].kind == OpKind::Write && shared.disk_over.load(Ordering::Relaxed) {
+            match job.table.roll_read(&mut user.rng) {
+                Some(r) => (i, substituted) = (r, true),
+                None => {
+                    // A class with no reads waits for disk to be freed, or for the run to end.
+                    while shared.disk_over.load(Ordering::Relaxed) && !signal.sleep(Duration::from_millis(10)) {}
+                    continue;
+                }
+            }
+        }
+        let op = &job.class.ops[i];
+        let t0 = Instant::now();
+        let result = panic::catch(|| (op.f)(&mut user));
+        let t1 = Instant::now();
+        user.ops_done += 1;
+        digest.push(&op.name, user.rng.get_word_pos());
+        let interval = (t1 - start).as_secs();
+        if interval != batch.interval && !batch.samples.is_empty() {
+            flush(&job.tx, &mut batch);
+        }
+        batch.interval = interval;
+        let ok = match result {
+            Ok(Ok(outcome)) => {
+                batch.rows += outcome.rows;
+                batch.bytes += outcome.bytes;
+                true
+            }
+            Ok(Err(e)) => {
+                shared
+                    .errors
+                    .record(&summary.id, &op.name, || e.to_string(), t1 - start);
+                false
+            }
+            Err(p) => {
+                shared.errors.record(&summary.id, &op.name, || p, t1 - start);
+                false
+            }
+        };
+        summary.ops += 1;
+        summary.failed += u64::from(!ok);
+        if substituted {
+            summary.substituted += 1;
+            batch.substituted += 1;
+        }
+        batch.samples.push(Sample {
+            op: job.op_ids[i],
+            ok,
+            latency_us: (t1 - t0).as_micros() as u64,
+        });
+        if batch.samples.len() == BATCH {
+            flush(&job.tx, &mut batch);
+        }
+        if deadline.is_some_and(|d| t1 >= d) {
+            signal.stop(StopReason::DurationElapsed, None);
+            break;
+        }
+        if think_max > 0 {
+            let ms = think_rng.random_range(think_min..=think_max);
+            if signal.sleep(Duration::from_millis(ms)) {
+                break;
+            }
+        }
+    }
+    flush(&job.tx, &mut batch);
+    summary.op_digest = digest.hex();
+    UserResult {
+        summary,
+        ledger: user.ledger,
+    }
+}
+
+fn flush(tx: &Sender<Batch>, batch: &mut Batch) {
+    if batch.samples.is_empty() && batch.rows == 0 && batch.substituted == 0 {
+        return;
+    }
+    let full = std::mem::replace(
+        batch,
+        Batch {
+            interval: batch.interval,
+            samples: Vec::with_capacity(BATCH),
+            ..Batch::default()
+        },
+    );
+    // The collector outlives every user; a send can only fail if it panicked, and then the
+    // run reports that.
+    let _ = tx.send(full);
+}
+
+fn connect_failed<A: Adapter>(
+    job: &UserJob<'_, A>,
+    mut summary: UserSummary,
+    start: Instant,
+    message: String,
+) -> UserResult {
+    let at = start.elapsed();
+    job.shared
+        .errors
+        .record(&summary.id, "connect", || format!("cannot connect: {message}"), at);
+    summary.failed = 1;
+    summary.ops = 1;
+    let _ = job.tx.send(Batch {
+        interval: at.as_secs(),
+        samples: vec![Sample {
+            op: job.connect_id,
+            ok: false,
+            latency_us: 0,
+        }],
+        ..Batch::default()
+    });
+    UserResult {
+        summary,
+        ledger: Ledger::default(),
+    }
+}

@@ -1,0 +1,231 @@
+//! One seed, many streams: every random choice of a run comes from an RNG derived from the
+//! global seed and a stable identity (a user's class and index, a database's index, a purpose),
+//! never from thread scheduling or the clock.
+
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+/// The RNG every user, setup step and database gets: ChaCha8 from `rand_chacha`, seeded with
+/// `seed_from_u64`. Its stream position (`get_word_pos`) feeds each user's `op_digest`.
+pub type StressRng = rand_chacha::ChaCha8Rng;
+
+/// The name of [`StressRng`] and how it is seeded, as written into `replay.json`.
+pub const RNG_NAME: &str = "rand_chacha 0.9 ChaCha8Rng::seed_from_u64";
+
+/// Builds the RNG for a derived seed.
+pub fn rng(seed: u64) -> StressRng {
+    StressRng::seed_from_u64(seed)
+}
+
+/// Derives the seed of one stream from a parent seed, a purpose (`"user"`, `"database"`,
+/// `"think"`, …) and an identity within that purpose (`"inserter-0"`, `"2"`).
+///
+/// The derivation is fixed forever: a `replay.json` written by any version must mean the same
+/// streams. It hashes purpose and identity with 64-bit FNV-1a and mixes the result with the
+/// parent through SplitMix64's finaliser.
+pub fn derive(parent: u64, purpose: &str, identity: &str) -> u64 {
+    let mut h = Fnv64::new();
+    h.write(purpose.as_bytes());
+    h.write(&[0xff]);
+    h.write(identity.as_bytes());
+    splitmix64(splitmix64(parent) ^ h.finish())
+}
+
+/// A fresh random global seed for a run that was given none (printed and recorded, so the run
+/// can still be replayed).
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // RandomState is seeded from the OS per process: enough entropy for a seed that is recorded.
+    splitmix64(RandomState::new().hash_one(t) ^ t)
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// 64-bit FNV-1a: small, stable across platforms and versions (unlike `std`'s hashers).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fnv64(u64);
+
+impl Fnv64 {
+    pub(crate) const fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub(crate) const fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+/// The seeds of one run: derived from the global seed, or read back from a `replay.json`
+/// (never re-derived on replay).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedPlan {
+    /// The global seed.
+    pub seed: u64,
+    /// One entry per user, in run order.
+    pub users: Vec<UserSeed>,
+    /// One entry per database.
+    pub databases: Vec<DatabaseSeed>,
+}
+
+/// A user's identity and seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSeed {
+    /// `class-index`, e.g. `inserter-0`.
+    pub id: String,
+    /// The user's class.
+    pub class: String,
+    /// The seed of the user's RNG (ops and their arguments); its think-time RNG is derived from it.
+    pub seed: u64,
+    /// The database the user works on.
+    pub db: usize,
+}
+
+/// A database's index and the seed of its setup step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseSeed {
+    /// The database's index, from 0.
+    pub index: usize,
+    /// The seed of the setup step's RNG for this database.
+    pub schema_seed: u64,
+}
+
+impl SeedPlan {
+    /// Derives every seed from `seed` for the given classes (name, user count) and databases.
+    /// A user's identity is its class and index within the class, so changing one class's user
+    /// count leaves every other user's stream unchanged.
+    pub fn derive(seed: u64, classes: &[(&str, usize)], databases: usize) -> Self {
+        let databases = databases.max(1);
+        let mut users = Vec::new();
+        for &(class, count) in classes {
+            for index in 0..count {
+                let id = format!("{class}-{index}");
+                users.push(UserSeed {
+                    seed: derive(seed, "user", &id),
+                    id,
+                    class: class.to_owned(),
+                    db: index % databases,
+                });
+            }
+        }
+        let databases = (0..databases)
+            .map(|index| DatabaseSeed {
+                index,
+                schema_seed: derive(seed, "database", &index.to_string()),
+            })
+            .collect();
+        Self { seed, users, databases }
+    }
+}
+
+/// A user's `op_digest`: a hash over the sequence of (op name, RNG stream position after the
+/// op). Two runs that executed the same ops with the same random arguments have equal digests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpDigest(Fnv64);
+
+impl OpDigest {
+    pub(crate) const fn new() -> Self {
+        Self(Fnv64::new())
+    }
+
+    pub(crate) fn push(&mut self, op: &str, word_pos: u128) {
+        self.0.write(op.as_bytes());
+        self.0.write(&[0]);
+        self.0.write(&word_pos.to_le_bytes());
+    }
+
+    pub(crate) fn hex(&self) -> String {
+        format!("{:016x}", self.0.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    /// These values are part of the replay format: if this test fails, old `replay.json` files
+    /// no longer mean what they said. Never update them; change the derivation's name instead.
+    #[test]
+    fn derivation_is_stable_forever() {
+        assert_eq!(derive(42, "user", "inserter-0"), 0x78f0_d750_dc1c_3528);
+        assert_eq!(derive(42, "database", "0"), 0x41da_ab18_883f_9268);
+        assert_eq!(derive(0, "", ""), 0x70be_c4a1_465b_8266);
+        let mut r = rng(7);
+        assert_eq!(r.random::<u64>(), 0x2865_5334_23d7_43bb);
+    }
+
+    /// The building blocks match their published reference values.
+    #[test]
+    fn building_blocks_match_their_references() {
+        // SplitMix64 seeded with 0: first output of the reference implementation.
+        assert_eq!(splitmix64(0), 0xe220_a839_7b1d_cdaf);
+        // FNV-1a 64 test vectors.
+        let fnv = |b: &[u8]| {
+            let mut h = Fnv64::new();
+            h.write(b);
+            h.finish()
+        };
+        assert_eq!(fnv(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn streams_differ_by_every_part_of_the_identity() {
+        let base = derive(42, "user", "inserter-0");
+        assert_ne!(base, derive(43, "user", "inserter-0"));
+        assert_ne!(base, derive(42, "database", "inserter-0"));
+        assert_ne!(base, derive(42, "user", "inserter-1"));
+        // The separator keeps ("ab", "c") apart from ("a", "bc").
+        assert_ne!(derive(1, "ab", "c"), derive(1, "a", "bc"));
+    }
+
+    #[test]
+    fn plan_is_stable_per_class_when_other_classes_change() {
+        let a = SeedPlan::derive(9, &[("inserter", 2), ("reader", 3)], 2);
+        let b = SeedPlan::derive(9, &[("inserter", 5), ("reader", 3)], 2);
+        let readers = |p: &SeedPlan| {
+            p.users
+                .iter()
+                .filter(|u| u.class == "reader")
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(readers(&a), readers(&b));
+        assert_eq!(a.users.len(), 5);
+        assert_eq!(a.users[1].id, "inserter-1");
+        assert_eq!(a.users[1].db, 1);
+        assert_eq!(a.users[2].db, 0);
+        assert_eq!(a.databases.len(), 2);
+        assert_ne!(a.databases[0].schema_seed, a.databases[1].schema_seed);
+    }
+
+    #[test]
+    fn digest_tracks_names_and_positions() {
+        let mut a = OpDigest::new();
+        a.push("select", 16);
+        let mut b = OpDigest::new();
+        b.push("select", 17);
+        let mut c = OpDigest::new();
+        c.push("insert", 16);
+        assert_ne!(a.hex(), b.hex());
+        assert_ne!(a.hex(), c.hex());
+        assert_eq!(a.hex().len(), 16);
+    }
+}

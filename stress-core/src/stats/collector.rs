@@ -1,0 +1,252 @@
+//! Users hand their samples over in batches (no locks on their hot path); the collector merges
+//! them into per-op totals and per-interval records.
+//!
+//! A batch holds the samples of one user and one interval, so every sample lands in the interval
+//! in which its op completed. An interval is closed a grace period after it ended; counts that
+//! arrive later (a user stalled inside a long op) are still added to it, but its percentiles
+//! are final. Totals are exact whatever the timing.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::histogram::{LatencyHistogram, LatencySummary};
+
+/// One finished op.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sample {
+    /// Index into the run's op names.
+    pub(crate) op: u32,
+    /// Whether it succeeded (only successes feed latency histograms).
+    pub(crate) ok: bool,
+    /// Latency, µs.
+    pub(crate) latency_us: u64,
+}
+
+/// A user's samples from one interval.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) interval: u64,
+    pub(crate) samples: Vec<Sample>,
+    pub(crate) rows: u64,
+    pub(crate) bytes: u64,
+    pub(crate) substituted: u64,
+}
+
+/// Counts and latency of one op name over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct OpStats {
+    /// Ops run.
+    pub count: u64,
+    /// Ops failed.
+    pub failed: u64,
+    /// Latency of the successful ones.
+    pub latency_us: LatencySummary,
+}
+
+/// One interval (1 s) of the run: a row of `timeseries.csv`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IntervalRecord {
+    /// Seconds since the users started (the interval's start).
+    pub second: u64,
+    /// Ops completed in the interval.
+    pub ops: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Writes replaced by reads (disk budget).
+    pub substituted: u64,
+    /// Rows reported.
+    pub rows: u64,
+    /// Median latency of successful ops, µs.
+    pub p50_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+    /// Maximum, µs.
+    pub max_us: u64,
+    /// Whether users were paused by backpressure at the interval's end.
+    pub paused: bool,
+    /// Resource readings at the interval's end, by metric name.
+    pub resources: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Default)]
+struct OpenInterval {
+    hist: LatencyHistogram,
+    record: IntervalRecord,
+}
+
+/// Merges batches into totals and interval records.
+#[derive(Debug)]
+pub(crate) struct Collector {
+    per_op: Vec<(LatencyHistogram, u64, u64)>,
+    total: LatencyHistogram,
+    open: BTreeMap<u64, OpenInterval>,
+    closed: Vec<IntervalRecord>,
+    pub(crate) rows: u64,
+    pub(crate) bytes: u64,
+    pub(crate) substituted: u64,
+}
+
+impl Collector {
+    pub(crate) fn new(ops: usize) -> Self {
+        Self {
+            per_op: vec![(LatencyHistogram::new(), 0, 0); ops],
+            total: LatencyHistogram::new(),
+            open: BTreeMap::new(),
+            closed: Vec::new(),
+            rows: 0,
+            bytes: 0,
+            substituted: 0,
+        }
+    }
+
+    pub(crate) fn add(&mut self, batch: &Batch) {
+        self.rows += batch.rows;
+        self.bytes += batch.bytes;
+        self.substituted += batch.substituted;
+        let late = self.closed.last().is_some_and(|r| r.second >= batch.interval);
+        let mut fresh = OpenInterval::default();
+        let slot: &mut OpenInterval = if late {
+            &mut fresh
+        } else {
+            self.open.entry(batch.interval).or_insert_with(|| OpenInterval {
+                hist: LatencyHistogram::new(),
+                record: IntervalRecord {
+                    second: batch.interval,
+                    ..IntervalRecord::default()
+                },
+            })
+        };
+        slot.record.rows += batch.rows;
+        slot.record.substituted += batch.substituted;
+        for s in &batch.samples {
+            let op = &mut self.per_op[s.op as usize];
+            op.1 += 1;
+            slot.record.ops += 1;
+            if s.ok {
+                op.0.record(s.latency_us);
+                self.total.record(s.latency_us);
+                slot.hist.record(s.latency_us);
+            } else {
+                op.2 += 1;
+                slot.record.failed += 1;
+            }
+        }
+        if late {
+            // Counts still belong to their interval; its percentiles are already final.
+            if let Some(r) = self.closed.iter_mut().rev().find(|r| r.second == batch.interval) {
+                r.ops += fresh.record.ops;
+                r.failed += fresh.record.failed;
+                r.rows += fresh.record.rows;
+                r.substituted += fresh.record.substituted;
+            }
+        }
+    }
+
+    /// Attaches resource readings and the backpressure state to an interval.
+    pub(crate) fn annotate(&mut self, interval: u64, resources: Vec<(String, f64)>, paused: bool) {
+        if self.closed.last().is_some_and(|r| r.second >= interval) {
+            if let Some(r) = self.closed.iter_mut().rev().find(|r| r.second == interval) {
+                (r.resources, r.paused) = (resources, paused);
+            }
+            return;
+        }
+        let slot = self.open.entry(interval).or_insert_with(|| OpenInterval {
+            hist: LatencyHistogram::new(),
+            record: IntervalRecord {
+                second: interval,
+                ..IntervalRecord::default()
+            },
+        });
+        slot.record.resources = resources;
+        slot.record.paused = paused;
+    }
+
+    /// Closes every interval before `interval` (exclusive) and returns the newly closed ones.
+    pub(crate) fn close_before(&mut self, interval: u64) -> &[IntervalRecord] {
+        let first_new = self.closed.len();
+        while let Some(entry) = self.open.first_entry() {
+            if *entry.key() >= interval {
+                break;
+            }
+            let OpenInterval { hist, mut record } = entry.remove();
+            // Fill gaps (intervals in which nothing happened) so that the series has one row a second.
+            let next = self.closed.last().map_or(0, |r| r.second + 1);
+            for second in next..record.second {
+                self.closed.push(IntervalRecord {
+                    second,
+                    ..IntervalRecord::default()
+                });
+            }
+            let s = hist.summary();
+            (record.p50_us, record.p99_us, record.max_us) = (s.p50, s.p99, s.max);
+            self.closed.push(record);
+        }
+        &self.closed[first_new.min(self.closed.len())..]
+    }
+
+    pub(crate) fn intervals(&self) -> &[IntervalRecord] {
+        &self.closed
+    }
+
+    pub(crate) fn total(&self) -> &LatencyHistogram {
+        &self.total
+    }
+
+    /// (histogram, count, failed) per op index.
+    pub(crate) fn per_op(&self) -> impl Iterator<Item = OpStats> + '_ {
+        self.per_op.iter().map(|(h, count, failed)| OpStats {
+            count: *count,
+            failed: *failed,
+            latency_us: h.summary(),
+        })
+    }
+
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        self.per_op.iter().fold((0, 0), |(c, f), (_, n, e)| (c + n, f + e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(interval: u64, lat: &[(u32, bool, u64)]) -> Batch {
+        Batch {
+            interval,
+            samples: lat
+                .iter()
+                .map(|&(op, ok, latency_us)| Sample { op, ok, latency_us })
+                .collect(),
+            rows: lat.len() as u64,
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn totals_and_intervals() {
+        let mut c = Collector::new(2);
+        c.add(&batch(0, &[(0, true, 100), (1, false, 5)]));
+        c.add(&batch(0, &[(0, true, 300)]));
+        c.add(&batch(2, &[(1, true, 50)]));
+        c.annotate(0, vec![("process.rss_mb".into(), 12.0)], true);
+        let closed = c.close_before(1).to_vec();
+        assert_eq!(closed.len(), 1);
+        assert_eq!((closed[0].ops, closed[0].failed, closed[0].rows), (3, 1, 3));
+        assert_eq!(closed[0].max_us, 300);
+        assert!(closed[0].paused);
+        // A late batch for interval 0 adds its counts without reopening it.
+        c.add(&batch(0, &[(0, true, 999_999)]));
+        assert_eq!(c.intervals()[0].ops, 4);
+        assert_eq!(c.intervals()[0].max_us, 300);
+        let rest = c.close_before(u64::MAX).to_vec();
+        assert_eq!(rest.iter().map(|r| r.second).collect::<Vec<_>>(), [1, 2], "gap filled");
+        assert_eq!(rest[0].ops, 0);
+        assert_eq!(c.counts(), (5, 1));
+        let ops: Vec<OpStats> = c.per_op().collect();
+        assert_eq!((ops[0].count, ops[0].failed), (3, 0));
+        assert_eq!(ops[0].latency_us.max, 999_999, "totals are exact even for late batches");
+        assert_eq!((ops[1].count, ops[1].failed), (2, 1));
+        assert_eq!(c.total().len(), 4);
+    }
+}

@@ -1,0 +1,9 @@
+//! Measurement: latency histograms, the samples users hand over, and their aggregation into
+//! totals and per-interval records. Pure: nothing here prints or writes files.
+
+mod collector;
+mod histogram;
+
+pub(crate) use collector::{Batch, Collector, Sample};
+pub use collector::{IntervalRecord, OpStats};
+pub use histogram::{LatencyHistogram, LatencySummary};

@@ -1,0 +1,87 @@
+//! One simulated client, as an op sees it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::adapter::Adapter;
+use crate::config::RunConfig;
+use crate::ledger::Ledger;
+use crate::seed::StressRng;
+
+/// A user: an OS thread with its own connection, its own seeded RNG and its own ledger.
+/// Ops receive `&mut User<A>`.
+pub struct User<A: Adapter> {
+    pub(crate) conn: A::Conn,
+    pub(crate) rng: StressRng,
+    pub(crate) config: Arc<RunConfig>,
+    pub(crate) ledger: Ledger,
+    pub(crate) id: Arc<str>,
+    pub(crate) class: Arc<str>,
+    pub(crate) db: usize,
+    pub(crate) ops_done: u64,
+}
+
+impl<A: Adapter> fmt::Debug for User<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("db", &self.db)
+            .field("ops_done", &self.ops_done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Adapter> User<A> {
+    /// The user's connection.
+    pub fn conn(&mut self) -> &mut A::Conn {
+        &mut self.conn
+    }
+
+    /// The user's RNG: draw every random argument from it, so that a replay repeats it.
+    pub fn rng(&mut self) -> &mut StressRng {
+        &mut self.rng
+    }
+
+    /// The connection and the RNG at once, for ops that generate while they write.
+    pub fn conn_and_rng(&mut self) -> (&mut A::Conn, &mut StressRng) {
+        (&mut self.conn, &mut self.rng)
+    }
+
+    /// The run's resolved configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// The user's ledger: acknowledge committed writes here for the verify step.
+    pub fn ledger(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+
+    /// A batch size drawn from the configured range (`STRESS_BATCH_MIN..=STRESS_BATCH_MAX`).
+    pub fn batch_size(&mut self) -> u64 {
+        let (lo, hi) = (self.config.batch_min, self.config.batch_max);
+        self.rng.random_range(lo..=hi)
+    }
+
+    /// `class-index`, e.g. `inserter-0`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The user's class.
+    pub fn class(&self) -> &str {
+        &self.class
+    }
+
+    /// The database index the user works on.
+    pub fn db(&self) -> usize {
+        self.db
+    }
+
+    /// Ops this user has finished so far.
+    pub fn ops_done(&self) -> u64 {
+        self.ops_done
+    }
+}

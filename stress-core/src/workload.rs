@@ -1,0 +1,404 @@
+//! What a workload is: an adapter, a setup step, user classes with weighted op tables, and a
+//! verify step.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::adapter::Adapter;
+use crate::error::{RunError, WorkloadError};
+use crate::ledger::Ledger;
+use crate::outcome::{OpError, OpResult};
+use crate::run::{RunReport, Runner};
+use crate::seed::StressRng;
+use crate::user::User;
+
+/// An op: a function of the user running it.
+pub(crate) type OpFn<A> = Arc<dyn Fn(&mut User<A>) -> OpResult + Send + Sync>;
+type SetupFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &mut StressRng) -> Result<(), OpError> + Send + Sync>;
+type VerifyFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &Ledger) -> Result<(), OpError> + Send + Sync>;
+
+/// Whether an op reads or writes: a write over the disk budget is replaced by a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// Reads only.
+    Read,
+    /// Writes.
+    Write,
+}
+
+/// One entry of an op table.
+pub(crate) struct OpDef<A: Adapter> {
+    pub(crate) name: String,
+    pub(crate) weight: f64,
+    pub(crate) kind: OpKind,
+    pub(crate) f: OpFn<A>,
+}
+
+impl<A: Adapter> fmt::Debug for OpDef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpDef")
+            .field("name", &self.name)
+            .field("weight", &self.weight)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A kind of user: a name, how many of them, and the ops they roll from a weighted table.
+pub struct UserClass<A: Adapter> {
+    pub(crate) name: String,
+    pub(crate) users: usize,
+    pub(crate) ops: Vec<OpDef<A>>,
+}
+
+impl<A: Adapter> fmt::Debug for UserClass<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserClass")
+            .field("name", &self.name)
+            .field("users", &self.users)
+            .field("ops", &self.ops)
+            .finish()
+    }
+}
+
+impl<A: Adapter> UserClass<A> {
+    /// A class of `users` users (overridable with `users = "..."`, `STRESS_USERS`, `--users`).
+    pub fn new(name: impl Into<String>, users: usize) -> Self {
+        Self {
+            name: name.into(),
+            users,
+            ops: Vec::new(),
+        }
+    }
+
+    /// Adds a read op with a relative weight (weights need not sum to 1).
+    pub fn read<F>(self, name: impl Into<String>, weight: f64, f: F) -> Self
+    where
+        F: Fn(&mut User<A>) -> OpResult + Send + Sync + 'static,
+    {
+        self.op(name, weight, OpKind::Read, f)
+    }
+
+    /// Adds a write op with a relative weight.
+    pub fn write<F>(self, name: impl Into<String>, weight: f64, f: F) -> Self
+    where
+        F: Fn(&mut User<A>) -> OpResult + Send + Sync + 'static,
+    {
+        self.op(name, weight, OpKind::Write, f)
+    }
+
+    /// Adds an op of the given kind.
+    pub fn op<F>(mut self, name: impl Into<String>, weight: f64, kind: OpKind, f: F) -> Self
+    where
+        F: Fn(&mut User<A>) -> OpResult + Send + Sync + 'static,
+    {
+        self.ops.push(OpDef {
+            name: name.into(),
+            weight,
+            kind,
+            f: Arc::new(f),
+        });
+        self
+    }
+
+    /// The class's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A workload: what `#[stress_workload]` functions return and what a custom harness runs.
+pub struct Workload<A: Adapter> {
+    pub(crate) adapter: A,
+    pub(crate) setup: Option<SetupFn<A>>,
+    pub(crate) classes: Vec<UserClass<A>>,
+    pub(crate) verify: Option<VerifyFn<A>>,
+    pub(crate) think_ms: Option<(u64, u64)>,
+    pub(crate) batch: Option<(u64, u64)>,
+    pub(crate) databases: Option<usize>,
+}
+
+impl<A: Adapter> fmt::Debug for Workload<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Workload")
+            .field("adapter", &self.adapter.name())
+            .field("classes", &self.classes)
+            .field("databases", &self.databases)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Adapter> Workload<A> {
+    /// A workload on the given engine.
+    pub fn new(adapter: A) -> Self {
+        Self {
+            adapter,
+            setup: None,
+            classes: Vec::new(),
+            verify: None,
+            think_ms: None,
+            batch: None,
+            databases: None,
+        }
+    }
+
+    /// The setup step, run once per database before the users start, with that database's
+    /// connection and its own seeded RNG (`schema_seed` in `replay.json`).
+    pub fn setup<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut A::Conn, &mut StressRng) -> Result<(), OpError> + Send + Sync + 'static,
+    {
+        self.setup = Some(Box::new(f));
+        self
+    }
+
+    /// Adds a user class.
+    pub fn class(mut self, class: UserClass<A>) -> Self {
+        self.classes.push(class);
+        self
+    }
+
+    /// The verify step, run once per database after the users stop, with the writes users
+    /// acknowledged on that database.
+    pub fn verify<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut A::Conn, &Ledger) -> Result<(), OpError> + Send + Sync + 'static,
+    {
+        self.verify = Some(Box::new(f));
+        self
+    }
+
+    /// Think time between a user's ops, uniform in `min..=max` ms (the code's default; the
+    /// attribute, `STRESS_THINK_*` and the CLI override it).
+    pub fn think_ms(mut self, min: u64, max: u64) -> Self {
+        self.think_ms = Some((min, max));
+        self
+    }
+
+    /// Rows per bulk op, uniform in `min..=max` (read by ops with [`User::batch_size`]).
+    pub fn batch(mut self, min: u64, max: u64) -> Self {
+        self.batch = Some((min, max));
+        self
+    }
+
+    /// Spreads users over `n` databases by their index within their class.
+    pub fn databases(mut self, n: usize) -> Self {
+        self.databases = Some(n);
+        self
+    }
+
+    /// The engine.
+    pub fn adapter(&self) -> &A {
+        &self.adapter
+    }
+
+    /// The classes' names and user counts, in order.
+    pub fn classes(&self) -> Vec<(String, usize)> {
+        self.classes.iter().map(|c| (c.name.clone(), c.users)).collect()
+    }
+
+    /// Checks class and op names and weights.
+    pub fn validate(&self) -> Result<(), WorkloadError> {
+        if self.classes.is_empty() {
+            return Err(WorkloadError::NoClasses);
+        }
+        for (i, class) in self.classes.iter().enumerate() {
+            if self.classes[..i].iter().any(|c| c.name == class.name) {
+                return Err(WorkloadError::DuplicateClass(class.name.clone()));
+            }
+            OpTable::new(class)?;
+        }
+        Ok(())
+    }
+}
+
+/// A class's ops with cumulative weights, for Monte Carlo selection.
+#[derive(Debug, Clone)]
+pub(crate) struct OpTable {
+    cumulative: Vec<f64>,
+    /// Cumulative weights over the read ops only (index into the class's ops), for writes that
+    /// the disk budget turns into reads.
+    reads: Vec<(usize, f64)>,
+}
+
+impl OpTable {
+    pub(crate) fn new<A: Adapter>(class: &UserClass<A>) -> Result<Self, WorkloadError> {
+        if class.ops.is_empty() {
+            return Err(WorkloadError::NoOps(class.name.clone()));
+        }
+        let mut cumulative = Vec::with_capacity(class.ops.len());
+        let mut reads = Vec::new();
+        let (mut total, mut read_total) = (0.0, 0.0);
+        for (i, op) in class.ops.iter().enumerate() {
+            if class.ops[..i].iter().any(|o| o.name == op.name) {
+                return Err(WorkloadError::DuplicateOp {
+                    class: class.name.clone(),
+                    op: op.name.clone(),
+                });
+            }
+            if !op.weight.is_finite() || op.weight < 0.0 {
+                return Err(WorkloadError::BadWeight {
+                    class: class.name.clone(),
+                    op: op.name.clone(),
+                    weight: op.weight.to_string(),
+                });
+            }
+            total += op.weight;
+            cumulative.push(total);
+            if op.kind == OpKind::Read && op.weight > 0.0 {
+                read_total += op.weight;
+                reads.push((i, read_total));
+            }
+        }
+        if total <= 0.0 {
+            return Err(WorkloadError::AllZero(class.name.clone()));
+        }
+        Ok(Self { cumulative, reads })
+    }
+
+    /// Rolls an op: one uniform draw from the RNG.
+    pub(crate) fn roll(&self, rng: &mut StressRng) -> usize {
+        let total = *self.cumulative.last().expect("validated non-empty");
+        let x = rng.random::<f64>() * total;
+        // The first op whose cumulative weight exceeds x; zero-weight ops are never chosen.
+        self.cumulative
+            .partition_point(|&c| c <= x)
+            .min(self.cumulative.len() - 1)
+    }
+
+    /// Rolls a read op among the class's reads, or `None` if it has none.
+    pub(crate) fn roll_read(&self, rng: &mut StressRng) -> Option<usize> {
+        let &(_, total) = self.reads.last()?;
+        let x = rng.random::<f64>() * total;
+        let i = self.reads.partition_point(|&(_, c)| c <= x).min(self.reads.len() - 1);
+        Some(self.reads[i].0)
+    }
+}
+
+/// A workload with its adapter type erased, as the registry holds it.
+pub trait ErasedWorkload: Send {
+    /// Runs it.
+    fn run(self: Box<Self>, runner: Runner) -> Result<RunReport, RunError>;
+    /// The classes' names and user counts from the workload's code.
+    fn classes(&self) -> Vec<(String, usize)>;
+    /// The adapter's name.
+    fn adapter_name(&self) -> &'static str;
+}
+
+/// A boxed [`ErasedWorkload`].
+pub type DynWorkload = Box<dyn ErasedWorkload>;
+
+impl<A: Adapter> ErasedWorkload for Workload<A> {
+    fn run(self: Box<Self>, runner: Runner) -> Result<RunReport, RunError> {
+        runner.run(*self)
+    }
+
+    fn classes(&self) -> Vec<(String, usize)> {
+        Workload::classes(self)
+    }
+
+    fn adapter_name(&self) -> &'static str {
+        self.adapter.name()
+    }
+}
+
+/// Erases a workload's adapter type (used by `#[stress_workload]`).
+pub fn erase<A: Adapter>(w: Workload<A>) -> DynWorkload {
+    Box::new(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::Bare;
+    use crate::outcome::Outcome;
+
+    fn ok(_: &mut User<Bare>) -> OpResult {
+        Ok(Outcome::done())
+    }
+
+    fn class(ops: &[(&str, f64, OpKind)]) -> UserClass<Bare> {
+        ops.iter()
+            .fold(UserClass::new("c", 1), |c, &(n, w, k)| c.op(n, w, k, ok))
+    }
+
+    #[test]
+    fn selection_frequencies_follow_the_weights() {
+        let c = class(&[
+            ("a", 0.70, OpKind::Write),
+            ("b", 0.15, OpKind::Write),
+            ("zero", 0.0, OpKind::Read),
+            ("c", 0.15, OpKind::Read),
+        ]);
+        let t = OpTable::new(&c).unwrap();
+        let n = 200_000;
+        let mut counts = [0u32; 4];
+        let mut rng = crate::seed::rng(11);
+        for _ in 0..n {
+            counts[t.roll(&mut rng)] += 1;
+        }
+        assert_eq!(counts[2], 0, "a zero-weight op is never chosen");
+        for (i, p) in [(0, 0.70), (1, 0.15), (3, 0.15)] {
+            // Binomial standard deviation; 5 sigma is a bound a correct sampler never misses.
+            let sd = (n as f64 * p * (1.0 - p)).sqrt();
+            let dev = (f64::from(counts[i]) - n as f64 * p).abs();
+            assert!(
+                dev < 5.0 * sd,
+                "op {i}: {} of {n}, expected {}",
+                counts[i],
+                n as f64 * p
+            );
+        }
+    }
+
+    #[test]
+    fn substituted_reads_come_from_reads_only() {
+        let c = class(&[
+            ("w", 1.0, OpKind::Write),
+            ("r1", 1.0, OpKind::Read),
+            ("r2", 3.0, OpKind::Read),
+        ]);
+        let t = OpTable::new(&c).unwrap();
+        let mut rng = crate::seed::rng(5);
+        let mut counts = [0u32; 3];
+        for _ in 0..40_000 {
+            counts[t.roll_read(&mut rng).unwrap()] += 1;
+        }
+        assert_eq!(counts[0], 0);
+        let share = f64::from(counts[2]) / 40_000.0;
+        assert!((share - 0.75).abs() < 0.02, "{share}");
+        let writes_only = class(&[("w", 1.0, OpKind::Write)]);
+        assert_eq!(OpTable::new(&writes_only).unwrap().roll_read(&mut rng), None);
+    }
+
+    #[test]
+    fn bad_weights_name_the_class_and_op() {
+        for (w, expect) in [
+            (-0.5, "weight -0.5"),
+            (f64::NAN, "weight NaN"),
+            (f64::INFINITY, "weight inf"),
+        ] {
+            let e = OpTable::new(&class(&[("ok", 1.0, OpKind::Read), ("bad", w, OpKind::Read)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("class `c` op `bad`") && e.contains(expect), "{e}");
+        }
+        let e = OpTable::new(&class(&[("a", 0.0, OpKind::Read)])).unwrap_err();
+        assert_eq!(e, WorkloadError::AllZero("c".into()));
+        let e = OpTable::new(&class(&[("a", 1.0, OpKind::Read), ("a", 1.0, OpKind::Read)])).unwrap_err();
+        assert!(matches!(e, WorkloadError::DuplicateOp { .. }));
+        assert_eq!(OpTable::new(&class(&[])).unwrap_err(), WorkloadError::NoOps("c".into()));
+    }
+
+    #[test]
+    fn workload_validation() {
+        assert_eq!(Workload::new(Bare).validate(), Err(WorkloadError::NoClasses));
+        let w = Workload::new(Bare)
+            .class(UserClass::new("x", 1).read("r", 1.0, ok))
+            .class(UserClass::new("x", 1).read("r", 1.0, ok));
+        assert_eq!(w.validate(), Err(WorkloadError::DuplicateClass("x".into())));
+    }
+}

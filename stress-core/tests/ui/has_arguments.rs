@@ -1,0 +1,9 @@
+use stress_core::prelude::*;
+
+#[stress_workload]
+fn bad(users: usize) -> Workload<Bare> {
+    let _ = users;
+    Workload::new(Bare)
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use stress_core::prelude::*;
+
+#[stress_workload]
+struct NotAWorkload;
+
+fn main() {}

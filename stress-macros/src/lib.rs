@@ -1,0 +1,72 @@
+//! The `#[stress_workload]` attribute of cargo-stress.
+//!
+//! Use it through `stress-core`, which re-exports it (`use stress_core::prelude::*;`); this
+//! crate only parses and checks the attribute, then registers the function with
+//! `stress-core`'s registry. Every option is checked at compile time by the same parser that
+//! reads the `STRESS_*` variables at run time, so a typo is a compile error pointing at it.
+
+#![warn(missing_docs)]
+
+use proc_macro::TokenStream;
+
+mod expand;
+mod options;
+// The value parsers of `stress-core`, compiled into this crate too: one parser for the
+// attribute at compile time and for the environment and CLI at run time.
+#[expect(
+    unreachable_pub,
+    reason = "the shared file is a public module of stress-core and a private one here"
+)]
+#[path = "../../stress-core/src/syntax.rs"]
+mod syntax;
+
+/// Registers a function that builds a workload, so that `cargo stress` (and a `stress_core`
+/// harness) can find, list and run it.
+///
+/// The function takes no arguments and returns the workload; it must not be generic, `async`,
+/// `const`, `unsafe` or `extern`. The function is left as it is; the attribute only adds a
+/// registry entry next to it.
+///
+/// ```ignore
+/// use stress_core::prelude::*;
+///
+/// #[stress_workload(duration = "30s", users = "inserter=4,reader=3", seed = 42)]
+/// fn orders() -> Workload<Sqlite> {
+///     // ...
+/// #   unimplemented!()
+/// }
+/// ```
+///
+/// # Options
+///
+/// All optional; each one is checked when the crate compiles. An option set here sits above
+/// the built-in defaults and below the `STRESS_*` variables and the command line.
+///
+/// | option | example | meaning |
+/// | --- | --- | --- |
+/// | `duration` | `duration = "30s"` | how long to run: a whole number with `ms`, `s` (default unit), `m` or `h` |
+/// | `users` | `users = "inserter=4,reader=3"` | how many users of each class |
+/// | `ops_per_user` | `ops_per_user = 100` | stop each user after this many ops (at least 1) |
+/// | `seed` | `seed = 42` | the global seed |
+/// | `think_ms` | `think_ms = "10..200"` | pause between a user's ops, in milliseconds (inclusive range) |
+/// | `batch` | `batch = "100..10000"` | rows per batch (inclusive range, at least 1) |
+/// | `databases` | `databases = 3` | how many databases to spread the users over (at least 1) |
+/// | `max_memory_mb` | `max_memory_mb = 4096` | fail the run above this much memory (at least 1) |
+/// | `max_cpu_percent` | `max_cpu_percent = 400` | fail the run above this CPU use, 100 per core (at least 1) |
+/// | `max_disk_mb` | `max_disk_mb = 1024` | fail the run above this much disk (at least 1) |
+/// | `ignore` | `ignore` or `ignore = true` | skip the workload unless ignored ones are asked for |
+/// | `name` | `name = "orders_v2"` | the workload's name (default: the function's), of letters, digits, `_`, `:`, `.` and `-` |
+#[proc_macro_attribute]
+pub fn stress_workload(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    match expand::expand(attr.into(), item.clone()) {
+        Ok(tokens) => tokens.into(),
+        // Keep the item beside the error, so that code calling the function does not get
+        // a second, misleading "cannot find function" error.
+        Err(error) => {
+            let mut tokens = error.to_compile_error();
+            tokens.extend(item);
+            tokens.into()
+        }
+    }
+}
