@@ -1,0 +1,43 @@
+//! The size on disk of the SQLite files (database, WAL and shared-memory index).
+
+use std::path::PathBuf;
+
+use stress_core::monitor::{MetricsSource, Reading, ResourceKind};
+
+/// Reports `disk_mb`: the database files with their `-wal` and `-shm` companions.
+#[derive(Debug)]
+pub(crate) struct SqliteFiles {
+    paths: Vec<PathBuf>,
+}
+
+impl SqliteFiles {
+    pub(crate) fn new(paths: Vec<PathBuf>) -> Self {
+        Self { paths }
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        let mut total = 0;
+        for p in &self.paths {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut f = p.clone().into_os_string();
+                f.push(suffix);
+                total += std::fs::metadata(&f).map_or(0, |m| m.len());
+            }
+        }
+        total
+    }
+}
+
+impl MetricsSource for SqliteFiles {
+    fn name(&self) -> &str {
+        "sqlite"
+    }
+
+    fn sample(&mut self) -> Result<Vec<Reading>, String> {
+        Ok(vec![Reading::new(
+            "disk_mb",
+            ResourceKind::DiskMb,
+            self.bytes() as f64 / 1_048_576.0,
+        )])
+    }
+}

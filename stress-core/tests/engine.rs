@@ -1,0 +1,247 @@
+//! The engine's promises, on the engine-less `Bare` adapter: panics are op errors, limits
+//! pause users and end runs, the disk budget turns writes into reads, a crash stops the run
+//! with every report written, and seeds make runs repeatable.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use stress_core::monitor::{Health, MetricsSource, Reading, ResourceKind};
+use stress_core::prelude::*;
+use stress_core::{StopReason, Summary};
+
+fn spin(_: &mut User<Bare>) -> OpResult {
+    std::thread::sleep(Duration::from_micros(200));
+    Ok(Outcome::rows(1))
+}
+
+fn read(_: &mut User<Bare>) -> OpResult {
+    std::thread::sleep(Duration::from_micros(200));
+    Ok(Outcome::done())
+}
+
+fn mixed() -> Workload<Bare> {
+    Workload::new(Bare).class(
+        UserClass::new("worker", 2)
+            .write("write", 0.5, spin)
+            .read("read", 0.5, read),
+    )
+}
+
+#[test]
+fn a_panicking_op_is_an_error_of_that_op_and_the_run_goes_on() {
+    let w = Workload::new(Bare).class(UserClass::new("worker", 3).write("fine", 0.5, spin).write(
+        "explodes",
+        0.5,
+        |u: &mut User<Bare>| {
+            if u.rng().random_bool(0.5) {
+                panic!("kaboom in {}", u.id());
+            }
+            Ok(Outcome::done())
+        },
+    ));
+    let r = Runner::new("panics").seed(3).ops_per_user(200).run(w).unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::OpLimit);
+    assert_eq!(s.total_ops, 600, "every user ran all its ops despite the panics");
+    assert!(
+        s.failed_ops > 0 && s.failed_ops < s.ops["explodes"].count,
+        "{}",
+        s.failed_ops
+    );
+    assert_eq!(s.ops["fine"].failed, 0);
+    assert_eq!(s.ops["explodes"].failed, s.failed_ops);
+    let e = &s.errors[0];
+    assert_eq!(e.op, "explodes");
+    assert!(e.message.starts_with("panicked: kaboom in worker-"), "{}", e.message);
+    assert!(e.message.contains("engine.rs"), "location kept: {}", e.message);
+    assert!(!s.passed);
+    assert!(s.failures[0].contains("ops failed"), "{:?}", s.failures);
+}
+
+#[test]
+fn an_error_rate_within_the_allowance_passes() {
+    let w = Workload::new(Bare).class(UserClass::new("u", 1).write("flaky", 1.0, |u: &mut User<Bare>| {
+        if u.ops_done() % 100 == 7 {
+            stress_core::op_bail!("transient");
+        }
+        Ok(Outcome::done())
+    }));
+    let layer = stress_core::ConfigLayer {
+        max_error_rate: Some(0.02),
+        ..Default::default()
+    };
+    let r = Runner::new("flaky")
+        .seed(1)
+        .ops_per_user(1000)
+        .settings(&layer)
+        .run(w)
+        .unwrap();
+    assert_eq!(r.summary.failed_ops, 10);
+    assert!(r.passed(), "{:?}", r.summary.failures);
+}
+
+#[test]
+fn a_breached_memory_limit_pauses_users_then_ends_the_run() {
+    // This process always uses more than 1 MB: the limit is breached from the first sample.
+    let layer = stress_core::ConfigLayer {
+        max_memory_mb: Some(1),
+        limit_grace: Some(Duration::from_secs(2)),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = Runner::new("limited")
+        .seed(5)
+        .duration(Duration::from_secs(120))
+        .settings(&layer)
+        .output_dir(dir.path().join("run"))
+        .run(mixed())
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::ResourceLimit, "{:?}", s.stop_detail);
+    let detail = s.stop_detail.as_deref().unwrap();
+    assert!(
+        detail.contains("max_memory_mb 1") && detail.contains("despite backpressure"),
+        "{detail}"
+    );
+    assert!(s.backpressure.pauses >= 1);
+    assert!(s.backpressure.paused_s >= 1.0, "{}", s.backpressure.paused_s);
+    assert!(s.duration_s < 60.0, "stopped long before the 120 s duration");
+    assert!(s.resources["process.rss_mb"] > 1.0);
+    assert!(!s.passed);
+    let csv = std::fs::read_to_string(dir.path().join("run/timeseries.csv")).unwrap();
+    assert!(
+        csv.lines().skip(1).any(|l| l.split(',').nth(8) == Some("1")),
+        "a paused interval: {csv}"
+    );
+    let on_disk = Summary::load(&dir.path().join("run/summary.json")).unwrap();
+    assert_eq!(on_disk, *s);
+}
+
+/// Reports a fixed disk size, or a crash after some samples.
+struct Fake {
+    disk_mb: f64,
+    crash_after: Option<u32>,
+    samples: Arc<AtomicU64>,
+}
+
+impl MetricsSource for Fake {
+    fn name(&self) -> &str {
+        "fake"
+    }
+    fn sample(&mut self) -> Result<Vec<Reading>, String> {
+        self.samples.fetch_add(1, Ordering::SeqCst);
+        Ok(vec![Reading::new("disk_mb", ResourceKind::DiskMb, self.disk_mb)])
+    }
+    fn health(&mut self) -> Health {
+        match self.crash_after {
+            Some(n) if self.samples.load(Ordering::SeqCst) >= u64::from(n) => {
+                Health::Crashed("server exited with signal 9; last log line: bye".into())
+            }
+            _ => Health::Alive,
+        }
+    }
+}
+
+#[test]
+fn over_the_disk_budget_writes_become_reads() {
+    let layer = stress_core::ConfigLayer {
+        max_disk_mb: Some(5),
+        ..Default::default()
+    };
+    let r = Runner::new("disk")
+        .seed(8)
+        .duration(Duration::from_secs(3))
+        .settings(&layer)
+        .metrics_source(Fake {
+            disk_mb: 10.0,
+            crash_after: None,
+            samples: Arc::default(),
+        })
+        .run(mixed())
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::DurationElapsed);
+    assert!(s.substituted_ops > 0);
+    assert_eq!(s.backpressure.disk_budget_hits, 1);
+    assert_eq!(s.users.iter().map(|u| u.substituted).sum::<u64>(), s.substituted_ops);
+    // After the first sample every write was replaced: far more reads than writes ran.
+    assert!(s.ops["read"].count > 2 * s.ops["write"].count, "{:?}", s.ops);
+    assert!(s.passed, "{:?}", s.failures);
+}
+
+#[test]
+fn a_crash_stops_the_run_and_every_report_is_still_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("crash");
+    let r = Runner::new("crashy")
+        .seed(9)
+        .duration(Duration::from_secs(120))
+        .output_dir(&out)
+        .metrics_source(Fake {
+            disk_mb: 0.0,
+            crash_after: Some(2),
+            samples: Arc::default(),
+        })
+        .run(mixed())
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::CrashDetected);
+    assert!(
+        s.stop_detail
+            .as_deref()
+            .unwrap()
+            .contains("fake: server exited with signal 9")
+    );
+    assert!(s.total_ops > 0);
+    assert!(!s.passed);
+    for f in ["summary.json", "replay.json", "timeseries.csv"] {
+        assert!(out.join(f).is_file(), "{f} written");
+    }
+    let replay = stress_core::ReplayFile::load(&out).unwrap();
+    assert_eq!(replay.stop_reason, Some(StopReason::CrashDetected));
+}
+
+#[test]
+fn same_seed_same_streams_other_seed_other_streams() {
+    let run = |seed| {
+        Runner::new("digests")
+            .seed(seed)
+            .ops_per_user(300)
+            .think_ms(0, 0)
+            .run(mixed())
+            .unwrap()
+            .summary
+    };
+    let digests = |s: &Summary| s.users.iter().map(|u| u.op_digest.clone()).collect::<Vec<_>>();
+    let (a, b, c) = (run(11), run(11), run(12));
+    assert_eq!(digests(&a), digests(&b));
+    assert_ne!(digests(&a), digests(&c));
+    assert_ne!(
+        a.users[0].op_digest, a.users[1].op_digest,
+        "users have their own streams"
+    );
+    for (op, stats) in &a.ops {
+        assert_eq!((stats.count, stats.failed), (b.ops[op].count, b.ops[op].failed), "{op}");
+    }
+}
+
+#[test]
+fn bad_workloads_and_settings_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let zero = Workload::new(Bare).class(UserClass::new("c", 1).read("r", 0.0, read));
+    let e = Runner::new("zero").output_dir(&out).run(zero).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "workload `zero`: class `c` has only zero weights: give at least one op a positive weight"
+    );
+    let e = Runner::new("users")
+        .users("nobody", 3)
+        .output_dir(&out)
+        .run(mixed())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("class `nobody`") && e.contains("worker"), "{e}");
+    assert!(!out.exists(), "no output directory for a run that never started");
+}
