@@ -365,13 +365,11 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     findings.warnings.extend(warned);
     let stop = shared.signal.reason();
     match stop {
-        Some((reason, detail)) => {
-            if !reason.is_normal() || findings.stop.is_none() {
-                findings.stop = Some((reason, detail.unwrap_or_default()));
-            }
+        Some((reason, detail)) if !reason.is_normal() || findings.stop.is_none() => {
+            findings.stop = Some((reason, detail.unwrap_or_default()));
         }
         None if findings.stop.is_none() => findings.stop = Some((StopReason::OpLimit, String::new())),
-        None => {}
+        _ => {}
     }
     findings.errors = shared.errors.take();
     findings.errors_seen = shared.errors.seen.load(Ordering::Relaxed);

@@ -58,6 +58,15 @@ impl StopSignal {
         self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Waits while `cond` holds, checking it every 10 ms, or until the run stops.
+    pub(crate) fn wait_while(&self, cond: impl Fn() -> bool) {
+        loop {
+            if !cond() || self.sleep(Duration::from_millis(10)) {
+                return;
+            }
+        }
+    }
+
     /// Sleeps for `d` or until the run stops; returns whether it stopped.
     pub(crate) fn sleep(&self, d: Duration) -> bool {
         let deadline = Instant::now() + d;

@@ -88,7 +88,7 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
             break;
         }
         if shared.paused.load(Ordering::Relaxed) {
-            while shared.paused.load(Ordering::Relaxed) && !signal.sleep(Duration::from_millis(10)) {}
+            signal.wait_while(|| shared.paused.load(Ordering::Relaxed));
             continue;
         }
         let mut i = job.table.roll(&mut user.rng);
@@ -98,7 +98,7 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
                 Some(r) => (i, substituted) = (r, true),
                 None => {
                     // A class with no reads waits for disk to be freed, or for the run to end.
-                    while shared.disk_over.load(Ordering::Relaxed) && !signal.sleep(Duration::from_millis(10)) {}
+                    signal.wait_while(|| shared.disk_over.load(Ordering::Relaxed));
                     continue;
                 }
             }
