@@ -14,3 +14,11 @@ fn exactly_the_quickstart_workloads_are_registered() {
     assert!(e.file.ends_with("lib.rs"), "{}", e.file);
     assert!(!e.options.ignore);
 }
+
+/// The README shows the quickstart workload in full: keep it the truth.
+#[test]
+fn the_readme_shows_this_very_workload() {
+    let readme = include_str!("../../../README.md");
+    let source = include_str!("../src/lib.rs");
+    assert!(readme.contains(source), "README.md must contain examples/quickstart/src/lib.rs verbatim");
+}

@@ -1,0 +1,140 @@
+//! The SQLite adapter against real database files.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use stress_core::prelude::*;
+use stress_core::{Adapter, StartContext, StopReason};
+use stress_sqlite::{Sqlite, SqliteConn};
+
+fn start(mut s: Sqlite, databases: usize) -> Sqlite {
+    s.start(&StartContext {
+        databases,
+        out_dir: None,
+        seed: 0,
+    })
+    .unwrap();
+    s
+}
+
+#[test]
+fn temp_files_are_wal_and_removed_at_stop() {
+    let mut s = start(Sqlite::temp_file(), 2);
+    let (p0, p1) = (s.path(0).unwrap().to_owned(), s.path(1).unwrap().to_owned());
+    assert_ne!(p0, p1);
+    let c = s.connect(1).unwrap();
+    let mode: String = c.raw().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let timeout: i64 = c.raw().query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
+    assert_eq!(timeout, 5000);
+    drop(c);
+    assert!(p0.exists());
+    s.stop().unwrap();
+    assert!(!p0.exists() && !p1.exists(), "temporary files are cleaned up");
+    assert!(s.connect(5).is_err());
+}
+
+#[test]
+fn a_named_file_is_kept_and_numbered_per_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = start(Sqlite::at(dir.path().join("data/orders.db")), 2);
+    s.connect(1).unwrap().execute("CREATE TABLE t (x)", []).unwrap();
+    s.stop().unwrap();
+    assert!(dir.path().join("data/orders.db").is_file());
+    assert!(dir.path().join("data/orders-1.db").is_file());
+}
+
+#[test]
+fn in_memory_lives_on_a_ram_filesystem_when_there_is_one() {
+    let mut s = start(Sqlite::in_memory(), 1);
+    if std::path::Path::new("/dev/shm").is_dir() {
+        assert!(s.path(0).unwrap().starts_with("/dev/shm"), "{:?}", s.path(0));
+    }
+    s.connect(0).unwrap().execute("CREATE TABLE t (x)", []).unwrap();
+    s.stop().unwrap();
+}
+
+#[test]
+fn a_journal_mode_sqlite_refuses_is_a_clear_error() {
+    let mut s = Sqlite::temp_file().journal_mode("SIDEWAYS");
+    let e = s
+        .start(&StartContext {
+            databases: 1,
+            out_dir: None,
+            seed: 0,
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("journal_mode SIDEWAYS"), "{e}");
+    s.stop().unwrap();
+}
+
+/// Read-then-write transactions from many users at once: with `BEGIN IMMEDIATE` (what
+/// `SqliteConn::write` does) writers queue on the busy timeout instead of failing.
+#[test]
+fn concurrent_writers_never_see_busy_errors() {
+    fn bump(u: &mut User<Sqlite>) -> OpResult {
+        let n = u.conn().write(|tx| {
+            let v: i64 = tx.query_row("SELECT v FROM counter WHERE id = 1", [], |r| r.get(0))?;
+            tx.execute("UPDATE counter SET v = ?1 WHERE id = 1", [v + 1])
+        })?;
+        u.ledger().acknowledge("bumps", n as u64);
+        Ok(Outcome::rows(n as u64))
+    }
+    let w = Workload::new(Sqlite::temp_file())
+        .setup(|db: &mut SqliteConn, _| {
+            db.raw()
+                .execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO counter VALUES (1, 0);")?;
+            Ok(())
+        })
+        .class(UserClass::new("bumper", 6).write("bump", 1.0, bump))
+        .verify(|db, ledger| {
+            db.integrity_check()?;
+            let v = db.query_i64("SELECT v FROM counter WHERE id = 1", [])?;
+            if v as u64 != ledger.rows("bumps") {
+                stress_core::op_bail!("counter is {v}, {} bumps were acknowledged", ledger.rows("bumps"));
+            }
+            Ok(())
+        });
+    let r = Runner::new("bumps").seed(1).ops_per_user(300).run(w).unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::OpLimit);
+    assert_eq!(s.failed_ops, 0, "{:?}", s.errors.first());
+    assert_eq!(s.total_ops, 1800);
+    assert!(s.verify.passed, "{:?}", s.verify.errors);
+}
+
+#[test]
+fn disk_size_is_reported_and_drives_the_disk_budget() {
+    let written = Arc::new(AtomicU64::new(0));
+    let w2 = written.clone();
+    let w = Workload::new(Sqlite::temp_file())
+        .setup(|db: &mut SqliteConn, _| {
+            db.raw().execute_batch("CREATE TABLE blobs (b BLOB)")?;
+            Ok(())
+        })
+        .class(
+            UserClass::new("writer", 2)
+                .write("blob", 0.9, move |u: &mut User<Sqlite>| {
+                    let rows = u.conn().bulk_insert("INSERT INTO blobs VALUES (zeroblob(65536))", (0..16).map(|_| ()))?;
+                    w2.fetch_add(rows, Ordering::Relaxed);
+                    Ok(Outcome::rows(rows).with_bytes(rows * 65536))
+                })
+                .read("count", 0.1, |u: &mut User<Sqlite>| Ok(Outcome::rows(u.conn().count("blobs")?))),
+        );
+    let layer = stress_core::ConfigLayer {
+        max_disk_mb: Some(2),
+        ..Default::default()
+    };
+    let r = Runner::new("blobs")
+        .seed(2)
+        .duration(std::time::Duration::from_secs(3))
+        .settings(&layer)
+        .run(w)
+        .unwrap();
+    let s = &r.summary;
+    assert!(s.resources["sqlite.disk_mb"] > 2.0, "{:?}", s.resources);
+    assert!(s.substituted_ops > 0, "writes became reads once the files passed 2 MB");
+    assert_eq!(s.backpressure.disk_budget_hits, 1);
+    assert_eq!(s.total_bytes, written.load(Ordering::Relaxed) * 65536);
+}
