@@ -51,9 +51,9 @@ mod syntax;
 /// | `think_ms` | `think_ms = "10..200"` | pause between a user's ops, in milliseconds (inclusive range) |
 /// | `batch` | `batch = "100..10000"` | rows per batch (inclusive range, at least 1) |
 /// | `databases` | `databases = 3` | how many databases to spread the users over (at least 1) |
-/// | `max_memory_mb` | `max_memory_mb = 4096` | fail the run above this much memory (at least 1) |
-/// | `max_cpu_percent` | `max_cpu_percent = 400` | fail the run above this CPU use, 100 per core (at least 1) |
-/// | `max_disk_mb` | `max_disk_mb = 1024` | fail the run above this much disk (at least 1) |
+/// | `max_memory_mb` | `max_memory_mb = 4096` | pause users above this much memory of the processes under test; stop the run if it stays above (at least 1) |
+/// | `max_cpu_percent` | `max_cpu_percent = 400` | pause users above this CPU use, 100 per core; stop the run if it stays above (at least 1) |
+/// | `max_disk_mb` | `max_disk_mb = 1024` | above this much disk for the engine's files, writes become reads (at least 1) |
 /// | `ignore` | `ignore` or `ignore = true` | skip the workload unless ignored ones are asked for |
 /// | `name` | `name = "orders_v2"` | the workload's name (default: the function's), of letters, digits, `_`, `:`, `.` and `-` |
 #[proc_macro_attribute]

@@ -83,8 +83,9 @@ fn concurrent_writers_never_see_busy_errors() {
     }
     let w = Workload::new(Sqlite::temp_file())
         .setup(|db: &mut SqliteConn, _| {
-            db.raw()
-                .execute_batch("CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO counter VALUES (1, 0);")?;
+            db.raw().execute_batch(
+                "CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO counter VALUES (1, 0);",
+            )?;
             Ok(())
         })
         .class(UserClass::new("bumper", 6).write("bump", 1.0, bump))
@@ -116,11 +117,15 @@ fn disk_size_is_reported_and_drives_the_disk_budget() {
         .class(
             UserClass::new("writer", 2)
                 .write("blob", 0.9, move |u: &mut User<Sqlite>| {
-                    let rows = u.conn().bulk_insert("INSERT INTO blobs VALUES (zeroblob(65536))", (0..16).map(|_| ()))?;
+                    let rows = u
+                        .conn()
+                        .bulk_insert("INSERT INTO blobs VALUES (zeroblob(65536))", (0..16).map(|_| ()))?;
                     w2.fetch_add(rows, Ordering::Relaxed);
                     Ok(Outcome::rows(rows).with_bytes(rows * 65536))
                 })
-                .read("count", 0.1, |u: &mut User<Sqlite>| Ok(Outcome::rows(u.conn().count("blobs")?))),
+                .read("count", 0.1, |u: &mut User<Sqlite>| {
+                    Ok(Outcome::rows(u.conn().count("blobs")?))
+                }),
         );
     let layer = stress_core::ConfigLayer {
         max_disk_mb: Some(2),

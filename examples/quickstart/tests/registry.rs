@@ -20,5 +20,8 @@ fn exactly_the_quickstart_workloads_are_registered() {
 fn the_readme_shows_this_very_workload() {
     let readme = include_str!("../../../README.md");
     let source = include_str!("../src/lib.rs");
-    assert!(readme.contains(source), "README.md must contain examples/quickstart/src/lib.rs verbatim");
+    assert!(
+        readme.contains(source),
+        "README.md must contain examples/quickstart/src/lib.rs verbatim"
+    );
 }

@@ -7,27 +7,21 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam::channel::{Receiver, RecvTimeoutError};
-
+use super::monitor_loop::Monitor;
 use super::panic;
 use super::signal::{self, StopReason, StopSignal};
 use super::user_loop::{UserJob, UserResult, run_user};
 use crate::adapter::{Adapter, StartContext};
 use crate::config::RunConfig;
 use crate::ledger::Ledger;
-use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ProcessMetrics, ResourceKind};
+use crate::monitor::{Limits, MetricsSource, ProcessMetrics};
 use crate::report::{
-    self, Backpressure, ErrorRecord, MAX_KEPT_ERRORS, Observer, Progress, REPLAY_FORMAT_VERSION, ReplayFile, RunStart,
+    self, Backpressure, ErrorRecord, MAX_KEPT_ERRORS, Observer, REPLAY_FORMAT_VERSION, ReplayFile, RunStart,
     SUMMARY_FORMAT_VERSION, Summary, Verify,
 };
 use crate::seed::{self, SeedPlan};
 use crate::stats::{Batch, Collector};
 use crate::workload::{OpTable, Workload};
-
-/// Intervals stay open this many seconds for late batches before their percentiles are final.
-const GRACE_INTERVALS: u64 = 2;
-/// The monitor's sampling interval (one row of `timeseries.csv`).
-const INTERVAL: Duration = Duration::from_secs(1);
 
 /// State every user thread shares with the monitor: flags read on the hot path are atomics.
 #[derive(Debug)]
@@ -373,137 +367,6 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     }
     findings.errors = shared.errors.take();
     findings.errors_seen = shared.errors.seen.load(Ordering::Relaxed);
-}
-
-/// The monitor: samples metrics every interval, applies limits, detects crashes, collects the
-/// users' batches and tells observers about each closed interval.
-struct Monitor<'a> {
-    shared: &'a Shared,
-    sources: Vec<Box<dyn MetricsSource>>,
-    limits: Limits,
-    collector: Collector,
-    observers: &'a mut Vec<Box<dyn Observer>>,
-    peaks: BTreeMap<String, f64>,
-    backpressure: Backpressure,
-    warned: Vec<String>,
-    pause_reason: Option<String>,
-    paused_since: Option<Instant>,
-    totals: (u64, u64),
-    duration: Option<Duration>,
-}
-
-impl Monitor<'_> {
-    /// Runs until every user has finished (their senders are gone); returns that instant.
-    fn run(&mut self, rx: &Receiver<Batch>, start: Instant) -> Instant {
-        let deadline = self.duration.map(|d| start + d);
-        let mut next = 1u64;
-        loop {
-            let next_tick = start + INTERVAL * next as u32;
-            let wake = next_tick.min(Instant::now() + Duration::from_millis(100));
-            match rx.recv_deadline(wake) {
-                Ok(batch) => self.collector.add(&batch),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            let now = Instant::now();
-            if signal::interrupted() {
-                self.shared.signal.stop(StopReason::Interrupted, None);
-            }
-            if deadline.is_some_and(|d| now >= d) {
-                self.shared.signal.stop(StopReason::DurationElapsed, None);
-            }
-            let k = now.saturating_duration_since(start).as_secs();
-            if k >= next {
-                self.sample(k - 1, now);
-                self.close(k.saturating_sub(GRACE_INTERVALS));
-                next = k + 1;
-            }
-        }
-        let end = Instant::now();
-        self.sample(end.saturating_duration_since(start).as_secs(), end);
-        if let Some(since) = self.paused_since.take() {
-            self.backpressure.paused_s += end.saturating_duration_since(since).as_secs_f64();
-        }
-        self.close(u64::MAX);
-        self.backpressure.paused_s = (self.backpressure.paused_s * 1000.0).round() / 1000.0;
-        end
-    }
-
-    fn sample(&mut self, interval: u64, now: Instant) {
-        let mut readings = Vec::new();
-        let (mut memory, mut cpu, mut disk) = (0.0, 0.0, 0.0);
-        for src in &mut self.sources {
-            let name = src.name().to_owned();
-            match src.sample() {
-                Ok(rs) => {
-                    for r in rs {
-                        let key = format!("{name}.{}", r.name);
-                        let peak = self.peaks.entry(key.clone()).or_insert(r.value);
-                        *peak = peak.max(r.value);
-                        match r.kind {
-                            ResourceKind::MemoryMb => memory += r.value,
-                            ResourceKind::CpuPercent => cpu += r.value,
-                            ResourceKind::DiskMb => disk += r.value,
-                            ResourceKind::Other => {}
-                        }
-                        readings.push((key, r.value));
-                    }
-                }
-                Err(e) => {
-                    let w = format!("metrics source `{name}` cannot be read: {e}");
-                    if !self.warned.contains(&w) {
-                        self.warned.push(w);
-                    }
-                }
-            }
-            if let Health::Crashed(why) = src.health() {
-                self.shared
-                    .signal
-                    .stop(StopReason::CrashDetected, Some(format!("{name}: {why}")));
-            }
-        }
-        for event in self.limits.update(memory, cpu, disk, now) {
-            match event {
-                LimitEvent::Pause(true, why) => {
-                    self.shared.paused.store(true, Ordering::Relaxed);
-                    self.backpressure.pauses += 1;
-                    self.paused_since = Some(now);
-                    self.pause_reason = Some(why);
-                }
-                LimitEvent::Pause(false, _) => {
-                    self.shared.paused.store(false, Ordering::Relaxed);
-                    if let Some(since) = self.paused_since.take() {
-                        self.backpressure.paused_s += now.saturating_duration_since(since).as_secs_f64();
-                    }
-                    self.pause_reason = None;
-                }
-                LimitEvent::DiskOver(over, _) => {
-                    self.shared.disk_over.store(over, Ordering::Relaxed);
-                    self.backpressure.disk_budget_hits += u64::from(over);
-                }
-                LimitEvent::Stop(why) => self.shared.signal.stop(StopReason::ResourceLimit, Some(why)),
-            }
-        }
-        self.collector.annotate(interval, readings, self.limits.paused());
-    }
-
-    fn close(&mut self, before: u64) {
-        let closed = self.collector.close_before(before).to_vec();
-        for r in &closed {
-            self.totals.0 += r.ops;
-            self.totals.1 += r.failed;
-            for o in self.observers.iter_mut() {
-                o.on_interval(&Progress {
-                    elapsed: Duration::from_secs(r.second + 1),
-                    duration: self.duration,
-                    total_ops: self.totals.0,
-                    failed_ops: self.totals.1,
-                    interval: r,
-                    paused: self.pause_reason.as_deref(),
-                });
-            }
-        }
-    }
 }
 
 fn round3(x: f64) -> f64 {

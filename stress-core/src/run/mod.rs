@@ -3,6 +3,7 @@
 //! monitor and verify step, and writes the reports.
 
 mod engine;
+mod monitor_loop;
 mod panic;
 mod signal;
 mod user_loop;

@@ -1,0 +1,150 @@
+//! The monitor thread: samples the metrics sources every interval, applies the limits, detects
+//! crashes, collects the users' batches and tells observers about each closed interval.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{Receiver, RecvTimeoutError};
+
+use super::engine::Shared;
+use super::signal::{self, StopReason};
+use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ResourceKind};
+use crate::report::{Backpressure, Observer, Progress};
+use crate::stats::{Batch, Collector};
+
+/// Intervals stay open this many seconds for late batches before their percentiles are final.
+const GRACE_INTERVALS: u64 = 2;
+/// The monitor's sampling interval (one row of `timeseries.csv`).
+const INTERVAL: Duration = Duration::from_secs(1);
+
+/// The monitor: samples metrics every interval, applies limits, detects crashes, collects the
+/// users' batches and tells observers about each closed interval.
+pub(crate) struct Monitor<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) sources: Vec<Box<dyn MetricsSource>>,
+    pub(crate) limits: Limits,
+    pub(crate) collector: Collector,
+    pub(crate) observers: &'a mut Vec<Box<dyn Observer>>,
+    pub(crate) peaks: BTreeMap<String, f64>,
+    pub(crate) backpressure: Backpressure,
+    pub(crate) warned: Vec<String>,
+    pub(crate) pause_reason: Option<String>,
+    pub(crate) paused_since: Option<Instant>,
+    pub(crate) totals: (u64, u64),
+    pub(crate) duration: Option<Duration>,
+}
+
+impl Monitor<'_> {
+    /// Runs until every user has finished (their senders are gone); returns that instant.
+    pub(crate) fn run(&mut self, rx: &Receiver<Batch>, start: Instant) -> Instant {
+        let deadline = self.duration.map(|d| start + d);
+        let mut next = 1u64;
+        loop {
+            let next_tick = start + INTERVAL * next as u32;
+            let wake = next_tick.min(Instant::now() + Duration::from_millis(100));
+            match rx.recv_deadline(wake) {
+                Ok(batch) => self.collector.add(&batch),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if signal::interrupted() {
+                self.shared.signal.stop(StopReason::Interrupted, None);
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                self.shared.signal.stop(StopReason::DurationElapsed, None);
+            }
+            let k = now.saturating_duration_since(start).as_secs();
+            if k >= next {
+                self.sample(k - 1, now);
+                self.close(k.saturating_sub(GRACE_INTERVALS));
+                next = k + 1;
+            }
+        }
+        let end = Instant::now();
+        self.sample(end.saturating_duration_since(start).as_secs(), end);
+        if let Some(since) = self.paused_since.take() {
+            self.backpressure.paused_s += end.saturating_duration_since(since).as_secs_f64();
+        }
+        self.close(u64::MAX);
+        self.backpressure.paused_s = (self.backpressure.paused_s * 1000.0).round() / 1000.0;
+        end
+    }
+
+    fn sample(&mut self, interval: u64, now: Instant) {
+        let mut readings = Vec::new();
+        let (mut memory, mut cpu, mut disk) = (0.0, 0.0, 0.0);
+        for src in &mut self.sources {
+            let name = src.name().to_owned();
+            match src.sample() {
+                Ok(rs) => {
+                    for r in rs {
+                        let key = format!("{name}.{}", r.name);
+                        let peak = self.peaks.entry(key.clone()).or_insert(r.value);
+                        *peak = peak.max(r.value);
+                        match r.kind {
+                            ResourceKind::MemoryMb => memory += r.value,
+                            ResourceKind::CpuPercent => cpu += r.value,
+                            ResourceKind::DiskMb => disk += r.value,
+                            ResourceKind::Other => {}
+                        }
+                        readings.push((key, r.value));
+                    }
+                }
+                Err(e) => {
+                    let w = format!("metrics source `{name}` cannot be read: {e}");
+                    if !self.warned.contains(&w) {
+                        self.warned.push(w);
+                    }
+                }
+            }
+            if let Health::Crashed(why) = src.health() {
+                self.shared
+                    .signal
+                    .stop(StopReason::CrashDetected, Some(format!("{name}: {why}")));
+            }
+        }
+        for event in self.limits.update(memory, cpu, disk, now) {
+            match event {
+                LimitEvent::Pause(true, why) => {
+                    self.shared.paused.store(true, Ordering::Relaxed);
+                    self.backpressure.pauses += 1;
+                    self.paused_since = Some(now);
+                    self.pause_reason = Some(why);
+                }
+                LimitEvent::Pause(false, _) => {
+                    self.shared.paused.store(false, Ordering::Relaxed);
+                    if let Some(since) = self.paused_since.take() {
+                        self.backpressure.paused_s += now.saturating_duration_since(since).as_secs_f64();
+                    }
+                    self.pause_reason = None;
+                }
+                LimitEvent::DiskOver(over, _) => {
+                    self.shared.disk_over.store(over, Ordering::Relaxed);
+                    self.backpressure.disk_budget_hits += u64::from(over);
+                }
+                LimitEvent::Stop(why) => self.shared.signal.stop(StopReason::ResourceLimit, Some(why)),
+            }
+        }
+        self.collector.annotate(interval, readings, self.limits.paused());
+    }
+
+    fn close(&mut self, before: u64) {
+        let closed = self.collector.close_before(before).to_vec();
+        for r in &closed {
+            self.totals.0 += r.ops;
+            self.totals.1 += r.failed;
+            for o in self.observers.iter_mut() {
+                o.on_interval(&Progress {
+                    elapsed: Duration::from_secs(r.second + 1),
+                    duration: self.duration,
+                    total_ops: self.totals.0,
+                    failed_ops: self.totals.1,
+                    interval: r,
+                    paused: self.pause_reason.as_deref(),
+                });
+            }
+        }
+    }
+}
