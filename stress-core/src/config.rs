@@ -71,6 +71,22 @@ pub struct EnvRun {
     pub output_dir: Option<PathBuf>,
     /// `STRESS_REPLAY_FILE`: a `replay.json` (or the run directory holding it) to replay.
     pub replay_file: Option<PathBuf>,
+    /// `STRESS_ORIGIN`: which package and target the harness was built from (set by
+    /// `cargo stress`, recorded in `replay.json` so that `cargo stress replay` can rebuild it).
+    pub origin: Option<Origin>,
+}
+
+/// The cargo package and target a harness binary was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The package's name.
+    pub package: String,
+    /// The target's kind: `test`, `bench` or `example`.
+    pub kind: String,
+    /// The target's name.
+    pub target: String,
+    /// The package's `Cargo.toml`.
+    pub manifest_path: PathBuf,
 }
 
 /// Every variable this crate reads; any other `STRESS_*` is warned about.
@@ -92,6 +108,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_OUTPUT_DIR",
     "STRESS_REPLAY_FILE",
     "STRESS_PROGRESS",
+    "STRESS_LIST",
+    "STRESS_ORIGIN",
 ];
 
 /// The result of reading `STRESS_*` variables.
@@ -140,7 +158,16 @@ impl EnvConfig {
                 "STRESS_MAX_ERROR_RATE" => l.max_error_rate = Some(fraction(&name, v)?),
                 "STRESS_OUTPUT_DIR" => out.run.output_dir = Some(path(&name, v)?),
                 "STRESS_REPLAY_FILE" => out.run.replay_file = Some(path(&name, v)?),
-                "STRESS_PROGRESS" => {}
+                "STRESS_ORIGIN" => {
+                    out.run.origin = Some(serde_json::from_str(v).map_err(|e| {
+                        ConfigError::env(
+                            &name,
+                            v,
+                            format!("expected a JSON object with package, kind, target and manifest_path: {e}"),
+                        )
+                    })?);
+                }
+                "STRESS_PROGRESS" | "STRESS_LIST" => {}
                 _ => out.warnings.push(format!(
                     "warning: unknown variable {name} is ignored (known: {})",
                     KNOWN_VARS.join(", ")

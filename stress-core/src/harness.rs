@@ -47,6 +47,10 @@ pub fn main() -> ExitCode {
     if args.test_threads.is_none() {
         args.test_threads = Some(1);
     }
+    if std::env::var("STRESS_LIST").as_deref() == Ok("json") {
+        println!("{}", list_json(&entries));
+        return ExitCode::SUCCESS;
+    }
     if args.list {
         let trials = entries.iter().map(|e| trial(e, false, None, None)).collect();
         return libtest_mimic::run(&args, trials).exit_code();
@@ -132,4 +136,38 @@ fn run_entry(entry: &WorkloadEntry, full: bool, env: EnvConfig, replay: Option<R
         msg.push_str(&format!("\nresults: {}", dir.display()));
     }
     Err(msg.into())
+}
+
+/// The registry as JSON, for tools (`STRESS_LIST=json`): each workload with where it is
+/// defined, its adapter, its classes and its attribute options.
+fn list_json(entries: &[&'static WorkloadEntry]) -> String {
+    let list: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let w = (e.build)();
+            let o = &e.options;
+            serde_json::json!({
+                "name": e.name,
+                "module_path": e.module_path,
+                "file": e.file,
+                "line": e.line,
+                "adapter": w.adapter_name(),
+                "classes": w.classes(),
+                "ignore": o.ignore,
+                "options": {
+                    "duration_ms": o.duration.map(|d| d.as_millis() as u64),
+                    "users": o.users,
+                    "ops_per_user": o.ops_per_user,
+                    "seed": o.seed,
+                    "think_ms": o.think_ms,
+                    "batch": o.batch,
+                    "databases": o.databases,
+                    "max_memory_mb": o.max_memory_mb,
+                    "max_cpu_percent": o.max_cpu_percent,
+                    "max_disk_mb": o.max_disk_mb,
+                },
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
 }

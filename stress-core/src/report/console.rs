@@ -96,7 +96,8 @@ impl ConsoleProgress {
     }
 }
 
-fn human_us(us: u64) -> String {
+/// Microseconds for people: `812µs`, `3.4ms`, `1.25s`.
+pub fn human_us(us: u64) -> String {
     match us {
         0..1_000 => format!("{us}µs"),
         1_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
@@ -107,8 +108,22 @@ fn human_us(us: u64) -> String {
 impl Observer for ConsoleProgress {
     fn on_start(&mut self, s: &RunStart<'_>) {
         self.name = s.workload.to_owned();
-        if self.style == ProgressStyle::Off {
-            return;
+        match self.style {
+            ProgressStyle::Off => return,
+            ProgressStyle::Json => {
+                let line = serde_json::json!({
+                    "event": "start",
+                    "workload": s.workload,
+                    "seed": s.seed,
+                    "users": s.users,
+                    "duration_s": s.duration.map(|d| d.as_secs_f64()),
+                    "ops_per_user": s.ops_per_user,
+                    "out_dir": s.out_dir,
+                });
+                let _ = writeln!(std::io::stderr(), "stress-progress: {line}");
+                return;
+            }
+            ProgressStyle::Lines => {}
         }
         let limit = match (s.duration, s.ops_per_user) {
             (Some(d), Some(n)) => format!("{}s or {n} ops per user", d.as_secs()),
@@ -141,6 +156,7 @@ impl Observer for ConsoleProgress {
             }
             ProgressStyle::Json => {
                 let line = serde_json::json!({
+                    "event": "interval",
                     "workload": self.name,
                     "elapsed_s": p.elapsed.as_secs_f64(),
                     "duration_s": p.duration.map(|d| d.as_secs_f64()),
@@ -155,7 +171,8 @@ impl Observer for ConsoleProgress {
     }
 
     fn on_finish(&mut self, s: &Summary, out_dir: Option<&Path>) {
-        if self.style == ProgressStyle::Off {
+        // Tools reading JSON progress read summary.json instead.
+        if self.style != ProgressStyle::Lines {
             return;
         }
         eprintln!(

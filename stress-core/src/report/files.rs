@@ -27,7 +27,7 @@ const RUN_FILES: &[&str] = &["summary.json", "replay.json"];
 
 /// Claims `dir` as the output directory of a new run: creates it, or accepts an existing one
 /// that holds no run.
-pub(crate) fn claim_exact(dir: &Path) -> Result<PathBuf, RunError> {
+pub fn claim_exact(dir: &Path) -> Result<PathBuf, RunError> {
     if let Some(f) = RUN_FILES.iter().find(|f| dir.join(f).exists()) {
         return Err(RunError::Output {
             path: dir.to_owned(),
@@ -43,7 +43,7 @@ pub(crate) fn claim_exact(dir: &Path) -> Result<PathBuf, RunError> {
 
 /// Creates a fresh run directory `base/<workload>/<run-id>/` and points `base/<workload>/latest`
 /// at it.
-pub(crate) fn claim_new(base: &Path, workload: &str, seed: u64) -> Result<PathBuf, RunError> {
+pub fn claim_new(base: &Path, workload: &str, seed: u64) -> Result<PathBuf, RunError> {
     let parent = base.join(sanitize(workload));
     std::fs::create_dir_all(&parent).map_err(|e| RunError::Output {
         path: parent.clone(),
@@ -74,6 +74,27 @@ pub(crate) fn claim_new(base: &Path, workload: &str, seed: u64) -> Result<PathBu
         path: parent,
         message: "has too many runs with this seed this second".into(),
     })
+}
+
+/// A path for a new run directory `base/<workload>/<run-id>/` that does not exist yet (not
+/// created: for a tool that hands it to a harness as `STRESS_OUTPUT_DIR`).
+pub fn fresh_run_dir(base: &Path, workload: &str, seed: u64) -> PathBuf {
+    let parent = base.join(sanitize(workload));
+    let stamp = utc_stamp(std::time::SystemTime::now());
+    (0..)
+        .map(|n| match n {
+            0 => parent.join(format!("{stamp}-s{seed}")),
+            n => parent.join(format!("{stamp}-s{seed}-{n}")),
+        })
+        .find(|d| !d.exists())
+        .expect("an unused name")
+}
+
+/// Points `latest` beside a run directory at it.
+pub fn mark_latest(run_dir: &Path) {
+    if let (Some(parent), Some(id)) = (run_dir.parent(), run_dir.file_name().and_then(|n| n.to_str())) {
+        point_latest(parent, id);
+    }
 }
 
 /// Points `parent/latest` at `id` (a relative symlink, replaced atomically). Best effort: a

@@ -7,9 +7,9 @@ mod replay;
 mod summary;
 mod timeseries;
 
-pub use console::{ConsoleProgress, Observer, Progress, ProgressStyle, RunStart};
-pub(crate) use files::{claim_exact, claim_new, rfc3339};
-pub use files::{default_base, write_atomic};
+pub use console::{ConsoleProgress, Observer, Progress, ProgressStyle, RunStart, human_us};
+pub(crate) use files::rfc3339;
+pub use files::{claim_exact, claim_new, default_base, fresh_run_dir, mark_latest, write_atomic};
 pub use replay::{REPLAY_FORMAT_VERSION, ReplayFile};
 pub use summary::{Backpressure, ErrorRecord, MAX_KEPT_ERRORS, SUMMARY_FORMAT_VERSION, Summary, UserSummary, Verify};
 pub use timeseries::timeseries_csv;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::RunConfig;
+use crate::config::{Origin, RunConfig};
 use crate::error::ReplayError;
 use crate::run::StopReason;
 use crate::seed::{DatabaseSeed, SeedPlan, UserSeed};
@@ -37,6 +37,9 @@ pub struct ReplayFile {
     pub databases: Vec<DatabaseSeed>,
     /// Why the run stopped (`null` while it runs).
     pub stop_reason: Option<StopReason>,
+    /// The package and target the harness was built from, when `cargo stress` ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
 }
 
 impl ReplayFile {

@@ -78,6 +78,7 @@ pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) out_dir: Option<&'a Path>,
     pub(crate) observers: Vec<Box<dyn Observer>>,
     pub(crate) sources: Vec<Box<dyn MetricsSource>>,
+    pub(crate) origin: Option<crate::config::Origin>,
 }
 
 /// What the phases of a run found, gathered into the summary at the end.
@@ -114,6 +115,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         users: job.plan.users.clone(),
         databases: job.plan.databases.clone(),
         stop_reason: None,
+        origin: job.origin.clone(),
     };
     let mut findings = Findings::default();
     // replay.json first: even a run killed hard leaves what is needed to repeat it.

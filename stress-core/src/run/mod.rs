@@ -14,7 +14,7 @@ use std::time::Duration;
 pub use signal::{StopReason, interrupted};
 
 use crate::adapter::Adapter;
-use crate::config::{ConfigLayer, EnvConfig, RunConfig};
+use crate::config::{ConfigLayer, EnvConfig, Origin, RunConfig};
 use crate::error::{ReplayError, RunError};
 use crate::monitor::MetricsSource;
 use crate::registry::AttrOptions;
@@ -72,6 +72,7 @@ pub struct Runner {
     observers: Vec<Box<dyn Observer>>,
     sources: Vec<Box<dyn MetricsSource>>,
     smoke: bool,
+    origin: Option<Origin>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -108,6 +109,9 @@ impl Runner {
         }
         if let Some(file) = &env.run.replay_file {
             self = self.replay_file(file)?;
+        }
+        if let Some(origin) = &env.run.origin {
+            self.origin = Some(origin.clone());
         }
         self.env = Some(env);
         Ok(self)
@@ -148,6 +152,12 @@ impl Runner {
     /// Adds a metrics source beside the process's own and the adapter's.
     pub fn metrics_source(mut self, s: impl MetricsSource + 'static) -> Self {
         self.sources.push(Box::new(s));
+        self
+    }
+
+    /// Records which cargo package and target this run's binary was built from.
+    pub fn origin(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
         self
     }
 
@@ -259,6 +269,7 @@ impl Runner {
             out_dir: out_dir.as_deref(),
             observers: self.observers,
             sources: self.sources,
+            origin: self.origin.or_else(|| self.replay.and_then(|(_, f)| f.origin)),
         });
         Ok(RunReport { summary, out_dir })
     }

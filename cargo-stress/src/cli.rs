@@ -1,0 +1,197 @@
+//! The command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use stress_core::syntax;
+
+const EXIT_CODES: &str = "Exit codes:
+  0  every workload ran and passed
+  1  a workload failed (errors above its allowance, failed verify step, crash, resource limit, Ctrl-C)
+  2  usage or configuration error
+  3  build failed";
+
+/// Find, build, list, run and replay cargo-stress workloads.
+#[derive(Debug, Parser)]
+#[command(name = "cargo-stress", bin_name = "cargo stress", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every registered workload with its package, target and defaults.
+    List(ListArgs),
+    /// Run the workloads whose names match the filters (all when none), one after another.
+    #[command(after_help = EXIT_CODES)]
+    Run(Box<RunArgs>),
+    /// Rebuild and rerun a recorded run, then compare each user's op_digest with the original.
+    #[command(after_help = EXIT_CODES)]
+    Replay(ReplayArgs),
+}
+
+/// Which packages to look in and how to build.
+#[derive(Debug, Clone, Args)]
+pub struct Selection {
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Package(s) to look in.
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+    /// Look in every workspace member.
+    #[arg(long)]
+    pub workspace: bool,
+    /// The build profile.
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// The build profile.
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// Build with this cargo profile (default: release — a stress test of a debug build
+    /// measures the wrong thing).
+    #[arg(long, value_name = "NAME", conflicts_with = "debug")]
+    pub profile: Option<String>,
+    /// Build with the dev profile (quicker to build; slower to run).
+    #[arg(long)]
+    pub debug: bool,
+}
+
+/// `cargo stress list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Where to look.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+/// Output formats of `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table.
+    Human,
+    /// JSON.
+    Json,
+}
+
+/// `cargo stress run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run workloads whose names contain any of these (all when none).
+    pub filters: Vec<String>,
+    /// Filters must match names exactly.
+    #[arg(long)]
+    pub exact: bool,
+    /// Global seed (default: random, printed and recorded).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How long users run: 90, 30s, 2m, 1h, 500ms.
+    #[arg(long, value_parser = duration)]
+    pub duration: Option<Duration>,
+    /// Ops each user runs.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ops_per_user: Option<u64>,
+    /// Users per class: inserter=4,reader=3.
+    #[arg(long, value_parser = users, value_name = "CLASS=N,...")]
+    pub users: Option<UserCounts>,
+    /// Think time between a user's ops, in ms: MIN..MAX.
+    #[arg(long, value_parser = range, value_name = "MIN..MAX")]
+    pub think: Option<(u64, u64)>,
+    /// Rows per bulk op: MIN..MAX.
+    #[arg(long, value_parser = range, value_name = "MIN..MAX")]
+    pub batch: Option<(u64, u64)>,
+    /// Memory (MB) above which users pause.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_memory_mb: Option<u64>,
+    /// CPU (% of one core) above which users pause.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_cpu_percent: Option<u64>,
+    /// Disk (MB) the engine's files may take; writes over it become reads.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_disk_mb: Option<u64>,
+    /// Output directory: exactly DIR with one workload, DIR/<workload> with several
+    /// (default: target/stress/<workload>/<run-id>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where to look.
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+/// `cargo stress replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A replay.json, or the run directory holding it.
+    pub path: PathBuf,
+    /// Output directory of the replay (default: a new one beside the original's).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The build profile.
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    let d = syntax::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("a run needs a duration above 0".into());
+    }
+    Ok(d)
+}
+
+/// Users per class, as `--users` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCounts(pub Vec<(String, usize)>);
+
+fn users(s: &str) -> Result<UserCounts, String> {
+    syntax::parse_users(s).map(UserCounts)
+}
+
+fn range(s: &str) -> Result<(u64, u64), String> {
+    syntax::parse_range(s)
+}
+
+impl RunArgs {
+    /// The flags as the `STRESS_*` variables the harness reads.
+    pub fn to_env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
+        if let Some(d) = self.duration {
+            set("STRESS_DURATION", format!("{}ms", d.as_millis()));
+        }
+        if let Some(n) = self.ops_per_user {
+            set("STRESS_OPS_PER_USER", n.to_string());
+        }
+        if let Some(u) = &self.users {
+            let pairs: Vec<String> = u.0.iter().map(|(c, n)| format!("{c}={n}")).collect();
+            set("STRESS_USERS", pairs.join(","));
+        }
+        if let Some((lo, hi)) = self.think {
+            set("STRESS_THINK_MIN_MS", lo.to_string());
+            set("STRESS_THINK_MAX_MS", hi.to_string());
+        }
+        if let Some((lo, hi)) = self.batch {
+            set("STRESS_BATCH_MIN", lo.to_string());
+            set("STRESS_BATCH_MAX", hi.to_string());
+        }
+        for (k, v) in [
+            ("STRESS_MAX_MEMORY_MB", self.max_memory_mb),
+            ("STRESS_MAX_CPU_PERCENT", self.max_cpu_percent),
+            ("STRESS_MAX_DISK_MB", self.max_disk_mb),
+        ] {
+            if let Some(v) = v {
+                set(k, v.to_string());
+            }
+        }
+        env
+    }
+}

@@ -1,0 +1,160 @@
+//! Talking to harness binaries: what they register (`STRESS_LIST=json`) and running one
+//! workload with `STRESS_*` settings, following its JSON progress on stderr.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+use stress_core::Summary;
+use stress_core::config::Origin;
+
+use crate::discover::Built;
+use crate::error::{CliError, usage};
+use crate::status::Status;
+
+/// A workload found in a harness binary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workload {
+    /// The workload's name.
+    pub name: String,
+    /// The package.
+    pub package: String,
+    /// `test`, `bench` or `example`.
+    pub kind: String,
+    /// The target.
+    pub target: String,
+    /// The harness binary.
+    #[serde(skip)]
+    pub exe: PathBuf,
+    /// The package's manifest.
+    #[serde(skip)]
+    pub manifest_path: PathBuf,
+    /// What the harness says of it: adapter, classes, options, source location.
+    pub info: serde_json::Value,
+}
+
+impl Workload {
+    /// Where the workload comes from, as recorded in `replay.json`.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            package: self.package.clone(),
+            kind: self.kind.clone(),
+            target: self.target.clone(),
+            manifest_path: self.manifest_path.clone(),
+        }
+    }
+}
+
+/// Asks each binary for its workloads.
+pub fn list(built: &[Built]) -> Result<Vec<Workload>, CliError> {
+    let mut out = Vec::new();
+    for b in built {
+        let output = Command::new(&b.exe)
+            .env("STRESS_LIST", "json")
+            .output()
+            .map_err(|e| usage(format!("cannot run {}: {e}", b.exe.display())))?;
+        let c = &b.candidate;
+        let where_ = format!("{} ({} `{}`)", b.exe.display(), c.kind, c.target);
+        if !output.status.success() {
+            return Err(usage(format!(
+                "{where_} cannot list its workloads: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        let entries: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).map_err(|_| {
+            usage(format!(
+                "{where_} is not a stress harness: its main should return stress_core::main()"
+            ))
+        })?;
+        for info in entries {
+            out.push(Workload {
+                name: info["name"].as_str().unwrap_or_default().to_owned(),
+                package: c.package.clone(),
+                kind: c.kind.clone(),
+                target: c.target.clone(),
+                exe: b.exe.clone(),
+                manifest_path: c.manifest_path.clone(),
+                info,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// How one workload's run ended.
+#[derive(Debug)]
+pub struct Ran {
+    /// Its summary, if the run started.
+    pub summary: Option<Summary>,
+    /// The harness's exit code.
+    pub code: Option<i32>,
+    /// What the harness printed on stdout (libtest's report, with the failure message).
+    pub stdout: String,
+}
+
+/// Runs one workload in full, with `env` laid over this process's environment, writing into
+/// `out_dir`.
+pub fn run(w: &Workload, env: &[(String, String)], out_dir: &Path, status: &mut Status) -> Result<Ran, CliError> {
+    let origin = serde_json::to_string(&w.origin()).expect("serialisable");
+    let mut child = Command::new(&w.exe)
+        .args(["--exact", &w.name, "--include-ignored", "--test-threads", "1"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("STRESS_OUTPUT_DIR", out_dir)
+        .env("STRESS_PROGRESS", "json")
+        .env("STRESS_ORIGIN", origin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| usage(format!("cannot run {}: {e}", w.exe.display())))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let stderr = BufReader::new(child.stderr.take().expect("piped"));
+    for line in stderr.lines().map_while(Result::ok) {
+        match line.strip_prefix("stress-progress: ") {
+            Some(json) => {
+                if let Ok(event) = serde_json::from_str::<serde_json::Value>(json) {
+                    status.event(&event);
+                }
+            }
+            None => status.println(&line),
+        }
+    }
+    let code = child.wait().map_err(|e| usage(format!("harness failed: {e}")))?.code();
+    status.clear();
+    let stdout = reader.join().unwrap_or_default();
+    let summary = match out_dir.join("summary.json") {
+        p if p.is_file() => Some(Summary::load(&p).map_err(usage)?),
+        _ => None,
+    };
+    Ok(Ran { summary, code, stdout })
+}
+
+/// The failure message libtest printed for a trial: the lines between `---- NAME stdout ----`
+/// and the next blank line, or the whole output when there is none.
+pub fn failure_message(stdout: &str) -> String {
+    let mut lines = stdout
+        .lines()
+        .skip_while(|l| !(l.starts_with("---- ") && l.ends_with(" ----")));
+    if lines.next().is_none() {
+        return stdout.trim().to_owned();
+    }
+    let body: Vec<&str> = lines.take_while(|l| !l.trim().is_empty()).collect();
+    body.join("\n").trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_messages_are_cut_out_of_libtest_output() {
+        let out = "\nrunning 1 test\ntest orders ... FAILED\n\nfailures:\n\n---- orders stdout ----\nusers names class `x`\n\n\nfailures:\n    orders\n";
+        assert_eq!(failure_message(out), "users names class `x`");
+        assert_eq!(failure_message("plain"), "plain");
+    }
+}

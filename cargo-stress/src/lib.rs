@@ -1,0 +1,45 @@
+//! # cargo-stress
+//!
+//! `cargo stress list/run/replay`: finds the `harness = false` targets of packages that depend
+//! on `stress-core`, builds them (release by default) with cargo's JSON messages, asks each
+//! binary what it registers, and runs workloads one after another with `STRESS_*` settings.
+//! The binary is a thin shell over [`main`]; tests call the same code.
+#![warn(missing_docs)]
+
+pub mod cli;
+mod commands;
+pub mod discover;
+pub mod error;
+pub mod harness;
+pub mod status;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use error::{CliError, EXIT_BUILD, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+
+/// Runs `cargo stress` with these arguments (the first is the program; a following `stress`,
+/// as cargo passes it to an installed subcommand, is skipped) and returns its exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "stress") {
+        args.remove(1);
+    }
+    let cli = match cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap's own rendering; help and version are not errors.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! End-to-end: the real `cargo stress` binary on a fixture crate outside the workspace
+//! (`tests/fixtures/shop`, its own `Cargo.toml` pointing at the path dependencies).
+//!
+//! Builds use `--debug` to keep the suite quick; the fixture's target directory sits beside
+//! this workspace's so that its build is reused from run to run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/shop/Cargo.toml")
+}
+
+/// `<target>/e2e-fixture`, beside the directory holding this build's binaries.
+fn fixture_target() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_cargo-stress"));
+    exe.parent().unwrap().parent().unwrap().join("e2e-fixture")
+}
+
+fn cargo_stress(args: &[&str]) -> Output {
+    cargo_stress_in(args, Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+fn cargo_stress_in(args: &[&str], cwd: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-stress"));
+    cmd.arg("stress")
+        .args(args)
+        .current_dir(cwd)
+        .env("CARGO_TARGET_DIR", fixture_target());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRESS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().unwrap()
+}
+
+/// `args` with `--manifest-path <fixture> --debug` after the subcommand.
+fn on_fixture(args: &[&str]) -> Output {
+    let manifest = fixture();
+    let mut all = vec![args[0], "--manifest-path", manifest.to_str().unwrap(), "--debug"];
+    all.extend_from_slice(&args[1..]);
+    cargo_stress(&all)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The last line on stderr (cargo's build output comes before it).
+fn last_error(out: &Output) -> String {
+    text(&out.stderr).lines().last().unwrap_or_default().to_owned()
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn list_shows_every_workload_with_package_target_and_defaults() {
+    let out = on_fixture(&["list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("WORKLOAD"), "{stdout}");
+    assert_eq!(lines.len(), 4, "{stdout}");
+    let checkout = lines.iter().find(|l| l.starts_with("checkout")).unwrap();
+    for part in ["shop", "test stress", "sqlite", "5s", "shopper=2,auditor=1"] {
+        assert!(checkout.contains(part), "{checkout}");
+    }
+    assert!(stdout.contains("ignored by cargo test"), "{stdout}");
+
+    let out = on_fixture(&["list", "--format", "json"]);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["broken_verify", "checkout", "tick"]);
+    assert_eq!(list[1]["package"], "shop");
+    assert_eq!(list[1]["kind"], "test");
+    assert_eq!(list[1]["info"]["options"]["duration_ms"], 5000);
+}
+
+#[test]
+fn run_with_a_seed_and_an_op_limit_then_replay_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let out = on_fixture(&[
+        "run",
+        "checkout",
+        "--seed",
+        "5",
+        "--ops-per-user",
+        "6",
+        "--users",
+        "shopper=3",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let s = summary(&first);
+    assert_eq!(s["seed"], 5);
+    assert_eq!(s["stop_reason"], "OpLimit");
+    assert_eq!(s["total_ops"], 4 * 6);
+    assert_eq!(s["passed"], true);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("checkout  OpLimit"), "{stdout}");
+    assert!(stdout.contains(&format!("checkout: {}", first.display())), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("checkout: 4 users, seed 5"),
+        "{}",
+        text(&out.stderr)
+    );
+    let replay: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(first.join("replay.json")).unwrap()).unwrap();
+    assert_eq!(replay["origin"]["package"], "shop");
+    assert_eq!(replay["origin"]["target"], "stress");
+
+    let second = dir.path().join("second");
+    let out = cargo_stress(&[
+        "replay",
+        first.to_str().unwrap(),
+        "--debug",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("op_digest: 4 of 4 users match"),
+        "{}",
+        text(&out.stdout)
+    );
+    let digests = |s: &serde_json::Value| {
+        s["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["op_digest"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(digests(&summary(&second)), digests(&s));
+}
+
+#[test]
+fn default_output_goes_under_the_target_directory_with_a_latest_link() {
+    let out = on_fixture(&["run", "tick", "--exact", "--ops-per-user", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let base = fixture_target().join("stress/tick");
+    let latest = std::fs::read_link(base.join("latest")).unwrap();
+    let s = summary(&base.join(&latest));
+    assert_eq!(s["workload"], "tick");
+    assert_eq!(s["total_ops"], 6);
+}
+
+#[test]
+fn a_failing_workload_exits_1_with_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("broken");
+    let out = on_fixture(&[
+        "run",
+        "broken_verify",
+        "--ops-per-user",
+        "1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("verify step failed: database 0: the ledger says 1"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(last_error(&out), "error: 1 of 1 workloads failed: broken_verify");
+    assert_eq!(summary(&out_dir)["passed"], false);
+}
+
+#[test]
+fn bad_flags_are_usage_errors_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let never = dir.path().join("never");
+    let never_s = never.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (&["run", "--frobnicate"], "unexpected argument '--frobnicate'"),
+        (&["run", "--duration", "abc"], "`abc` is not a duration"),
+        (
+            &["run", "--users", "reader=x"],
+            "`reader=x` has no whole number of users",
+        ),
+    ];
+    for (args, expect) in cases {
+        let out = cargo_stress(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(expect), "{args:?}: {}", text(&out.stderr));
+    }
+    for (args, expect) in [
+        (
+            vec!["run", "nothing_like_this", "--out", never_s],
+            "no workload matches nothing_like_this: the workloads are broken_verify, checkout, tick",
+        ),
+        (
+            vec!["run", "checkout", "--users", "auditor=1,clerk=2", "--out", never_s],
+            "class `clerk`, which this workload does not have",
+        ),
+        (
+            vec!["run", "-p", "nope"],
+            "package `nope` is not in this workspace (its packages: shop)",
+        ),
+    ] {
+        let out = on_fixture(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        let err = last_error(&out);
+        assert!(err.starts_with("error: ") && err.contains(expect), "{args:?}: {err}");
+        assert!(!never.exists(), "{args:?} left an output directory");
+    }
+}
+
+#[test]
+fn a_path_that_is_not_a_cargo_project_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cargo_stress_in(&["list"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        last_error(&out).contains("is not a cargo project"),
+        "{}",
+        last_error(&out)
+    );
+    let out = cargo_stress(&[
+        "list",
+        "--manifest-path",
+        dir.path().join("Cargo.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        last_error(&out).contains("does not exist: give the path of a Cargo.toml"),
+        "{}",
+        last_error(&out)
+    );
+}
+
+#[test]
+fn bad_replay_files_are_usage_errors_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    let out = on_fixture(&[
+        "run",
+        "tick",
+        "--exact",
+        "--ops-per-user",
+        "1",
+        "--out",
+        good.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let recorded = std::fs::read_to_string(good.join("replay.json")).unwrap();
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let cases = [
+        (dir.path().join("missing.json"), "cannot be read"),
+        (write("malformed.json", "[1, 2"), "is not valid"),
+        (
+            write(
+                "newer.json",
+                &recorded.replace("\"format_version\": 1", "\"format_version\": 2"),
+            ),
+            "has format_version 2, this build reads 1",
+        ),
+        (
+            write(
+                "gone.json",
+                &recorded.replace("\"workload\": \"tick\"", "\"workload\": \"tock\""),
+            ),
+            "workload `tock` no longer exists in test `stress` (it has: broken_verify, checkout, tick)",
+        ),
+    ];
+    for (path, expect) in cases {
+        let never = dir.path().join("never");
+        let out = cargo_stress(&[
+            "replay",
+            path.to_str().unwrap(),
+            "--debug",
+            "--out",
+            never.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}: {}", path.display(), text(&out.stderr));
+        let err = last_error(&out);
+        assert!(err.starts_with("error: ") && err.contains(expect), "{err}");
+        assert!(!never.exists());
+    }
+    // Replaying into the original directory is refused; the original stays as it was.
+    let out = cargo_stress(&[
+        "replay",
+        good.to_str().unwrap(),
+        "--debug",
+        "--out",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(last_error(&out).contains("already holds a run"), "{}", last_error(&out));
+    assert_eq!(std::fs::read_to_string(good.join("replay.json")).unwrap(), recorded);
+}
+
+#[test]
+fn a_build_failure_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../stress-core")
+        .canonicalize()
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
+             [dependencies]\nstress-core = {{ path = {:?} }}\n\n[[test]]\nname = \"stress\"\nharness = false\n",
+            core.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::copy(fixture().with_file_name("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+    std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        dir.path().join("tests/stress.rs"),
+        "fn main() -> std::process::ExitCode { stress_core::main( }\n",
+    )
+    .unwrap();
+    let manifest = dir.path().join("Cargo.toml");
+    let out = cargo_stress(&["run", "--debug", "--manifest-path", manifest.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: mismatched closing delimiter")
+            || stderr.contains("error: this file contains an unclosed delimiter"),
+        "compiler output shown: {stderr}"
+    );
+    assert_eq!(
+        last_error(&out),
+        "error: build of package `broken` failed (cargo said why above)"
+    );
+}
