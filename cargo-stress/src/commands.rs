@@ -172,7 +172,7 @@ fn run(args: &RunArgs) -> Result<(), CliError> {
     let mut env = args.to_env();
     env.push(("STRESS_SEED".into(), seed.to_string()));
     let base = meta.target_directory.join("stress").into_std_path_buf();
-    let mut status = Status::new(10.0);
+    let mut status = Status::new(5.0);
     let mut done: Vec<(&Workload, PathBuf, Summary)> = Vec::new();
     for w in &selected {
         if interrupted.load(Ordering::SeqCst) {
@@ -301,7 +301,7 @@ fn replay(args: &ReplayArgs) -> Result<(), CliError> {
         ),
     };
     let env = vec![("STRESS_REPLAY_FILE".to_owned(), replay_json.display().to_string())];
-    let mut status = Status::new(10.0);
+    let mut status = Status::new(5.0);
     let ran = run_one(w, &env, &out, &mut status)?;
     let summary = ran.summary.expect("checked by run_one");
     report(&[(w, out, summary.clone())]);
