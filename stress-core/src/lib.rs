@@ -37,6 +37,7 @@ pub mod registry;
 pub mod report;
 mod run;
 pub mod seed;
+pub mod sql;
 pub mod stats;
 pub mod syntax;
 mod user;
@@ -66,6 +67,7 @@ pub mod prelude {
     pub use crate::outcome::{OpError, OpResult, Outcome};
     pub use crate::run::{RunReport, Runner};
     pub use crate::seed::StressRng;
+    pub use crate::sql::{ColumnType, Row, SqlConn, TableDef, Value};
     pub use crate::stress_workload;
     pub use crate::user::User;
     pub use crate::workload::{OpKind, UserClass, Workload};

@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, Params, Transaction, TransactionBehavior};
 use stress_core::OpError;
+use stress_core::sql::{Row, SqlConn, TableDef, Value, dollar_to_question};
 
 /// A user's connection: the `rusqlite::Connection` (through [`raw`](Self::raw)) plus the
 /// write paths a stress test needs.
@@ -39,14 +40,15 @@ impl SqliteConn {
         Ok(out)
     }
 
-    /// Executes one statement (outside any explicit transaction).
-    pub fn execute<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+    /// Executes one statement with `rusqlite` parameters (outside any explicit transaction).
+    pub fn execute_params<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute(params)
     }
 
-    /// Inserts rows with one prepared statement in one `BEGIN IMMEDIATE` transaction; returns
-    /// the rows inserted.
-    pub fn bulk_insert<P: Params>(&mut self, sql: &str, rows: impl IntoIterator<Item = P>) -> rusqlite::Result<u64> {
+    /// Inserts rows with one prepared statement (`rusqlite` parameters) in one `BEGIN IMMEDIATE`
+    /// transaction; returns the rows inserted. For typed rows of a [`TableDef`], see
+    /// [`SqlConn::bulk_insert`].
+    pub fn insert_rows<P: Params>(&mut self, sql: &str, rows: impl IntoIterator<Item = P>) -> rusqlite::Result<u64> {
         self.write(|tx| {
             let mut stmt = tx.prepare_cached(sql)?;
             let mut n = 0u64;
@@ -79,5 +81,73 @@ impl SqliteConn {
         } else {
             Err(OpError::msg(format!("integrity check failed: {}", rows.join("; "))))
         }
+    }
+}
+
+fn to_sql(v: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as S;
+    match v {
+        Value::Null => S::Null,
+        Value::SmallInt(x) => S::Integer((*x).into()),
+        Value::Int(x) => S::Integer((*x).into()),
+        Value::BigInt(x) | Value::Timestamp(x) => S::Integer(*x),
+        Value::Double(x) => S::Real(*x),
+        Value::Text(x) => S::Text(x.clone()),
+        Value::Bool(x) => S::Integer((*x).into()),
+    }
+}
+
+fn from_sql(v: rusqlite::types::ValueRef<'_>) -> Result<Value, OpError> {
+    use rusqlite::types::ValueRef as S;
+    Ok(match v {
+        S::Null => Value::Null,
+        S::Integer(x) => Value::BigInt(x),
+        S::Real(x) => Value::Double(x),
+        S::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        S::Blob(_) => return Err(OpError::msg("a BLOB result: the SQL layer has no BLOB type")),
+    })
+}
+
+impl SqlConn for SqliteConn {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, OpError> {
+        let mut stmt = self.conn.prepare_cached(&dollar_to_question(sql))?;
+        let params: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
+        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OpError> {
+        let mut stmt = self.conn.prepare_cached(&dollar_to_question(sql))?;
+        let n = stmt.column_count();
+        let params: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(
+                (0..n)
+                    .map(|i| from_sql(r.get_ref(i)?))
+                    .collect::<Result<Row, OpError>>()?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// One prepared `INSERT` per row, all in one `BEGIN IMMEDIATE` transaction.
+    fn bulk_insert(&mut self, table: &TableDef, rows: &[Row]) -> Result<u64, OpError> {
+        for row in rows {
+            table.check_row(row)?;
+        }
+        let sql = dollar_to_question(&table.insert_sql());
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut n = 0;
+            for row in rows {
+                n += stmt.execute(rusqlite::params_from_iter(row.iter().map(to_sql)))? as u64;
+            }
+            Ok::<u64, OpError>(n)
+        })
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), OpError> {
+        Ok(self.conn.execute_batch(sql)?)
     }
 }

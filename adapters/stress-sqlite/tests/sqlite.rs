@@ -38,7 +38,7 @@ fn temp_files_are_wal_and_removed_at_stop() {
 fn a_named_file_is_kept_and_numbered_per_database() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = start(Sqlite::at(dir.path().join("data/orders.db")), 2);
-    s.connect(1).unwrap().execute("CREATE TABLE t (x)", []).unwrap();
+    s.connect(1).unwrap().execute_params("CREATE TABLE t (x)", []).unwrap();
     s.stop().unwrap();
     assert!(dir.path().join("data/orders.db").is_file());
     assert!(dir.path().join("data/orders-1.db").is_file());
@@ -50,7 +50,7 @@ fn in_memory_lives_on_a_ram_filesystem_when_there_is_one() {
     if std::path::Path::new("/dev/shm").is_dir() {
         assert!(s.path(0).unwrap().starts_with("/dev/shm"), "{:?}", s.path(0));
     }
-    s.connect(0).unwrap().execute("CREATE TABLE t (x)", []).unwrap();
+    s.connect(0).unwrap().execute_params("CREATE TABLE t (x)", []).unwrap();
     s.stop().unwrap();
 }
 
@@ -119,7 +119,7 @@ fn disk_size_is_reported_and_drives_the_disk_budget() {
                 .write("blob", 0.9, move |u: &mut User<Sqlite>| {
                     let rows = u
                         .conn()
-                        .bulk_insert("INSERT INTO blobs VALUES (zeroblob(65536))", (0..16).map(|_| ()))?;
+                        .insert_rows("INSERT INTO blobs VALUES (zeroblob(65536))", (0..16).map(|_| ()))?;
                     w2.fetch_add(rows, Ordering::Relaxed);
                     Ok(Outcome::rows(rows).with_bytes(rows * 65536))
                 })
@@ -142,4 +142,74 @@ fn disk_size_is_reported_and_drives_the_disk_budget() {
     assert!(s.substituted_ops > 0, "writes became reads once the files passed 2 MB");
     assert_eq!(s.backpressure.disk_budget_hits, 1);
     assert_eq!(s.total_bytes, written.load(Ordering::Relaxed) * 65536);
+}
+
+#[test]
+fn the_sql_layer_on_sqlite() {
+    use stress_core::sql::{ColumnType, SqlConn, TableDef, Value};
+    let s = start(Sqlite::temp_file(), 1);
+    let mut c = s.connect(0).unwrap();
+    let t = TableDef::new("items")
+        .column("id", ColumnType::Int)
+        .column("name", ColumnType::Text)
+        .column("small", ColumnType::SmallInt)
+        .column("big", ColumnType::BigInt)
+        .column("price", ColumnType::Double)
+        .column("active", ColumnType::Bool)
+        .nullable("at", ColumnType::Timestamp);
+    c.create_table(&t, false).unwrap();
+    let rows: Vec<Vec<Value>> = (0..50)
+        .map(|i| {
+            vec![
+                Value::Int(i),
+                Value::Text(format!("item-{i}")),
+                Value::SmallInt(i as i16),
+                Value::BigInt(i64::from(i) << 40),
+                Value::Double(f64::from(i) / 4.0),
+                Value::Bool(i % 2 == 0),
+                if i % 5 == 0 {
+                    Value::Null
+                } else {
+                    Value::Timestamp(1_700_000_000_000_000 + i64::from(i))
+                },
+            ]
+        })
+        .collect();
+    assert_eq!(SqlConn::bulk_insert(&mut c, &t, &rows).unwrap(), 50);
+    assert_eq!(c.count_rows("items").unwrap(), 50);
+    let r = c
+        .query(
+            "SELECT name, price, at FROM items WHERE id = $2 OR id = $1 ORDER BY id",
+            &[Value::Int(3), Value::Int(5)],
+        )
+        .unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(
+        r[0],
+        vec![
+            Value::Text("item-3".into()),
+            Value::Double(0.75),
+            Value::BigInt(1_700_000_000_000_003)
+        ]
+    );
+    assert_eq!(r[1][2], Value::Null);
+    assert_eq!(
+        c.query_scalar("SELECT count(*) FROM items WHERE active", &[]).unwrap(),
+        Value::BigInt(25)
+    );
+    assert_eq!(
+        SqlConn::execute(&mut c, "DELETE FROM items WHERE id < $1", &[Value::Int(10)]).unwrap(),
+        10
+    );
+    let bad = vec![vec![Value::Text("x".into())]];
+    assert!(
+        SqlConn::bulk_insert(&mut c, &t, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("has 1 values")
+    );
+    c.create_table(&TableDef::new("scratch").column("x", ColumnType::Int), true)
+        .unwrap();
+    c.drop_table("scratch").unwrap();
+    c.drop_table("scratch").unwrap();
 }

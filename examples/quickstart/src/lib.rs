@@ -60,14 +60,14 @@ pub fn setup(db: &mut SqliteConn, rng: &mut StressRng) -> Result<(), OpError> {
          CREATE INDEX orders_customer ON orders(customer_id);",
     )?;
     let regions = ["north", "south", "east", "west"];
-    db.bulk_insert(
+    db.insert_rows(
         "INSERT INTO customers (id, name, region) VALUES (?1, ?2, ?3)",
         (1..=SEED_CUSTOMERS).map(|id| {
             let name = format!("customer-{:06}", rng.random_range(0..1_000_000));
             (id as i64, name, regions[rng.random_range(0..regions.len())])
         }),
     )?;
-    db.bulk_insert(INSERT_ORDER, (0..SEED_ORDERS).map(|_| order(rng)))?;
+    db.insert_rows(INSERT_ORDER, (0..SEED_ORDERS).map(|_| order(rng)))?;
     Ok(())
 }
 
@@ -84,7 +84,7 @@ fn order(rng: &mut StressRng) -> (i64, f64, &'static str, i64) {
 pub fn bulk_insert(u: &mut User<Sqlite>) -> OpResult {
     let n = u.batch_size();
     let (db, rng) = u.conn_and_rng();
-    let rows = db.bulk_insert(INSERT_ORDER, (0..n).map(|_| order(rng)))?;
+    let rows = db.insert_rows(INSERT_ORDER, (0..n).map(|_| order(rng)))?;
     u.ledger().acknowledge("orders", rows);
     Ok(Outcome::rows(rows))
 }
