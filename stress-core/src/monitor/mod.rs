@@ -6,7 +6,7 @@ mod limits;
 mod process;
 
 pub(crate) use limits::{LimitEvent, Limits};
-pub use process::{ProcessMetrics, ProcessSample, read_process};
+pub use process::{ProcessMetrics, ProcessSample, children_of, read_process};
 
 /// What a metric measures; limits act on the sum of each kind over all sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

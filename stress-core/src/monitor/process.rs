@@ -13,8 +13,17 @@ const CLK_TCK: f64 = 100.0;
 pub struct ProcessSample {
     /// Resident set size, bytes.
     pub rss_bytes: u64,
+    /// Proportional set size, bytes (shared pages divided among the processes sharing them:
+    /// the honest figure to sum over a process tree), where the kernel reports it.
+    pub pss_bytes: Option<u64>,
     /// User + system CPU time, seconds.
     pub cpu_seconds: f64,
+    /// User + system CPU time of waited-for children that have exited, seconds.
+    pub children_cpu_seconds: f64,
+    /// The parent's pid.
+    pub ppid: u32,
+    /// The state letter (`R`, `S`, `Z` for a zombie, …).
+    pub state: char,
 }
 
 /// Reads `/proc/<pid>` (`"self"` for this process); `None` when the process is gone or `/proc`
@@ -30,12 +39,24 @@ pub fn read_process(pid: &str) -> Option<ProcessSample> {
     // Fields after the command name (which may hold spaces and parentheses).
     let after = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Fields of the whole line (1-based): 3 state, 4 ppid, 14 utime, 15 stime, 16 cutime,
+    // 17 cstime; after the name they start at index 0 with the state.
+    let num = |i: usize| -> Option<f64> { fields.get(i)?.parse().ok() };
+    let pss_bytes = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024);
     Some(ProcessSample {
         rss_bytes: rss_kb * 1024,
-        cpu_seconds: (utime + stime) / CLK_TCK,
+        pss_bytes,
+        cpu_seconds: (num(11)? + num(12)?) / CLK_TCK,
+        children_cpu_seconds: (num(13)? + num(14)?) / CLK_TCK,
+        ppid: fields.get(1)?.parse().ok()?,
+        state: fields.first()?.chars().next()?,
     })
 }
 
@@ -81,6 +102,16 @@ impl MetricsSource for ProcessMetrics {
     }
 }
 
+/// Every pid whose parent is `parent`, from `/proc`.
+pub fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| read_process(&pid.to_string()).is_some_and(|s| s.ppid == parent))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +120,19 @@ mod tests {
     fn reads_this_process() {
         let s = read_process("self").expect("/proc/self");
         assert!(s.rss_bytes > 1_000_000, "{s:?}");
+        let me = read_process("thread-self").expect("/proc/thread-self");
+        assert_eq!(me.state, 'R', "this thread is running while it reads");
+        assert_eq!(
+            s.ppid.to_string(),
+            std::fs::read_to_string("/proc/self/stat")
+                .unwrap()
+                .split(") ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .nth(1)
+                .unwrap()
+        );
         let mut m = ProcessMetrics::new();
         // Burn a little CPU so that the reading has something to show.
         let mut x = 0u64;

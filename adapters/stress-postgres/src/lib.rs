@@ -1,0 +1,286 @@
+//! # stress-postgres
+//!
+//! PostgreSQL for cargo-stress, through the synchronous `postgres` crate, two ways:
+//!
+//! - [`Postgres::managed()`]: a throwaway server the run starts itself — `initdb` into a
+//!   temporary directory, `postgres` on a free loopback port (socket in that directory, trust
+//!   authentication), one database per workload database (`stress_0`, `stress_1`, …), stopped
+//!   with a fast shutdown (then a kill) when the run ends, also on panic or Ctrl-C. As root it
+//!   runs the server as the `postgres` account (PostgreSQL refuses root). Its process tree is
+//!   monitored, and its death ends the run with `CrashDetected`.
+//! - [`Postgres::dsn(..)`](Postgres::dsn) or [`Postgres::from_env()`] (`STRESS_PG_DSN`, then
+//!   `PG_DSN`): a server you run. With several workload databases, each gets a schema
+//!   (`stress_db0`, …) on the given database, dropped at the end.
+//!
+//! Each user gets its own connection with its prepared statements cached; bulk inserts use
+//! binary `COPY … FROM STDIN`.
+#![warn(missing_docs)]
+
+mod conn;
+mod metrics;
+mod server;
+
+use std::time::Duration;
+
+pub use conn::PgConn;
+pub use postgres;
+use postgres::NoTls;
+use postgres::config::Host;
+use stress_core::monitor::MetricsSource;
+use stress_core::{Adapter, OpError, StartContext};
+
+use crate::metrics::{PgMetrics, Watched};
+use crate::server::Server;
+
+#[derive(Debug, Clone)]
+enum Mode {
+    Managed,
+    Dsn(String),
+}
+
+/// Where one workload database lives.
+#[derive(Debug, Clone)]
+struct Target {
+    config: postgres::Config,
+    schema: Option<String>,
+}
+
+/// The PostgreSQL adapter.
+#[derive(Debug)]
+pub struct Postgres {
+    mode: Mode,
+    options: server::Options,
+    statement_timeout: Option<Duration>,
+    server: Option<Server>,
+    targets: Vec<Target>,
+}
+
+impl Postgres {
+    fn with(mode: Mode) -> Self {
+        Self {
+            mode,
+            options: server::Options::default(),
+            statement_timeout: None,
+            server: None,
+            targets: Vec::new(),
+        }
+    }
+
+    /// A throwaway server started for the run.
+    pub fn managed() -> Self {
+        Self::with(Mode::Managed)
+    }
+
+    /// The server at a connection string (`host=… port=… user=… password=… dbname=…` or a
+    /// `postgresql://` URL).
+    pub fn dsn(dsn: impl Into<String>) -> Self {
+        Self::with(Mode::Dsn(dsn.into()))
+    }
+
+    /// The server named by `STRESS_PG_DSN` (or `PG_DSN`), if either is set.
+    pub fn from_env() -> Option<Self> {
+        ["STRESS_PG_DSN", "PG_DSN"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+            .map(Self::dsn)
+    }
+
+    /// The server named by `STRESS_PG_DSN`/`PG_DSN`, else a managed one.
+    pub fn from_env_or_managed() -> Self {
+        Self::from_env().unwrap_or_else(Self::managed)
+    }
+
+    /// A server setting for the managed server (`-c name=value`): `shared_buffers`, `fsync`,
+    /// `max_connections`, …
+    pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// The managed server's port (default: a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.options.port = Some(port);
+        self
+    }
+
+    /// Password authentication (SCRAM) over TCP for the managed server's `postgres` user
+    /// (default: trust).
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.options.password = Some(password.into());
+        self
+    }
+
+    /// The directory holding `initdb` and `postgres` (default: `PG_BINDIR`, `PATH`,
+    /// `pg_config --bindir`, `/usr/lib/postgresql/*/bin`).
+    pub fn bindir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.options.bindir = Some(dir.into());
+        self
+    }
+
+    /// Where the managed server's temporary cluster goes (default: the system's temporary
+    /// directory).
+    pub fn cluster_parent(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.options.parent = Some(dir.into());
+        self
+    }
+
+    /// `statement_timeout` for every user session.
+    pub fn statement_timeout(mut self, d: Duration) -> Self {
+        self.statement_timeout = Some(d);
+        self
+    }
+
+    /// The managed server's postmaster pid, once started.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(|s| s.pid)
+    }
+
+    /// The managed server's port, once started.
+    pub fn server_port(&self) -> Option<u16> {
+        self.server.as_ref().map(|s| s.port)
+    }
+}
+
+/// `host:port/dbname` of a config, never its password.
+fn describe(config: &postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or("(default database)"))
+}
+
+fn connect(config: &postgres::Config) -> Result<postgres::Client, OpError> {
+    let mut config = config.clone();
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    config.connect(NoTls).map_err(|e| {
+        OpError::msg(format!(
+            "cannot connect to PostgreSQL at {}: {}",
+            describe(&config),
+            OpError::from(e)
+        ))
+    })
+}
+
+impl Adapter for Postgres {
+    type Conn = PgConn;
+
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        let mode = match &self.mode {
+            Mode::Managed => "managed".to_owned(),
+            Mode::Dsn(dsn) => dsn
+                .parse::<postgres::Config>()
+                .map_or_else(|_| "dsn (unparsable)".into(), |c| format!("dsn {}", describe(&c))),
+        };
+        serde_json::json!({
+            "mode": mode,
+            "settings": self.options.settings,
+            "statement_timeout_ms": self.statement_timeout.map(|d| d.as_millis() as u64),
+        })
+    }
+
+    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
+        self.targets.clear();
+        match self.mode.clone() {
+            Mode::Managed => {
+                let server = Server::start(&self.options)?;
+                let mut admin = connect(&server.config("postgres"))?;
+                for i in 0..ctx.databases {
+                    let name = format!("stress_{i}");
+                    admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+                    self.targets.push(Target {
+                        config: server.config(&name),
+                        schema: None,
+                    });
+                }
+                self.server = Some(server);
+            }
+            Mode::Dsn(dsn) => {
+                let config: postgres::Config = dsn.parse().map_err(|e| {
+                    OpError::msg(format!("the PostgreSQL connection string is not valid ({e}): use `host=… port=… user=… dbname=…` or a postgresql:// URL"))
+                })?;
+                let mut client = connect(&config)?;
+                for i in 0..ctx.databases {
+                    let schema = (ctx.databases > 1).then(|| format!("stress_db{i}"));
+                    if let Some(s) = &schema {
+                        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}"))?;
+                    }
+                    self.targets.push(Target {
+                        config: config.clone(),
+                        schema,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn connect(&self, db: usize) -> Result<PgConn, OpError> {
+        let target = self.targets.get(db).ok_or_else(|| {
+            OpError::msg(format!(
+                "no PostgreSQL database {db}: the adapter was not started with it"
+            ))
+        })?;
+        let mut client = connect(&target.config)?;
+        if let Some(schema) = &target.schema {
+            client.batch_execute(&format!("SET search_path TO {schema}"))?;
+        }
+        if let Some(t) = self.statement_timeout {
+            client.batch_execute(&format!("SET statement_timeout = {}", t.as_millis()))?;
+        }
+        Ok(PgConn::new(client, self.postmaster_pid()))
+    }
+
+    fn metrics_sources(&self) -> Vec<Box<dyn MetricsSource>> {
+        let Some(first) = self.targets.first() else {
+            return Vec::new();
+        };
+        let (config, databases, own_backends) = match &self.server {
+            Some(_) => {
+                let mut admin = first.config.clone();
+                admin.dbname("postgres");
+                let names = (0..self.targets.len()).map(|i| format!("stress_{i}")).collect();
+                (admin, names, 0.0)
+            }
+            None => {
+                let name = first.config.get_dbname().unwrap_or("postgres").to_owned();
+                (first.config.clone(), vec![name], 1.0)
+            }
+        };
+        vec![Box::new(PgMetrics {
+            watched: self.server.as_ref().map(|s| Watched {
+                pid: s.pid,
+                child: s.child.clone(),
+                log: s.log.clone(),
+            }),
+            config,
+            databases,
+            own_backends,
+            client: None,
+            last_cpu: None,
+        })]
+    }
+
+    fn stop(&mut self) -> Result<(), OpError> {
+        if let Some(mut server) = self.server.take() {
+            server.stop();
+            return Ok(());
+        }
+        let schemas: Vec<String> = self.targets.iter().filter_map(|t| t.schema.clone()).collect();
+        if let (false, Some(t)) = (schemas.is_empty(), self.targets.first()) {
+            let mut client = connect(&t.config)?;
+            for s in schemas {
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,337 @@
+//! A throwaway PostgreSQL server: `initdb` into a temporary directory, `postgres` on a free
+//! loopback port with its socket in that directory and trust authentication, stopped (fast
+//! shutdown, then kill) when the run ends or the value is dropped.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stress_core::OpError;
+
+/// How long the server may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a fast shutdown may take before the server is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Finds the directory holding `initdb` and `postgres`: `$PG_BINDIR`, then `PATH`, then
+/// `pg_config --bindir`, then the newest `/usr/lib/postgresql/<version>/bin`.
+pub(crate) fn find_bindir(given: Option<&Path>) -> Result<PathBuf, OpError> {
+    let has_both = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
+    if let Some(d) = given {
+        return if has_both(d) {
+            Ok(d.to_owned())
+        } else {
+            Err(OpError::msg(format!(
+                "{} holds no initdb and postgres: give PostgreSQL's bin directory",
+                d.display()
+            )))
+        };
+    }
+    if let Some(d) = std::env::var_os("PG_BINDIR").map(PathBuf::from) {
+        return if has_both(&d) {
+            Ok(d)
+        } else {
+            Err(OpError::msg(format!(
+                "PG_BINDIR={} holds no initdb and postgres: point it at PostgreSQL's bin directory",
+                d.display()
+            )))
+        };
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&path) {
+            if has_both(&d) {
+                // A symlink farm (/usr/local/bin) may hold initdb without its share files:
+                // use the directory the binary really lives in.
+                let real = d.join("postgres").canonicalize().ok();
+                return Ok(real.and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or(d));
+            }
+        }
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let d = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if has_both(&d) {
+            return Ok(d);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            has_both(&bin).then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, d)| d).ok_or_else(|| {
+        OpError::msg(
+            "PostgreSQL server binaries not found (no initdb/postgres on PATH, via pg_config or in \
+             /usr/lib/postgresql/*/bin): install them (apt-get install postgresql) or set PG_BINDIR",
+        )
+    })
+}
+
+/// The uid and gid to run the server as: ours, unless we are root (PostgreSQL refuses root),
+/// then the `postgres` account's.
+fn run_as() -> Result<Option<(u32, u32)>, OpError> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1)?.parse::<u32>().ok());
+    if euid != Some(0) {
+        return Ok(None);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&"postgres"))
+        .and_then(|f| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))
+        .map(Some)
+        .ok_or_else(|| {
+            OpError::msg(
+                "PostgreSQL refuses to run as root and there is no `postgres` account to run it as: \
+                 create one (useradd --system postgres) or run as an unprivileged user",
+            )
+        })
+}
+
+/// A port nobody listens on right now.
+pub(crate) fn free_port() -> Result<u16, OpError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// How to start a managed server.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    pub(crate) port: Option<u16>,
+    pub(crate) settings: Vec<(String, String)>,
+    pub(crate) password: Option<String>,
+    pub(crate) bindir: Option<PathBuf>,
+    pub(crate) parent: Option<PathBuf>,
+}
+
+/// A running managed server.
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub(crate) port: u16,
+    pub(crate) password: Option<String>,
+    pub(crate) dir: Option<tempfile::TempDir>,
+    pub(crate) child: Arc<Mutex<Child>>,
+    pub(crate) log: PathBuf,
+    pub(crate) pid: u32,
+}
+
+impl Server {
+    /// Starts a server with the given `-c name=value` settings.
+    pub(crate) fn start(o: &Options) -> Result<Self, OpError> {
+        let bindir = find_bindir(o.bindir.as_deref())?;
+        let user = run_as()?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("stress-pg-");
+        let dir = match &o.parent {
+            Some(parent) => builder.tempdir_in(parent),
+            None => builder.tempdir(),
+        }
+        .map_err(|e| OpError::msg(format!("cannot create a temporary directory for PostgreSQL: {e}")))?;
+        let data = dir.path().join("data");
+        let log = dir.path().join("postgres.log");
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).map_err(|e| {
+                OpError::msg(format!(
+                    "cannot hand {} to the postgres account: {e}",
+                    dir.path().display()
+                ))
+            })?;
+        }
+        let as_user = |cmd: &mut Command| {
+            if let Some((uid, gid)) = user {
+                cmd.uid(uid).gid(gid);
+            }
+        };
+        let mut initdb = Command::new(bindir.join("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+                "--auth-local=trust",
+            ])
+            .env("LC_ALL", "C");
+        match &o.password {
+            Some(pw) => {
+                let pwfile = dir.path().join("pwfile");
+                std::fs::write(&pwfile, pw)?;
+                if let Some((uid, gid)) = user {
+                    std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))?;
+                }
+                initdb
+                    .arg("--auth-host=scram-sha-256")
+                    .arg(format!("--pwfile={}", pwfile.display()));
+            }
+            None => {
+                initdb.arg("--auth-host=trust");
+            }
+        }
+        as_user(&mut initdb);
+        let out = initdb
+            .output()
+            .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("initdb").display())))?;
+        if !out.status.success() {
+            return Err(OpError::msg(format!(
+                "initdb failed: {}",
+                last_lines(&String::from_utf8_lossy(&out.stderr), 5)
+            )));
+        }
+        let port = match o.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        let logfile = std::fs::File::create(&log)?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&log, Some(uid), Some(gid))?;
+        }
+        let mut cmd = Command::new(bindir.join("postgres"));
+        cmd.arg("-D")
+            .arg(&data)
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-k")
+            .arg(dir.path())
+            .args(["-c", "listen_addresses=127.0.0.1"]);
+        for (k, v) in &o.settings {
+            cmd.arg("-c").arg(format!("{k}={v}"));
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(logfile.try_clone()?)
+            .stderr(logfile)
+            .env("LC_ALL", "C")
+            // Our Ctrl-C is for us: the server is stopped by `stop`, in order, not by the signal.
+            .process_group(0);
+        as_user(&mut cmd);
+        let child = cmd
+            .spawn()
+            .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("postgres").display())))?;
+        let pid = child.id();
+        let mut server = Self {
+            password: o.password.clone(),
+            port,
+            dir: Some(dir),
+            child: Arc::new(Mutex::new(child)),
+            log,
+            pid,
+        };
+        if let Err(e) = server.wait_ready() {
+            server.stop();
+            return Err(e);
+        }
+        Ok(server)
+    }
+
+    fn wait_ready(&self) -> Result<(), OpError> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.exited() {
+                return Err(OpError::msg(format!(
+                    "postgres exited during startup ({status}): {}",
+                    self.log_tail(5)
+                )));
+            }
+            // Through the socket in our own cluster directory: a TCP connection could reach
+            // whatever else holds the port (and hang on a listener that never answers).
+            let mut config = postgres::Config::new();
+            config
+                .host_path(self.dir.as_ref().map_or(Path::new("/nonexistent"), |d| d.path()))
+                .port(self.port)
+                .user("postgres")
+                .dbname("postgres")
+                .connect_timeout(Duration::from_secs(2));
+            match config.connect(postgres::NoTls) {
+                Ok(_) => return Ok(()),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(OpError::msg(format!(
+                        "postgres did not accept connections within {}s ({}): {}",
+                        READY_TIMEOUT.as_secs(),
+                        OpError::from(e),
+                        self.log_tail(5)
+                    )));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// A client config for one of the server's databases, as the `postgres` superuser.
+    pub(crate) fn config(&self, dbname: &str) -> postgres::Config {
+        let mut c = postgres::Config::new();
+        c.host("127.0.0.1").port(self.port).user("postgres").dbname(dbname);
+        if let Some(pw) = &self.password {
+            c.password(pw);
+        }
+        c
+    }
+
+    /// The exit status, if the server has exited.
+    pub(crate) fn exited(&self) -> Option<std::process::ExitStatus> {
+        self.child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_wait()
+            .ok()
+            .flatten()
+    }
+
+    /// The last `n` lines of the server's log, joined with ` | `.
+    pub(crate) fn log_tail(&self, n: usize) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut text);
+        }
+        last_lines(&text, n)
+    }
+
+    /// Fast shutdown (SIGINT), then SIGKILL after a timeout; removes the cluster. Idempotent.
+    pub(crate) fn stop(&mut self) {
+        let Some(dir) = self.dir.take() else { return };
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-INT", &self.pid.to_string()]).status();
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while child.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // Backends left behind by a killed postmaster exit on their own when they notice;
+        // the cluster's files go now.
+        let _ = dir.close();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub(crate) fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}

@@ -1,0 +1,290 @@
+//! The PostgreSQL adapter against real servers it starts itself.
+
+use std::path::Path;
+use std::time::Duration;
+
+use stress_core::prelude::*;
+use stress_core::sql::{ColumnType, SqlConn, TableDef, Value};
+use stress_core::{Adapter, StartContext, StopReason};
+use stress_postgres::{PgConn, Postgres};
+
+fn ctx(databases: usize) -> StartContext<'static> {
+    StartContext {
+        databases,
+        out_dir: None,
+        seed: 0,
+    }
+}
+
+fn started(mut pg: Postgres, databases: usize) -> Postgres {
+    pg.start(&ctx(databases)).unwrap();
+    pg
+}
+
+fn alive(pid: u32) -> bool {
+    stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state != 'Z')
+}
+
+/// Processes whose command line mentions `needle` (to find orphans of a cluster directory).
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            String::from_utf8_lossy(&cmd).contains(needle).then_some(pid)
+        })
+        .collect()
+}
+
+fn items() -> TableDef {
+    TableDef::new("items")
+        .column("id", ColumnType::Int)
+        .column("small", ColumnType::SmallInt)
+        .column("big", ColumnType::BigInt)
+        .column("price", ColumnType::Double)
+        .column("name", ColumnType::Text)
+        .column("active", ColumnType::Bool)
+        .nullable("at", ColumnType::Timestamp)
+}
+
+#[test]
+fn a_managed_server_serves_the_sql_layer_and_is_gone_after_stop() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut pg = started(
+        Postgres::managed()
+            .cluster_parent(parent.path())
+            .setting("fsync", "off"),
+        2,
+    );
+    let pid = pg.postmaster_pid().unwrap();
+    assert!(alive(pid));
+    let mut c: PgConn = pg.connect(0).unwrap();
+    c.create_table(&items(), false).unwrap();
+    let rows: Vec<Vec<Value>> = (0..1000)
+        .map(|i| {
+            vec![
+                Value::Int(i),
+                Value::SmallInt((i % 100) as i16),
+                Value::BigInt(i64::from(i) << 33),
+                Value::Double(f64::from(i) / 8.0),
+                Value::Text(format!("item-{i}")),
+                Value::Bool(i % 3 == 0),
+                if i % 10 == 0 {
+                    Value::Null
+                } else {
+                    Value::Timestamp(1_700_000_000_123_456 + i64::from(i))
+                },
+            ]
+        })
+        .collect();
+    assert_eq!(c.bulk_insert(&items(), &rows).unwrap(), 1000, "binary COPY");
+    assert_eq!(c.count_rows("items").unwrap(), 1000);
+    let got = c
+        .query(
+            "SELECT id, small, big, price, name, active, at FROM items WHERE id = $1 OR id = $2 ORDER BY id",
+            &[Value::Int(7), Value::BigInt(10)],
+        )
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![rows[7].clone(), rows[10].clone()],
+        "every type round-trips, NULL included"
+    );
+    assert_eq!(
+        c.query_scalar("SELECT count(*) FROM items WHERE active", &[]).unwrap(),
+        Value::BigInt(334)
+    );
+    assert_eq!(
+        c.execute("DELETE FROM items WHERE id < $1", &[Value::Int(100)])
+            .unwrap(),
+        100
+    );
+    let e = c.query("SELECT sum(big) FROM items", &[]).unwrap_err().to_string();
+    assert!(e.contains("numeric") && e.contains("cast it"), "{e}");
+    // Database 1 is a database of its own.
+    let mut other = pg.connect(1).unwrap();
+    assert!(other.count_rows("items").is_err());
+    pg.stop().unwrap();
+    assert!(!alive(pid), "postmaster stopped");
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "cluster removed");
+}
+
+#[test]
+fn a_given_server_by_dsn_with_schemas_per_database() {
+    let server = started(Postgres::managed().password("s3cret").setting("fsync", "off"), 1);
+    let port = server.server_port().unwrap();
+    let dsn = format!("host=127.0.0.1 port={port} user=postgres password=s3cret dbname=stress_0");
+    let w = Workload::new(Postgres::dsn(&dsn).statement_timeout(Duration::from_secs(30)))
+        .databases(2)
+        .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE t (x INTEGER NOT NULL)"))
+        .class(
+            UserClass::new("writer", 2).write("insert", 1.0, |u: &mut User<Postgres>| {
+                let x = Value::Int(u.rng().random_range(0..1000));
+                let n = u.conn().execute("INSERT INTO t VALUES ($1)", &[x])?;
+                u.ledger().acknowledge("t", n);
+                Ok(Outcome::rows(n))
+            }),
+        )
+        .verify(|db, ledger| ledger.check_counts(&["t"], |_| 0, |t| db.count_rows(t)));
+    let r = Runner::new("dsn").seed(4).ops_per_user(20).run(w).unwrap();
+    let s = &r.summary;
+    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
+    assert_eq!(s.total_ops, 40);
+    assert!(s.resources.contains_key("postgres.db_size_mb"), "{:?}", s.resources);
+    // The schemas were dropped at the end; the database is as it was.
+    let mut check = Postgres::dsn(&dsn);
+    check.start(&ctx(1)).unwrap();
+    let n = check
+        .connect(0)
+        .unwrap()
+        .query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'stress_db%'", &[])
+        .unwrap();
+    assert_eq!(n, Value::BigInt(0));
+}
+
+#[test]
+fn a_killed_postmaster_ends_the_run_with_crash_detected_and_reports_written() {
+    let w = Workload::new(Postgres::managed().setting("fsync", "off"))
+        .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE t (x INTEGER)"))
+        .class(
+            UserClass::new("writer", 2).write("insert", 1.0, |u: &mut User<Postgres>| {
+                if u.id() == "writer-0" && u.ops_done() == 20 {
+                    let pid = u.conn().postmaster_pid().expect("managed");
+                    std::process::Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status()?;
+                }
+                let n = u.conn().execute("INSERT INTO t VALUES (1)", &[])?;
+                Ok(Outcome::rows(n))
+            }),
+        )
+        .think_ms(1, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("crash");
+    let r = Runner::new("crash")
+        .seed(1)
+        .duration(Duration::from_secs(120))
+        .output_dir(&out)
+        .run(w)
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::CrashDetected, "{:?}", s.stop_detail);
+    let detail = s.stop_detail.as_deref().unwrap();
+    assert!(
+        detail.contains("postgres: postgres (pid") && detail.contains("exited"),
+        "{detail}"
+    );
+    assert!(s.duration_s < 60.0);
+    for f in ["summary.json", "replay.json", "timeseries.csv"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    assert!(s.resources.contains_key("postgres.memory_mb"), "{:?}", s.resources);
+}
+
+#[test]
+fn a_managed_run_reports_the_server_s_resources() {
+    let w = Workload::new(Postgres::managed().setting("fsync", "off"))
+        .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE t (x INTEGER)"))
+        .class(
+            UserClass::new("writer", 2).write("insert", 1.0, |u: &mut User<Postgres>| {
+                Ok(Outcome::rows(u.conn().execute("INSERT INTO t VALUES (1)", &[])?))
+            }),
+        );
+    let r = Runner::new("resources")
+        .seed(2)
+        .duration(Duration::from_secs(3))
+        .run(w)
+        .unwrap();
+    let s = &r.summary;
+    assert!(s.passed, "{:?}", s.failures);
+    for k in [
+        "postgres.memory_mb",
+        "postgres.cpu_percent",
+        "postgres.db_size_mb",
+        "postgres.connections",
+        "postgres.commits",
+    ] {
+        assert!(s.resources.contains_key(k), "{k}: {:?}", s.resources);
+    }
+    assert!(s.resources["postgres.memory_mb"] > 1.0);
+    assert!(
+        s.resources["postgres.connections"] >= 2.0,
+        "both users connected: {:?}",
+        s.resources
+    );
+    assert!(s.resources["postgres.commits"] >= s.total_ops as f64);
+}
+
+#[test]
+fn bad_input_is_one_clear_error_with_nothing_left_behind() {
+    let parent = tempfile::tempdir().unwrap();
+    let needle = parent.path().to_str().unwrap().to_owned();
+    let fails = |pg: Postgres| -> String {
+        let mut pg = pg.cluster_parent(parent.path());
+        let e = pg.start(&ctx(1)).unwrap_err().to_string();
+        pg.stop().unwrap();
+        assert!(!e.contains('\n'), "one line: {e}");
+        assert_eq!(
+            std::fs::read_dir(parent.path()).unwrap().count(),
+            0,
+            "no leftover cluster after: {e}"
+        );
+        assert!(
+            processes_mentioning(&needle).is_empty(),
+            "no orphaned server after: {e}"
+        );
+        e
+    };
+    // Binaries not found.
+    let e = fails(Postgres::managed().bindir("/nonexistent/bin"));
+    assert!(e.contains("/nonexistent/bin holds no initdb and postgres"), "{e}");
+    // A setting PostgreSQL rejects: its own log lines say which.
+    let e = fails(Postgres::managed().setting("shared_buffers", "banana"));
+    assert!(
+        e.contains("postgres exited during startup") && e.contains("shared_buffers"),
+        "{e}"
+    );
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let e = fails(Postgres::managed().port(port));
+    assert!(
+        e.contains("postgres exited during startup") && e.contains("Address already in use"),
+        "{e}"
+    );
+    drop(taken);
+
+    // An unreachable server: named by host and port.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut pg = Postgres::dsn(format!(
+        "host=127.0.0.1 port={free} user=postgres password=hunter2 dbname=x"
+    ));
+    let e = pg.start(&ctx(1)).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("cannot connect to PostgreSQL at 127.0.0.1:{free}/x:")),
+        "{e}"
+    );
+    assert!(!e.contains("hunter2"), "never the password: {e}");
+    // A wrong password.
+    let server = started(Postgres::managed().password("right").setting("fsync", "off"), 1);
+    let port = server.server_port().unwrap();
+    let mut pg = Postgres::dsn(format!("postgresql://postgres:wrong-pw@127.0.0.1:{port}/stress_0"));
+    let e = pg.start(&ctx(1)).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("127.0.0.1:{port}/stress_0")) && e.contains("password authentication failed"),
+        "{e}"
+    );
+    assert!(!e.contains("wrong-pw"), "never the password: {e}");
+    // A malformed connection string.
+    let e = Postgres::dsn("host=x port=notaport")
+        .start(&ctx(1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("connection string is not valid"), "{e}");
+    assert!(Path::new("/proc").is_dir());
+}
