@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 
@@ -21,6 +22,9 @@ pub struct User<A: Adapter> {
     pub(crate) class: Arc<str>,
     pub(crate) db: usize,
     pub(crate) ops_done: u64,
+    pub(crate) db_seed: u64,
+    /// Time spent in [`User::untimed`] during the current op.
+    pub(crate) untimed: Duration,
 }
 
 impl<A: Adapter> fmt::Debug for User<A> {
@@ -78,6 +82,22 @@ impl<A: Adapter> User<A> {
     /// The database index the user works on.
     pub fn db(&self) -> usize {
         self.db
+    }
+
+    /// The seed of the setup step of this user's database (`schema_seed` in `replay.json`):
+    /// a workload whose schema is generated from it regenerates the same schema here.
+    pub fn db_seed(&self) -> u64 {
+        self.db_seed
+    }
+
+    /// Runs `f` (generating rows, say) outside the op's timed section: its time is taken out of
+    /// the op's latency and reported apart, as the op's `untimed_us`. It gets the user's RNG, so
+    /// a replay repeats what it generates.
+    pub fn untimed<T>(&mut self, f: impl FnOnce(&mut StressRng) -> T) -> T {
+        let t = Instant::now();
+        let out = f(&mut self.rng);
+        self.untimed += t.elapsed();
+        out
     }
 
     /// Ops this user has finished so far.

@@ -245,3 +245,24 @@ fn bad_workloads_and_settings_are_refused_before_anything_runs() {
     assert!(e.contains("class `nobody`") && e.contains("worker"), "{e}");
     assert!(!out.exists(), "no output directory for a run that never started");
 }
+
+#[test]
+fn untimed_work_is_taken_out_of_the_latency_and_reported_apart() {
+    let w =
+        Workload::new(Bare).class(
+            UserClass::new("gen", 2).write("generate_then_write", 1.0, |u: &mut User<Bare>| {
+                let rows = u.untimed(|rng| {
+                    std::thread::sleep(Duration::from_millis(200));
+                    rng.random_range(1..10u64)
+                });
+                Ok(Outcome::rows(rows))
+            }),
+        );
+    let r = Runner::new("untimed").seed(1).ops_per_user(3).run(w).unwrap();
+    let op = &r.summary.ops["generate_then_write"];
+    let untimed = op.untimed_us.expect("reported");
+    assert_eq!(untimed.count, 6);
+    assert!(untimed.p50 >= 200_000, "{untimed:?}");
+    // The timed part does nothing: far below the 200 ms spent generating.
+    assert!(op.latency_us.max < untimed.p50, "{:?}", op.latency_us);
+}

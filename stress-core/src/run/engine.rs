@@ -313,6 +313,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 op_ids: &op_ids[ci],
                 connect_id,
                 seed: user,
+                db_seed: job.plan.databases.get(user.db).map_or(0, |d| d.schema_seed),
                 config: config.clone(),
                 shared: &shared,
                 tx: tx.clone(),

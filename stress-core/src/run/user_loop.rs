@@ -33,6 +33,8 @@ pub(crate) struct UserJob<'a, A: Adapter> {
     /// Run op index of the `connect` pseudo-op.
     pub(crate) connect_id: u32,
     pub(crate) seed: &'a UserSeed,
+    /// The schema seed of the user's database.
+    pub(crate) db_seed: u64,
     pub(crate) config: Arc<RunConfig>,
     pub(crate) shared: &'a Shared,
     pub(crate) tx: Sender<Batch>,
@@ -72,6 +74,8 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
         class: job.seed.class.as_str().into(),
         db: job.seed.db,
         ops_done: 0,
+        db_seed: job.db_seed,
+        untimed: Duration::ZERO,
     };
     let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
     let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
@@ -104,9 +108,11 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
             }
         }
         let op = &job.class.ops[i];
+        user.untimed = Duration::ZERO;
         let t0 = Instant::now();
         let result = panic::catch(|| (op.f)(&mut user));
         let t1 = Instant::now();
+        let untimed = user.untimed;
         user.ops_done += 1;
         digest.push(&op.name, user.rng.get_word_pos());
         let interval = (t1 - start).as_secs();
@@ -140,7 +146,8 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
         batch.samples.push(Sample {
             op: job.op_ids[i],
             ok,
-            latency_us: (t1 - t0).as_micros() as u64,
+            latency_us: (t1 - t0).saturating_sub(untimed).as_micros() as u64,
+            untimed_us: untimed.as_micros() as u64,
         });
         if batch.samples.len() == BATCH {
             flush(&job.tx, &mut batch);
@@ -199,6 +206,7 @@ fn connect_failed<A: Adapter>(
             op: job.connect_id,
             ok: false,
             latency_us: 0,
+            untimed_us: 0,
         }],
         ..Batch::default()
     });

@@ -19,8 +19,10 @@ pub(crate) struct Sample {
     pub(crate) op: u32,
     /// Whether it succeeded (only successes feed latency histograms).
     pub(crate) ok: bool,
-    /// Latency, µs.
+    /// Latency, µs (without the untimed part).
     pub(crate) latency_us: u64,
+    /// Time the op spent in `User::untimed`, µs.
+    pub(crate) untimed_us: u64,
 }
 
 /// A user's samples from one interval.
@@ -42,6 +44,10 @@ pub struct OpStats {
     pub failed: u64,
     /// Latency of the successful ones.
     pub latency_us: LatencySummary,
+    /// Time spent outside the timed section (`User::untimed`: row generation, say), when the
+    /// op used it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untimed_us: Option<LatencySummary>,
 }
 
 /// One interval (1 s) of the run: a row of `timeseries.csv`.
@@ -79,6 +85,7 @@ struct OpenInterval {
 #[derive(Debug)]
 pub(crate) struct Collector {
     per_op: Vec<(LatencyHistogram, u64, u64)>,
+    untimed: Vec<LatencyHistogram>,
     total: LatencyHistogram,
     open: BTreeMap<u64, OpenInterval>,
     closed: Vec<IntervalRecord>,
@@ -91,6 +98,7 @@ impl Collector {
     pub(crate) fn new(ops: usize) -> Self {
         Self {
             per_op: vec![(LatencyHistogram::new(), 0, 0); ops],
+            untimed: vec![LatencyHistogram::new(); ops],
             total: LatencyHistogram::new(),
             open: BTreeMap::new(),
             closed: Vec::new(),
@@ -122,6 +130,9 @@ impl Collector {
         for s in &batch.samples {
             let op = &mut self.per_op[s.op as usize];
             op.1 += 1;
+            if s.untimed_us > 0 {
+                self.untimed[s.op as usize].record(s.untimed_us);
+            }
             slot.record.ops += 1;
             if s.ok {
                 op.0.record(s.latency_us);
@@ -195,11 +206,15 @@ impl Collector {
 
     /// (histogram, count, failed) per op index.
     pub(crate) fn per_op(&self) -> impl Iterator<Item = OpStats> + '_ {
-        self.per_op.iter().map(|(h, count, failed)| OpStats {
-            count: *count,
-            failed: *failed,
-            latency_us: h.summary(),
-        })
+        self.per_op
+            .iter()
+            .zip(&self.untimed)
+            .map(|((h, count, failed), u)| OpStats {
+                count: *count,
+                failed: *failed,
+                latency_us: h.summary(),
+                untimed_us: (!u.is_empty()).then(|| u.summary()),
+            })
     }
 
     pub(crate) fn counts(&self) -> (u64, u64) {
@@ -216,7 +231,12 @@ mod tests {
             interval,
             samples: lat
                 .iter()
-                .map(|&(op, ok, latency_us)| Sample { op, ok, latency_us })
+                .map(|&(op, ok, latency_us)| Sample {
+                    op,
+                    ok,
+                    latency_us,
+                    untimed_us: if op == 1 { 10 } else { 0 },
+                })
                 .collect(),
             rows: lat.len() as u64,
             ..Batch::default()
@@ -247,6 +267,8 @@ mod tests {
         assert_eq!((ops[0].count, ops[0].failed), (3, 0));
         assert_eq!(ops[0].latency_us.max, 999_999, "totals are exact even for late batches");
         assert_eq!((ops[1].count, ops[1].failed), (2, 1));
+        assert_eq!(ops[0].untimed_us, None, "an op that never went untimed reports none");
+        assert_eq!(ops[1].untimed_us.map(|u| (u.count, u.max)), Some((2, 10)));
         assert_eq!(c.total().len(), 4);
     }
 }

@@ -1,0 +1,5 @@
+use monte_carlo as _;
+
+fn main() -> std::process::ExitCode {
+    stress_core::main()
+}
