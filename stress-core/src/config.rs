@@ -110,6 +110,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_PROGRESS",
     "STRESS_LIST",
     "STRESS_ORIGIN",
+    // Read by adapters.
+    "STRESS_PG_DSN",
 ];
 
 /// The result of reading `STRESS_*` variables.
@@ -167,7 +169,7 @@ impl EnvConfig {
                         )
                     })?);
                 }
-                "STRESS_PROGRESS" | "STRESS_LIST" => {}
+                "STRESS_PROGRESS" | "STRESS_LIST" | "STRESS_PG_DSN" => {}
                 _ => out.warnings.push(format!(
                     "warning: unknown variable {name} is ignored (known: {})",
                     KNOWN_VARS.join(", ")
