@@ -124,47 +124,52 @@ where
     Ok(Outcome::rows(n))
 }
 
-fn select<A: Adapter>(u: &mut User<A>) -> OpResult
+/// A read of `n` tables of the user's database drawn at random, with an id from the seeded
+/// range as `$1`.
+fn read<A: Adapter>(u: &mut User<A>, n: usize, sql: impl Fn(&[String]) -> String) -> OpResult
 where
     A::Conn: SqlConn,
 {
     let schema = Schema::of(u);
-    let t = pick(u, &schema);
+    let tables: Vec<String> = (0..n).map(|_| quote_ident(&pick(u, &schema).def.name)).collect();
     let id = Value::Int(schema::id(u.rng()));
-    let sql = format!(
-        "SELECT id, name, value FROM {} WHERE id >= $1 ORDER BY id LIMIT 10",
-        quote_ident(&t.def.name)
-    );
-    Ok(Outcome::rows(u.conn().query_count(&sql, &[id])?))
+    Ok(Outcome::rows(u.conn().query_count(&sql(&tables), &[id])?))
+}
+
+fn select<A: Adapter>(u: &mut User<A>) -> OpResult
+where
+    A::Conn: SqlConn,
+{
+    read(u, 1, |t| {
+        format!(
+            "SELECT id, name, value FROM {} WHERE id >= $1 ORDER BY id LIMIT 10",
+            t[0]
+        )
+    })
 }
 
 fn aggregate<A: Adapter>(u: &mut User<A>) -> OpResult
 where
     A::Conn: SqlConn,
 {
-    let schema = Schema::of(u);
-    let t = pick(u, &schema);
-    let id = Value::Int(schema::id(u.rng()));
-    let sql = format!(
-        "SELECT count(*), avg(value), min(value), max(value) FROM {} WHERE id <= $1",
-        quote_ident(&t.def.name)
-    );
-    Ok(Outcome::rows(u.conn().query_count(&sql, &[id])?))
+    read(u, 1, |t| {
+        format!(
+            "SELECT count(*), avg(value), min(value), max(value) FROM {} WHERE id <= $1",
+            t[0]
+        )
+    })
 }
 
 fn join<A: Adapter>(u: &mut User<A>) -> OpResult
 where
     A::Conn: SqlConn,
 {
-    let schema = Schema::of(u);
-    let (a, b) = (pick(u, &schema), pick(u, &schema));
-    let id = Value::Int(schema::id(u.rng()));
-    let sql = format!(
-        "SELECT a.id, a.name, b.value FROM {} a JOIN {} b ON a.id = b.id WHERE a.id = $1 LIMIT 100",
-        quote_ident(&a.def.name),
-        quote_ident(&b.def.name)
-    );
-    Ok(Outcome::rows(u.conn().query_count(&sql, &[id])?))
+    read(u, 2, |t| {
+        format!(
+            "SELECT a.id, a.name, b.value FROM {} a JOIN {} b ON a.id = b.id WHERE a.id = $1 LIMIT 100",
+            t[0], t[1]
+        )
+    })
 }
 
 fn ddl<A: Adapter>(u: &mut User<A>) -> OpResult
