@@ -62,6 +62,89 @@ pub struct ConfigLayer {
     /// Fraction of failed ops a run may have and still pass (`STRESS_MAX_ERROR_RATE`, e.g.
     /// `0.001`); default 0.
     pub max_error_rate: Option<f64>,
+    /// Open-loop target rate, ops/s over all users (`STRESS_RATE`); default: none (closed loop).
+    pub rate: Option<f64>,
+    /// Inter-arrival times under a rate (`STRESS_ARRIVAL`: `uniform` or `poisson`); default
+    /// poisson.
+    pub arrival: Option<Arrival>,
+    /// Load stages (`STRESS_STAGES`: `10s:50,30s:200,10s:0`): users, or ops/s under a rate;
+    /// linear ramps between them. Default: none.
+    pub stages: Option<Vec<Stage>>,
+    /// Pass/fail rules (`STRESS_THRESHOLDS`, `;`-separated: `p99<50ms;error_rate<0.1%`);
+    /// layers add to each other.
+    pub thresholds: Vec<String>,
+    /// Stop the run at the first interval (after warm-up) that breaches a threshold
+    /// (`STRESS_ABORT_ON_FAIL=1`); default off.
+    pub abort_on_fail: Option<bool>,
+    /// Ops run but left out of the statistics for this long from the start (`STRESS_WARMUP`);
+    /// default 0.
+    pub warmup: Option<Duration>,
+    /// Under a rate, skip slots whose start is later than this (`STRESS_LATENCY_LIMIT`),
+    /// counted as skipped, like pgbench `--latency-limit`; default: none.
+    pub latency_limit: Option<Duration>,
+}
+
+/// How inter-arrival times are drawn under a rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Equal gaps.
+    Uniform,
+    /// Exponential gaps (a Poisson process), as pgbench `-R` schedules.
+    #[default]
+    Poisson,
+}
+
+/// One load stage: ramp linearly to `target` over `duration_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// How long the ramp takes.
+    pub duration_ms: u64,
+    /// Users, or ops/s under a rate, at the stage's end.
+    pub target: f64,
+}
+
+/// Parses `10s:50,30s:200,10s:0`.
+pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
+    let expected = "expected DURATION:TARGET steps separated by commas, like `10s:50,30s:200,10s:0`";
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let (d, t) = part
+            .split_once(':')
+            .ok_or_else(|| format!("`{part}` is not a stage: {expected}"))?;
+        let d = syntax::parse_duration(d).map_err(|e| format!("stage `{part}`: {e}"))?;
+        let target: f64 = t
+            .trim()
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| format!("stage `{part}` has no target of 0 or more: {expected}"))?;
+        if d.is_zero() {
+            return Err(format!("stage `{part}` lasts 0s: {expected}"));
+        }
+        out.push(Stage {
+            duration_ms: d.as_millis() as u64,
+            target,
+        });
+    }
+    Ok(out)
+}
+
+/// The target (users, or ops/s) `at` into the run: linear ramps from the previous stage's
+/// target (0 before the first), holding the last one after the stages end.
+pub fn stage_target(stages: &[Stage], at: Duration) -> Option<(usize, f64)> {
+    let mut start = 0u64;
+    let mut from = 0.0;
+    let at = at.as_millis() as u64;
+    for (i, s) in stages.iter().enumerate() {
+        let end = start + s.duration_ms;
+        if at < end {
+            let f = (at - start) as f64 / s.duration_ms as f64;
+            return Some((i, from + (s.target - from) * f));
+        }
+        (start, from) = (end, s.target);
+    }
+    stages.last().map(|s| (stages.len() - 1, s.target))
 }
 
 /// Where a run's files go and what it replays: read from the environment beside the layer.
@@ -105,6 +188,13 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_MAX_DISK_MB",
     "STRESS_LIMIT_GRACE",
     "STRESS_MAX_ERROR_RATE",
+    "STRESS_RATE",
+    "STRESS_ARRIVAL",
+    "STRESS_STAGES",
+    "STRESS_THRESHOLDS",
+    "STRESS_ABORT_ON_FAIL",
+    "STRESS_WARMUP",
+    "STRESS_LATENCY_LIMIT",
     "STRESS_OUTPUT_DIR",
     "STRESS_REPLAY_FILE",
     "STRESS_PROGRESS",
@@ -158,6 +248,41 @@ impl EnvConfig {
                 "STRESS_MAX_DISK_MB" => l.max_disk_mb = Some(positive(&name, v)?),
                 "STRESS_LIMIT_GRACE" => l.limit_grace = Some(duration(&name, v)?),
                 "STRESS_MAX_ERROR_RATE" => l.max_error_rate = Some(fraction(&name, v)?),
+                "STRESS_RATE" => {
+                    l.rate = Some(
+                        v.parse::<f64>()
+                            .ok()
+                            .filter(|r| r.is_finite() && *r > 0.0)
+                            .ok_or_else(|| {
+                                ConfigError::env(&name, v, "expected a rate in ops/s above 0, like 500 or 0.5")
+                            })?,
+                    );
+                }
+                "STRESS_ARRIVAL" => {
+                    l.arrival = Some(match v {
+                        "uniform" => Arrival::Uniform,
+                        "poisson" => Arrival::Poisson,
+                        _ => return Err(ConfigError::env(&name, v, "expected uniform or poisson")),
+                    });
+                }
+                "STRESS_STAGES" => l.stages = Some(parse_stages(v).map_err(|m| ConfigError::env(&name, v, m))?),
+                "STRESS_THRESHOLDS" => {
+                    l.thresholds = v
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                }
+                "STRESS_ABORT_ON_FAIL" => {
+                    l.abort_on_fail = Some(match v {
+                        "1" | "true" | "yes" => true,
+                        "0" | "false" | "no" => false,
+                        _ => return Err(ConfigError::env(&name, v, "expected 1 or 0")),
+                    });
+                }
+                "STRESS_WARMUP" => l.warmup = Some(duration(&name, v)?),
+                "STRESS_LATENCY_LIMIT" => l.latency_limit = Some(duration(&name, v)?),
                 "STRESS_OUTPUT_DIR" => out.run.output_dir = Some(path(&name, v)?),
                 "STRESS_REPLAY_FILE" => out.run.replay_file = Some(path(&name, v)?),
                 "STRESS_ORIGIN" => {
@@ -231,8 +356,7 @@ impl ConfigLayer {
             max_memory_mb: a.max_memory_mb,
             max_cpu_percent: a.max_cpu_percent,
             max_disk_mb: a.max_disk_mb,
-            limit_grace: None,
-            max_error_rate: None,
+            ..Self::default()
         }
     }
 
@@ -255,8 +379,19 @@ impl ConfigLayer {
             max_cpu_percent,
             max_disk_mb,
             limit_grace,
-            max_error_rate
+            max_error_rate,
+            rate,
+            arrival,
+            stages,
+            abort_on_fail,
+            warmup,
+            latency_limit
         );
+        for t in &upper.thresholds {
+            if !self.thresholds.contains(t) {
+                self.thresholds.push(t.clone());
+            }
+        }
         for (class, n) in &upper.users {
             match self.users.iter_mut().find(|(c, _)| c == class) {
                 Some(slot) => slot.1 = *n,
@@ -300,6 +435,27 @@ pub struct RunConfig {
     pub max_error_rate: f64,
     /// A smoke run: one user per class, a few ops each, no think time.
     pub smoke: bool,
+    /// Open-loop rate, ops/s over all users.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Inter-arrival times under a rate.
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Load stages.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+    /// Pass/fail rules.
+    #[serde(default)]
+    pub thresholds: Vec<String>,
+    /// Stop at the first breached threshold after warm-up.
+    #[serde(default)]
+    pub abort_on_fail: bool,
+    /// Warm-up, ms.
+    #[serde(default)]
+    pub warmup_ms: u64,
+    /// Latency limit under a rate, ms.
+    #[serde(default)]
+    pub latency_limit_ms: Option<u64>,
 }
 
 impl RunConfig {
@@ -319,13 +475,45 @@ impl RunConfig {
                 )));
             }
         }
-        let users: Vec<(String, usize)> = classes
+        let mut users: Vec<(String, usize)> = classes
             .iter()
             .map(|(c, n)| {
                 let n = layer.users.iter().find(|(k, _)| k == c).map_or(*n, |(_, n)| *n);
                 (c.clone(), if smoke { n.min(1) } else { n })
             })
             .collect();
+        let stages = if smoke {
+            Vec::new()
+        } else {
+            layer.stages.clone().unwrap_or_default()
+        };
+        if layer.stages.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ConfigError::Invalid(
+                "stages are empty: give DURATION:TARGET steps".into(),
+            ));
+        }
+        if layer.rate.is_none() && !stages.is_empty() {
+            // Stages of users: as many users as the highest stage, in the classes' proportions.
+            let peak = stages.iter().map(|s| s.target).fold(0.0, f64::max).round() as usize;
+            let total: usize = users.iter().map(|(_, n)| n).sum();
+            if peak == 0 {
+                return Err(ConfigError::Invalid(
+                    "every stage targets 0 users: give one stage a target above 0".into(),
+                ));
+            }
+            if total > 0 && total != peak {
+                let mut left = peak;
+                for (i, (_, n)) in users.iter_mut().enumerate() {
+                    let share = if i + 1 == classes.len() {
+                        left
+                    } else {
+                        (*n * peak).div_ceil(total).min(left)
+                    };
+                    *n = share;
+                    left -= share;
+                }
+            }
+        }
         if users.iter().all(|(_, n)| *n == 0) {
             return Err(ConfigError::Invalid(
                 "no users to run: every class has 0 users (set some with STRESS_USERS=class=N)".into(),
@@ -345,11 +533,28 @@ impl RunConfig {
                 "batch {batch_min}..{batch_max} is empty: the minimum must be at least 1 and not exceed the maximum"
             )));
         }
-        let mut duration = match (layer.duration, layer.ops_per_user) {
-            (Some(d), _) => Some(d),
-            (None, Some(_)) => None,
-            (None, None) => Some(DEFAULT_DURATION),
+        let staged = (!stages.is_empty()).then(|| Duration::from_millis(stages.iter().map(|s| s.duration_ms).sum()));
+        let mut duration = match (layer.duration, staged, layer.ops_per_user) {
+            (Some(d), _, _) | (None, Some(d), _) => Some(d),
+            (None, None, Some(_)) => None,
+            (None, None, None) => Some(DEFAULT_DURATION),
         };
+        if layer.latency_limit.is_some() && layer.rate.is_none() {
+            return Err(ConfigError::Invalid(
+                "a latency limit needs a rate (STRESS_RATE / --rate): without a schedule no op is late".into(),
+            ));
+        }
+        let warmup = if smoke {
+            Duration::ZERO
+        } else {
+            layer.warmup.unwrap_or_default()
+        };
+        if duration.is_some_and(|d| warmup >= d) {
+            return Err(ConfigError::Invalid(format!(
+                "warm-up {}s is not shorter than the run: nothing would be measured",
+                warmup.as_secs_f64()
+            )));
+        }
         let mut ops_per_user = layer.ops_per_user;
         let (mut think_min_ms, mut think_max_ms) = (think_min_ms, think_max_ms);
         if smoke {
@@ -376,6 +581,17 @@ impl RunConfig {
             limit_grace_ms: layer.limit_grace.unwrap_or(DEFAULT_LIMIT_GRACE).as_millis() as u64,
             max_error_rate: layer.max_error_rate.unwrap_or(0.0),
             smoke,
+            rate: if smoke { None } else { layer.rate },
+            arrival: layer.arrival.unwrap_or_default(),
+            stages,
+            thresholds: layer.thresholds.clone(),
+            abort_on_fail: layer.abort_on_fail.unwrap_or(false),
+            warmup_ms: warmup.as_millis() as u64,
+            latency_limit_ms: if smoke {
+                None
+            } else {
+                layer.latency_limit.map(|d| d.as_millis() as u64)
+            },
         })
     }
 

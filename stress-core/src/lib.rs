@@ -40,6 +40,7 @@ pub mod seed;
 pub mod sql;
 pub mod stats;
 pub mod syntax;
+pub mod thresholds;
 mod user;
 mod workload;
 

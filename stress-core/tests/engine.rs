@@ -110,8 +110,15 @@ fn a_breached_memory_limit_pauses_users_then_ends_the_run() {
     assert!(s.resources["process.rss_mb"] > 1.0);
     assert!(!s.passed);
     let csv = std::fs::read_to_string(dir.path().join("run/timeseries.csv")).unwrap();
+    let paused = csv
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == "paused")
+        .unwrap();
     assert!(
-        csv.lines().skip(1).any(|l| l.split(',').nth(8) == Some("1")),
+        csv.lines().skip(1).any(|l| l.split(',').nth(paused) == Some("1")),
         "a paused interval: {csv}"
     );
     let on_disk = Summary::load(&dir.path().join("run/summary.json")).unwrap();

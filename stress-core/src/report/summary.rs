@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::run::StopReason;
 use crate::stats::{LatencySummary, OpStats};
+use crate::thresholds::ThresholdResult;
 
 /// The version of `summary.json` this build writes and reads.
 pub const SUMMARY_FORMAT_VERSION: u64 = 1;
@@ -46,8 +47,30 @@ pub struct Summary {
     pub total_rows: u64,
     /// Bytes reported.
     pub total_bytes: u64,
-    /// Latency of successful ops, µs.
+    /// Latency of successful ops, µs: from the intended start under a rate (coordinated
+    /// omission corrected), from the actual start otherwise.
     pub latency_us: LatencySummary,
+    /// Service time of successful ops, µs: from the actual start.
+    #[serde(default)]
+    pub service_us: LatencySummary,
+    /// Slots that started more than 1 ms after their intended time (open loop).
+    #[serde(default)]
+    pub late_ops: u64,
+    /// Slots skipped because they started later than the latency limit.
+    #[serde(default)]
+    pub skipped_ops: u64,
+    /// Ops run during the warm-up, left out of every other figure.
+    #[serde(default)]
+    pub warmup_ops: u64,
+    /// Largest schedule lag, µs.
+    #[serde(default)]
+    pub max_lag_us: u64,
+    /// Mean schedule lag over the slots, µs.
+    #[serde(default)]
+    pub mean_lag_us: f64,
+    /// Every threshold with its observed value and verdict.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
     /// Per op name.
     pub ops: BTreeMap<String, OpStats>,
     /// Per user.

@@ -13,15 +13,19 @@ pub fn timeseries_csv(records: &[IntervalRecord]) -> String {
             }
         }
     }
-    let mut out = String::from("second,ops,failed,substituted,rows,p50_us,p99_us,max_us,paused");
+    let mut out = String::from(
+        "second,ops,failed,substituted,rows,p50_us,p99_us,max_us,service_p99_us,late,skipped,max_lag_us,\
+         active_users,target,stage,paused",
+    );
     for m in &metrics {
         out.push(',');
         out.push_str(m);
     }
     out.push('\n');
     for r in records {
+        let opt = |v: Option<String>| v.unwrap_or_default();
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.second,
             r.ops,
             r.failed,
@@ -30,6 +34,13 @@ pub fn timeseries_csv(records: &[IntervalRecord]) -> String {
             r.p50_us,
             r.p99_us,
             r.max_us,
+            r.service_p99_us,
+            r.late,
+            r.skipped,
+            r.max_lag_us,
+            r.active_users,
+            opt(r.target.map(|t| format!("{t:.1}"))),
+            opt(r.stage.map(|s| s.to_string())),
             u8::from(r.paused)
         ));
         for m in &metrics {
@@ -60,6 +71,9 @@ mod tests {
             IntervalRecord {
                 second: 1,
                 paused: true,
+                active_users: 3,
+                target: Some(50.0),
+                stage: Some(1),
                 resources: vec![("sqlite.disk_mb".into(), 1.0), ("process.rss_mb".into(), 13.0)],
                 ..IntervalRecord::default()
             },
@@ -68,9 +82,10 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
             lines[0],
-            "second,ops,failed,substituted,rows,p50_us,p99_us,max_us,paused,process.rss_mb,sqlite.disk_mb"
+            "second,ops,failed,substituted,rows,p50_us,p99_us,max_us,service_p99_us,late,skipped,max_lag_us,\
+             active_users,target,stage,paused,process.rss_mb,sqlite.disk_mb"
         );
-        assert_eq!(lines[1], "0,10,0,0,0,0,7,0,0,12.50,");
-        assert_eq!(lines[2], "1,0,0,0,0,0,0,0,1,13.00,1.00");
+        assert_eq!(lines[1], "0,10,0,0,0,0,7,0,0,0,0,0,0,,,0,12.50,");
+        assert_eq!(lines[2], "1,0,0,0,0,0,0,0,0,0,0,0,3,50.0,1,1,13.00,1.00");
     }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::monitor_loop::Monitor;
+use super::pace::{Gate, Pace, Share};
 use super::panic;
 use super::signal::{self, StopReason, StopSignal};
 use super::user_loop::{UserJob, UserResult, run_user};
@@ -21,6 +22,7 @@ use crate::report::{
 };
 use crate::seed::{self, SeedPlan};
 use crate::stats::{Batch, Collector};
+use crate::thresholds::{Observed, Threshold, ThresholdResult};
 use crate::workload::{OpTable, Workload};
 
 /// State every user thread shares with the monitor: flags read on the hot path are atomics.
@@ -30,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) paused: AtomicBool,
     pub(crate) disk_over: AtomicBool,
     pub(crate) errors: ErrorLog,
+    /// Users not parked by the stages.
+    pub(crate) active: AtomicUsize,
     barrier: Barrier,
     start: OnceLock<Instant>,
 }
@@ -78,6 +82,7 @@ pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) out_dir: Option<&'a Path>,
     pub(crate) observers: Vec<Box<dyn Observer>>,
     pub(crate) sources: Vec<Box<dyn MetricsSource>>,
+    pub(crate) thresholds: Vec<Threshold>,
     pub(crate) origin: Option<crate::config::Origin>,
 }
 
@@ -261,6 +266,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         paused: AtomicBool::new(false),
         disk_over: AtomicBool::new(false),
         errors: ErrorLog::default(),
+        active: AtomicUsize::new(0),
         barrier: Barrier::new(job.plan.users.len() + 1),
         start: OnceLock::new(),
     };
@@ -286,6 +292,10 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         paused_since: None,
         totals: (0, 0),
         duration: config.duration(),
+        config: (*config).clone(),
+        start: Instant::now(),
+        thresholds: job.thresholds.clone(),
+        op_names: names.clone(),
     };
     for o in monitor.observers.iter_mut() {
         o.on_start(&RunStart {
@@ -298,6 +308,9 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         });
     }
     let (tx, rx) = crossbeam::channel::unbounded::<Batch>();
+    let total_users = job.plan.users.len().max(1) as f64;
+    let peak = config.stages.iter().map(|s| s.target).fold(0.0, f64::max);
+    let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
     let scope = crossbeam::thread::scope(|s| {
         let mut handles = Vec::new();
         for user in &job.plan.users {
@@ -306,7 +319,28 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 .iter()
                 .position(|c| c.name == user.class)
                 .expect("replay users were checked against the classes");
+            let in_class = config
+                .users
+                .iter()
+                .find(|(c, _)| *c == user.class)
+                .map_or(1, |(_, n)| (*n).max(1));
+            let rank = (index_in_class[ci] as f64 + 0.5) / in_class as f64;
+            index_in_class[ci] += 1;
+            let pace = Pace {
+                share: match (config.rate, config.stages.is_empty()) {
+                    (None, _) => Share::None,
+                    (Some(r), true) => Share::Fixed(r / total_users),
+                    (Some(_), false) => Share::Staged(1.0 / total_users),
+                },
+                arrival: config.arrival,
+                rng: seed::rng(seed::derive(user.seed, "arrival", "")),
+                stages: config.stages.clone(),
+                gate: (config.rate.is_none() && peak > 0.0).then_some(Gate { rank, peak }),
+                latency_limit: config.latency_limit_ms.map(Duration::from_millis),
+                next: None,
+            };
             let job = UserJob {
+                pace,
                 adapter: &workload.adapter,
                 class: &workload.classes[ci],
                 table: &tables[ci],
@@ -381,7 +415,9 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
     let empty = Collector::new(0);
     let c = f.collector.as_ref().unwrap_or(&empty);
     let (total_ops, failed_ops) = c.counts();
-    let secs = f.duration.as_secs_f64();
+    // Rates count the measured part of the run: the warm-up's ops are not in the statistics.
+    let warmup = Duration::from_millis(job.config.warmup_ms);
+    let secs = f.duration.saturating_sub(warmup).as_secs_f64();
     let per_sec = |n: u64| if secs > 0.0 { round3(n as f64 / secs) } else { 0.0 };
     let ops = f
         .op_names
@@ -397,6 +433,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         StopReason::CrashDetected => failures.push(format!("crash detected: {detail}")),
         StopReason::ResourceLimit => failures.push(format!("resource limit: {detail}")),
         StopReason::Interrupted => failures.push("interrupted".to_owned()),
+        StopReason::ThresholdBreached => failures.push(format!("stopped early: {detail}")),
     }
     if f.verify.ran && !f.verify.passed {
         failures.push(format!("verify step failed: {}", f.verify.errors.join("; ")));
@@ -415,6 +452,11 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
             rate * 100.0,
             job.config.max_error_rate
         ));
+    }
+    let observed = observed(c, &f.op_names, secs);
+    let thresholds: Vec<ThresholdResult> = job.thresholds.iter().map(|t| t.evaluate(&observed)).collect();
+    for t in thresholds.iter().filter(|t| !t.passed) {
+        failures.push(t.to_string());
     }
     let mut warnings = f.warnings.clone();
     if f.errors_seen > f.errors.len() {
@@ -441,6 +483,17 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         total_rows: c.rows,
         total_bytes: c.bytes,
         latency_us: c.total().summary(),
+        service_us: c.total_service().summary(),
+        late_ops: c.schedule.late,
+        skipped_ops: c.schedule.skipped,
+        warmup_ops: c.schedule.warmup,
+        max_lag_us: c.schedule.max_lag_us,
+        mean_lag_us: if c.schedule.lag_sum_us > 0 {
+            round3(c.schedule.lag_sum_us as f64 / (total_ops + c.schedule.skipped).max(1) as f64)
+        } else {
+            0.0
+        },
+        thresholds,
         ops,
         users: f.users.iter().map(|u| u.summary.clone()).collect(),
         resources: f.peaks.iter().map(|(k, v)| (k.clone(), round3(*v))).collect(),
@@ -450,5 +503,31 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         warnings,
         passed: failures.is_empty(),
         failures,
+    }
+}
+
+/// The figures thresholds are judged on, from the collector (during the run, or at its end).
+pub(crate) fn observed(c: &Collector, names: &[String], measured_secs: f64) -> Observed {
+    let (total_ops, failed_ops) = c.counts();
+    Observed {
+        latency: c.total().summary(),
+        service: c.total_service().summary(),
+        ops: names
+            .iter()
+            .cloned()
+            .zip(c.per_op())
+            .map(|(n, s)| {
+                let service = s.service_us.unwrap_or(s.latency_us);
+                (n, (s.latency_us, service, s.count, s.failed))
+            })
+            .collect(),
+        total_ops,
+        failed_ops,
+        ops_per_sec: if measured_secs > 0.0 {
+            total_ops as f64 / measured_secs
+        } else {
+            0.0
+        },
+        max_lag_us: c.schedule.max_lag_us,
     }
 }

@@ -4,6 +4,7 @@
 
 mod engine;
 mod monitor_loop;
+mod pace;
 mod panic;
 mod signal;
 mod user_loop;
@@ -15,11 +16,12 @@ pub use signal::{StopReason, interrupted};
 
 use crate::adapter::Adapter;
 use crate::config::{ConfigLayer, EnvConfig, Origin, RunConfig};
-use crate::error::{ReplayError, RunError};
+use crate::error::{ConfigError, ReplayError, RunError};
 use crate::monitor::MetricsSource;
 use crate::registry::AttrOptions;
 use crate::report::{self, Observer, ReplayFile, Summary};
 use crate::seed::{self, SeedPlan};
+use crate::thresholds::Threshold;
 use crate::workload::Workload;
 
 /// The result of a run that started: its summary (also when it stopped by crash, limit,
@@ -200,6 +202,18 @@ impl Runner {
         self
     }
 
+    /// Open-loop target rate, ops/s over all users.
+    pub fn rate(mut self, ops_per_sec: f64) -> Self {
+        self.api.rate = Some(ops_per_sec);
+        self
+    }
+
+    /// Adds a pass/fail rule, like `p99<50ms`.
+    pub fn threshold(mut self, rule: impl Into<String>) -> Self {
+        self.api.thresholds.push(rule.into());
+        self
+    }
+
     /// Batch size range.
     pub fn batch(mut self, min: u64, max: u64) -> Self {
         (self.api.batch_min, self.api.batch_max) = (Some(min), Some(max));
@@ -243,6 +257,21 @@ impl Runner {
                 (config, plan)
             }
         };
+        let op_names: Vec<String> = {
+            let mut names: Vec<String> = Vec::new();
+            for op in workload.classes.iter().flat_map(|c| &c.ops) {
+                if !names.contains(&op.name) {
+                    names.push(op.name.clone());
+                }
+            }
+            names
+        };
+        let thresholds = config
+            .thresholds
+            .iter()
+            .map(|r| Threshold::parse(r, &op_names))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(ConfigError::Invalid)?;
         if let Some(env) = &self.env {
             for w in &env.warnings {
                 eprintln!("{w}");
@@ -269,6 +298,7 @@ impl Runner {
             out_dir: out_dir.as_deref(),
             observers: self.observers,
             sources: self.sources,
+            thresholds,
             origin: self.origin.or_else(|| self.replay.and_then(|(_, f)| f.origin)),
         });
         Ok(RunReport { summary, out_dir })

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 
 use super::engine::Shared;
+use super::engine::observed;
 use super::signal::{self, StopReason};
+use crate::config::{RunConfig, stage_target};
 use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ResourceKind};
 use crate::report::{Backpressure, Observer, Progress};
-use crate::stats::{Batch, Collector};
+use crate::stats::{Annotation, Batch, Collector};
+use crate::thresholds::Threshold;
 
 /// Intervals stay open this many seconds for late batches before their percentiles are final.
 const GRACE_INTERVALS: u64 = 2;
@@ -33,11 +36,16 @@ pub(crate) struct Monitor<'a> {
     pub(crate) paused_since: Option<Instant>,
     pub(crate) totals: (u64, u64),
     pub(crate) duration: Option<Duration>,
+    pub(crate) config: RunConfig,
+    pub(crate) start: Instant,
+    pub(crate) thresholds: Vec<Threshold>,
+    pub(crate) op_names: Vec<String>,
 }
 
 impl Monitor<'_> {
     /// Runs until every user has finished (their senders are gone); returns that instant.
     pub(crate) fn run(&mut self, rx: &Receiver<Batch>, start: Instant) -> Instant {
+        self.start = start;
         let deadline = self.duration.map(|d| start + d);
         let mut next = 1u64;
         loop {
@@ -127,7 +135,30 @@ impl Monitor<'_> {
                 LimitEvent::Stop(why) => self.shared.signal.stop(StopReason::ResourceLimit, Some(why)),
             }
         }
-        self.collector.annotate(interval, readings, self.limits.paused());
+        let at = now.saturating_duration_since(self.start);
+        let (stage, target) = match stage_target(&self.config.stages, at) {
+            Some((i, t)) => (Some(i), Some(t)),
+            None => (None, self.config.rate),
+        };
+        self.collector.annotate(
+            interval,
+            Annotation {
+                resources: readings,
+                paused: self.limits.paused(),
+                active_users: self.shared.active.load(Ordering::Relaxed) as u64,
+                target,
+                stage,
+            },
+        );
+        let warmup = Duration::from_millis(self.config.warmup_ms);
+        if self.config.abort_on_fail && at > warmup && !self.thresholds.is_empty() {
+            let o = observed(&self.collector, &self.op_names, (at - warmup).as_secs_f64());
+            if let Some(r) = self.thresholds.iter().map(|t| t.evaluate(&o)).find(|r| !r.passed) {
+                self.shared
+                    .signal
+                    .stop(StopReason::ThresholdBreached, Some(r.to_string()));
+            }
+        }
     }
 
     fn close(&mut self, before: u64) {

@@ -20,6 +20,8 @@ pub enum StopReason {
     ResourceLimit,
     /// Ctrl-C.
     Interrupted,
+    /// A threshold was breached and `abort_on_fail` was set.
+    ThresholdBreached,
     /// The run could not go on (adapter start, setup or connection failure): see `error`.
     Error,
 }

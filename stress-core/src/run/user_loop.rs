@@ -9,6 +9,7 @@ use crossbeam::channel::Sender;
 use rand::Rng;
 
 use super::engine::Shared;
+use super::pace::{Pace, Slot};
 use super::panic;
 use super::signal::StopReason;
 use crate::adapter::Adapter;
@@ -38,7 +39,11 @@ pub(crate) struct UserJob<'a, A: Adapter> {
     pub(crate) config: Arc<RunConfig>,
     pub(crate) shared: &'a Shared,
     pub(crate) tx: Sender<Batch>,
+    pub(crate) pace: Pace,
 }
+
+/// A slot that starts more than this after its intended time counts as late.
+const LATE_AFTER: Duration = Duration::from_millis(1);
 
 #[derive(Debug)]
 pub(crate) struct UserResult {
@@ -46,7 +51,7 @@ pub(crate) struct UserResult {
     pub(crate) ledger: Ledger,
 }
 
-pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
+pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
     let shared = job.shared;
     let mut summary = UserSummary {
         id: job.seed.id.clone(),
@@ -87,14 +92,44 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
         ..Batch::default()
     };
     let signal = &shared.signal;
+    let warmup = start + Duration::from_millis(job.config.warmup_ms);
+    let mut active = false;
+    let mut set_active = |on: bool| {
+        if on != active {
+            active = on;
+            if on {
+                shared.active.fetch_add(1, Ordering::Relaxed);
+            } else {
+                shared.active.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    };
     loop {
         if signal.is_stopped() || limit.is_some_and(|n| user.ops_done >= n) {
             break;
         }
         if shared.paused.load(Ordering::Relaxed) {
             signal.wait_while(|| shared.paused.load(Ordering::Relaxed));
+            job.pace.next = None;
             continue;
         }
+        let (intended, lag) = match job.pace.next(start, signal) {
+            Slot::Stop => break,
+            Slot::Park => {
+                set_active(false);
+                continue;
+            }
+            Slot::Skip { lag } => {
+                set_active(true);
+                batch.skipped += 1;
+                batch.max_lag_us = batch.max_lag_us.max(lag.as_micros() as u64);
+                continue;
+            }
+            Slot::Run { intended, lag } => {
+                set_active(true);
+                (intended, lag)
+            }
+        };
         let mut i = job.table.roll(&mut user.rng);
         let mut substituted = false;
         if job.class.ops[i].kind == OpKind::Write && shared.disk_over.load(Ordering::Relaxed) {
@@ -120,10 +155,18 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
             flush(&job.tx, &mut batch);
         }
         batch.interval = interval;
+        if intended.is_some() {
+            batch.lag_sum_us += lag.as_micros() as u64;
+            batch.max_lag_us = batch.max_lag_us.max(lag.as_micros() as u64);
+            batch.late += u64::from(lag > LATE_AFTER);
+        }
+        let measured = t1 >= warmup;
         let ok = match result {
             Ok(Ok(outcome)) => {
-                batch.rows += outcome.rows;
-                batch.bytes += outcome.bytes;
+                if measured {
+                    batch.rows += outcome.rows;
+                    batch.bytes += outcome.bytes;
+                }
                 true
             }
             Ok(Err(e)) => {
@@ -143,12 +186,21 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
             summary.substituted += 1;
             batch.substituted += 1;
         }
-        batch.samples.push(Sample {
-            op: job.op_ids[i],
-            ok,
-            latency_us: (t1 - t0).saturating_sub(untimed).as_micros() as u64,
-            untimed_us: untimed.as_micros() as u64,
-        });
+        let service = (t1 - t0).saturating_sub(untimed);
+        // Under a rate, latency counts from the intended start: a stalled server shows up in
+        // every op that had to wait for it, not only in the one that hit the stall.
+        let latency = intended.map_or(service, |t| t1.saturating_duration_since(t).saturating_sub(untimed));
+        if measured {
+            batch.samples.push(Sample {
+                op: job.op_ids[i],
+                ok,
+                latency_us: latency.as_micros() as u64,
+                service_us: service.as_micros() as u64,
+                untimed_us: untimed.as_micros() as u64,
+            });
+        } else {
+            batch.warmup += 1;
+        }
         if batch.samples.len() == BATCH {
             flush(&job.tx, &mut batch);
         }
@@ -156,13 +208,14 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
             signal.stop(StopReason::DurationElapsed, None);
             break;
         }
-        if think_max > 0 {
+        if think_max > 0 && !job.pace.open_loop() {
             let ms = think_rng.random_range(think_min..=think_max);
             if signal.sleep(Duration::from_millis(ms)) {
                 break;
             }
         }
     }
+    set_active(false);
     flush(&job.tx, &mut batch);
     summary.op_digest = digest.hex();
     UserResult {
@@ -172,7 +225,8 @@ pub(crate) fn run_user<A: Adapter>(job: UserJob<'_, A>) -> UserResult {
 }
 
 fn flush(tx: &Sender<Batch>, batch: &mut Batch) {
-    if batch.samples.is_empty() && batch.rows == 0 && batch.substituted == 0 {
+    if batch.samples.is_empty() && batch.rows == 0 && batch.substituted == 0 && batch.skipped == 0 && batch.warmup == 0
+    {
         return;
     }
     let full = std::mem::replace(
@@ -206,6 +260,7 @@ fn connect_failed<A: Adapter>(
             op: job.connect_id,
             ok: false,
             latency_us: 0,
+            service_us: 0,
             untimed_us: 0,
         }],
         ..Batch::default()

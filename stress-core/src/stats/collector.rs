@@ -19,8 +19,10 @@ pub(crate) struct Sample {
     pub(crate) op: u32,
     /// Whether it succeeded (only successes feed latency histograms).
     pub(crate) ok: bool,
-    /// Latency, µs (without the untimed part).
+    /// Latency, µs (without the untimed part): from the intended start under a rate.
     pub(crate) latency_us: u64,
+    /// Service time, µs: from the actual start.
+    pub(crate) service_us: u64,
     /// Time the op spent in `User::untimed`, µs.
     pub(crate) untimed_us: u64,
 }
@@ -33,6 +35,15 @@ pub(crate) struct Batch {
     pub(crate) rows: u64,
     pub(crate) bytes: u64,
     pub(crate) substituted: u64,
+    /// Slots that started late (open loop).
+    pub(crate) late: u64,
+    /// Slots skipped for the latency limit.
+    pub(crate) skipped: u64,
+    /// Ops run during the warm-up (not in the statistics).
+    pub(crate) warmup: u64,
+    /// Largest and summed schedule lag, µs.
+    pub(crate) max_lag_us: u64,
+    pub(crate) lag_sum_us: u64,
 }
 
 /// Counts and latency of one op name over the whole run.
@@ -42,8 +53,11 @@ pub struct OpStats {
     pub count: u64,
     /// Ops failed.
     pub failed: u64,
-    /// Latency of the successful ones.
+    /// Latency of the successful ones (from the intended start under a rate).
     pub latency_us: LatencySummary,
+    /// Service time of the successful ones (from the actual start), under a rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_us: Option<LatencySummary>,
     /// Time spent outside the timed section (`User::untimed`: row generation, say), when the
     /// op used it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +83,20 @@ pub struct IntervalRecord {
     pub p99_us: u64,
     /// Maximum, µs.
     pub max_us: u64,
+    /// 99th percentile of service time, µs.
+    pub service_p99_us: u64,
+    /// Slots that started late.
+    pub late: u64,
+    /// Slots skipped for the latency limit.
+    pub skipped: u64,
+    /// Largest schedule lag, µs.
+    pub max_lag_us: u64,
+    /// Users running (not parked by the stages) at the interval's end.
+    pub active_users: u64,
+    /// The stage's target (users, or ops/s under a rate) at the interval's end.
+    pub target: Option<f64>,
+    /// The stage, from 0.
+    pub stage: Option<usize>,
     /// Whether users were paused by backpressure at the interval's end.
     pub paused: bool,
     /// Resource readings at the interval's end, by metric name.
@@ -78,7 +106,28 @@ pub struct IntervalRecord {
 #[derive(Debug, Default)]
 struct OpenInterval {
     hist: LatencyHistogram,
+    service: LatencyHistogram,
     record: IntervalRecord,
+}
+
+/// Run-wide counts of the schedule.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Schedule {
+    pub(crate) late: u64,
+    pub(crate) skipped: u64,
+    pub(crate) warmup: u64,
+    pub(crate) max_lag_us: u64,
+    pub(crate) lag_sum_us: u64,
+}
+
+/// What the monitor knows of an interval beside the users' samples.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Annotation {
+    pub(crate) resources: Vec<(String, f64)>,
+    pub(crate) paused: bool,
+    pub(crate) active_users: u64,
+    pub(crate) target: Option<f64>,
+    pub(crate) stage: Option<usize>,
 }
 
 /// Merges batches into totals and interval records.
@@ -86,6 +135,11 @@ struct OpenInterval {
 pub(crate) struct Collector {
     per_op: Vec<(LatencyHistogram, u64, u64)>,
     untimed: Vec<LatencyHistogram>,
+    service: Vec<LatencyHistogram>,
+    total_service: LatencyHistogram,
+    pub(crate) schedule: Schedule,
+    /// Whether any op ran on a schedule (service time differs from latency).
+    pub(crate) open_loop: bool,
     total: LatencyHistogram,
     open: BTreeMap<u64, OpenInterval>,
     closed: Vec<IntervalRecord>,
@@ -99,6 +153,10 @@ impl Collector {
         Self {
             per_op: vec![(LatencyHistogram::new(), 0, 0); ops],
             untimed: vec![LatencyHistogram::new(); ops],
+            service: vec![LatencyHistogram::new(); ops],
+            total_service: LatencyHistogram::new(),
+            schedule: Schedule::default(),
+            open_loop: false,
             total: LatencyHistogram::new(),
             open: BTreeMap::new(),
             closed: Vec::new(),
@@ -112,21 +170,30 @@ impl Collector {
         self.rows += batch.rows;
         self.bytes += batch.bytes;
         self.substituted += batch.substituted;
+        let sch = &mut self.schedule;
+        sch.late += batch.late;
+        sch.skipped += batch.skipped;
+        sch.warmup += batch.warmup;
+        sch.max_lag_us = sch.max_lag_us.max(batch.max_lag_us);
+        sch.lag_sum_us += batch.lag_sum_us;
         let late = self.closed.last().is_some_and(|r| r.second >= batch.interval);
         let mut fresh = OpenInterval::default();
         let slot: &mut OpenInterval = if late {
             &mut fresh
         } else {
             self.open.entry(batch.interval).or_insert_with(|| OpenInterval {
-                hist: LatencyHistogram::new(),
                 record: IntervalRecord {
                     second: batch.interval,
                     ..IntervalRecord::default()
                 },
+                ..OpenInterval::default()
             })
         };
         slot.record.rows += batch.rows;
         slot.record.substituted += batch.substituted;
+        slot.record.late += batch.late;
+        slot.record.skipped += batch.skipped;
+        slot.record.max_lag_us = slot.record.max_lag_us.max(batch.max_lag_us);
         for s in &batch.samples {
             let op = &mut self.per_op[s.op as usize];
             op.1 += 1;
@@ -138,6 +205,10 @@ impl Collector {
                 op.0.record(s.latency_us);
                 self.total.record(s.latency_us);
                 slot.hist.record(s.latency_us);
+                self.service[s.op as usize].record(s.service_us);
+                self.total_service.record(s.service_us);
+                slot.service.record(s.service_us);
+                self.open_loop |= s.service_us != s.latency_us;
             } else {
                 op.2 += 1;
                 slot.record.failed += 1;
@@ -150,27 +221,35 @@ impl Collector {
                 r.failed += fresh.record.failed;
                 r.rows += fresh.record.rows;
                 r.substituted += fresh.record.substituted;
+                r.late += fresh.record.late;
+                r.skipped += fresh.record.skipped;
             }
         }
     }
 
     /// Attaches resource readings and the backpressure state to an interval.
-    pub(crate) fn annotate(&mut self, interval: u64, resources: Vec<(String, f64)>, paused: bool) {
+    pub(crate) fn annotate(&mut self, interval: u64, state: Annotation) {
+        let apply = |r: &mut IntervalRecord| {
+            r.resources = state.resources;
+            r.paused = state.paused;
+            r.active_users = state.active_users;
+            r.target = state.target;
+            r.stage = state.stage;
+        };
         if self.closed.last().is_some_and(|r| r.second >= interval) {
             if let Some(r) = self.closed.iter_mut().rev().find(|r| r.second == interval) {
-                (r.resources, r.paused) = (resources, paused);
+                apply(r);
             }
             return;
         }
         let slot = self.open.entry(interval).or_insert_with(|| OpenInterval {
-            hist: LatencyHistogram::new(),
             record: IntervalRecord {
                 second: interval,
                 ..IntervalRecord::default()
             },
+            ..OpenInterval::default()
         });
-        slot.record.resources = resources;
-        slot.record.paused = paused;
+        apply(&mut slot.record);
     }
 
     /// Closes every interval before `interval` (exclusive) and returns the newly closed ones.
@@ -180,7 +259,11 @@ impl Collector {
             if *entry.key() >= interval {
                 break;
             }
-            let OpenInterval { hist, mut record } = entry.remove();
+            let OpenInterval {
+                hist,
+                service,
+                mut record,
+            } = entry.remove();
             // Fill gaps (intervals in which nothing happened) so that the series has one row a second.
             let next = self.closed.last().map_or(0, |r| r.second + 1);
             for second in next..record.second {
@@ -191,6 +274,7 @@ impl Collector {
             }
             let s = hist.summary();
             (record.p50_us, record.p99_us, record.max_us) = (s.p50, s.p99, s.max);
+            record.service_p99_us = service.quantile(0.99);
             self.closed.push(record);
         }
         &self.closed[first_new.min(self.closed.len())..]
@@ -204,15 +288,21 @@ impl Collector {
         &self.total
     }
 
+    pub(crate) fn total_service(&self) -> &LatencyHistogram {
+        &self.total_service
+    }
+
     /// (histogram, count, failed) per op index.
     pub(crate) fn per_op(&self) -> impl Iterator<Item = OpStats> + '_ {
         self.per_op
             .iter()
             .zip(&self.untimed)
-            .map(|((h, count, failed), u)| OpStats {
+            .zip(&self.service)
+            .map(|(((h, count, failed), u), sv)| OpStats {
                 count: *count,
                 failed: *failed,
                 latency_us: h.summary(),
+                service_us: self.open_loop.then(|| sv.summary()),
                 untimed_us: (!u.is_empty()).then(|| u.summary()),
             })
     }
@@ -235,6 +325,7 @@ mod tests {
                     op,
                     ok,
                     latency_us,
+                    service_us: latency_us,
                     untimed_us: if op == 1 { 10 } else { 0 },
                 })
                 .collect(),
@@ -249,7 +340,14 @@ mod tests {
         c.add(&batch(0, &[(0, true, 100), (1, false, 5)]));
         c.add(&batch(0, &[(0, true, 300)]));
         c.add(&batch(2, &[(1, true, 50)]));
-        c.annotate(0, vec![("process.rss_mb".into(), 12.0)], true);
+        c.annotate(
+            0,
+            Annotation {
+                resources: vec![("process.rss_mb".into(), 12.0)],
+                paused: true,
+                ..Annotation::default()
+            },
+        );
         let closed = c.close_before(1).to_vec();
         assert_eq!(closed.len(), 1);
         assert_eq!((closed[0].ops, closed[0].failed, closed[0].rows), (3, 1, 3));

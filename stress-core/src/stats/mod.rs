@@ -4,6 +4,6 @@
 mod collector;
 mod histogram;
 
-pub(crate) use collector::{Batch, Collector, Sample};
+pub(crate) use collector::{Annotation, Batch, Collector, Sample};
 pub use collector::{IntervalRecord, OpStats};
 pub use histogram::{LatencyHistogram, LatencySummary};

@@ -1,0 +1,321 @@
+//! Thresholds: pass/fail rules over a run's results, like `p99<50ms`, `p99[select]<20ms`,
+//! `error_rate<0.1%`, `ops_per_sec>1000`, `max_lag<100ms`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::LatencySummary;
+
+/// What a rule measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    /// A latency statistic (from the intended start under a rate), µs.
+    Latency(Stat),
+    /// A service-time statistic, µs.
+    Service(Stat),
+    /// Failed ops / ops, a fraction.
+    ErrorRate,
+    /// Ops per second.
+    OpsPerSec,
+    /// Largest schedule lag, µs.
+    MaxLag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stat {
+    Mean,
+    P50,
+    P95,
+    P99,
+    P999,
+    Max,
+}
+
+impl Stat {
+    fn of(self, s: &LatencySummary) -> f64 {
+        match self {
+            Self::Mean => s.mean,
+            Self::P50 => s.p50 as f64,
+            Self::P95 => s.p95 as f64,
+            Self::P99 => s.p99 as f64,
+            Self::P999 => s.p999 as f64,
+            Self::Max => s.max as f64,
+        }
+    }
+}
+
+/// The unit a rule was written in, to report the observed value in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Micros,
+    Millis,
+    Seconds,
+    Percent,
+    Plain,
+}
+
+impl Unit {
+    /// How many base units (µs, or a fraction for rates) one of this unit is.
+    fn scale(self) -> f64 {
+        match self {
+            Self::Micros | Self::Plain => 1.0,
+            Self::Millis => 1e3,
+            Self::Seconds => 1e6,
+            Self::Percent => 0.01,
+        }
+    }
+}
+
+/// A parsed rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    rule: String,
+    metric: Metric,
+    op: Option<String>,
+    less: bool,
+    /// The limit in base units (µs, a fraction, ops/s).
+    limit: f64,
+    unit: Unit,
+}
+
+/// A rule's verdict, as `summary.json` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// The rule as written.
+    pub rule: String,
+    /// The observed value, in the rule's unit.
+    pub observed: f64,
+    /// Whether the rule held.
+    pub passed: bool,
+}
+
+/// What rules are evaluated against: the whole run's figures, or the figures so far.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Latency of successful ops (intended start under a rate).
+    pub latency: LatencySummary,
+    /// Service time of successful ops.
+    pub service: LatencySummary,
+    /// Per op name: (latency, service, ops, failed).
+    pub ops: BTreeMap<String, (LatencySummary, LatencySummary, u64, u64)>,
+    /// Ops run.
+    pub total_ops: u64,
+    /// Ops failed.
+    pub failed_ops: u64,
+    /// Ops per second.
+    pub ops_per_sec: f64,
+    /// Largest schedule lag, µs.
+    pub max_lag_us: u64,
+}
+
+const FORMS: &str = "expected METRIC[<op>]<VALUE or >VALUE with METRIC one of mean, p50, p95, p99, p999, max \
+(latency; service_mean, service_p99, … for service time), error_rate, ops_per_sec, max_lag, like `p99<50ms`, \
+`p99[select]<20ms`, `error_rate<0.1%`, `ops_per_sec>1000`, `max_lag<100ms`";
+
+impl Threshold {
+    /// Parses a rule; `ops` are the workload's op names (a rule on another op is an error).
+    pub fn parse(rule: &str, ops: &[String]) -> Result<Self, String> {
+        let text = rule.trim();
+        let bad = |why: &str| format!("threshold `{text}` {why}: {FORMS}");
+        let (left, right, less) = match (text.split_once('<'), text.split_once('>')) {
+            (Some((l, r)), None) => (l, r, true),
+            (None, Some((l, r))) => (l, r, false),
+            _ => return Err(bad("has no single < or >")),
+        };
+        let right = right.trim_start_matches('=').trim();
+        let (name, op) = match left.trim().split_once('[') {
+            Some((name, rest)) => {
+                let op = rest.strip_suffix(']').ok_or_else(|| bad("has an unclosed ["))?.trim();
+                if !ops.iter().any(|o| o == op) {
+                    return Err(format!(
+                        "threshold `{text}` names op `{op}`, which the workload does not have (its ops: {})",
+                        ops.join(", ")
+                    ));
+                }
+                (name.trim(), Some(op.to_owned()))
+            }
+            None => (left.trim(), None),
+        };
+        let stat = |s: &str| {
+            Some(match s {
+                "mean" => Stat::Mean,
+                "p50" => Stat::P50,
+                "p95" => Stat::P95,
+                "p99" => Stat::P99,
+                "p999" => Stat::P999,
+                "max" => Stat::Max,
+                _ => return None,
+            })
+        };
+        let metric = match name {
+            "error_rate" => Metric::ErrorRate,
+            "ops_per_sec" => Metric::OpsPerSec,
+            "max_lag" => Metric::MaxLag,
+            s => match s.strip_prefix("service_") {
+                Some(rest) => Metric::Service(stat(rest).ok_or_else(|| bad("has an unknown metric"))?),
+                None => Metric::Latency(stat(s).ok_or_else(|| bad("has an unknown metric"))?),
+            },
+        };
+        if op.is_some() && matches!(metric, Metric::OpsPerSec | Metric::MaxLag) {
+            return Err(bad("gives an op to a run-wide metric"));
+        }
+        let split = right
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(right.len());
+        let (number, unit) = right.split_at(split);
+        let value: f64 = number.parse().map_err(|_| bad("has no number"))?;
+        let unit = match (metric, unit.trim()) {
+            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "us" | "µs") => Unit::Micros,
+            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "ms") => Unit::Millis,
+            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "s") => Unit::Seconds,
+            (Metric::ErrorRate, "%") => Unit::Percent,
+            (Metric::ErrorRate | Metric::OpsPerSec, "") => Unit::Plain,
+            _ => {
+                return Err(bad(
+                    "has a unit that does not fit its metric (latencies take us, ms or s)",
+                ));
+            }
+        };
+        if !value.is_finite() || value < 0.0 {
+            return Err(bad("has a negative or non-finite value"));
+        }
+        Ok(Self {
+            rule: text.to_owned(),
+            metric,
+            op,
+            less,
+            limit: value * unit.scale(),
+            unit,
+        })
+    }
+
+    /// The rule as written.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    /// Evaluates the rule.
+    pub fn evaluate(&self, o: &Observed) -> ThresholdResult {
+        let per_op = self.op.as_ref().and_then(|op| o.ops.get(op));
+        let observed = match (self.metric, per_op) {
+            (Metric::Latency(s), Some((l, _, _, _))) => s.of(l),
+            (Metric::Latency(s), None) => s.of(&o.latency),
+            (Metric::Service(s), Some((_, sv, _, _))) => s.of(sv),
+            (Metric::Service(s), None) => s.of(&o.service),
+            (Metric::ErrorRate, Some((_, _, n, f))) => rate(*f, *n),
+            (Metric::ErrorRate, None) => rate(o.failed_ops, o.total_ops),
+            (Metric::OpsPerSec, _) => o.ops_per_sec,
+            (Metric::MaxLag, _) => o.max_lag_us as f64,
+        };
+        let passed = if self.less {
+            observed < self.limit
+        } else {
+            observed > self.limit
+        };
+        ThresholdResult {
+            rule: self.rule.clone(),
+            observed: (observed / self.unit.scale() * 1000.0).round() / 1000.0,
+            passed,
+        }
+    }
+}
+
+fn rate(failed: u64, total: u64) -> f64 {
+    if total == 0 { 0.0 } else { failed as f64 / total as f64 }
+}
+
+impl fmt::Display for ThresholdResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "threshold {} {}: observed {}",
+            self.rule,
+            if self.passed { "held" } else { "breached" },
+            self.observed
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops() -> Vec<String> {
+        vec!["select".into(), "insert".into()]
+    }
+
+    fn lat(p99: u64) -> LatencySummary {
+        LatencySummary {
+            count: 10,
+            mean: 1000.0,
+            p50: 500,
+            p95: 900,
+            p99,
+            p999: p99 * 2,
+            max: p99 * 3,
+        }
+    }
+
+    fn observed() -> Observed {
+        let mut ops = BTreeMap::new();
+        ops.insert("select".to_owned(), (lat(20_000), lat(5_000), 1000, 0));
+        ops.insert("insert".to_owned(), (lat(90_000), lat(80_000), 1000, 20));
+        Observed {
+            latency: lat(60_000),
+            service: lat(10_000),
+            ops,
+            total_ops: 2000,
+            failed_ops: 20,
+            ops_per_sec: 1500.0,
+            max_lag_us: 250_000,
+        }
+    }
+
+    #[test]
+    fn rules_pass_and_fail_with_observed_values_in_their_units() {
+        let o = observed();
+        let cases = [
+            ("p99<50ms", false, 60.0),
+            ("p99<61ms", true, 60.0),
+            ("p99[select]<25ms", true, 20.0),
+            ("p99[insert]<25ms", false, 90.0),
+            ("service_p99<15000us", true, 10_000.0),
+            ("p999<0.2s", true, 0.12),
+            ("error_rate<0.1%", false, 1.0),
+            ("error_rate<0.02", true, 0.01),
+            ("error_rate[select]<0.1%", true, 0.0),
+            ("ops_per_sec>1000", true, 1500.0),
+            ("ops_per_sec>2000", false, 1500.0),
+            ("max_lag<100ms", false, 250.0),
+            ("mean<2ms", true, 1.0),
+        ];
+        for (rule, passed, value) in cases {
+            let t = Threshold::parse(rule, &ops()).unwrap();
+            let r = t.evaluate(&o);
+            assert_eq!((r.passed, r.observed), (passed, value), "{rule}");
+            assert_eq!(r.rule, rule);
+        }
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_forms() {
+        for (rule, want) in [
+            ("p98<5ms", "unknown metric"),
+            (
+                "p99[update]<5ms",
+                "op `update`, which the workload does not have (its ops: select, insert)",
+            ),
+            ("p99<5", "unit that does not fit"),
+            ("ops_per_sec>10ms", "unit that does not fit"),
+            ("p99 5ms", "no single < or >"),
+            ("p99<fast", "no number"),
+            ("max_lag[select]<5ms", "run-wide metric"),
+            ("p99[select<5ms", "unclosed"),
+        ] {
+            let e = Threshold::parse(rule, &ops()).unwrap_err();
+            assert!(e.contains(want), "{rule}: {e}");
+        }
+    }
+}
