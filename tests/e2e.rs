@@ -346,3 +346,81 @@ fn a_build_failure_exits_3() {
         "error: build of package `broken` failed (cargo said why above)"
     );
 }
+
+#[test]
+fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = dir.path().join("held");
+    let out = on_fixture(&[
+        "run",
+        "tick",
+        "--exact",
+        "--rate",
+        "200",
+        "--arrival",
+        "uniform",
+        "--duration",
+        "2s",
+        "--warmup",
+        "500ms",
+        "--threshold",
+        "p99<10s",
+        "--threshold",
+        "error_rate<1%",
+        "--out",
+        held.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let s = summary(&held);
+    assert_eq!(s["thresholds"].as_array().unwrap().len(), 2);
+    assert!(s["late_ops"].is_u64() && s["service_us"]["count"].as_u64().unwrap() > 0);
+    assert!(
+        text(&out.stdout).contains("tick: threshold p99<10s held"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let broken = dir.path().join("broken");
+    let out = on_fixture(&[
+        "run",
+        "tick",
+        "--exact",
+        "--rate",
+        "100",
+        "--duration",
+        "2s",
+        "--threshold",
+        "ops_per_sec>100000000",
+        "--out",
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("threshold ops_per_sec>100000000 breached: observed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(summary(&broken)["passed"], false);
+}
+
+#[test]
+fn bad_load_flags_are_usage_errors() {
+    for (args, expect) in [
+        (vec!["run", "--rate", "0"], "`0` is not a rate"),
+        (vec!["run", "--rate", "abc"], "`abc` is not a rate"),
+        (vec!["run", "--stages", "10s"], "`10s` is not a stage"),
+        (vec!["run", "--latency-limit", "100ms"], "--rate"),
+        (vec!["run", "--arrival", "bursty"], "invalid value 'bursty'"),
+    ] {
+        let out = cargo_stress(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(expect), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = on_fixture(&["run", "tick", "--threshold", "p99[nope]<5ms"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        last_error(&out).contains("names op `nope`, which the workload does not have (its ops: tick)"),
+        "{}",
+        last_error(&out)
+    );
+}

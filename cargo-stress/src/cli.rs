@@ -10,7 +10,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  every workload ran and passed
   1  a workload failed (errors above its allowance, failed verify step, crash, resource limit, Ctrl-C)
   2  usage or configuration error
-  3  build failed";
+  3  build failed
+  4  a threshold was breached (and nothing else failed)";
 
 /// Find, build, list, run and replay cargo-stress workloads.
 #[derive(Debug, Parser)]
@@ -118,6 +119,28 @@ pub struct RunArgs {
     /// Disk (MB) the engine's files may take; writes over it become reads.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_disk_mb: Option<u64>,
+    /// Open-loop target rate, ops/s over all users (latency counts from the intended start).
+    #[arg(long, value_parser = rate)]
+    pub rate: Option<f64>,
+    /// Inter-arrival times under --rate.
+    #[arg(long, value_enum)]
+    pub arrival: Option<ArrivalArg>,
+    /// Load stages DURATION:TARGET,… (users, or ops/s with --rate), linear ramps between them.
+    #[arg(long, value_parser = stages, value_name = "STAGES")]
+    pub stages: Option<String>,
+    /// A pass/fail rule, like p99<50ms, p99[select]<20ms, error_rate<0.1%, ops_per_sec>1000,
+    /// max_lag<100ms (repeatable).
+    #[arg(long = "threshold", value_name = "RULE")]
+    pub thresholds: Vec<String>,
+    /// Stop a run at the first interval (after warm-up) that breaches a threshold.
+    #[arg(long)]
+    pub abort_on_fail: bool,
+    /// Run ops but leave them out of the statistics for this long from the start.
+    #[arg(long, value_parser = duration_or_zero)]
+    pub warmup: Option<Duration>,
+    /// Under --rate, skip slots that start later than this (counted as skipped).
+    #[arg(long, value_parser = duration, requires = "rate")]
+    pub latency_limit: Option<Duration>,
     /// Output directory: exactly DIR with one workload, DIR/<workload> with several
     /// (default: target/stress/<workload>/<run-id>/).
     #[arg(long, value_name = "DIR")]
@@ -152,6 +175,30 @@ fn duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserCounts(pub Vec<(String, usize)>);
 
+fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    syntax::parse_duration(s)
+}
+
+fn rate(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| format!("`{s}` is not a rate: expected ops/s above 0, like 500 or 0.5"))
+}
+
+fn stages(s: &str) -> Result<String, String> {
+    stress_core::config::parse_stages(s).map(|_| s.to_owned())
+}
+
+/// `--arrival`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArrivalArg {
+    /// Equal gaps.
+    Uniform,
+    /// Exponential gaps (a Poisson process).
+    Poisson,
+}
+
 fn users(s: &str) -> Result<UserCounts, String> {
     syntax::parse_users(s).map(UserCounts)
 }
@@ -182,6 +229,30 @@ impl RunArgs {
         if let Some((lo, hi)) = self.batch {
             set("STRESS_BATCH_MIN", lo.to_string());
             set("STRESS_BATCH_MAX", hi.to_string());
+        }
+        if let Some(r) = self.rate {
+            set("STRESS_RATE", r.to_string());
+        }
+        if let Some(a) = self.arrival {
+            set(
+                "STRESS_ARRIVAL",
+                if a == ArrivalArg::Uniform { "uniform" } else { "poisson" }.to_owned(),
+            );
+        }
+        if let Some(st) = &self.stages {
+            set("STRESS_STAGES", st.clone());
+        }
+        if !self.thresholds.is_empty() {
+            set("STRESS_THRESHOLDS", self.thresholds.join(";"));
+        }
+        if self.abort_on_fail {
+            set("STRESS_ABORT_ON_FAIL", "1".to_owned());
+        }
+        if let Some(d) = self.warmup {
+            set("STRESS_WARMUP", format!("{}ms", d.as_millis()));
+        }
+        if let Some(d) = self.latency_limit {
+            set("STRESS_LATENCY_LIMIT", format!("{}ms", d.as_millis()));
         }
         for (k, v) in [
             ("STRESS_MAX_MEMORY_MB", self.max_memory_mb),

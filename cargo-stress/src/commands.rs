@@ -196,17 +196,30 @@ fn run(args: &RunArgs) -> Result<(), CliError> {
         .map(|(w, _, _)| w.name.as_str())
         .collect();
     if !failed.is_empty() {
-        return Err(CliError::Failed(format!(
+        let msg = format!(
             "{} of {} workloads failed: {}",
             failed.len(),
             done.len(),
             failed.join(", ")
-        )));
+        );
+        let only_thresholds = done.iter().all(|(_, _, s)| thresholds_only(s));
+        return Err(if only_thresholds {
+            CliError::Thresholds(msg)
+        } else {
+            CliError::Failed(msg)
+        });
     }
     if interrupted.load(Ordering::SeqCst) || done.len() < selected.len() {
         return Err(CliError::Failed("interrupted".into()));
     }
     Ok(())
+}
+
+/// Whether a summary failed for breached thresholds alone (or passed).
+fn thresholds_only(s: &Summary) -> bool {
+    let breached = s.thresholds.iter().filter(|t| !t.passed).count();
+    let aborted = usize::from(s.stop_reason == stress_core::StopReason::ThresholdBreached);
+    s.failures.len() == breached + aborted
 }
 
 /// The compact table at the end of `run`, with the failures and the artifacts.
@@ -234,6 +247,9 @@ fn report(done: &[(&Workload, PathBuf, Summary)]) {
         &rows,
     );
     for (w, dir, s) in done {
+        for t in s.thresholds.iter().filter(|t| t.passed) {
+            println!("{}: {t}", w.name);
+        }
         for f in &s.failures {
             println!("{}: {f}", w.name);
         }

@@ -9,6 +9,8 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the build failed.
 pub const EXIT_BUILD: u8 = 3;
+/// Exit code: a threshold was breached, and nothing else failed.
+pub const EXIT_THRESHOLDS: u8 = 4;
 
 /// What went wrong, as one line that says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,9 @@ pub enum CliError {
     /// A workload failed.
     #[error("{0}")]
     Failed(String),
+    /// Thresholds were breached; nothing else failed.
+    #[error("{0}")]
+    Thresholds(String),
 }
 
 impl CliError {
@@ -31,6 +36,7 @@ impl CliError {
             Self::Usage(_) => EXIT_USAGE,
             Self::Build(_) => EXIT_BUILD,
             Self::Failed(_) => EXIT_FAILED,
+            Self::Thresholds(_) => EXIT_THRESHOLDS,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use error::{CliError, EXIT_BUILD, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+pub use error::{CliError, EXIT_BUILD, EXIT_FAILED, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
 
 /// Runs `cargo stress` with these arguments (the first is the program; a following `stress`,
 /// as cargo passes it to an installed subcommand, is skipped) and returns its exit code.
