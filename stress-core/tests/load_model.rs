@@ -188,7 +188,7 @@ fn thresholds_pass_fail_and_abort() {
         };
         Runner::new("t")
             .seed(6)
-            .duration(Duration::from_secs(3))
+            .duration(Duration::from_secs(secs))
             .settings(&layer)
             .run(bare(2))
             .unwrap()
