@@ -30,6 +30,7 @@ pub mod adapter;
 pub mod config;
 pub mod error;
 mod harness;
+pub mod keys;
 pub mod ledger;
 pub mod monitor;
 mod outcome;
@@ -64,6 +65,7 @@ pub use rand;
 /// What a workload file needs: `use stress_core::prelude::*;`.
 pub mod prelude {
     pub use crate::adapter::{Adapter, Bare};
+    pub use crate::keys::{KeyDist, KeyGen};
     pub use crate::ledger::Ledger;
     pub use crate::outcome::{OpError, OpResult, Outcome};
     pub use crate::run::{RunReport, Runner};

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::run::StopReason;
-use crate::stats::{LatencySummary, OpStats};
+use crate::stats::{IntervalRecord, LatencySummary, OpStats};
 use crate::thresholds::ThresholdResult;
 
 /// The version of `summary.json` this build writes and reads.
@@ -71,6 +71,9 @@ pub struct Summary {
     /// Every threshold with its observed value and verdict.
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
+    /// One record per second, as in `timeseries.csv`.
+    #[serde(default)]
+    pub timeseries: Vec<IntervalRecord>,
     /// Per op name.
     pub ops: BTreeMap<String, OpStats>,
     /// Per user.

@@ -494,6 +494,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
             0.0
         },
         thresholds,
+        timeseries: c.intervals().to_vec(),
         ops,
         users: f.users.iter().map(|u| u.summary.clone()).collect(),
         resources: f.peaks.iter().map(|(k, v)| (k.clone(), round3(*v))).collect(),

@@ -64,8 +64,8 @@ pub struct OpStats {
     pub untimed_us: Option<LatencySummary>,
 }
 
-/// One interval (1 s) of the run: a row of `timeseries.csv`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// One interval (1 s) of the run: a row of `timeseries.csv` and of the summary's `timeseries`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct IntervalRecord {
     /// Seconds since the users started (the interval's start).
     pub second: u64,
