@@ -60,6 +60,9 @@ pub enum WorkloadError {
         /// The weight.
         weight: String,
     },
+    /// A class rate that is not a positive number.
+    #[error("class `{0}` has a rate that is not above 0: give ops/s, like .rate(100.0)")]
+    BadRate(String),
     /// Every op of a class has weight 0.
     #[error("class `{0}` has only zero weights: give at least one op a positive weight")]
     AllZero(String),

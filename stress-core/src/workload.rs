@@ -51,6 +51,7 @@ impl<A: Adapter> fmt::Debug for OpDef<A> {
 pub struct UserClass<A: Adapter> {
     pub(crate) name: String,
     pub(crate) users: usize,
+    pub(crate) rate: Option<f64>,
     pub(crate) ops: Vec<OpDef<A>>,
 }
 
@@ -70,6 +71,7 @@ impl<A: Adapter> UserClass<A> {
         Self {
             name: name.into(),
             users,
+            rate: None,
             ops: Vec::new(),
         }
     }
@@ -101,6 +103,13 @@ impl<A: Adapter> UserClass<A> {
             kind,
             f: Arc::new(f),
         });
+        self
+    }
+
+    /// An open-loop rate of this class's own, ops/s shared by its users (latency from the
+    /// intended start); the workload's `--rate` and stages then apply to the other classes.
+    pub fn rate(mut self, ops_per_sec: f64) -> Self {
+        self.rate = Some(ops_per_sec);
         self
     }
 
@@ -208,6 +217,9 @@ impl<A: Adapter> Workload<A> {
         for (i, class) in self.classes.iter().enumerate() {
             if self.classes[..i].iter().any(|c| c.name == class.name) {
                 return Err(WorkloadError::DuplicateClass(class.name.clone()));
+            }
+            if class.rate.is_some_and(|r| !r.is_finite() || r <= 0.0) {
+                return Err(WorkloadError::BadRate(class.name.clone()));
             }
             OpTable::new(class)?;
         }

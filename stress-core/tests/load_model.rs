@@ -272,3 +272,35 @@ fn bad_load_settings_are_refused_before_anything_runs() {
         assert!(e.contains(var) && e.contains(want), "{var}={value}: {e}");
     }
 }
+
+#[test]
+fn a_class_can_have_a_rate_of_its_own() {
+    let w = Workload::new(Bare)
+        .class(UserClass::new("paced", 2).rate(100.0).read("paced_op", 1.0, noop))
+        .class(UserClass::new("free", 1).read("free_op", 1.0, |_: &mut User<Bare>| {
+            std::thread::sleep(Duration::from_millis(1));
+            Ok(Outcome::done())
+        }));
+    let r = Runner::new("class_rate")
+        .seed(8)
+        .duration(Duration::from_secs(2))
+        .run(w)
+        .unwrap();
+    let s = &r.summary;
+    let paced = s.ops["paced_op"].count as f64;
+    assert!((170.0..230.0).contains(&paced), "100/s for 2 s: {paced}");
+    assert!(s.ops["paced_op"].service_us.is_some());
+    assert!(
+        s.ops["free_op"].count > 300,
+        "the closed-loop class runs as fast as it can: {}",
+        s.ops["free_op"].count
+    );
+    let e = Workload::new(Bare)
+        .class(UserClass::new("c", 1).rate(0.0).read("r", 1.0, noop))
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "class `c` has a rate that is not above 0: give ops/s, like .rate(100.0)"
+    );
+}

@@ -308,7 +308,9 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         });
     }
     let (tx, rx) = crossbeam::channel::unbounded::<Batch>();
-    let total_users = job.plan.users.len().max(1) as f64;
+    // Users of classes with a rate of their own follow it; the others share the workload's.
+    let has_rate = |class: &str| workload.classes.iter().any(|c| c.name == class && c.rate.is_some());
+    let total_users = job.plan.users.iter().filter(|u| !has_rate(&u.class)).count().max(1) as f64;
     let peak = config.stages.iter().map(|s| s.target).fold(0.0, f64::max);
     let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
     let scope = crossbeam::thread::scope(|s| {
@@ -327,15 +329,17 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             let rank = (index_in_class[ci] as f64 + 0.5) / in_class as f64;
             index_in_class[ci] += 1;
             let pace = Pace {
-                share: match (config.rate, config.stages.is_empty()) {
-                    (None, _) => Share::None,
-                    (Some(r), true) => Share::Fixed(r / total_users),
-                    (Some(_), false) => Share::Staged(1.0 / total_users),
+                share: match (workload.classes[ci].rate, config.rate, config.stages.is_empty()) {
+                    (Some(r), _, _) => Share::Fixed(r / in_class as f64),
+                    (None, None, _) => Share::None,
+                    (None, Some(r), true) => Share::Fixed(r / total_users),
+                    (None, Some(_), false) => Share::Staged(1.0 / total_users),
                 },
                 arrival: config.arrival,
                 rng: seed::rng(seed::derive(user.seed, "arrival", "")),
                 stages: config.stages.clone(),
-                gate: (config.rate.is_none() && peak > 0.0).then_some(Gate { rank, peak }),
+                gate: (config.rate.is_none() && workload.classes[ci].rate.is_none() && peak > 0.0)
+                    .then_some(Gate { rank, peak }),
                 latency_limit: config.latency_limit_ms.map(Duration::from_millis),
                 next: None,
             };
