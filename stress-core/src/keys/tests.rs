@@ -57,6 +57,17 @@ fn check_zipf_ranks(theta: f64, ranks: usize, seed: u64) {
     }
 }
 
+/// Every distribution by its spec name.
+const EVERY_DIST: [&str; 7] = [
+    "uniform",
+    "sequential",
+    "zipfian",
+    "scrambled_zipfian",
+    "latest",
+    "hotspot",
+    "exponential",
+];
+
 #[test]
 fn uniform_is_uniform_and_in_range() {
     let n = 10_000;
@@ -321,15 +332,7 @@ fn exponential_with_tiny_percentile_is_near_uniform_and_fast() {
 #[test]
 fn grow_extends_every_distribution() {
     let mut r = rng(20);
-    for spec in [
-        "uniform",
-        "sequential",
-        "zipfian",
-        "scrambled_zipfian",
-        "latest",
-        "hotspot",
-        "exponential",
-    ] {
+    for spec in EVERY_DIST {
         let mut generator = KeyDist::parse(spec, 10).unwrap().generator();
         generator.grow(1_000);
         assert_eq!(generator.len(), 1_000);
@@ -343,15 +346,7 @@ fn grow_extends_every_distribution() {
 
 #[test]
 fn replay_repeats_the_keys() {
-    for spec in [
-        "uniform",
-        "sequential",
-        "zipfian",
-        "scrambled_zipfian",
-        "latest",
-        "hotspot",
-        "exponential",
-    ] {
+    for spec in EVERY_DIST {
         let dist = KeyDist::parse(spec, 1_000_000).unwrap();
         let draw = |seed: u64| {
             let mut generator = dist.generator();
@@ -402,15 +397,7 @@ fn n_zero_is_an_error_everywhere() {
         assert!(matches!(err, KeyDistError::EmptyKeySpace { .. }), "{err:?}");
         assert!(err.to_string().contains("n ≥ 1"), "{err}");
     }
-    for spec in [
-        "uniform",
-        "sequential",
-        "zipfian",
-        "scrambled_zipfian",
-        "latest",
-        "hotspot",
-        "exponential",
-    ] {
+    for spec in EVERY_DIST {
         assert_eq!(
             KeyDist::parse(spec, 0).unwrap_err(),
             KeyDistError::EmptyKeySpace { dist: spec }
