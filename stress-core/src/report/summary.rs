@@ -31,8 +31,11 @@ pub struct Summary {
     pub stop_reason: StopReason,
     /// Details of the stop (which limit, what crashed, what failed).
     pub stop_detail: Option<String>,
-    /// Seconds the users ran.
+    /// Seconds the users ran (after the warm-up).
     pub duration_s: f64,
+    /// Seconds from starting the first user thread until every user had connected.
+    #[serde(default)]
+    pub startup_s: f64,
     /// Ops run.
     pub total_ops: u64,
     /// Ops failed.

@@ -92,6 +92,8 @@ struct Findings {
     collector: Option<Collector>,
     users: Vec<UserResult>,
     duration: Duration,
+    /// From the first user thread's spawn to the moment all had connected.
+    startup: Duration,
     peaks: BTreeMap<String, f64>,
     backpressure: Backpressure,
     verify: Verify,
@@ -313,6 +315,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let total_users = job.plan.users.iter().filter(|u| !has_rate(&u.class)).count().max(1) as f64;
     let peak = config.stages.iter().map(|s| s.target).fold(0.0, f64::max);
     let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
+    let spawning = Instant::now();
     let scope = crossbeam::thread::scope(|s| {
         let mut handles = Vec::new();
         for user in &job.plan.users {
@@ -373,17 +376,19 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         }
         drop(tx);
         let start = shared.wait_for_start();
+        let startup = start.saturating_duration_since(spawning);
         let end = monitor.run(&rx, start);
         let users: Vec<UserResult> = handles
             .into_iter()
             .map(|h| h.join().expect("user threads catch op panics"))
             .collect();
-        (users, end.saturating_duration_since(start))
+        (users, end.saturating_duration_since(start), startup)
     });
     match scope {
-        Ok((users, duration)) => {
+        Ok((users, duration, startup)) => {
             findings.users = users;
             findings.duration = duration;
+            findings.startup = startup;
         }
         Err(_) => findings.stop = Some((StopReason::Error, "a user thread failed to start".into())),
     }
@@ -479,6 +484,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         stop_reason,
         stop_detail: (!detail.is_empty()).then_some(detail),
         duration_s: round3(secs),
+        startup_s: round3(f.startup.as_secs_f64()),
         total_ops,
         failed_ops,
         substituted_ops: c.substituted,
