@@ -31,7 +31,12 @@ fn pgbench(pg: &Pg, args: &[&str]) -> (f64, f64, f64) {
         args.join(" ")
     );
     let out_file = tempfile::NamedTempFile::new().unwrap();
-    let out = Command::new("sh").arg("-c").arg(cmd).env("OUT", out_file.path()).output().unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .env("OUT", out_file.path())
+        .output()
+        .unwrap();
     let text = std::fs::read_to_string(out_file.path()).unwrap();
     let stat = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
@@ -67,7 +72,9 @@ fn tpcb_like(u: &mut User<Postgres>) -> OpResult {
         c.prepare_cached("SELECT abalance FROM pgbench_accounts WHERE aid = $1")?,
         c.prepare_cached("UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2")?,
         c.prepare_cached("UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2")?,
-        c.prepare_cached("INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)")?,
+        c.prepare_cached(
+            "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)",
+        )?,
     ];
     let mut tx = c.client().transaction()?;
     tx.execute(&st[0], &[&delta, &aid])?;
@@ -95,18 +102,46 @@ fn main() {
     let mut server = Postgres::managed()
         .setting("shared_buffers", "256MB")
         .setting("max_connections", "50");
-    server.start(&StartContext { databases: 1, out_dir: None, seed: 0 }).expect("a managed PostgreSQL");
-    let pg = Pg { port: server.server_port().unwrap() };
+    server
+        .start(&StartContext {
+            databases: 1,
+            out_dir: None,
+            seed: 0,
+        })
+        .expect("a managed PostgreSQL");
+    let pg = Pg {
+        port: server.server_port().unwrap(),
+    };
     let (secs, pairs, scale) = if full() { (20, 3, SCALE) } else { (2, 1, SCALE) };
     let init = Command::new("pgbench")
-        .args(["-i", "-q", "-s", &scale.to_string(), "-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "postgres", "stress_0"])
+        .args([
+            "-i",
+            "-q",
+            "-s",
+            &scale.to_string(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "postgres",
+            "stress_0",
+        ])
         .output()
         .expect("pgbench on PATH");
     assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
     let t = secs.to_string();
     for (name, args, op) in [
-        ("select-only", vec!["-S", "-M", "prepared", "-c", "8", "-j", "8", "-T", &t], select_only as fn(&mut User<Postgres>) -> OpResult),
-        ("tpcb-like", vec!["-M", "prepared", "-c", "8", "-j", "8", "-T", &t], tpcb_like),
+        (
+            "select-only",
+            vec!["-S", "-M", "prepared", "-c", "8", "-j", "8", "-T", &t],
+            select_only as fn(&mut User<Postgres>) -> OpResult,
+        ),
+        (
+            "tpcb-like",
+            vec!["-M", "prepared", "-c", "8", "-j", "8", "-T", &t],
+            tpcb_like,
+        ),
     ] {
         let (mut ratios, mut a_tps, mut b_tps, mut a_cpu, mut b_cpu) = (vec![], vec![], vec![], vec![], vec![]);
         for pair in 1..=pairs {

@@ -40,27 +40,32 @@ enum Kind {
 const SELECT: &str = "SELECT v FROM t WHERE id = ?1";
 const INSERT: &str = "INSERT INTO log (v) VALUES (?1)";
 
+/// The op's body, the same in the loop and in the workload: a cached prepared statement, a
+/// random id.
+fn body(db: &Connection, kind: Kind, id: i64) -> rusqlite::Result<u64> {
+    match kind {
+        Kind::Select => {
+            let v: i64 = db.prepare_cached(SELECT)?.query_row([id], |r| r.get(0))?;
+            std::hint::black_box(v);
+            Ok(1)
+        }
+        Kind::Insert => Ok(db.prepare_cached(INSERT)?.execute([id])? as u64),
+    }
+}
+
 /// The hand-written loop: ops/s, timing each op into a histogram when `timed`.
 fn raw(path: &std::path::Path, kind: Kind, d: Duration, timed: bool) -> f64 {
     let db = Connection::open(path).unwrap();
     db.pragma_update(None, "synchronous", "NORMAL").unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-    let mut st = db.prepare(if kind == Kind::Select { SELECT } else { INSERT }).unwrap();
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < d {
         for _ in 0..256 {
             let id = rng.random_range(1..=ROWS);
             let t0 = timed.then(Instant::now);
-            match kind {
-                Kind::Select => {
-                    let _: i64 = st.query_row([id], |r| r.get(0)).unwrap();
-                }
-                Kind::Insert => {
-                    st.execute([id]).unwrap();
-                }
-            }
+            body(&db, kind, id).unwrap();
             if let Some(t0) = t0 {
                 hist.saturating_record(t0.elapsed().as_micros() as u64);
             }
@@ -73,14 +78,12 @@ fn raw(path: &std::path::Path, kind: Kind, d: Duration, timed: bool) -> f64 {
 
 fn select(u: &mut User<Sqlite>) -> OpResult {
     let id = u.rng().random_range(1..=ROWS);
-    let v: i64 = u.conn().raw().prepare_cached(SELECT)?.query_row([id], |r| r.get(0))?;
-    std::hint::black_box(v);
-    Ok(Outcome::rows(1))
+    Ok(Outcome::rows(body(u.conn().raw(), Kind::Select, id)?))
 }
 
 fn insert(u: &mut User<Sqlite>) -> OpResult {
     let id = u.rng().random_range(1..=ROWS);
-    Ok(Outcome::rows(u.conn().execute_params(INSERT, [id])? as u64))
+    Ok(Outcome::rows(body(u.conn().raw(), Kind::Insert, id)?))
 }
 
 /// The same as a workload: ops/s.
@@ -90,18 +93,36 @@ fn workload(path: &std::path::Path, kind: Kind, d: Duration) -> f64 {
         Kind::Insert => UserClass::new("u", 1).write("insert", 1.0, insert),
     };
     let w = Workload::new(Sqlite::at(path)).class(class);
-    Runner::new("sqlite_loop").seed(1).duration(d).run(w).unwrap().summary.ops_per_sec
+    Runner::new("sqlite_loop")
+        .seed(1)
+        .duration(d)
+        .run(w)
+        .unwrap()
+        .summary
+        .ops_per_sec
 }
 
 fn main() {
     let dir = tempfile::Builder::new()
         .prefix("stress-bench-")
-        .tempdir_in(if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" })
+        .tempdir_in(if std::path::Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        })
         .unwrap();
     let path = dir.path().join("bench.sqlite");
     {
         let mut s = Sqlite::at(&path);
-        stress_core::Adapter::start(&mut s, &stress_core::StartContext { databases: 1, out_dir: None, seed: 0 }).unwrap();
+        stress_core::Adapter::start(
+            &mut s,
+            &stress_core::StartContext {
+                databases: 1,
+                out_dir: None,
+                seed: 0,
+            },
+        )
+        .unwrap();
         let c: SqliteConn = stress_core::Adapter::connect(&s, 0).unwrap();
         prepare(c.raw());
     }
@@ -113,7 +134,10 @@ fn main() {
             let a = raw(&path, kind, d, true);
             let b = workload(&path, kind, d);
             let u = raw(&path, kind, d, false);
-            println!("{name}: pair {pair}: timed loop {a:.0}/s, workload {b:.0}/s, ratio {:.3}; untimed loop {u:.0}/s", b / a);
+            println!(
+                "{name}: pair {pair}: timed loop {a:.0}/s, workload {b:.0}/s, ratio {:.3}; untimed loop {u:.0}/s",
+                b / a
+            );
             ratios.push(b / a);
             loops.push(a);
             ours.push(b);

@@ -136,11 +136,9 @@ pub(crate) struct Collector {
     per_op: Vec<(LatencyHistogram, u64, u64)>,
     untimed: Vec<LatencyHistogram>,
     service: Vec<LatencyHistogram>,
-    total_service: LatencyHistogram,
     pub(crate) schedule: Schedule,
     /// Whether any op ran on a schedule (service time differs from latency).
     pub(crate) open_loop: bool,
-    total: LatencyHistogram,
     open: BTreeMap<u64, OpenInterval>,
     closed: Vec<IntervalRecord>,
     pub(crate) rows: u64,
@@ -154,10 +152,8 @@ impl Collector {
             per_op: vec![(LatencyHistogram::new(), 0, 0); ops],
             untimed: vec![LatencyHistogram::new(); ops],
             service: vec![LatencyHistogram::new(); ops],
-            total_service: LatencyHistogram::new(),
             schedule: Schedule::default(),
             open_loop: false,
-            total: LatencyHistogram::new(),
             open: BTreeMap::new(),
             closed: Vec::new(),
             rows: 0,
@@ -203,10 +199,8 @@ impl Collector {
             slot.record.ops += 1;
             if s.ok {
                 op.0.record(s.latency_us);
-                self.total.record(s.latency_us);
                 slot.hist.record(s.latency_us);
                 self.service[s.op as usize].record(s.service_us);
-                self.total_service.record(s.service_us);
                 slot.service.record(s.service_us);
                 self.open_loop |= s.service_us != s.latency_us;
             } else {
@@ -284,12 +278,22 @@ impl Collector {
         &self.closed
     }
 
-    pub(crate) fn total(&self) -> &LatencyHistogram {
-        &self.total
+    /// Latency over every op: the per-op histograms merged (on demand, off the hot path).
+    pub(crate) fn total(&self) -> LatencyHistogram {
+        let mut t = LatencyHistogram::new();
+        for (h, _, _) in &self.per_op {
+            t.merge(h);
+        }
+        t
     }
 
-    pub(crate) fn total_service(&self) -> &LatencyHistogram {
-        &self.total_service
+    /// Service time over every op.
+    pub(crate) fn total_service(&self) -> LatencyHistogram {
+        let mut t = LatencyHistogram::new();
+        for h in &self.service {
+            t.merge(h);
+        }
+        t
     }
 
     /// (histogram, count, failed) per op index.
