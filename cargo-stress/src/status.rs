@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use stress_core::report::human_us;
+use stress_core::report::{ProgressLine, start_line};
 
 /// Renders the harness's progress events.
 #[derive(Debug)]
@@ -31,28 +31,29 @@ impl Status {
         match e["event"].as_str() {
             Some("start") => {
                 self.last_plain_s = 0.0;
-                let limit = match (e["duration_s"].as_f64(), e["ops_per_user"].as_u64()) {
-                    (Some(d), Some(n)) => format!("{d:.0}s or {n} ops per user"),
-                    (Some(d), None) => format!("{d:.0}s"),
-                    (None, Some(n)) => format!("{n} ops per user"),
-                    (None, None) => "until stopped".into(),
-                };
-                self.println(&format!("{name}: {} users, seed {}, {limit}", e["users"], e["seed"]));
+                let line = start_line(
+                    name,
+                    e["users"].as_u64().unwrap_or(0),
+                    e["seed"].as_u64().unwrap_or(0),
+                    e["duration_s"].as_f64(),
+                    e["ops_per_user"].as_u64(),
+                );
+                self.println(&line);
             }
             Some("interval") => {
                 let elapsed = e["elapsed_s"].as_f64().unwrap_or(0.0);
-                let total = e["duration_s"].as_f64().map_or(String::new(), |d| format!("/{d:.0}s"));
                 let i = &e["interval"];
-                let paused = e["paused"]
-                    .as_str()
-                    .map_or(String::new(), |p| format!("  backpressure: {p}"));
-                let line = format!(
-                    "{name}: {elapsed:.0}s{total}  {} ops  {} ops/s  p99 {}  {} errors{paused}",
-                    e["total_ops"],
-                    i["ops"],
-                    human_us(i["p99_us"].as_u64().unwrap_or(0)),
-                    e["failed_ops"]
-                );
+                let line = ProgressLine {
+                    workload: name,
+                    elapsed_s: elapsed,
+                    duration_s: e["duration_s"].as_f64(),
+                    total_ops: e["total_ops"].as_u64().unwrap_or(0),
+                    interval_ops: i["ops"].as_u64().unwrap_or(0),
+                    p99_us: i["p99_us"].as_u64().unwrap_or(0),
+                    failed_ops: e["failed_ops"].as_u64().unwrap_or(0),
+                    paused: e["paused"].as_str(),
+                }
+                .to_string();
                 if self.tty {
                     eprint!("\r\x1b[2K{line}");
                     let _ = std::io::stderr().flush();

@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The `stress` harness binary cargo built beside this test.
+/// The quickstart's `stress` harness binary, built beside this test. Other packages have test
+/// targets named `stress` too (monte-carlo): the one that registers `orders` is ours.
 fn harness() -> PathBuf {
     let deps = std::env::current_exe().unwrap().parent().unwrap().to_owned();
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&deps)
@@ -19,7 +20,17 @@ fn harness() -> PathBuf {
         })
         .collect();
     found.sort();
-    found.pop().expect("the stress harness is built with the tests").1
+    found
+        .into_iter()
+        .rev()
+        .map(|(_, p)| p)
+        .find(|p| {
+            Command::new(p)
+                .arg("--list")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout) == "orders: test\n")
+        })
+        .expect("the quickstart's stress harness is built with the tests")
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {

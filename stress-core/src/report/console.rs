@@ -96,6 +96,60 @@ impl ConsoleProgress {
     }
 }
 
+/// The line a run starts with: `orders: 9 users, seed 42, 10s or 5 ops per user`.
+pub fn start_line(workload: &str, users: u64, seed: u64, duration_s: Option<f64>, ops_per_user: Option<u64>) -> String {
+    let limit = match (duration_s, ops_per_user) {
+        (Some(d), Some(n)) => format!("{d:.0}s or {n} ops per user"),
+        (Some(d), None) => format!("{d:.0}s"),
+        (None, Some(n)) => format!("{n} ops per user"),
+        (None, None) => "until stopped".into(),
+    };
+    format!("{workload}: {users} users, seed {seed}, {limit}")
+}
+
+/// A progress line: `orders: 5s/10s  3610 ops  229 ops/s  p99 544.8ms  0 errors`, shown by the
+/// harness and by `cargo stress` alike.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgressLine<'a> {
+    /// The workload.
+    pub workload: &'a str,
+    /// Seconds since the users started.
+    pub elapsed_s: f64,
+    /// The run's length, if bounded by time.
+    pub duration_s: Option<f64>,
+    /// Ops so far.
+    pub total_ops: u64,
+    /// Ops in the last interval (ops/s).
+    pub interval_ops: u64,
+    /// The last interval's p99, µs.
+    pub p99_us: u64,
+    /// Failed ops so far.
+    pub failed_ops: u64,
+    /// Why users are paused, if they are.
+    pub paused: Option<&'a str>,
+}
+
+impl std::fmt::Display for ProgressLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {:.0}s", self.workload, self.elapsed_s)?;
+        if let Some(d) = self.duration_s {
+            write!(f, "/{d:.0}s")?;
+        }
+        write!(
+            f,
+            "  {} ops  {} ops/s  p99 {}  {} errors",
+            self.total_ops,
+            self.interval_ops,
+            human_us(self.p99_us),
+            self.failed_ops
+        )?;
+        if let Some(why) = self.paused {
+            write!(f, "  paused: {why}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Microseconds for people: `812µs`, `3.4ms`, `1.25s`.
 pub fn human_us(us: u64) -> String {
     match us {
@@ -125,13 +179,11 @@ impl Observer for ConsoleProgress {
             }
             ProgressStyle::Lines => {}
         }
-        let limit = match (s.duration, s.ops_per_user) {
-            (Some(d), Some(n)) => format!("{}s or {n} ops per user", d.as_secs()),
-            (Some(d), None) => format!("{}s", d.as_secs()),
-            (None, Some(n)) => format!("{n} ops per user"),
-            (None, None) => "until stopped".into(),
-        };
-        eprintln!("{}: {} users, seed {}, {limit}", s.workload, s.users, s.seed);
+        let duration = s.duration.map(|d| d.as_secs_f64());
+        eprintln!(
+            "{}",
+            start_line(s.workload, s.users as u64, s.seed, duration, s.ops_per_user)
+        );
     }
 
     fn on_interval(&mut self, p: &Progress<'_>) {
@@ -142,17 +194,17 @@ impl Observer for ConsoleProgress {
                     return;
                 }
                 self.last = p.elapsed;
-                let total = p.duration.map_or(String::new(), |d| format!("/{}s", d.as_secs()));
-                let paused = p.paused.map_or(String::new(), |why| format!("  paused: {why}"));
-                eprintln!(
-                    "{}: {}s{total}  {} ops  {} ops/s  p99 {}  {} errors{paused}",
-                    self.name,
-                    p.elapsed.as_secs(),
-                    p.total_ops,
-                    p.interval.ops,
-                    human_us(p.interval.p99_us),
-                    p.failed_ops
-                );
+                let line = ProgressLine {
+                    workload: &self.name,
+                    elapsed_s: p.elapsed.as_secs_f64(),
+                    duration_s: p.duration.map(|d| d.as_secs_f64()),
+                    total_ops: p.total_ops,
+                    interval_ops: p.interval.ops,
+                    p99_us: p.interval.p99_us,
+                    failed_ops: p.failed_ops,
+                    paused: p.paused,
+                };
+                eprintln!("{line}");
             }
             ProgressStyle::Json => {
                 let line = serde_json::json!({

@@ -49,16 +49,10 @@ pub fn claim_new(base: &Path, workload: &str, seed: u64) -> Result<PathBuf, RunE
         path: parent.clone(),
         message: format!("cannot be created: {e}"),
     })?;
-    let stamp = utc_stamp(std::time::SystemTime::now());
-    for n in 0..1000 {
-        let id = match n {
-            0 => format!("{stamp}-s{seed}"),
-            n => format!("{stamp}-s{seed}-{n}"),
-        };
-        let dir = parent.join(&id);
+    for dir in run_dir_candidates(&parent, seed).take(1000) {
         match std::fs::create_dir(&dir) {
             Ok(()) => {
-                point_latest(&parent, &id);
+                mark_latest(&dir);
                 return Ok(dir);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -79,15 +73,18 @@ pub fn claim_new(base: &Path, workload: &str, seed: u64) -> Result<PathBuf, RunE
 /// A path for a new run directory `base/<workload>/<run-id>/` that does not exist yet (not
 /// created: for a tool that hands it to a harness as `STRESS_OUTPUT_DIR`).
 pub fn fresh_run_dir(base: &Path, workload: &str, seed: u64) -> PathBuf {
-    let parent = base.join(sanitize(workload));
-    let stamp = utc_stamp(std::time::SystemTime::now());
-    (0..)
-        .map(|n| match n {
-            0 => parent.join(format!("{stamp}-s{seed}")),
-            n => parent.join(format!("{stamp}-s{seed}-{n}")),
-        })
+    run_dir_candidates(&base.join(sanitize(workload)), seed)
         .find(|d| !d.exists())
         .expect("an unused name")
+}
+
+/// Run directory names under `parent`, best first: `<UTC stamp>-s<seed>`, then `-1`, `-2`, …
+fn run_dir_candidates(parent: &Path, seed: u64) -> impl Iterator<Item = PathBuf> + '_ {
+    let stamp = utc_stamp(std::time::SystemTime::now());
+    (0u32..).map(move |n| match n {
+        0 => parent.join(format!("{stamp}-s{seed}")),
+        n => parent.join(format!("{stamp}-s{seed}-{n}")),
+    })
 }
 
 /// Points `latest` beside a run directory at it.

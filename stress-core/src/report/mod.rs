@@ -7,7 +7,7 @@ mod replay;
 mod summary;
 mod timeseries;
 
-pub use console::{ConsoleProgress, Observer, Progress, ProgressStyle, RunStart, human_us};
+pub use console::{ConsoleProgress, Observer, Progress, ProgressLine, ProgressStyle, RunStart, human_us, start_line};
 pub(crate) use files::rfc3339;
 pub use files::{claim_exact, claim_new, default_base, fresh_run_dir, mark_latest, write_atomic};
 pub use replay::{REPLAY_FORMAT_VERSION, ReplayFile};
