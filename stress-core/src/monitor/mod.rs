@@ -65,4 +65,12 @@ pub trait MetricsSource: Send {
     fn health(&mut self) -> Health {
         Health::Alive
     }
+
+    /// Server-side latencies (µs) of the queries the engine finished since the last call,
+    /// read from the engine's own records (a query log): the summary reports them as
+    /// `server_latency_us.<source>` beside the client-side `latency_us`. Called after every
+    /// [`sample`](MetricsSource::sample).
+    fn server_latencies(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
 }

@@ -83,6 +83,10 @@ pub struct Summary {
     pub users: Vec<UserSummary>,
     /// Peak of every resource reading, by `source.metric`.
     pub resources: BTreeMap<String, f64>,
+    /// Server-side latency by metrics source, where the engine reports it (Hyper's
+    /// `query-end` log records): what the server spent, beside the client-side `latency_us`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_latency_us: BTreeMap<String, LatencySummary>,
     /// How often and how long users were paused by backpressure.
     pub backpressure: Backpressure,
     /// The verify step's result.

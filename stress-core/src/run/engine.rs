@@ -21,7 +21,7 @@ use crate::report::{
     SUMMARY_FORMAT_VERSION, Summary, Verify,
 };
 use crate::seed::{self, SeedPlan};
-use crate::stats::{Batch, Collector};
+use crate::stats::{Batch, Collector, LatencyHistogram};
 use crate::thresholds::{Observed, Threshold, ThresholdResult};
 use crate::workload::{OpTable, Workload};
 
@@ -98,6 +98,7 @@ struct Findings {
     /// From the first user thread's spawn to the moment all had connected.
     startup: Duration,
     peaks: BTreeMap<String, f64>,
+    server_latency: BTreeMap<String, LatencyHistogram>,
     backpressure: Backpressure,
     verify: Verify,
     warnings: Vec<String>,
@@ -291,6 +292,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         collector: Collector::new(names.len()),
         observers: &mut job.observers,
         peaks: BTreeMap::new(),
+        server_latency: BTreeMap::new(),
         backpressure: Backpressure::default(),
         warned: Vec::new(),
         pause_reason: None,
@@ -401,12 +403,14 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let Monitor {
         collector,
         peaks,
+        server_latency,
         backpressure,
         warned,
         ..
     } = monitor;
     findings.collector = Some(collector);
     findings.peaks = peaks;
+    findings.server_latency = server_latency;
     findings.backpressure = backpressure;
     findings.warnings.extend(warned);
     let stop = shared.signal.reason();
@@ -514,6 +518,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         ops,
         users: f.users.iter().map(|u| u.summary.clone()).collect(),
         resources: f.peaks.iter().map(|(k, v)| (k.clone(), round3(*v))).collect(),
+        server_latency_us: f.server_latency.iter().map(|(k, h)| (k.clone(), h.summary())).collect(),
         backpressure: f.backpressure.clone(),
         verify: f.verify.clone(),
         errors: f.errors.clone(),

@@ -13,7 +13,7 @@ use super::signal::{self, StopReason};
 use crate::config::{RunConfig, stage_target};
 use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ResourceKind};
 use crate::report::{Backpressure, Observer, Progress};
-use crate::stats::{Annotation, Batch, Collector};
+use crate::stats::{Annotation, Batch, Collector, LatencyHistogram};
 use crate::thresholds::Threshold;
 
 /// Intervals stay open this many seconds for late batches before their percentiles are final.
@@ -30,6 +30,8 @@ pub(crate) struct Monitor<'a> {
     pub(crate) collector: Collector,
     pub(crate) observers: &'a mut Vec<Box<dyn Observer>>,
     pub(crate) peaks: BTreeMap<String, f64>,
+    /// Server-side latencies by source, from [`MetricsSource::server_latencies`].
+    pub(crate) server_latency: BTreeMap<String, LatencyHistogram>,
     pub(crate) backpressure: Backpressure,
     pub(crate) warned: Vec<String>,
     pub(crate) pause_reason: Option<String>,
@@ -106,6 +108,11 @@ impl Monitor<'_> {
                         self.warned.push(w);
                     }
                 }
+            }
+            let latencies = src.server_latencies();
+            if !latencies.is_empty() {
+                let h = self.server_latency.entry(name.clone()).or_default();
+                latencies.into_iter().for_each(|us| h.record(us));
             }
             if let Health::Crashed(why) = src.health() {
                 self.shared
