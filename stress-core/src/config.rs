@@ -200,8 +200,29 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_PROGRESS",
     "STRESS_LIST",
     "STRESS_ORIGIN",
-    // Read by adapters.
+    // Read by adapters and workloads.
     "STRESS_PG_DSN",
+    "STRESS_TRANSPORT",
+    "STRESS_DATA_FORMAT",
+    "STRESS_LOG_INTERVAL",
+    "STRESS_LOG_MODE",
+    "STRESS_MEMORY_LIMIT",
+    "STRESS_QUERY_COMPLEXITY_MAX",
+    // And one per class: users of class `inserter` (overridden by STRESS_USERS).
+    "STRESS_<CLASS>_USERS",
+];
+
+/// Variables read by adapters and workloads, not by the core: known, so not warned about.
+const FOREIGN_VARS: &[&str] = &[
+    "STRESS_PROGRESS",
+    "STRESS_LIST",
+    "STRESS_PG_DSN",
+    "STRESS_TRANSPORT",
+    "STRESS_DATA_FORMAT",
+    "STRESS_LOG_INTERVAL",
+    "STRESS_LOG_MODE",
+    "STRESS_MEMORY_LIMIT",
+    "STRESS_QUERY_COMPLEXITY_MAX",
 ];
 
 /// The result of reading `STRESS_*` variables.
@@ -235,8 +256,16 @@ impl EnvConfig {
                 "STRESS_SEED" => l.seed = Some(number(&name, v)?),
                 "STRESS_DURATION" => l.duration = Some(duration(&name, v)?),
                 "STRESS_OPS_PER_USER" => l.ops_per_user = Some(positive(&name, v)?),
+                // Sorted, so STRESS_USERS comes after every STRESS_<CLASS>_USERS and wins.
                 "STRESS_USERS" => {
-                    l.users = syntax::parse_users(v).map_err(|m| ConfigError::env(&name, v, m))?;
+                    for (class, n) in syntax::parse_users(v).map_err(|m| ConfigError::env(&name, v, m))? {
+                        l.users.retain(|(c, _)| *c != class);
+                        l.users.push((class, n));
+                    }
+                }
+                _ if class_users(&name).is_some() => {
+                    let class = class_users(&name).expect("matched above");
+                    l.users.push((class, number(&name, v)?));
                 }
                 "STRESS_THINK_MIN_MS" => l.think_min_ms = Some(number(&name, v)?),
                 "STRESS_THINK_MAX_MS" => l.think_max_ms = Some(number(&name, v)?),
@@ -294,7 +323,7 @@ impl EnvConfig {
                         )
                     })?);
                 }
-                "STRESS_PROGRESS" | "STRESS_LIST" | "STRESS_PG_DSN" => {}
+                _ if FOREIGN_VARS.contains(&name.as_str()) => {}
                 _ => out.warnings.push(format!(
                     "warning: unknown variable {name} is ignored (known: {})",
                     KNOWN_VARS.join(", ")
@@ -303,6 +332,12 @@ impl EnvConfig {
         }
         Ok(out)
     }
+}
+
+/// `inserter` for `STRESS_INSERTER_USERS`.
+fn class_users(name: &str) -> Option<String> {
+    let class = name.strip_prefix("STRESS_")?.strip_suffix("_USERS")?;
+    (!class.is_empty() && !class.starts_with("PARAM_")).then(|| class.to_ascii_lowercase())
 }
 
 fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
@@ -638,6 +673,25 @@ mod tests {
         assert_eq!(rc.users, vec![("inserter".into(), 1), ("reader".into(), 5)]);
         assert_eq!(rc.duration_ms, Some(5_000));
         assert_eq!((rc.batch_min, rc.batch_max), DEFAULT_BATCH);
+    }
+
+    #[test]
+    fn per_class_user_variables_yield_to_stress_users() {
+        let e = env(&[
+            ("STRESS_INSERTER_USERS", "7"),
+            ("STRESS_READER_USERS", "2"),
+            ("STRESS_USERS", "reader=9"),
+            ("STRESS_TRANSPORT", "grpc"),
+        ])
+        .unwrap();
+        assert!(e.warnings.is_empty(), "adapter variables are known: {:?}", e.warnings);
+        let rc = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap();
+        assert_eq!(rc.users, vec![("inserter".into(), 7), ("reader".into(), 9)]);
+        let err = env(&[("STRESS_INSERTER_USERS", "many")]).unwrap_err();
+        assert!(err.to_string().contains("STRESS_INSERTER_USERS"), "{err}");
+        let e = env(&[("STRESS_WRITER_USERS", "1")]).unwrap();
+        let err = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap_err();
+        assert!(err.to_string().contains("writer"), "an unknown class is named: {err}");
     }
 
     #[test]
