@@ -299,6 +299,12 @@ pub trait SqlConn {
 /// Rewrites `$N` parameters to `?N` for engines that number parameters that way (SQLite),
 /// leaving string literals, quoted identifiers and comments alone.
 pub fn dollar_to_question(sql: &str) -> String {
+    replace_params(sql, |n| format!("?{n}"))
+}
+
+/// Replaces each `$N` parameter with `f(N)` (an engine's own placeholder, or a literal for a
+/// transport that takes none), leaving string literals, quoted identifiers and comments alone.
+pub fn replace_params(sql: &str, mut f: impl FnMut(usize) -> String) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
@@ -321,7 +327,14 @@ pub fn dollar_to_question(sql: &str) -> String {
                     }
                 }
             }
-            '$' if chars.peek().is_some_and(char::is_ascii_digit) => out.push('?'),
+            '$' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = 0usize;
+                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    n = n.saturating_mul(10).saturating_add(d as usize);
+                    chars.next();
+                }
+                out.push_str(&f(n));
+            }
             c => out.push(c),
         }
     }
@@ -372,6 +385,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`t.name`"), "{e}");
+    }
+
+    #[test]
+    fn parameters_are_replaced_outside_literals() {
+        let sql = "SELECT '$1', \"$2\", $12 -- $3\n, $2";
+        let lits = ["a", "b"];
+        let out = replace_params(sql, |n| lits.get(n - 1).map_or(format!("<{n}>"), |s| s.to_string()));
+        assert_eq!(out, "SELECT '$1', \"$2\", <12> -- $3\n, b");
     }
 
     #[test]

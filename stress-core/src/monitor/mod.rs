@@ -6,7 +6,14 @@ mod limits;
 mod process;
 
 pub(crate) use limits::{LimitEvent, Limits};
-pub use process::{ProcessMetrics, ProcessSample, children_of, read_process};
+pub use process::{ProcessMetrics, ProcessSample, children_of, read_process, reset_peak_rss};
+
+/// The last `n` non-blank lines of a server log, joined with ` | `: what a crash or a failed
+/// start names.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
 
 /// What a metric measures; limits act on the sum of each kind over all sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,460 @@
+//! # stress-hyper
+//!
+//! Tableau Hyper for cargo-stress, through the pure-Rust `hyperdb-api` crate.
+//!
+//! [`Hyper::managed()`] starts a `hyperd` for the run (found through `HYPERD_PATH`, else the
+//! `tableauhyperapi` Python package), with the settings you give it and resource logging on.
+//! Each workload database is a `.hyper` file in the run's directory (`databases/db_<i>.hyper`),
+//! hyperd's log goes to `hyperd/` beside it, bounded and rotated. Every user gets its own
+//! connection (one connection serialises its callers). hyperd is stopped when the run ends —
+//! also on panic or Ctrl-C: it shuts itself down when our callback connection closes, and is
+//! killed if it lingers.
+//!
+//! - **Writes** go over libpq; bulk inserts by `Inserter` (HyperBinary COPY,
+//!   [`DataFormat::HyperBinary`]) or `ArrowInserter` (Arrow IPC, [`DataFormat::Arrow`]).
+//! - **Reads** go over libpq ([`Transport::LibPq`]) or gRPC ([`Transport::Grpc`], results as
+//!   Arrow); reads of a session's temporary tables stay on libpq, the only session that sees
+//!   them.
+//! - **Monitoring**: hyperd's resource log (`resource-metrics` records: process memory, CPU,
+//!   load, scheduler threads and waiting jobs) feeds the run's monitor, so memory and CPU
+//!   limits pause users with hysteresis; `query-end` records give server-side latency beside
+//!   the client's; the `.hyper` files' size counts against the disk budget; hyperd's exit ends
+//!   the run with `CrashDetected`, naming its last log lines.
+//!
+//! [`Hyper::from_env()`] reads the original simulation's knobs: `STRESS_TRANSPORT` (`tcp` or
+//! `grpc`), `STRESS_DATA_FORMAT` (`hyperbinary` or `arrow`), `STRESS_LOG_INTERVAL` (`5`,
+//! `500ms`), `STRESS_LOG_MODE` (bitmask, 2047 = all), `STRESS_MEMORY_LIMIT` (hyperd's
+//! `memory_limit`: `80%`, `2g`).
+#![warn(missing_docs)]
+
+mod conn;
+mod discover;
+mod metrics;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use conn::HyperConn;
+pub use hyperdb_api;
+use hyperdb_api::grpc::{GrpcConfig, GrpcConnection};
+use hyperdb_api::{Connection, CreateMode};
+use stress_core::monitor::MetricsSource;
+use stress_core::{Adapter, OpError, StartContext};
+
+use crate::metrics::{HyperMetrics, LogTailer};
+use crate::server::Server;
+
+/// Where reads go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// The PostgreSQL wire protocol over TCP (`STRESS_TRANSPORT=tcp`).
+    #[default]
+    LibPq,
+    /// gRPC, results as Arrow (`STRESS_TRANSPORT=grpc`); writes stay on libpq.
+    Grpc,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tcp" | "libpq" => Ok(Self::LibPq),
+            "grpc" => Ok(Self::Grpc),
+            _ => Err(format!("unknown transport `{s}`: expected tcp or grpc")),
+        }
+    }
+}
+
+/// How bulk inserts travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// `Inserter`: HyperBinary COPY (`STRESS_DATA_FORMAT=hyperbinary`).
+    #[default]
+    HyperBinary,
+    /// `ArrowInserter`: Arrow IPC record batches (`STRESS_DATA_FORMAT=arrow`).
+    Arrow,
+}
+
+impl std::str::FromStr for DataFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hyperbinary" => Ok(Self::HyperBinary),
+            "arrow" => Ok(Self::Arrow),
+            _ => Err(format!("unknown data format `{s}`: expected hyperbinary or arrow")),
+        }
+    }
+}
+
+/// The Hyper adapter: a managed hyperd.
+#[derive(Debug)]
+pub struct Hyper {
+    options: server::Options,
+    transport: Transport,
+    format: DataFormat,
+    log_interval: Duration,
+    log_mode: u32,
+    memory_limit: Option<String>,
+    log_file_limit_mb: u64,
+    log_files_kept: u32,
+    server_latency: bool,
+    database_dir: Option<PathBuf>,
+    keep_databases: bool,
+    /// A bad `STRESS_*` value seen by `from_env`, reported by `start`.
+    env_error: Option<String>,
+    server: Option<Server>,
+    databases: Vec<PathBuf>,
+    temp: Option<tempfile::TempDir>,
+}
+
+impl Hyper {
+    /// A hyperd started for the run: resource log every second (all metrics), log files of
+    /// 32 MB with 4 kept, server-side latency recorded, reads and writes over libpq, bulk
+    /// inserts as HyperBinary.
+    pub fn managed() -> Self {
+        Self {
+            options: server::Options {
+                hyperd: None,
+                settings: Vec::new(),
+                port: None,
+                grpc: false,
+            },
+            transport: Transport::LibPq,
+            format: DataFormat::HyperBinary,
+            log_interval: Duration::from_secs(1),
+            log_mode: 2047,
+            memory_limit: None,
+            log_file_limit_mb: 32,
+            log_files_kept: 4,
+            server_latency: true,
+            database_dir: None,
+            keep_databases: false,
+            env_error: None,
+            server: None,
+            databases: Vec::new(),
+            temp: None,
+        }
+    }
+
+    /// A managed hyperd configured by `STRESS_TRANSPORT`, `STRESS_DATA_FORMAT`,
+    /// `STRESS_LOG_INTERVAL`, `STRESS_LOG_MODE` and `STRESS_MEMORY_LIMIT` where set. A value
+    /// that does not parse fails the run's start, naming the variable.
+    pub fn from_env() -> Self {
+        Self::managed().env_vars(|k| std::env::var(k).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over any lookup (tests pass their own).
+    pub fn env_vars(mut self, get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut errors = Vec::new();
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = var("STRESS_TRANSPORT") {
+            match v.parse() {
+                Ok(t) => self = self.transport(t),
+                Err(e) => errors.push(format!("STRESS_TRANSPORT={v}: {e}")),
+            }
+        }
+        if let Some(v) = var("STRESS_DATA_FORMAT") {
+            match v.parse() {
+                Ok(f) => self = self.data_format(f),
+                Err(e) => errors.push(format!("STRESS_DATA_FORMAT={v}: {e}")),
+            }
+        }
+        if let Some(v) = var("STRESS_LOG_INTERVAL") {
+            match stress_core::syntax::parse_duration(v.trim()) {
+                Ok(d) => self = self.log_interval(d),
+                Err(e) => errors.push(format!("STRESS_LOG_INTERVAL={v}: {e}")),
+            }
+        }
+        if let Some(v) = var("STRESS_LOG_MODE") {
+            match v.trim().parse::<u32>() {
+                Ok(m) if m < 4096 => self = self.log_mode(m),
+                _ => errors.push(format!(
+                    "STRESS_LOG_MODE={v}: expected a bitmask from 0 to 4095 (2047 = all but cgroup memory)"
+                )),
+            }
+        }
+        if let Some(v) = var("STRESS_MEMORY_LIMIT") {
+            self = self.memory_limit(v.trim());
+        }
+        self.env_error = (!errors.is_empty()).then(|| errors.join("; "));
+        self
+    }
+
+    /// The hyperd binary (or its directory) to run, instead of discovery.
+    pub fn hyperd(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.hyperd = Some(path.into());
+        self
+    }
+
+    /// A hyperd setting (`memory_limit`, `log_file_size_limit`, …), passed as `--name=value`.
+    /// hyperd runs in strict settings mode: a name or value it does not accept fails the start
+    /// with hyperd's own message.
+    pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// The libpq port (default: a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.options.port = Some(port);
+        self
+    }
+
+    /// Where reads go (default libpq).
+    pub fn transport(mut self, t: Transport) -> Self {
+        self.transport = t;
+        self.options.grpc = t == Transport::Grpc;
+        self
+    }
+
+    /// How bulk inserts travel (default HyperBinary).
+    pub fn data_format(mut self, f: DataFormat) -> Self {
+        self.format = f;
+        self
+    }
+
+    /// hyperd's `log_resource_usage_interval` (default 1 s; zero turns the resource log off
+    /// and memory and CPU come from `/proc`).
+    pub fn log_interval(mut self, d: Duration) -> Self {
+        self.log_interval = d;
+        self
+    }
+
+    /// hyperd's `log_resource_usage_mode` bitmask (default 2047: every metric but cgroup
+    /// memory).
+    pub fn log_mode(mut self, mode: u32) -> Self {
+        self.log_mode = mode;
+        self
+    }
+
+    /// hyperd's `memory_limit` (`80%`, `2g`, `512m`; default hyperd's own, 80%).
+    pub fn memory_limit(mut self, limit: impl Into<String>) -> Self {
+        self.memory_limit = Some(limit.into());
+        self
+    }
+
+    /// Bounds hyperd's log: files of `file_mb` MB, `files` kept (default 32 MB × 4).
+    pub fn log_limit(mut self, file_mb: u64, files: u32) -> Self {
+        self.log_file_limit_mb = file_mb.max(1);
+        self.log_files_kept = files.max(1);
+        self
+    }
+
+    /// Whether `query-end` records become the summary's `server_latency_us.hyper` (default on).
+    pub fn server_latency(mut self, on: bool) -> Self {
+        self.server_latency = on;
+        self
+    }
+
+    /// Keeps the databases in `dir` (`db_<i>.hyper`), opening the files already there instead
+    /// of starting empty, and leaves them after the run.
+    pub fn database_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.database_dir = Some(dir.into());
+        self
+    }
+
+    /// Leaves the run's `.hyper` files in place after the run (they are also kept when hyperd
+    /// crashed).
+    pub fn keep_databases(mut self, keep: bool) -> Self {
+        self.keep_databases = keep;
+        self
+    }
+
+    /// The managed hyperd's pid, once started.
+    pub fn hyperd_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(|s| s.pid)
+    }
+
+    /// `127.0.0.1:port` of the running hyperd's libpq listener.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.server.as_ref().map(|s| s.endpoint.as_str())
+    }
+
+    /// The directory of hyperd's log, once started.
+    pub fn log_dir(&self) -> Option<&Path> {
+        self.server.as_ref().map(|s| s.log_dir.as_path())
+    }
+
+    /// The `.hyper` files, once started.
+    pub fn database_paths(&self) -> &[PathBuf] {
+        &self.databases
+    }
+
+    /// The settings hyperd starts with: ours, then the user's (later ones win).
+    fn settings(&self) -> Vec<(String, String)> {
+        let mut s = vec![
+            (
+                "log_resource_usage_interval".to_owned(),
+                format!("{}ms", self.log_interval.as_millis()),
+            ),
+            ("log_resource_usage_mode".to_owned(), self.log_mode.to_string()),
+            ("log_resource_usage_always".to_owned(), "1".to_owned()),
+            ("log_file_size_limit".to_owned(), format!("{}m", self.log_file_limit_mb)),
+            ("log_file_max_count".to_owned(), self.log_files_kept.to_string()),
+        ];
+        if let Some(m) = &self.memory_limit {
+            s.push(("memory_limit".to_owned(), m.clone()));
+        }
+        s.extend(self.options.settings.iter().cloned());
+        s
+    }
+
+    fn open(&self, path: &Path, mode: CreateMode) -> Result<Connection, OpError> {
+        let endpoint = self.endpoint().unwrap_or_default();
+        Connection::connect(endpoint, &path.to_string_lossy(), mode)
+            .map_err(|e| OpError::msg(format!("cannot open Hyper database {}: {}", path.display(), OpError::from(e))))
+    }
+
+    /// Whether hyperd is gone (then its files are kept for a post-mortem).
+    fn crashed(&self) -> bool {
+        self.server.as_ref().is_some_and(|s| {
+            s.child
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .try_wait()
+                .ok()
+                .flatten()
+                .is_some()
+        })
+    }
+}
+
+impl Adapter for Hyper {
+    type Conn = HyperConn;
+
+    fn name(&self) -> &'static str {
+        "hyper"
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "transport": self.transport,
+            "data_format": self.format,
+            "settings": self.settings(),
+            "database_dir": self.database_dir,
+        })
+    }
+
+    fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
+        if let Some(e) = &self.env_error {
+            return Err(OpError::msg(e.clone()));
+        }
+        let base = match ctx.out_dir {
+            Some(d) => d.to_owned(),
+            None => {
+                let t = tempfile::Builder::new().prefix("stress-hyper-").tempdir()?;
+                let p = t.path().to_owned();
+                self.temp = Some(t);
+                p
+            }
+        };
+        let mut options = self.options.clone();
+        options.settings = self.settings();
+        let server = Server::start(&options, &base.join("hyperd"))?;
+        self.server = Some(server);
+        let (dir, mode) = match &self.database_dir {
+            Some(d) => (d.clone(), CreateMode::CreateIfNotExists),
+            None => (base.join("databases"), CreateMode::CreateAndReplace),
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| OpError::msg(format!("cannot create the database directory {}: {e}", dir.display())))?;
+        self.databases = (0..ctx.databases).map(|i| dir.join(format!("db_{i}.hyper"))).collect();
+        for path in &self.databases {
+            let conn = self.open(path, mode).map_err(|e| {
+                OpError::msg(format!(
+                    "{e} — if it is not a Hyper database file, remove it or choose another database directory"
+                ))
+            })?;
+            drop(conn);
+        }
+        Ok(())
+    }
+
+    fn connect(&self, db: usize) -> Result<HyperConn, OpError> {
+        let path = self.databases.get(db).ok_or_else(|| {
+            OpError::msg(format!("no Hyper database {db}: the adapter was not started with it"))
+        })?;
+        let server = self
+            .server
+            .as_ref()
+            .ok_or_else(|| OpError::msg("hyperd is not running: the adapter was not started"))?;
+        let conn = self.open(path, CreateMode::DoNotCreate)?;
+        let grpc = match &server.grpc_url {
+            Some(url) if self.transport == Transport::Grpc => {
+                let config = GrpcConfig::new(url).database(path.to_string_lossy());
+                Some(GrpcConnection::connect_with_config(config).map_err(|e| {
+                    OpError::msg(format!("cannot connect to hyperd over gRPC at {url}: {}", OpError::from(e)))
+                })?)
+            }
+            _ => None,
+        };
+        Ok(HyperConn::new(conn, grpc, self.format, Some(server.pid)))
+    }
+
+    fn metrics_sources(&self) -> Vec<Box<dyn MetricsSource>> {
+        let Some(s) = &self.server else { return Vec::new() };
+        vec![Box::new(HyperMetrics {
+            pid: s.pid,
+            child: s.child.clone(),
+            log_dir: s.log_dir.clone(),
+            databases: self.databases.clone(),
+            server_latency: self.server_latency,
+            tailer: LogTailer::new(&s.log_dir),
+            latest: None,
+            latencies: Vec::new(),
+            cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
+            last_cpu: None,
+        })]
+    }
+
+    fn stop(&mut self) -> Result<(), OpError> {
+        let keep = self.keep_databases || self.database_dir.is_some() || self.crashed();
+        if let Some(mut server) = self.server.take() {
+            server.stop();
+        }
+        if !keep {
+            for p in &self.databases {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        self.temp = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_knobs_configure_the_adapter_and_bad_ones_are_named() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let h = Hyper::managed().env_vars(vars(&[
+            ("STRESS_TRANSPORT", "grpc"),
+            ("STRESS_DATA_FORMAT", "arrow"),
+            ("STRESS_LOG_INTERVAL", "5"),
+            ("STRESS_LOG_MODE", "2047"),
+            ("STRESS_MEMORY_LIMIT", "2g"),
+        ]));
+        assert_eq!((h.transport, h.format), (Transport::Grpc, DataFormat::Arrow));
+        assert!(h.options.grpc && h.env_error.is_none());
+        let settings = h.settings();
+        for want in [
+            ("log_resource_usage_interval", "5000ms"),
+            ("log_resource_usage_mode", "2047"),
+            ("memory_limit", "2g"),
+        ] {
+            assert!(settings.contains(&(want.0.into(), want.1.into())), "{want:?} in {settings:?}");
+        }
+        let h = Hyper::managed().env_vars(vars(&[("STRESS_TRANSPORT", "udp"), ("STRESS_LOG_MODE", "all")]));
+        let e = h.env_error.unwrap();
+        assert!(e.contains("STRESS_TRANSPORT=udp") && e.contains("STRESS_LOG_MODE=all"), "{e}");
+    }
+}

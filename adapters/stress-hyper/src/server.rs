@@ -1,0 +1,293 @@
+//! A managed `hyperd`: started with a callback connection (hyperd reports its listen address
+//! there, and shuts down when it closes), its log in a directory of the run, stopped when the
+//! run ends or the value is dropped.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stress_core::OpError;
+use stress_core::monitor::last_lines;
+
+use crate::discover::find_hyperd;
+
+/// How long hyperd may take to report its address.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long hyperd may take to shut down after its callback connection closes.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// The role new databases belong to; gRPC's default role is mapped to it.
+pub(crate) const INIT_USER: &str = "tableau_internal_user";
+
+/// What the server is started with.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) hyperd: Option<PathBuf>,
+    /// `--name=value` settings, in the order given (later ones win in hyperd).
+    pub(crate) settings: Vec<(String, String)>,
+    pub(crate) port: Option<u16>,
+    pub(crate) grpc: bool,
+}
+
+/// A running hyperd.
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub(crate) child: Arc<Mutex<Child>>,
+    pub(crate) pid: u32,
+    /// `127.0.0.1:port` of the libpq listener.
+    pub(crate) endpoint: String,
+    /// `http://127.0.0.1:port` of the gRPC listener.
+    pub(crate) grpc_url: Option<String>,
+    pub(crate) log_dir: PathBuf,
+    /// Closing it tells hyperd to shut down.
+    callback: Option<TcpStream>,
+}
+
+/// The setting's name as hyperd's command line spells it.
+fn flag(name: &str, value: &str) -> String {
+    format!("--{}={value}", name.replace('_', "-"))
+}
+
+fn free_port() -> Result<u16, OpError> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+impl Server {
+    pub(crate) fn start(opts: &Options, log_dir: &Path) -> Result<Self, OpError> {
+        let hyperd = find_hyperd(opts.hyperd.as_deref())?;
+        std::fs::create_dir_all(log_dir)?;
+        let callback = TcpListener::bind("127.0.0.1:0")?;
+        callback.set_nonblocking(true)?;
+        let port = opts.port.unwrap_or(0);
+        let grpc_port = if opts.grpc { Some(free_port()?) } else { None };
+        let mut listen = format!("tab.tcp://127.0.0.1:{port}");
+        if let Some(g) = grpc_port {
+            listen.push_str(&format!(",tcp.grpc://127.0.0.1:{g}"));
+        }
+        let stderr_path = log_dir.join("hyperd.stderr");
+        let mut cmd = Command::new(&hyperd);
+        cmd.arg("run")
+            // A misspelt or unknown setting fails the start instead of being ignored.
+            .arg("--strict-settings-mode")
+            .arg(format!("--callback-connection=tab.tcp://{}", callback.local_addr()?))
+            .arg(format!("--listen-connection={listen}"))
+            .arg(format!("--init-user={INIT_USER}"))
+            .arg(format!("--log-dir={}", log_dir.display()))
+            .args(["--no-password", "--skip-license", "--language=en_US"])
+            .args(["--date-style=MDY", "--date-style-lenient=false"])
+            .arg("--log-config=file,json,all,hyperd,0");
+        if opts.grpc {
+            cmd.args(["--grpc-threads=4", "--grpc-persist-results=true"]).arg(flag(
+                "grpc_service_roles",
+                &format!(r#"{{"default": {{"user": "{INIT_USER}", "authorizations": []}}}}"#),
+            ));
+        }
+        for (k, v) in &opts.settings {
+            cmd.arg(flag(k, v));
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path)?)
+            // Our Ctrl-C is for us: hyperd is stopped by `stop`, in order, not by the signal.
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .map_err(|e| OpError::msg(format!("cannot start hyperd at {}: {e}", hyperd.display())))?;
+        let pid = child.id();
+        let child = Arc::new(Mutex::new(child));
+        let mut server = Self {
+            child,
+            pid,
+            endpoint: String::new(),
+            grpc_url: grpc_port.map(|g| format!("http://127.0.0.1:{g}")),
+            log_dir: log_dir.to_owned(),
+            callback: None,
+        };
+        let (stream, endpoint) = server.await_callback(&callback)?;
+        server.callback = Some(stream);
+        server.endpoint = endpoint;
+        Ok(server)
+    }
+
+    /// Waits for hyperd to connect back and send its listen address (one length byte, then
+    /// `tab.tcp://host:port`); fails fast with hyperd's own words if it exits first.
+    fn await_callback(&mut self, listener: &TcpListener) -> Result<(TcpStream, String), OpError> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(status) = self.child.lock().unwrap_or_else(|e| e.into_inner()).try_wait()? {
+                return Err(OpError::msg(format!(
+                    "hyperd failed to start ({status}): {}",
+                    self.failure_lines()
+                )));
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                return Err(OpError::msg(format!(
+                    "hyperd did not report its address within {}s; its log says: {}",
+                    START_TIMEOUT.as_secs(),
+                    self.failure_lines()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut len = [0u8; 1];
+        stream.read_exact(&mut len)?;
+        let mut descriptor = vec![0u8; usize::from(len[0])];
+        stream.read_exact(&mut descriptor)?;
+        stream.set_read_timeout(None)?;
+        let descriptor = String::from_utf8_lossy(&descriptor);
+        let descriptor = descriptor.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        let endpoint = descriptor
+            .strip_prefix("tab.tcp://")
+            .filter(|e| e.contains(':'))
+            .ok_or_else(|| OpError::msg(format!("hyperd reported an address we cannot use: {descriptor}")))?;
+        Ok((stream, endpoint.to_owned()))
+    }
+
+    /// What hyperd said before it failed: its stderr, else the errors in its log, else the
+    /// log's last lines.
+    pub(crate) fn failure_lines(&self) -> String {
+        failure_lines(&self.log_dir)
+    }
+
+    fn kill(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Closes the callback connection (hyperd shuts down in order), then kills what is left.
+    pub(crate) fn stop(&mut self) {
+        let Some(callback) = self.callback.take() else {
+            return;
+        };
+        drop(callback);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            match self.child.lock().unwrap_or_else(|e| e.into_inner()).try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) => {}
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        // A start that failed half-way has no callback connection to close.
+        if self.endpoint.is_empty() {
+            self.kill();
+        }
+    }
+}
+
+/// hyperd's log files in `dir`, oldest first (`hyperd.log`, or `hyperd_<timestamp>.log` once a
+/// size limit rotates them).
+pub(crate) fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("hyperd") && n.ends_with(".log"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The messages of hyperd's stderr, else of the error lines of its newest log, else that
+/// log's last lines.
+pub(crate) fn failure_lines(dir: &Path) -> String {
+    let stderr = std::fs::read_to_string(dir.join("hyperd.stderr")).unwrap_or_default();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("Error") || l.contains("error"))
+        .collect();
+    if !errors.is_empty() {
+        return errors.join(" | ");
+    }
+    let log = log_files(dir)
+        .last()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let bad: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains(r#""sev":"error""#) || l.contains(r#""sev":"fatal""#))
+        .map(log_message)
+        .collect();
+    if !bad.is_empty() {
+        return bad[bad.len().saturating_sub(3)..].join(" | ");
+    }
+    let text = if stderr.trim().is_empty() { log } else { stderr };
+    let lines: Vec<String> = text.lines().map(log_message).collect();
+    match last_lines(&lines.join("\n"), 3) {
+        s if s.is_empty() => format!("(no output; see {})", dir.display()),
+        s => s,
+    }
+}
+
+/// `k: message` of a JSON log line, or the line itself.
+pub(crate) fn log_message(line: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        return line.to_owned();
+    };
+    let k = v["k"].as_str().unwrap_or("?");
+    let msg = v["v"]["msg"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| v["v"].to_string());
+    format!("{k}: {msg}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_lines_prefer_stderr_errors_then_fatal_log_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("hyperd_2026_01_01_00_00_00.log"),
+            concat!(
+                r#"{"sev":"info","k":"startup","v":{}}"#,
+                "\n",
+                r#"{"sev":"fatal","k":"startup-settings-invalid","v":{"msg":"bad memory_limit"}}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(failure_lines(dir.path()), "startup-settings-invalid: bad memory_limit");
+        std::fs::write(dir.path().join("hyperd.stderr"), "LogFile: x\nError. Could not interpret 'x'\n").unwrap();
+        assert_eq!(failure_lines(dir.path()), "Error. Could not interpret 'x'");
+    }
+
+    #[test]
+    fn rotated_logs_sort_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in ["hyperd_2026_01_01_00_00_09.log", "hyperd_2026_01_01_00_00_10.log", "other.log"] {
+            std::fs::write(dir.path().join(n), "").unwrap();
+        }
+        let names: Vec<String> = log_files(dir.path())
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["hyperd_2026_01_01_00_00_09.log", "hyperd_2026_01_01_00_00_10.log"]);
+    }
+}

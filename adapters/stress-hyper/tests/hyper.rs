@@ -1,0 +1,167 @@
+//! The Hyper adapter against a real hyperd it starts itself (`HYPERD_PATH`, or the
+//! `tableauhyperapi` Python package; `scripts/install-hyperd` installs one).
+
+use std::path::Path;
+
+use stress_core::sql::{ColumnType, SqlConn, TableDef, Value};
+use stress_core::{Adapter, StartContext};
+use stress_hyper::{DataFormat, Hyper, HyperConn, Transport};
+
+fn ctx(databases: usize, out: &Path) -> StartContext<'_> {
+    StartContext {
+        databases,
+        out_dir: Some(out),
+        seed: 0,
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state != 'Z')
+}
+
+/// hyperd processes whose command line mentions `needle` (to find orphans of a run).
+fn hyperds_mentioning(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd);
+            (cmd.contains("hyperd") && cmd.contains(needle) && alive(pid)).then_some(pid)
+        })
+        .collect()
+}
+
+fn items() -> TableDef {
+    TableDef::new("items")
+        .column("id", ColumnType::Int)
+        .column("small", ColumnType::SmallInt)
+        .column("big", ColumnType::BigInt)
+        .column("price", ColumnType::Double)
+        .column("name", ColumnType::Text)
+        .column("active", ColumnType::Bool)
+        .nullable("at", ColumnType::Timestamp)
+}
+
+fn item(i: i32) -> Vec<Value> {
+    vec![
+        Value::Int(i),
+        Value::SmallInt((i % 100) as i16),
+        Value::BigInt(i64::from(i) << 33),
+        Value::Double(f64::from(i) / 8.0),
+        Value::Text(format!("item-{i}'s")),
+        Value::Bool(i % 3 == 0),
+        if i % 10 == 0 {
+            Value::Null
+        } else {
+            Value::Timestamp(1_700_000_000_123_456 + i64::from(i))
+        },
+    ]
+}
+
+/// Every type, both insert paths and both read paths return what went in.
+#[test]
+fn the_sql_layer_round_trips_in_every_format_and_transport() {
+    for (transport, format) in [
+        (Transport::LibPq, DataFormat::HyperBinary),
+        (Transport::Grpc, DataFormat::Arrow),
+        (Transport::LibPq, DataFormat::Arrow),
+        (Transport::Grpc, DataFormat::HyperBinary),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let mut h = Hyper::managed().transport(transport).data_format(format);
+        h.start(&ctx(2, out.path())).unwrap();
+        let pid = h.hyperd_pid().unwrap();
+        assert!(alive(pid));
+        let mut c: HyperConn = h.connect(0).unwrap();
+        assert_eq!((c.transport(), c.data_format()), (transport, format));
+        c.create_table(&items(), false).unwrap();
+        let rows: Vec<Vec<Value>> = (0..500).map(item).collect();
+        assert_eq!(c.bulk_insert(&items(), &rows).unwrap(), 500);
+        // A single-row INSERT with parameters, NULL among them.
+        let mut one = item(1000);
+        one[6] = Value::Null;
+        assert_eq!(c.execute(&items().insert_sql(), &one).unwrap(), 1);
+        let back = c
+            .query(
+                "SELECT id, small, big, price, name, active, at FROM items WHERE id >= $1 ORDER BY id",
+                &[Value::Int(0)],
+            )
+            .unwrap();
+        let mut want = rows.clone();
+        want.push(one);
+        assert_eq!(back, want, "{transport:?}/{format:?}");
+        assert_eq!(c.count_rows("items").unwrap(), 501);
+        // Temporary tables stay on this session, whatever the transport.
+        let scratch = TableDef::new("scratch").column("id", ColumnType::Int);
+        c.create_table(&scratch, true).unwrap();
+        c.bulk_insert(&scratch, &[vec![Value::Int(1)], vec![Value::Int(2)]])
+            .unwrap();
+        assert_eq!(c.count_rows("scratch").unwrap(), 2);
+        c.drop_table("scratch").unwrap();
+        // Databases are separate files.
+        let mut other = h.connect(1).unwrap();
+        assert!(other.count_rows("items").is_err());
+        let files = h.database_paths().to_vec();
+        assert!(files.iter().all(|p| p.starts_with(out.path()) && p.is_file()), "{files:?}");
+        drop((c, other));
+        h.stop().unwrap();
+        assert!(!alive(pid), "hyperd stopped");
+        assert!(files.iter().all(|p| !p.exists()), "databases removed");
+        assert!(out.path().join("hyperd").read_dir().unwrap().count() > 0, "the log stays");
+    }
+}
+
+#[test]
+fn bad_input_is_one_clear_error_and_leaves_no_hyperd() {
+    let out = tempfile::tempdir().unwrap();
+    let tag = out.path().to_string_lossy().into_owned();
+
+    // A setting hyperd rejects: its own words.
+    let mut h = Hyper::managed().memory_limit("banana");
+    let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
+    assert!(e.contains("hyperd failed to start") && e.contains("memory_limit"), "{e}");
+    assert!(!e.contains('\n'), "one line: {e}");
+    drop(h);
+
+    // An unknown setting (strict settings mode).
+    let mut h = Hyper::managed().setting("no_such_setting", "1");
+    let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
+    assert!(e.contains("no_such_setting"), "{e}");
+    drop(h);
+
+    // hyperd missing, or not executable.
+    let mut h = Hyper::managed().hyperd(out.path().join("missing"));
+    let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
+    assert!(e.contains("hyperd not found") && e.contains("pip install tableauhyperapi"), "{e}");
+    let fake = out.path().join("hyperd-fake");
+    std::fs::write(&fake, "not a program").unwrap();
+    let mut h = Hyper::managed().hyperd(&fake);
+    let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
+    assert!(e.contains("not executable") && e.contains("chmod +x"), "{e}");
+
+    // A port in use.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let mut h = Hyper::managed().port(port);
+    let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
+    assert!(e.contains("hyperd failed to start"), "{e}");
+    assert!(e.contains(&port.to_string()) || e.to_lowercase().contains("address"), "{e}");
+    drop(h);
+
+    // A database file that is not a Hyper file.
+    let dbs = out.path().join("dbs");
+    std::fs::create_dir_all(&dbs).unwrap();
+    std::fs::write(dbs.join("db_0.hyper"), "this is not a database").unwrap();
+    let mut h = Hyper::managed().database_dir(&dbs);
+    let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
+    assert!(e.contains("db_0.hyper") && e.contains("not a Hyper database file"), "{e}");
+    drop(h);
+
+    // A bad environment knob.
+    let mut h = Hyper::managed().env_vars(|k| (k == "STRESS_DATA_FORMAT").then(|| "csv".into()));
+    let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
+    assert!(e.contains("STRESS_DATA_FORMAT=csv") && e.contains("hyperbinary or arrow"), "{e}");
+
+    assert_eq!(hyperds_mentioning(&tag), Vec::<u32>::new(), "no orphaned hyperd");
+}
