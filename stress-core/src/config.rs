@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
+use crate::params::{self, Params};
 use crate::registry::AttrOptions;
 use crate::syntax;
 
@@ -36,6 +37,9 @@ pub struct ConfigLayer {
     pub ops_per_user: Option<u64>,
     /// Users per class (`STRESS_USERS`: `inserter=4,reader=3`); classes not named keep theirs.
     pub users: Vec<(String, usize)>,
+    /// Users in all, spread over the classes in their proportions (`STRESS_USERS=10`, or
+    /// `STRESS_PARAM_USERS=10`); applied after the per-class counts. Default: none.
+    pub users_total: Option<usize>,
     /// Think time between a user's ops, uniform, in ms (`STRESS_THINK_MIN_MS`,
     /// `STRESS_THINK_MAX_MS`); default 0..0.
     pub think_min_ms: Option<u64>,
@@ -82,6 +86,43 @@ pub struct ConfigLayer {
     /// Under a rate, skip slots whose start is later than this (`STRESS_LATENCY_LIMIT`),
     /// counted as skipped, like pgbench `--latency-limit`; default: none.
     pub latency_limit: Option<Duration>,
+    /// Workload parameters as given, `(name, value)` (`STRESS_PARAM_<NAME>=VALUE`); checked
+    /// against the workload's declarations when the run resolves. Default: the declared defaults.
+    pub params: Vec<(String, String)>,
+}
+
+impl ConfigLayer {
+    /// Sets a parameter given as `name=value`: `users` and `rate` set the load (total users,
+    /// open-loop rate), any other name a workload parameter (checked when the run resolves).
+    pub fn set_param(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let var = params::env_var(name);
+        let v = value.trim();
+        match name {
+            "users" => {
+                self.users_total = Some(
+                    params::parse_int(v)
+                        .filter(|n| *n >= 1)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or_else(|| ConfigError::env(&var, v, "expected a whole number of users above 0"))?,
+                );
+            }
+            "rate" => {
+                self.rate = Some(
+                    params::parse_float(v)
+                        .filter(|r| *r > 0.0)
+                        .ok_or_else(|| ConfigError::env(&var, v, "expected a rate in ops/s above 0, like 500 or 0.5"))?,
+                );
+            }
+            _ => {
+                params::check_name(name).map_err(|m| ConfigError::env(&var, v, m))?;
+                match self.params.iter_mut().find(|(n, _)| n == name) {
+                    Some(slot) => slot.1 = v.to_owned(),
+                    None => self.params.push((name.to_owned(), v.to_owned())),
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How inter-arrival times are drawn under a rate.
@@ -210,6 +251,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_QUERY_COMPLEXITY_MAX",
     // And one per class: users of class `inserter` (overridden by STRESS_USERS).
     "STRESS_<CLASS>_USERS",
+    // And one per workload parameter (`users` and `rate` set the load).
+    "STRESS_PARAM_<NAME>",
 ];
 
 /// Variables read by adapters and workloads, not by the core: known, so not warned about.
@@ -257,11 +300,25 @@ impl EnvConfig {
                 "STRESS_DURATION" => l.duration = Some(duration(&name, v)?),
                 "STRESS_OPS_PER_USER" => l.ops_per_user = Some(positive(&name, v)?),
                 // Sorted, so STRESS_USERS comes after every STRESS_<CLASS>_USERS and wins.
-                "STRESS_USERS" => {
-                    for (class, n) in syntax::parse_users(v).map_err(|m| ConfigError::env(&name, v, m))? {
-                        l.users.retain(|(c, _)| *c != class);
-                        l.users.push((class, n));
+                "STRESS_USERS" => match v.parse::<usize>() {
+                    Ok(0) => return Err(ConfigError::env(&name, v, "expected users above 0")),
+                    Ok(n) => l.users_total = Some(n),
+                    Err(_) => {
+                        let pairs = syntax::parse_users(v)
+                            .map_err(|m| ConfigError::env(&name, v, format!("{m}, or a total like `10`")))?;
+                        for (class, n) in pairs {
+                            l.users.retain(|(c, _)| *c != class);
+                            l.users.push((class, n));
+                        }
                     }
+                },
+                // Before STRESS_<CLASS>_USERS: STRESS_PARAM_USERS is the parameter `users`.
+                _ if name.starts_with(params::ENV_PREFIX) => {
+                    let param = name[params::ENV_PREFIX.len()..].to_ascii_lowercase();
+                    if param.is_empty() {
+                        return Err(ConfigError::env(&name, v, "STRESS_PARAM_ needs a parameter name after it"));
+                    }
+                    l.set_param(&param, v)?;
                 }
                 _ if class_users(&name).is_some() => {
                     let class = class_users(&name).expect("matched above");
@@ -420,8 +477,15 @@ impl ConfigLayer {
             stages,
             abort_on_fail,
             warmup,
-            latency_limit
+            latency_limit,
+            users_total
         );
+        for (name, value) in &upper.params {
+            match self.params.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = value.clone(),
+                None => self.params.push((name.clone(), value.clone())),
+            }
+        }
         for t in &upper.thresholds {
             if !self.thresholds.contains(t) {
                 self.thresholds.push(t.clone());
@@ -434,6 +498,25 @@ impl ConfigLayer {
             }
         }
         self
+    }
+}
+
+/// Sets the classes' user counts to `total` users in all, in their current proportions (the
+/// first classes round up, the last takes what is left).
+pub fn scale_users(users: &mut [(String, usize)], total: usize) {
+    let current: usize = users.iter().map(|(_, n)| n).sum();
+    if current == 0 || current == total {
+        return;
+    }
+    let (mut left, last) = (total, users.len().saturating_sub(1));
+    for (i, (_, n)) in users.iter_mut().enumerate() {
+        let share = if i == last {
+            left
+        } else {
+            (*n * total).div_ceil(current).min(left)
+        };
+        *n = share;
+        left -= share;
     }
 }
 
@@ -491,6 +574,9 @@ pub struct RunConfig {
     /// Latency limit under a rate, ms.
     #[serde(default)]
     pub latency_limit_ms: Option<u64>,
+    /// The workload's parameters, every declared one with its value.
+    #[serde(default, skip_serializing_if = "Params::is_empty")]
+    pub params: Params,
 }
 
 impl RunConfig {
@@ -537,17 +623,13 @@ impl RunConfig {
                 ));
             }
             if total > 0 && total != peak {
-                let mut left = peak;
-                for (i, (_, n)) in users.iter_mut().enumerate() {
-                    let share = if i + 1 == classes.len() {
-                        left
-                    } else {
-                        (*n * peak).div_ceil(total).min(left)
-                    };
-                    *n = share;
-                    left -= share;
-                }
+                scale_users(&mut users, peak);
             }
+        } else if let (Some(want), false) = (layer.users_total, smoke) {
+            if users.iter().all(|(_, n)| *n == 0) {
+                users.iter_mut().for_each(|(_, n)| *n = 1);
+            }
+            scale_users(&mut users, want);
         }
         if users.iter().all(|(_, n)| *n == 0) {
             return Err(ConfigError::Invalid(
@@ -627,6 +709,7 @@ impl RunConfig {
             } else {
                 layer.latency_limit.map(|d| d.as_millis() as u64)
             },
+            params: Params::default(),
         })
     }
 
@@ -760,6 +843,49 @@ mod tests {
         assert_eq!(e.run.output_dir, Some(PathBuf::from("/tmp/out")));
         assert_eq!(e.run.replay_file, Some(PathBuf::from("/tmp/replay.json")));
         assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    }
+
+    #[test]
+    fn parameters_and_a_total_of_users_come_from_the_environment() {
+        let e = env(&[
+            ("STRESS_PARAM_EPOCHS", "10k"),
+            ("STRESS_PARAM_FORMAT", "bson"),
+            ("STRESS_PARAM_USERS", "6"),
+            ("STRESS_PARAM_RATE", "2.5"),
+        ])
+        .unwrap();
+        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        assert_eq!(
+            e.layer.params,
+            vec![("epochs".to_owned(), "10k".to_owned()), ("format".to_owned(), "bson".to_owned())]
+        );
+        assert_eq!((e.layer.users_total, e.layer.rate), (Some(6), Some(2.5)));
+        let rc = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap();
+        assert_eq!(rc.users, vec![("inserter".into(), 4), ("reader".into(), 2)], "4:3 scaled to 6");
+        let e = env(&[("STRESS_USERS", "14")]).unwrap();
+        let rc = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap();
+        assert_eq!(rc.users, vec![("inserter".into(), 8), ("reader".into(), 6)]);
+        let one = RunConfig::resolve(
+            &ConfigLayer {
+                users_total: Some(1),
+                ..ConfigLayer::default()
+            },
+            &classes(),
+            0,
+            false,
+        )
+        .unwrap();
+        assert_eq!(one.users, vec![("inserter".into(), 1), ("reader".into(), 0)]);
+        for (var, value, expect) in [
+            ("STRESS_PARAM_USERS", "0", "whole number of users above 0"),
+            ("STRESS_PARAM_RATE", "x", "rate in ops/s"),
+            ("STRESS_PARAM_", "1", "needs a parameter name"),
+            ("STRESS_PARAM_A-B", "1", "is not a parameter name"),
+            ("STRESS_USERS", "0", "users above 0"),
+        ] {
+            let err = env(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(expect), "{var}: {err}");
+        }
     }
 
     #[test]

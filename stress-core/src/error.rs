@@ -66,6 +66,14 @@ pub enum WorkloadError {
     /// Every op of a class has weight 0.
     #[error("class `{0}` has only zero weights: give at least one op a positive weight")]
     AllZero(String),
+    /// A parameter declaration that cannot be used.
+    #[error("parameter `{name}` {why}")]
+    BadParam {
+        /// The parameter.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// A replay file that cannot be used.

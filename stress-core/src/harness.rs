@@ -16,6 +16,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::config::EnvConfig;
 use crate::error::ReplayError;
+use crate::params::{self, ParamDef};
 use crate::registry::{self, WorkloadEntry};
 use crate::report::{ConsoleProgress, ProgressStyle, ReplayFile, default_base};
 use crate::run::Runner;
@@ -62,6 +63,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Err(e) = check_params(&entries, &env) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let replay = match env.run.replay_file.as_deref().map(ReplayFile::load) {
         None => None,
         Some(Ok(file)) => Some(file),
@@ -104,7 +109,32 @@ fn trial(entry: &'static WorkloadEntry, full: bool, env: Option<EnvConfig>, repl
     })
 }
 
-fn run_entry(entry: &WorkloadEntry, full: bool, env: EnvConfig, replay: Option<ReplayFile>) -> Result<(), Failed> {
+/// A `STRESS_PARAM_<NAME>` that no workload of this binary declares is a typo: refuse it. One
+/// that some declare is given to those only, so that it can be set for a whole test run.
+fn check_params(entries: &[&'static WorkloadEntry], env: &EnvConfig) -> Result<(), String> {
+    if env.layer.params.is_empty() {
+        return Ok(());
+    }
+    let declared: Vec<ParamDef> = entries.iter().flat_map(|e| (e.build)().params()).collect();
+    for (name, _) in &env.layer.params {
+        if !declared.iter().any(|d| d.name == *name) {
+            let mut names: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            return Err(format!(
+                "{} names parameter `{name}`, which no workload here declares (declared: {}; users and rate set the load)",
+                params::env_var(name),
+                if names.is_empty() { "none".into() } else { names.join(", ") }
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn run_entry(entry: &WorkloadEntry, full: bool, mut env: EnvConfig, replay: Option<ReplayFile>) -> Result<(), Failed> {
+    let workload = (entry.build)();
+    let declared = workload.params();
+    env.layer.params.retain(|(name, _)| declared.iter().any(|d| d.name == *name));
     let replay_path = env.run.replay_file.clone();
     let explicit_out = env.run.output_dir.is_some();
     let mut runner = Runner::new(entry.name)
@@ -127,7 +157,7 @@ fn run_entry(entry: &WorkloadEntry, full: bool, env: EnvConfig, replay: Option<R
         }
         runner = runner.observer(ConsoleProgress::new(ProgressStyle::from_env(), Duration::from_secs(5)));
     }
-    let report = (entry.build)().run(runner).map_err(|e| Failed::from(e.to_string()))?;
+    let report = workload.run(runner).map_err(|e| Failed::from(e.to_string()))?;
     if report.passed() {
         return Ok(());
     }
@@ -153,6 +183,7 @@ fn list_json(entries: &[&'static WorkloadEntry]) -> String {
                 "line": e.line,
                 "adapter": w.adapter_name(),
                 "classes": w.classes(),
+                "params": w.params(),
                 "ignore": o.ignore,
                 "options": {
                     "duration_ms": o.duration.map(|d| d.as_millis() as u64),

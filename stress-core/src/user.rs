@@ -9,7 +9,10 @@ use rand::Rng;
 use crate::adapter::Adapter;
 use crate::config::RunConfig;
 use crate::ledger::Ledger;
+use crate::outcome::OpError;
+use crate::params::{FromParam, Params};
 use crate::seed::StressRng;
+use crate::stats::Measures;
 
 /// A user: an OS thread with its own connection, its own seeded RNG and its own ledger.
 /// Ops receive `&mut User<A>`.
@@ -25,6 +28,10 @@ pub struct User<A: Adapter> {
     pub(crate) db_seed: u64,
     /// Time spent in [`User::untimed`] during the current op.
     pub(crate) untimed: Duration,
+    /// Phases and figures the ops reported.
+    pub(crate) measures: Measures,
+    /// From when phases and figures count (the end of the warm-up).
+    pub(crate) measured_from: Instant,
 }
 
 impl<A: Adapter> fmt::Debug for User<A> {
@@ -103,5 +110,44 @@ impl<A: Adapter> User<A> {
     /// Ops this user has finished so far.
     pub fn ops_done(&self) -> u64 {
         self.ops_done
+    }
+
+    /// The value of a parameter the workload declares (`Workload::param`), as `T`:
+    /// `let epochs: u64 = u.param("epochs")?;`. An undeclared name or a value that does not fit
+    /// `T` is an error of the op.
+    pub fn param<T: FromParam>(&self, name: &str) -> Result<T, OpError> {
+        self.config.params.get(name)
+    }
+
+    /// Every parameter with its value.
+    pub fn params(&self) -> &Params {
+        &self.config.params
+    }
+
+    /// Runs `f` as a named phase of the op (`write`, `read`, `encode`, …) and records how long
+    /// it took (less any [`untimed`](Self::untimed) part inside it). `summary.json` reports each
+    /// phase under `phases` with its count, total and percentiles; a sweep reports the phases
+    /// `write` and `read` as write and read time.
+    pub fn phase<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> T) -> T {
+        let untimed_before = self.untimed;
+        let t0 = Instant::now();
+        let out = f(self);
+        let t1 = Instant::now();
+        if t1 >= self.measured_from {
+            let aside = self.untimed.saturating_sub(untimed_before);
+            self.measures.phase(name, (t1 - t0).saturating_sub(aside));
+        }
+        out
+    }
+
+    /// Records a figure the op observed (a payload's size on the client or in the database, a
+    /// collision count, a table's size): `summary.json` reports each under `figures` with its
+    /// count, sum, min, max and mean. By convention `client_bytes` and `db_bytes` are a
+    /// payload's size on the client and in the database: a sweep reports them in columns of
+    /// their own.
+    pub fn figure(&mut self, name: &str, value: f64) {
+        if Instant::now() >= self.measured_from {
+            self.measures.figure(name, value);
+        }
     }
 }

@@ -10,13 +10,15 @@ use crate::adapter::Adapter;
 use crate::error::{RunError, WorkloadError};
 use crate::ledger::Ledger;
 use crate::outcome::{OpError, OpResult};
+use crate::params::{self, LOAD_PARAMS, ParamDef, ParamValue, Params};
 use crate::run::{RunReport, Runner};
 use crate::seed::StressRng;
 use crate::user::User;
 
 /// An op: a function of the user running it.
 pub(crate) type OpFn<A> = Arc<dyn Fn(&mut User<A>) -> OpResult + Send + Sync>;
-type SetupFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &mut StressRng) -> Result<(), OpError> + Send + Sync>;
+type SetupFn<A> =
+    Box<dyn Fn(&mut <A as Adapter>::Conn, &mut StressRng, &Params) -> Result<(), OpError> + Send + Sync>;
 type VerifyFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &Ledger) -> Result<(), OpError> + Send + Sync>;
 
 /// Whether an op reads or writes: a write over the disk budget is replaced by a read.
@@ -128,6 +130,7 @@ pub struct Workload<A: Adapter> {
     pub(crate) think_ms: Option<(u64, u64)>,
     pub(crate) batch: Option<(u64, u64)>,
     pub(crate) databases: Option<usize>,
+    pub(crate) params: Vec<ParamDef>,
 }
 
 impl<A: Adapter> fmt::Debug for Workload<A> {
@@ -136,6 +139,7 @@ impl<A: Adapter> fmt::Debug for Workload<A> {
             .field("adapter", &self.adapter.name())
             .field("classes", &self.classes)
             .field("databases", &self.databases)
+            .field("params", &self.params)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +155,7 @@ impl<A: Adapter> Workload<A> {
             think_ms: None,
             batch: None,
             databases: None,
+            params: Vec::new(),
         }
     }
 
@@ -160,8 +165,41 @@ impl<A: Adapter> Workload<A> {
     where
         F: Fn(&mut A::Conn, &mut StressRng) -> Result<(), OpError> + Send + Sync + 'static,
     {
+        self.setup = Some(Box::new(move |conn, rng, _| f(conn, rng)));
+        self
+    }
+
+    /// The setup step, like [`setup`](Self::setup), for a setup that reads the run's
+    /// parameters (a table sized by `entities`, a column typed by `format`).
+    pub fn setup_with_params<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut A::Conn, &mut StressRng, &Params) -> Result<(), OpError> + Send + Sync + 'static,
+    {
         self.setup = Some(Box::new(f));
         self
+    }
+
+    /// Declares a parameter with its default, whose kind (whole number, number, boolean, text)
+    /// the default sets: `.param("epochs", 10_000)`. Ops read it with
+    /// [`User::param`](crate::User::param); `--param epochs=50k` and `STRESS_PARAM_EPOCHS` set
+    /// it; `cargo stress sweep` varies it; `replay.json` records it.
+    pub fn param(mut self, name: &str, default: impl Into<ParamValue>) -> Self {
+        self.params.push(ParamDef::new(name, default));
+        self
+    }
+
+    /// Declares a text parameter limited to `choices` (any other value is refused before the
+    /// run starts): `.param_choice("format", "jsonb", &["jsonb", "bson"])`.
+    pub fn param_choice(mut self, name: &str, default: &str, choices: &[&str]) -> Self {
+        let mut def = ParamDef::new(name, default);
+        def.choices = choices.iter().map(|c| (*c).to_owned()).collect();
+        self.params.push(def);
+        self
+    }
+
+    /// The declared parameters, in declaration order.
+    pub fn params(&self) -> &[ParamDef] {
+        &self.params
     }
 
     /// Adds a user class.
@@ -222,6 +260,30 @@ impl<A: Adapter> Workload<A> {
                 return Err(WorkloadError::BadRate(class.name.clone()));
             }
             OpTable::new(class)?;
+        }
+        for (i, p) in self.params.iter().enumerate() {
+            let bad = |why: String| WorkloadError::BadParam {
+                name: p.name.clone(),
+                why,
+            };
+            if params::check_name(&p.name).is_err() {
+                return Err(bad(
+                    "is not a parameter name: use lowercase letters, digits and _, starting with a letter".into(),
+                ));
+            }
+            if LOAD_PARAMS.contains(&p.name.as_str()) {
+                return Err(bad("is the load setting of that name: choose another name".into()));
+            }
+            if self.params[..i].iter().any(|q| q.name == p.name) {
+                return Err(bad("is declared twice".into()));
+            }
+            if !p.choices.is_empty() && !p.choices.contains(&p.default.to_string()) {
+                return Err(bad(format!(
+                    "has default `{}`, which is not one of its choices ({})",
+                    p.default,
+                    p.choices.join(", ")
+                )));
+            }
         }
         Ok(())
     }
@@ -298,6 +360,10 @@ pub trait ErasedWorkload: Send {
     fn classes(&self) -> Vec<(String, usize)>;
     /// The adapter's name.
     fn adapter_name(&self) -> &'static str;
+    /// The declared parameters.
+    fn params(&self) -> Vec<ParamDef> {
+        Vec::new()
+    }
 }
 
 /// A boxed [`ErasedWorkload`].
@@ -314,6 +380,10 @@ impl<A: Adapter> ErasedWorkload for Workload<A> {
 
     fn adapter_name(&self) -> &'static str {
         self.adapter.name()
+    }
+
+    fn params(&self) -> Vec<ParamDef> {
+        self.params.clone()
     }
 }
 
@@ -412,5 +482,24 @@ mod tests {
             .class(UserClass::new("x", 1).read("r", 1.0, ok))
             .class(UserClass::new("x", 1).read("r", 1.0, ok));
         assert_eq!(w.validate(), Err(WorkloadError::DuplicateClass("x".into())));
+    }
+
+    #[test]
+    fn parameters_are_checked() {
+        let base = || Workload::new(Bare).class(UserClass::new("x", 1).read("r", 1.0, ok));
+        assert_eq!(base().param("epochs", 10).param("format", "a").validate(), Ok(()));
+        let cases = [
+            (base().param("Epochs", 1), "`Epochs` is not a parameter name"),
+            (base().param("users", 1), "is the load setting of that name"),
+            (base().param("n", 1).param("n", 2), "parameter `n` is declared twice"),
+            (
+                base().param_choice("format", "xml", &["jsonb", "bson"]),
+                "has default `xml`, which is not one of its choices (jsonb, bson)",
+            ),
+        ];
+        for (w, expect) in cases {
+            let e = w.validate().unwrap_err().to_string();
+            assert!(e.contains(expect), "{e}");
+        }
     }
 }

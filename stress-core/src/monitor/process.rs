@@ -60,7 +60,28 @@ pub fn read_process(pid: &str) -> Option<ProcessSample> {
     })
 }
 
-/// This process's resident memory (`rss_mb`) and CPU (`cpu_percent`, of one core). For an
+/// This process's memory high-water mark (`VmHWM`), in bytes.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets this process's memory high-water mark (`hwm_mb`) to its current resident size
+/// (Linux 4.0 and later, `/proc/self/clear_refs`); best effort: where it cannot, the mark counts
+/// from the process's start.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's resident memory (`rss_mb`), its exact high-water mark since the run's users
+/// started (`hwm_mb`: a peak no sampling misses) and CPU (`cpu_percent`, of one core). For an
 /// in-process engine such as SQLite, these are the engine's resources too.
 #[derive(Debug)]
 pub struct ProcessMetrics {
@@ -95,10 +116,14 @@ impl MetricsSource for ProcessMetrics {
             _ => 0.0,
         };
         self.last = Some((now, s.cpu_seconds));
-        Ok(vec![
+        let mut out = vec![
             Reading::new("rss_mb", ResourceKind::MemoryMb, s.rss_bytes as f64 / 1_048_576.0),
             Reading::new("cpu_percent", ResourceKind::CpuPercent, cpu.max(0.0)),
-        ])
+        ];
+        if let Some(hwm) = peak_rss_bytes() {
+            out.push(Reading::new("hwm_mb", ResourceKind::Other, hwm as f64 / 1_048_576.0));
+        }
+        Ok(out)
     }
 }
 
@@ -144,6 +169,15 @@ mod tests {
         assert_eq!(r[0].name, "rss_mb");
         assert!(r[0].value > 1.0);
         assert!(r[1].value >= 0.0);
+        assert_eq!(r[2].name, "hwm_mb");
+        assert!(r[2].value >= r[0].value - 1.0, "the high-water mark is at least the current size: {r:?}");
+        // A megabyte-sized allocation touched and freed leaves the mark above where it was reset.
+        reset_peak_rss();
+        let before = peak_rss_bytes().unwrap();
+        let big = vec![1u8; 64 << 20];
+        std::hint::black_box(&big);
+        drop(big);
+        assert!(peak_rss_bytes().unwrap() >= before + (32 << 20), "the mark follows the peak");
         assert!(read_process("999999999").is_none());
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::run::StopReason;
-use crate::stats::{IntervalRecord, LatencySummary, OpStats};
+use crate::stats::{FigureStats, IntervalRecord, LatencySummary, OpStats, PhaseStats};
 use crate::thresholds::ThresholdResult;
 
 /// The version of `summary.json` this build writes and reads.
@@ -83,6 +83,17 @@ pub struct Summary {
     pub users: Vec<UserSummary>,
     /// Peak of every resource reading, by `source.metric`.
     pub resources: BTreeMap<String, f64>,
+    /// Every resource reading when the users started, by `source.metric`: peak minus start is
+    /// what the run added (`process.hwm_mb`, the exact high-water mark of this process's
+    /// memory, is reset at that moment).
+    #[serde(default)]
+    pub resources_start: BTreeMap<String, f64>,
+    /// Named phases the ops timed (`User::phase`): count, total and percentiles of each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phases: BTreeMap<String, PhaseStats>,
+    /// Named figures the ops recorded (`User::figure`): count, sum, min, max and mean of each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub figures: BTreeMap<String, FigureStats>,
     /// Server-side latency by metrics source, where the engine reports it (Hyper's
     /// `query-end` log records): what the server spent, beside the client-side `latency_us`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -163,6 +174,14 @@ pub struct ErrorRecord {
 }
 
 impl Summary {
+    /// Whether the run failed for breached thresholds alone (or passed): what `cargo stress`
+    /// reports with exit code 4.
+    pub fn failed_on_thresholds_only(&self) -> bool {
+        let breached = self.thresholds.iter().filter(|t| !t.passed).count();
+        let aborted = usize::from(self.stop_reason == StopReason::ThresholdBreached);
+        self.failures.len() == breached + aborted
+    }
+
     /// Reads a `summary.json`, refusing other format versions.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -21,7 +21,7 @@ use crate::report::{
     SUMMARY_FORMAT_VERSION, Summary, Verify,
 };
 use crate::seed::{self, SeedPlan};
-use crate::stats::{Batch, Collector, LatencyHistogram};
+use crate::stats::{Batch, Collector, LatencyHistogram, Measures};
 use crate::thresholds::{Observed, Threshold, ThresholdResult};
 use crate::workload::{OpTable, Workload};
 
@@ -98,6 +98,8 @@ struct Findings {
     /// From the first user thread's spawn to the moment all had connected.
     startup: Duration,
     peaks: BTreeMap<String, f64>,
+    /// Resource readings when the users started.
+    baseline: BTreeMap<String, f64>,
     server_latency: BTreeMap<String, LatencyHistogram>,
     backpressure: Backpressure,
     verify: Verify,
@@ -202,7 +204,7 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         for db in &job.plan.databases {
             let result = adapter
                 .connect(db.index)
-                .and_then(|mut conn| setup(&mut conn, &mut seed::rng(db.schema_seed)));
+                .and_then(|mut conn| setup(&mut conn, &mut seed::rng(db.schema_seed), &job.config.params));
             if let Err(e) = result {
                 findings.stop = Some((StopReason::Error, format!("setup of database {} failed: {e}", db.index)));
                 return;
@@ -292,6 +294,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         collector: Collector::new(names.len()),
         observers: &mut job.observers,
         peaks: BTreeMap::new(),
+        baseline: BTreeMap::new(),
         server_latency: BTreeMap::new(),
         backpressure: Backpressure::default(),
         warned: Vec::new(),
@@ -403,6 +406,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let Monitor {
         collector,
         peaks,
+        baseline,
         server_latency,
         backpressure,
         warned,
@@ -410,6 +414,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     } = monitor;
     findings.collector = Some(collector);
     findings.peaks = peaks;
+    findings.baseline = baseline;
     findings.server_latency = server_latency;
     findings.backpressure = backpressure;
     findings.warnings.extend(warned);
@@ -477,6 +482,10 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
     for t in thresholds.iter().filter(|t| !t.passed) {
         failures.push(t.to_string());
     }
+    let mut measures = Measures::default();
+    for u in &f.users {
+        measures.merge(&u.measures);
+    }
     let mut warnings = f.warnings.clone();
     if f.errors_seen > f.errors.len() {
         warnings.push(format!(
@@ -518,6 +527,9 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         ops,
         users: f.users.iter().map(|u| u.summary.clone()).collect(),
         resources: f.peaks.iter().map(|(k, v)| (k.clone(), round3(*v))).collect(),
+        resources_start: f.baseline.iter().map(|(k, v)| (k.clone(), round3(*v))).collect(),
+        phases: measures.phase_stats(),
+        figures: measures.figure_stats(),
         server_latency_us: f.server_latency.iter().map(|(k, h)| (k.clone(), h.summary())).collect(),
         backpressure: f.backpressure.clone(),
         verify: f.verify.clone(),

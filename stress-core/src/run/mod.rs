@@ -18,6 +18,7 @@ use crate::adapter::Adapter;
 use crate::config::{ConfigLayer, EnvConfig, Origin, RunConfig};
 use crate::error::{ConfigError, ReplayError, RunError};
 use crate::monitor::MetricsSource;
+use crate::params::{ParamDef, Params};
 use crate::registry::AttrOptions;
 use crate::report::{self, Observer, ReplayFile, Summary};
 use crate::seed::{self, SeedPlan};
@@ -75,6 +76,7 @@ pub struct Runner {
     sources: Vec<Box<dyn MetricsSource>>,
     smoke: bool,
     origin: Option<Origin>,
+    param_error: Option<ConfigError>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -214,6 +216,20 @@ impl Runner {
         self
     }
 
+    /// Sets a parameter the workload declares (`.param("epochs", 50_000)`), or the load with
+    /// `users` (total users, spread over the classes in their proportions) and `rate` (ops/s).
+    /// A name the workload does not declare, or a value of the wrong kind, makes
+    /// [`run`](Self::run) fail before anything runs.
+    pub fn param(mut self, name: &str, value: impl std::fmt::Display) -> Self {
+        let value = value.to_string();
+        match self.api.set_param(name, &value) {
+            Ok(()) => {}
+            // Reported by `run`, which returns the errors of the settings.
+            Err(e) => self.param_error = Some(e),
+        }
+        self
+    }
+
     /// Batch size range.
     pub fn batch(mut self, min: u64, max: u64) -> Self {
         (self.api.batch_min, self.api.batch_max) = (Some(min), Some(max));
@@ -233,9 +249,12 @@ impl Runner {
             name: self.name.clone(),
             source,
         })?;
+        if let Some(e) = self.param_error {
+            return Err(e.into());
+        }
         let classes = workload.classes();
         let (config, plan) = match &self.replay {
-            Some((path, file)) => replay_plan(&self.name, path, file, &classes)?,
+            Some((path, file)) => replay_plan(&self.name, path, file, &classes, workload.params())?,
             None => {
                 let code = ConfigLayer {
                     think_min_ms: workload.think_ms.map(|t| t.0),
@@ -251,7 +270,8 @@ impl Runner {
                     .with(self.env.as_ref().map_or(&empty, |e| &e.layer))
                     .with(&self.api);
                 let seed = layer.seed.unwrap_or_else(seed::random_seed);
-                let config = RunConfig::resolve(&layer, &classes, seed, self.smoke)?;
+                let mut config = RunConfig::resolve(&layer, &classes, seed, self.smoke)?;
+                config.params = Params::resolve(workload.params(), &layer.params).map_err(ConfigError::Invalid)?;
                 let users: Vec<(&str, usize)> = config.users.iter().map(|(c, n)| (c.as_str(), *n)).collect();
                 let plan = SeedPlan::derive(seed, &users, config.databases);
                 (config, plan)
@@ -310,6 +330,7 @@ fn replay_plan(
     path: &Path,
     file: &ReplayFile,
     classes: &[(String, usize)],
+    params: &[ParamDef],
 ) -> Result<(RunConfig, SeedPlan), ReplayError> {
     let mismatch = |message: String| ReplayError::Mismatch {
         path: path.to_owned(),
@@ -330,7 +351,11 @@ fn replay_plan(
     if file.databases.len() != file.config.databases.max(1) {
         return Err(mismatch("its database seeds do not match its database count".into()));
     }
-    Ok((file.config.clone(), file.seed_plan()))
+    let mut config = file.config.clone();
+    // Parameters the workload declared since keep their defaults; one it no longer declares
+    // cannot be repeated.
+    config.params = Params::resolve(params, &file.config.params.to_pairs()).map_err(mismatch)?;
+    Ok((config, file.seed_plan()))
 }
 
 fn refuse_original(out: &Path, original: &Path) -> Result<(), RunError> {

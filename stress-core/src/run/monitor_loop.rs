@@ -30,6 +30,8 @@ pub(crate) struct Monitor<'a> {
     pub(crate) collector: Collector,
     pub(crate) observers: &'a mut Vec<Box<dyn Observer>>,
     pub(crate) peaks: BTreeMap<String, f64>,
+    /// Readings when the users started.
+    pub(crate) baseline: BTreeMap<String, f64>,
     /// Server-side latencies by source, from [`MetricsSource::server_latencies`].
     pub(crate) server_latency: BTreeMap<String, LatencyHistogram>,
     pub(crate) backpressure: Backpressure,
@@ -48,6 +50,7 @@ impl Monitor<'_> {
     /// Runs until every user has finished (their senders are gone); returns that instant.
     pub(crate) fn run(&mut self, rx: &Receiver<Batch>, start: Instant) -> Instant {
         self.start = start;
+        self.sample_baseline();
         let deadline = self.duration.map(|d| start + d);
         let mut next = 1u64;
         loop {
@@ -80,6 +83,22 @@ impl Monitor<'_> {
         self.close(u64::MAX);
         self.backpressure.paused_s = (self.backpressure.paused_s * 1000.0).round() / 1000.0;
         end
+    }
+
+    /// Readings at the users' start, beside the peaks: what the run added is peak minus start.
+    /// This process's memory high-water mark is reset first, so that its peak is the run's own.
+    fn sample_baseline(&mut self) {
+        crate::monitor::reset_peak_rss();
+        for src in &mut self.sources {
+            let name = src.name().to_owned();
+            // A source that cannot be read now is reported by the first interval's sample.
+            for r in src.sample().unwrap_or_default() {
+                let key = format!("{name}.{}", r.name);
+                let peak = self.peaks.entry(key.clone()).or_insert(r.value);
+                *peak = peak.max(r.value);
+                self.baseline.insert(key, r.value);
+            }
+        }
     }
 
     fn sample(&mut self, interval: u64, now: Instant) {

@@ -17,7 +17,7 @@ use crate::config::RunConfig;
 use crate::ledger::Ledger;
 use crate::report::UserSummary;
 use crate::seed::{self, OpDigest, UserSeed};
-use crate::stats::{Batch, Sample};
+use crate::stats::{Batch, Measures, Sample};
 use crate::user::User;
 use crate::workload::{OpKind, OpTable, UserClass};
 
@@ -49,6 +49,7 @@ const LATE_AFTER: Duration = Duration::from_millis(1);
 pub(crate) struct UserResult {
     pub(crate) summary: UserSummary,
     pub(crate) ledger: Ledger,
+    pub(crate) measures: Measures,
 }
 
 pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
@@ -81,6 +82,8 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         ops_done: 0,
         db_seed: job.db_seed,
         untimed: Duration::ZERO,
+        measures: Measures::default(),
+        measured_from: start + Duration::from_millis(job.config.warmup_ms),
     };
     let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
     let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
@@ -221,6 +224,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
     UserResult {
         summary,
         ledger: user.ledger,
+        measures: user.measures,
     }
 }
 
@@ -268,5 +272,6 @@ fn connect_failed<A: Adapter>(
     UserResult {
         summary,
         ledger: Ledger::default(),
+        measures: Measures::default(),
     }
 }

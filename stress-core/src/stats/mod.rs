@@ -3,7 +3,10 @@
 
 mod collector;
 mod histogram;
+mod measures;
 
 pub(crate) use collector::{Annotation, Batch, Collector, Sample};
 pub use collector::{IntervalRecord, OpStats};
 pub use histogram::{LatencyHistogram, LatencySummary};
+pub(crate) use measures::Measures;
+pub use measures::{FigureStats, PhaseStats};

@@ -1,0 +1,142 @@
+//! Workload parameters, phases and figures through a whole run: declared with defaults, set
+//! through the API and the environment, read by setup and ops, recorded in `replay.json` and
+//! restored by a replay; phases and figures summed into `summary.json`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use stress_core::prelude::*;
+use stress_core::{EnvConfig, ReplayFile, RunError};
+
+static SETUP_SAW: AtomicU64 = AtomicU64::new(0);
+
+fn workload() -> Workload<Bare> {
+    Workload::new(Bare)
+        .param("epochs", 100u64)
+        .param_choice("format", "jsonb", &["jsonb", "bson"])
+        .param("ratio", 0.5)
+        .setup_with_params(|_, _, p| {
+            SETUP_SAW.store(p.get::<u64>("epochs")?, Ordering::SeqCst);
+            Ok(())
+        })
+        .class(
+            UserClass::new("writer", 2).write("record", 1.0, |u| {
+                let epochs: u64 = u.param("epochs")?;
+                let bytes = u.phase("encode", |u| {
+                    let format: String = u.param("format").unwrap_or_default();
+                    epochs * if format == "bson" { 2 } else { 1 }
+                });
+                u.phase("write", |u| {
+                    // An untimed part inside a phase is left out of it.
+                    u.untimed(|_| std::thread::sleep(Duration::from_millis(1)));
+                });
+                u.figure("client_bytes", bytes as f64);
+                u.figure("epochs_seen", epochs as f64);
+                Ok(Outcome::rows(epochs).with_bytes(bytes))
+            }),
+        )
+        .class(UserClass::new("reader", 1).read("look", 1.0, |_| Ok(Outcome::rows(1))))
+}
+
+#[test]
+fn parameters_reach_setup_and_ops_and_are_recorded_for_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Runner::new("params")
+        .seed(9)
+        .ops_per_user(4)
+        .param("epochs", "2k")
+        .param("format", "bson")
+        .output_dir(dir.path().join("a"))
+        .run(workload())
+        .unwrap();
+    let s = &first.summary;
+    assert!(s.passed, "{:?}", s.failures);
+    assert_eq!(SETUP_SAW.load(Ordering::SeqCst), 2_000);
+    assert_eq!(s.figures["epochs_seen"].max, 2_000.0);
+    assert_eq!(s.figures["client_bytes"].mean, 4_000.0);
+    assert_eq!(s.figures["client_bytes"].count, 8, "2 writers × 4 ops");
+    assert_eq!(s.phases["write"].count, 8);
+    assert_eq!(s.phases["encode"].count, 8);
+    assert!(
+        s.phases["write"].latency_us.max < 1_000,
+        "the untimed sleep is not in the phase: {:?}",
+        s.phases["write"]
+    );
+    assert!(s.resources_start.contains_key("process.rss_mb"), "{:?}", s.resources_start);
+    assert!(s.resources.contains_key("process.hwm_mb"), "{:?}", s.resources);
+
+    let replay = ReplayFile::load(&dir.path().join("a")).unwrap();
+    let recorded: serde_json::Value = serde_json::to_value(&replay.config.params).unwrap();
+    assert_eq!(
+        recorded,
+        serde_json::json!({"epochs": 2000, "format": "bson", "ratio": 0.5})
+    );
+    // A replay restores them, whatever the environment says now.
+    let env = EnvConfig::from_vars([("STRESS_PARAM_EPOCHS".to_owned(), "7".to_owned())]).unwrap();
+    let again = Runner::new("params")
+        .env(env)
+        .unwrap()
+        .replay_file(dir.path().join("a"))
+        .unwrap()
+        .output_dir(dir.path().join("b"))
+        .run(workload())
+        .unwrap();
+    assert_eq!(again.summary.figures["epochs_seen"].max, 2_000.0);
+    let digests = |s: &stress_core::Summary| s.users.iter().map(|u| u.op_digest.clone()).collect::<Vec<_>>();
+    assert_eq!(digests(&again.summary), digests(s));
+}
+
+#[test]
+fn the_environment_sets_parameters_and_the_load() {
+    let env = EnvConfig::from_vars([
+        ("STRESS_PARAM_RATIO".to_owned(), "0.25".to_owned()),
+        ("STRESS_PARAM_USERS".to_owned(), "6".to_owned()),
+    ])
+    .unwrap();
+    let r = Runner::new("params")
+        .env(env)
+        .unwrap()
+        .ops_per_user(1)
+        .run(workload())
+        .unwrap();
+    assert!(r.passed(), "{:?}", r.summary.failures);
+    let classes: Vec<&str> = r.summary.users.iter().map(|u| u.class.as_str()).collect();
+    assert_eq!(classes.len(), 6, "users=6 over writer:reader 2:1");
+    assert_eq!(classes.iter().filter(|c| **c == "writer").count(), 4);
+    assert_eq!(r.summary.figures["epochs_seen"].max, 100.0, "the default");
+}
+
+#[test]
+fn bad_parameters_fail_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            Runner::new("params").param("nope", 1),
+            "parameter `nope` is not declared by the workload (its parameters: epochs, format, ratio; users and rate set the load)",
+        ),
+        (
+            Runner::new("params").param("format", "xml"),
+            "parameter `format` takes one of jsonb, bson, not `xml`",
+        ),
+        (
+            Runner::new("params").param("epochs", "many"),
+            "parameter `epochs` takes a whole number",
+        ),
+        (
+            Runner::new("params").param("users", 0),
+            "STRESS_PARAM_USERS=`0` is invalid: expected a whole number of users above 0",
+        ),
+    ];
+    for (runner, expect) in cases {
+        let out = dir.path().join("never");
+        let err = runner.output_dir(&out).run(workload()).unwrap_err();
+        assert!(matches!(err, RunError::Config(_)), "{err:?}");
+        assert!(err.to_string().contains(expect), "{err}");
+        assert!(!out.exists(), "nothing is written: {expect}");
+    }
+    let bad = Workload::new(Bare)
+        .param("rate", 1)
+        .class(UserClass::new("x", 1).read("r", 1.0, |_| Ok(Outcome::done())));
+    let err = Runner::new("bad").run(bad).unwrap_err().to_string();
+    assert!(err.contains("parameter `rate` is the load setting of that name"), "{err}");
+}
