@@ -78,7 +78,13 @@ impl HyperConn {
         self.hyperd_pid
     }
 
-    fn libpq_query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OpError> {
+    /// Runs a query over libpq, handing each chunk of rows to `each`.
+    fn libpq_query(
+        &self,
+        sql: &str,
+        params: &[Value],
+        mut each: impl FnMut(&[hyperdb_api::Row]) -> Result<(), OpError>,
+    ) -> Result<(), OpError> {
         let boxed = to_params(params);
         let refs: Vec<&dyn ToSqlParam> = boxed.iter().map(|b| b.as_ref()).collect();
         let mut rowset = if refs.is_empty() {
@@ -86,17 +92,15 @@ impl HyperConn {
         } else {
             self.conn.query_params(sql, &refs)?
         };
-        let mut out = Vec::new();
         while let Some(chunk) = rowset.next_chunk()? {
-            for row in &chunk {
-                out.push((0..row.column_count()).map(|i| read_row(row, i)).collect::<Result<_, _>>()?);
-            }
+            each(&chunk)?;
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// gRPC takes no bound parameters here: they go in as SQL literals.
-    fn grpc_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OpError> {
+    /// Runs a query over gRPC; returns its result as an Arrow IPC stream. gRPC takes no bound
+    /// parameters here: they go in as SQL literals.
+    fn grpc_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<u8>, OpError> {
         let boxed = to_params(params);
         let sql = replace_params(sql, |n| {
             boxed
@@ -104,8 +108,11 @@ impl HyperConn {
                 .map_or_else(|| format!("${n}"), |p| p.to_sql_literal())
         });
         let grpc = self.grpc.as_mut().expect("called only with a gRPC connection");
-        let ipc = grpc.execute_query_to_arrow(&sql)?;
-        decode_ipc(&ipc)
+        Ok(grpc.execute_query_to_arrow(&sql)?.to_vec())
+    }
+
+    fn over_grpc(&self, sql: &str) -> bool {
+        self.grpc.is_some() && !self.touches_temp_table(sql)
     }
 
     fn touches_temp_table(&self, sql: &str) -> bool {
@@ -157,16 +164,21 @@ fn read_row(row: &hyperdb_api::Row, i: usize) -> Result<Value, OpError> {
     Ok(v.unwrap_or(Value::Null))
 }
 
-/// Rows of an Arrow IPC stream (what gRPC returns).
-fn decode_ipc(ipc: &[u8]) -> Result<Vec<Row>, OpError> {
+/// The record batches of an Arrow IPC stream (what gRPC returns).
+fn ipc_batches(ipc: &[u8]) -> Result<Vec<RecordBatch>, OpError> {
     if ipc.is_empty() {
         return Ok(Vec::new());
     }
-    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)
-        .map_err(|e| OpError::msg(format!("gRPC result is not an Arrow stream: {e}")))?;
+    arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)
+        .map_err(|e| OpError::msg(format!("gRPC result is not an Arrow stream: {e}")))?
+        .map(|b| b.map_err(|e| OpError::msg(format!("gRPC result: {e}"))))
+        .collect()
+}
+
+/// Rows of an Arrow IPC stream.
+fn decode_ipc(ipc: &[u8]) -> Result<Vec<Row>, OpError> {
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| OpError::msg(format!("gRPC result: {e}")))?;
+    for batch in ipc_batches(ipc)? {
         let columns = batch.columns();
         for r in 0..batch.num_rows() {
             let row = columns
@@ -321,11 +333,31 @@ impl SqlConn for HyperConn {
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OpError> {
-        if self.grpc.is_some() && !self.touches_temp_table(sql) {
-            self.grpc_query(sql, params)
-        } else {
-            self.libpq_query(sql, params)
+        if self.over_grpc(sql) {
+            return decode_ipc(&self.grpc_query(sql, params)?);
         }
+        let mut out = Vec::new();
+        self.libpq_query(sql, params, |chunk| {
+            for row in chunk {
+                out.push((0..row.column_count()).map(|i| read_row(row, i)).collect::<Result<_, _>>()?);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Counts rows without converting values: any column type will do.
+    fn query_count(&mut self, sql: &str, params: &[Value]) -> Result<u64, OpError> {
+        if self.over_grpc(sql) {
+            let batches = ipc_batches(&self.grpc_query(sql, params)?)?;
+            return Ok(batches.iter().map(|b| b.num_rows() as u64).sum());
+        }
+        let mut n = 0;
+        self.libpq_query(sql, params, |chunk| {
+            n += chunk.len() as u64;
+            Ok(())
+        })?;
+        Ok(n)
     }
 
     fn bulk_insert(&mut self, table: &TableDef, rows: &[Row]) -> Result<u64, OpError> {

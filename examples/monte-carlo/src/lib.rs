@@ -10,18 +10,23 @@
 //! | bulk insert (the engine's fastest path) | .70 | .05 | .35 |
 //! | single-row INSERT | .15 | .05 | .15 |
 //! | simple SELECT with LIMIT | .05 | .40 | .20 |
-//! | aggregate | .03 | .25 | .15 |
-//! | JOIN of two tables | .02 | .20 | .10 |
+//! | aggregate (grouping, window functions at higher levels) | .03 | .25 | .15 |
+//! | JOIN of 2–4 tables (grouping, window functions, a CTE at higher levels) | .02 | .20 | .10 |
 //! | DDL: create temp table, insert, select, drop | .05 | .05 | .05 |
+//!
+//! Aggregates and joins draw a complexity level from 0 to the `query_complexity_max`
+//! parameter (default 3, at most 4; see [`queries`]).
 //!
 //! Better than the original: inserted ids come from the seeded range so joins keep matching,
 //! rows are generated outside the timed section (reported as each op's `untimed_us`), and the
 //! verify step checks that every table holds its seeded rows plus every acknowledged insert.
 
+pub mod queries;
 pub mod schema;
 
 use stress_core::prelude::*;
 use stress_core::sql::{Value, quote_ident};
+use stress_hyper::Hyper;
 use stress_postgres::Postgres;
 use stress_sqlite::Sqlite;
 
@@ -32,7 +37,19 @@ pub fn mix<A: Adapter>(adapter: A) -> Workload<A>
 where
     A::Conn: SqlConn,
 {
+    mix_with_complexity(adapter, DEFAULT_COMPLEXITY_MAX)
+}
+
+/// The default of `query_complexity_max`.
+pub const DEFAULT_COMPLEXITY_MAX: u64 = 3;
+
+/// The mix with another default for `query_complexity_max` (the parameter still overrides it).
+pub fn mix_with_complexity<A: Adapter>(adapter: A, complexity_max: u64) -> Workload<A>
+where
+    A::Conn: SqlConn,
+{
     Workload::new(adapter)
+        .param("query_complexity_max", complexity_max.min(queries::MAX_LEVEL))
         .databases(3)
         .batch(100, 10_000)
         .think_ms(10, 200)
@@ -77,6 +94,19 @@ pub fn monte_carlo_sqlite() -> Workload<Sqlite> {
 #[stress_workload(duration = "20s")]
 pub fn monte_carlo_postgres() -> Workload<Postgres> {
     mix(Postgres::from_env_or_managed())
+}
+
+/// The mix on a managed hyperd, with the original simulation's knobs: `STRESS_TRANSPORT`,
+/// `STRESS_DATA_FORMAT`, `STRESS_LOG_INTERVAL`, `STRESS_LOG_MODE`, `STRESS_MEMORY_LIMIT` (see
+/// `stress_hyper::Hyper::from_env`), `STRESS_QUERY_COMPLEXITY_MAX`, and the core's
+/// `STRESS_DATABASES`, `STRESS_INSERTER_USERS`, `STRESS_QUERY_USERS`, `STRESS_MIXED_USERS`.
+#[stress_workload(duration = "20s")]
+pub fn monte_carlo_hyper() -> Workload<Hyper> {
+    let complexity = std::env::var("STRESS_QUERY_COMPLEXITY_MAX")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_COMPLEXITY_MAX);
+    mix_with_complexity(Hyper::from_env(), complexity)
 }
 
 fn setup<A: Adapter>(db: &mut A::Conn, rng: &mut StressRng) -> Result<(), OpError>
@@ -148,28 +178,26 @@ where
     })
 }
 
+/// A complexity level from 0 to `query_complexity_max`, drawn from the user's RNG.
+fn level<A: Adapter>(u: &mut User<A>) -> Result<u64, OpError> {
+    let max = u.param::<u64>("query_complexity_max")?.min(queries::MAX_LEVEL);
+    Ok(u.rng().random_range(0..=max))
+}
+
 fn aggregate<A: Adapter>(u: &mut User<A>) -> OpResult
 where
     A::Conn: SqlConn,
 {
-    read(u, 1, |t| {
-        format!(
-            "SELECT count(*), avg(value), min(value), max(value) FROM {} WHERE id <= $1",
-            t[0]
-        )
-    })
+    let level = level(u)?;
+    read(u, queries::aggregate_tables(level), |t| queries::aggregate(level, t))
 }
 
 fn join<A: Adapter>(u: &mut User<A>) -> OpResult
 where
     A::Conn: SqlConn,
 {
-    read(u, 2, |t| {
-        format!(
-            "SELECT a.id, a.name, b.value FROM {} a JOIN {} b ON a.id = b.id WHERE a.id = $1 LIMIT 100",
-            t[0], t[1]
-        )
-    })
+    let level = level(u)?;
+    read(u, queries::join_tables(level), |t| queries::join(level, t))
 }
 
 fn ddl<A: Adapter>(u: &mut User<A>) -> OpResult

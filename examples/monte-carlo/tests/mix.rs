@@ -33,6 +33,8 @@ fn runner(name: &str) -> Runner {
         .duration(Duration::from_secs(4))
         .think_ms(1, 20)
         .batch(100, 2_000)
+        // Every query shape, on every engine.
+        .param("query_complexity_max", 4)
 }
 
 #[test]
@@ -84,4 +86,113 @@ fn a_replay_of_the_mix_matches_every_digest() {
         .unwrap();
     let digests = |s: &Summary| s.users.iter().map(|u| u.op_digest.clone()).collect::<Vec<_>>();
     assert_eq!(digests(&again.summary), digests(&first.summary));
+}
+
+/// hyperd's log lines of kind `k` in the run directory `dir`.
+fn hyperd_log_lines(dir: &std::path::Path, k: &str) -> usize {
+    let needle = format!(r#""k":"{k}""#);
+    std::fs::read_dir(dir.join("hyperd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .map(|t| t.lines().filter(|l| l.contains(&needle)).count())
+        .sum()
+}
+
+#[test]
+fn the_mix_on_hyper_in_every_data_format_and_transport() {
+    use stress_hyper::{DataFormat, Hyper, Transport};
+    for (transport, format) in [
+        (Transport::LibPq, DataFormat::HyperBinary),
+        (Transport::Grpc, DataFormat::Arrow),
+        (Transport::LibPq, DataFormat::Arrow),
+        (Transport::Grpc, DataFormat::HyperBinary),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = runner("monte_carlo_hyper")
+            .duration(Duration::from_secs(3))
+            .output_dir(dir.path().join("run"))
+            .run(monte_carlo::mix(
+                Hyper::managed().transport(transport).data_format(format),
+            ))
+            .unwrap();
+        let s = &r.summary;
+        check(s);
+        let label = format!("{transport:?}/{format:?}");
+        // hyperd's resource log reached the monitor.
+        assert!(s.resources["hyper.memory_mb"] > 0.0, "{label}: {:?}", s.resources);
+        assert!(
+            s.resources.contains_key("hyper.scheduler_active_threads"),
+            "{label}: {:?}",
+            s.resources
+        );
+        assert!(s.resources["hyper.db_size_mb"] > 0.0, "{label}");
+        // Server-side latency beside the client's.
+        let server = &s.server_latency_us["hyper"];
+        assert!(server.count > 0 && server.max > 0, "{label}: {server:?}");
+        // Each path really ran: Arrow inserts, gRPC reads.
+        let run = dir.path().join("run");
+        let grpc_queries = hyperd_log_lines(&run, "grpc-query-end");
+        match transport {
+            Transport::Grpc => assert!(grpc_queries > 0, "{label}: no gRPC query in hyperd's log"),
+            Transport::LibPq => assert_eq!(grpc_queries, 0, "{label}"),
+        }
+    }
+}
+
+#[test]
+fn hyper_memory_backpressure_pauses_users_then_ends_the_run() {
+    let layer = stress_core::ConfigLayer {
+        // hyperd alone uses more than this from its first resource record.
+        max_memory_mb: Some(50),
+        limit_grace: Some(Duration::from_secs(3)),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = runner("monte_carlo_hyper")
+        .duration(Duration::from_secs(120))
+        .settings(&layer)
+        .output_dir(dir.path().join("run"))
+        .run(monte_carlo::mix(stress_hyper::Hyper::managed()))
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::ResourceLimit, "{:?}", s.stop_detail);
+    assert!(s.backpressure.pauses >= 1 && s.backpressure.paused_s > 0.0, "{:?}", s.backpressure);
+    assert!(s.resources["hyper.memory_mb"] > 50.0, "{:?}", s.resources);
+    assert!(s.duration_s < 60.0);
+    let csv = std::fs::read_to_string(dir.path().join("run/timeseries.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains("hyper.memory_mb"), "{csv}");
+}
+
+#[test]
+fn hyperd_killed_mid_run_is_a_crash_with_every_report_written() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use stress_core::prelude::*;
+    use stress_hyper::{Hyper, HyperConn};
+
+    static KILLED: AtomicBool = AtomicBool::new(false);
+    fn kill(u: &mut User<Hyper>) -> OpResult {
+        if u.ops_done() >= 3 && !KILLED.swap(true, Ordering::SeqCst) {
+            let pid = u.conn().hyperd_pid().expect("managed");
+            std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status()?;
+        }
+        let c: &mut HyperConn = u.conn();
+        Ok(Outcome::rows(c.query_count("SELECT 1", &[])?))
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w = Workload::new(Hyper::managed()).class(UserClass::new("killer", 2).read("probe", 1.0, kill));
+    let r = Runner::new("hyper_crash")
+        .seed(9)
+        .duration(Duration::from_secs(60))
+        .think_ms(50, 50)
+        .output_dir(dir.path().join("run"))
+        .run(w)
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::CrashDetected, "{:?}", s.stop_detail);
+    let detail = s.stop_detail.as_deref().unwrap();
+    assert!(detail.contains("hyperd") && detail.contains("last log lines"), "{detail}");
+    assert!(!s.passed);
+    for f in ["summary.json", "replay.json", "timeseries.csv"] {
+        assert!(dir.path().join("run").join(f).is_file(), "{f} written");
+    }
 }
