@@ -104,7 +104,7 @@ fn packages<'m>(meta: &'m Metadata, sel: &Selection) -> Result<Vec<&'m Package>,
 }
 
 /// The `harness = false` test, bench and example targets of the selected packages that
-/// depend on `stress-core`.
+/// depend on `stress-core` and whose main calls `stress_core::main()`.
 pub fn candidates(meta: &Metadata, sel: &Selection) -> Result<Vec<Candidate>, CliError> {
     let mut out = Vec::new();
     for pkg in packages(meta, sel)? {
@@ -124,11 +124,16 @@ pub fn candidates(meta: &Metadata, sel: &Selection) -> Result<Vec<Candidate>, Cl
                 let Some(name) = t.get("name").and_then(toml::Value::as_str) else {
                     continue;
                 };
-                let known = pkg
+                let target = pkg
                     .targets
                     .iter()
-                    .any(|mt| mt.name == name && mt.kind.iter().any(|k| k.to_string() == kind));
-                if !harness && known {
+                    .find(|mt| mt.name == name && mt.kind.iter().any(|k| k.to_string() == kind));
+                // Other `harness = false` targets (divan benchmarks, custom mains) are not
+                // built or run: running one to ask for its workloads would run it.
+                let is_stress_harness = target.is_some_and(|t| {
+                    std::fs::read_to_string(&t.src_path).is_ok_and(|src| src.contains("stress_core::main"))
+                });
+                if !harness && is_stress_harness {
                     out.push(Candidate {
                         package: pkg.name.to_string(),
                         manifest_path: pkg.manifest_path.clone().into(),
