@@ -107,11 +107,10 @@ impl ConfigLayer {
                 );
             }
             "rate" => {
-                self.rate = Some(
-                    params::parse_float(v)
-                        .filter(|r| *r > 0.0)
-                        .ok_or_else(|| ConfigError::env(&var, v, "expected a rate in ops/s above 0, like 500 or 0.5"))?,
-                );
+                self.rate =
+                    Some(params::parse_float(v).filter(|r| *r > 0.0).ok_or_else(|| {
+                        ConfigError::env(&var, v, "expected a rate in ops/s above 0, like 500 or 0.5")
+                    })?);
             }
             _ => {
                 params::check_name(name).map_err(|m| ConfigError::env(&var, v, m))?;
@@ -316,7 +315,11 @@ impl EnvConfig {
                 _ if name.starts_with(params::ENV_PREFIX) => {
                     let param = name[params::ENV_PREFIX.len()..].to_ascii_lowercase();
                     if param.is_empty() {
-                        return Err(ConfigError::env(&name, v, "STRESS_PARAM_ needs a parameter name after it"));
+                        return Err(ConfigError::env(
+                            &name,
+                            v,
+                            "STRESS_PARAM_ needs a parameter name after it",
+                        ));
                     }
                     l.set_param(&param, v)?;
                 }
@@ -857,11 +860,18 @@ mod tests {
         assert!(e.warnings.is_empty(), "{:?}", e.warnings);
         assert_eq!(
             e.layer.params,
-            vec![("epochs".to_owned(), "10k".to_owned()), ("format".to_owned(), "bson".to_owned())]
+            vec![
+                ("epochs".to_owned(), "10k".to_owned()),
+                ("format".to_owned(), "bson".to_owned())
+            ]
         );
         assert_eq!((e.layer.users_total, e.layer.rate), (Some(6), Some(2.5)));
         let rc = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap();
-        assert_eq!(rc.users, vec![("inserter".into(), 4), ("reader".into(), 2)], "4:3 scaled to 6");
+        assert_eq!(
+            rc.users,
+            vec![("inserter".into(), 4), ("reader".into(), 2)],
+            "4:3 scaled to 6"
+        );
         let e = env(&[("STRESS_USERS", "14")]).unwrap();
         let rc = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap();
         assert_eq!(rc.users, vec![("inserter".into(), 8), ("reader".into(), 6)]);

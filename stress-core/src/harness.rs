@@ -124,7 +124,11 @@ fn check_params(entries: &[&'static WorkloadEntry], env: &EnvConfig) -> Result<(
             return Err(format!(
                 "{} names parameter `{name}`, which no workload here declares (declared: {}; users and rate set the load)",
                 params::env_var(name),
-                if names.is_empty() { "none".into() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
             ));
         }
     }
@@ -134,7 +138,9 @@ fn check_params(entries: &[&'static WorkloadEntry], env: &EnvConfig) -> Result<(
 fn run_entry(entry: &WorkloadEntry, full: bool, mut env: EnvConfig, replay: Option<ReplayFile>) -> Result<(), Failed> {
     let workload = (entry.build)();
     let declared = workload.params();
-    env.layer.params.retain(|(name, _)| declared.iter().any(|d| d.name == *name));
+    env.layer
+        .params
+        .retain(|(name, _)| declared.iter().any(|d| d.name == *name));
     let replay_path = env.run.replay_file.clone();
     let explicit_out = env.run.output_dir.is_some();
     let mut runner = Runner::new(entry.name)

@@ -41,6 +41,7 @@ mod run;
 pub mod seed;
 pub mod sql;
 pub mod stats;
+pub mod sweep;
 pub mod syntax;
 pub mod thresholds;
 mod user;

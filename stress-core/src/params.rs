@@ -214,10 +214,12 @@ impl Params {
     /// the workload does not declare, or a value of the wrong kind, is an error naming what the
     /// workload has.
     pub fn resolve(defs: &[ParamDef], given: &[(String, String)]) -> Result<Self, String> {
-        let mut out: BTreeMap<String, ParamValue> =
-            defs.iter().map(|d| (d.name.clone(), d.default.clone())).collect();
+        let mut out: BTreeMap<String, ParamValue> = defs.iter().map(|d| (d.name.clone(), d.default.clone())).collect();
         for (name, text) in given {
-            let def = defs.iter().find(|d| d.name == *name).ok_or_else(|| undeclared(name, defs))?;
+            let def = defs
+                .iter()
+                .find(|d| d.name == *name)
+                .ok_or_else(|| undeclared(name, defs))?;
             out.insert(name.clone(), def.parse(text)?);
         }
         Ok(Self(out))
@@ -229,7 +231,11 @@ impl Params {
             let known: Vec<&str> = self.0.keys().map(String::as_str).collect();
             OpError::msg(format!(
                 "parameter `{name}` is not declared (declared: {}): add it with Workload::param",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
             ))
         })?;
         T::from_param(v).ok_or_else(|| OpError::msg(format!("parameter `{name}` is {v}, not {}", T::EXPECTS)))
@@ -261,7 +267,11 @@ pub fn undeclared(name: &str, defs: &[ParamDef]) -> String {
     let known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
     format!(
         "parameter `{name}` is not declared by the workload (its parameters: {}; users and rate set the load)",
-        if known.is_empty() { "none".into() } else { known.join(", ") }
+        if known.is_empty() {
+            "none".into()
+        } else {
+            known.join(", ")
+        }
     )
 }
 
@@ -372,14 +382,25 @@ mod tests {
 
     #[test]
     fn defaults_and_given_values_resolve_by_kind() {
-        let p = Params::resolve(&defs(), &[("epochs".into(), "20k".into()), ("format".into(), "bson".into())]).unwrap();
+        let p = Params::resolve(
+            &defs(),
+            &[("epochs".into(), "20k".into()), ("format".into(), "bson".into())],
+        )
+        .unwrap();
         assert_eq!(p.get::<u64>("epochs").unwrap(), 20_000);
         assert_eq!(p.get::<String>("format").unwrap(), "bson");
         assert_eq!(p.get::<f64>("ratio").unwrap(), 0.5);
         assert!(p.get::<bool>("check").unwrap());
-        assert_eq!(p.get::<f64>("epochs").unwrap(), 20_000.0, "a whole number reads as a number");
+        assert_eq!(
+            p.get::<f64>("epochs").unwrap(),
+            20_000.0,
+            "a whole number reads as a number"
+        );
         let e = p.get::<u16>("nope").map(|_| ()).unwrap_err_or_msg();
-        assert!(e.contains("`nope` is not declared (declared: check, epochs, format, ratio)"), "{e}");
+        assert!(
+            e.contains("`nope` is not declared (declared: check, epochs, format, ratio)"),
+            "{e}"
+        );
         let e = p.get::<bool>("epochs").map(|_| ()).unwrap_err_or_msg();
         assert_eq!(e, "parameter `epochs` is 20000, not true or false");
         let neg = Params::resolve(&defs(), &[("epochs".into(), "-1".into())]).unwrap();
@@ -398,10 +419,22 @@ mod tests {
     #[test]
     fn bad_values_and_names_say_what_is_expected() {
         let cases = [
-            ("epochs", "lots", "parameter `epochs` takes a whole number (like 10000, 10_000 or 10k), not `lots`"),
-            ("format", "xml", "parameter `format` takes one of jsonb, bson, not `xml`"),
+            (
+                "epochs",
+                "lots",
+                "parameter `epochs` takes a whole number (like 10000, 10_000 or 10k), not `lots`",
+            ),
+            (
+                "format",
+                "xml",
+                "parameter `format` takes one of jsonb, bson, not `xml`",
+            ),
             ("check", "maybe", "parameter `check` takes true or false, not `maybe`"),
-            ("ratio", "half", "parameter `ratio` takes a number (like 0.5 or 2k), not `half`"),
+            (
+                "ratio",
+                "half",
+                "parameter `ratio` takes a number (like 0.5 or 2k), not `half`",
+            ),
             (
                 "nope",
                 "1",

@@ -17,8 +17,7 @@ use crate::user::User;
 
 /// An op: a function of the user running it.
 pub(crate) type OpFn<A> = Arc<dyn Fn(&mut User<A>) -> OpResult + Send + Sync>;
-type SetupFn<A> =
-    Box<dyn Fn(&mut <A as Adapter>::Conn, &mut StressRng, &Params) -> Result<(), OpError> + Send + Sync>;
+type SetupFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &mut StressRng, &Params) -> Result<(), OpError> + Send + Sync>;
 type VerifyFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &Ledger) -> Result<(), OpError> + Send + Sync>;
 
 /// Whether an op reads or writes: a write over the disk budget is replaced by a read.

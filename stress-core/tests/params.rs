@@ -19,22 +19,20 @@ fn workload() -> Workload<Bare> {
             SETUP_SAW.store(p.get::<u64>("epochs")?, Ordering::SeqCst);
             Ok(())
         })
-        .class(
-            UserClass::new("writer", 2).write("record", 1.0, |u| {
-                let epochs: u64 = u.param("epochs")?;
-                let bytes = u.phase("encode", |u| {
-                    let format: String = u.param("format").unwrap_or_default();
-                    epochs * if format == "bson" { 2 } else { 1 }
-                });
-                u.phase("write", |u| {
-                    // An untimed part inside a phase is left out of it.
-                    u.untimed(|_| std::thread::sleep(Duration::from_millis(1)));
-                });
-                u.figure("client_bytes", bytes as f64);
-                u.figure("epochs_seen", epochs as f64);
-                Ok(Outcome::rows(epochs).with_bytes(bytes))
-            }),
-        )
+        .class(UserClass::new("writer", 2).write("record", 1.0, |u| {
+            let epochs: u64 = u.param("epochs")?;
+            let bytes = u.phase("encode", |u| {
+                let format: String = u.param("format").unwrap_or_default();
+                epochs * if format == "bson" { 2 } else { 1 }
+            });
+            u.phase("write", |u| {
+                // An untimed part inside a phase is left out of it.
+                u.untimed(|_| std::thread::sleep(Duration::from_millis(1)));
+            });
+            u.figure("client_bytes", bytes as f64);
+            u.figure("epochs_seen", epochs as f64);
+            Ok(Outcome::rows(epochs).with_bytes(bytes))
+        }))
         .class(UserClass::new("reader", 1).read("look", 1.0, |_| Ok(Outcome::rows(1))))
 }
 
@@ -62,7 +60,11 @@ fn parameters_reach_setup_and_ops_and_are_recorded_for_replay() {
         "the untimed sleep is not in the phase: {:?}",
         s.phases["write"]
     );
-    assert!(s.resources_start.contains_key("process.rss_mb"), "{:?}", s.resources_start);
+    assert!(
+        s.resources_start.contains_key("process.rss_mb"),
+        "{:?}",
+        s.resources_start
+    );
     assert!(s.resources.contains_key("process.hwm_mb"), "{:?}", s.resources);
 
     let replay = ReplayFile::load(&dir.path().join("a")).unwrap();
@@ -134,9 +136,13 @@ fn bad_parameters_fail_before_anything_runs() {
         assert!(err.to_string().contains(expect), "{err}");
         assert!(!out.exists(), "nothing is written: {expect}");
     }
-    let bad = Workload::new(Bare)
-        .param("rate", 1)
-        .class(UserClass::new("x", 1).read("r", 1.0, |_| Ok(Outcome::done())));
+    let bad =
+        Workload::new(Bare)
+            .param("rate", 1)
+            .class(UserClass::new("x", 1).read("r", 1.0, |_| Ok(Outcome::done())));
     let err = Runner::new("bad").run(bad).unwrap_err().to_string();
-    assert!(err.contains("parameter `rate` is the load setting of that name"), "{err}");
+    assert!(
+        err.contains("parameter `rate` is the load setting of that name"),
+        "{err}"
+    );
 }
