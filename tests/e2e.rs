@@ -4,57 +4,12 @@
 //! Builds use `--debug` to keep the suite quick; the fixture's target directory sits beside
 //! this workspace's so that its build is reused from run to run.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "e2e_support.rs"]
+mod support;
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/shop/Cargo.toml")
-}
+use std::path::Path;
 
-/// `<target>/e2e-fixture`, beside the directory holding this build's binaries.
-fn fixture_target() -> PathBuf {
-    let exe = Path::new(env!("CARGO_BIN_EXE_cargo-stress"));
-    exe.parent().unwrap().parent().unwrap().join("e2e-fixture")
-}
-
-fn cargo_stress(args: &[&str]) -> Output {
-    cargo_stress_in(args, Path::new(env!("CARGO_MANIFEST_DIR")))
-}
-
-fn cargo_stress_in(args: &[&str], cwd: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-stress"));
-    cmd.arg("stress")
-        .args(args)
-        .current_dir(cwd)
-        .env("CARGO_TARGET_DIR", fixture_target());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("STRESS_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.output().unwrap()
-}
-
-/// `args` with `--manifest-path <fixture> --debug` after the subcommand.
-fn on_fixture(args: &[&str]) -> Output {
-    let manifest = fixture();
-    let mut all = vec![args[0], "--manifest-path", manifest.to_str().unwrap(), "--debug"];
-    all.extend_from_slice(&args[1..]);
-    cargo_stress(&all)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The last line on stderr (cargo's build output comes before it).
-fn last_error(out: &Output) -> String {
-    text(&out.stderr).lines().last().unwrap_or_default().to_owned()
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
-}
+use support::*;
 
 #[test]
 fn list_shows_every_workload_with_package_target_and_defaults() {
@@ -63,7 +18,7 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("WORKLOAD"), "{stdout}");
-    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(lines.len(), 5, "{stdout}");
     let checkout = lines.iter().find(|l| l.starts_with("checkout")).unwrap();
     for part in ["shop", "test stress", "sqlite", "5s", "shopper=2,auditor=1"] {
         assert!(checkout.contains(part), "{checkout}");
@@ -79,10 +34,20 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
         .iter()
         .map(|w| w["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["broken_verify", "checkout", "tick"]);
-    assert_eq!(list[1]["package"], "shop");
-    assert_eq!(list[1]["kind"], "test");
-    assert_eq!(list[1]["info"]["options"]["duration_ms"], 5000);
+    assert_eq!(names, ["blobs", "broken_verify", "checkout", "tick"]);
+    assert_eq!(list[2]["package"], "shop");
+    assert_eq!(list[2]["kind"], "test");
+    assert_eq!(list[2]["info"]["options"]["duration_ms"], 5000);
+    assert_eq!(list[2]["info"]["params"], serde_json::json!([]));
+    assert_eq!(
+        list[0]["info"]["params"],
+        serde_json::json!([
+            {"name": "size", "kind": "int", "default": 1000},
+            {"name": "fill", "kind": "text", "default": "zeros", "choices": ["zeros", "random"]},
+        ])
+    );
+    let blobs = lines.iter().find(|l| l.starts_with("blobs")).unwrap();
+    assert!(blobs.contains("params size=1000,fill=zeros"), "{blobs}");
 }
 
 #[test]
@@ -200,7 +165,7 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
     for (args, expect) in [
         (
             vec!["run", "nothing_like_this", "--out", never_s],
-            "no workload matches nothing_like_this: the workloads are broken_verify, checkout, tick",
+            "no workload matches nothing_like_this: the workloads are blobs, broken_verify, checkout, tick",
         ),
         (
             vec!["run", "checkout", "--users", "auditor=1,clerk=2", "--out", never_s],
@@ -277,7 +242,7 @@ fn bad_replay_files_are_usage_errors_with_exit_code_2() {
                 "gone.json",
                 &recorded.replace("\"workload\": \"tick\"", "\"workload\": \"tock\""),
             ),
-            "workload `tock` no longer exists in test `stress` (it has: broken_verify, checkout, tick)",
+            "workload `tock` no longer exists in test `stress` (it has: blobs, broken_verify, checkout, tick)",
         ),
     ];
     for (path, expect) in cases {

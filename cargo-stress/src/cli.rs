@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use stress_core::sweep::{Efficiency, ParamSpec};
 use stress_core::syntax;
 
 const EXIT_CODES: &str = "Exit codes:
@@ -12,6 +13,13 @@ const EXIT_CODES: &str = "Exit codes:
   2  usage or configuration error
   3  build failed
   4  a threshold was breached (and nothing else failed)";
+
+const SWEEP_EXIT_CODES: &str = "Exit codes:
+  0  every iteration held
+  1  an iteration did not hold (errors, timeout, crash, failed verify step, resource limit), or Ctrl-C
+  2  usage or configuration error (nothing ran)
+  3  build failed
+  4  iterations did not hold for breached thresholds only";
 
 /// Find, build, list, run and replay cargo-stress workloads.
 #[derive(Debug, Parser)]
@@ -33,6 +41,14 @@ pub enum Command {
     /// Rebuild and rerun a recorded run, then compare each user's op_digest with the original.
     #[command(after_help = EXIT_CODES)]
     Replay(ReplayArgs),
+    /// Run one workload once per value of one parameter (--param NAME=A..B:STEP or a,b,c), up
+    /// to its breaking point; write sweep.csv and sweep.md.
+    #[command(after_help = SWEEP_EXIT_CODES)]
+    Sweep(Box<SweepArgs>),
+    /// Run one workload once per cell of a product of parameters (several --param lists);
+    /// write matrix.csv and matrix.md with a scaling verdict per series.
+    #[command(after_help = SWEEP_EXIT_CODES)]
+    Matrix(Box<SweepArgs>),
 }
 
 /// Which packages to look in and how to build.
@@ -92,6 +108,48 @@ pub struct RunArgs {
     /// Filters must match names exactly.
     #[arg(long)]
     pub exact: bool,
+    /// The run's settings.
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Output directory: exactly DIR with one workload, DIR/<workload> with several
+    /// (default: target/stress/<workload>/<run-id>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where to look.
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+/// `cargo stress sweep` and `cargo stress matrix`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The workload (its exact name).
+    pub workload: String,
+    /// The runs' settings; --param gives the values to vary (and fixed ones).
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Go on after the breaking point (sweep), to run every value.
+    #[arg(long = "continue")]
+    pub keep_going: bool,
+    /// What the optimal efficiency point maximises: ops_per_sec, rows_per_sec or bytes_per_sec.
+    #[arg(long, default_value = "ops_per_sec", value_name = "FIGURE")]
+    pub efficiency: Efficiency,
+    /// Output directory (default: target/stress/<workload>/<sweep|matrix>-<id>/), one
+    /// sub-directory per iteration.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where to look.
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+/// The settings of a run, shared by run, sweep and matrix.
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// A workload parameter, NAME=VALUE (repeatable); users=N and rate=R set the load. Sweep
+    /// and matrix take lists a,b,c and ranges START..END:STEP or START..END:*FACTOR.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<ParamSpec>,
     /// Global seed (default: random, printed and recorded).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -141,13 +199,9 @@ pub struct RunArgs {
     /// Under --rate, skip slots that start later than this (counted as skipped).
     #[arg(long, value_parser = duration, requires = "rate")]
     pub latency_limit: Option<Duration>,
-    /// Output directory: exactly DIR with one workload, DIR/<workload> with several
-    /// (default: target/stress/<workload>/<run-id>/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Where to look.
-    #[command(flatten)]
-    pub selection: Selection,
+    /// Fraction of failed ops a run may have and still pass (0 to 1, default 0).
+    #[arg(long, value_parser = fraction, value_name = "FRACTION")]
+    pub max_error_rate: Option<f64>,
 }
 
 /// `cargo stress replay`.
@@ -174,6 +228,13 @@ fn duration(s: &str) -> Result<Duration, String> {
 /// Users per class, as `--users` gives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserCounts(pub Vec<(String, usize)>);
+
+fn fraction(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|f| (0.0..=1.0).contains(f))
+        .ok_or_else(|| format!("`{s}` is not a fraction: expected 0 to 1, like 0.001"))
+}
 
 fn duration_or_zero(s: &str) -> Result<Duration, String> {
     syntax::parse_duration(s)
@@ -207,8 +268,9 @@ fn range(s: &str) -> Result<(u64, u64), String> {
     syntax::parse_range(s)
 }
 
-impl RunArgs {
-    /// The flags as the `STRESS_*` variables the harness reads.
+impl Settings {
+    /// The flags as the `STRESS_*` variables the harness reads (parameters apart: see
+    /// [`param_env`]).
     pub fn to_env(&self) -> Vec<(String, String)> {
         let mut env = Vec::new();
         let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
@@ -254,6 +316,9 @@ impl RunArgs {
         if let Some(d) = self.latency_limit {
             set("STRESS_LATENCY_LIMIT", format!("{}ms", d.as_millis()));
         }
+        if let Some(f) = self.max_error_rate {
+            set("STRESS_MAX_ERROR_RATE", f.to_string());
+        }
         for (k, v) in [
             ("STRESS_MAX_MEMORY_MB", self.max_memory_mb),
             ("STRESS_MAX_CPU_PERCENT", self.max_cpu_percent),
@@ -265,4 +330,9 @@ impl RunArgs {
         }
         env
     }
+}
+
+/// The variable that sets one parameter to one value: `STRESS_PARAM_EPOCHS=5000`.
+pub fn param_env(name: &str, value: &str) -> (String, String) {
+    (stress_core::params::env_var(name), value.to_owned())
 }

@@ -7,22 +7,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use stress_core::report::{fresh_run_dir, human_us, mark_latest};
 use stress_core::{ReplayFile, Summary};
 
-use crate::cli::{BuildArgs, Cli, Command, Format, ListArgs, ReplayArgs, RunArgs, Selection};
+use crate::cli::{self, BuildArgs, Cli, Command, Format, ListArgs, ReplayArgs, RunArgs, Selection, Settings};
 use crate::discover::{self, Candidate};
 use crate::error::{CliError, usage};
 use crate::harness::{self, Ran, Workload};
 use crate::status::Status;
 
-pub(crate) fn dispatch(cli: Cli) -> Result<(), CliError> {
+pub(crate) fn dispatch(cli: Cli, command_line: &str) -> Result<(), CliError> {
     match cli.command {
         Command::List(a) => list(&a),
         Command::Run(a) => run(&a),
         Command::Replay(a) => replay(&a),
+        Command::Sweep(a) => crate::sweep::sweep(&a, stress_core::sweep::Kind::Sweep, command_line),
+        Command::Matrix(a) => crate::sweep::sweep(&a, stress_core::sweep::Kind::Matrix, command_line),
     }
 }
 
 /// Metadata, candidates, build, and the workloads the binaries register.
-fn workloads(sel: &Selection) -> Result<(cargo_metadata::Metadata, Vec<Workload>), CliError> {
+pub(crate) fn workloads(sel: &Selection) -> Result<(cargo_metadata::Metadata, Vec<Workload>), CliError> {
     let meta = discover::metadata(sel.manifest_path.as_deref())?;
     let candidates = discover::candidates(&meta, sel)?;
     if candidates.is_empty() {
@@ -63,12 +65,21 @@ fn list(args: &ListArgs) -> Result<(), CliError> {
                     } else {
                         ""
                     };
+                    let params: Vec<String> = declared(w)
+                        .iter()
+                        .map(|p| format!("{}={}", p.name, p.default))
+                        .collect();
+                    let params = if params.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", params {}", params.join(","))
+                    };
                     [
                         w.name.clone(),
                         w.package.clone(),
                         format!("{} {}", w.kind, w.target),
                         w.info["adapter"].as_str().unwrap_or("?").to_owned(),
-                        format!("{duration}, users {}{ignore}", users.join(",")),
+                        format!("{duration}, users {}{params}{ignore}", users.join(",")),
                     ]
                 })
                 .collect();
@@ -78,7 +89,12 @@ fn list(args: &ListArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+/// The parameters a workload declares, as its harness lists them.
+pub(crate) fn declared(w: &Workload) -> Vec<stress_core::ParamDef> {
+    serde_json::from_value(w.info["params"].clone()).unwrap_or_default()
+}
+
+pub(crate) fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
     let mut widths = header.map(str::len);
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -95,7 +111,7 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
     }
 }
 
-fn interrupt_flag() -> Arc<AtomicBool> {
+pub(crate) fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     // The harness gets the same Ctrl-C (same process group) and writes its reports; we wait
@@ -127,7 +143,7 @@ fn refuse_existing(dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn seed_for(args: &RunArgs) -> Result<u64, CliError> {
+pub(crate) fn seed_for(args: &Settings) -> Result<u64, CliError> {
     if let Some(s) = args.seed {
         return Ok(s);
     }
@@ -158,7 +174,13 @@ fn run_one(w: &Workload, env: &[(String, String)], out: &Path, status: &mut Stat
 
 fn run(args: &RunArgs) -> Result<(), CliError> {
     let interrupted = interrupt_flag();
-    let seed = seed_for(args)?;
+    if let Some(p) = args.settings.params.iter().find(|p| p.varies()) {
+        return Err(usage(format!(
+            "run takes one value per parameter (`{p}` has {}): vary it with cargo stress sweep or cargo stress matrix",
+            p.values.len()
+        )));
+    }
+    let seed = seed_for(&args.settings)?;
     let (meta, all) = workloads(&args.selection)?;
     let selected: Vec<&Workload> = all.iter().filter(|w| matches(w, &args.filters, args.exact)).collect();
     if selected.is_empty() {
@@ -169,8 +191,21 @@ fn run(args: &RunArgs) -> Result<(), CliError> {
             names.join(", ")
         )));
     }
-    let mut env = args.to_env();
+    for w in &selected {
+        let defs = declared(w);
+        for p in &args.settings.params {
+            stress_core::params::check_value(&defs, &p.name, &p.values[0])
+                .map_err(|e| usage(format!("workload `{}`: {e}", w.name)))?;
+        }
+    }
+    let mut env = args.settings.to_env();
     env.push(("STRESS_SEED".into(), seed.to_string()));
+    env.extend(
+        args.settings
+            .params
+            .iter()
+            .map(|p| cli::param_env(&p.name, &p.values[0])),
+    );
     let base = meta.target_directory.join("stress").into_std_path_buf();
     let mut status = Status::new(5.0);
     let mut done: Vec<(&Workload, PathBuf, Summary)> = Vec::new();
@@ -202,7 +237,7 @@ fn run(args: &RunArgs) -> Result<(), CliError> {
             done.len(),
             failed.join(", ")
         );
-        let only_thresholds = done.iter().all(|(_, _, s)| thresholds_only(s));
+        let only_thresholds = done.iter().all(|(_, _, s)| s.failed_on_thresholds_only());
         return Err(if only_thresholds {
             CliError::Thresholds(msg)
         } else {
@@ -213,13 +248,6 @@ fn run(args: &RunArgs) -> Result<(), CliError> {
         return Err(CliError::Failed("interrupted".into()));
     }
     Ok(())
-}
-
-/// Whether a summary failed for breached thresholds alone (or passed).
-fn thresholds_only(s: &Summary) -> bool {
-    let breached = s.thresholds.iter().filter(|t| !t.passed).count();
-    let aborted = usize::from(s.stop_reason == stress_core::StopReason::ThresholdBreached);
-    s.failures.len() == breached + aborted
 }
 
 /// The compact table at the end of `run`, with the failures and the artifacts.

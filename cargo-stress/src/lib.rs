@@ -12,6 +12,7 @@ pub mod discover;
 pub mod error;
 pub mod harness;
 pub mod status;
+mod sweep;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -35,11 +36,31 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    match commands::dispatch(cli) {
+    let command_line = command_line(&args);
+    match commands::dispatch(cli, &command_line) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// `cargo stress …` as typed (arguments quoted for a POSIX shell where they need it), for the
+/// reports of sweeps and matrices.
+fn command_line(args: &[OsString]) -> String {
+    let mut out = String::from("cargo stress");
+    for a in args.iter().skip(1) {
+        let a = a.to_string_lossy();
+        let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=.,:/+@%".contains(c));
+        out.push(' ');
+        if plain {
+            out.push_str(&a);
+        } else {
+            out.push('\'');
+            out.push_str(&a.replace('\'', "'\\''"));
+            out.push('\'');
+        }
+    }
+    out
 }

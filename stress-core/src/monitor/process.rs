@@ -170,14 +170,20 @@ mod tests {
         assert!(r[0].value > 1.0);
         assert!(r[1].value >= 0.0);
         assert_eq!(r[2].name, "hwm_mb");
-        assert!(r[2].value >= r[0].value - 1.0, "the high-water mark is at least the current size: {r:?}");
+        assert!(
+            r[2].value >= r[0].value - 1.0,
+            "the high-water mark is at least the current size: {r:?}"
+        );
         // A megabyte-sized allocation touched and freed leaves the mark above where it was reset.
         reset_peak_rss();
         let before = peak_rss_bytes().unwrap();
         let big = vec![1u8; 64 << 20];
         std::hint::black_box(&big);
         drop(big);
-        assert!(peak_rss_bytes().unwrap() >= before + (32 << 20), "the mark follows the peak");
+        assert!(
+            peak_rss_bytes().unwrap() >= before + (32 << 20),
+            "the mark follows the peak"
+        );
         assert!(read_process("999999999").is_none());
     }
 }
