@@ -1,0 +1,5 @@
+use scale as _; // link the crate whose workloads should run
+
+fn main() -> std::process::ExitCode {
+    stress_core::main()
+}
