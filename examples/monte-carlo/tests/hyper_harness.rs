@@ -1,0 +1,115 @@
+//! The mix on Hyper through its harness binary (`tests/stress.rs`), as `cargo stress` runs it:
+//! Ctrl-C stops hyperd in order with every report written, and a harness killed outright
+//! leaves no hyperd behind (hyperd shuts itself down when its callback connection closes).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// This package's `stress` harness binary: the `stress-<hash>` beside this test that registers
+/// `monte_carlo_hyper`.
+fn harness() -> PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_owned();
+    std::fs::read_dir(&deps)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("stress-"))
+                .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .find(|p| {
+            Command::new(p)
+                .env("STRESS_LIST", "json")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("monte_carlo_hyper"))
+        })
+        .expect("the monte-carlo stress harness is built with the tests")
+}
+
+/// Starts a full run of `monte_carlo_hyper` into `out` and waits until its users run.
+fn start(out: &Path) -> Child {
+    let mut cmd = Command::new(harness());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRESS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(["monte_carlo_hyper", "--exact", "--ignored"])
+        .env("STRESS_DURATION", "5m")
+        .env("STRESS_THINK_MIN_MS", "5")
+        .env("STRESS_THINK_MAX_MS", "20")
+        .env("STRESS_BATCH_MAX", "500")
+        .env("STRESS_OUTPUT_DIR", out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("users, seed") {
+        line.clear();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "harness ended before starting");
+    }
+    // Keep draining stderr so the harness never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    child
+}
+
+/// The live hyperd serving the run in `out` (its command line names the run's log directory).
+fn hyperd_of(out: &Path) -> Option<u32> {
+    let needle = out.join("hyperd").to_string_lossy().into_owned();
+    std::fs::read_dir("/proc").unwrap().find_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmd = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).ok()?).into_owned();
+        let live = stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state != 'Z');
+        (cmd.contains("hyperd") && cmd.contains(&needle) && live).then_some(pid)
+    })
+}
+
+/// Waits (at most `limit`, a bound on a hang, not a timing claim) for hyperd to be gone.
+fn gone_within(out: &Path, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if hyperd_of(out).is_none() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn ctrl_c_stops_hyperd_in_order_and_writes_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = start(&out);
+    assert!(hyperd_of(&out).is_some(), "hyperd runs beside the harness");
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted run does not pass");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["stop_reason"], "Interrupted");
+    assert!(out.join("replay.json").is_file() && out.join("timeseries.csv").is_file());
+    assert!(hyperd_of(&out).is_none(), "hyperd stopped before the harness exited");
+    assert!(!out.join("databases/db_0.hyper").exists(), "databases removed");
+}
+
+#[test]
+fn a_harness_killed_outright_leaves_no_hyperd() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = start(&out);
+    let pid = hyperd_of(&out).expect("hyperd runs beside the harness");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        gone_within(&out, Duration::from_secs(60)),
+        "hyperd {pid} outlived the harness"
+    );
+    assert!(out.join("replay.json").is_file(), "written when the run started");
+}
