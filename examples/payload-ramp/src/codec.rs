@@ -42,7 +42,10 @@ impl FromStr for Format {
             "jsonb" => Ok(Self::Jsonb),
             "bson" => Ok(Self::Bson),
             "ndjson_zstd" => Ok(Self::NdjsonZstd),
-            _ => Err(OpError::msg(format!("format `{s}` is not one of {}", FORMATS.join(", ")))),
+            _ => Err(OpError::msg(format!(
+                "format `{s}` is not one of {}",
+                FORMATS.join(", ")
+            ))),
         }
     }
 }
@@ -167,7 +170,9 @@ pub fn decode(format: Format, payload: &[u8]) -> Result<u64, OpError> {
         }
         Format::NdjsonZstd => {
             let mut lines = BufReader::new(zstd::stream::Decoder::new(payload)?).lines();
-            let first = lines.next().ok_or_else(|| OpError::msg("the record has no header line"))??;
+            let first = lines
+                .next()
+                .ok_or_else(|| OpError::msg("the record has no header line"))??;
             let header: Header = serde_json::from_str(&first)?;
             let mut n = 0u64;
             for line in lines {
@@ -192,7 +197,10 @@ mod tests {
             let b = encode(f, "writer-0-1", 1_000, &mut stress_core::seed::rng(5)).unwrap();
             assert_eq!(a, b, "{name}: seeded");
             assert_eq!(decode(f, &a).unwrap(), 1_000, "{name}");
-            assert_eq!(decode(f, &encode(f, "s", 0, &mut stress_core::seed::rng(1)).unwrap()).unwrap(), 0);
+            assert_eq!(
+                decode(f, &encode(f, "s", 0, &mut stress_core::seed::rng(1)).unwrap()).unwrap(),
+                0
+            );
         }
         let json = encode(Format::Jsonb, "s", 2, &mut stress_core::seed::rng(5)).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
@@ -204,10 +212,15 @@ mod tests {
     #[test]
     fn damage_is_an_error() {
         let mut json = encode(Format::Jsonb, "s", 3, &mut stress_core::seed::rng(5)).unwrap();
-        let text = String::from_utf8(json.clone()).unwrap().replace("1700000060", "1700000061");
+        let text = String::from_utf8(json.clone())
+            .unwrap()
+            .replace("1700000060", "1700000061");
         json = text.into_bytes();
         let e = decode(Format::Jsonb, &json).unwrap_err().to_string();
-        assert!(e.contains("epoch 1 has timestamp 1700000061, expected 1700000060"), "{e}");
+        assert!(
+            e.contains("epoch 1 has timestamp 1700000061, expected 1700000060"),
+            "{e}"
+        );
         assert!(decode(Format::Bson, b"nonsense").is_err());
         assert!(decode(Format::NdjsonZstd, b"nonsense").is_err());
         assert!("xml".parse::<Format>().is_err());

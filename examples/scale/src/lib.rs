@@ -114,11 +114,13 @@ pub fn generate(u: &mut User<Sqlite>) -> OpResult {
             .collect()
     });
     let bytes: u64 = rows.iter().map(|(_, b)| b.len() as u64).sum();
-    let stored = u.phase("write", |u| u.conn().insert_rows(INSERT, rows.iter().map(|(a, b)| (a, b))))?;
+    let stored = u.phase("write", |u| {
+        u.conn().insert_rows(INSERT, rows.iter().map(|(a, b)| (a, b)))
+    })?;
     u.ledger().acknowledge("entities", stored);
     let collisions = n - stored;
     u.figure("collisions", collisions as f64);
-    if u.ops_done() % 50 == 0 {
+    if u.ops_done().is_multiple_of(50) {
         let (pages, page_size, entities): (i64, i64, i64) = u.conn().raw().query_row(
             "SELECT (SELECT page_count FROM pragma_page_count()), (SELECT page_size FROM pragma_page_size()), \
              (SELECT coalesce(max(id), 0) FROM entities)",
@@ -151,7 +153,9 @@ pub fn lookup(u: &mut User<Sqlite>) -> OpResult {
         .optional()?;
     match body {
         None => stress_core::op_bail!("entity {i} is not at its address"),
-        Some(b) if address(&b) != addr => stress_core::op_bail!("the entity at entity {i}'s address does not hash to it"),
+        Some(b) if address(&b) != addr => {
+            stress_core::op_bail!("the entity at entity {i}'s address does not hash to it")
+        }
         Some(b) => Ok(Outcome::rows(1).with_bytes(b.len() as u64)),
     }
 }

@@ -100,6 +100,8 @@ pub struct Metrics {
     pub phases_ms: BTreeMap<String, f64>,
     /// Mean of every other figure.
     pub figures: BTreeMap<String, f64>,
+    /// Per op name: (ops per second, p99 µs), when the workload has more than one op.
+    pub per_op: BTreeMap<String, (f64, u64)>,
 }
 
 impl Metrics {
@@ -119,7 +121,19 @@ impl Metrics {
             .filter(|k| k.ends_with(".memory_mb") && !k.starts_with("process."))
             .filter_map(|k| delta(k, k))
             .collect();
+        let ops: Vec<_> = s.ops.iter().filter(|(name, _)| *name != "connect").collect();
+        let per_op = if ops.len() > 1 && s.duration_s > 0.0 {
+            ops.iter()
+                .map(|(name, o)| {
+                    let rate = (o.count - o.failed) as f64 / s.duration_s;
+                    ((*name).clone(), ((rate * 1000.0).round() / 1000.0, o.latency_us.p99))
+                })
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         Self {
+            per_op,
             duration_s: s.duration_s,
             ops: s.total_ops,
             failed_ops: s.failed_ops,

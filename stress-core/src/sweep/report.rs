@@ -172,6 +172,13 @@ impl SweepReport {
         format!("{}-{index:0width$}", self.kind.item())
     }
 
+    fn op_names(&self) -> BTreeSet<String> {
+        self.iterations
+            .iter()
+            .flat_map(|i| i.metrics.per_op.keys().cloned())
+            .collect()
+    }
+
     fn extras(&self) -> (BTreeSet<String>, BTreeSet<String>) {
         let phases = self
             .iterations
@@ -216,6 +223,10 @@ impl SweepReport {
         );
         header.extend(phases.iter().map(|p| format!("phase_{p}_ms")));
         header.extend(figures.iter().map(|f| format!("figure_{f}")));
+        let ops = self.op_names();
+        for op in &ops {
+            header.extend([format!("op_{op}_per_sec"), format!("op_{op}_p99_us")]);
+        }
         header.extend(["detail".to_owned(), "dir".to_owned()]);
         let mut out = csv_line(&header);
         for it in &self.iterations {
@@ -249,6 +260,10 @@ impl SweepReport {
             ]);
             row.extend(phases.iter().map(|p| opt(m.phases_ms.get(p).copied())));
             row.extend(figures.iter().map(|f| opt(m.figures.get(f).copied())));
+            for op in &ops {
+                let (rate, p99) = m.per_op.get(op).copied().unzip();
+                row.extend([opt(rate), p99.map_or(String::new(), |p| p.to_string())]);
+            }
             row.extend([it.detail.clone(), it.dir.clone()]);
             out.push_str(&csv_line(&row));
         }
@@ -397,6 +412,13 @@ impl SweepReport {
         cols.push(("ops/s".into(), Box::new(|m| format!("{:.1}", m.ops_per_sec))));
         if has(&|m| m.rows_per_sec > 0.0) {
             cols.push(("rows/s".into(), Box::new(|m| format!("{:.0}", m.rows_per_sec))));
+        }
+        for op in self.op_names() {
+            let name = op.clone();
+            cols.push((
+                format!("{op}/s"),
+                Box::new(move |m| m.per_op.get(&name).map_or("–".into(), |(r, _)| format!("{r:.0}"))),
+            ));
         }
         cols.push(("p50".into(), Box::new(|m| human_us(m.latency_us.p50))));
         cols.push(("p99".into(), Box::new(|m| human_us(m.latency_us.p99))));
