@@ -65,7 +65,11 @@ impl HyperConn {
 
     /// Where reads go.
     pub fn transport(&self) -> Transport {
-        if self.grpc.is_some() { Transport::Grpc } else { Transport::LibPq }
+        if self.grpc.is_some() {
+            Transport::Grpc
+        } else {
+            Transport::LibPq
+        }
     }
 
     /// How bulk inserts travel.
@@ -197,7 +201,9 @@ fn arrow_value(col: &dyn Array, r: usize, name: &str) -> Result<Value, OpError> 
         return Ok(Value::Null);
     }
     fn get<T: 'static>(col: &dyn Array) -> &T {
-        col.as_any().downcast_ref::<T>().expect("array type matches its data type")
+        col.as_any()
+            .downcast_ref::<T>()
+            .expect("array type matches its data type")
     }
     Ok(match col.data_type() {
         DataType::Int16 => Value::SmallInt(get::<Int16Array>(col).value(r)),
@@ -207,7 +213,9 @@ fn arrow_value(col: &dyn Array, r: usize, name: &str) -> Result<Value, OpError> 
         DataType::Boolean => Value::Bool(get::<BooleanArray>(col).value(r)),
         DataType::Utf8 => Value::Text(get::<StringArray>(col).value(r).to_owned()),
         DataType::LargeUtf8 => Value::Text(get::<LargeStringArray>(col).value(r).to_owned()),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => Value::Timestamp(get::<TimestampMicrosecondArray>(col).value(r)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            Value::Timestamp(get::<TimestampMicrosecondArray>(col).value(r))
+        }
         other => return Err(unreadable(name, other)),
     })
 }
@@ -339,7 +347,11 @@ impl SqlConn for HyperConn {
         let mut out = Vec::new();
         self.libpq_query(sql, params, |chunk| {
             for row in chunk {
-                out.push((0..row.column_count()).map(|i| read_row(row, i)).collect::<Result<_, _>>()?);
+                out.push(
+                    (0..row.column_count())
+                        .map(|i| read_row(row, i))
+                        .collect::<Result<_, _>>()?,
+                );
             }
             Ok(())
         })?;

@@ -85,7 +85,10 @@ mod tests {
     fn a_missing_binary_names_the_path_and_the_install_command() {
         let dir = tempfile::tempdir().unwrap();
         let err = find_hyperd(Some(&dir.path().join("nope"))).unwrap_err().to_string();
-        assert!(err.contains("nope") && err.contains("pip install tableauhyperapi"), "{err}");
+        assert!(
+            err.contains("nope") && err.contains("pip install tableauhyperapi"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -306,8 +306,13 @@ impl Hyper {
 
     fn open(&self, path: &Path, mode: CreateMode) -> Result<Connection, OpError> {
         let endpoint = self.endpoint().unwrap_or_default();
-        Connection::connect(endpoint, &path.to_string_lossy(), mode)
-            .map_err(|e| OpError::msg(format!("cannot open Hyper database {}: {}", path.display(), OpError::from(e))))
+        Connection::connect(endpoint, &path.to_string_lossy(), mode).map_err(|e| {
+            OpError::msg(format!(
+                "cannot open Hyper database {}: {}",
+                path.display(),
+                OpError::from(e)
+            ))
+        })
     }
 
     /// Whether hyperd is gone (then its files are kept for a post-mortem).
@@ -376,9 +381,10 @@ impl Adapter for Hyper {
     }
 
     fn connect(&self, db: usize) -> Result<HyperConn, OpError> {
-        let path = self.databases.get(db).ok_or_else(|| {
-            OpError::msg(format!("no Hyper database {db}: the adapter was not started with it"))
-        })?;
+        let path = self
+            .databases
+            .get(db)
+            .ok_or_else(|| OpError::msg(format!("no Hyper database {db}: the adapter was not started with it")))?;
         let server = self
             .server
             .as_ref()
@@ -388,7 +394,10 @@ impl Adapter for Hyper {
             Some(url) if self.transport == Transport::Grpc => {
                 let config = GrpcConfig::new(url).database(path.to_string_lossy());
                 Some(GrpcConnection::connect_with_config(config).map_err(|e| {
-                    OpError::msg(format!("cannot connect to hyperd over gRPC at {url}: {}", OpError::from(e)))
+                    OpError::msg(format!(
+                        "cannot connect to hyperd over gRPC at {url}: {}",
+                        OpError::from(e)
+                    ))
                 })?)
             }
             _ => None,
@@ -451,10 +460,16 @@ mod tests {
             ("log_resource_usage_mode", "2047"),
             ("memory_limit", "2g"),
         ] {
-            assert!(settings.contains(&(want.0.into(), want.1.into())), "{want:?} in {settings:?}");
+            assert!(
+                settings.contains(&(want.0.into(), want.1.into())),
+                "{want:?} in {settings:?}"
+            );
         }
         let h = Hyper::managed().env_vars(vars(&[("STRESS_TRANSPORT", "udp"), ("STRESS_LOG_MODE", "all")]));
         let e = h.env_error.unwrap();
-        assert!(e.contains("STRESS_TRANSPORT=udp") && e.contains("STRESS_LOG_MODE=all"), "{e}");
+        assert!(
+            e.contains("STRESS_TRANSPORT=udp") && e.contains("STRESS_LOG_MODE=all"),
+            "{e}"
+        );
     }
 }

@@ -104,7 +104,10 @@ pub(crate) fn parse_resources(line: &str) -> Option<Resources> {
         ("scheduler_load", &v["load"]["scheduler_load"]),
         ("memory_load", &v["load"]["memory_load"]),
         ("scheduler_active_threads", &threads["scheduler_thread_count"]["active"]),
-        ("scheduler_inactive_threads", &threads["scheduler_thread_count"]["inactive"]),
+        (
+            "scheduler_inactive_threads",
+            &threads["scheduler_thread_count"]["inactive"],
+        ),
         ("scheduler_waiting_jobs", &threads["scheduler_waiting_jobs_count"]),
     ] {
         if let Some(x) = value.as_f64() {
@@ -140,7 +143,9 @@ pub(crate) struct HyperMetrics {
 
 impl std::fmt::Debug for HyperMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HyperMetrics").field("pid", &self.pid).finish_non_exhaustive()
+        f.debug_struct("HyperMetrics")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -198,7 +203,11 @@ impl MetricsSource for HyperMetrics {
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
             .sum();
-        out.push(Reading::new("db_size_mb", ResourceKind::DiskMb, bytes as f64 / 1_048_576.0));
+        out.push(Reading::new(
+            "db_size_mb",
+            ResourceKind::DiskMb,
+            bytes as f64 / 1_048_576.0,
+        ));
         Ok(out)
     }
 
@@ -265,7 +274,10 @@ mod tests {
             ]
         );
         assert_eq!(parse_resources(r#"{"k":"query-end","v":{}}"#), None);
-        assert_eq!(parse_query_end(r#"{"k":"query-end","v":{"elapsed":0.0025}}"#), Some(2500));
+        assert_eq!(
+            parse_query_end(r#"{"k":"query-end","v":{"elapsed":0.0025}}"#),
+            Some(2500)
+        );
         assert_eq!(parse_query_end(RESOURCE), None);
     }
 
@@ -282,11 +294,11 @@ mod tests {
         write!(f, "ial\nc\n").unwrap();
         // hyperd rotates: a new file, and the old one pruned before we read its end.
         let mut g = File::create(dir.path().join("hyperd_2026_01_01_00_00_02.log")).unwrap();
-        write!(g, "d\n").unwrap();
+        writeln!(g, "d").unwrap();
         std::fs::remove_file(&first).unwrap();
         tailer.poll(|l| seen.push(l.to_owned()));
         assert_eq!(seen, ["a", "b", "partial", "c", "d"]);
-        write!(g, "e\n").unwrap();
+        writeln!(g, "e").unwrap();
         tailer.poll(|l| seen.push(l.to_owned()));
         assert_eq!(seen.last().map(String::as_str), Some("e"));
     }

@@ -274,20 +274,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(failure_lines(dir.path()), "startup-settings-invalid: bad memory_limit");
-        std::fs::write(dir.path().join("hyperd.stderr"), "LogFile: x\nError. Could not interpret 'x'\n").unwrap();
+        std::fs::write(
+            dir.path().join("hyperd.stderr"),
+            "LogFile: x\nError. Could not interpret 'x'\n",
+        )
+        .unwrap();
         assert_eq!(failure_lines(dir.path()), "Error. Could not interpret 'x'");
     }
 
     #[test]
     fn rotated_logs_sort_oldest_first() {
         let dir = tempfile::tempdir().unwrap();
-        for n in ["hyperd_2026_01_01_00_00_09.log", "hyperd_2026_01_01_00_00_10.log", "other.log"] {
+        for n in [
+            "hyperd_2026_01_01_00_00_09.log",
+            "hyperd_2026_01_01_00_00_10.log",
+            "other.log",
+        ] {
             std::fs::write(dir.path().join(n), "").unwrap();
         }
         let names: Vec<String> = log_files(dir.path())
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["hyperd_2026_01_01_00_00_09.log", "hyperd_2026_01_01_00_00_10.log"]);
+        assert_eq!(
+            names,
+            ["hyperd_2026_01_01_00_00_09.log", "hyperd_2026_01_01_00_00_10.log"]
+        );
     }
 }

@@ -103,12 +103,18 @@ fn the_sql_layer_round_trips_in_every_format_and_transport() {
         let mut other = h.connect(1).unwrap();
         assert!(other.count_rows("items").is_err());
         let files = h.database_paths().to_vec();
-        assert!(files.iter().all(|p| p.starts_with(out.path()) && p.is_file()), "{files:?}");
+        assert!(
+            files.iter().all(|p| p.starts_with(out.path()) && p.is_file()),
+            "{files:?}"
+        );
         drop((c, other));
         h.stop().unwrap();
         assert!(!alive(pid), "hyperd stopped");
         assert!(files.iter().all(|p| !p.exists()), "databases removed");
-        assert!(out.path().join("hyperd").read_dir().unwrap().count() > 0, "the log stays");
+        assert!(
+            out.path().join("hyperd").read_dir().unwrap().count() > 0,
+            "the log stays"
+        );
     }
 }
 
@@ -120,7 +126,10 @@ fn bad_input_is_one_clear_error_and_leaves_no_hyperd() {
     // A setting hyperd rejects: its own words.
     let mut h = Hyper::managed().memory_limit("banana");
     let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
-    assert!(e.contains("hyperd failed to start") && e.contains("memory_limit"), "{e}");
+    assert!(
+        e.contains("hyperd failed to start") && e.contains("memory_limit"),
+        "{e}"
+    );
     assert!(!e.contains('\n'), "one line: {e}");
     drop(h);
 
@@ -133,7 +142,10 @@ fn bad_input_is_one_clear_error_and_leaves_no_hyperd() {
     // hyperd missing, or not executable.
     let mut h = Hyper::managed().hyperd(out.path().join("missing"));
     let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
-    assert!(e.contains("hyperd not found") && e.contains("pip install tableauhyperapi"), "{e}");
+    assert!(
+        e.contains("hyperd not found") && e.contains("pip install tableauhyperapi"),
+        "{e}"
+    );
     let fake = out.path().join("hyperd-fake");
     std::fs::write(&fake, "not a program").unwrap();
     let mut h = Hyper::managed().hyperd(&fake);
@@ -146,7 +158,10 @@ fn bad_input_is_one_clear_error_and_leaves_no_hyperd() {
     let mut h = Hyper::managed().port(port);
     let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
     assert!(e.contains("hyperd failed to start"), "{e}");
-    assert!(e.contains(&port.to_string()) || e.to_lowercase().contains("address"), "{e}");
+    assert!(
+        e.contains(&port.to_string()) || e.to_lowercase().contains("address"),
+        "{e}"
+    );
     drop(h);
 
     // A database file that is not a Hyper file.
@@ -155,13 +170,19 @@ fn bad_input_is_one_clear_error_and_leaves_no_hyperd() {
     std::fs::write(dbs.join("db_0.hyper"), "this is not a database").unwrap();
     let mut h = Hyper::managed().database_dir(&dbs);
     let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
-    assert!(e.contains("db_0.hyper") && e.contains("not a Hyper database file"), "{e}");
+    assert!(
+        e.contains("db_0.hyper") && e.contains("not a Hyper database file"),
+        "{e}"
+    );
     drop(h);
 
     // A bad environment knob.
     let mut h = Hyper::managed().env_vars(|k| (k == "STRESS_DATA_FORMAT").then(|| "csv".into()));
     let e = h.start(&ctx(1, out.path())).unwrap_err().to_string();
-    assert!(e.contains("STRESS_DATA_FORMAT=csv") && e.contains("hyperbinary or arrow"), "{e}");
+    assert!(
+        e.contains("STRESS_DATA_FORMAT=csv") && e.contains("hyperbinary or arrow"),
+        "{e}"
+    );
 
     assert_eq!(hyperds_mentioning(&tag), Vec::<u32>::new(), "no orphaned hyperd");
 }

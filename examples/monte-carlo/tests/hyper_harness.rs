@@ -88,7 +88,10 @@ fn ctrl_c_stops_hyperd_in_order_and_writes_every_report() {
     let out = dir.path().join("run");
     let mut child = start(&out);
     assert!(hyperd_of(&out).is_some(), "hyperd runs beside the harness");
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
     assert!(!status.success(), "an interrupted run does not pass");

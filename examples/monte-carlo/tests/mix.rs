@@ -156,7 +156,11 @@ fn hyper_memory_backpressure_pauses_users_then_ends_the_run() {
         .unwrap();
     let s = &r.summary;
     assert_eq!(s.stop_reason, StopReason::ResourceLimit, "{:?}", s.stop_detail);
-    assert!(s.backpressure.pauses >= 1 && s.backpressure.paused_s > 0.0, "{:?}", s.backpressure);
+    assert!(
+        s.backpressure.pauses >= 1 && s.backpressure.paused_s > 0.0,
+        "{:?}",
+        s.backpressure
+    );
     assert!(s.resources["hyper.memory_mb"] > 50.0, "{:?}", s.resources);
     assert!(s.duration_s < 60.0);
     let csv = std::fs::read_to_string(dir.path().join("run/timeseries.csv")).unwrap();
@@ -173,7 +177,9 @@ fn hyperd_killed_mid_run_is_a_crash_with_every_report_written() {
     fn kill(u: &mut User<Hyper>) -> OpResult {
         if u.ops_done() >= 3 && !KILLED.swap(true, Ordering::SeqCst) {
             let pid = u.conn().hyperd_pid().expect("managed");
-            std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status()?;
+            std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()?;
         }
         let c: &mut HyperConn = u.conn();
         Ok(Outcome::rows(c.query_count("SELECT 1", &[])?))
@@ -190,7 +196,10 @@ fn hyperd_killed_mid_run_is_a_crash_with_every_report_written() {
     let s = &r.summary;
     assert_eq!(s.stop_reason, StopReason::CrashDetected, "{:?}", s.stop_detail);
     let detail = s.stop_detail.as_deref().unwrap();
-    assert!(detail.contains("hyperd") && detail.contains("last log lines"), "{detail}");
+    assert!(
+        detail.contains("hyperd") && detail.contains("last log lines"),
+        "{detail}"
+    );
     assert!(!s.passed);
     for f in ["summary.json", "replay.json", "timeseries.csv"] {
         assert!(dir.path().join("run").join(f).is_file(), "{f} written");
