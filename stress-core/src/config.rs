@@ -240,14 +240,6 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_PROGRESS",
     "STRESS_LIST",
     "STRESS_ORIGIN",
-    // Read by adapters and workloads.
-    "STRESS_PG_DSN",
-    "STRESS_TRANSPORT",
-    "STRESS_DATA_FORMAT",
-    "STRESS_LOG_INTERVAL",
-    "STRESS_LOG_MODE",
-    "STRESS_MEMORY_LIMIT",
-    "STRESS_QUERY_COMPLEXITY_MAX",
     // And one per class: users of class `inserter` (overridden by STRESS_USERS).
     "STRESS_<CLASS>_USERS",
     // And one per workload parameter (`users` and `rate` set the load).
@@ -255,9 +247,7 @@ pub const KNOWN_VARS: &[&str] = &[
 ];
 
 /// Variables read by adapters and workloads, not by the core: known, so not warned about.
-const FOREIGN_VARS: &[&str] = &[
-    "STRESS_PROGRESS",
-    "STRESS_LIST",
+pub const ADAPTER_VARS: &[&str] = &[
     "STRESS_PG_DSN",
     "STRESS_TRANSPORT",
     "STRESS_DATA_FORMAT",
@@ -383,10 +373,11 @@ impl EnvConfig {
                         )
                     })?);
                 }
-                _ if FOREIGN_VARS.contains(&name.as_str()) => {}
+                "STRESS_PROGRESS" | "STRESS_LIST" => {}
+                _ if ADAPTER_VARS.contains(&name.as_str()) => {}
                 _ => out.warnings.push(format!(
                     "warning: unknown variable {name} is ignored (known: {})",
-                    KNOWN_VARS.join(", ")
+                    [KNOWN_VARS, ADAPTER_VARS].concat().join(", ")
                 )),
             }
         }

@@ -417,7 +417,7 @@ impl Adapter for Hyper {
             latest: None,
             latencies: Vec::new(),
             cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
-            last_cpu: None,
+            cpu: Default::default(),
         })]
     }
 

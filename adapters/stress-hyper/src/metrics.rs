@@ -7,10 +7,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use serde_json::Value as Json;
-use stress_core::monitor::{Health, MetricsSource, Reading, ResourceKind, last_lines, read_process};
+use stress_core::monitor::{CpuMeter, Health, MetricsSource, Reading, ResourceKind, last_lines, read_process};
 
 use crate::server::log_files;
 
@@ -138,7 +137,7 @@ pub(crate) struct HyperMetrics {
     pub(crate) latest: Option<Resources>,
     pub(crate) latencies: Vec<u64>,
     pub(crate) cores: f64,
-    pub(crate) last_cpu: Option<(Instant, f64)>,
+    pub(crate) cpu: CpuMeter,
 }
 
 impl std::fmt::Debug for HyperMetrics {
@@ -156,13 +155,7 @@ impl HyperMetrics {
         let Some(p) = read_process(&self.pid.to_string()) else {
             return (0.0, 0.0);
         };
-        let now = Instant::now();
-        let cpu = p.cpu_seconds + p.children_cpu_seconds;
-        let percent = match self.last_cpu {
-            Some((t, c)) if now > t => ((cpu - c) / (now - t).as_secs_f64() * 100.0).max(0.0),
-            _ => 0.0,
-        };
-        self.last_cpu = Some((now, cpu));
+        let percent = self.cpu.percent(p.cpu_seconds + p.children_cpu_seconds);
         (p.rss_bytes as f64 / 1_048_576.0, percent)
     }
 }

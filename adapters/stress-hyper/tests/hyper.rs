@@ -21,13 +21,10 @@ fn alive(pid: u32) -> bool {
 
 /// hyperd processes whose command line mentions `needle` (to find orphans of a run).
 fn hyperds_mentioning(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| {
-            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let cmd = String::from_utf8_lossy(&cmd);
-            (cmd.contains("hyperd") && cmd.contains(needle) && alive(pid)).then_some(pid)
+    stress_core::monitor::pids_with_cmdline(needle)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains("hyperd"))
         })
         .collect()
 }

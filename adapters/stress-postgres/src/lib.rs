@@ -265,7 +265,7 @@ impl Adapter for Postgres {
             databases,
             own_backends,
             client: None,
-            last_cpu: None,
+            cpu: Default::default(),
         })]
     }
 

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::Child;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postgres::{Client, NoTls};
-use stress_core::monitor::{Health, MetricsSource, Reading, ResourceKind, children_of, read_process};
+use stress_core::monitor::{CpuMeter, Health, MetricsSource, Reading, ResourceKind, children_of, read_process};
 
 use crate::server::last_lines;
 
@@ -27,7 +27,7 @@ pub(crate) struct PgMetrics {
     /// database only on a given server).
     pub(crate) own_backends: f64,
     pub(crate) client: Option<Client>,
-    pub(crate) last_cpu: Option<(Instant, f64)>,
+    pub(crate) cpu: CpuMeter,
 }
 
 impl std::fmt::Debug for PgMetrics {
@@ -54,12 +54,7 @@ impl PgMetrics {
                 cpu += p.cpu_seconds;
             }
         }
-        let now = Instant::now();
-        let percent = match self.last_cpu {
-            Some((t, c)) if now > t => ((cpu - c) / (now - t).as_secs_f64() * 100.0).max(0.0),
-            _ => 0.0,
-        };
-        self.last_cpu = Some((now, cpu));
+        let percent = self.cpu.percent(cpu);
         out.push(Reading::new(
             "memory_mb",
             ResourceKind::MemoryMb,

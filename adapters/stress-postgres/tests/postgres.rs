@@ -27,14 +27,7 @@ fn alive(pid: u32) -> bool {
 
 /// Processes whose command line mentions `needle` (to find orphans of a cluster directory).
 fn processes_mentioning(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| {
-            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            String::from_utf8_lossy(&cmd).contains(needle).then_some(pid)
-        })
-        .collect()
+    stress_core::monitor::pids_with_cmdline(needle)
 }
 
 fn items() -> TableDef {

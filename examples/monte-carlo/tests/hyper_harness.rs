@@ -61,13 +61,9 @@ fn start(out: &Path) -> Child {
 
 /// The live hyperd serving the run in `out` (its command line names the run's log directory).
 fn hyperd_of(out: &Path) -> Option<u32> {
-    let needle = out.join("hyperd").to_string_lossy().into_owned();
-    std::fs::read_dir("/proc").unwrap().find_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let cmd = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).ok()?).into_owned();
-        let live = stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state != 'Z');
-        (cmd.contains("hyperd") && cmd.contains(&needle) && live).then_some(pid)
-    })
+    stress_core::monitor::pids_with_cmdline(&out.join("hyperd").to_string_lossy())
+        .into_iter()
+        .next()
 }
 
 /// Waits (at most `limit`, a bound on a hang, not a timing claim) for hyperd to be gone.

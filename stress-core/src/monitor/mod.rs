@@ -6,7 +6,9 @@ mod limits;
 mod process;
 
 pub(crate) use limits::{LimitEvent, Limits};
-pub use process::{ProcessMetrics, ProcessSample, children_of, read_process, reset_peak_rss};
+pub use process::{
+    CpuMeter, ProcessMetrics, ProcessSample, children_of, pids_with_cmdline, read_process, reset_peak_rss,
+};
 
 /// The last `n` non-blank lines of a server log, joined with ` | `: what a crash or a failed
 /// start names.

@@ -85,7 +85,7 @@ pub fn reset_peak_rss() {
 /// in-process engine such as SQLite, these are the engine's resources too.
 #[derive(Debug)]
 pub struct ProcessMetrics {
-    last: Option<(Instant, f64)>,
+    cpu: CpuMeter,
 }
 
 impl Default for ProcessMetrics {
@@ -97,9 +97,11 @@ impl Default for ProcessMetrics {
 impl ProcessMetrics {
     /// Starts measuring CPU from now.
     pub fn new() -> Self {
-        Self {
-            last: read_process("self").map(|s| (Instant::now(), s.cpu_seconds)),
+        let mut cpu = CpuMeter::default();
+        if let Some(s) = read_process("self") {
+            cpu.percent(s.cpu_seconds);
         }
+        Self { cpu }
     }
 }
 
@@ -110,15 +112,9 @@ impl MetricsSource for ProcessMetrics {
 
     fn sample(&mut self) -> Result<Vec<Reading>, String> {
         let s = read_process("self").ok_or("cannot read /proc/self (not Linux?)")?;
-        let now = Instant::now();
-        let cpu = match self.last {
-            Some((t, c)) if now > t => (s.cpu_seconds - c) / (now - t).as_secs_f64() * 100.0,
-            _ => 0.0,
-        };
-        self.last = Some((now, s.cpu_seconds));
         let mut out = vec![
             Reading::new("rss_mb", ResourceKind::MemoryMb, s.rss_bytes as f64 / 1_048_576.0),
-            Reading::new("cpu_percent", ResourceKind::CpuPercent, cpu.max(0.0)),
+            Reading::new("cpu_percent", ResourceKind::CpuPercent, self.cpu.percent(s.cpu_seconds)),
         ];
         if let Some(hwm) = peak_rss_bytes() {
             out.push(Reading::new("hwm_mb", ResourceKind::Other, hwm as f64 / 1_048_576.0));
@@ -135,6 +131,37 @@ pub fn children_of(parent: u32) -> Vec<u32> {
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| read_process(&pid.to_string()).is_some_and(|s| s.ppid == parent))
         .collect()
+}
+
+/// Live processes (not zombies) whose command line contains `needle`: a server started with
+/// a run's directory in its arguments, found again (tests look for orphans this way).
+pub fn pids_with_cmdline(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+                && read_process(&pid.to_string()).is_some_and(|p| p.state != 'Z')
+        })
+        .collect()
+}
+
+/// CPU use, percent of one core, from successive readings of a cumulative CPU time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuMeter(Option<(Instant, f64)>);
+
+impl CpuMeter {
+    /// The percent since the previous call (0 on the first), given the CPU seconds used so far.
+    pub fn percent(&mut self, cpu_seconds: f64) -> f64 {
+        let now = Instant::now();
+        let percent = match self.0 {
+            Some((t, c)) if now > t => ((cpu_seconds - c) / (now - t).as_secs_f64() * 100.0).max(0.0),
+            _ => 0.0,
+        };
+        self.0 = Some((now, cpu_seconds));
+        percent
+    }
 }
 
 #[cfg(test)]
