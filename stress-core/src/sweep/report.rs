@@ -369,8 +369,12 @@ impl SweepReport {
         if !scaling.is_empty() {
             let _ = writeln!(
                 md,
-                "\n## Scaling\n\nPer 10× of each numeric parameter, fitted over the OK {}s (flagged when worse than linear by more than {:.0}%):\n",
-                self.kind.item(),
+                "\n## Scaling\n\nPer 10× of each numeric parameter, fitted over the OK {} (flagged when worse than linear by more than {:.0}%):\n",
+                if self.kind == Kind::Sweep {
+                    "iterations"
+                } else {
+                    "cells"
+                },
                 scaling::TOLERANCE * 100.0
             );
             for s in scaling {
@@ -422,7 +426,7 @@ impl SweepReport {
         }
         cols.push(("p50".into(), Box::new(|m| human_us(m.latency_us.p50))));
         cols.push(("p99".into(), Box::new(|m| human_us(m.latency_us.p99))));
-        let ms = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.2}ms"));
+        let ms = |x: Option<f64>| x.map_or("–".into(), |v| human_us((v * 1e3).round() as u64));
         if has(&|m| m.write_ms.is_some()) {
             cols.push(("write".into(), Box::new(move |m| ms(m.write_ms))));
         }
@@ -444,7 +448,16 @@ impl SweepReport {
             let name = f.clone();
             cols.push((
                 f,
-                Box::new(move |m| m.figures.get(&name).map_or("–".into(), |v| fmt_num(round_sig(*v)))),
+                Box::new(move |m| {
+                    m.figures.get(&name).map_or("–".into(), |v| {
+                        // A size (`table_bytes`) reads best in KiB or MiB; a count or ratio as is.
+                        if name.ends_with("bytes") {
+                            bytes(*v)
+                        } else {
+                            fmt_num(round_sig(*v))
+                        }
+                    })
+                }),
             ));
         }
         let mb = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.1} MB"));
@@ -647,7 +660,7 @@ mod tests {
             "- Stability point: **size=3000** (iter 3)",
             "- Optimal efficiency point: **size=2000** (iter 2): 80.0 ops/s",
             "| # | size | status | ops/s | rows/s | p50 | p99 | write | db bytes | table_bytes | RSS peak Δ |",
-            "| 4 | 4000 | **thresholds** | 90.0 | 180 | 800µs | 2.5ms | 1.50ms | 2.0 KiB | 8192 | 3.2 MB |",
+            "| 4 | 4000 | **thresholds** | 90.0 | 180 | 800µs | 2.5ms | 1.5ms | 2.0 KiB | 8.0 KiB | 3.2 MB |",
             "## Why not OK",
             "## Scaling",
             "- size 1000→3000 (3 points): rows/s",
