@@ -82,6 +82,16 @@ pub fn expand(spec: &str) -> Result<Vec<String>, String> {
     if out.len() > MAX_VALUES {
         return Err(format!("`{s}` has {} values, more than {MAX_VALUES}", out.len()));
     }
+    // Whole numbers as digits (`10k` → `10000`), as a range writes them: one form in the reports.
+    let ints: Option<Vec<i64>> = out.iter().map(|v| parse_int(v)).collect();
+    if let Some(ints) = ints {
+        out = ints.iter().map(i64::to_string).collect();
+        for (i, v) in out.iter().enumerate() {
+            if out[..i].contains(v) {
+                return Err(format!("`{s}` gives the value {v} twice"));
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -285,6 +295,8 @@ mod tests {
         assert_eq!(values("0.1..0.3:0.1"), ["0.1", "0.2", "0.3"]);
         assert_eq!(values("jsonb, bson,ndjson_zstd"), ["jsonb", "bson", "ndjson_zstd"]);
         assert_eq!(values("42"), ["42"]);
+        assert_eq!(values("10k,100k,1m"), ["10000", "100000", "1000000"]);
+        assert_eq!(values("1k,2.5k"), ["1k", "2.5k"], "not all whole numbers: as written");
         assert_eq!(values("10000..1000000:10000").len(), 100);
     }
 
@@ -295,6 +307,7 @@ mod tests {
             ("  ", "the list of values is empty"),
             ("a,,b", "has an empty value in its list"),
             ("a,b,a", "gives the value `a` twice"),
+            ("1000,1k", "gives the value 1000 twice"),
             (
                 "10..100:7",
                 "range `10..100:7` does not reach its end: from 10 by 7 the values go 94, 101, past 100: choose a step that divides 90",
