@@ -18,7 +18,7 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("WORKLOAD"), "{stdout}");
-    assert_eq!(lines.len(), 5, "{stdout}");
+    assert_eq!(lines.len(), 6, "{stdout}");
     let checkout = lines.iter().find(|l| l.starts_with("checkout")).unwrap();
     for part in ["shop", "test stress", "sqlite", "5s", "shopper=2,auditor=1"] {
         assert!(checkout.contains(part), "{checkout}");
@@ -34,7 +34,7 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
         .iter()
         .map(|w| w["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["blobs", "broken_verify", "checkout", "tick"]);
+    assert_eq!(names, ["blobs", "broken_verify", "checkout", "stall", "tick"]);
     assert_eq!(list[2]["package"], "shop");
     assert_eq!(list[2]["kind"], "test");
     assert_eq!(list[2]["info"]["options"]["duration_ms"], 5000);
@@ -48,6 +48,10 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
     );
     let blobs = lines.iter().find(|l| l.starts_with("blobs")).unwrap();
     assert!(blobs.contains("params size=1000,fill=zeros"), "{blobs}");
+    assert!(
+        blobs.contains("3 ops/user"),
+        "an op limit, not a default duration: {blobs}"
+    );
 }
 
 #[test]
@@ -165,7 +169,7 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
     for (args, expect) in [
         (
             vec!["run", "nothing_like_this", "--out", never_s],
-            "no workload matches nothing_like_this: the workloads are blobs, broken_verify, checkout, tick",
+            "no workload matches nothing_like_this: the workloads are blobs, broken_verify, checkout, stall, tick",
         ),
         (
             vec!["run", "checkout", "--users", "auditor=1,clerk=2", "--out", never_s],
@@ -242,7 +246,7 @@ fn bad_replay_files_are_usage_errors_with_exit_code_2() {
                 "gone.json",
                 &recorded.replace("\"workload\": \"tick\"", "\"workload\": \"tock\""),
             ),
-            "workload `tock` no longer exists in test `stress` (it has: blobs, broken_verify, checkout, tick)",
+            "workload `tock` no longer exists in test `stress` (it has: blobs, broken_verify, checkout, stall, tick)",
         ),
     ];
     for (path, expect) in cases {

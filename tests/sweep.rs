@@ -377,3 +377,34 @@ fn bad_sweep_input_is_refused_before_anything_runs() {
         "the busy directory is left as it was"
     );
 }
+
+#[test]
+fn an_iteration_that_outlives_its_timeout_is_stopped_and_is_the_breaking_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("sweep");
+    let out = on_fixture(&[
+        "sweep",
+        "stall",
+        "--param",
+        "size=1..3:1",
+        "--seed",
+        "5",
+        "--iteration-timeout",
+        "2s",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let rows = csv(&out_dir, "sweep.csv");
+    assert_eq!(column(&rows, "status"), ["OK", "timeout"], "{rows:?}");
+    let md = read(&out_dir.join("sweep.md"));
+    assert!(
+        md.contains("still running after") && md.contains("--iteration-timeout"),
+        "{md}"
+    );
+    assert!(
+        out_dir.join("iter-002/summary.json").is_file(),
+        "the stopped run wrote its reports"
+    );
+}

@@ -134,6 +134,11 @@ pub struct SweepArgs {
     /// What the optimal efficiency point maximises: ops_per_sec, rows_per_sec or bytes_per_sec.
     #[arg(long, default_value = "ops_per_sec", value_name = "FIGURE")]
     pub efficiency: Efficiency,
+    /// Stop an iteration still running after this long (Ctrl-C, then a kill 30 s later) and
+    /// count it a timeout: a wedged server breaks the sweep instead of hanging it. Default:
+    /// twice the duration plus 2 minutes when --duration is given, else no limit.
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub iteration_timeout: Option<Duration>,
     /// Output directory (default: target/stress/<workload>/<sweep|matrix>-<id>/), one
     /// sub-directory per iteration.
     #[arg(long, value_name = "DIR")]

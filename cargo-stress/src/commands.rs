@@ -46,9 +46,12 @@ fn list(args: &ListArgs) -> Result<(), CliError> {
                 .iter()
                 .map(|w| {
                     let o = &w.info["options"];
-                    let duration = o["duration_ms"]
-                        .as_u64()
-                        .map_or("10s (default)".to_owned(), |ms| format!("{}s", ms as f64 / 1000.0));
+                    // Without a duration, an op limit runs until the ops are done.
+                    let duration = match (o["duration_ms"].as_u64(), o["ops_per_user"].as_u64()) {
+                        (Some(ms), _) => format!("{}s", ms as f64 / 1000.0),
+                        (None, Some(n)) => format!("{n} ops/user"),
+                        (None, None) => "10s (default)".to_owned(),
+                    };
                     // The code's user counts, with the attribute's laid over them.
                     let attr = o["users"].as_array().cloned().unwrap_or_default();
                     let users: Vec<String> = w.info["classes"]
@@ -159,7 +162,7 @@ pub(crate) fn seed_for(args: &Settings) -> Result<u64, CliError> {
 /// Runs one workload and turns "nothing ran" into a usage error.
 fn run_one(w: &Workload, env: &[(String, String)], out: &Path, status: &mut Status) -> Result<Ran, CliError> {
     refuse_existing(out)?;
-    let ran = harness::run(w, env, out, status)?;
+    let ran = harness::run(w, env, out, status, None)?;
     if ran.summary.is_none() {
         let _ = std::fs::remove_dir(out); // only if empty: never a directory with results in it
         let why = harness::failure_message(&ran.stdout);

@@ -4,6 +4,9 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use stress_core::Summary;
@@ -91,11 +94,75 @@ pub struct Ran {
     pub code: Option<i32>,
     /// What the harness printed on stdout (libtest's report, with the failure message).
     pub stdout: String,
+    /// Whether it outlived its time limit and was stopped.
+    pub timed_out: bool,
+}
+
+/// How long a harness interrupted at its time limit may take to write its reports before it
+/// is killed (an op that never returns keeps its user thread, and so the run, from ending).
+const KILL_GRACE: Duration = Duration::from_secs(30);
+
+/// Stops a harness that outlives its time limit: Ctrl-C (it stops its users and writes its
+/// reports), then, after [`KILL_GRACE`], a kill.
+struct Watchdog {
+    done: Arc<(Mutex<bool>, Condvar)>,
+    fired: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Watchdog {
+    fn start(pid: u32, limit: Duration) -> Self {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let fired = Arc::new(AtomicBool::new(false));
+        let (d, f) = (done.clone(), fired.clone());
+        let thread = std::thread::spawn(move || {
+            let signal = |sig: &str| {
+                let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+            };
+            let wait = |limit: Duration| {
+                let deadline = Instant::now() + limit;
+                let (lock, cv) = &*d;
+                let mut done = lock.lock().unwrap_or_else(|e| e.into_inner());
+                while !*done {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    done = cv.wait_timeout(done, left).unwrap_or_else(|e| e.into_inner()).0;
+                }
+                true
+            };
+            if wait(limit) {
+                return;
+            }
+            f.store(true, Ordering::SeqCst);
+            signal("-INT");
+            if !wait(KILL_GRACE) {
+                signal("-KILL");
+            }
+        });
+        Self { done, fired, thread }
+    }
+
+    /// The harness has exited: stands down; returns whether it had to stop it.
+    fn finish(self) -> bool {
+        let (lock, cv) = &*self.done;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+        let _ = self.thread.join();
+        self.fired.load(Ordering::SeqCst)
+    }
 }
 
 /// Runs one workload in full, with `env` laid over this process's environment, writing into
-/// `out_dir`.
-pub fn run(w: &Workload, env: &[(String, String)], out_dir: &Path, status: &mut Status) -> Result<Ran, CliError> {
+/// `out_dir`; stops it if it is still running after `limit`.
+pub fn run(
+    w: &Workload,
+    env: &[(String, String)],
+    out_dir: &Path,
+    status: &mut Status,
+    limit: Option<Duration>,
+) -> Result<Ran, CliError> {
     let origin = serde_json::to_string(&w.origin()).expect("serialisable");
     let mut child = Command::new(&w.exe)
         .args(["--exact", &w.name, "--include-ignored", "--test-threads", "1"])
@@ -107,6 +174,7 @@ pub fn run(w: &Workload, env: &[(String, String)], out_dir: &Path, status: &mut 
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| usage(format!("cannot run {}: {e}", w.exe.display())))?;
+    let watchdog = limit.map(|l| Watchdog::start(child.id(), l));
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -125,13 +193,19 @@ pub fn run(w: &Workload, env: &[(String, String)], out_dir: &Path, status: &mut 
         }
     }
     let code = child.wait().map_err(|e| usage(format!("harness failed: {e}")))?.code();
+    let timed_out = watchdog.is_some_and(Watchdog::finish);
     status.clear();
     let stdout = reader.join().unwrap_or_default();
     let summary = match out_dir.join("summary.json") {
         p if p.is_file() => Some(Summary::load(&p).map_err(usage)?),
         _ => None,
     };
-    Ok(Ran { summary, code, stdout })
+    Ok(Ran {
+        summary,
+        code,
+        stdout,
+        timed_out,
+    })
 }
 
 /// The failure message libtest printed for a trial: the lines between `---- NAME stdout ----`

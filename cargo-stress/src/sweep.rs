@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use stress_core::params::{self, ParamDef};
 use stress_core::report::fresh_run_dir;
@@ -52,6 +53,9 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
     base_env.push(("STRESS_SEED".into(), seed.to_string()));
     base_env.extend(report.plan.fixed.iter().map(|p| cli::param_env(&p.name, &p.values[0])));
     let total = report.plan.cell_count();
+    let limit = args
+        .iteration_timeout
+        .or_else(|| args.settings.duration.map(|d| d * 2 + Duration::from_secs(120)));
     let mut status = Status::new(5.0);
     let not_started: Cell<Option<String>> = Cell::new(None);
     let index = Cell::new(0usize);
@@ -70,7 +74,20 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
         status.println(&head);
         let mut env = base_env.clone();
         env.extend(cell.iter().map(|(k, v)| cli::param_env(k, v)));
-        let ran = harness::run(w, &env, dir, &mut status).map_err(|e| e.to_string())?;
+        let ran = harness::run(w, &env, dir, &mut status, limit).map_err(|e| e.to_string())?;
+        if ran.timed_out {
+            let why = format!(
+                "still running after {}: stopped (--iteration-timeout){}",
+                stress_core::report::human_us(limit.unwrap_or_default().as_micros() as u64),
+                if ran.summary.is_none() {
+                    "; it wrote no summary"
+                } else {
+                    ""
+                }
+            );
+            status.println(&format!("{head}: timeout: {why}"));
+            return Ok(sweep::CellEnd::TimedOut(why));
+        }
         if ran.summary.is_none() {
             let why = harness::failure_message(&ran.stdout);
             let _ = std::fs::remove_dir(dir); // only if empty
@@ -83,7 +100,7 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
         }
         let it = Iteration::from_dir(i, cell.to_vec(), dir, None);
         status.println(&format!("{head}: {}", outcome(&it)));
-        Ok(())
+        Ok(sweep::CellEnd::Finished)
     });
     if let Some(why) = not_started.take() {
         discard(&out, created, kind);

@@ -114,3 +114,29 @@ fn a_cell_that_does_not_start_is_an_error_and_an_interrupt_stops_the_rest() {
     assert_eq!(report.iterations.len(), 1);
     assert_eq!(report.stopped.as_deref(), Some("interrupted after 1 of 3"));
 }
+
+#[test]
+fn a_run_its_runner_timed_out_is_a_timeout_and_the_breaking_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = SweepReport::new(Kind::Sweep, "sized", plan(&["size=1..3:1"]));
+    sweep::drive(&mut report, dir.path(), &|| false, |cell, d| {
+        run_cell(cell, d)?;
+        let size = &cell[0].1;
+        Ok(if size == "2" {
+            sweep::CellEnd::TimedOut("no end after 1s: stopped".into())
+        } else {
+            sweep::CellEnd::Finished
+        })
+    })
+    .unwrap();
+    let statuses: Vec<Status> = report.iterations.iter().map(|i| i.status).collect();
+    assert_eq!(
+        statuses,
+        [Status::Ok, Status::Timeout],
+        "stops after the breaking point"
+    );
+    assert_eq!(report.iterations[1].detail, "no end after 1s: stopped");
+    assert_eq!(report.breaking_point().map(|i| i.label()), Some("size=2".into()));
+    let md = std::fs::read_to_string(dir.path().join("sweep.md")).unwrap();
+    assert!(md.contains("timeout"), "{md}");
+}

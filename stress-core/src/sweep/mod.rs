@@ -37,18 +37,35 @@ pub use report::{Efficiency, Kind, SweepReport};
 pub use scaling::{Scaling, TOLERANCE};
 pub use spec::{MAX_VALUES, ParamSpec, Plan, expand};
 
+/// How a cell's run ended, as its runner saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellEnd {
+    /// It ran to its end (the summary tells how it went).
+    Finished,
+    /// The runner stopped it after its time limit: the iteration is a timeout.
+    TimedOut(String),
+}
+
+impl From<()> for CellEnd {
+    fn from((): ()) -> Self {
+        Self::Finished
+    }
+}
+
 /// Runs every cell of the report's plan in turn, each into its own directory under `out`
 /// (`iter-001`, … or `cell-001`, …), reading each one's `summary.json` and rewriting the
 /// report's files after each. A sweep stops after its breaking point unless
 /// [`keep_going`](SweepReport::keep_going); every kind stops when `interrupted()` says so.
 ///
 /// `run` gets the cell's values and the directory to write into; it returns `Err` with the
-/// reason when the run did not start (the iteration is then an error).
-pub fn drive(
+/// reason when the run did not start (the iteration is then an error), and
+/// [`CellEnd::TimedOut`] when it had to stop a run that outlived its time limit (the iteration
+/// is then a timeout, whatever its summary says). `Ok(())` means it ran to its end.
+pub fn drive<E: Into<CellEnd>>(
     report: &mut SweepReport,
     out: &Path,
     interrupted: &dyn Fn() -> bool,
-    mut run: impl FnMut(&[(String, String)], &Path) -> Result<(), String>,
+    mut run: impl FnMut(&[(String, String)], &Path) -> Result<E, String>,
 ) -> std::io::Result<()> {
     let cells = report.plan.cells();
     let total = cells.len();
@@ -58,8 +75,15 @@ pub fn drive(
             break;
         }
         let dir = out.join(report.dir_name(i + 1));
-        let why_not = run(&cell, &dir).err();
-        let it = Iteration::from_dir(i + 1, cell, &dir, why_not);
+        let (why_not, end) = match run(&cell, &dir) {
+            Ok(end) => (None, end.into()),
+            Err(why) => (Some(why), CellEnd::Finished),
+        };
+        let mut it = Iteration::from_dir(i + 1, cell, &dir, why_not);
+        if let CellEnd::TimedOut(why) = end {
+            it.status = Status::Timeout;
+            it.detail = why;
+        }
         let broke = !it.status.is_ok();
         let was_interrupted = it.status == Status::Interrupted;
         report.iterations.push(it);
