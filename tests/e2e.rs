@@ -19,6 +19,8 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("WORKLOAD"), "{stdout}");
     assert_eq!(lines.len(), 6, "{stdout}");
+    // The fixture's `plain` bench is harness = false but not a stress harness: never run.
+    assert!(!stdout.contains("plain"), "{stdout}");
     let checkout = lines.iter().find(|l| l.starts_with("checkout")).unwrap();
     for part in ["shop", "test stress", "sqlite", "5s", "shopper=2,auditor=1"] {
         assert!(checkout.contains(part), "{checkout}");

@@ -131,7 +131,7 @@ pub fn candidates(meta: &Metadata, sel: &Selection) -> Result<Vec<Candidate>, Cl
                 // Other `harness = false` targets (divan benchmarks, custom mains) are not
                 // built or run: running one to ask for its workloads would run it.
                 let is_stress_harness = target.is_some_and(|t| {
-                    std::fs::read_to_string(&t.src_path).is_ok_and(|src| src.contains("stress_core::main"))
+                    std::fs::read_to_string(&t.src_path).is_ok_and(|src| code_only(&src).contains("stress_core::main"))
                 });
                 if !harness && is_stress_harness {
                     out.push(Candidate {
@@ -145,6 +145,52 @@ pub fn candidates(meta: &Metadata, sel: &Selection) -> Result<Vec<Candidate>, Cl
         }
     }
     Ok(out)
+}
+
+/// Rust source without its comments and the contents of its string and char literals: what
+/// the source calls, not what it mentions.
+fn code_only(src: &str) -> String {
+    let b = src.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1).copied()) {
+            (b'/', Some(b'/')) => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            (b'/', Some(b'*')) => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            (b'"', _) => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                out.extend_from_slice(b"\"\"");
+            }
+            // A char literal ('x', '\n', '"'); a lifetime ('a) is code.
+            (b'\'', Some(b'\\')) => {
+                i += 2;
+                while i < b.len() && b[i] != b'\'' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            (b'\'', Some(_)) if b.get(i + 2) == Some(&b'\'') => i += 3,
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Builds the candidates with `cargo test --no-run` (one cargo call per package), showing
@@ -199,4 +245,19 @@ pub fn build(candidates: &[Candidate], how: &BuildArgs) -> Result<Vec<Built>, Cl
         }
     }
     Ok(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_code_counts_as_a_call() {
+        let harness = "use x as _;\nfn main() -> ExitCode {\n    stress_core::main()\n}\n";
+        assert!(code_only(harness).contains("stress_core::main"));
+        let mentions = "//! not stress_core::main()\n/* stress_core::main */\nfn main() {\n    let q = '\"';\n    panic!(\"not stress_core::main() \\\" either\");\n    let l: &'static str = \"\";\n}\n";
+        let code = code_only(mentions);
+        assert!(!code.contains("stress_core"), "{code}");
+        assert!(code.contains("panic!") && code.contains("&'static str"), "{code}");
+    }
 }

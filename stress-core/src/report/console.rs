@@ -104,7 +104,8 @@ pub fn start_line(workload: &str, users: u64, seed: u64, duration_s: Option<f64>
         (None, Some(n)) => format!("{n} ops per user"),
         (None, None) => "until stopped".into(),
     };
-    format!("{workload}: {users} users, seed {seed}, {limit}")
+    let noun = if users == 1 { "user" } else { "users" };
+    format!("{workload}: {users} {noun}, seed {seed}, {limit}")
 }
 
 /// A progress line: `orders: 5s/10s  3610 ops  229 ops/s  p99 544.8ms  0 errors`, shown by the
@@ -243,5 +244,19 @@ impl Observer for ConsoleProgress {
         for f in &s.failures {
             eprintln!("  failed: {f}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_line_counts_users_in_words() {
+        assert_eq!(start_line("w", 1, 7, Some(10.0), None), "w: 1 user, seed 7, 10s");
+        assert_eq!(
+            start_line("w", 9, 7, None, Some(5)),
+            "w: 9 users, seed 7, 5 ops per user"
+        );
     }
 }
