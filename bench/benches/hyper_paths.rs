@@ -65,7 +65,10 @@ fn rows_per_sec(transport: Transport, format: DataFormat, op: &str, d: Duration)
 }
 
 fn main() {
-    let (d, pairs) = (pick(Duration::from_secs(8), Duration::from_secs(1)), if full() { 3 } else { 1 });
+    let (d, pairs) = (
+        pick(Duration::from_secs(8), Duration::from_secs(1)),
+        if full() { 3 } else { 1 },
+    );
     for (what, op, a, b) in [
         (
             "bulk insert (libpq)",

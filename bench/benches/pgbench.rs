@@ -107,6 +107,7 @@ fn main() {
             databases: 1,
             out_dir: None,
             seed: 0,
+            params: stress_core::params::Params::none(),
         })
         .expect("a managed PostgreSQL");
     let pg = Pg {

@@ -120,6 +120,7 @@ fn main() {
                 databases: 1,
                 out_dir: None,
                 seed: 0,
+                params: stress_core::params::Params::none(),
             },
         )
         .unwrap();

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::monitor::MetricsSource;
 use crate::outcome::OpError;
+use crate::params::Params;
 
 /// How a workload reaches its engine. Implemented by `stress-sqlite`, `stress-postgres`,
 /// `stress-hyper` — and by anything else a custom harness wants to stress.
@@ -52,6 +53,10 @@ pub struct StartContext<'a> {
     pub out_dir: Option<&'a Path>,
     /// The run's global seed.
     pub seed: u64,
+    /// The run's resolved parameters: an adapter may take settings from parameters the
+    /// workload declares (Hyper's `transport` and `data_format`), so that a sweep or a matrix
+    /// can vary them and a replay restores them. [`Params::none()`] where there are none.
+    pub params: &'a Params,
 }
 
 /// No engine at all: each user's connection is `()`. For workloads that drive a client of

@@ -210,6 +210,12 @@ fn split_suffix(t: &str) -> (&str, i64) {
 pub struct Params(BTreeMap<String, ParamValue>);
 
 impl Params {
+    /// No parameters.
+    pub fn none() -> &'static Params {
+        static NONE: Params = Params(BTreeMap::new());
+        &NONE
+    }
+
     /// Every declared parameter at its default, with the given values laid over them. A name
     /// the workload does not declare, or a value of the wrong kind, is an error naming what the
     /// workload has.

@@ -21,6 +21,11 @@
 //!   the client's; the `.hyper` files' size counts against the disk budget; hyperd's exit ends
 //!   the run with `CrashDetected`, naming its last log lines.
 //!
+//! A workload may declare the parameters `transport` (`tcp` or `grpc`) and `data_format`
+//! (`hyperbinary` or `arrow`): their values choose the paths at start, over the adapter's own
+//! settings, so that `cargo stress matrix … --param transport=tcp,grpc` compares them and a
+//! replay restores them (`monte_carlo_hyper` declares both).
+//!
 //! [`Hyper::from_env()`] reads the original simulation's knobs: `STRESS_TRANSPORT` (`tcp` or
 //! `grpc`), `STRESS_DATA_FORMAT` (`hyperbinary` or `arrow`), `STRESS_LOG_INTERVAL` (`5`,
 //! `500ms`), `STRESS_LOG_MODE` (bitmask, 2047 = all), `STRESS_MEMORY_LIMIT` (hyperd's
@@ -51,9 +56,20 @@ use crate::server::Server;
 pub enum Transport {
     /// The PostgreSQL wire protocol over TCP (`STRESS_TRANSPORT=tcp`).
     #[default]
+    #[serde(rename = "tcp")]
     LibPq,
     /// gRPC, results as Arrow (`STRESS_TRANSPORT=grpc`); writes stay on libpq.
     Grpc,
+}
+
+impl Transport {
+    /// Its name in settings: `tcp` or `grpc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LibPq => "tcp",
+            Self::Grpc => "grpc",
+        }
+    }
 }
 
 impl std::str::FromStr for Transport {
@@ -77,6 +93,16 @@ pub enum DataFormat {
     HyperBinary,
     /// `ArrowInserter`: Arrow IPC record batches (`STRESS_DATA_FORMAT=arrow`).
     Arrow,
+}
+
+impl DataFormat {
+    /// Its name in settings: `hyperbinary` or `arrow`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HyperBinary => "hyperbinary",
+            Self::Arrow => "arrow",
+        }
+    }
 }
 
 impl std::str::FromStr for DataFormat {
@@ -207,9 +233,13 @@ impl Hyper {
 
     /// Where reads go (default libpq).
     pub fn transport(mut self, t: Transport) -> Self {
+        self.set_transport(t);
+        self
+    }
+
+    fn set_transport(&mut self, t: Transport) {
         self.transport = t;
         self.options.grpc = t == Transport::Grpc;
-        self
     }
 
     /// How bulk inserts travel (default HyperBinary).
@@ -263,6 +293,16 @@ impl Hyper {
     pub fn keep_databases(mut self, keep: bool) -> Self {
         self.keep_databases = keep;
         self
+    }
+
+    /// Where reads go, as configured (a `transport` parameter may still change it at start).
+    pub fn transport_setting(&self) -> Transport {
+        self.transport
+    }
+
+    /// How bulk inserts travel, as configured (a `data_format` parameter may still change it).
+    pub fn data_format_setting(&self) -> DataFormat {
+        self.format
     }
 
     /// The managed hyperd's pid, once started.
@@ -348,6 +388,21 @@ impl Adapter for Hyper {
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
         if let Some(e) = &self.env_error {
             return Err(OpError::msg(e.clone()));
+        }
+        // Parameters of these names, where the workload declares them, choose the paths: a
+        // matrix can vary them and a replay restores them.
+        if let Some(v) = ctx.params.value("transport") {
+            let t = v
+                .to_string()
+                .parse()
+                .map_err(|e| OpError::msg(format!("parameter transport: {e}")))?;
+            self.set_transport(t);
+        }
+        if let Some(v) = ctx.params.value("data_format") {
+            self.format = v
+                .to_string()
+                .parse()
+                .map_err(|e| OpError::msg(format!("parameter data_format: {e}")))?;
         }
         let base = match ctx.out_dir {
             Some(d) => d.to_owned(),

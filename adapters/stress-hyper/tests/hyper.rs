@@ -12,6 +12,7 @@ fn ctx(databases: usize, out: &Path) -> StartContext<'_> {
         databases,
         out_dir: Some(out),
         seed: 0,
+        params: stress_core::params::Params::none(),
     }
 }
 

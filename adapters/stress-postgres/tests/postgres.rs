@@ -13,6 +13,7 @@ fn ctx(databases: usize) -> StartContext<'static> {
         databases,
         out_dir: None,
         seed: 0,
+        params: stress_core::params::Params::none(),
     }
 }
 

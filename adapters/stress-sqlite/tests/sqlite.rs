@@ -12,6 +12,7 @@ fn start(mut s: Sqlite, databases: usize) -> Sqlite {
         databases,
         out_dir: None,
         seed: 0,
+        params: stress_core::params::Params::none(),
     })
     .unwrap();
     s
@@ -62,6 +63,7 @@ fn a_journal_mode_sqlite_refuses_is_a_clear_error() {
             databases: 1,
             out_dir: None,
             seed: 0,
+            params: stress_core::params::Params::none(),
         })
         .unwrap_err()
         .to_string();

@@ -96,8 +96,9 @@ pub fn monte_carlo_postgres() -> Workload<Postgres> {
     mix(Postgres::from_env_or_managed())
 }
 
-/// The mix on a managed hyperd, with the original simulation's knobs: `STRESS_TRANSPORT`,
-/// `STRESS_DATA_FORMAT`, `STRESS_LOG_INTERVAL`, `STRESS_LOG_MODE`, `STRESS_MEMORY_LIMIT` (see
+/// The mix on a managed hyperd, with the original simulation's knobs: `STRESS_TRANSPORT` and
+/// `STRESS_DATA_FORMAT` (the defaults of its parameters `transport` and `data_format`),
+/// `STRESS_LOG_INTERVAL`, `STRESS_LOG_MODE`, `STRESS_MEMORY_LIMIT` (see
 /// `stress_hyper::Hyper::from_env`), `STRESS_QUERY_COMPLEXITY_MAX`, and the core's
 /// `STRESS_DATABASES`, `STRESS_INSERTER_USERS`, `STRESS_QUERY_USERS`, `STRESS_MIXED_USERS`.
 #[stress_workload(duration = "20s")]
@@ -106,7 +107,13 @@ pub fn monte_carlo_hyper() -> Workload<Hyper> {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(DEFAULT_COMPLEXITY_MAX);
-    mix_with_complexity(Hyper::from_env(), complexity)
+    let hyper = Hyper::from_env();
+    // The paths as parameters (defaults from STRESS_TRANSPORT/STRESS_DATA_FORMAT): a matrix can
+    // compare them, and a replay restores them.
+    let (transport, format) = (hyper.transport_setting(), hyper.data_format_setting());
+    mix_with_complexity(hyper, complexity)
+        .param_choice("transport", transport.name(), &["tcp", "grpc"])
+        .param_choice("data_format", format.name(), &["hyperbinary", "arrow"])
 }
 
 fn setup<A: Adapter>(db: &mut A::Conn, rng: &mut StressRng) -> Result<(), OpError>

@@ -140,6 +140,31 @@ fn the_mix_on_hyper_in_every_data_format_and_transport() {
 }
 
 #[test]
+fn the_hyper_paths_are_parameters_a_run_sets_and_its_replay_file_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = runner("monte_carlo_hyper")
+        .duration(Duration::from_secs(2))
+        .param("transport", "grpc")
+        .param("data_format", "arrow")
+        .output_dir(dir.path().join("run"))
+        .run(monte_carlo::monte_carlo_hyper())
+        .unwrap();
+    check(&r.summary);
+    assert!(
+        hyperd_log_lines(&dir.path().join("run"), "grpc-query-end") > 0,
+        "reads went over gRPC"
+    );
+    let replay: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("run/replay.json")).unwrap()).unwrap();
+    let params = &replay["config"]["params"];
+    assert_eq!(
+        (params["transport"].as_str(), params["data_format"].as_str()),
+        (Some("grpc"), Some("arrow")),
+        "{params}"
+    );
+}
+
+#[test]
 fn hyper_memory_backpressure_pauses_users_then_ends_the_run() {
     let layer = stress_core::ConfigLayer {
         // hyperd alone uses more than this from its first resource record.

@@ -141,6 +141,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         databases: job.config.databases,
         out_dir: job.out_dir,
         seed: job.plan.seed,
+        params: &job.config.params,
     };
     match panic::catch(|| job.workload.adapter.start(&ctx)) {
         Ok(Ok(())) => {
