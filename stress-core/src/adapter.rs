@@ -26,6 +26,14 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         serde_json::Value::Null
     }
 
+    /// Checks the adapter's own settings (values it read from the environment, a connection
+    /// string) before anything runs: an error here is bad input — one line naming the cause and
+    /// the fix, nothing written, exit code 2 from the harness. What only starting can tell (a
+    /// setting the server refuses, a port in use) is [`start`](Adapter::start)'s to report.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Starts or reaches the engine and creates `ctx.databases` databases.
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError>;
 

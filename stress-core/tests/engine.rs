@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use stress_core::monitor::{Health, MetricsSource, Reading, ResourceKind};
 use stress_core::prelude::*;
-use stress_core::{StopReason, Summary};
+use stress_core::{StartContext, StopReason, Summary};
 
 fn spin(_: &mut User<Bare>) -> OpResult {
     std::thread::sleep(Duration::from_micros(200));
@@ -272,4 +272,44 @@ fn untimed_work_is_taken_out_of_the_latency_and_reported_apart() {
     assert!(untimed.p50 >= 200_000, "{untimed:?}");
     // The timed part does nothing: far below the 200 ms spent generating.
     assert!(op.latency_us.max < untimed.p50, "{:?}", op.latency_us);
+}
+
+/// An adapter whose own settings are bad.
+struct Misconfigured;
+
+impl Adapter for Misconfigured {
+    type Conn = ();
+
+    fn name(&self) -> &'static str {
+        "misconfigured"
+    }
+
+    fn check(&self) -> Result<(), String> {
+        Err("ENGINE_URL=`ftp://x` is invalid: use engine://host:port".into())
+    }
+
+    fn start(&mut self, _: &StartContext<'_>) -> Result<(), OpError> {
+        panic!("a run whose adapter fails its check must not start it");
+    }
+
+    fn connect(&self, _: usize) -> Result<(), OpError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_adapter_that_fails_its_check_is_bad_input_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Workload::new(Misconfigured).class(UserClass::new("u", 1).read("r", 1.0, |_| Ok(Outcome::rows(1))));
+    let err = Runner::new("misconfigured")
+        .seed(1)
+        .output_dir(dir.path().join("run"))
+        .run(w)
+        .unwrap_err();
+    assert!(matches!(err, stress_core::RunError::Config(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "ENGINE_URL=`ftp://x` is invalid: use engine://host:port"
+    );
+    assert!(!dir.path().join("run").exists(), "nothing written");
 }

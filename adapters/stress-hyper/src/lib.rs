@@ -131,7 +131,7 @@ pub struct Hyper {
     server_latency: bool,
     database_dir: Option<PathBuf>,
     keep_databases: bool,
-    /// A bad `STRESS_*` value seen by `from_env`, reported by `start`.
+    /// A bad `STRESS_*` value seen by `from_env`, reported by `check` (before the run).
     env_error: Option<String>,
     server: Option<Server>,
     databases: Vec<PathBuf>,
@@ -169,7 +169,7 @@ impl Hyper {
 
     /// A managed hyperd configured by `STRESS_TRANSPORT`, `STRESS_DATA_FORMAT`,
     /// `STRESS_LOG_INTERVAL`, `STRESS_LOG_MODE` and `STRESS_MEMORY_LIMIT` where set. A value
-    /// that does not parse fails the run's start, naming the variable.
+    /// that does not parse is bad input, refused before the run starts, naming the variable.
     pub fn from_env() -> Self {
         Self::managed().env_vars(|k| std::env::var(k).ok())
     }
@@ -385,10 +385,12 @@ impl Adapter for Hyper {
         })
     }
 
+    fn check(&self) -> Result<(), String> {
+        self.env_error.clone().map_or(Ok(()), Err)
+    }
+
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
-        if let Some(e) = &self.env_error {
-            return Err(OpError::msg(e.clone()));
-        }
+        self.check().map_err(OpError::msg)?;
         // Parameters of these names, where the workload declares them, choose the paths: a
         // matrix can vary them and a replay restores them.
         if let Some(v) = ctx.params.value("transport") {

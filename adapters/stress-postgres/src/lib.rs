@@ -166,8 +166,25 @@ fn connect(config: &postgres::Config) -> Result<postgres::Client, OpError> {
     })
 }
 
+/// A connection string, or a one-line error that says what form it takes (never echoing it:
+/// it may hold a password).
+fn parse_dsn(dsn: &str) -> Result<postgres::Config, String> {
+    dsn.parse().map_err(|e| {
+        format!(
+            "the PostgreSQL connection string is not valid ({e}): use `host=… port=… user=… dbname=…` or a postgresql:// URL"
+        )
+    })
+}
+
 impl Adapter for Postgres {
     type Conn = PgConn;
+
+    fn check(&self) -> Result<(), String> {
+        match &self.mode {
+            Mode::Dsn(dsn) => parse_dsn(dsn).map(|_| ()),
+            Mode::Managed => Ok(()),
+        }
+    }
 
     fn name(&self) -> &'static str {
         "postgres"
@@ -204,9 +221,7 @@ impl Adapter for Postgres {
                 self.server = Some(server);
             }
             Mode::Dsn(dsn) => {
-                let config: postgres::Config = dsn.parse().map_err(|e| {
-                    OpError::msg(format!("the PostgreSQL connection string is not valid ({e}): use `host=… port=… user=… dbname=…` or a postgresql:// URL"))
-                })?;
+                let config = parse_dsn(&dsn).map_err(OpError::msg)?;
                 let mut client = connect(&config)?;
                 for i in 0..ctx.databases {
                     let schema = (ctx.databases > 1).then(|| format!("stress_db{i}"));

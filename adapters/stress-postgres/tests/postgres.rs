@@ -280,5 +280,14 @@ fn bad_input_is_one_clear_error_with_nothing_left_behind() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("connection string is not valid"), "{e}");
+    // … refused by the check before a run starts too, never echoing the string.
+    let e = Postgres::dsn("host=x password=s3cret port=notaport")
+        .check()
+        .unwrap_err();
+    assert!(
+        e.contains("connection string is not valid") && !e.contains("s3cret"),
+        "{e}"
+    );
+    assert!(Postgres::dsn("host=x port=5432").check().is_ok());
     assert!(Path::new("/proc").is_dir());
 }

@@ -112,3 +112,31 @@ fn a_harness_killed_outright_leaves_no_hyperd() {
     );
     assert!(out.join("replay.json").is_file(), "written when the run started");
 }
+
+#[test]
+fn a_bad_hyper_variable_is_bad_input_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut cmd = Command::new(harness());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRESS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let o = cmd
+        .args(["monte_carlo_hyper", "--exact", "--ignored"])
+        .env("STRESS_TRANSPORT", "udp")
+        .env("STRESS_OUTPUT_DIR", &out)
+        .output()
+        .unwrap();
+    // Like every setting refused before a run starts: the trial fails with the one line (which
+    // `cargo stress` shows with exit code 2), and nothing is written.
+    assert!(!o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("\nSTRESS_TRANSPORT=udp: unknown transport `udp`: expected tcp or grpc\n"),
+        "{stdout}"
+    );
+    assert!(!out.exists(), "nothing written");
+    assert!(hyperd_of(&out).is_none(), "no hyperd started");
+}

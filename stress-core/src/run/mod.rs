@@ -292,6 +292,7 @@ impl Runner {
             .map(|r| Threshold::parse(r, &op_names))
             .collect::<Result<Vec<_>, String>>()
             .map_err(ConfigError::Invalid)?;
+        workload.adapter.check().map_err(ConfigError::Invalid)?;
         if let Some(env) = &self.env {
             for w in &env.warnings {
                 eprintln!("{w}");
