@@ -57,6 +57,35 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
 }
 
 #[test]
+fn users_as_a_total_are_spread_over_the_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let out = on_fixture(&[
+        "run",
+        "checkout",
+        "--seed",
+        "5",
+        "--ops-per-user",
+        "2",
+        "--users",
+        "6",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let s = summary(&out_dir);
+    let classes: Vec<&str> = s["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes.len(), 6, "{classes:?}");
+    // checkout's classes are shopper=2, auditor=1: 6 users keep that proportion.
+    assert_eq!(classes.iter().filter(|c| **c == "shopper").count(), 4, "{classes:?}");
+}
+
+#[test]
 fn run_with_a_seed_and_an_op_limit_then_replay_it() {
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first");
@@ -154,14 +183,15 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let never = dir.path().join("never");
     let never_s = never.to_str().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
         (&["run", "--frobnicate"], "unexpected argument '--frobnicate'"),
         (&["run", "--duration", "abc"], "`abc` is not a duration"),
         (
             &["run", "--users", "reader=x"],
-            "`reader=x` has no whole number of users",
+            "like `inserter=4,reader=3`, or a total like 10",
         ),
+        (&["run", "--users", "0"], "expected a total above 0"),
     ];
     for (args, expect) in cases {
         let out = cargo_stress(args);

@@ -164,8 +164,9 @@ pub struct Settings {
     /// Ops each user runs.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub ops_per_user: Option<u64>,
-    /// Users per class: inserter=4,reader=3.
-    #[arg(long, value_parser = users, value_name = "CLASS=N,...")]
+    /// Users per class (inserter=4,reader=3), or a total spread over the classes in their
+    /// proportions (10).
+    #[arg(long, value_parser = users, value_name = "CLASS=N,...|TOTAL")]
     pub users: Option<UserCounts>,
     /// Think time between a user's ops, in ms: MIN..MAX.
     #[arg(long, value_parser = range, value_name = "MIN..MAX")]
@@ -230,9 +231,14 @@ fn duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Users per class, as `--users` gives them.
+/// Users, as `--users` gives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserCounts(pub Vec<(String, usize)>);
+pub enum UserCounts {
+    /// Per class: `reader=4,writer=2`.
+    PerClass(Vec<(String, usize)>),
+    /// A total spread over the classes in their proportions: `10`.
+    Total(usize),
+}
 
 fn fraction(s: &str) -> Result<f64, String> {
     s.parse::<f64>()
@@ -265,8 +271,15 @@ pub enum ArrivalArg {
     Poisson,
 }
 
+/// `class=N,...`, or a bare total spread over the classes (`10`).
 fn users(s: &str) -> Result<UserCounts, String> {
-    syntax::parse_users(s).map(UserCounts)
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("expected a total above 0, like 10, or class=N,... like reader=4,writer=2".into()),
+        Ok(n) => Ok(UserCounts::Total(n)),
+        Err(_) => syntax::parse_users(s)
+            .map(UserCounts::PerClass)
+            .map_err(|m| format!("{m}, or a total like 10")),
+    }
 }
 
 fn range(s: &str) -> Result<(u64, u64), String> {
@@ -285,9 +298,13 @@ impl Settings {
         if let Some(n) = self.ops_per_user {
             set("STRESS_OPS_PER_USER", n.to_string());
         }
-        if let Some(u) = &self.users {
-            let pairs: Vec<String> = u.0.iter().map(|(c, n)| format!("{c}={n}")).collect();
-            set("STRESS_USERS", pairs.join(","));
+        match &self.users {
+            Some(UserCounts::PerClass(u)) => {
+                let pairs: Vec<String> = u.iter().map(|(c, n)| format!("{c}={n}")).collect();
+                set("STRESS_USERS", pairs.join(","));
+            }
+            Some(UserCounts::Total(n)) => set("STRESS_USERS", n.to_string()),
+            None => {}
         }
         if let Some((lo, hi)) = self.think {
             set("STRESS_THINK_MIN_MS", lo.to_string());
