@@ -104,7 +104,7 @@ impl HyperConn {
 
     /// Runs a query over gRPC; returns its result as an Arrow IPC stream. gRPC takes no bound
     /// parameters here: they go in as SQL literals.
-    fn grpc_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<u8>, OpError> {
+    fn grpc_query(&mut self, sql: &str, params: &[Value]) -> Result<impl AsRef<[u8]> + use<>, OpError> {
         let boxed = to_params(params);
         let sql = replace_params(sql, |n| {
             boxed
@@ -112,7 +112,7 @@ impl HyperConn {
                 .map_or_else(|| format!("${n}"), |p| p.to_sql_literal())
         });
         let grpc = self.grpc.as_mut().expect("called only with a gRPC connection");
-        Ok(grpc.execute_query_to_arrow(&sql)?.to_vec())
+        Ok(grpc.execute_query_to_arrow(&sql)?)
     }
 
     fn over_grpc(&self, sql: &str) -> bool {
@@ -342,7 +342,7 @@ impl SqlConn for HyperConn {
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OpError> {
         if self.over_grpc(sql) {
-            return decode_ipc(&self.grpc_query(sql, params)?);
+            return decode_ipc(self.grpc_query(sql, params)?.as_ref());
         }
         let mut out = Vec::new();
         self.libpq_query(sql, params, |chunk| {
@@ -361,7 +361,7 @@ impl SqlConn for HyperConn {
     /// Counts rows without converting values: any column type will do.
     fn query_count(&mut self, sql: &str, params: &[Value]) -> Result<u64, OpError> {
         if self.over_grpc(sql) {
-            let batches = ipc_batches(&self.grpc_query(sql, params)?)?;
+            let batches = ipc_batches(self.grpc_query(sql, params)?.as_ref())?;
             return Ok(batches.iter().map(|b| b.num_rows() as u64).sum());
         }
         let mut n = 0;

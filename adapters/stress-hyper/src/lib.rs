@@ -357,15 +357,7 @@ impl Hyper {
 
     /// Whether hyperd is gone (then its files are kept for a post-mortem).
     fn crashed(&self) -> bool {
-        self.server.as_ref().is_some_and(|s| {
-            s.child
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .try_wait()
-                .ok()
-                .flatten()
-                .is_some()
-        })
+        self.server.as_ref().is_some_and(|s| s.exited().is_some())
     }
 }
 

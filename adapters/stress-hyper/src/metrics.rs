@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value as Json;
 use stress_core::monitor::{CpuMeter, Health, MetricsSource, Reading, ResourceKind, last_lines, read_process};
 
-use crate::server::log_files;
+use crate::server::{log_files, try_wait};
 
 /// At most this much log is read per sample, so a flood cannot stall the monitor.
 const MAX_READ_PER_POLL: u64 = 64 << 20;
@@ -205,14 +205,7 @@ impl MetricsSource for HyperMetrics {
     }
 
     fn health(&mut self) -> Health {
-        let status = self
-            .child
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .try_wait()
-            .ok()
-            .flatten();
-        match status {
+        match try_wait(&self.child).ok().flatten() {
             None => Health::Alive,
             Some(status) => Health::Crashed(format!(
                 "hyperd (pid {}) exited ({status}); last log lines: {}",

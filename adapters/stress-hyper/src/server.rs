@@ -6,7 +6,7 @@ use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -123,7 +123,7 @@ impl Server {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e.into()),
             }
-            if let Some(status) = self.child.lock().unwrap_or_else(|e| e.into_inner()).try_wait()? {
+            if let Some(status) = try_wait(&self.child)? {
                 return Err(OpError::msg(format!(
                     "hyperd failed to start ({status}): {}",
                     self.failure_lines()
@@ -161,6 +161,11 @@ impl Server {
         failure_lines(&self.log_dir)
     }
 
+    /// hyperd's exit status, once it has exited.
+    pub(crate) fn exited(&self) -> Option<ExitStatus> {
+        try_wait(&self.child).ok().flatten()
+    }
+
     fn kill(&self) {
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
         let _ = child.kill();
@@ -175,9 +180,8 @@ impl Server {
         drop(callback);
         let deadline = Instant::now() + STOP_TIMEOUT;
         while Instant::now() < deadline {
-            match self.child.lock().unwrap_or_else(|e| e.into_inner()).try_wait() {
-                Ok(Some(_)) | Err(_) => return,
-                Ok(None) => {}
+            if !matches!(try_wait(&self.child), Ok(None)) {
+                return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -193,6 +197,11 @@ impl Drop for Server {
             self.kill();
         }
     }
+}
+
+/// The child's exit status if it has exited, without waiting (shared with the monitor).
+pub(crate) fn try_wait(child: &Mutex<Child>) -> std::io::Result<Option<ExitStatus>> {
+    child.lock().unwrap_or_else(|e| e.into_inner()).try_wait()
 }
 
 /// hyperd's log files in `dir`, oldest first (`hyperd.log`, or `hyperd_<timestamp>.log` once a

@@ -174,6 +174,8 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     let summary = summarize(&job, started_at, &findings);
     if let Some(dir) = job.out_dir {
         replay.stop_reason = Some(summary.stop_reason);
+        // As the run had it: start may have taken settings from the parameters (Hyper's paths).
+        replay.adapter_config = job.workload.adapter.describe();
         let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
         let csv = report::timeseries_csv(intervals);
         let problems = [
