@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::{Client, NoTls};
-use stress_core::monitor::{CpuMeter, Health, MetricsSource, Reading, ResourceKind, children_of, read_process};
+use stress_core::monitor::{CpuMeter, Health, MetricsSource, Reading, ResourceKind, read_tree};
 
 use crate::server::last_lines;
 
@@ -41,20 +41,9 @@ impl std::fmt::Debug for PgMetrics {
 impl PgMetrics {
     fn process_readings(&mut self, out: &mut Vec<Reading>) {
         let Some(w) = &self.watched else { return };
-        let Some(master) = read_process(&w.pid.to_string()) else {
-            return;
-        };
-        let (mut bytes, mut cpu) = (
-            master.pss_bytes.unwrap_or(master.rss_bytes),
-            master.cpu_seconds + master.children_cpu_seconds,
-        );
-        for pid in children_of(w.pid) {
-            if let Some(p) = read_process(&pid.to_string()) {
-                bytes += p.pss_bytes.unwrap_or(p.rss_bytes);
-                cpu += p.cpu_seconds;
-            }
-        }
-        let percent = self.cpu.percent(cpu);
+        let Some(tree) = read_tree(w.pid) else { return };
+        let percent = self.cpu.percent(tree.cpu_seconds);
+        let bytes = tree.bytes;
         out.push(Reading::new(
             "memory_mb",
             ResourceKind::MemoryMb,

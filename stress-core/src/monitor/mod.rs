@@ -7,7 +7,8 @@ mod process;
 
 pub(crate) use limits::{LimitEvent, Limits};
 pub use process::{
-    CpuMeter, ProcessMetrics, ProcessSample, children_of, pids_with_cmdline, read_process, reset_peak_rss,
+    CpuMeter, ProcessMetrics, ProcessSample, TreeUsage, children_of, cores, pids_with_cmdline, read_process, read_tree,
+    reset_peak_rss,
 };
 
 /// The last `n` non-blank lines of a server log, joined with ` | `: what a crash or a failed

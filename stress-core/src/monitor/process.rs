@@ -147,19 +147,79 @@ pub fn pids_with_cmdline(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// A process tree as a server's metrics see it: the process, its children that have exited and
+/// been waited for, and its live children.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TreeUsage {
+    /// CPU seconds of the process, its waited-for children and its live children.
+    ///
+    /// Not monotonic: a child that exits between the reads is in neither, and comes back in the
+    /// parent's waited-for time later. [`CpuMeter`] absorbs that.
+    pub cpu_seconds: f64,
+    /// Memory of the process and its live children: proportional set size where the kernel
+    /// reports it (shared pages split between their sharers), resident set size otherwise.
+    pub bytes: u64,
+}
+
+/// The CPU and memory of process `pid` and its children; `None` when the process is gone.
+pub fn read_tree(pid: u32) -> Option<TreeUsage> {
+    let parent = read_process(&pid.to_string())?;
+    let mut usage = TreeUsage {
+        cpu_seconds: parent.cpu_seconds + parent.children_cpu_seconds,
+        bytes: parent.pss_bytes.unwrap_or(parent.rss_bytes),
+    };
+    for child in children_of(pid).iter().filter_map(|c| read_process(&c.to_string())) {
+        usage.cpu_seconds += child.cpu_seconds;
+        usage.bytes += child.pss_bytes.unwrap_or(child.rss_bytes);
+    }
+    Some(usage)
+}
+
+/// The cores this process may run on: what a CPU meter can at most read, times 100.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+}
+
 /// CPU use, percent of one core, from successive readings of a cumulative CPU time.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CpuMeter(Option<(Instant, f64)>);
+///
+/// Never above the machine's cores × 100, and never counting the same CPU time twice: a
+/// reading below the previous one (a process tree whose exited children are, for a moment, in
+/// no counter) keeps the previous total, so that their time is counted once when it comes back
+/// instead of again as a spike.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuMeter {
+    last: Option<(Instant, f64)>,
+    cap: f64,
+}
+
+impl Default for CpuMeter {
+    fn default() -> Self {
+        Self::with_cores(cores())
+    }
+}
 
 impl CpuMeter {
+    /// A meter of processes that may use `cores` cores.
+    pub fn with_cores(cores: usize) -> Self {
+        Self {
+            last: None,
+            cap: cores.max(1) as f64 * 100.0,
+        }
+    }
+
     /// The percent since the previous call (0 on the first), given the CPU seconds used so far.
     pub fn percent(&mut self, cpu_seconds: f64) -> f64 {
         let now = Instant::now();
-        let percent = match self.0 {
-            Some((t, c)) if now > t => ((cpu_seconds - c) / (now - t).as_secs_f64() * 100.0).max(0.0),
-            _ => 0.0,
+        let (percent, total) = match self.last {
+            Some((t, c)) if now > t => (
+                ((cpu_seconds - c) / (now - t).as_secs_f64() * 100.0).clamp(0.0, self.cap),
+                c.max(cpu_seconds),
+            ),
+            Some((_, c)) => (0.0, c.max(cpu_seconds)),
+            None => (0.0, cpu_seconds),
         };
-        self.0 = Some((now, cpu_seconds));
+        self.last = Some((now, total));
         percent
     }
 }
@@ -195,7 +255,8 @@ mod tests {
         let r = m.sample().unwrap();
         assert_eq!(r[0].name, "rss_mb");
         assert!(r[0].value > 1.0);
-        assert!(r[1].value >= 0.0);
+        assert_eq!(r[1].name, "cpu_percent");
+        assert!(r[1].value > 0.0, "the loop above burned CPU: {r:?}");
         assert_eq!(r[2].name, "hwm_mb");
         assert!(
             r[2].value >= r[0].value - 1.0,
@@ -212,5 +273,49 @@ mod tests {
             "the mark follows the peak"
         );
         assert!(read_process("999999999").is_none());
+    }
+
+    #[test]
+    fn a_meter_never_reads_above_its_cores_nor_counts_a_dip_twice() {
+        let mut m = CpuMeter::with_cores(2);
+        assert_eq!(m.percent(10.0), 0.0, "the first reading has nothing to compare with");
+        // A tree whose exited children were in no counter for a moment reads low, then high
+        // again: the dip reads 0 and the return counts only what is new.
+        assert_eq!(m.percent(4.0), 0.0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let back = m.percent(10.0);
+        assert_eq!(back, 0.0, "10 s counted once, not twice");
+        // A burst far above two cores in a short interval reads as two cores at most.
+        assert_eq!(m.percent(1_000.0), 200.0);
+    }
+
+    #[test]
+    fn a_process_tree_whose_children_start_and_exit_stays_within_the_cores() {
+        // A shell that starts short CPU-bound children, a few at a time, and waits for them:
+        // children appear, burn, exit, and are waited for while the meter samples the tree.
+        let mut shell = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(
+                "for r in 1 2 3 4 5 6 7 8 9 10 11 12; do \
+                   for k in 1 2 3; do (i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done) & done; wait; \
+                 done",
+            )
+            .spawn()
+            .expect("sh");
+        let mut meter = CpuMeter::default();
+        let cap = cores() as f64 * 100.0;
+        let (mut readings, mut busy) = (0, 0);
+        while let Some(tree) = read_tree(shell.id()) {
+            let p = meter.percent(tree.cpu_seconds);
+            assert!(p <= cap, "read {p}% on {} cores", cores());
+            readings += 1;
+            busy += usize::from(p > 0.0);
+            if shell.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert!(shell.wait().unwrap().success());
+        assert!(readings > 10 && busy > 0, "{readings} readings, {busy} busy");
     }
 }
