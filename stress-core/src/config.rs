@@ -447,8 +447,13 @@ impl ConfigLayer {
     }
 
     /// This layer with `upper` laid over it: each field `upper` sets wins; user counts are
-    /// overridden class by class.
+    /// overridden class by class. Stages set the run's length unless a duration does: stages
+    /// laid over a lower layer's duration (the attribute's `duration = "10s"` under
+    /// `--stages`) replace it, and a duration in the same or a higher layer wins.
     pub fn with(mut self, upper: &ConfigLayer) -> Self {
+        if upper.stages.is_some() && upper.duration.is_none() {
+            self.duration = None;
+        }
         macro_rules! over {
             ($($f:ident),*) => { $( if upper.$f.is_some() { self.$f = upper.$f.clone(); } )* };
         }
@@ -495,23 +500,60 @@ impl ConfigLayer {
     }
 }
 
-/// Sets the classes' user counts to `total` users in all, in their current proportions (the
-/// first classes round up, the last takes what is left).
-pub fn scale_users(users: &mut [(String, usize)], total: usize) {
+/// Sets the classes' user counts to `total` users in all, in their current proportions by the
+/// largest remainder, with at least one user for every class that had any: a total too small
+/// for that is an error, never a class emptied silently.
+pub fn scale_users(users: &mut [(String, usize)], total: usize) -> Result<(), ConfigError> {
     let current: usize = users.iter().map(|(_, n)| n).sum();
     if current == 0 || current == total {
-        return;
+        return Ok(());
     }
-    let (mut left, last) = (total, users.len().saturating_sub(1));
-    for (i, (_, n)) in users.iter_mut().enumerate() {
-        let share = if i == last {
-            left
-        } else {
-            (*n * total).div_ceil(current).min(left)
-        };
-        *n = share;
-        left -= share;
+    let classes = users.iter().filter(|(_, n)| *n > 0).count();
+    if total < classes {
+        let names: Vec<&str> = users.iter().filter(|(_, n)| *n > 0).map(|(c, _)| c.as_str()).collect();
+        return Err(ConfigError::Invalid(format!(
+            "{total} users in all cannot give each of the {classes} classes ({}) a user: give at least \
+             {classes}, or set classes one by one (class=N)",
+            names.join(", ")
+        )));
     }
+    let quota: Vec<f64> = users
+        .iter()
+        .map(|(_, n)| (*n * total) as f64 / current as f64)
+        .collect();
+    let mut share: Vec<usize> = users
+        .iter()
+        .zip(&quota)
+        .map(|((_, n), q)| if *n == 0 { 0 } else { (q.floor() as usize).max(1) })
+        .collect();
+    // Too many after the minimum of one: take back from the classes furthest above their quota.
+    while share.iter().sum::<usize>() > total {
+        let i = (0..share.len())
+            .filter(|&i| share[i] > 1)
+            .max_by(|&a, &b| {
+                (share[a] as f64 - quota[a])
+                    .total_cmp(&(share[b] as f64 - quota[b]))
+                    .then(b.cmp(&a))
+            })
+            .expect("total >= classes leaves a class above one user");
+        share[i] -= 1;
+    }
+    // Too few: give to the classes furthest below their quota, the first on a tie.
+    while share.iter().sum::<usize>() < total {
+        let i = (0..share.len())
+            .filter(|&i| users[i].1 > 0)
+            .max_by(|&a, &b| {
+                (quota[a] - share[a] as f64)
+                    .total_cmp(&(quota[b] - share[b] as f64))
+                    .then(b.cmp(&a))
+            })
+            .expect("a class has users");
+        share[i] += 1;
+    }
+    for ((_, n), s) in users.iter_mut().zip(share) {
+        *n = s;
+    }
+    Ok(())
 }
 
 /// The resolved configuration of one run: what `replay.json` records and a replay restores.
@@ -617,13 +659,14 @@ impl RunConfig {
                 ));
             }
             if total > 0 && total != peak {
-                scale_users(&mut users, peak);
+                scale_users(&mut users, peak)
+                    .map_err(|e| ConfigError::Invalid(format!("the stages' peak of {peak} users: {e}")))?;
             }
         } else if let (Some(want), false) = (layer.users_total, smoke) {
             if users.iter().all(|(_, n)| *n == 0) {
                 users.iter_mut().for_each(|(_, n)| *n = 1);
             }
-            scale_users(&mut users, want);
+            scale_users(&mut users, want)?;
         }
         if users.iter().all(|(_, n)| *n == 0) {
             return Err(ConfigError::Invalid(
@@ -860,8 +903,8 @@ mod tests {
         let rc = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap();
         assert_eq!(
             rc.users,
-            vec![("inserter".into(), 4), ("reader".into(), 2)],
-            "4:3 scaled to 6"
+            vec![("inserter".into(), 3), ("reader".into(), 3)],
+            "4:3 scaled to 6: quotas 3.43 and 2.57, the larger remainder gets the sixth"
         );
         let e = env(&[("STRESS_USERS", "14")]).unwrap();
         let rc = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap();
@@ -875,8 +918,12 @@ mod tests {
             0,
             false,
         )
-        .unwrap();
-        assert_eq!(one.users, vec![("inserter".into(), 1), ("reader".into(), 0)]);
+        .unwrap_err()
+        .to_string();
+        assert!(
+            one.contains("1 users in all cannot give each of the 2 classes (inserter, reader) a user"),
+            "{one}"
+        );
         for (var, value, expect) in [
             ("STRESS_PARAM_USERS", "0", "whole number of users above 0"),
             ("STRESS_PARAM_RATE", "x", "rate in ops/s"),
@@ -887,6 +934,77 @@ mod tests {
             let err = env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(expect), "{var}: {err}");
         }
+    }
+
+    #[test]
+    fn a_total_of_users_never_empties_a_class() {
+        let spread = |counts: &[usize], total: usize| {
+            let mut users: Vec<(String, usize)> =
+                counts.iter().enumerate().map(|(i, n)| (format!("c{i}"), *n)).collect();
+            scale_users(&mut users, total).map(|()| users.into_iter().map(|(_, n)| n).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            spread(&[8, 2], 4).unwrap(),
+            vec![3, 1],
+            "the issue's case: 8:2 run with 4 users"
+        );
+        assert_eq!(spread(&[4, 3, 2], 10).unwrap(), vec![5, 3, 2]);
+        assert_eq!(spread(&[4, 3, 2], 3).unwrap(), vec![1, 1, 1]);
+        assert_eq!(spread(&[100, 1, 1], 5).unwrap(), vec![3, 1, 1]);
+        assert_eq!(spread(&[5, 0, 5], 4).unwrap(), vec![2, 0, 2], "a class of 0 stays 0");
+        assert_eq!(spread(&[1, 1], 1000).unwrap(), vec![500, 500]);
+        for (counts, total) in [
+            (&[8usize, 2][..], 9usize),
+            (&[4, 3, 2], 7),
+            (&[1, 99], 37),
+            (&[7, 1, 1, 1], 5),
+        ] {
+            let got = spread(counts, total).unwrap();
+            assert_eq!(got.iter().sum::<usize>(), total, "{counts:?} to {total}: {got:?}");
+            assert!(
+                got.iter().zip(counts).all(|(g, c)| (*g > 0) == (*c > 0)),
+                "{counts:?}: {got:?}"
+            );
+        }
+        let e = spread(&[8, 2], 1).unwrap_err().to_string();
+        assert!(e.contains("give at least 2"), "{e}");
+    }
+
+    #[test]
+    fn stages_set_the_length_unless_a_duration_does() {
+        let attr = ConfigLayer {
+            duration: Some(Duration::from_secs(10)),
+            ..ConfigLayer::default()
+        };
+        let cli_stages = ConfigLayer {
+            stages: Some(parse_stages("3s:4,4s:4").unwrap()),
+            ..ConfigLayer::default()
+        };
+        let rc = |l: &ConfigLayer| RunConfig::resolve(l, &classes(), 0, false).unwrap().duration_ms;
+        assert_eq!(
+            rc(&attr.clone().with(&cli_stages)),
+            Some(7_000),
+            "stages over an attribute's duration"
+        );
+        let cli_both = ConfigLayer {
+            duration: Some(Duration::from_secs(5)),
+            ..cli_stages.clone()
+        };
+        assert_eq!(
+            rc(&attr.clone().with(&cli_both)),
+            Some(5_000),
+            "a duration beside the stages wins"
+        );
+        let cli_duration = ConfigLayer {
+            duration: Some(Duration::from_secs(2)),
+            ..ConfigLayer::default()
+        };
+        assert_eq!(
+            rc(&ConfigLayer::default().with(&cli_stages).with(&cli_duration)),
+            Some(2_000),
+            "a duration above the stages wins"
+        );
+        assert_eq!(rc(&attr), Some(10_000));
     }
 
     #[test]
