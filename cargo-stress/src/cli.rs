@@ -192,8 +192,8 @@ pub struct Settings {
     /// Load stages DURATION:TARGET,… (users, or ops/s with --rate), linear ramps between them.
     #[arg(long, value_parser = stages, value_name = "STAGES")]
     pub stages: Option<String>,
-    /// A pass/fail rule, like p99<50ms, p99[select]<20ms, error_rate<0.1%, ops_per_sec>1000,
-    /// max_lag<100ms (repeatable).
+    /// A pass/fail rule, like p99<50ms, error_rate<0.1%, ops_per_sec>1000, max_lag<100ms,
+    /// delivered>95%, or for one op `p99[select]<20ms` (repeatable).
     #[arg(long = "threshold", value_name = "RULE")]
     pub thresholds: Vec<String>,
     /// Stop a run at the first interval (after warm-up) that breaches a threshold.

@@ -284,6 +284,9 @@ fn report(done: &[(&Workload, PathBuf, Summary)]) {
         for f in &s.failures {
             println!("{}: {f}", w.name);
         }
+        for warning in &s.warnings {
+            println!("{}: warning: {warning}", w.name);
+        }
         println!("{}: {}", w.name, dir.display());
     }
 }

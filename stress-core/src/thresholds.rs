@@ -21,6 +21,8 @@ enum Metric {
     OpsPerSec,
     /// Largest schedule lag, µs.
     MaxLag,
+    /// Ops run / ops the schedule made due, a fraction (1 in a closed loop).
+    Delivered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,19 @@ impl Unit {
             Self::Percent => 0.01,
         }
     }
+
+    /// The unit's suffix, as the rule wrote it (`µs` for `us`); rates and fractions have none
+    /// unless the rule used `%`, ops/s say so.
+    fn suffix(self, metric: Metric) -> &'static str {
+        match (self, metric) {
+            (Self::Micros, _) => "µs",
+            (Self::Millis, _) => "ms",
+            (Self::Seconds, _) => "s",
+            (Self::Percent, _) => "%",
+            (Self::Plain, Metric::OpsPerSec) => " ops/s",
+            (Self::Plain, _) => "",
+        }
+    }
 }
 
 /// A parsed rule.
@@ -89,6 +104,10 @@ pub struct ThresholdResult {
     pub observed: f64,
     /// Whether the rule held.
     pub passed: bool,
+    /// The unit of `observed` and of the rule's limit (`ms`, `%`, ` ops/s`; empty for a plain
+    /// fraction).
+    #[serde(default)]
+    pub unit: String,
 }
 
 /// What rules are evaluated against: the whole run's figures, or the figures so far.
@@ -108,11 +127,13 @@ pub struct Observed {
     pub ops_per_sec: f64,
     /// Largest schedule lag, µs.
     pub max_lag_us: u64,
+    /// Ops run / ops the schedule made due; `None` in a closed loop (taken as 1).
+    pub delivered: Option<f64>,
 }
 
 const FORMS: &str = "expected METRIC[<op>]<VALUE or >VALUE with METRIC one of mean, p50, p95, p99, p999, max \
-(latency; service_mean, service_p99, … for service time), error_rate, ops_per_sec, max_lag, like `p99<50ms`, \
-`p99[select]<20ms`, `error_rate<0.1%`, `ops_per_sec>1000`, `max_lag<100ms`";
+(latency; service_mean, service_p99, … for service time), error_rate, ops_per_sec, max_lag, delivered, like \
+`p99<50ms`, `p99[select]<20ms`, `error_rate<0.1%`, `ops_per_sec>1000`, `max_lag<100ms`, `delivered>95%`";
 
 impl Threshold {
     /// Parses a rule; `ops` are the workload's op names (a rule on another op is an error).
@@ -153,12 +174,13 @@ impl Threshold {
             "error_rate" => Metric::ErrorRate,
             "ops_per_sec" => Metric::OpsPerSec,
             "max_lag" => Metric::MaxLag,
+            "delivered" => Metric::Delivered,
             s => match s.strip_prefix("service_") {
                 Some(rest) => Metric::Service(stat(rest).ok_or_else(|| bad("has an unknown metric"))?),
                 None => Metric::Latency(stat(s).ok_or_else(|| bad("has an unknown metric"))?),
             },
         };
-        if op.is_some() && matches!(metric, Metric::OpsPerSec | Metric::MaxLag) {
+        if op.is_some() && matches!(metric, Metric::OpsPerSec | Metric::MaxLag | Metric::Delivered) {
             return Err(bad("gives an op to a run-wide metric"));
         }
         let split = right
@@ -170,8 +192,8 @@ impl Threshold {
             (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "us" | "µs") => Unit::Micros,
             (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "ms") => Unit::Millis,
             (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "s") => Unit::Seconds,
-            (Metric::ErrorRate, "%") => Unit::Percent,
-            (Metric::ErrorRate | Metric::OpsPerSec, "") => Unit::Plain,
+            (Metric::ErrorRate | Metric::Delivered, "%") => Unit::Percent,
+            (Metric::ErrorRate | Metric::Delivered | Metric::OpsPerSec, "") => Unit::Plain,
             _ => {
                 return Err(bad(
                     "has a unit that does not fit its metric (latencies take us, ms or s)",
@@ -208,6 +230,7 @@ impl Threshold {
             (Metric::ErrorRate, None) => rate(o.failed_ops, o.total_ops),
             (Metric::OpsPerSec, _) => o.ops_per_sec,
             (Metric::MaxLag, _) => o.max_lag_us as f64,
+            (Metric::Delivered, _) => o.delivered.unwrap_or(1.0),
         };
         let passed = if self.less {
             observed < self.limit
@@ -218,6 +241,7 @@ impl Threshold {
             rule: self.rule.clone(),
             observed: (observed / self.unit.scale() * 1000.0).round() / 1000.0,
             passed,
+            unit: self.unit.suffix(self.metric).to_owned(),
         }
     }
 }
@@ -230,10 +254,11 @@ impl fmt::Display for ThresholdResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "threshold {} {}: observed {}",
+            "threshold {} {}: observed {}{}",
             self.rule,
             if self.passed { "held" } else { "breached" },
-            self.observed
+            self.observed,
+            self.unit
         )
     }
 }
@@ -270,6 +295,7 @@ mod tests {
             failed_ops: 20,
             ops_per_sec: 1500.0,
             max_lag_us: 250_000,
+            delivered: Some(0.5),
         }
     }
 
@@ -290,12 +316,41 @@ mod tests {
             ("ops_per_sec>2000", false, 1500.0),
             ("max_lag<100ms", false, 250.0),
             ("mean<2ms", true, 1.0),
+            ("delivered>95%", false, 50.0),
+            ("delivered>0.4", true, 0.5),
         ];
         for (rule, passed, value) in cases {
             let t = Threshold::parse(rule, &ops()).unwrap();
             let r = t.evaluate(&o);
             assert_eq!((r.passed, r.observed), (passed, value), "{rule}");
             assert_eq!(r.rule, rule);
+        }
+        let closed = Observed {
+            delivered: None,
+            ..observed()
+        };
+        assert!(
+            Threshold::parse("delivered>99%", &ops())
+                .unwrap()
+                .evaluate(&closed)
+                .passed
+        );
+    }
+
+    #[test]
+    fn observed_values_print_with_their_units() {
+        let o = observed();
+        for (rule, shown) in [
+            ("p999<0.2s", "observed 0.12s"),
+            ("p99<50ms", "observed 60ms"),
+            ("service_p99<15000us", "observed 10000µs"),
+            ("error_rate<0.1%", "observed 1%"),
+            ("error_rate<0.02", "observed 0.01"),
+            ("ops_per_sec>2000", "observed 1500 ops/s"),
+            ("delivered>95%", "observed 50%"),
+        ] {
+            let line = Threshold::parse(rule, &ops()).unwrap().evaluate(&o).to_string();
+            assert!(line.ends_with(shown), "{rule}: {line}");
         }
     }
 

@@ -132,9 +132,16 @@ pub struct ProgressLine<'a> {
 
 impl std::fmt::Display for ProgressLine<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {:.0}s", self.workload, self.elapsed_s)?;
-        if let Some(d) = self.duration_s {
-            write!(f, "/{d:.0}s")?;
+        match self.duration_s {
+            // Past the end, users finish the ops they are in: `4s/4s +1s`, never `5s/4s`.
+            Some(d) if self.elapsed_s.round() > d.round() => write!(
+                f,
+                "{}: {d:.0}s/{d:.0}s +{:.0}s",
+                self.workload,
+                self.elapsed_s.round() - d.round()
+            )?,
+            Some(d) => write!(f, "{}: {:.0}s/{d:.0}s", self.workload, self.elapsed_s)?,
+            None => write!(f, "{}: {:.0}s", self.workload, self.elapsed_s)?,
         }
         write!(
             f,
@@ -244,6 +251,9 @@ impl Observer for ConsoleProgress {
         for f in &s.failures {
             eprintln!("  failed: {f}");
         }
+        for w in &s.warnings {
+            eprintln!("  warning: {w}");
+        }
     }
 }
 
@@ -258,5 +268,29 @@ mod tests {
             start_line("w", 9, 7, None, Some(5)),
             "w: 9 users, seed 7, 5 ops per user"
         );
+    }
+
+    #[test]
+    fn the_progress_line_never_reads_past_the_run_length() {
+        let line = |elapsed_s| {
+            ProgressLine {
+                workload: "w",
+                elapsed_s,
+                duration_s: Some(4.0),
+                total_ops: 10,
+                interval_ops: 5,
+                p99_us: 1500,
+                failed_ops: 0,
+                paused: None,
+            }
+            .to_string()
+        };
+        assert!(
+            line(2.0).starts_with("w: 2s/4s  10 ops  5 ops/s  p99 1.5ms"),
+            "{}",
+            line(2.0)
+        );
+        assert!(line(4.2).starts_with("w: 4s/4s  10 ops"), "{}", line(4.2));
+        assert!(line(5.1).starts_with("w: 4s/4s +1s  10 ops"), "{}", line(5.1));
     }
 }

@@ -71,6 +71,15 @@ pub struct Summary {
     /// Mean schedule lag over the slots, µs.
     #[serde(default)]
     pub mean_lag_us: f64,
+    /// Under a rate: the ops the schedule made due while the users ran (warm-up included), the
+    /// integral of the target rate; `None` in a closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_ops: Option<u64>,
+    /// Under a rate: ops run (warm-up included) / `scheduled_ops`. Below 1 the schedule was not
+    /// delivered (users could not keep up, slots were skipped, or backpressure paused them);
+    /// a threshold can require it (`delivered>95%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<f64>,
     /// Every threshold with its observed value and verdict.
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
@@ -136,6 +145,10 @@ pub struct UserSummary {
     /// Hash of its sequence of (op, RNG position): equal in two runs that ran the same ops with
     /// the same random arguments.
     pub op_digest: String,
+    /// Under a rate: the ops its schedule made due while it ran (the integral of its share of
+    /// the target rate, capped by the op limit); `None` in a closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_ops: Option<u64>,
 }
 
 /// Backpressure totals.

@@ -480,7 +480,8 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
             job.config.max_error_rate
         ));
     }
-    let observed = observed(c, &f.op_names, secs);
+    let mut observed = observed(c, &f.op_names, secs);
+    observed.delivered = schedule(&f.users).1;
     let thresholds: Vec<ThresholdResult> = job.thresholds.iter().map(|t| t.evaluate(&observed)).collect();
     for t in thresholds.iter().filter(|t| !t.passed) {
         failures.push(t.to_string());
@@ -490,6 +491,16 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         measures.merge(&u.measures);
     }
     let mut warnings = f.warnings.clone();
+    let (scheduled_ops, delivered) = schedule(&f.users);
+    if let (Some(due), Some(share)) = (scheduled_ops, delivered)
+        && share < DELIVERED_WARNING
+    {
+        warnings.push(format!(
+            "the schedule made {due} ops due and {:.1}% of them ran: the users could not keep up, \
+             slots were skipped or users were paused",
+            share * 100.0
+        ));
+    }
     if f.errors_seen > f.errors.len() {
         warnings.push(format!(
             "{} more errors were counted but not kept",
@@ -525,6 +536,8 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         } else {
             0.0
         },
+        scheduled_ops,
+        delivered,
         thresholds,
         timeseries: c.intervals().to_vec(),
         ops,
@@ -541,6 +554,25 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         passed: failures.is_empty(),
         failures,
     }
+}
+
+/// Below this share of the scheduled ops delivered, the summary warns.
+const DELIVERED_WARNING: f64 = 0.9;
+
+/// The ops the users' schedules made due, and the share of them that ran; `None` in a closed
+/// loop.
+fn schedule(users: &[UserResult]) -> (Option<u64>, Option<f64>) {
+    let scheduled: Vec<(u64, u64)> = users
+        .iter()
+        .filter_map(|u| Some((u.summary.scheduled_ops?, u.summary.ops)))
+        .collect();
+    if scheduled.is_empty() {
+        return (None, None);
+    }
+    let due: u64 = scheduled.iter().map(|(d, _)| d).sum();
+    let ran: u64 = scheduled.iter().map(|(_, r)| r).sum();
+    let share = if due == 0 { 1.0 } else { round3(ran as f64 / due as f64) };
+    (Some(due), Some(share))
 }
 
 /// The figures thresholds are judged on, from the collector (during the run, or at its end).
@@ -566,5 +598,6 @@ pub(crate) fn observed(c: &Collector, names: &[String], measured_secs: f64) -> O
             0.0
         },
         max_lag_us: c.schedule.max_lag_us,
+        delivered: None,
     }
 }

@@ -1,5 +1,12 @@
 //! When a user runs its next op: closed loop (as soon as it can, after think time), or on an
 //! open-loop schedule at a target rate; and whether the load stages let it run at all.
+//!
+//! An open-loop schedule is the inverse of the cumulative rate: with `Λ(t)` the ops due to a
+//! user by time `t` (the integral of its share of the target rate, which the stages ramp
+//! linearly), op `k` is due when `Λ(t)` reaches `w_k`, where `w_k` grows by 1 per op (uniform
+//! arrivals) or by an exponential draw of mean 1 (Poisson arrivals: a non-homogeneous Poisson
+//! process). A ramp from 0 therefore delivers what its integral says, to the op; taking the next
+//! gap as `1/rate` at the moment of the last op instead would sleep through a ramp from 0.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +18,9 @@ use crate::seed::StressRng;
 
 /// How long a parked user waits before it looks again.
 const PARK: Duration = Duration::from_millis(10);
+/// The furthest ahead a schedule looks for its next op: a rate that never comes back from 0
+/// parks the user instead.
+const HORIZON_S: f64 = 365.0 * 24.0 * 3600.0;
 
 /// A user's share of the open-loop rate.
 #[derive(Debug, Clone)]
@@ -53,7 +63,53 @@ pub(crate) struct Pace {
     pub(crate) stages: Vec<Stage>,
     pub(crate) gate: Option<Gate>,
     pub(crate) latency_limit: Option<Duration>,
-    pub(crate) next: Option<Instant>,
+    /// The cumulative ops (`Λ`) at which the next op is due; `None`: draw a fresh phase from
+    /// the schedule as it stands now (at the start, and after a backpressure pause, so that
+    /// slots missed while paused do not come as a burst).
+    pub(crate) next: Option<f64>,
+}
+
+/// The ops a rate profile delivers from the start to `at`: the integral of `rate` (ops/s) over
+/// linear stages, holding the last target after them.
+pub(crate) fn cumulative(stages: &[Stage], scale: f64, at: f64) -> f64 {
+    let (mut t, mut from, mut ops) = (0.0, 0.0, 0.0);
+    for s in stages {
+        let d = s.duration_ms as f64 / 1000.0;
+        let to = s.target * scale;
+        if at <= t + d {
+            let tau = (at - t).max(0.0);
+            return ops + from * tau + (to - from) * tau * tau / (2.0 * d);
+        }
+        ops += (from + to) * d / 2.0;
+        (t, from) = (t + d, to);
+    }
+    ops + from * (at - t).max(0.0)
+}
+
+/// The inverse of [`cumulative`]: the time (s from the start) at which the profile has
+/// delivered `w` ops; `None` when it never does (the rate stays 0).
+pub(crate) fn time_of(stages: &[Stage], scale: f64, w: f64) -> Option<f64> {
+    let (mut t, mut from, mut ops) = (0.0, 0.0, 0.0);
+    for s in stages {
+        let d = s.duration_ms as f64 / 1000.0;
+        let to = s.target * scale;
+        let area = (from + to) * d / 2.0;
+        if w <= ops + area {
+            let x = (w - ops).max(0.0);
+            // Solves from·τ + (to − from)·τ²/(2d) = x for τ in [0, d], in the form that stays
+            // exact when the ramp is flat or falls.
+            let root = (from * from + 2.0 * (to - from) * x / d).max(0.0).sqrt();
+            let tau = if from + root > 0.0 {
+                2.0 * x / (from + root)
+            } else {
+                0.0
+            };
+            return Some(t + tau.min(d));
+        }
+        ops += area;
+        (t, from) = (t + d, to);
+    }
+    (from > 0.0).then(|| t + (w - ops) / from)
 }
 
 impl Pace {
@@ -62,17 +118,45 @@ impl Pace {
         !matches!(self.share, Share::None)
     }
 
-    fn rate(&self, at: Duration) -> Option<f64> {
+    /// A fixed rate is one flat stage, a staged one the stages scaled by this user's share.
+    fn profile(&self) -> Option<(&[Stage], f64, f64)> {
         match self.share {
             Share::None => None,
-            Share::Fixed(r) => Some(r),
-            Share::Staged(fraction) => Some(stage_target(&self.stages, at).map_or(0.0, |(_, t)| t) * fraction),
+            Share::Fixed(r) => Some((&[], 0.0, r)),
+            Share::Staged(fraction) => Some((&self.stages, fraction, 0.0)),
+        }
+    }
+
+    /// Ops due to this user from the start to `at` on its schedule; `None` in a closed loop.
+    pub(crate) fn due(&self, at: Duration) -> Option<f64> {
+        let (stages, scale, fixed) = self.profile()?;
+        let at = at.as_secs_f64();
+        Some(if stages.is_empty() {
+            fixed * at
+        } else {
+            cumulative(stages, scale, at)
+        })
+    }
+
+    /// When (from the start) the schedule reaches `w` ops.
+    fn when(&self, w: f64) -> Option<f64> {
+        let (stages, scale, fixed) = self.profile()?;
+        if stages.is_empty() {
+            (fixed > 0.0).then(|| w / fixed)
+        } else {
+            time_of(stages, scale, w)
+        }
+    }
+
+    /// The schedule's step to the next op, in ops.
+    fn step(&mut self) -> f64 {
+        match self.arrival {
+            Arrival::Uniform => 1.0,
+            Arrival::Poisson => -(1.0 - self.rng.random::<f64>()).ln(),
         }
     }
 
     fn park(&mut self, signal: &StopSignal) -> Slot {
-        // A schedule starts afresh after a pause: no burst of slots missed while parked.
-        self.next = None;
         if signal.sleep(PARK) { Slot::Stop } else { Slot::Park }
     }
 
@@ -90,29 +174,33 @@ impl Pace {
         if let Some(g) = &self.gate {
             let target = stage_target(&self.stages, at).map_or(g.peak, |(_, t)| t);
             if g.rank >= target / g.peak {
+                // A schedule starts afresh after a pause: no burst of slots missed while parked.
+                self.next = None;
                 return self.park(signal);
             }
         }
-        let Some(rate) = self.rate(at) else {
+        let Some(done) = self.due(at) else {
             return Slot::Run {
                 intended: None,
                 lag: Duration::ZERO,
             };
         };
-        if rate <= 0.0 {
+        let w = match self.next {
+            Some(w) => w,
+            // A random phase within the first step, so that users on equal gaps do not start
+            // in lockstep.
+            None => {
+                let step = self.step();
+                done + step * self.rng.random::<f64>()
+            }
+        };
+        let Some(due_s) = self.when(w).filter(|s| *s < HORIZON_S) else {
+            // The rate is 0 from here on: nothing is due until the run ends.
             return self.park(signal);
-        }
-        let gap = match self.arrival {
-            Arrival::Uniform => 1.0 / rate,
-            Arrival::Poisson => -(1.0 - self.rng.random::<f64>()).ln() / rate,
         };
-        let gap = Duration::from_secs_f64(gap.min(3600.0));
-        let intended = match self.next {
-            Some(t) => t,
-            // A random phase, so that users on equal gaps do not start in lockstep.
-            None => now + gap.mul_f64(self.rng.random::<f64>()),
-        };
-        self.next = Some(intended + gap);
+        let intended = start + Duration::from_secs_f64(due_s);
+        let step = self.step();
+        self.next = Some(w + step);
         let now = Instant::now();
         if intended > now && signal.sleep(intended - now) {
             return Slot::Stop;
@@ -169,8 +257,9 @@ mod tests {
         }
         // Fall far behind the schedule: with a latency limit the stale slot is skipped.
         p.latency_limit = Some(Duration::from_millis(5));
-        p.next = Some(Instant::now() - Duration::from_millis(50));
-        assert!(matches!(p.next(start, &s), Slot::Skip { lag } if lag >= Duration::from_millis(50)));
+        p.next = Some(0.0);
+        let late = Instant::now() - Duration::from_millis(50);
+        assert!(matches!(p.next(late, &s), Slot::Skip { lag } if lag >= Duration::from_millis(50)));
     }
 
     #[test]
@@ -191,5 +280,72 @@ mod tests {
             p.next(Instant::now() - Duration::from_secs(1), &s),
             Slot::Run { .. }
         ));
+    }
+
+    fn stages(spec: &str) -> Vec<Stage> {
+        crate::config::parse_stages(spec).unwrap()
+    }
+
+    #[test]
+    fn the_cumulative_rate_is_the_integral_of_the_ramps() {
+        let ramp = stages("4s:1000");
+        assert_eq!(cumulative(&ramp, 1.0, 0.0), 0.0);
+        assert_eq!(
+            cumulative(&ramp, 1.0, 2.0),
+            500.0,
+            "a quarter of the ramp's area by half-time"
+        );
+        assert_eq!(cumulative(&ramp, 1.0, 4.0), 2000.0);
+        assert_eq!(
+            cumulative(&ramp, 1.0, 5.0),
+            3000.0,
+            "the last target holds after the stages"
+        );
+        assert_eq!(cumulative(&ramp, 0.25, 4.0), 500.0, "a user's share scales it");
+        let step = stages("1s:1000,3s:1000");
+        assert_eq!(cumulative(&step, 1.0, 4.0), 3500.0);
+        let up_down = stages("2s:100,2s:0");
+        assert_eq!(cumulative(&up_down, 1.0, 4.0), 200.0);
+        assert_eq!(
+            cumulative(&up_down, 1.0, 100.0),
+            200.0,
+            "nothing after a ramp down to 0"
+        );
+    }
+
+    #[test]
+    fn the_schedule_inverts_the_cumulative_rate() {
+        for spec in ["4s:1000", "1s:1000,3s:1000", "2s:100,2s:0", "1s:0,1s:50,3s:50,1s:400"] {
+            let st = stages(spec);
+            let total = cumulative(&st, 1.0, 6.0);
+            let mut w = 0.0;
+            while w < total {
+                let t = time_of(&st, 1.0, w).unwrap_or_else(|| panic!("{spec}: op {w} is reached"));
+                let back = cumulative(&st, 1.0, t);
+                assert!((back - w).abs() < 1e-6 * w.max(1.0), "{spec}: Λ(Λ⁻¹({w})) = {back}");
+                w += 0.37;
+            }
+        }
+        assert_eq!(time_of(&stages("4s:1000"), 1.0, 500.0), Some(2.0));
+        assert_eq!(
+            time_of(&stages("2s:100,2s:0"), 1.0, 200.5),
+            None,
+            "a rate back at 0 never gets there"
+        );
+        assert_eq!(time_of(&stages("1s:0,1s:0"), 1.0, 0.5), None);
+    }
+
+    #[test]
+    fn a_ramp_from_zero_is_due_in_full() {
+        // The first op of a ramp from 0 is due when the ramp's integral reaches it, not 1/rate
+        // after the start (which is infinite at rate 0).
+        let mut p = pace(Share::Staged(1.0), Arrival::Uniform);
+        p.stages = stages("4s:1000");
+        assert_eq!(p.due(Duration::from_secs(4)), Some(2000.0));
+        assert!(p.when(1.0).unwrap() < 0.1, "op 1 of 2000 is due early in the ramp");
+        let mut poisson = pace(Share::Staged(0.5), Arrival::Poisson);
+        poisson.stages = stages("4s:1000");
+        assert_eq!(poisson.due(Duration::from_secs(4)), Some(1000.0));
+        assert_eq!(pace(Share::None, Arrival::Uniform).due(Duration::from_secs(4)), None);
     }
 }

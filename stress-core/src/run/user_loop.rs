@@ -63,6 +63,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         failed: 0,
         substituted: 0,
         op_digest: OpDigest::new().hex(),
+        scheduled_ops: None,
     };
     let conn = panic::catch(|| job.adapter.connect(job.seed.db));
     let start = shared.wait_for_start();
@@ -221,6 +222,12 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
     set_active(false);
     flush(&job.tx, &mut batch);
     summary.op_digest = digest.hex();
+    // What the schedule made due while this user ran: up to the deadline, or to its stop.
+    let end = deadline.map_or_else(Instant::now, |d| d.min(Instant::now()));
+    summary.scheduled_ops = job
+        .pace
+        .due(end.saturating_duration_since(start))
+        .map(|due| limit.map_or(due.round() as u64, |n| n.min(due.round() as u64)));
     UserResult {
         summary,
         ledger: user.ledger,

@@ -45,9 +45,10 @@ pub struct Scaling {
 }
 
 impl Scaling {
-    /// How far throughput falls short of linear, as a fraction (0 when at or above).
+    /// How far throughput falls short of linear, as a fraction of linear: 0 when at or above,
+    /// 0.5 at half of linear, never above 1.
     pub fn throughput_shortfall(&self) -> f64 {
-        (self.linear_throughput_per_10x / self.throughput_per_10x - 1.0).max(0.0)
+        (1.0 - self.throughput_per_10x / self.linear_throughput_per_10x).clamp(0.0, 1.0)
     }
 
     /// How far p99 grows beyond linear, as a fraction (0 when at or below).
@@ -94,7 +95,7 @@ impl fmt::Display for Scaling {
         let mut worse = Vec::new();
         if self.throughput_shortfall() > TOLERANCE {
             worse.push(format!(
-                "{} {:.0}% short",
+                "{} {:.0}% below linear",
                 self.unit,
                 self.throughput_shortfall() * 100.0
             ));
@@ -257,7 +258,7 @@ mod tests {
         assert!(zipfian.flagged());
         let text = zipfian.to_string();
         assert!(
-            text.contains("WORSE THAN LINEAR (rows/s 100% short, p99 300% over)"),
+            text.contains("WORSE THAN LINEAR (rows/s 50% below linear, p99 300% over)"),
             "{text}"
         );
     }
@@ -284,7 +285,7 @@ mod tests {
         assert!(s.load && s.unit == "ops/s");
         assert!((s.throughput_per_10x - 5.0).abs() < 1e-9);
         assert!(s.flagged(), "half of linear: {s}");
-        assert!(s.to_string().contains("ops/s 100% short"), "{s}");
+        assert!(s.to_string().contains("ops/s 50% below linear"), "{s}");
         let one = [it(&[("users", "1")], 100.0, 100.0, 1000, true)];
         assert!(series(&one, &[spec("users=1,10")]).is_empty(), "one point is no series");
     }
