@@ -208,6 +208,13 @@ pub struct Settings {
     /// Fraction of failed ops a run may have and still pass (0 to 1, default 0).
     #[arg(long, value_parser = fraction, value_name = "FRACTION")]
     pub max_error_rate: Option<f64>,
+    /// Tries an op gets when it fails with a retryable error (PostgreSQL serialization
+    /// failure or deadlock, SQLite busy), like pgbench --max-tries (default 1: no retry).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tries: Option<u32>,
+    /// Stop the run at the first op that fails for good (after its tries).
+    #[arg(long)]
+    pub abort_on_error: bool,
 }
 
 /// `cargo stress replay`.
@@ -340,6 +347,12 @@ impl Settings {
         }
         if let Some(f) = self.max_error_rate {
             set("STRESS_MAX_ERROR_RATE", f.to_string());
+        }
+        if let Some(n) = self.max_tries {
+            set("STRESS_MAX_TRIES", n.to_string());
+        }
+        if self.abort_on_error {
+            set("STRESS_ABORT_ON_ERROR", "1".to_owned());
         }
         for (k, v) in [
             ("STRESS_MAX_MEMORY_MB", self.max_memory_mb),

@@ -284,6 +284,12 @@ fn report(done: &[(&Workload, PathBuf, Summary)]) {
         for f in &s.failures {
             println!("{}: {f}", w.name);
         }
+        if s.retried_ops > 0 {
+            println!(
+                "{}: {} ops retried ({} retries in all), {} failed for good",
+                w.name, s.retried_ops, s.retries, s.failed_ops
+            );
+        }
         for warning in &s.warnings {
             println!("{}: warning: {warning}", w.name);
         }

@@ -46,6 +46,14 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         Vec::new()
     }
 
+    /// Whether an op that failed with `e` should be tried again (up to `--max-tries`): errors
+    /// that a retry of the same transaction can succeed after, like PostgreSQL's
+    /// serialization failures and deadlocks or SQLite's `SQLITE_BUSY`. By default, only errors
+    /// the op marked [`OpError::retryable`].
+    fn is_retryable(&self, e: &OpError) -> bool {
+        e.is_marked_retryable()
+    }
+
     /// Stops what `start` started. Called once at the end of every run that started.
     fn stop(&mut self) -> Result<(), OpError> {
         Ok(())

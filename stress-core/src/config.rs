@@ -80,6 +80,13 @@ pub struct ConfigLayer {
     /// Stop the run at the first interval (after warm-up) that breaches a threshold
     /// (`STRESS_ABORT_ON_FAIL=1`); default off.
     pub abort_on_fail: Option<bool>,
+    /// Tries an op gets when it fails with an error its adapter calls retryable (a
+    /// serialization failure or deadlock on PostgreSQL, `SQLITE_BUSY` on SQLite), like pgbench
+    /// `--max-tries` (`STRESS_MAX_TRIES`); default 1, no retry.
+    pub max_tries: Option<u32>,
+    /// Stop the run at the first op that fails for good, after its tries
+    /// (`STRESS_ABORT_ON_ERROR=1`), like pgbench's default; default off.
+    pub abort_on_error: Option<bool>,
     /// Ops run but left out of the statistics for this long from the start (`STRESS_WARMUP`);
     /// default 0.
     pub warmup: Option<Duration>,
@@ -233,6 +240,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_STAGES",
     "STRESS_THRESHOLDS",
     "STRESS_ABORT_ON_FAIL",
+    "STRESS_MAX_TRIES",
+    "STRESS_ABORT_ON_ERROR",
     "STRESS_WARMUP",
     "STRESS_LATENCY_LIMIT",
     "STRESS_OUTPUT_DIR",
@@ -353,13 +362,9 @@ impl EnvConfig {
                         .map(str::to_owned)
                         .collect();
                 }
-                "STRESS_ABORT_ON_FAIL" => {
-                    l.abort_on_fail = Some(match v {
-                        "1" | "true" | "yes" => true,
-                        "0" | "false" | "no" => false,
-                        _ => return Err(ConfigError::env(&name, v, "expected 1 or 0")),
-                    });
-                }
+                "STRESS_ABORT_ON_FAIL" => l.abort_on_fail = Some(switch(&name, v)?),
+                "STRESS_ABORT_ON_ERROR" => l.abort_on_error = Some(switch(&name, v)?),
+                "STRESS_MAX_TRIES" => l.max_tries = Some(positive(&name, v)?),
                 "STRESS_WARMUP" => l.warmup = Some(duration(&name, v)?),
                 "STRESS_LATENCY_LIMIT" => l.latency_limit = Some(duration(&name, v)?),
                 "STRESS_OUTPUT_DIR" => out.run.output_dir = Some(path(&name, v)?),
@@ -382,6 +387,15 @@ impl EnvConfig {
             }
         }
         Ok(out)
+    }
+}
+
+/// A switch: `1`/`true`/`yes` or `0`/`false`/`no`.
+fn switch(name: &str, v: &str) -> Result<bool, ConfigError> {
+    match v {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        _ => Err(ConfigError::env(name, v, "expected 1 or 0")),
     }
 }
 
@@ -475,6 +489,8 @@ impl ConfigLayer {
             arrival,
             stages,
             abort_on_fail,
+            max_tries,
+            abort_on_error,
             warmup,
             latency_limit,
             users_total
@@ -604,6 +620,12 @@ pub struct RunConfig {
     /// Stop at the first breached threshold after warm-up.
     #[serde(default)]
     pub abort_on_fail: bool,
+    /// Tries an op gets when it fails with a retryable error (1: no retry).
+    #[serde(default = "one_try")]
+    pub max_tries: u32,
+    /// Stop at the first op that fails for good.
+    #[serde(default)]
+    pub abort_on_error: bool,
     /// Warm-up, ms.
     #[serde(default)]
     pub warmup_ms: u64,
@@ -613,6 +635,10 @@ pub struct RunConfig {
     /// The workload's parameters, every declared one with its value.
     #[serde(default, skip_serializing_if = "Params::is_empty")]
     pub params: Params,
+}
+
+fn one_try() -> u32 {
+    1
 }
 
 impl RunConfig {
@@ -740,6 +766,8 @@ impl RunConfig {
             stages,
             thresholds: layer.thresholds.clone(),
             abort_on_fail: layer.abort_on_fail.unwrap_or(false),
+            max_tries: layer.max_tries.unwrap_or(1),
+            abort_on_error: layer.abort_on_error.unwrap_or(false),
             warmup_ms: warmup.as_millis() as u64,
             latency_limit_ms: if smoke {
                 None

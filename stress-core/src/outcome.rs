@@ -35,31 +35,72 @@ impl Outcome {
 /// The error of a failed op, setup or verify step: any error type converts into it with `?`.
 ///
 /// Like `anyhow::Error` it keeps the source chain; unlike it, it costs nothing to depend on.
-pub struct OpError(Box<dyn std::error::Error + Send + Sync + 'static>);
+///
+/// An op that fails with an error its adapter calls retryable ([`Adapter::is_retryable`]:
+/// a serialization failure or deadlock on PostgreSQL, `SQLITE_BUSY` on SQLite), or one marked
+/// [`retryable`](Self::retryable), is tried again, up to `--max-tries`.
+///
+/// [`Adapter::is_retryable`]: crate::Adapter::is_retryable
+pub struct OpError {
+    inner: Box<dyn std::error::Error + Send + Sync + 'static>,
+    retryable: bool,
+}
 
 impl OpError {
     /// An error with a message.
     pub fn msg(message: impl fmt::Display) -> Self {
-        Self(message.to_string().into())
+        Self {
+            inner: message.to_string().into(),
+            retryable: false,
+        }
+    }
+
+    /// This error, marked as worth another try of the op (a conflict of the workload's own
+    /// making, say), whatever the adapter thinks of it.
+    #[must_use]
+    pub fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+
+    /// Whether the op marked this error [`retryable`](Self::retryable).
+    pub fn is_marked_retryable(&self) -> bool {
+        self.retryable
     }
 
     /// The underlying error.
     pub fn inner(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        &*self.0
+        &*self.inner
+    }
+
+    /// The first error of type `E` in the chain (the error, then its sources): how an adapter
+    /// finds its engine's error inside whatever the op wrapped it in.
+    pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self.inner());
+        while let Some(e) = next {
+            if let Some(found) = e.downcast_ref::<E>() {
+                return Some(found);
+            }
+            next = e.source();
+        }
+        None
     }
 }
 
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for OpError {
     fn from(e: E) -> Self {
-        Self(Box::new(e))
+        Self {
+            inner: Box::new(e),
+            retryable: false,
+        }
     }
 }
 
 impl fmt::Display for OpError {
     /// The error and its sources, joined with `: `.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
+        write!(f, "{}", self.inner)?;
+        let mut source = self.inner.source();
         while let Some(s) = source {
             write!(f, ": {s}")?;
             source = s.source();
@@ -95,5 +136,15 @@ mod tests {
         let e: OpError = Outer(std::io::Error::other("disk on fire")).into();
         assert_eq!(e.to_string(), "outer: disk on fire");
         assert_eq!(OpError::msg("plain").to_string(), "plain");
+    }
+
+    #[test]
+    fn an_error_is_found_anywhere_in_the_chain_and_can_be_marked_retryable() {
+        let e: OpError = Outer(std::io::Error::other("busy")).into();
+        assert!(e.find::<std::io::Error>().is_some_and(|io| io.to_string() == "busy"));
+        assert!(e.find::<Outer>().is_some());
+        assert!(e.find::<std::fmt::Error>().is_none());
+        assert!(!e.is_marked_retryable());
+        assert!(e.retryable().is_marked_retryable());
     }
 }

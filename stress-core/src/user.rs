@@ -1,5 +1,6 @@
 //! One simulated client, as an op sees it.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +33,10 @@ pub struct User<A: Adapter> {
     pub(crate) measures: Measures,
     /// From when phases and figures count (the end of the warm-up).
     pub(crate) measured_from: Instant,
+    /// The try the current op is on, from 1.
+    pub(crate) attempt: u32,
+    /// What the user keeps between ops ([`User::state`]), one value per type.
+    pub(crate) states: Vec<Box<dyn Any + Send>>,
 }
 
 impl<A: Adapter> fmt::Debug for User<A> {
@@ -110,6 +115,42 @@ impl<A: Adapter> User<A> {
     /// Ops this user has finished so far.
     pub fn ops_done(&self) -> u64 {
         self.ops_done
+    }
+
+    /// The try the current op is on: 1, then 2, … when it is tried again after a retryable
+    /// error (`--max-tries`). Each try starts from the RNG position of the first, so it draws
+    /// the same arguments.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// What this user keeps between its ops, of type `S`: a key generator's position, the
+    /// keys it wrote last, a prepared statement's name. Created with `S::default()` the first
+    /// time it is asked for, or set by [`set_state`](Self::set_state) (in
+    /// [`UserClass::on_connect`](crate::UserClass::on_connect), say). One value per type; each
+    /// user has its own.
+    pub fn state<S: Default + Send + 'static>(&mut self) -> &mut S {
+        let at = match self.states.iter().position(|b| b.is::<S>()) {
+            Some(i) => i,
+            None => {
+                self.states.push(Box::new(S::default()));
+                self.states.len() - 1
+            }
+        };
+        self.states[at].downcast_mut::<S>().expect("found by type")
+    }
+
+    /// Sets (or replaces) this user's state of type `S`; [`state`](Self::state) returns it.
+    pub fn set_state<S: Send + 'static>(&mut self, value: S) {
+        match self.states.iter_mut().find(|b| b.is::<S>()) {
+            Some(slot) => *slot = Box::new(value),
+            None => self.states.push(Box::new(value)),
+        }
+    }
+
+    /// This user's state of type `S`, if it has one, without creating it.
+    pub fn state_ref<S: Send + 'static>(&self) -> Option<&S> {
+        self.states.iter().find_map(|b| b.downcast_ref::<S>())
     }
 
     /// The value of a parameter the workload declares (`Workload::param`), as `T`:

@@ -17,6 +17,8 @@ use crate::user::User;
 
 /// An op: a function of the user running it.
 pub(crate) type OpFn<A> = Arc<dyn Fn(&mut User<A>) -> OpResult + Send + Sync>;
+/// A hook run once per user, after it connects.
+pub(crate) type ConnectFn<A> = Arc<dyn Fn(&mut User<A>) -> Result<(), OpError> + Send + Sync>;
 type SetupFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &mut StressRng, &Params) -> Result<(), OpError> + Send + Sync>;
 type VerifyFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &Ledger) -> Result<(), OpError> + Send + Sync>;
 
@@ -54,6 +56,7 @@ pub struct UserClass<A: Adapter> {
     pub(crate) users: usize,
     pub(crate) rate: Option<f64>,
     pub(crate) ops: Vec<OpDef<A>>,
+    pub(crate) on_connect: Option<ConnectFn<A>>,
 }
 
 impl<A: Adapter> fmt::Debug for UserClass<A> {
@@ -74,7 +77,20 @@ impl<A: Adapter> UserClass<A> {
             users,
             rate: None,
             ops: Vec::new(),
+            on_connect: None,
         }
+    }
+
+    /// A hook each user of the class runs once, after it connects and before the run starts
+    /// (not timed, not counted as an op): session settings, prepared statements, a
+    /// [`User::set_state`] to start from. It draws from the user's RNG like an op, so a replay
+    /// repeats it. A failure is the user's connect error: the user runs no op.
+    pub fn on_connect<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut User<A>) -> Result<(), OpError> + Send + Sync + 'static,
+    {
+        self.on_connect = Some(Arc::new(f));
+        self
     }
 
     /// Adds a read op with a relative weight (weights need not sum to 1).

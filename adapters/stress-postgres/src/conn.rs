@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::BytesMut;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, Statement};
+use postgres::{Client, IsolationLevel, Statement, Transaction};
 use stress_core::OpError;
 use stress_core::sql::{ColumnType, Row, SqlConn, TableDef, Value, quote_ident};
 
@@ -49,6 +49,32 @@ impl PgConn {
         let s = self.client.prepare(sql)?;
         self.statements.insert(sql.to_owned(), s.clone());
         Ok(s)
+    }
+
+    /// Runs `f` in a transaction at the server's default isolation and commits it; rolls back
+    /// if `f` fails. `f` gets the `postgres::Transaction` (`query`, `execute`, `prepare`, …).
+    pub fn write<T, E: From<postgres::Error>>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut tx = self.client.transaction()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// [`write`](Self::write) at an isolation level of its own: at
+    /// `IsolationLevel::Serializable`, conflicting transactions fail with SQLSTATE 40001, which
+    /// the adapter calls retryable (`--max-tries`).
+    pub fn transaction_at<T, E: From<postgres::Error>>(
+        &mut self,
+        isolation: IsolationLevel,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut tx = self.client.build_transaction().isolation_level(isolation).start()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
     }
 
     /// The pid of the managed server's postmaster (`None` for a given server): what a test

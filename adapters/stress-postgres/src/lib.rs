@@ -190,6 +190,18 @@ impl Adapter for Postgres {
         "postgres"
     }
 
+    /// Serialization failures (SQLSTATE 40001) and deadlocks (40P01): a retry of the same
+    /// transaction can succeed, as pgbench's `--max-tries` retries them.
+    fn is_retryable(&self, e: &OpError) -> bool {
+        e.is_marked_retryable()
+            || e.find::<postgres::Error>()
+                .and_then(postgres::Error::code)
+                .is_some_and(|c| {
+                    *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                        || *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                })
+    }
+
     fn describe(&self) -> serde_json::Value {
         let mode = match &self.mode {
             Mode::Managed => "managed".to_owned(),

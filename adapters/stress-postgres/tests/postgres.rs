@@ -291,3 +291,99 @@ fn bad_input_is_one_clear_error_with_nothing_left_behind() {
     assert!(Postgres::dsn("host=x port=5432").check().is_ok());
     assert!(Path::new("/proc").is_dir());
 }
+
+/// Two users increment the same two rows under SERIALIZABLE: their transactions conflict for
+/// real (SQLSTATE 40001, "could not serialize access"), and `--max-tries` retries them.
+fn contended(max_tries: u32) -> stress_core::Summary {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use stress_core::ConfigLayer;
+    use stress_postgres::postgres::IsolationLevel;
+
+    let parent = tempfile::tempdir().unwrap();
+    // The first op of both users takes its snapshot, then waits for the other's (30 s at
+    // most, so that a user that never gets there cannot hang the test): the two updates of
+    // row 1 then conflict for certain, whatever the scheduling.
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let bump = move |u: &mut User<Postgres>| -> OpResult {
+        let first = u.ops_done() == 0 && u.attempt() == 1;
+        let arrived = Arc::clone(&arrived);
+        u.conn().transaction_at(IsolationLevel::Serializable, |tx| {
+            let before: i64 = tx.query_one("SELECT n FROM counters WHERE id = 1", &[])?.get(0);
+            if first {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                let until = std::time::Instant::now() + Duration::from_secs(30);
+                while arrived.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            tx.execute("UPDATE counters SET n = n + 1 WHERE id = 1", &[])?;
+            tx.execute("UPDATE counters SET n = n + 1 WHERE id = 2", &[])?;
+            Ok::<_, OpError>(before)
+        })?;
+        u.ledger().acknowledge("bumps", 1);
+        Ok(Outcome::rows(2))
+    };
+    let w = Workload::new(
+        Postgres::managed()
+            .cluster_parent(parent.path())
+            .setting("fsync", "off"),
+    )
+    .setup(|c, _| {
+        c.client().batch_execute(
+            "CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO counters VALUES (1, 0), (2, 0)",
+        )?;
+        Ok(())
+    })
+    .class(UserClass::new("bumper", 2).write("bump", 1.0, bump))
+    .verify(|c, ledger| {
+        // Every acknowledged bump is in both rows, and no other.
+        let rows = c.client().query("SELECT n FROM counters ORDER BY id", &[])?;
+        let want = ledger.rows("bumps") as i64;
+        for r in rows {
+            let n: i64 = r.get(0);
+            if n != want {
+                stress_core::op_bail!("a counter holds {n}, {want} bumps were acknowledged");
+            }
+        }
+        Ok(())
+    });
+    Runner::new("contended")
+        .seed(9)
+        .ops_per_user(30)
+        .settings(&ConfigLayer {
+            max_tries: Some(max_tries),
+            ..Default::default()
+        })
+        .run(w)
+        .unwrap()
+        .summary
+}
+
+#[test]
+fn serialization_failures_are_retried_and_counted_with_max_tries() {
+    let s = contended(10);
+    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
+    assert_eq!((s.total_ops, s.failed_ops), (60, 0));
+    eprintln!("{} of 60 ops retried, {} retries", s.retried_ops, s.retries);
+    assert!(
+        s.retried_ops >= 1 && s.retries >= s.retried_ops,
+        "{} ops retried, {} retries",
+        s.retried_ops,
+        s.retries
+    );
+    assert!(s.verify.ran && s.verify.passed, "{:?}", s.verify);
+
+    // Without retries the same conflict is a failed op, with PostgreSQL's own words.
+    let s = contended(1);
+    assert!(!s.passed);
+    assert!(s.failed_ops >= 1);
+    assert_eq!(s.retries, 0);
+    assert!(
+        s.errors
+            .iter()
+            .any(|e| e.message.contains("could not serialize access")),
+        "{:?}",
+        s.errors
+    );
+}

@@ -133,6 +133,20 @@ impl Adapter for Sqlite {
         "sqlite"
     }
 
+    /// `SQLITE_BUSY` and `SQLITE_LOCKED`: another connection held the lock past the busy
+    /// timeout; a retry of the same transaction can succeed.
+    fn is_retryable(&self, e: &OpError) -> bool {
+        e.is_marked_retryable()
+            || e.find::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code)
+                .is_some_and(|c| {
+                    matches!(
+                        c,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    )
+                })
+    }
+
     fn describe(&self) -> serde_json::Value {
         let location = match &self.location {
             Location::Temp => "temp_file".to_owned(),

@@ -215,3 +215,34 @@ fn the_sql_layer_on_sqlite() {
     c.drop_table("scratch").unwrap();
     c.drop_table("scratch").unwrap();
 }
+
+#[test]
+fn a_busy_database_is_retryable_and_other_errors_are_not() {
+    let mut s = start(Sqlite::temp_file().busy_timeout(std::time::Duration::ZERO), 1);
+    let mut holder = s.connect(0).unwrap();
+    let mut other = s.connect(0).unwrap();
+    holder
+        .raw_mut()
+        .execute_batch("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1)")
+        .unwrap();
+    // A second writer finds the write lock taken: SQLITE_BUSY, for real.
+    let busy: OpError = other
+        .write(|tx| tx.execute("INSERT INTO t VALUES (2)", []))
+        .unwrap_err()
+        .into();
+    assert!(
+        busy.to_string().contains("locked") || busy.to_string().contains("busy"),
+        "{busy}"
+    );
+    assert!(s.is_retryable(&busy));
+    let syntax: OpError = other
+        .raw()
+        .execute("INSERT INTO nowhere VALUES (1)", [])
+        .unwrap_err()
+        .into();
+    assert!(!s.is_retryable(&syntax), "{syntax}");
+    assert!(s.is_retryable(&OpError::msg("mine").retryable()));
+    holder.raw_mut().execute_batch("COMMIT").unwrap();
+    drop((holder, other));
+    s.stop().unwrap();
+}

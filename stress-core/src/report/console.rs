@@ -251,6 +251,9 @@ impl Observer for ConsoleProgress {
         for f in &s.failures {
             eprintln!("  failed: {f}");
         }
+        if s.retried_ops > 0 {
+            eprintln!("  retried: {} ops ({} retries in all)", s.retried_ops, s.retries);
+        }
         for w in &s.warnings {
             eprintln!("  warning: {w}");
         }

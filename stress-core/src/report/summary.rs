@@ -80,6 +80,14 @@ pub struct Summary {
     /// a threshold can require it (`delivered>95%`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered: Option<f64>,
+    /// Ops that failed with a retryable error and were tried again (`--max-tries`), whether a
+    /// later try succeeded (then they count as done, not failed) or not, like pgbench's
+    /// "transactions retried".
+    #[serde(default)]
+    pub retried_ops: u64,
+    /// Tries beyond the first, over all ops (pgbench's "total number of retries").
+    #[serde(default)]
+    pub retries: u64,
     /// Every threshold with its observed value and verdict.
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
@@ -149,6 +157,12 @@ pub struct UserSummary {
     /// the target rate, capped by the op limit); `None` in a closed loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_ops: Option<u64>,
+    /// Tries beyond the first its ops took (`--max-tries`).
+    #[serde(default)]
+    pub retries: u64,
+    /// Its ops that took more than one try, whether they then succeeded or not.
+    #[serde(default)]
+    pub retried_ops: u64,
 }
 
 /// Backpressure totals.

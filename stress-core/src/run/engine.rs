@@ -461,6 +461,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         StopReason::ResourceLimit => failures.push(format!("resource limit: {detail}")),
         StopReason::Interrupted => failures.push("interrupted".to_owned()),
         StopReason::ThresholdBreached => failures.push(format!("stopped early: {detail}")),
+        StopReason::OpFailed => failures.push(format!("stopped at the first failed op: {detail}")),
     }
     if f.verify.ran && !f.verify.passed {
         failures.push(format!("verify step failed: {}", f.verify.errors.join("; ")));
@@ -538,6 +539,8 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         },
         scheduled_ops,
         delivered,
+        retried_ops: f.users.iter().map(|u| u.summary.retried_ops).sum(),
+        retries: f.users.iter().map(|u| u.summary.retries).sum(),
         thresholds,
         timeseries: c.intervals().to_vec(),
         ops,

@@ -24,6 +24,8 @@ pub enum StopReason {
     ThresholdBreached,
     /// The run could not go on (adapter start, setup or connection failure): see `error`.
     Error,
+    /// An op failed for good (after its tries) and `abort_on_error` was set.
+    OpFailed,
 }
 
 impl StopReason {

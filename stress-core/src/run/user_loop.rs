@@ -64,28 +64,45 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         substituted: 0,
         op_digest: OpDigest::new().hex(),
         scheduled_ops: None,
+        retries: 0,
+        retried_ops: 0,
     };
-    let conn = panic::catch(|| job.adapter.connect(job.seed.db));
+    // Connect and run the class's hook before the start: neither is timed.
+    let connected = match panic::catch(|| job.adapter.connect(job.seed.db)) {
+        Ok(Ok(conn)) => Ok(User::<A> {
+            conn,
+            rng: seed::rng(job.seed.seed),
+            config: job.config.clone(),
+            ledger: Ledger::default(),
+            id: job.seed.id.as_str().into(),
+            class: job.seed.class.as_str().into(),
+            db: job.seed.db,
+            ops_done: 0,
+            db_seed: job.db_seed,
+            untimed: Duration::ZERO,
+            measures: Measures::default(),
+            measured_from: Instant::now(),
+            attempt: 1,
+            states: Vec::new(),
+        }),
+        Ok(Err(e)) => Err(format!("cannot connect: {e}")),
+        Err(p) => Err(format!("cannot connect: {p}")),
+    };
+    let connected = connected.and_then(|mut user| match &job.class.on_connect {
+        None => Ok(user),
+        Some(hook) => match panic::catch(|| hook(&mut user)) {
+            Ok(Ok(())) => Ok(user),
+            Ok(Err(e)) => Err(format!("on_connect failed: {e}")),
+            Err(p) => Err(format!("on_connect {p}")),
+        },
+    });
     let start = shared.wait_for_start();
-    let conn = match conn {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return connect_failed(&job, summary, start, e.to_string()),
-        Err(p) => return connect_failed(&job, summary, start, p),
+    let mut user = match connected {
+        Ok(user) => user,
+        Err(message) => return connect_failed(&job, summary, start, message),
     };
-    let mut user = User::<A> {
-        conn,
-        rng: seed::rng(job.seed.seed),
-        config: job.config.clone(),
-        ledger: Ledger::default(),
-        id: job.seed.id.as_str().into(),
-        class: job.seed.class.as_str().into(),
-        db: job.seed.db,
-        ops_done: 0,
-        db_seed: job.db_seed,
-        untimed: Duration::ZERO,
-        measures: Measures::default(),
-        measured_from: start + Duration::from_millis(job.config.warmup_ms),
-    };
+    user.measured_from = start + Duration::from_millis(job.config.warmup_ms);
+    let max_tries = job.config.max_tries.max(1);
     let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
     let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
     let deadline = job.config.duration().map(|d| start + d);
@@ -149,7 +166,26 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         let op = &job.class.ops[i];
         user.untimed = Duration::ZERO;
         let t0 = Instant::now();
-        let result = panic::catch(|| (op.f)(&mut user));
+        // Tries of one op: each starts from the first's RNG position (the same arguments, like
+        // pgbench), and the op's latency covers them all.
+        let rng_at = (max_tries > 1).then(|| user.rng.clone());
+        user.attempt = 1;
+        let result = loop {
+            let result = panic::catch(|| (op.f)(&mut user));
+            match (&result, &rng_at) {
+                (Ok(Err(e)), Some(rng))
+                    if user.attempt < max_tries && !signal.is_stopped() && job.adapter.is_retryable(e) =>
+                {
+                    user.attempt += 1;
+                    user.rng = rng.clone();
+                }
+                _ => break result,
+            }
+        };
+        if user.attempt > 1 {
+            summary.retries += u64::from(user.attempt - 1);
+            summary.retried_ops += 1;
+        }
         let t1 = Instant::now();
         let untimed = user.untimed;
         user.ops_done += 1;
@@ -174,12 +210,19 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
                 true
             }
             Ok(Err(e)) => {
+                let tries = if user.attempt > 1 {
+                    format!(" (after {} tries)", user.attempt)
+                } else {
+                    String::new()
+                };
                 shared
                     .errors
-                    .record(&summary.id, &op.name, || e.to_string(), t1 - start);
+                    .record(&summary.id, &op.name, || format!("{e}{tries}"), t1 - start);
+                abort_on_error(&job, &summary.id, &op.name, || format!("{e}{tries}"));
                 false
             }
             Err(p) => {
+                abort_on_error(&job, &summary.id, &op.name, || p.clone());
                 shared.errors.record(&summary.id, &op.name, || p, t1 - start);
                 false
             }
@@ -235,6 +278,15 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
     }
 }
 
+/// With `--abort-on-error`, the first op that fails for good stops the run.
+fn abort_on_error<A: Adapter>(job: &UserJob<'_, A>, user: &str, op: &str, message: impl FnOnce() -> String) {
+    if job.config.abort_on_error {
+        job.shared
+            .signal
+            .stop(StopReason::OpFailed, Some(format!("{user} {op}: {}", message())));
+    }
+}
+
 fn flush(tx: &Sender<Batch>, batch: &mut Batch) {
     if batch.samples.is_empty() && batch.rows == 0 && batch.substituted == 0 && batch.skipped == 0 && batch.warmup == 0
     {
@@ -260,9 +312,7 @@ fn connect_failed<A: Adapter>(
     message: String,
 ) -> UserResult {
     let at = start.elapsed();
-    job.shared
-        .errors
-        .record(&summary.id, "connect", || format!("cannot connect: {message}"), at);
+    job.shared.errors.record(&summary.id, "connect", || message, at);
     summary.failed = 1;
     summary.ops = 1;
     let _ = job.tx.send(Batch {
