@@ -189,9 +189,10 @@ fn run(args: &RunArgs) -> Result<(), CliError> {
     if selected.is_empty() {
         let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
         return Err(usage(format!(
-            "no workload matches {}: the workloads are {}",
+            "no workload matches {}: the workloads are {}{}",
             args.filters.join(", "),
-            names.join(", ")
+            names.join(", "),
+            discover::elsewhere(&meta, &args.selection)
         )));
     }
     for w in &selected {

@@ -103,6 +103,31 @@ fn packages<'m>(meta: &'m Metadata, sel: &Selection) -> Result<Vec<&'m Package>,
     Ok(if defaults.is_empty() { members } else { defaults })
 }
 
+/// Where else to look when a workload is not found: the workspace members with a stress harness
+/// that the selection left out (the default members leave out the Hyper crates, so that the
+/// first `cargo stress run` builds no engine it does not use), as a sentence to append to an
+/// error; empty when there are none.
+pub fn elsewhere(meta: &Metadata, sel: &Selection) -> String {
+    let Ok(picked) = packages(meta, sel) else {
+        return String::new();
+    };
+    let others: Vec<&str> = meta
+        .workspace_packages()
+        .into_iter()
+        .filter(|p| !picked.iter().any(|q| q.id == p.id))
+        .filter(|p| p.dependencies.iter().any(|d| d.name == "stress-core"))
+        .map(|p| p.name.as_str())
+        .collect();
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (not looked in: {}; pass -p NAME or --workspace to build and search them too)",
+            others.join(", ")
+        )
+    }
+}
+
 /// The `harness = false` test, bench and example targets of the selected packages that
 /// depend on `stress-core` and whose main calls `stress_core::main()`.
 pub fn candidates(meta: &Metadata, sel: &Selection) -> Result<Vec<Candidate>, CliError> {

@@ -26,9 +26,10 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
     let Some(w) = all.iter().find(|w| w.name == args.workload) else {
         let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
         return Err(usage(format!(
-            "no workload is named `{}`: the workloads are {}",
+            "no workload is named `{}`: the workloads are {}{}",
             args.workload,
-            names.join(", ")
+            names.join(", "),
+            crate::discover::elsewhere(&meta, &args.selection)
         )));
     };
     let defs = declared(w);
