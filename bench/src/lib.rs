@@ -1,5 +1,7 @@
 //! Shared pieces of the benchmarks: quick or full mode, medians, ratios, CPU time.
 
+#![warn(missing_docs)]
+
 use std::time::Duration;
 
 /// Whether `cargo bench` asked for the full measurement (`--bench`), rather than the brief

@@ -111,8 +111,8 @@ pub struct RunArgs {
     /// The run's settings.
     #[command(flatten)]
     pub settings: Settings,
-    /// Output directory: exactly DIR with one workload, DIR/<workload> with several
-    /// (default: target/stress/<workload>/<run-id>/).
+    /// Output directory: exactly DIR with one workload, DIR/WORKLOAD with several
+    /// (default: target/stress/WORKLOAD/RUN-ID/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Where to look.
@@ -139,7 +139,7 @@ pub struct SweepArgs {
     /// twice the duration plus 2 minutes when --duration is given, else no limit.
     #[arg(long, value_parser = duration, value_name = "DURATION")]
     pub iteration_timeout: Option<Duration>,
-    /// Output directory (default: target/stress/<workload>/<sweep|matrix>-<id>/), one
+    /// Output directory (default: target/stress/WORKLOAD/sweep-ID/ or matrix-ID/), one
     /// sub-directory per iteration.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

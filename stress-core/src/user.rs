@@ -148,9 +148,24 @@ impl<A: Adapter> User<A> {
         }
     }
 
-    /// This user's state of type `S`, if it has one, without creating it.
-    pub fn state_ref<S: Send + 'static>(&self) -> Option<&S> {
-        self.states.iter().find_map(|b| b.downcast_ref::<S>())
+    /// This user's state of type `S` with its RNG, for state that draws from it (a
+    /// [`KeyGen`](crate::keys::KeyGen): `let (keys, rng) = u.state_and_rng::<KeyGen>()?;
+    /// keys.next(rng)`). The state must have been set ([`set_state`](Self::set_state)), in
+    /// [`UserClass::on_connect`](crate::UserClass::on_connect) say; otherwise this is an error
+    /// of the op.
+    pub fn state_and_rng<S: Send + 'static>(&mut self) -> Result<(&mut S, &mut StressRng), OpError> {
+        let id = &self.id;
+        let state = self
+            .states
+            .iter_mut()
+            .find_map(|b| b.downcast_mut::<S>())
+            .ok_or_else(|| {
+                OpError::msg(format!(
+                    "user {id} has no state of type {}: set it with User::set_state (in UserClass::on_connect, say)",
+                    std::any::type_name::<S>()
+                ))
+            })?;
+        Ok((state, &mut self.rng))
     }
 
     /// The value of a parameter the workload declares (`Workload::param`), as `T`:

@@ -8,11 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use stress_core::prelude::*;
 use stress_core::{ConfigLayer, StopReason, Summary};
 
-/// A sequential key generator, one per user: the kind of state pgbench scripts and k6's VU
-/// variables keep between iterations.
-#[derive(Debug, Default)]
-struct NextKey(u64);
-
 /// A user's id and the keys it drew.
 type UserKeys = (String, Vec<u64>);
 
@@ -28,21 +23,18 @@ fn each_user_keeps_its_own_state_and_runs_its_hook_once() {
         UserClass::new("u", 3)
             .on_connect(move |u: &mut User<Bare>| {
                 h.fetch_add(1, Ordering::SeqCst);
-                // Each user starts its keys where its index puts them.
-                let base = u.id().rsplit('-').next().unwrap().parse::<u64>().unwrap() * 1000;
-                u.set_state(NextKey(base));
+                // A sequential key generator per user, the kind of state a pgbench script
+                // or a k6 VU keeps between iterations.
+                u.set_state(KeyDist::parse("sequential", 1000)?.generator());
                 Ok(())
             })
             .read("next", 1.0, move |u: &mut User<Bare>| {
-                let key = {
-                    let k = u.state::<NextKey>();
-                    k.0 += 1;
-                    k.0
-                };
+                let (keys, rng) = u.state_and_rng::<KeyGen>()?;
+                let key = keys.next(rng);
                 // A second kind of state, created on first use.
                 u.state::<Vec<u64>>().push(key);
                 if u.ops_done() == 4 {
-                    let keys = u.state_ref::<Vec<u64>>().unwrap().clone();
+                    let keys = u.state::<Vec<u64>>().clone();
                     s.lock().unwrap().push((u.id().to_owned(), keys));
                 }
                 Ok(Outcome::done())
@@ -54,13 +46,31 @@ fn each_user_keeps_its_own_state_and_runs_its_hook_once() {
     assert_eq!(r.summary.total_ops, 15, "the hook is not an op");
     let mut seen = seen.lock().unwrap().clone();
     seen.sort();
+    // Each user's generator went on from where its last op left it, apart from the others'.
+    let keys = vec![0, 1, 2, 3, 4];
     assert_eq!(
         seen,
         vec![
-            ("u-0".to_owned(), vec![1, 2, 3, 4, 5]),
-            ("u-1".to_owned(), vec![1001, 1002, 1003, 1004, 1005]),
-            ("u-2".to_owned(), vec![2001, 2002, 2003, 2004, 2005]),
+            ("u-0".to_owned(), keys.clone()),
+            ("u-1".to_owned(), keys.clone()),
+            ("u-2".to_owned(), keys),
         ]
+    );
+}
+
+#[test]
+fn state_that_was_never_set_is_an_error_of_the_op() {
+    let w = Workload::new(Bare).class(UserClass::new("u", 1).read("next", 1.0, |u: &mut User<Bare>| {
+        let (keys, rng) = u.state_and_rng::<KeyGen>()?;
+        keys.next(rng);
+        Ok(Outcome::done())
+    }));
+    let s = Runner::new("unset").seed(1).ops_per_user(1).run(w).unwrap().summary;
+    assert_eq!(s.failed_ops, 1);
+    assert!(
+        s.errors[0].message.contains("user u-0 has no state of type") && s.errors[0].message.contains("KeyGen"),
+        "{}",
+        s.errors[0].message
     );
 }
 

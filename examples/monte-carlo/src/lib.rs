@@ -21,6 +21,8 @@
 //! rows are generated outside the timed section (reported as each op's `untimed_us`), and the
 //! verify step checks that every table holds its seeded rows plus every acknowledged insert.
 
+#![warn(missing_docs)]
+
 pub mod queries;
 pub mod schema;
 

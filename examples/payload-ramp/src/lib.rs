@@ -18,6 +18,8 @@
 //! cargo stress sweep payload_sync --param epochs=10000..1000000:10000 --param format=bson
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codec;
 
 use stress_core::prelude::*;

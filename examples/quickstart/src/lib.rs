@@ -4,6 +4,8 @@
 //! report on them, *mixed* users do a bit of both. The verify step checks that the `orders`
 //! table holds exactly the seeded rows plus every row a user acknowledged.
 
+#![warn(missing_docs)]
+
 use stress_core::prelude::*;
 use stress_sqlite::rusqlite::OptionalExtension;
 use stress_sqlite::{Sqlite, SqliteConn};

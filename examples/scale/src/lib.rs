@@ -16,6 +16,8 @@
 //! cargo stress sweep content_addressing --param entities=10k..1m:*10
 //! ```
 
+#![warn(missing_docs)]
+
 use sha2::{Digest, Sha256};
 use stress_core::prelude::*;
 use stress_sqlite::rusqlite::{OptionalExtension, params};
