@@ -71,8 +71,9 @@ pub struct Summary {
     /// Mean schedule lag over the slots, µs.
     #[serde(default)]
     pub mean_lag_us: f64,
-    /// Under a rate: the ops the schedule made due while the users ran (warm-up included), the
-    /// integral of the target rate; `None` in a closed loop.
+    /// Under a rate: the slots the users' schedules made due while they ran (warm-up included):
+    /// those run, skipped, missed while paused, and due but not reached by a user behind; the
+    /// integral of the target for uniform arrivals. `None` in a closed loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_ops: Option<u64>,
     /// Under a rate: ops run (warm-up included) / `scheduled_ops`. Below 1 the schedule was not
@@ -153,8 +154,8 @@ pub struct UserSummary {
     /// Hash of its sequence of (op, RNG position): equal in two runs that ran the same ops with
     /// the same random arguments.
     pub op_digest: String,
-    /// Under a rate: the ops its schedule made due while it ran (the integral of its share of
-    /// the target rate, capped by the op limit); `None` in a closed loop.
+    /// Under a rate: the slots its schedule made due while it ran (run, skipped, missed while
+    /// paused, or not reached), capped by the op limit; `None` in a closed loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_ops: Option<u64>,
     /// Tries beyond the first its ops took (`--max-tries`).

@@ -359,6 +359,9 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                     .then_some(Gate { rank, peak }),
                 latency_limit: config.latency_limit_ms.map(Duration::from_millis),
                 next: None,
+                slots: 0,
+                missed: 0,
+                paused_at: None,
             };
             let job = UserJob {
                 pace,

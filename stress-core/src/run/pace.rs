@@ -67,6 +67,12 @@ pub(crate) struct Pace {
     /// the schedule as it stands now (at the start, and after a backpressure pause, so that
     /// slots missed while paused do not come as a burst).
     pub(crate) next: Option<f64>,
+    /// Slots handed out (run or skipped).
+    pub(crate) slots: u64,
+    /// Slots that came due while a backpressure pause held the user, never handed out.
+    pub(crate) missed: u64,
+    /// Where the schedule stood when a pause dropped it (`next` before the pause).
+    pub(crate) paused_at: Option<f64>,
 }
 
 /// The ops a rate profile delivers from the start to `at`: the integral of `rate` (ops/s) over
@@ -125,6 +131,47 @@ impl Pace {
             Share::Fixed(r) => Some((&[], 0.0, r)),
             Share::Staged(fraction) => Some((&self.stages, fraction, 0.0)),
         }
+    }
+
+    /// Drops the schedule after a backpressure pause: the next op draws a fresh phase, and
+    /// the slots that came due while paused are counted as missed, not run as a burst.
+    pub(crate) fn restart(&mut self) {
+        if let Some(w) = self.next.take() {
+            self.paused_at = Some(w);
+        }
+    }
+
+    /// Slots of this schedule due from `w` (the next slot's position) up to `upto` ops: for
+    /// Poisson arrivals the same draws `next` would make, from a copy of its RNG.
+    fn due_from(&self, w: f64, upto: f64) -> u64 {
+        if w > upto {
+            return 0;
+        }
+        match self.arrival {
+            Arrival::Uniform => (upto - w).floor() as u64 + 1,
+            Arrival::Poisson => {
+                let (mut rng, mut w, mut n) = (self.rng.clone(), w, 0);
+                while w <= upto {
+                    n += 1;
+                    w += -(1.0 - rng.random::<f64>()).ln();
+                }
+                n
+            }
+        }
+    }
+
+    /// The slots this user's schedule made due from the start to `at`: those handed out, those
+    /// missed while paused, and those due but not yet reached (a user behind its schedule);
+    /// `None` in a closed loop. A user that kept up ran every one of them.
+    pub(crate) fn scheduled(&self, at: Duration) -> Option<u64> {
+        let done = self.due(at)?;
+        let behind = match (self.next, self.paused_at) {
+            (Some(w), _) | (None, Some(w)) => self.due_from(w, done),
+            // Never started: the schedule's own count.
+            (None, None) if self.slots == 0 => done.floor() as u64,
+            (None, None) => 0,
+        };
+        Some(self.slots + self.missed + behind)
     }
 
     /// Ops due to this user from the start to `at` on its schedule; `None` in a closed loop.
@@ -190,6 +237,9 @@ impl Pace {
             // A random phase within the first step, so that users on equal gaps do not start
             // in lockstep.
             None => {
+                if let Some(paused) = self.paused_at.take() {
+                    self.missed += self.due_from(paused, done);
+                }
                 let step = self.step();
                 done + step * self.rng.random::<f64>()
             }
@@ -206,6 +256,7 @@ impl Pace {
             return Slot::Stop;
         }
         let lag = Instant::now().saturating_duration_since(intended);
+        self.slots += 1;
         if self.latency_limit.is_some_and(|l| lag > l) {
             return Slot::Skip { lag };
         }
@@ -229,6 +280,9 @@ mod tests {
             gate: None,
             latency_limit: None,
             next: None,
+            slots: 0,
+            missed: 0,
+            paused_at: None,
         }
     }
 
@@ -347,5 +401,56 @@ mod tests {
         poisson.stages = stages("4s:1000");
         assert_eq!(poisson.due(Duration::from_secs(4)), Some(1000.0));
         assert_eq!(pace(Share::None, Arrival::Uniform).due(Duration::from_secs(4)), None);
+    }
+
+    #[test]
+    fn the_scheduled_count_is_the_slots_the_schedule_hands_out() {
+        let s = StopSignal::default();
+        for arrival in [Arrival::Uniform, Arrival::Poisson] {
+            // A user 2 s behind a 500 ops/s schedule: every slot is already due, so none sleeps.
+            let start = Instant::now() - Duration::from_secs(2);
+            let mut p = pace(Share::Fixed(500.0), arrival);
+            p.next = Some(0.0);
+            for _ in 0..10 {
+                assert!(matches!(p.next(start, &s), Slot::Run { .. }));
+            }
+            let one_s = Duration::from_secs(1);
+            let said = p.scheduled(one_s).unwrap();
+            // Hand the rest out: the slots due by 1 s are exactly the count it gave.
+            let mut handed = 10;
+            loop {
+                let Slot::Run { intended: Some(t), .. } = p.next(start, &s) else {
+                    panic!("a slot")
+                };
+                if t > start + one_s {
+                    break;
+                }
+                handed += 1;
+            }
+            assert_eq!(said, handed, "{arrival:?}");
+            assert!((400..600).contains(&said), "{arrival:?}: about 500 due in 1 s: {said}");
+        }
+    }
+
+    #[test]
+    fn slots_due_during_a_pause_are_missed_not_run_late() {
+        let s = StopSignal::default();
+        let start = Instant::now() - Duration::from_secs(1);
+        let mut p = pace(Share::Fixed(100.0), Arrival::Uniform);
+        p.next = Some(0.0);
+        assert!(matches!(p.next(start, &s), Slot::Run { .. }));
+        // Paused for the rest of the second: about 100 slots came due while held.
+        p.restart();
+        let Slot::Run { lag, .. } = p.next(start, &s) else {
+            panic!("a slot")
+        };
+        assert!(
+            lag < Duration::from_millis(20),
+            "a fresh phase, not a stale slot: {lag:?}"
+        );
+        assert_eq!(p.slots, 2);
+        assert!((95..=101).contains(&p.missed), "{}", p.missed);
+        let at = start.elapsed();
+        assert!(p.scheduled(at).unwrap() >= p.slots + p.missed);
     }
 }

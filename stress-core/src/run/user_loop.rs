@@ -131,7 +131,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         }
         if shared.paused.load(Ordering::Relaxed) {
             signal.wait_while(|| shared.paused.load(Ordering::Relaxed));
-            job.pace.next = None;
+            job.pace.restart();
             continue;
         }
         let (intended, lag) = match job.pace.next(start, signal) {
@@ -269,8 +269,8 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
     let end = deadline.map_or_else(Instant::now, |d| d.min(Instant::now()));
     summary.scheduled_ops = job
         .pace
-        .due(end.saturating_duration_since(start))
-        .map(|due| limit.map_or(due.round() as u64, |n| n.min(due.round() as u64)));
+        .scheduled(end.saturating_duration_since(start))
+        .map(|due| limit.map_or(due, |n| n.min(due)));
     UserResult {
         summary,
         ledger: user.ledger,
