@@ -152,28 +152,63 @@ impl MetricsSource for Fake {
 
 #[test]
 fn over_the_disk_budget_writes_become_reads() {
+    // Every op waits until the monitor has sampled the disk twice (the first sample set the
+    // budget's flag before the second was taken): from then on no write may run. A write
+    // rolled before that waits inside its op and runs, at most one per user.
+    let samples = Arc::new(AtomicU64::new(0));
+    let wait = {
+        let samples = Arc::clone(&samples);
+        move || {
+            let until = std::time::Instant::now() + Duration::from_secs(60);
+            while samples.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    let (w1, w2) = (wait.clone(), wait);
+    let workload = Workload::new(Bare).class(
+        UserClass::new("worker", 2)
+            .write("write", 0.5, move |u: &mut User<Bare>| {
+                w1();
+                spin(u)
+            })
+            .read("read", 0.5, move |u: &mut User<Bare>| {
+                w2();
+                read(u)
+            }),
+    );
     let layer = stress_core::ConfigLayer {
         max_disk_mb: Some(5),
         ..Default::default()
     };
     let r = Runner::new("disk")
         .seed(8)
-        .duration(Duration::from_secs(3))
+        .duration(Duration::from_secs(4))
         .settings(&layer)
         .metrics_source(Fake {
             disk_mb: 10.0,
             crash_after: None,
-            samples: Arc::default(),
+            samples: Arc::clone(&samples),
         })
-        .run(mixed())
+        .run(workload)
         .unwrap();
     let s = &r.summary;
+    assert!(samples.load(Ordering::SeqCst) >= 2);
     assert_eq!(s.stop_reason, StopReason::DurationElapsed);
-    assert!(s.substituted_ops > 0);
     assert_eq!(s.backpressure.disk_budget_hits, 1);
     assert_eq!(s.users.iter().map(|u| u.substituted).sum::<u64>(), s.substituted_ops);
-    // After the first sample every write was replaced: far more reads than writes ran.
-    assert!(s.ops["read"].count > 2 * s.ops["write"].count, "{:?}", s.ops);
+    let writes = s.ops.get("write").map_or(0, |o| o.count);
+    assert!(
+        writes <= 2,
+        "only writes rolled before the budget was known ran: {:?}",
+        s.ops
+    );
+    assert!(s.substituted_ops > 0);
+    assert!(
+        s.ops["read"].count >= s.substituted_ops,
+        "every substitute is a read: {:?}",
+        s.ops
+    );
     assert!(s.passed, "{:?}", s.failures);
 }
 

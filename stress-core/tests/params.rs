@@ -2,21 +2,22 @@
 //! through the API and the environment, read by setup and ops, recorded in `replay.json` and
 //! restored by a replay; phases and figures summed into `summary.json`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use stress_core::prelude::*;
 use stress_core::{EnvConfig, ReplayFile, RunError};
 
-static SETUP_SAW: AtomicU64 = AtomicU64::new(0);
-
-fn workload() -> Workload<Bare> {
+/// The workload; its setup stores the `epochs` it saw in `setup_saw` (one per test: tests
+/// run in parallel).
+fn workload_seen_by(setup_saw: Arc<AtomicU64>) -> Workload<Bare> {
     Workload::new(Bare)
         .param("epochs", 100u64)
         .param_choice("format", "jsonb", &["jsonb", "bson"])
         .param("ratio", 0.5)
-        .setup_with_params(|_, _, p| {
-            SETUP_SAW.store(p.get::<u64>("epochs")?, Ordering::SeqCst);
+        .setup_with_params(move |_, _, p| {
+            setup_saw.store(p.get::<u64>("epochs")?, Ordering::SeqCst);
             Ok(())
         })
         .class(UserClass::new("writer", 2).write("record", 1.0, |u| {
@@ -27,7 +28,7 @@ fn workload() -> Workload<Bare> {
             });
             u.phase("write", |u| {
                 // An untimed part inside a phase is left out of it.
-                u.untimed(|_| std::thread::sleep(Duration::from_millis(20)));
+                u.untimed(|_| std::thread::sleep(UNTIMED));
             });
             u.figure("client_bytes", bytes as f64);
             u.figure("epochs_seen", epochs as f64);
@@ -36,28 +37,45 @@ fn workload() -> Workload<Bare> {
         .class(UserClass::new("reader", 1).read("look", 1.0, |_| Ok(Outcome::rows(1))))
 }
 
+fn workload() -> Workload<Bare> {
+    workload_seen_by(Arc::default())
+}
+
+/// What each write sleeps in an untimed part of its `write` phase.
+const UNTIMED: Duration = Duration::from_millis(100);
+
 #[test]
 fn parameters_reach_setup_and_ops_and_are_recorded_for_replay() {
     let dir = tempfile::tempdir().unwrap();
+    let setup_saw = Arc::new(AtomicU64::new(0));
     let first = Runner::new("params")
         .seed(9)
         .ops_per_user(4)
         .param("epochs", "2k")
         .param("format", "bson")
         .output_dir(dir.path().join("a"))
-        .run(workload())
+        .run(workload_seen_by(Arc::clone(&setup_saw)))
         .unwrap();
     let s = &first.summary;
     assert!(s.passed, "{:?}", s.failures);
-    assert_eq!(SETUP_SAW.load(Ordering::SeqCst), 2_000);
+    assert_eq!(setup_saw.load(Ordering::SeqCst), 2_000);
     assert_eq!(s.figures["epochs_seen"].max, 2_000.0);
     assert_eq!(s.figures["client_bytes"].mean, 4_000.0);
     assert_eq!(s.figures["client_bytes"].count, 8, "2 writers × 4 ops");
     assert_eq!(s.phases["write"].count, 8);
     assert_eq!(s.phases["encode"].count, 8);
-    // Counted in, the 20 ms sleep would make every write at least 20,000 µs.
+    // Counted in, the sleep would make every write at least 100,000 µs; and it is in the
+    // ops' untimed time instead.
     assert!(
-        s.phases["write"].latency_us.max < 20_000,
+        s.ops["record"]
+            .untimed_us
+            .as_ref()
+            .is_some_and(|u| u.count == 8 && u.mean >= 0.99 * UNTIMED.as_micros() as f64),
+        "{:?}",
+        s.ops["record"]
+    );
+    assert!(
+        s.phases["write"].latency_us.max < UNTIMED.as_micros() as u64,
         "the untimed sleep is not in the phase: {:?}",
         s.phases["write"]
     );

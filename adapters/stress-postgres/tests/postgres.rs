@@ -387,3 +387,33 @@ fn serialization_failures_are_retried_and_counted_with_max_tries() {
         s.errors
     );
 }
+
+#[test]
+fn a_harness_that_panics_leaves_no_server_and_no_cluster_behind() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().to_owned();
+    // A custom harness that starts a managed server and then panics: unwinding drops the
+    // adapter, and its Drop stops the server and removes the cluster.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let harness = std::thread::spawn(move || {
+        let pg = started(Postgres::managed().cluster_parent(&dir).setting("fsync", "off"), 1);
+        tx.send(pg.postmaster_pid().unwrap()).unwrap();
+        assert!(
+            std::fs::read_dir(&dir).unwrap().count() > 0,
+            "the cluster is in {dir:?}"
+        );
+        panic!("the harness's own bug");
+    });
+    let pid = rx.recv().unwrap();
+    assert!(harness.join().is_err(), "the harness panicked");
+    assert!(!alive(pid), "postmaster {pid} outlived the panic");
+    assert!(
+        processes_mentioning(parent.path().to_str().unwrap()).is_empty(),
+        "no process of the cluster is left"
+    );
+    assert_eq!(
+        std::fs::read_dir(parent.path()).unwrap().count(),
+        0,
+        "the cluster directory was removed"
+    );
+}
