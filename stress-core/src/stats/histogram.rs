@@ -49,12 +49,13 @@ impl LatencyHistogram {
         self.0.is_empty()
     }
 
-    /// The value at a quantile (0..=1), in µs.
+    /// The value at a quantile (0..=1), in µs: never above the exact maximum (the histogram
+    /// reports the top of a value's bucket, up to 0.1% above what was recorded).
     pub fn quantile(&self, q: f64) -> u64 {
         if self.0.is_empty() {
             0
         } else {
-            self.0.value_at_quantile(q)
+            self.0.value_at_quantile(q).min(self.1)
         }
     }
 
@@ -72,10 +73,10 @@ impl LatencyHistogram {
         LatencySummary {
             count: self.0.len(),
             mean: (self.0.mean() * 10.0).round() / 10.0,
-            p50: self.0.value_at_quantile(0.50),
-            p95: self.0.value_at_quantile(0.95),
-            p99: self.0.value_at_quantile(0.99),
-            p999: self.0.value_at_quantile(0.999),
+            p50: self.quantile(0.50),
+            p95: self.quantile(0.95),
+            p99: self.quantile(0.99),
+            p999: self.quantile(0.999),
             max: self.1,
         }
     }
@@ -103,6 +104,24 @@ pub struct LatencySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_percentile_reads_above_the_exact_maximum() {
+        // 8,155,465 µs lands in a bucket whose top is higher: p999 read 8,159,231 µs, above max.
+        let mut h = LatencyHistogram::new();
+        for _ in 0..999 {
+            h.record(100);
+        }
+        h.record(8_155_465);
+        let s = h.summary();
+        assert_eq!(s.max, 8_155_465);
+        assert!(s.p999 <= s.max && s.p99 <= s.p999, "{s:?}");
+        assert_eq!(h.quantile(1.0), 8_155_465);
+        assert!(
+            h.0.value_at_quantile(1.0) > 8_155_465,
+            "the histogram alone reads above it: the cap is needed"
+        );
+    }
 
     #[test]
     fn merged_histograms_equal_one_that_saw_everything() {
