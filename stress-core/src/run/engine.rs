@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::monitor_loop::Monitor;
@@ -37,15 +37,68 @@ pub(crate) struct Shared {
     pub(crate) errors: ErrorLog,
     /// Users not parked by the stages.
     pub(crate) active: AtomicUsize,
-    barrier: Barrier,
-    start: OnceLock<Instant>,
+    gate: StartGate,
+}
+
+/// Where users wait for the common start once connected: opened when every user has arrived,
+/// or cancelled (a user thread that could not start, Ctrl-C while connecting), so that no user
+/// waits for one that will never come.
+#[derive(Debug, Default)]
+struct StartGate {
+    state: Mutex<GateState>,
+    cv: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    arrived: usize,
+    start: Option<Instant>,
+    cancelled: bool,
 }
 
 impl Shared {
-    /// Waits until every user has connected, then returns the common start instant.
-    pub(crate) fn wait_for_start(&self) -> Instant {
-        self.barrier.wait();
-        *self.start.get_or_init(Instant::now)
+    /// Waits until every user has connected and returns the common start instant; `None` when
+    /// the run was called off before it started.
+    pub(crate) fn wait_for_start(&self) -> Option<Instant> {
+        let mut g = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.arrived += 1;
+        self.gate.cv.notify_all();
+        while g.start.is_none() && !g.cancelled {
+            g = self.gate.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        g.start
+    }
+
+    /// Opens the gate once `users` users have arrived; calls it off instead if the run stops
+    /// first (a Ctrl-C while users connect) or it was cancelled.
+    fn open_when_all(&self, users: usize) -> Option<Instant> {
+        let mut g = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if g.cancelled || self.signal.is_stopped() || signal::interrupted() {
+                g.cancelled = true;
+                self.gate.cv.notify_all();
+                return None;
+            }
+            if g.arrived >= users {
+                let now = Instant::now();
+                g.start = Some(now);
+                self.gate.cv.notify_all();
+                return Some(now);
+            }
+            g = self
+                .gate
+                .cv
+                .wait_timeout(g, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Calls the start off: every user waiting at the gate returns at once.
+    fn cancel_start(&self) {
+        let mut g = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.cancelled = true;
+        self.gate.cv.notify_all();
     }
 }
 
@@ -278,8 +331,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         disk_over: AtomicBool::new(false),
         errors: ErrorLog::default(),
         active: AtomicUsize::new(0),
-        barrier: Barrier::new(job.plan.users.len() + 1),
-        start: OnceLock::new(),
+        gate: StartGate::default(),
     };
     let config = Arc::new(job.config.clone());
     let mut sources: Vec<Box<dyn MetricsSource>> = vec![Box::new(ProcessMetrics::new())];
@@ -330,6 +382,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let peak = config.stages.iter().map(|s| s.target).fold(0.0, f64::max);
     let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
     let spawning = Instant::now();
+    let planned = job.plan.users.len();
     let scope = crossbeam::thread::scope(|s| {
         let mut handles = Vec::new();
         for user in &job.plan.users {
@@ -383,18 +436,47 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             match spawned {
                 Ok(h) => handles.push(h),
                 Err(e) => {
-                    // Without this user the barrier would never open: release the others.
-                    shared
-                        .signal
-                        .stop(StopReason::Error, Some(format!("cannot start a user thread: {e}")));
-                    panic!("cannot start user thread {}: {e}", user.id);
+                    // Without this user the gate would never open: call the start off, and
+                    // the users already waiting return at once.
+                    shared.signal.stop(
+                        StopReason::Error,
+                        Some(format!(
+                            "cannot start user thread {} ({} of {} started): {e}; run fewer users, or raise the \
+                             process's thread or memory limits (ulimit -u, ulimit -v)",
+                            user.id,
+                            handles.len(),
+                            planned
+                        )),
+                    );
+                    shared.cancel_start();
+                    break;
                 }
+            }
+            if shared.signal.is_stopped() || signal::interrupted() {
+                break;
             }
         }
         drop(tx);
-        let start = shared.wait_for_start();
+        let users = handles.len();
+        let opened = if users == planned {
+            shared.open_when_all(users)
+        } else {
+            None
+        };
+        let (end, start) = match opened {
+            Some(start) => (monitor.run(&rx, start), start),
+            None => {
+                shared.cancel_start();
+                if signal::interrupted() {
+                    shared
+                        .signal
+                        .stop(StopReason::Interrupted, Some("while users were connecting".into()));
+                }
+                let now = Instant::now();
+                (now, now)
+            }
+        };
         let startup = start.saturating_duration_since(spawning);
-        let end = monitor.run(&rx, start);
         let users: Vec<UserResult> = handles
             .into_iter()
             .map(|h| h.join().expect("user threads catch op panics"))
@@ -407,7 +489,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             findings.duration = duration;
             findings.startup = startup;
         }
-        Err(_) => findings.stop = Some((StopReason::Error, "a user thread failed to start".into())),
+        Err(_) => findings.stop = Some((StopReason::Error, "a user thread panicked".into())),
     }
     let Monitor {
         collector,

@@ -96,7 +96,14 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
             Err(p) => Err(format!("on_connect {p}")),
         },
     });
-    let start = shared.wait_for_start();
+    let Some(start) = shared.wait_for_start() else {
+        // The run was called off before it started: this user ran nothing.
+        return UserResult {
+            summary,
+            ledger: Ledger::default(),
+            measures: Measures::default(),
+        };
+    };
     let mut user = match connected {
         Ok(user) => user,
         Err(message) => return connect_failed(&job, summary, start, message),
