@@ -87,6 +87,12 @@ pub struct ConfigLayer {
     /// Stop the run at the first op that fails for good, after its tries
     /// (`STRESS_ABORT_ON_ERROR=1`), like pgbench's default; default off.
     pub abort_on_error: Option<bool>,
+    /// The most users a run may have (`STRESS_MAX_USERS`); default: what this machine can
+    /// run ([`bounds::max_users`](crate::bounds::max_users)).
+    pub max_users: Option<usize>,
+    /// The most databases a run may have (`STRESS_MAX_DATABASES`); default
+    /// [`bounds::MAX_DATABASES`](crate::bounds::MAX_DATABASES).
+    pub max_databases: Option<usize>,
     /// Ops run but left out of the statistics for this long from the start (`STRESS_WARMUP`);
     /// default 0.
     pub warmup: Option<Duration>,
@@ -242,6 +248,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_ABORT_ON_FAIL",
     "STRESS_MAX_TRIES",
     "STRESS_ABORT_ON_ERROR",
+    "STRESS_MAX_USERS",
+    "STRESS_MAX_DATABASES",
     "STRESS_WARMUP",
     "STRESS_LATENCY_LIMIT",
     "STRESS_OUTPUT_DIR",
@@ -365,6 +373,8 @@ impl EnvConfig {
                 "STRESS_ABORT_ON_FAIL" => l.abort_on_fail = Some(switch(&name, v)?),
                 "STRESS_ABORT_ON_ERROR" => l.abort_on_error = Some(switch(&name, v)?),
                 "STRESS_MAX_TRIES" => l.max_tries = Some(positive(&name, v)?),
+                "STRESS_MAX_USERS" => l.max_users = Some(positive(&name, v)?),
+                "STRESS_MAX_DATABASES" => l.max_databases = Some(positive(&name, v)?),
                 "STRESS_WARMUP" => l.warmup = Some(duration(&name, v)?),
                 "STRESS_LATENCY_LIMIT" => l.latency_limit = Some(duration(&name, v)?),
                 "STRESS_OUTPUT_DIR" => out.run.output_dir = Some(path(&name, v)?),
@@ -402,7 +412,8 @@ fn switch(name: &str, v: &str) -> Result<bool, ConfigError> {
 /// `inserter` for `STRESS_INSERTER_USERS`.
 fn class_users(name: &str) -> Option<String> {
     let class = name.strip_prefix("STRESS_")?.strip_suffix("_USERS")?;
-    (!class.is_empty() && !class.starts_with("PARAM_")).then(|| class.to_ascii_lowercase())
+    // STRESS_MAX_USERS is the bound on users, not the class `max` (STRESS_USERS=max=N sets that).
+    (!class.is_empty() && !class.starts_with("PARAM_") && class != "MAX").then(|| class.to_ascii_lowercase())
 }
 
 fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
@@ -491,6 +502,8 @@ impl ConfigLayer {
             abort_on_fail,
             max_tries,
             abort_on_error,
+            max_users,
+            max_databases,
             warmup,
             latency_limit,
             users_total
@@ -699,6 +712,25 @@ impl RunConfig {
                 "no users to run: every class has 0 users (set some with STRESS_USERS=class=N)".into(),
             ));
         }
+        let total = users.iter().fold(0usize, |t, (_, n)| t.saturating_add(*n));
+        let (bound, why) = match layer.max_users {
+            Some(n) => (n, "STRESS_MAX_USERS".to_owned()),
+            None => crate::bounds::max_users(),
+        };
+        if total > bound {
+            return Err(ConfigError::Invalid(format!(
+                "{total} users is more than this run may start: at most {bound} ({why}); run fewer users, \
+                 or set STRESS_MAX_USERS={total} to try anyway"
+            )));
+        }
+        let databases = layer.databases.unwrap_or(1).max(1);
+        let db_bound = layer.max_databases.unwrap_or(crate::bounds::MAX_DATABASES);
+        if databases > db_bound {
+            return Err(ConfigError::Invalid(format!(
+                "{databases} databases is more than this run may set up: at most {db_bound}; use fewer, \
+                 or set STRESS_MAX_DATABASES={databases} to try anyway"
+            )));
+        }
         let think_min_ms = layer.think_min_ms.unwrap_or(0);
         let think_max_ms = layer.think_max_ms.unwrap_or(think_min_ms);
         if think_min_ms > think_max_ms {
@@ -754,7 +786,7 @@ impl RunConfig {
             think_max_ms,
             batch_min,
             batch_max,
-            databases: layer.databases.unwrap_or(1).max(1),
+            databases,
             max_memory_mb: layer.max_memory_mb,
             max_cpu_percent: layer.max_cpu_percent,
             max_disk_mb: layer.max_disk_mb,
@@ -962,6 +994,43 @@ mod tests {
             let err = env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(expect), "{var}: {err}");
         }
+    }
+
+    #[test]
+    fn users_and_databases_beyond_what_can_run_are_refused_before_anything_is_allocated() {
+        let classes = [("r".to_owned(), 2usize)];
+        let resolve = |vars: &[(&str, &str)]| {
+            let env = EnvConfig::from_vars(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))).unwrap();
+            RunConfig::resolve(&env.layer, &classes, 1, false)
+        };
+        let e = resolve(&[("STRESS_USERS", "1000000000")]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("1000000000 users is more than this run may start: at most ")
+                && e.contains("set STRESS_MAX_USERS=1000000000 to try anyway"),
+            "{e}"
+        );
+        let e = resolve(&[("STRESS_USERS", "r=50"), ("STRESS_MAX_USERS", "10")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 10 (STRESS_MAX_USERS)"), "{e}");
+        assert_eq!(
+            resolve(&[("STRESS_USERS", "r=50"), ("STRESS_MAX_USERS", "50")])
+                .unwrap()
+                .users,
+            vec![("r".to_owned(), 50)],
+            "raised on purpose"
+        );
+        let e = resolve(&[("STRESS_DATABASES", "1000000")]).unwrap_err().to_string();
+        assert!(
+            e.contains("1000000 databases is more than this run may set up: at most 10000"),
+            "{e}"
+        );
+        assert_eq!(
+            resolve(&[("STRESS_DATABASES", "20000"), ("STRESS_MAX_DATABASES", "20000")])
+                .unwrap()
+                .databases,
+            20000
+        );
     }
 
     #[test]

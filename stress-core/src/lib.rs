@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod bounds;
 pub mod config;
 pub mod error;
 mod harness;

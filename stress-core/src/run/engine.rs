@@ -258,6 +258,13 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     // Setup, once per database, each with its own seeded RNG.
     if let Some(setup) = &job.workload.setup {
         for db in &job.plan.databases {
+            if signal::interrupted() {
+                findings.stop = Some((
+                    StopReason::Interrupted,
+                    format!("during the setup of database {}", db.index),
+                ));
+                return;
+            }
             let result = adapter
                 .connect(db.index)
                 .and_then(|mut conn| setup(&mut conn, &mut seed::rng(db.schema_seed), &job.config.params));
