@@ -193,7 +193,7 @@ pub struct Settings {
     #[arg(long, value_parser = stages, value_name = "STAGES")]
     pub stages: Option<String>,
     /// A pass/fail rule, like p99<50ms, error_rate<0.1%, ops_per_sec>1000, max_lag<100ms,
-    /// delivered>95%, or for one op `p99[select]<20ms` (repeatable).
+    /// delivered>95%, max_stall<2s, or for one op `p99[select]<20ms` (repeatable).
     #[arg(long = "threshold", value_name = "RULE")]
     pub thresholds: Vec<String>,
     /// Stop a run at the first interval (after warm-up) that breaches a threshold.

@@ -23,6 +23,8 @@ enum Metric {
     MaxLag,
     /// Ops run / ops the schedule made due, a fraction (1 in a closed loop).
     Delivered,
+    /// The longest time ops were in flight and none completed, µs.
+    MaxStall,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,11 +131,14 @@ pub struct Observed {
     pub max_lag_us: u64,
     /// Ops run / ops the schedule made due; `None` in a closed loop (taken as 1).
     pub delivered: Option<f64>,
+    /// The longest time ops were in flight and none completed, µs.
+    pub max_stall_us: u64,
 }
 
 const FORMS: &str = "expected METRIC[<op>]<VALUE or >VALUE with METRIC one of mean, p50, p95, p99, p999, max \
-(latency; service_mean, service_p99, … for service time), error_rate, ops_per_sec, max_lag, delivered, like \
-`p99<50ms`, `p99[select]<20ms`, `error_rate<0.1%`, `ops_per_sec>1000`, `max_lag<100ms`, `delivered>95%`";
+(latency; service_mean, service_p99, … for service time), error_rate, ops_per_sec, max_lag, delivered, \
+max_stall, like `p99<50ms`, `p99[select]<20ms`, `error_rate<0.1%`, `ops_per_sec>1000`, `max_lag<100ms`, \
+`delivered>95%`, `max_stall<2s`";
 
 impl Threshold {
     /// Parses a rule; `ops` are the workload's op names (a rule on another op is an error).
@@ -175,12 +180,18 @@ impl Threshold {
             "ops_per_sec" => Metric::OpsPerSec,
             "max_lag" => Metric::MaxLag,
             "delivered" => Metric::Delivered,
+            "max_stall" => Metric::MaxStall,
             s => match s.strip_prefix("service_") {
                 Some(rest) => Metric::Service(stat(rest).ok_or_else(|| bad("has an unknown metric"))?),
                 None => Metric::Latency(stat(s).ok_or_else(|| bad("has an unknown metric"))?),
             },
         };
-        if op.is_some() && matches!(metric, Metric::OpsPerSec | Metric::MaxLag | Metric::Delivered) {
+        if op.is_some()
+            && matches!(
+                metric,
+                Metric::OpsPerSec | Metric::MaxLag | Metric::Delivered | Metric::MaxStall
+            )
+        {
             return Err(bad("gives an op to a run-wide metric"));
         }
         let split = right
@@ -189,9 +200,9 @@ impl Threshold {
         let (number, unit) = right.split_at(split);
         let value: f64 = number.parse().map_err(|_| bad("has no number"))?;
         let unit = match (metric, unit.trim()) {
-            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "us" | "µs") => Unit::Micros,
-            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "ms") => Unit::Millis,
-            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag, "s") => Unit::Seconds,
+            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag | Metric::MaxStall, "us" | "µs") => Unit::Micros,
+            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag | Metric::MaxStall, "ms") => Unit::Millis,
+            (Metric::Latency(_) | Metric::Service(_) | Metric::MaxLag | Metric::MaxStall, "s") => Unit::Seconds,
             (Metric::ErrorRate | Metric::Delivered, "%") => Unit::Percent,
             (Metric::ErrorRate | Metric::Delivered | Metric::OpsPerSec, "") => Unit::Plain,
             _ => {
@@ -231,6 +242,7 @@ impl Threshold {
             (Metric::OpsPerSec, _) => o.ops_per_sec,
             (Metric::MaxLag, _) => o.max_lag_us as f64,
             (Metric::Delivered, _) => o.delivered.unwrap_or(1.0),
+            (Metric::MaxStall, _) => o.max_stall_us as f64,
         };
         let passed = if self.less {
             observed < self.limit
@@ -296,6 +308,7 @@ mod tests {
             ops_per_sec: 1500.0,
             max_lag_us: 250_000,
             delivered: Some(0.5),
+            max_stall_us: 8_000_000,
         }
     }
 
@@ -318,6 +331,8 @@ mod tests {
             ("mean<2ms", true, 1.0),
             ("delivered>95%", false, 50.0),
             ("delivered>0.4", true, 0.5),
+            ("max_stall<2s", false, 8.0),
+            ("max_stall<10000ms", true, 8000.0),
         ];
         for (rule, passed, value) in cases {
             let t = Threshold::parse(rule, &ops()).unwrap();

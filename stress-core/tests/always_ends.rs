@@ -68,3 +68,67 @@ fn a_user_thread_that_cannot_start_is_an_error_of_the_run_not_a_hang() {
     assert_eq!(s.total_ops, 0, "no user ran: the start was called off");
     assert!(!s.passed);
 }
+
+/// Every user's op blocks on the same frozen "server" for 4 s: the run reports the stall,
+/// warns about it, and a `max_stall` threshold fails it. One user stuck while another goes on
+/// is no stall.
+#[test]
+fn a_stall_is_reported_warned_about_and_can_fail_a_threshold() {
+    use std::sync::{Arc, Barrier};
+    let freeze = Arc::new(Barrier::new(2));
+    let w = Workload::new(Bare).class(UserClass::new("u", 2).read("op", 1.0, move |u: &mut User<Bare>| {
+        if u.ops_done() == 10 {
+            // Both users reach op 10, then both wait 4 s: nothing completes meanwhile.
+            freeze.wait();
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        Ok(Outcome::done())
+    }));
+    let s = Runner::new("stall")
+        .seed(1)
+        .ops_per_user(20)
+        .threshold("max_stall<2s")
+        .run(w)
+        .unwrap()
+        .summary;
+    assert!(s.max_stall_s >= 3.8, "the 4 s freeze: {}", s.max_stall_s);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("ops were in flight and none completed")),
+        "{:?}",
+        s.warnings
+    );
+    assert!(!s.passed);
+    assert!(
+        s.failures
+            .iter()
+            .any(|f| f.starts_with("threshold max_stall<2s breached: observed")),
+        "{:?}",
+        s.failures
+    );
+
+    // One user stuck for 4 s while the other completes ops all along: no stall.
+    let w = Workload::new(Bare)
+        .class(UserClass::new("stuck", 1).read("slow", 1.0, |u: &mut User<Bare>| {
+            if u.ops_done() == 0 {
+                std::thread::sleep(Duration::from_secs(4));
+            }
+            Ok(Outcome::done())
+        }))
+        .class(UserClass::new("busy", 1).read("fast", 1.0, |_: &mut User<Bare>| {
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(Outcome::done())
+        }));
+    let s = Runner::new("no-stall")
+        .seed(1)
+        .duration(Duration::from_secs(5))
+        .run(w)
+        .unwrap()
+        .summary;
+    assert!(
+        s.max_stall_s < 2.0,
+        "the busy user kept completing ops: {}",
+        s.max_stall_s
+    );
+}

@@ -417,3 +417,50 @@ fn a_harness_that_panics_leaves_no_server_and_no_cluster_behind() {
         "the cluster directory was removed"
     );
 }
+
+/// Every process of a managed PostgreSQL stopped (SIGSTOP) for 4 s mid-run, as a frozen server
+/// would be: the run does not pass it unnoticed.
+#[test]
+fn a_frozen_server_is_a_stall_in_the_summary() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let parent = tempfile::tempdir().unwrap();
+    let frozen = Arc::new(AtomicBool::new(false));
+    let signal_all = |pid: u32, sig: &str| {
+        let mut pids = vec![pid];
+        pids.extend(stress_core::monitor::children_of(pid));
+        for p in pids {
+            std::process::Command::new("kill")
+                .args([sig, &p.to_string()])
+                .status()
+                .unwrap();
+        }
+    };
+    let w = Workload::new(
+        Postgres::managed()
+            .cluster_parent(parent.path())
+            .setting("fsync", "off"),
+    )
+    .class(
+        UserClass::new("reader", 2).read("select", 1.0, move |u: &mut User<Postgres>| {
+            if u.ops_done() == 20 && !frozen.swap(true, Ordering::SeqCst) {
+                let pid = u.conn().postmaster_pid().unwrap();
+                signal_all(pid, "-STOP");
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs(4));
+                    signal_all(pid, "-CONT");
+                });
+            }
+            let n: i32 = u.conn().client().query_one("SELECT 1", &[])?.get(0);
+            Ok(Outcome::rows(n as u64))
+        }),
+    );
+    let s = Runner::new("frozen").seed(2).ops_per_user(60).run(w).unwrap().summary;
+    assert_eq!(s.failed_ops, 0, "{:?}", s.errors.first());
+    assert!(s.max_stall_s >= 3.5, "4 s frozen: max_stall_s {}", s.max_stall_s);
+    assert!(
+        s.warnings.iter().any(|w| w.contains("the engine stalled")),
+        "{:?}",
+        s.warnings
+    );
+}

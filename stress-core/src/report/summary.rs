@@ -71,6 +71,10 @@ pub struct Summary {
     /// Mean schedule lag over the slots, µs.
     #[serde(default)]
     pub mean_lag_us: f64,
+    /// The longest time, s, during which ops were in flight and none completed: a server that
+    /// froze (seen every 100 ms). 0 when some op always completed.
+    #[serde(default)]
+    pub max_stall_s: f64,
     /// Under a rate: the slots the users' schedules made due while they ran (warm-up included):
     /// those run, skipped, missed while paused, and due but not reached by a user behind; the
     /// integral of the target for uniform arrivals. `None` in a closed loop.

@@ -38,6 +38,45 @@ pub(crate) struct Shared {
     /// Users not parked by the stages.
     pub(crate) active: AtomicUsize,
     gate: StartGate,
+    /// One clock per user, in user order: what the stall watcher reads.
+    pub(crate) clocks: Vec<UserClock>,
+    /// The longest stall seen so far, µs.
+    pub(crate) max_stall_us: std::sync::atomic::AtomicU64,
+}
+
+/// When a user's op started (0: no op in flight) and when its last op completed, µs from
+/// the run's start plus 1. Written by its user only, each on a cache line of its own, so that
+/// users never contend on it.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct UserClock {
+    pub(crate) busy_since: std::sync::atomic::AtomicU64,
+    pub(crate) last_done: std::sync::atomic::AtomicU64,
+}
+
+impl UserClock {
+    /// The clock's value for `t`.
+    pub(crate) fn stamp(start: Instant, t: Instant) -> u64 {
+        t.saturating_duration_since(start).as_micros() as u64 + 1
+    }
+}
+
+/// How long ops have been in flight with none completing, µs, at `now` (a stamp): from the
+/// later of the last completion and the oldest op in flight; 0 when no op is in flight.
+pub(crate) fn stall_at(clocks: &[UserClock], now: u64) -> u64 {
+    let (mut last_done, mut oldest_busy) = (0, u64::MAX);
+    for c in clocks {
+        last_done = last_done.max(c.last_done.load(Ordering::Relaxed));
+        let busy = c.busy_since.load(Ordering::Relaxed);
+        if busy > 0 {
+            oldest_busy = oldest_busy.min(busy);
+        }
+    }
+    if oldest_busy == u64::MAX {
+        0
+    } else {
+        now.saturating_sub(last_done.max(oldest_busy))
+    }
 }
 
 /// Where users wait for the common start once connected: opened when every user has arrived,
@@ -339,7 +378,10 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         errors: ErrorLog::default(),
         active: AtomicUsize::new(0),
         gate: StartGate::default(),
+        clocks: (0..job.plan.users.len()).map(|_| UserClock::default()).collect(),
+        max_stall_us: std::sync::atomic::AtomicU64::new(0),
     };
+    let users_done = AtomicBool::new(false);
     let config = Arc::new(job.config.clone());
     let mut sources: Vec<Box<dyn MetricsSource>> = vec![Box::new(ProcessMetrics::new())];
     sources.extend(workload.adapter.metrics_sources());
@@ -434,6 +476,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 db_seed: job.plan.databases.get(user.db).map_or(0, |d| d.schema_seed),
                 config: config.clone(),
                 shared: &shared,
+                clock: &shared.clocks[handles.len()],
                 tx: tx.clone(),
             };
             let spawned = s
@@ -471,7 +514,21 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             None
         };
         let (end, start) = match opened {
-            Some(start) => (monitor.run(&rx, start), start),
+            Some(start) => {
+                // A thread of its own looks for stalls every 100 ms: the monitor may itself be
+                // held by a metrics source reading the frozen server.
+                let (shared, users_done) = (&shared, &users_done);
+                s.spawn(move |_| {
+                    while !users_done.load(Ordering::Relaxed) {
+                        std::thread::sleep(STALL_WATCH);
+                        let stall = stall_at(&shared.clocks, UserClock::stamp(start, Instant::now()));
+                        shared.max_stall_us.fetch_max(stall, Ordering::Relaxed);
+                    }
+                });
+                let end = monitor.run(&rx, start);
+                users_done.store(true, Ordering::Relaxed);
+                (end, start)
+            }
             None => {
                 shared.cancel_start();
                 if signal::interrupted() {
@@ -499,7 +556,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         Err(_) => findings.stop = Some((StopReason::Error, "a user thread panicked".into())),
     }
     let Monitor {
-        collector,
+        mut collector,
         peaks,
         baseline,
         server_latency,
@@ -507,6 +564,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         warned,
         ..
     } = monitor;
+    collector.max_stall_us = shared.max_stall_us.load(Ordering::Relaxed);
     findings.collector = Some(collector);
     findings.peaks = peaks;
     findings.baseline = baseline;
@@ -594,6 +652,12 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
             share * 100.0
         ));
     }
+    if c.max_stall_us >= STALL_WARNING.as_micros() as u64 {
+        warnings.push(format!(
+            "for {:.1}s ops were in flight and none completed: the engine stalled (max_stall_s)",
+            c.max_stall_us as f64 / 1e6
+        ));
+    }
     if f.errors_seen > f.errors.len() {
         warnings.push(format!(
             "{} more errors were counted but not kept",
@@ -629,6 +693,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         } else {
             0.0
         },
+        max_stall_s: round3(c.max_stall_us as f64 / 1e6),
         scheduled_ops,
         delivered,
         retried_ops: f.users.iter().map(|u| u.summary.retried_ops).sum(),
@@ -650,6 +715,12 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         failures,
     }
 }
+
+/// How often the stall watcher looks at the users' clocks.
+const STALL_WATCH: Duration = Duration::from_millis(100);
+
+/// A stall this long or longer is warned about.
+const STALL_WARNING: Duration = Duration::from_secs(3);
 
 /// Below this share of the scheduled ops delivered, the summary warns.
 const DELIVERED_WARNING: f64 = 0.9;
@@ -693,6 +764,7 @@ pub(crate) fn observed(c: &Collector, names: &[String], measured_secs: f64) -> O
             0.0
         },
         max_lag_us: c.schedule.max_lag_us,
+        max_stall_us: c.max_stall_us,
         delivered: None,
     }
 }

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 
-use super::engine::Shared;
-use super::engine::observed;
+use super::engine::{Shared, observed};
 use super::signal::{self, StopReason};
 use crate::config::{RunConfig, stage_target};
 use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ResourceKind};
@@ -62,6 +61,7 @@ impl Monitor<'_> {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             let now = Instant::now();
+            self.collector.max_stall_us = self.shared.max_stall_us.load(Ordering::Relaxed);
             if signal::interrupted() {
                 self.shared.signal.stop(StopReason::Interrupted, None);
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::Sender;
 use rand::Rng;
 
-use super::engine::Shared;
+use super::engine::{Shared, UserClock};
 use super::pace::{Pace, Slot};
 use super::panic;
 use super::signal::StopReason;
@@ -38,6 +38,8 @@ pub(crate) struct UserJob<'a, A: Adapter> {
     pub(crate) db_seed: u64,
     pub(crate) config: Arc<RunConfig>,
     pub(crate) shared: &'a Shared,
+    /// This user's clock, read by the monitor to find stalls.
+    pub(crate) clock: &'a UserClock,
     pub(crate) tx: Sender<Batch>,
     pub(crate) pace: Pace,
 }
@@ -173,6 +175,9 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         let op = &job.class.ops[i];
         user.untimed = Duration::ZERO;
         let t0 = Instant::now();
+        job.clock
+            .busy_since
+            .store(UserClock::stamp(start, t0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
         // pgbench), and the op's latency covers them all.
         let rng_at = (max_tries > 1).then(|| user.rng.clone());
@@ -194,6 +199,10 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
             summary.retried_ops += 1;
         }
         let t1 = Instant::now();
+        job.clock
+            .last_done
+            .store(UserClock::stamp(start, t1), Ordering::Relaxed);
+        job.clock.busy_since.store(0, Ordering::Relaxed);
         let untimed = user.untimed;
         user.ops_done += 1;
         digest.push(&op.name, user.rng.get_word_pos());

@@ -144,6 +144,9 @@ pub(crate) struct Collector {
     pub(crate) rows: u64,
     pub(crate) bytes: u64,
     pub(crate) substituted: u64,
+    /// The longest time, µs, during which ops were in flight and none completed (set by the
+    /// monitor, which watches the users' clocks).
+    pub(crate) max_stall_us: u64,
 }
 
 impl Collector {
@@ -159,6 +162,7 @@ impl Collector {
             rows: 0,
             bytes: 0,
             substituted: 0,
+            max_stall_us: 0,
         }
     }
 
