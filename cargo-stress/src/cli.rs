@@ -156,35 +156,35 @@ pub struct Settings {
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<ParamSpec>,
     /// Global seed (default: random, printed and recorded).
-    #[arg(long)]
+    #[arg(long, value_parser = seed, allow_hyphen_values = true)]
     pub seed: Option<u64>,
     /// How long users run: 90, 30s, 2m, 1h, 500ms.
-    #[arg(long, value_parser = duration)]
+    #[arg(long, value_parser = duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Ops each user runs.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = count, allow_hyphen_values = true)]
     pub ops_per_user: Option<u64>,
     /// Users per class (inserter=4,reader=3), or a total spread over the classes in their
     /// proportions (10).
-    #[arg(long, value_parser = users, value_name = "CLASS=N,...|TOTAL")]
+    #[arg(long, value_parser = users, value_name = "CLASS=N,...|TOTAL", allow_hyphen_values = true)]
     pub users: Option<UserCounts>,
     /// Think time between a user's ops, in ms: MIN..MAX.
-    #[arg(long, value_parser = range, value_name = "MIN..MAX")]
+    #[arg(long, value_parser = range, value_name = "MIN..MAX", allow_hyphen_values = true)]
     pub think: Option<(u64, u64)>,
-    /// Rows per bulk op: MIN..MAX.
-    #[arg(long, value_parser = range, value_name = "MIN..MAX")]
+    /// Rows per bulk op: MIN..MAX, at least 1.
+    #[arg(long, value_parser = batch, value_name = "MIN..MAX", allow_hyphen_values = true)]
     pub batch: Option<(u64, u64)>,
     /// Memory (MB) above which users pause.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = count, allow_hyphen_values = true)]
     pub max_memory_mb: Option<u64>,
     /// CPU (% of one core) above which users pause.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = count, allow_hyphen_values = true)]
     pub max_cpu_percent: Option<u64>,
     /// Disk (MB) the engine's files may take; writes over it become reads.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = count, allow_hyphen_values = true)]
     pub max_disk_mb: Option<u64>,
     /// Open-loop target rate, ops/s over all users (latency counts from the intended start).
-    #[arg(long, value_parser = rate)]
+    #[arg(long, value_parser = rate, allow_hyphen_values = true)]
     pub rate: Option<f64>,
     /// Inter-arrival times under --rate.
     #[arg(long, value_enum)]
@@ -200,17 +200,17 @@ pub struct Settings {
     #[arg(long)]
     pub abort_on_fail: bool,
     /// Run ops but leave them out of the statistics for this long from the start.
-    #[arg(long, value_parser = duration_or_zero)]
+    #[arg(long, value_parser = duration_or_zero, allow_hyphen_values = true)]
     pub warmup: Option<Duration>,
     /// Under --rate, skip slots that start later than this (counted as skipped).
-    #[arg(long, value_parser = duration, requires = "rate")]
+    #[arg(long, value_parser = duration, requires = "rate", allow_hyphen_values = true)]
     pub latency_limit: Option<Duration>,
     /// Fraction of failed ops a run may have and still pass (0 to 1, default 0).
-    #[arg(long, value_parser = fraction, value_name = "FRACTION")]
+    #[arg(long, value_parser = fraction, value_name = "FRACTION", allow_hyphen_values = true)]
     pub max_error_rate: Option<f64>,
     /// Tries an op gets when it fails with a retryable error (PostgreSQL serialization
     /// failure or deadlock, SQLite busy), like pgbench --max-tries (default 1: no retry).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = tries, allow_hyphen_values = true)]
     pub max_tries: Option<u32>,
     /// Stop the run at the first op that fails for good (after its tries).
     #[arg(long)]
@@ -230,7 +230,53 @@ pub struct ReplayArgs {
     pub build: BuildArgs,
 }
 
+/// The message for a negative number where a count or a duration goes.
+fn not_negative(s: &str, what: &str) -> Result<(), String> {
+    if s.trim_start().starts_with('-') {
+        Err(format!("`{s}` is negative: {what}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A whole number above 0, with a message that says so.
+fn count(s: &str) -> Result<u64, String> {
+    let what = "give a whole number above 0, like 100";
+    not_negative(s, what)?;
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err(format!("`0` is not above 0: {what}")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number: {what}")),
+    }
+}
+
+fn tries(s: &str) -> Result<u32, String> {
+    let n = count(s)?;
+    u32::try_from(n).map_err(|_| format!("`{s}` is too many tries: give at most {}", u32::MAX))
+}
+
+fn seed(s: &str) -> Result<u64, String> {
+    let what = format!("give a whole number from 0 to {}", u64::MAX);
+    not_negative(s, &what)?;
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`{s}` is not a seed: {what}"))
+}
+
+fn batch(s: &str) -> Result<(u64, u64), String> {
+    not_negative(s, "give MIN..MAX rows, like 100..1000")?;
+    let (lo, hi) = syntax::parse_range(s)?;
+    if lo == 0 {
+        return Err(format!(
+            "`{s}` would make batches of 0 rows: give MIN..MAX with MIN at least 1, like 1..{}",
+            hi.max(1)
+        ));
+    }
+    Ok((lo, hi))
+}
+
 fn duration(s: &str) -> Result<Duration, String> {
+    not_negative(s, "give a duration like 30s")?;
     let d = syntax::parse_duration(s)?;
     if d.is_zero() {
         return Err("a run needs a duration above 0".into());
@@ -248,6 +294,7 @@ pub enum UserCounts {
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
+    not_negative(s, "expected 0 to 1, like 0.001")?;
     s.parse::<f64>()
         .ok()
         .filter(|f| (0.0..=1.0).contains(f))
@@ -255,10 +302,12 @@ fn fraction(s: &str) -> Result<f64, String> {
 }
 
 fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    not_negative(s, "give a duration like 5s, or 0")?;
     syntax::parse_duration(s)
 }
 
 fn rate(s: &str) -> Result<f64, String> {
+    not_negative(s, "expected ops/s above 0, like 500 or 0.5")?;
     s.parse::<f64>()
         .ok()
         .filter(|r| r.is_finite() && *r > 0.0)
@@ -280,6 +329,10 @@ pub enum ArrivalArg {
 
 /// `class=N,...`, or a bare total spread over the classes (`10`).
 fn users(s: &str) -> Result<UserCounts, String> {
+    not_negative(
+        s,
+        "give a total above 0, like 10, or class=N,... like reader=4,writer=2",
+    )?;
     match s.trim().parse::<usize>() {
         Ok(0) => Err("expected a total above 0, like 10, or class=N,... like reader=4,writer=2".into()),
         Ok(n) => Ok(UserCounts::Total(n)),
@@ -290,6 +343,7 @@ fn users(s: &str) -> Result<UserCounts, String> {
 }
 
 fn range(s: &str) -> Result<(u64, u64), String> {
+    not_negative(s, "give MIN..MAX in whole numbers, like 10..200")?;
     syntax::parse_range(s)
 }
 
@@ -370,4 +424,47 @@ impl Settings {
 /// The variable that sets one parameter to one value: `STRESS_PARAM_EPOCHS=5000`.
 pub fn param_env(name: &str, value: &str) -> (String, String) {
     (stress_core::params::env_var(name), value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-line error clap gives for `cargo stress run <args>`.
+    fn error(args: &[&str]) -> String {
+        let mut all = vec!["cargo-stress", "run"];
+        all.extend_from_slice(args);
+        let e = Cli::try_parse_from(all).unwrap_err();
+        e.to_string().lines().next().unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn negative_and_malformed_numbers_say_what_is_wrong() {
+        for (flag, value, want) in [
+            ("--duration", "-5", "`-5` is negative: give a duration like 30s"),
+            ("--users", "-5", "`-5` is negative: give a total above 0"),
+            ("--rate", "-10", "`-10` is negative: expected ops/s above 0"),
+            ("--think", "-5..10", "`-5..10` is negative: give MIN..MAX"),
+            ("--seed", "-1", "`-1` is negative: give a whole number from 0 to"),
+            ("--seed", "abc", "`abc` is not a seed: give a whole number from 0 to"),
+            (
+                "--ops-per-user",
+                "ten",
+                "`ten` is not a whole number: give a whole number above 0",
+            ),
+            ("--ops-per-user", "0", "`0` is not above 0"),
+            ("--max-cpu-percent", "1.5", "`1.5` is not a whole number"),
+            ("--max-tries", "-2", "`-2` is negative"),
+            (
+                "--batch",
+                "0..0",
+                "`0..0` would make batches of 0 rows: give MIN..MAX with MIN at least 1",
+            ),
+        ] {
+            let e = error(&[flag, value]);
+            assert!(e.contains(want), "{flag} {value}: {e}");
+            assert!(!e.contains("unexpected argument"), "{flag} {value}: {e}");
+            assert!(!e.contains("invalid digit"), "{flag} {value}: {e}");
+        }
+    }
 }

@@ -388,6 +388,9 @@ impl EnvConfig {
                         )
                     })?);
                 }
+                "STRESS_PROGRESS" if !matches!(v, "off" | "lines" | "json") => {
+                    return Err(ConfigError::env(&name, v, "expected off, lines or json"));
+                }
                 "STRESS_PROGRESS" | "STRESS_LIST" => {}
                 _ if ADAPTER_VARS.contains(&name.as_str()) => {}
                 _ => out.warnings.push(format!(
@@ -993,6 +996,18 @@ mod tests {
         ] {
             let err = env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(expect), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_progress_style_that_does_not_exist_is_refused() {
+        let e = EnvConfig::from_vars([("STRESS_PROGRESS".to_owned(), "bogus".to_owned())]).unwrap_err();
+        assert!(
+            e.to_string().contains("STRESS_PROGRESS") && e.to_string().contains("expected off, lines or json"),
+            "{e}"
+        );
+        for ok in ["off", "lines", "json"] {
+            assert!(EnvConfig::from_vars([("STRESS_PROGRESS".to_owned(), ok.to_owned())]).is_ok());
         }
     }
 

@@ -214,6 +214,11 @@ impl Threshold {
         if !value.is_finite() || value < 0.0 {
             return Err(bad("has a negative or non-finite value"));
         }
+        if matches!(metric, Metric::ErrorRate | Metric::Delivered) && value * unit.scale() > 1.0 {
+            return Err(bad(
+                "asks for a share above 100%, which no run can have (give 0 to 100%, or 0 to 1)",
+            ));
+        }
         Ok(Self {
             rule: text.to_owned(),
             metric,
@@ -383,6 +388,9 @@ mod tests {
             ("p99<fast", "no number"),
             ("max_lag[select]<5ms", "run-wide metric"),
             ("p99[select<5ms", "unclosed"),
+            ("error_rate<200%", "a share above 100%"),
+            ("delivered>1.5", "a share above 100%"),
+            ("max_stall[select]<2s", "run-wide metric"),
         ] {
             let e = Threshold::parse(rule, &ops()).unwrap_err();
             assert!(e.contains(want), "{rule}: {e}");
