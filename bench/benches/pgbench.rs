@@ -18,7 +18,10 @@ struct Pg {
 
 impl Pg {
     fn dsn(&self) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname=stress_0", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=postgres password={PASSWORD} dbname=stress_0",
+            self.port
+        )
     }
 }
 
@@ -26,7 +29,7 @@ impl Pg {
 fn pgbench(pg: &Pg, args: &[&str]) -> (f64, f64, f64) {
     // The shell reports the CPU of the pgbench it waited for (cutime + cstime of its own stat).
     let cmd = format!(
-        "pgbench -h 127.0.0.1 -p {} -U postgres {} stress_0 > \"$OUT\" 2>&1; cat /proc/$$/stat",
+        "PGPASSWORD={PASSWORD} pgbench -h 127.0.0.1 -p {} -U postgres {} stress_0 > \"$OUT\" 2>&1; cat /proc/$$/stat",
         pg.port,
         args.join(" ")
     );
@@ -98,8 +101,14 @@ fn ours(pg: &Pg, op: fn(&mut User<Postgres>) -> OpResult, name: &str, d: Duratio
     (s.ops_per_sec, s.latency_us.mean / 1000.0, cpu)
 }
 
+/// The managed server's password for this benchmark (it listens on loopback only).
+const PASSWORD: &str = "pgbench-side-by-side";
+
 fn main() {
+    // pgbench is another process: it reaches the server over TCP, with the run's password.
     let mut server = Postgres::managed()
+        .tcp(true)
+        .password(PASSWORD)
         .setting("shared_buffers", "256MB")
         .setting("max_connections", "50");
     server
@@ -115,6 +124,7 @@ fn main() {
     };
     let (secs, pairs, scale) = if full() { (20, 3, SCALE) } else { (2, 1, SCALE) };
     let init = Command::new("pgbench")
+        .env("PGPASSWORD", PASSWORD)
         .args([
             "-i",
             "-q",

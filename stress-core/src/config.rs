@@ -266,6 +266,7 @@ pub const KNOWN_VARS: &[&str] = &[
 /// Variables read by adapters and workloads, not by the core: known, so not warned about.
 pub const ADAPTER_VARS: &[&str] = &[
     "STRESS_PG_DSN",
+    "STRESS_PG_TCP",
     "STRESS_TRANSPORT",
     "STRESS_DATA_FORMAT",
     "STRESS_LOG_INTERVAL",

@@ -66,9 +66,12 @@ impl Postgres {
         }
     }
 
-    /// A throwaway server started for the run.
+    /// A throwaway server started for the run, reachable only by the run (see
+    /// [`tcp`](Self::tcp)).
     pub fn managed() -> Self {
-        Self::with(Mode::Managed)
+        let mut pg = Self::with(Mode::Managed);
+        pg.options.tcp = std::env::var("STRESS_PG_TCP").is_ok_and(|v| v == "1" || v == "true");
+        pg
     }
 
     /// The server at a connection string (`host=… port=… user=… password=… dbname=…` or a
@@ -103,10 +106,21 @@ impl Postgres {
         self
     }
 
-    /// Password authentication (SCRAM) over TCP for the managed server's `postgres` user
-    /// (default: trust).
+    /// Password authentication (SCRAM) over TCP for the managed server's `postgres` user, which
+    /// then listens on 127.0.0.1 too (default: a random password per run, when it listens on
+    /// TCP at all).
     pub fn password(mut self, password: impl Into<String>) -> Self {
         self.options.password = Some(password.into());
+        self.options.tcp = true;
+        self
+    }
+
+    /// Whether the managed server listens on 127.0.0.1 too (default: no, unless
+    /// `STRESS_PG_TCP=1`). By default it listens only on a Unix socket in its own private
+    /// (0700) directory, so that no other local account can connect; over TCP it asks for a
+    /// password, random per run unless [`password`](Self::password) gives one.
+    pub fn tcp(mut self, on: bool) -> Self {
+        self.options.tcp = on;
         self
     }
 

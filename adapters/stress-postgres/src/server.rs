@@ -104,6 +104,16 @@ fn run_as() -> Result<Option<(u32, u32)>, OpError> {
         })
 }
 
+/// A password for one run, from the operating system's randomness: 32 letters and digits.
+fn random_password() -> String {
+    use stress_core::rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = stress_core::rand::rng();
+    (0..32)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
 /// A port nobody listens on right now.
 pub(crate) fn free_port() -> Result<u16, OpError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -118,12 +128,15 @@ pub(crate) struct Options {
     pub(crate) password: Option<String>,
     pub(crate) bindir: Option<PathBuf>,
     pub(crate) parent: Option<PathBuf>,
+    /// Listen on 127.0.0.1 too (with a password), not only on the private socket.
+    pub(crate) tcp: bool,
 }
 
 /// A running managed server.
 #[derive(Debug)]
 pub(crate) struct Server {
     pub(crate) port: u16,
+    pub(crate) tcp: bool,
     pub(crate) password: Option<String>,
     pub(crate) dir: Option<tempfile::TempDir>,
     pub(crate) child: Arc<Mutex<Child>>,
@@ -135,6 +148,12 @@ impl Server {
     /// Starts a server with the given `-c name=value` settings.
     pub(crate) fn start(o: &Options) -> Result<Self, OpError> {
         let bindir = find_bindir(o.bindir.as_deref())?;
+        // Over TCP any local account can reach the port: never without a password there.
+        let password = match (&o.password, o.tcp) {
+            (Some(pw), _) => Some(pw.clone()),
+            (None, true) => Some(random_password()),
+            (None, false) => None,
+        };
         let user = run_as()?;
         let mut builder = tempfile::Builder::new();
         builder.prefix("stress-pg-");
@@ -143,6 +162,10 @@ impl Server {
             None => builder.tempdir(),
         }
         .map_err(|e| OpError::msg(format!("cannot create a temporary directory for PostgreSQL: {e}")))?;
+        // Private: the server's socket is in it, and only the server's account (and root)
+        // may reach it.
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(|e| OpError::msg(format!("cannot make {} private: {e}", dir.path().display())))?;
         let data = dir.path().join("data");
         let log = dir.path().join("postgres.log");
         if let Some((uid, gid)) = user {
@@ -172,7 +195,7 @@ impl Server {
                 "--auth-local=trust",
             ])
             .env("LC_ALL", "C");
-        match &o.password {
+        match &password {
             Some(pw) => {
                 let pwfile = dir.path().join("pwfile");
                 std::fs::write(&pwfile, pw)?;
@@ -191,6 +214,8 @@ impl Server {
         let out = initdb
             .output()
             .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("initdb").display())))?;
+        // The password is in the server's catalog now: no copy of it stays on disk.
+        let _ = std::fs::remove_file(dir.path().join("pwfile"));
         if !out.status.success() {
             return Err(OpError::msg(format!(
                 "initdb failed: {}",
@@ -210,9 +235,16 @@ impl Server {
             .arg(&data)
             .arg("-p")
             .arg(port.to_string())
+            // The socket goes in the cluster's own directory, which only the server's account
+            // (and root) can enter: no other local account reaches it.
             .arg("-k")
             .arg(dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1"]);
+            .arg("-c")
+            .arg(if o.tcp {
+                "listen_addresses=127.0.0.1"
+            } else {
+                "listen_addresses="
+            });
         for (k, v) in &o.settings {
             cmd.arg("-c").arg(format!("{k}={v}"));
         }
@@ -228,7 +260,8 @@ impl Server {
             .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("postgres").display())))?;
         let pid = child.id();
         let mut server = Self {
-            password: o.password.clone(),
+            password,
+            tcp: o.tcp,
             port,
             dir: Some(dir),
             child: Arc::new(Mutex::new(child)),
@@ -275,10 +308,16 @@ impl Server {
         }
     }
 
-    /// A client config for one of the server's databases, as the `postgres` superuser.
+    /// A client config for one of the server's databases, as the `postgres` superuser: over
+    /// the private socket, or over TCP with the run's password when the server listens there.
     pub(crate) fn config(&self, dbname: &str) -> postgres::Config {
         let mut c = postgres::Config::new();
-        c.host("127.0.0.1").port(self.port).user("postgres").dbname(dbname);
+        if self.tcp {
+            c.host("127.0.0.1");
+        } else {
+            c.host_path(self.dir.as_ref().map_or(Path::new("/nonexistent"), |d| d.path()));
+        }
+        c.port(self.port).user("postgres").dbname(dbname);
         if let Some(pw) = &self.password {
             c.password(pw);
         }

@@ -242,7 +242,7 @@ fn bad_input_is_one_clear_error_with_nothing_left_behind() {
     // A port in use.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let e = fails(Postgres::managed().port(port));
+    let e = fails(Postgres::managed().tcp(true).port(port));
     assert!(
         e.contains("postgres exited during startup") && e.contains("Address already in use"),
         "{e}"
@@ -463,4 +463,107 @@ fn a_frozen_server_is_a_stall_in_the_summary() {
         "{:?}",
         s.warnings
     );
+}
+
+/// The server's bin directory (where psql is too).
+fn psql() -> std::path::PathBuf {
+    let dir = std::env::var_os("PG_BINDIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::fs::read_dir("/usr/lib/postgresql")
+                .unwrap()
+                .flatten()
+                .map(|e| e.path().join("bin"))
+                .find(|b| b.join("psql").is_file())
+                .expect("PostgreSQL's bin directory")
+        });
+    dir.join("psql")
+}
+
+/// `psql -c 'SELECT 1'` against `host`, as another local account (`nobody`) when we are root;
+/// whether it got in, and what it said.
+fn psql_as_nobody(host: &str, port: u16) -> (bool, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(psql());
+    cmd.args([
+        "-h",
+        host,
+        "-p",
+        &port.to_string(),
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-w",
+    ])
+    .args(["-c", "SELECT 1"])
+    .env_remove("PGPASSWORD")
+    .current_dir("/");
+    if is_root() {
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn no_other_local_account_can_connect_to_a_managed_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let mut pg = started(
+        Postgres::managed()
+            .cluster_parent(parent.path())
+            .setting("fsync", "off"),
+        1,
+    );
+    let port = pg.server_port().unwrap();
+    let cluster = std::fs::read_dir(parent.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mode = std::fs::metadata(&cluster).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the cluster directory (and its socket) is private: {mode:o}"
+    );
+    // No TCP listener at all by default.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens on 127.0.0.1:{port}"
+    );
+    let (ok, said) = psql_as_nobody("127.0.0.1", port);
+    assert!(!ok, "in over TCP: {said}");
+    if is_root() {
+        // The socket is there, but another account cannot reach it.
+        let (ok, said) = psql_as_nobody(cluster.to_str().unwrap(), port);
+        assert!(!ok && said.contains("Permission denied"), "{said}");
+    }
+    // The run's own connections get in.
+    let mut c = pg.connect(0).unwrap();
+    assert_eq!(c.query_scalar("SELECT 1", &[]).unwrap(), Value::Int(1));
+    drop(c);
+    pg.stop().unwrap();
+
+    // Over TCP on request, with a password random per run: nobody without it gets in.
+    let mut pg = started(Postgres::managed().tcp(true).setting("fsync", "off"), 1);
+    let port = pg.server_port().unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let (ok, said) = psql_as_nobody("127.0.0.1", port);
+    assert!(!ok && said.contains("password"), "{said}");
+    let mut c = pg.connect(0).unwrap();
+    assert_eq!(c.query_scalar("SELECT 1", &[]).unwrap(), Value::Int(1));
+    drop(c);
+    pg.stop().unwrap();
 }
