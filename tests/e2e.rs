@@ -2,7 +2,8 @@
 //! (`tests/fixtures/shop`, its own `Cargo.toml` pointing at the path dependencies).
 //!
 //! Builds use `--debug` to keep the suite quick; the fixture's target directory sits beside
-//! this workspace's so that its build is reused from run to run.
+//! this workspace's so that its build is reused from run to run. Ctrl-C is pressed as a
+//! terminal presses it (SIGINT to the process group), after an event the run printed.
 
 #[path = "e2e_support.rs"]
 mod support;
@@ -156,6 +157,8 @@ fn default_output_goes_under_the_target_directory_with_a_latest_link() {
     assert_eq!(s["total_ops"], 6);
 }
 
+/// A workload whose verify step fails exits 1, and its reports say why: the run itself ran
+/// to its op limit, only the verify step failed.
 #[test]
 fn a_failing_workload_exits_1_with_its_reports() {
     let dir = tempfile::tempdir().unwrap();
@@ -169,13 +172,37 @@ fn a_failing_workload_exits_1_with_its_reports() {
         out_dir.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
     assert!(
-        text(&out.stdout).contains("verify step failed: database 0: the ledger says 1"),
-        "{}",
-        text(&out.stdout)
+        stdout.contains("broken_verify: verify step failed: database 0: the ledger says 1, the engine says 0"),
+        "{stdout}"
     );
+    assert!(stdout.contains("broken_verify  OpLimit"), "{stdout}");
     assert_eq!(last_error(&out), "error: 1 of 1 workloads failed: broken_verify");
-    assert_eq!(summary(&out_dir)["passed"], false);
+    let s = summary(&out_dir);
+    assert_eq!(s["stop_reason"], "OpLimit", "{s}");
+    assert_eq!(s["passed"], false);
+    assert_eq!(
+        (&s["total_ops"], &s["failed_ops"]),
+        (&1.into(), &0.into()),
+        "one user, one op"
+    );
+    assert_eq!(
+        s["verify"],
+        serde_json::json!({
+            "ran": true,
+            "passed": false,
+            "errors": ["database 0: the ledger says 1, the engine says 0"],
+        })
+    );
+    assert_eq!(
+        s["failures"],
+        serde_json::json!(["verify step failed: database 0: the ledger says 1, the engine says 0"])
+    );
+    let replay = read_json(&out_dir.join("replay.json"));
+    assert_eq!(replay["stop_reason"], "OpLimit");
+    assert_eq!(replay["config"]["ops_per_user"], 1);
+    assert_eq!(timeseries_ops(&out_dir), 1, "timeseries.csv counts the op");
 }
 
 #[test]
@@ -194,9 +221,12 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
         (&["run", "--users", "0"], "expected a total above 0"),
     ];
     for (args, expect) in cases {
-        let out = cargo_stress(args);
+        let mut args = args.to_vec();
+        args.extend(["--out", never_s]);
+        let out = cargo_stress(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains(expect), "{args:?}: {}", text(&out.stderr));
+        assert!(!never.exists(), "{args:?} left an output directory");
     }
     for (args, expect) in [
         (
@@ -404,8 +434,13 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
     assert_eq!(summary(&broken)["passed"], false);
 }
 
+/// Bad load flags are refused with exit code 2, and nothing is written: neither by `cargo
+/// stress` (flags clap refuses) nor by the harness (a threshold only the harness can check).
 #[test]
 fn bad_load_flags_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let never = dir.path().join("never");
+    let never_s = never.to_str().unwrap();
     for (args, expect) in [
         (vec!["run", "--rate", "0"], "`0` is not a rate"),
         (vec!["run", "--rate", "abc"], "`abc` is not a rate"),
@@ -413,15 +448,171 @@ fn bad_load_flags_are_usage_errors() {
         (vec!["run", "--latency-limit", "100ms"], "--rate"),
         (vec!["run", "--arrival", "bursty"], "invalid value 'bursty'"),
     ] {
+        let mut args = args;
+        args.extend(["--out", never_s]);
         let out = cargo_stress(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains(expect), "{args:?}: {}", text(&out.stderr));
+        assert!(!never.exists(), "{args:?} left an output directory");
     }
-    let out = on_fixture(&["run", "tick", "--threshold", "p99[nope]<5ms"]);
+    let out = on_fixture(&["run", "tick", "--threshold", "p99[nope]<5ms", "--out", never_s]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         last_error(&out).contains("names op `nope`, which the workload does not have (its ops: tick)"),
         "{}",
         last_error(&out)
     );
+    assert!(!never.exists(), "the refused run left an output directory");
+}
+
+/// Ctrl-C during `cargo stress run` (SIGINT to its process group, as a terminal sends it):
+/// the users stop, the verify step still runs, every report is written and says
+/// `Interrupted`, and the exit code is 1 (README: Ctrl-C is a failure). The run is 10 minutes
+/// long: nothing but the Ctrl-C ends it while the test waits.
+#[test]
+fn ctrl_c_stops_a_run_writes_its_reports_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let mut run = Running::on_fixture(&[
+        "run",
+        "checkout",
+        "--seed",
+        "5",
+        "--duration",
+        "10m",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    run.wait_for_line("checkout: 3 users, seed 5, 600s");
+    // A progress line (`checkout: 5s/600s  812 ops  …`) that shows ops: the users are running.
+    let ops_before = loop {
+        let line = run.wait_for_line("/600s  ");
+        let ops: u64 = line
+            .split("  ")
+            .nth(1)
+            .and_then(|o| o.strip_suffix(" ops"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a progress line: {line}"));
+        if ops > 0 {
+            break ops;
+        }
+    };
+    assert!(
+        out_dir.join("replay.json").is_file(),
+        "replay.json is written when the run starts"
+    );
+    run.interrupt();
+    let out = run.finish();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("interrupted: stopping users and writing reports"),
+        "the harness got the Ctrl-C: {stderr}"
+    );
+    assert!(stdout.contains("checkout  Interrupted"), "{stdout}");
+    assert!(stdout.contains("checkout: interrupted"), "{stdout}");
+    assert_eq!(last_error(&out), "error: 1 of 1 workloads failed: checkout");
+
+    let s = summary(&out_dir);
+    assert_eq!(s["stop_reason"], "Interrupted", "{s}");
+    assert_eq!(s["passed"], false);
+    assert_eq!(s["failures"], serde_json::json!(["interrupted"]));
+    let total = s["total_ops"].as_u64().unwrap();
+    assert!(
+        total >= ops_before,
+        "the summary has every op the progress showed before Ctrl-C: {total} < {ops_before}"
+    );
+    let per_user: u64 = s["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["ops"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_user, total, "the users' ops add up to the total");
+    assert_eq!(s["failed_ops"], 0);
+    assert_eq!(
+        (&s["verify"]["ran"], &s["verify"]["passed"]),
+        (&true.into(), &true.into()),
+        "the ledger of the ops done before Ctrl-C holds: {}",
+        s["verify"]
+    );
+    let replay = read_json(&out_dir.join("replay.json"));
+    assert_eq!(replay["stop_reason"], "Interrupted");
+    assert_eq!(replay["seed"], 5);
+    assert_eq!(replay["config"]["duration_ms"], 600_000);
+    assert_eq!(timeseries_ops(&out_dir), total, "timeseries.csv has every op");
+}
+
+/// A replay whose users run other ops than recorded, under an op limit, exits 1 and names the
+/// user that diverged: here one user's seed is changed in `replay.json`, so it draws other ops.
+#[test]
+fn a_replay_that_diverges_under_an_op_limit_exits_1_naming_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let out = on_fixture(&[
+        "run",
+        "checkout",
+        "--seed",
+        "5",
+        "--ops-per-user",
+        "20",
+        "--users",
+        "shopper=3",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let recorded = summary(&first);
+
+    // The recorded run with shopper-1's seed changed: its replay draws other ops.
+    let edited = dir.path().join("edited");
+    std::fs::create_dir(&edited).unwrap();
+    std::fs::copy(first.join("summary.json"), edited.join("summary.json")).unwrap();
+    let mut replay = read_json(&first.join("replay.json"));
+    let user = replay["users"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|u| u["id"] == "shopper-1")
+        .unwrap();
+    user["seed"] = (user["seed"].as_u64().unwrap() ^ 1).into();
+    std::fs::write(
+        edited.join("replay.json"),
+        serde_json::to_string_pretty(&replay).unwrap(),
+    )
+    .unwrap();
+
+    let again = dir.path().join("again");
+    let out = cargo_stress(&[
+        "replay",
+        edited.to_str().unwrap(),
+        "--debug",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert_eq!(
+        last_error(&out),
+        "error: replay diverged: 1 of 4 users ran other ops or arguments than recorded"
+    );
+    assert!(stdout.contains("op_digest: 3 of 4 users match"), "{stdout}");
+    let differs: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.ends_with("DIFFERS"))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(differs, ["shopper-1"], "{stdout}");
+    // The replay itself ran as recorded otherwise: its op limit, a passing verify step.
+    let s = summary(&again);
+    assert_eq!(s["stop_reason"], "OpLimit");
+    assert_eq!(s["passed"], true);
+    assert_eq!(s["total_ops"], recorded["total_ops"]);
+    let digest = |s: &serde_json::Value, id: &str| {
+        s["users"].as_array().unwrap().iter().find(|u| u["id"] == id).unwrap()["op_digest"].clone()
+    };
+    assert_ne!(digest(&s, "shopper-1"), digest(&recorded, "shopper-1"));
+    for id in ["shopper-0", "shopper-2", "auditor-0"] {
+        assert_eq!(digest(&s, id), digest(&recorded, id), "{id}");
+    }
 }
