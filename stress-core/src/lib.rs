@@ -33,6 +33,7 @@ pub mod error;
 mod harness;
 pub mod keys;
 pub mod ledger;
+pub mod lifeline;
 pub mod monitor;
 mod outcome;
 pub mod params;

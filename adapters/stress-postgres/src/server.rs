@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use stress_core::OpError;
+use stress_core::lifeline::Lifeline;
 pub(crate) use stress_core::monitor::last_lines;
 
 /// How long the server may take to accept connections.
@@ -137,6 +138,8 @@ pub(crate) struct Options {
 pub(crate) struct Server {
     pub(crate) port: u16,
     pub(crate) tcp: bool,
+    /// Stops the server and removes the cluster if this process dies without doing it.
+    lifeline: Option<Lifeline>,
     pub(crate) password: Option<String>,
     pub(crate) dir: Option<tempfile::TempDir>,
     pub(crate) child: Arc<Mutex<Child>>,
@@ -259,15 +262,28 @@ impl Server {
             .spawn()
             .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("postgres").display())))?;
         let pid = child.id();
+        // From here, whatever kills us (SIGKILL included) stops the server and removes its
+        // cluster: the server's process group is its pid.
+        let lifeline = Lifeline::guard(pid, Some(dir.path()), STOP_TIMEOUT);
         let mut server = Self {
             password,
             tcp: o.tcp,
+            lifeline: None,
             port,
             dir: Some(dir),
             child: Arc::new(Mutex::new(child)),
             log,
             pid,
         };
+        match lifeline {
+            Ok(l) => server.lifeline = Some(l),
+            Err(e) => {
+                server.stop();
+                return Err(OpError::msg(format!(
+                    "cannot start the watchdog that stops the server if this process dies: {e}"
+                )));
+            }
+        }
         if let Err(e) = server.wait_ready() {
             server.stop();
             return Err(e);
@@ -359,6 +375,9 @@ impl Server {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        drop(child);
+        // The server is down: its watchdog finds nothing to do and exits.
+        self.lifeline.take();
         // Backends left behind by a killed postmaster exit on their own when they notice;
         // the cluster's files go now.
         let _ = dir.close();

@@ -1,0 +1,72 @@
+//! Nothing we start outlives us, whatever kills us: a lifeline is a small watchdog process
+//! that holds the read end of a pipe whose write end only this process has. When this process
+//! ends — normally, by panic, or by SIGKILL, which no handler sees — the kernel closes the
+//! write end, the watchdog reads end-of-file, and it stops what it guards: it signals a
+//! process group (SIGINT first: PostgreSQL's fast shutdown; SIGKILL after a grace) and removes
+//! a directory.
+//!
+//! An adapter that starts a server takes one right after the server starts
+//! ([`Lifeline::guard`]) and drops it after stopping the server itself; the watchdog then finds
+//! nothing left to do and exits.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+/// A watchdog that stops a process group and removes a directory when this process ends.
+#[derive(Debug)]
+pub struct Lifeline {
+    /// The write end of the pipe: dropping it (or dying) wakes the watchdog.
+    pipe: Option<ChildStdin>,
+    watchdog: Child,
+}
+
+impl Lifeline {
+    /// Starts a watchdog for process group `pgid` (the server started with `process_group(0)`:
+    /// its pid) and, if given, directory `dir`. The watchdog runs in a process group of its
+    /// own, so that a Ctrl-C to ours does not end it before we do; it gives the group `grace`
+    /// to exit after SIGINT before SIGKILL.
+    pub fn guard(pgid: u32, dir: Option<&Path>, grace: Duration) -> std::io::Result<Self> {
+        // `read` returns at end-of-file, when every write end is closed: ours is the only one.
+        let script = r#"read -r _ignored
+kill -INT -- "-$1" 2>/dev/null
+i=0
+while kill -0 -- "-$1" 2>/dev/null && [ "$i" -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
+kill -KILL -- "-$1" 2>/dev/null
+if [ -n "$3" ]; then rm -rf -- "$3"; fi"#;
+        let tenths = (grace.as_millis() / 100).max(1).to_string();
+        let dir = dir.map(|d| d.display().to_string()).unwrap_or_default();
+        let mut watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("stress-lifeline")
+            .arg(pgid.to_string())
+            .arg(tenths)
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let pipe = watchdog.stdin.take();
+        Ok(Self { pipe, watchdog })
+    }
+
+    /// The watchdog's pid (for tests).
+    pub fn watchdog_pid(&self) -> u32 {
+        self.watchdog.id()
+    }
+}
+
+impl Drop for Lifeline {
+    /// Lets the watchdog go: it finds what it guards already stopped (the owner stopped it
+    /// first), and exits. Waited for, so that it leaves no zombie.
+    fn drop(&mut self) {
+        if let Some(mut pipe) = self.pipe.take() {
+            let _ = pipe.flush();
+        }
+        let _ = self.watchdog.wait();
+    }
+}
