@@ -246,3 +246,95 @@ fn a_busy_database_is_retryable_and_other_errors_are_not() {
     drop((holder, other));
     s.stop().unwrap();
 }
+
+/// A real engine under an open-loop rate: four SQLite users share a fixed rate of inserts and
+/// lookups (equal gaps), each to its op limit. Decided by counts, not the clock: every slot
+/// the schedule handed out ran (the schedule is delivered in full), every op is counted under
+/// its name and measured both from its intended and from its actual start, the
+/// intended-start latency is never below the service time at any percentile (it adds the
+/// schedule lag), and the verify step finds every acknowledged row.
+#[test]
+fn sqlite_under_an_open_loop_rate_delivers_its_whole_schedule() {
+    const USERS: u64 = 4;
+    const OPS_PER_USER: u64 = 50;
+    fn insert(u: &mut User<Sqlite>) -> OpResult {
+        let (user, n) = (u.id().to_owned(), u.ops_done() as i64);
+        let payload = u.rng().random_range(0..1_000_000i64);
+        let rows = u.conn().write(|tx| {
+            tx.execute(
+                "INSERT INTO events (user, n, payload) VALUES (?1, ?2, ?3)",
+                stress_sqlite::rusqlite::params![user, n, payload],
+            )
+        })?;
+        u.ledger().acknowledge("events", rows as u64);
+        Ok(Outcome::rows(rows as u64))
+    }
+    fn lookup(u: &mut User<Sqlite>) -> OpResult {
+        let n = u.rng().random_range(0..OPS_PER_USER as i64);
+        let found = u.conn().query_i64("SELECT count(*) FROM events WHERE n = ?1", [n])?;
+        Ok(Outcome::rows(found as u64))
+    }
+    let w = Workload::new(Sqlite::temp_file())
+        .setup(|db: &mut SqliteConn, _| {
+            db.raw().execute_batch(
+                "CREATE TABLE events (id INTEGER PRIMARY KEY, user TEXT NOT NULL, n INTEGER NOT NULL, payload INTEGER NOT NULL);
+                 CREATE INDEX events_n ON events (n);",
+            )?;
+            Ok(())
+        })
+        .class(
+            UserClass::new("user", USERS as usize)
+                .write("insert", 0.6, insert)
+                .read("lookup", 0.4, lookup),
+        )
+        .verify(|db, ledger| ledger.check_counts(&["events"], |_| 0, |t| Ok(db.count(t)?)));
+    let r = Runner::new("sqlite_rate")
+        .seed(5)
+        .rate(400.0)
+        .ops_per_user(OPS_PER_USER)
+        .settings(&stress_core::ConfigLayer {
+            arrival: Some(stress_core::config::Arrival::Uniform),
+            ..Default::default()
+        })
+        .run(w)
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.stop_reason, StopReason::OpLimit, "{:?}", s.stop_detail);
+    assert_eq!(s.failed_ops, 0, "{:?}", s.errors.first());
+    assert_eq!(s.total_ops, USERS * OPS_PER_USER);
+    assert_eq!(
+        s.scheduled_ops,
+        Some(USERS * OPS_PER_USER),
+        "the op limit caps the schedule"
+    );
+    assert_eq!(s.delivered, Some(1.0));
+    for u in &s.users {
+        assert_eq!((u.ops, u.scheduled_ops), (OPS_PER_USER, Some(OPS_PER_USER)), "{}", u.id);
+    }
+    let (inserts, lookups) = (&s.ops["insert"], &s.ops["lookup"]);
+    assert!(inserts.count > 0 && lookups.count > 0, "{:?}", s.ops.keys());
+    assert_eq!(inserts.count + lookups.count, s.total_ops, "every op counted by name");
+    assert_eq!(s.latency_us.count, s.total_ops, "every op from its intended start");
+    assert_eq!(s.service_us.count, s.total_ops, "and from its actual start");
+    let pairs = |l: &stress_core::stats::LatencySummary, s: &stress_core::stats::LatencySummary| {
+        [("p50", l.p50, s.p50), ("p99", l.p99, s.p99), ("max", l.max, s.max)]
+    };
+    let mut checked = vec![("all", pairs(&s.latency_us, &s.service_us))];
+    for (name, o) in &s.ops {
+        let service = o
+            .service_us
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no service time"));
+        checked.push((name.as_str(), pairs(&o.latency_us, service)));
+    }
+    for (what, pairs) in checked {
+        for (p, latency, service) in pairs {
+            assert!(
+                latency >= service && service > 0,
+                "{what} {p}: latency {latency} µs, service {service} µs"
+            );
+        }
+    }
+    assert!(s.verify.ran && s.verify.passed, "{:?}", s.verify.errors);
+    assert!(s.passed, "{:?}", s.failures);
+}

@@ -7,26 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// This package's `stress` harness binary: the `stress-<hash>` beside this test that registers
-/// `monte_carlo_hyper`.
+/// The Monte Carlo mix's harness exactly as this build made it: the `monte-carlo-stress` binary target
+/// (the same `tests/stress.rs` as the `stress` test target), whose path cargo gives the tests.
+/// Not a file picked by name or date from `deps/`, where earlier builds' binaries stay.
 fn harness() -> PathBuf {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_owned();
-    std::fs::read_dir(&deps)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("stress-"))
-                .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
-        })
-        .find(|p| {
-            Command::new(p)
-                .env("STRESS_LIST", "json")
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("monte_carlo_hyper"))
-        })
-        .expect("the monte-carlo stress harness is built with the tests")
+    PathBuf::from(env!("CARGO_BIN_EXE_monte-carlo-stress"))
 }
 
 /// Starts a full run of `monte_carlo_hyper` into `out` and waits until its users run.

@@ -54,9 +54,37 @@ fn numbers(csv: &str, name: &str) -> Vec<f64> {
         .collect()
 }
 
+/// The summary of iteration `i` (from 1) of a sweep in `dir`.
+fn summary(dir: &Path, i: usize) -> stress_core::Summary {
+    stress_core::Summary::load(&dir.join(format!("iter-{i:03}/summary.json"))).unwrap()
+}
+
+/// Whether the sweep's `server_peak_mb` (`csv`, rounded to 3 decimals) says what the summary
+/// does: the server's memory peak above its reading at the users' start, never below zero.
+/// Both readings must be there, and positive (a live server uses memory).
+fn is_server_peak(csv: f64, s: &stress_core::Summary) -> bool {
+    let key = "postgres.memory_mb";
+    let start = *s
+        .resources_start
+        .get(key)
+        .unwrap_or_else(|| panic!("no {key} at the users' start: {:?}", s.resources_start));
+    let peak = *s
+        .resources
+        .get(key)
+        .unwrap_or_else(|| panic!("no {key} peak: {:?}", s.resources));
+    assert!(start > 0.0 && peak > 0.0, "a live server uses memory: {start} {peak}");
+    (csv - (peak - start).max(0.0)).abs() < 0.0006
+}
+
+/// Each format writes, reads back and decodes records of 1000 and 2000 epochs, and sizes them
+/// where they live: twice the epochs make a larger record on the client and in the database;
+/// an op reports its epochs as rows and its payload as bytes; a phase nested in another
+/// (`encode` in `write`, `decode` in `read`) takes no longer than it; a row is larger than its
+/// payload and a table than its row; PostgreSQL compresses the JSON and BSON payloads but not
+/// the zstd one; and zstd makes the smallest record, on the client and in the database.
 #[test]
 fn the_sync_ramp_writes_reads_and_sizes_records_in_every_format() {
-    let mut client_at_2000 = Vec::new();
+    let mut at_2000 = Vec::new();
     for format in payload_ramp::codec::FORMATS {
         let spec = format!("format={format}");
         let (dir, report) = ramp("payload_sync", payload_ramp::sync, &["epochs=1000,2000", &spec], 2);
@@ -73,36 +101,58 @@ fn the_sync_ramp_writes_reads_and_sizes_records_in_every_format() {
         let client = numbers(&csv, "client_bytes");
         let db = numbers(&csv, "db_bytes");
         assert!(
-            client[1] > client[0] && db[1] > db[0],
+            client[0] > 0.0 && client[1] > client[0] && db[0] > 0.0 && db[1] > db[0],
             "{format}: sizes grow with epochs: {client:?} {db:?}"
         );
-        for col in [
-            "write_ms",
-            "read_ms",
-            "phase_encode_ms",
-            "phase_decode_ms",
-            "figure_row_db_bytes",
-            "figure_table_bytes",
-            "server_peak_mb",
-        ] {
-            assert!(numbers(&csv, col).iter().all(|x| *x >= 0.0), "{format}: {col}");
+        let (write, encode) = (numbers(&csv, "write_ms"), numbers(&csv, "phase_encode_ms"));
+        let (read, decode) = (numbers(&csv, "read_ms"), numbers(&csv, "phase_decode_ms"));
+        for i in 0..2 {
+            assert!(
+                encode[i] > 0.0 && write[i] >= encode[i] && decode[i] > 0.0 && read[i] >= decode[i],
+                "{format}: phases timed and nested: write {write:?} ⊇ encode {encode:?}, read {read:?} ⊇ decode {decode:?}"
+            );
         }
         let row = numbers(&csv, "figure_row_db_bytes");
-        assert!(row[0] >= db[0], "{format}: a row holds its payload");
-        assert_eq!(numbers(&csv, "rows_per_sec").len(), 2);
+        let table = numbers(&csv, "figure_table_bytes");
+        for i in 0..2 {
+            assert!(row[i] > db[i], "{format}: a row holds its payload: {row:?} {db:?}");
+            assert!(table[i] > row[i], "{format}: a table holds its row: {table:?} {row:?}");
+            if format == "ndjson_zstd" {
+                assert!(db[i] >= client[i], "{format}: zstd output does not compress again");
+            } else {
+                assert!(
+                    db[i] < client[i],
+                    "{format}: the server compresses it: {db:?} {client:?}"
+                );
+            }
+        }
+        let peaks = numbers(&csv, "server_peak_mb");
+        for (i, epochs) in [(1, 1000), (2, 2000)] {
+            let s = summary(dir.path(), i);
+            assert_eq!(s.total_rows, 2 * epochs, "{format}: an op's rows are its epochs");
+            assert_eq!(
+                s.total_bytes as f64, s.figures["client_bytes"].sum,
+                "{format}: an op's bytes are its payload"
+            );
+            assert!(is_server_peak(peaks[i - 1], &s), "{format}: iteration {i}: {peaks:?}");
+        }
         let md = std::fs::read_to_string(dir.path().join("sweep.md")).unwrap();
         assert!(md.contains("- Breaking point: none — every iteration held"), "{md}");
         assert!(md.contains("| fixed | `format="), "{md}");
-        client_at_2000.push((format, client[1]));
+        at_2000.push((format, client[1], db[1]));
     }
-    // What the formats are for: zstd makes the smallest payload, BSON the largest.
-    let size = |f: &str| client_at_2000.iter().find(|(n, _)| *n == f).unwrap().1;
-    assert!(
-        size("ndjson_zstd") < size("jsonb") && size("jsonb") < size("bson"),
-        "{client_at_2000:?}"
-    );
+    // What the formats are for: zstd makes the smallest payload, BSON the largest; zstd's is
+    // the smallest in the database too, where PostgreSQL compresses the others.
+    let size = |f: &str| *at_2000.iter().find(|(n, ..)| *n == f).unwrap();
+    let ((_, zstd, zstd_db), (_, jsonb, jsonb_db), (_, bson, bson_db)) =
+        (size("ndjson_zstd"), size("jsonb"), size("bson"));
+    assert!(zstd < jsonb && jsonb < bson, "{at_2000:?}");
+    assert!(zstd_db < jsonb_db && zstd_db < bson_db, "{at_2000:?}");
 }
 
+/// Eight writers at once, one record each, in both iterations; the summary counts every
+/// record's size and the verify step finds every acknowledged record; the sweep's
+/// `server_peak_mb` is the server's memory peak above its reading at the users' start.
 #[test]
 fn the_fanout_ramp_runs_eight_writers_at_once() {
     let (dir, report) = ramp(
@@ -118,14 +168,14 @@ fn the_fanout_ramp_runs_eight_writers_at_once() {
     );
     let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
     assert_eq!(column(&csv, "ops"), ["8", "8"]);
-    let s = stress_core::Summary::load(&dir.path().join("iter-002/summary.json")).unwrap();
-    assert_eq!(s.figures["db_bytes"].count, 8);
-    assert!(s.verify.ran && s.verify.passed, "{:?}", s.verify);
-    // The server's memory at the users' start and its peak: what the sweep's server_peak_mb is.
-    assert!(
-        s.resources_start.contains_key("postgres.memory_mb"),
-        "{:?}",
-        s.resources_start
-    );
-    assert!(s.resources["postgres.memory_mb"] >= s.resources_start["postgres.memory_mb"]);
+    let peaks = numbers(&csv, "server_peak_mb");
+    for (i, epochs) in [(1, 500), (2, 1500)] {
+        let s = summary(dir.path(), i);
+        assert_eq!(s.users.len(), 8);
+        assert!(s.users.iter().all(|u| u.ops == 1), "{:?}", s.users);
+        assert_eq!(s.total_rows, 8 * epochs);
+        assert_eq!(s.figures["db_bytes"].count, 8);
+        assert!(s.verify.ran && s.verify.passed, "{:?}", s.verify);
+        assert!(is_server_peak(peaks[i - 1], &s), "iteration {i}: {peaks:?}");
+    }
 }
