@@ -616,3 +616,103 @@ fn a_replay_that_diverges_under_an_op_limit_exits_1_naming_the_user() {
         assert_eq!(digest(&s, id), digest(&recorded, id), "{id}");
     }
 }
+
+/// `signal` (`TERM`, `KILL`) to the `cargo stress` process of `run` alone, as `kill PID`
+/// sends it (not to its process group, as a terminal does).
+fn signal_cargo_stress(run: &Running, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .args(["-s", signal, &run.child.id().to_string()])
+        .status();
+}
+
+/// Waits for the checkout run in `run` to show ops in a progress line.
+fn wait_for_ops(run: &mut Running) {
+    loop {
+        let line = run.wait_for_line("/600s  ");
+        let ops: u64 = line
+            .split("  ")
+            .nth(1)
+            .and_then(|o| o.strip_suffix(" ops"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a progress line: {line}"));
+        if ops > 0 {
+            return;
+        }
+    }
+}
+
+fn long_checkout(out_dir: &Path) -> Running {
+    let mut run = Running::on_fixture(&[
+        "run",
+        "checkout",
+        "--seed",
+        "6",
+        "--duration",
+        "10m",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    wait_for_ops(&mut run);
+    run
+}
+
+/// SIGTERM sent to `cargo stress` alone (not its process group, as `kill PID` or a CI runner's
+/// timeout sends it) reaches the harness, which stops its users and writes its reports.
+#[test]
+fn sigterm_to_cargo_stress_alone_stops_the_harness_with_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let run = long_checkout(&out_dir);
+    signal_cargo_stress(&run, "TERM");
+    let out = run.finish();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("interrupted: stopping users and writing reports"),
+        "the harness got it: {stderr}"
+    );
+    let s = summary(&out_dir);
+    assert_eq!(s["stop_reason"], "Interrupted", "{s}");
+    assert!(s["total_ops"].as_u64().unwrap() > 0);
+    assert_eq!(read_json(&out_dir.join("replay.json"))["stop_reason"], "Interrupted");
+}
+
+/// `cargo stress` killed outright (SIGKILL: no handler runs): its harness, in a process group
+/// of its own, sees its lifeline (stdin) end, stops as on Ctrl-C and writes its reports.
+#[test]
+fn a_harness_whose_cargo_stress_is_killed_stops_and_writes_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let run = long_checkout(&out_dir);
+    signal_cargo_stress(&run, "KILL");
+    let out = run.finish();
+    assert_eq!(out.status.code(), None, "killed");
+    // A hang guard only: the harness stops within a second or two of losing its lifeline.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !out_dir.join("summary.json").is_file() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let s = summary(&out_dir);
+    assert_eq!(s["stop_reason"], "Interrupted", "{s}");
+    assert!(s["total_ops"].as_u64().unwrap() > 0);
+}
+
+/// A harness killed by a signal (the OOM killer, say) is reported as what it is: a failure
+/// naming the signal, exit code 1, not "did not start" and a usage error.
+#[test]
+fn a_harness_killed_by_a_signal_is_reported_as_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let run = long_checkout(&out_dir);
+    let harness = stress_core::monitor::children_of(run.child.id());
+    assert_eq!(harness.len(), 1, "cargo stress runs one harness: {harness:?}");
+    let _ = std::process::Command::new("kill")
+        .args(["-s", "KILL", &harness[0].to_string()])
+        .status();
+    let out = run.finish();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        last_error(&out),
+        "error: the harness of `checkout` was killed by signal 9 (SIGKILL) before it wrote its reports"
+    );
+}

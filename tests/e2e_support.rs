@@ -108,7 +108,8 @@ const HANG_GUARD: Duration = Duration::from_secs(600);
 /// run), then presses Ctrl-C — SIGINT to the group, to `cargo stress` and the harness it runs,
 /// as a terminal sends it. Killed when dropped unfinished, and after [`HANG_GUARD`].
 pub(crate) struct Running {
-    child: Child,
+    /// The `cargo stress` process.
+    pub(crate) child: Child,
     lines: Receiver<String>,
     seen: Vec<String>,
     stdout: Option<JoinHandle<String>>,

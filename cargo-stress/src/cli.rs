@@ -9,7 +9,8 @@ use stress_core::syntax;
 
 const EXIT_CODES: &str = "Exit codes:
   0  every workload ran and passed
-  1  a workload failed (errors above its allowance, failed verify step, crash, resource limit, Ctrl-C)
+  1  a workload failed (errors above its allowance, failed verify step, crash, resource limit,
+     Ctrl-C, SIGTERM or SIGHUP, a harness killed by a signal)
   2  usage or configuration error
   3  build failed
   4  a threshold was breached (and nothing else failed)";

@@ -117,9 +117,12 @@ pub(crate) fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N
 pub(crate) fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
-    // The harness gets the same Ctrl-C (same process group) and writes its reports; we wait
-    // for it, show what it measured, and run nothing more.
-    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+    // Ctrl-C, SIGTERM and SIGHUP are passed on to the harness (in a process group of its own),
+    // which writes its reports; we wait for it, show what it measured, and run nothing more.
+    let _ = ctrlc::set_handler(move || {
+        f.store(true, Ordering::SeqCst);
+        harness::forward_interrupt();
+    });
     flag
 }
 
@@ -159,12 +162,33 @@ pub(crate) fn seed_for(args: &Settings) -> Result<u64, CliError> {
     }
 }
 
+/// ` (SIGKILL)` for the signals a harness is usually killed by.
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        1 => " (SIGHUP)",
+        2 => " (SIGINT)",
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => "",
+    }
+}
+
 /// Runs one workload and turns "nothing ran" into a usage error.
 fn run_one(w: &Workload, env: &[(String, String)], out: &Path, status: &mut Status) -> Result<Ran, CliError> {
     refuse_existing(out)?;
     let ran = harness::run(w, env, out, status, None)?;
     if ran.summary.is_none() {
         let _ = std::fs::remove_dir(out); // only if empty: never a directory with results in it
+        if let Some(sig) = ran.signal {
+            // It started (or was starting) and something killed it: a failure, not bad input.
+            return Err(CliError::Failed(format!(
+                "the harness of `{}` was killed by signal {sig}{} before it wrote its reports",
+                w.name,
+                signal_name(sig)
+            )));
+        }
         let why = harness::failure_message(&ran.stdout);
         return Err(usage(if why.is_empty() {
             format!("workload `{}` did not start (harness exit code {:?})", w.name, ran.code)

@@ -2,9 +2,10 @@
 //! workload with `STRESS_*` settings, following its JSON progress on stderr.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,19 @@ pub fn list(built: &[Built]) -> Result<Vec<Workload>, CliError> {
     Ok(out)
 }
 
+/// The harness running now (0: none): where a Ctrl-C, SIGTERM or SIGHUP to `cargo stress` is
+/// passed on.
+static RUNNING: AtomicU32 = AtomicU32::new(0);
+
+/// Passes an interrupt on to the running harness (as SIGINT: it stops its users and writes
+/// its reports; a second one stops at once what can be stopped).
+pub fn forward_interrupt() {
+    let pid = RUNNING.load(Ordering::SeqCst);
+    if pid != 0 {
+        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    }
+}
+
 /// How one workload's run ended.
 #[derive(Debug)]
 pub struct Ran {
@@ -92,6 +106,8 @@ pub struct Ran {
     pub summary: Option<Summary>,
     /// The harness's exit code.
     pub code: Option<i32>,
+    /// The signal that killed the harness, if one did.
+    pub signal: Option<i32>,
     /// What the harness printed on stdout (libtest's report, with the failure message).
     pub stdout: String,
     /// Whether it outlived its time limit and was stopped.
@@ -164,16 +180,25 @@ pub fn run(
     limit: Option<Duration>,
 ) -> Result<Ran, CliError> {
     let origin = serde_json::to_string(&w.origin()).expect("serialisable");
+    // The harness runs in a process group of its own: a terminal's Ctrl-C reaches it once,
+    // through us (forward_interrupt), like a SIGTERM or SIGHUP sent to us alone. Its stdin is
+    // a pipe only we hold: should we die, even by SIGKILL, it reads end-of-file and stops as
+    // on Ctrl-C (STRESS_LIFELINE=stdin), writing its reports.
     let mut child = Command::new(&w.exe)
         .args(["--exact", &w.name, "--include-ignored", "--test-threads", "1"])
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("STRESS_OUTPUT_DIR", out_dir)
         .env("STRESS_PROGRESS", "json")
         .env("STRESS_ORIGIN", origin)
+        .env("STRESS_LIFELINE", "stdin")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| usage(format!("cannot run {}: {e}", w.exe.display())))?;
+    let lifeline = child.stdin.take();
+    RUNNING.store(child.id(), Ordering::SeqCst);
     let watchdog = limit.map(|l| Watchdog::start(child.id(), l));
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
@@ -192,7 +217,11 @@ pub fn run(
             None => status.println(&line),
         }
     }
-    let code = child.wait().map_err(|e| usage(format!("harness failed: {e}")))?.code();
+    let exit = child.wait().map_err(|e| usage(format!("harness failed: {e}")));
+    RUNNING.store(0, Ordering::SeqCst);
+    drop(lifeline);
+    let exit = exit?;
+    let (code, signal) = (exit.code(), std::os::unix::process::ExitStatusExt::signal(&exit));
     let timed_out = watchdog.is_some_and(Watchdog::finish);
     status.clear();
     let stdout = reader.join().unwrap_or_default();
@@ -203,6 +232,7 @@ pub fn run(
     Ok(Ran {
         summary,
         code,
+        signal,
         stdout,
         timed_out,
     })

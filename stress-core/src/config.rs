@@ -257,6 +257,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_PROGRESS",
     "STRESS_LIST",
     "STRESS_ORIGIN",
+    "STRESS_LIFELINE",
     // And one per class: users of class `inserter` (overridden by STRESS_USERS).
     "STRESS_<CLASS>_USERS",
     // And one per workload parameter (`users` and `rate` set the load).
@@ -392,7 +393,10 @@ impl EnvConfig {
                 "STRESS_PROGRESS" if !matches!(v, "off" | "lines" | "json") => {
                     return Err(ConfigError::env(&name, v, "expected off, lines or json"));
                 }
-                "STRESS_PROGRESS" | "STRESS_LIST" => {}
+                "STRESS_LIFELINE" if v != "stdin" => {
+                    return Err(ConfigError::env(&name, v, "expected stdin"));
+                }
+                "STRESS_PROGRESS" | "STRESS_LIST" | "STRESS_LIFELINE" => {}
                 _ if ADAPTER_VARS.contains(&name.as_str()) => {}
                 _ => out.warnings.push(format!(
                     "warning: unknown variable {name} is ignored (known: {})",

@@ -206,6 +206,7 @@ struct Findings {
 /// Runs the job and writes its reports; never fails: what went wrong is in the summary.
 pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     signal::install_interrupt_handler();
+    signal::watch_stdin_lifeline();
     panic::install_hook();
     let started_at = SystemTime::now();
     let mut replay = ReplayFile {

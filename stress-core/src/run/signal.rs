@@ -1,6 +1,7 @@
 //! Stopping a run: the first reason wins; sleeping users wake at once; Ctrl-C is one of the
 //! reasons.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -110,6 +111,34 @@ pub(crate) fn install_interrupt_handler() {
         if let Err(e) = result {
             eprintln!("warning: Ctrl-C will not stop runs cleanly: {e}");
         }
+    });
+}
+
+/// Stops the current run as Ctrl-C would, saying why (a lifeline that broke).
+pub(crate) fn interrupt(why: &str) {
+    if !INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // Not eprintln!: stderr may be a pipe whose reader is gone (that is often the why).
+        let _ = writeln!(
+            std::io::stderr(),
+            "interrupted: {why}: stopping users and writing reports"
+        );
+    }
+}
+
+/// With `STRESS_LIFELINE=stdin` (set by `cargo stress`, which holds the other end of our
+/// stdin), stdin reaching its end means `cargo stress` is gone, killed or not: the run stops
+/// as on Ctrl-C and writes its reports, rather than running on with nobody to report to.
+pub(crate) fn watch_stdin_lifeline() {
+    static WATCHING: OnceLock<()> = OnceLock::new();
+    if std::env::var("STRESS_LIFELINE").as_deref() != Ok("stdin") {
+        return;
+    }
+    WATCHING.get_or_init(|| {
+        let _ = std::thread::Builder::new().name("stress-lifeline".into()).spawn(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            interrupt("cargo stress went away");
+        });
     });
 }
 
