@@ -785,7 +785,7 @@ impl RunConfig {
         if duration == Some(Duration::ZERO) {
             return Err(ConfigError::Invalid("duration is 0: give a run at least 1s".into()));
         }
-        Ok(Self {
+        let config = Self {
             seed,
             duration_ms: duration.map(|d| d.as_millis() as u64),
             ops_per_user,
@@ -815,7 +815,10 @@ impl RunConfig {
                 layer.latency_limit.map(|d| d.as_millis() as u64)
             },
             params: Params::default(),
-        })
+        };
+        // The same checks a replay file goes through.
+        config.validate().map_err(ConfigError::Invalid)?;
+        Ok(config)
     }
 
     /// The run length, if bounded by time.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// A setting that cannot be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
     /// A `STRESS_*` variable holds a value of the wrong form: fix or unset it.
     #[error("{var}=`{value}` is invalid: {expected}")]
@@ -120,6 +120,14 @@ pub enum ReplayError {
         workload: String,
         /// What the binary has.
         available: String,
+    },
+    /// The file holds a run that cannot run as written (edited, damaged, or from elsewhere).
+    #[error("replay file {path} cannot be run as written: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// The workload changed since the recording.
     #[error("replay file {path} does not fit workload `{workload}` any more: {message}")]

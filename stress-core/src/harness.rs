@@ -87,6 +87,14 @@ pub fn main() -> ExitCode {
                 eprintln!("error: {e}");
                 return ExitCode::from(EXIT_USAGE);
             };
+            // A replay that does not fit the workload is bad input, refused before libtest
+            // runs anything (its own exit code for a failed trial is 101).
+            if let Err(e) = runner_for(entry, true, env.clone(), Some(file.clone()))
+                .and_then(|(w, runner)| w.check(&runner).map_err(|e| e.to_string()))
+            {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
             // A replay is always the full run, whatever the filter flags say.
             args.ignored = false;
             args.include_ignored = true;
@@ -135,7 +143,13 @@ fn check_params(entries: &[&'static WorkloadEntry], env: &EnvConfig) -> Result<(
     Ok(())
 }
 
-fn run_entry(entry: &WorkloadEntry, full: bool, mut env: EnvConfig, replay: Option<ReplayFile>) -> Result<(), Failed> {
+/// The workload of `entry` and the runner that runs it as the trial would.
+fn runner_for(
+    entry: &WorkloadEntry,
+    full: bool,
+    mut env: EnvConfig,
+    replay: Option<ReplayFile>,
+) -> Result<(crate::workload::DynWorkload, Runner), String> {
     let workload = (entry.build)();
     let declared = workload.params();
     env.layer
@@ -153,7 +167,7 @@ fn run_entry(entry: &WorkloadEntry, full: bool, mut env: EnvConfig, replay: Opti
             },
             ..env
         })
-        .map_err(|e| Failed::from(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     if let (Some(file), Some(path)) = (replay, replay_path) {
         runner = runner.replay(path, file);
     }
@@ -163,6 +177,11 @@ fn run_entry(entry: &WorkloadEntry, full: bool, mut env: EnvConfig, replay: Opti
         }
         runner = runner.observer(ConsoleProgress::new(ProgressStyle::from_env(), Duration::from_secs(5)));
     }
+    Ok((workload, runner))
+}
+
+fn run_entry(entry: &WorkloadEntry, full: bool, env: EnvConfig, replay: Option<ReplayFile>) -> Result<(), Failed> {
+    let (workload, runner) = runner_for(entry, full, env, replay).map_err(Failed::from)?;
     let report = workload.run(runner).map_err(|e| Failed::from(e.to_string()))?;
     if report.passed() {
         return Ok(());

@@ -47,6 +47,7 @@ pub mod sweep;
 pub mod syntax;
 pub mod thresholds;
 mod user;
+pub mod validate;
 mod workload;
 
 pub use adapter::{Adapter, Bare, StartContext};

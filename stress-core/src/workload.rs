@@ -371,6 +371,8 @@ impl OpTable {
 pub trait ErasedWorkload: Send {
     /// Runs it.
     fn run(self: Box<Self>, runner: Runner) -> Result<RunReport, RunError>;
+    /// Checks what a run would check before it starts ([`Runner::check`]).
+    fn check(&self, runner: &Runner) -> Result<(), RunError>;
     /// The classes' names and user counts from the workload's code.
     fn classes(&self) -> Vec<(String, usize)>;
     /// The adapter's name.
@@ -387,6 +389,10 @@ pub type DynWorkload = Box<dyn ErasedWorkload>;
 impl<A: Adapter> ErasedWorkload for Workload<A> {
     fn run(self: Box<Self>, runner: Runner) -> Result<RunReport, RunError> {
         runner.run(*self)
+    }
+
+    fn check(&self, runner: &Runner) -> Result<(), RunError> {
+        runner.check(self)
     }
 
     fn classes(&self) -> Vec<(String, usize)> {

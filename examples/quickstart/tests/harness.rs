@@ -279,6 +279,19 @@ fn bad_replay_files_are_one_line_errors_with_exit_code_2() {
             ),
             "is for workload `payments`, which this binary does not have (it has: orders)",
         ),
+        // Read, then checked like any setting, before libtest runs a trial (whose failure
+        // would exit 101).
+        (
+            write(
+                "adapter.json",
+                &recorded.replace("\"adapter\": \"sqlite\"", "\"adapter\": \"postgres\""),
+            ),
+            "does not fit workload `orders` any more: it was recorded on adapter `postgres`",
+        ),
+        (
+            write("rate.json", &recorded.replace("\"rate\": null", "\"rate\": -10.0")),
+            "cannot be run as written: rate -10 does not fit",
+        ),
     ];
     for (path, expect) in cases {
         let out = run(&[], &[("STRESS_REPLAY_FILE", path.to_str().unwrap())]);

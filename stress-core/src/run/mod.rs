@@ -242,19 +242,32 @@ impl Runner {
         self
     }
 
-    /// Runs the workload. `Err` means nothing ran and nothing was written; a run that started
-    /// returns its report whatever happened to it.
-    pub fn run<A: Adapter>(self, workload: Workload<A>) -> Result<RunReport, RunError> {
+    /// Checks everything a run checks before it starts — the workload, the settings, the
+    /// replay file, the thresholds, the adapter's own settings — without running anything or
+    /// writing any file. `Ok` means [`run`](Self::run) would start.
+    pub fn check<A: Adapter>(&self, workload: &Workload<A>) -> Result<(), RunError> {
+        self.prepare(workload).map(|_| ())
+    }
+
+    /// The run's configuration, seeds and thresholds, all checked.
+    fn prepare<A: Adapter>(&self, workload: &Workload<A>) -> Result<(RunConfig, SeedPlan, Vec<Threshold>), RunError> {
         workload.validate().map_err(|source| RunError::Workload {
             name: self.name.clone(),
             source,
         })?;
-        if let Some(e) = self.param_error {
-            return Err(e.into());
+        if let Some(e) = &self.param_error {
+            return Err(e.clone().into());
         }
         let classes = workload.classes();
         let (config, plan) = match &self.replay {
-            Some((path, file)) => replay_plan(&self.name, path, file, &classes, workload.params())?,
+            Some((path, file)) => replay_plan(
+                &self.name,
+                workload.adapter.name(),
+                path,
+                file,
+                &classes,
+                workload.params(),
+            )?,
             None => {
                 let code = ConfigLayer {
                     think_min_ms: workload.think_ms.map(|t| t.0),
@@ -293,6 +306,13 @@ impl Runner {
             .collect::<Result<Vec<_>, String>>()
             .map_err(ConfigError::Invalid)?;
         workload.adapter.check().map_err(ConfigError::Invalid)?;
+        Ok((config, plan, thresholds))
+    }
+
+    /// Runs the workload. `Err` means nothing ran and nothing was written; a run that started
+    /// returns its report whatever happened to it.
+    pub fn run<A: Adapter>(self, workload: Workload<A>) -> Result<RunReport, RunError> {
+        let (config, plan, thresholds) = self.prepare(&workload)?;
         if let Some(env) = &self.env {
             for w in &env.warnings {
                 eprintln!("{w}");
@@ -328,6 +348,7 @@ impl Runner {
 
 fn replay_plan(
     name: &str,
+    adapter: &str,
     path: &Path,
     file: &ReplayFile,
     classes: &[(String, usize)],
@@ -341,6 +362,31 @@ fn replay_plan(
     if file.workload != name {
         return Err(mismatch(format!("it records workload `{}`", file.workload)));
     }
+    let invalid = |message: String| ReplayError::Invalid {
+        path: path.to_owned(),
+        message,
+    };
+    if file.adapter != adapter {
+        return Err(mismatch(format!(
+            "it was recorded on adapter `{}`, the workload runs on `{adapter}`",
+            file.adapter
+        )));
+    }
+    if file.rng != seed::RNG_NAME {
+        return Err(invalid(format!(
+            "it was recorded with RNG `{}`; this build draws from `{}`",
+            file.rng,
+            seed::RNG_NAME
+        )));
+    }
+    if file.config.seed != file.seed {
+        return Err(invalid(format!(
+            "its seed {} and its configuration's seed {} differ",
+            file.seed, file.config.seed
+        )));
+    }
+    file.config.validate().map_err(invalid)?;
+    crate::validate::validate_plan(&file.config, &file.seed_plan()).map_err(invalid)?;
     for u in &file.users {
         if !classes.iter().any(|(c, _)| *c == u.class) {
             return Err(mismatch(format!(
