@@ -54,6 +54,14 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         e.is_marked_retryable()
     }
 
+    /// The bytes the engine's files take now, if the adapter can tell cheaply (a few `stat`
+    /// calls): with a disk budget (`--max-disk-mb`), each write op asks first, so the budget
+    /// holds to within one op's writes per writing user. `None` (the default): the budget is
+    /// checked from the adapter's metrics, once a second.
+    fn disk_bytes(&self) -> Option<u64> {
+        None
+    }
+
     /// Stops what `start` started. Called once at the end of every run that started.
     fn stop(&mut self) -> Result<(), OpError> {
         Ok(())

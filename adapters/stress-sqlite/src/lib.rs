@@ -215,6 +215,10 @@ impl Adapter for Sqlite {
         vec![Box::new(files::SqliteFiles::new(self.paths.clone()))]
     }
 
+    fn disk_bytes(&self) -> Option<u64> {
+        Some(files::bytes_of(&self.paths))
+    }
+
     fn stop(&mut self) -> Result<(), OpError> {
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_owned();

@@ -107,11 +107,17 @@ fn concurrent_writers_never_see_busy_errors() {
     assert!(s.verify.passed, "{:?}", s.verify.errors);
 }
 
+/// A disk budget holds to within one op's writes per writing user: each write asks the adapter
+/// for the files' size first (SQLite: three `stat` calls), not once a second, when a fast
+/// writer could put tens of MB past it.
 #[test]
 fn disk_size_is_reported_and_drives_the_disk_budget() {
+    const MB: u64 = 1_048_576;
     let written = Arc::new(AtomicU64::new(0));
     let w2 = written.clone();
-    let w = Workload::new(Sqlite::temp_file())
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("blobs.db");
+    let w = Workload::new(Sqlite::at(&db))
         .setup(|db: &mut SqliteConn, _| {
             db.raw().execute_batch("CREATE TABLE blobs (b BLOB)")?;
             Ok(())
@@ -119,6 +125,7 @@ fn disk_size_is_reported_and_drives_the_disk_budget() {
         .class(
             UserClass::new("writer", 2)
                 .write("blob", 0.9, move |u: &mut User<Sqlite>| {
+                    // 1 MB an op.
                     let rows = u
                         .conn()
                         .insert_rows("INSERT INTO blobs VALUES (zeroblob(65536))", (0..16).map(|_| ()))?;
@@ -133,17 +140,35 @@ fn disk_size_is_reported_and_drives_the_disk_budget() {
         max_disk_mb: Some(2),
         ..Default::default()
     };
+    // 2 writers × 30 ops would write 54 MB or so unchecked, in well under a second.
     let r = Runner::new("blobs")
         .seed(2)
-        .duration(std::time::Duration::from_secs(3))
+        .ops_per_user(30)
         .settings(&layer)
         .run(w)
         .unwrap();
     let s = &r.summary;
-    assert!(s.resources["sqlite.disk_mb"] > 2.0, "{:?}", s.resources);
+    assert_eq!(s.stop_reason, stress_core::StopReason::OpLimit);
     assert!(s.substituted_ops > 0, "writes became reads once the files passed 2 MB");
-    assert_eq!(s.backpressure.disk_budget_hits, 1);
     assert_eq!(s.total_bytes, written.load(Ordering::Relaxed) * 65536);
+    // Within one op (1 MB of rows) per writing user past the 2 MB budget.
+    let rows_bytes = written.load(Ordering::Relaxed) * 65536;
+    assert!(
+        rows_bytes <= 4 * MB,
+        "{} MB of rows written under a 2 MB budget",
+        rows_bytes / MB
+    );
+    let files: u64 = ["", "-wal", "-shm"]
+        .iter()
+        .map(|x| std::fs::metadata(format!("{}{x}", db.display())).map_or(0, |m| m.len()))
+        .sum();
+    // The files hold each row about twice (WAL and database) between checkpoints.
+    assert!(
+        files <= 7 * MB,
+        "the files take {} KB under a 2 MB budget",
+        files / 1024
+    );
+    assert!(s.resources["sqlite.disk_mb"] >= 2.0, "{:?}", s.resources);
 }
 
 #[test]

@@ -112,6 +112,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
     };
     user.measured_from = start + Duration::from_millis(job.config.warmup_ms);
     let max_tries = job.config.max_tries.max(1);
+    let disk_budget = job.config.max_disk_mb.map(|mb| mb * 1_048_576);
     let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
     let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
     let deadline = job.config.duration().map(|d| start + d);
@@ -162,6 +163,14 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         };
         let mut i = job.table.roll(&mut user.rng);
         let mut substituted = false;
+        // With a budget the adapter can measure cheaply, a write asks before it runs: the
+        // budget then holds to within one op's writes per writing user, not a second's.
+        if job.class.ops[i].kind == OpKind::Write
+            && let Some(budget) = disk_budget
+            && job.adapter.disk_bytes().is_some_and(|b| b >= budget)
+        {
+            shared.disk_over.store(true, Ordering::Relaxed);
+        }
         if job.class.ops[i].kind == OpKind::Write && shared.disk_over.load(Ordering::Relaxed) {
             match job.table.roll_read(&mut user.rng) {
                 Some(r) => (i, substituted) = (r, true),
