@@ -716,3 +716,51 @@ fn a_harness_killed_by_a_signal_is_reported_as_killed() {
         "error: the harness of `checkout` was killed by signal 9 (SIGKILL) before it wrote its reports"
     );
 }
+
+/// A full disk under the run's directory: the run fails, says where the writing failed, and
+/// `cargo stress` still shows what was measured (the harness hands its summary over on stderr)
+/// and exits 1. The disk is a 64 KiB tmpfs, filled first, mounted in a mount namespace of the
+/// run's own: it goes when the run does, whatever happens to the test.
+#[test]
+fn a_full_disk_fails_the_run_says_where_and_loses_no_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let out_dir = disk.join("run");
+    let fixture = fixture();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--map-root-user", "--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o size=64k tmpfs "$1" || exit 97; head -c 1M /dev/zero > "$1/filler" 2>/dev/null; shift; exec "$@""#)
+        .arg("sh")
+        .arg(&disk)
+        .arg(env!("CARGO_BIN_EXE_cargo-stress"))
+        .args(["stress", "run", "--manifest-path", fixture.to_str().unwrap(), "--debug", "checkout"])
+        .args(["--ops-per-user", "5", "--seed", "4", "--out", out_dir.to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", fixture_target());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRESS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_ne!(out.status.code(), Some(97), "could not mount a tmpfs: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("No space left on device"),
+        "the harness says where writing failed: {stderr}"
+    );
+    // The table and the failure come from the summary the harness handed over.
+    assert!(
+        stdout.contains("checkout  OpLimit") && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("checkout: the reports could not be written (cannot write "),
+        "{stdout}"
+    );
+    assert!(
+        !out_dir.join("summary.json").exists(),
+        "the tmpfs is gone with its namespace"
+    );
+}

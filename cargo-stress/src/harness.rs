@@ -207,7 +207,13 @@ pub fn run(
         s
     });
     let stderr = BufReader::new(child.stderr.take().expect("piped"));
+    // The summary the harness could not write to disk (a full disk), if it says so.
+    let mut handed_over: Option<Summary> = None;
     for line in stderr.lines().map_while(Result::ok) {
+        if let Some(json) = line.strip_prefix(stress_core::SUMMARY_PREFIX) {
+            handed_over = serde_json::from_str(json).ok();
+            continue;
+        }
         match line.strip_prefix("stress-progress: ") {
             Some(json) => {
                 if let Ok(event) = serde_json::from_str::<serde_json::Value>(json) {
@@ -227,7 +233,7 @@ pub fn run(
     let stdout = reader.join().unwrap_or_default();
     let summary = match out_dir.join("summary.json") {
         p if p.is_file() => Some(Summary::load(&p).map_err(usage)?),
-        _ => None,
+        _ => handed_over,
     };
     Ok(Ran {
         summary,

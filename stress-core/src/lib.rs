@@ -58,7 +58,7 @@ pub use ledger::Ledger;
 pub use outcome::{OpError, OpResult, Outcome};
 pub use params::{ParamDef, ParamValue, Params};
 pub use report::{ReplayFile, Summary};
-pub use run::{RunReport, Runner, StopReason, interrupted};
+pub use run::{RunReport, Runner, SUMMARY_PREFIX, StopReason, interrupted};
 pub use seed::StressRng;
 pub use stress_macros::stress_workload;
 pub use user::User;

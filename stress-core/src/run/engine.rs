@@ -2,6 +2,7 @@
 //! reports.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,6 +25,9 @@ use crate::seed::{self, SeedPlan};
 use crate::stats::{Batch, Collector, LatencyHistogram, Measures};
 use crate::thresholds::{Observed, Threshold, ThresholdResult};
 use crate::workload::{OpTable, Workload};
+
+/// How a harness hands its summary over on stderr when `summary.json` cannot be written.
+pub const SUMMARY_PREFIX: &str = "stress-summary: ";
 
 /// Batches of samples (1,024 each) that may wait for the collector at once.
 const BATCHES_IN_FLIGHT: usize = 64;
@@ -264,7 +268,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
             ))
         }
     }
-    let summary = summarize(&job, started_at, &findings);
+    let mut summary = summarize(&job, started_at, &findings);
     if let Some(dir) = job.out_dir {
         replay.stop_reason = Some(summary.stop_reason);
         // As the run had it: start may have taken settings from the parameters (Hyper's paths).
@@ -277,8 +281,20 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
             write_json(&dir.join("replay.json"), &replay),
             write_json(&dir.join("summary.json"), &summary),
         ];
-        for p in problems.into_iter().filter_map(Result::err) {
-            eprintln!("error: {p}");
+        let problems: Vec<String> = problems.into_iter().filter_map(Result::err).collect();
+        if !problems.is_empty() {
+            // A full disk, say: what was measured is not lost — the run fails, says where the
+            // writing failed, and the summary goes to stderr, where `cargo stress` reads it.
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            summary.passed = false;
+            summary.failures.push(format!(
+                "the reports could not be written ({}): the summary is on stderr",
+                problems.join("; ")
+            ));
+            let json = serde_json::to_string(&summary).unwrap_or_default();
+            let _ = writeln!(std::io::stderr(), "{SUMMARY_PREFIX}{json}");
         }
     }
     for o in &mut job.observers {

@@ -12,6 +12,7 @@ mod user_loop;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use engine::SUMMARY_PREFIX;
 pub use signal::{StopReason, interrupted};
 
 use crate::adapter::Adapter;
@@ -385,8 +386,6 @@ fn replay_plan(
             file.seed, file.config.seed
         )));
     }
-    file.config.validate().map_err(invalid)?;
-    crate::validate::validate_plan(&file.config, &file.seed_plan()).map_err(invalid)?;
     for u in &file.users {
         if !classes.iter().any(|(c, _)| *c == u.class) {
             return Err(mismatch(format!(
@@ -398,6 +397,8 @@ fn replay_plan(
     if file.databases.len() != file.config.databases.max(1) {
         return Err(mismatch("its database seeds do not match its database count".into()));
     }
+    file.config.validate().map_err(invalid)?;
+    crate::validate::validate_plan(&file.config, &file.seed_plan()).map_err(invalid)?;
     let mut config = file.config.clone();
     // Parameters the workload declared since keep their defaults; one it no longer declares
     // cannot be repeated.
