@@ -136,6 +136,8 @@ pub struct Hyper {
     server: Option<Server>,
     databases: Vec<PathBuf>,
     temp: Option<tempfile::TempDir>,
+    /// Stops hyperd and removes the temporary directory if this process dies without doing it.
+    lifeline: Option<stress_core::lifeline::Lifeline>,
 }
 
 impl Hyper {
@@ -164,6 +166,7 @@ impl Hyper {
             server: None,
             databases: Vec::new(),
             temp: None,
+            lifeline: None,
         }
     }
 
@@ -410,7 +413,19 @@ impl Adapter for Hyper {
         let mut options = self.options.clone();
         options.settings = self.settings();
         let server = Server::start(&options, &base.join("hyperd"))?;
+        // hyperd also ends when its callback connection closes; the watchdog makes sure of it
+        // (SIGKILL after a grace) and removes the temporary directory, whatever kills us.
+        let lifeline = stress_core::lifeline::Lifeline::guard(
+            server.pid,
+            self.temp.as_ref().map(tempfile::TempDir::path),
+            std::time::Duration::from_secs(10),
+        );
         self.server = Some(server);
+        self.lifeline = Some(lifeline.map_err(|e| {
+            OpError::msg(format!(
+                "cannot start the watchdog that stops hyperd if this process dies: {e}"
+            ))
+        })?);
         let (dir, mode) = match &self.database_dir {
             Some(d) => (d.clone(), CreateMode::CreateIfNotExists),
             None => (base.join("databases"), CreateMode::CreateAndReplace),
@@ -481,6 +496,8 @@ impl Adapter for Hyper {
             }
         }
         self.temp = None;
+        // Everything is stopped and removed: the watchdog finds nothing to do.
+        self.lifeline = None;
         Ok(())
     }
 }

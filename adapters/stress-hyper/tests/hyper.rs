@@ -184,3 +184,56 @@ fn bad_input_is_one_clear_error_and_leaves_no_hyperd() {
 
     assert_eq!(hyperds_mentioning(&tag), Vec::<u32>::new(), "no orphaned hyperd");
 }
+
+/// Set in the child process the kill test re-runs itself as.
+const KILLED_HARNESS: &str = "STRESS_TEST_KILLED_HYPER_HARNESS";
+
+/// A harness SIGKILLed with a managed hyperd leaves no hyperd and no temporary directory.
+#[test]
+fn a_harness_killed_with_sigkill_leaves_no_hyperd_and_no_temporary_files() {
+    use std::io::BufRead;
+    if std::env::var_os(KILLED_HARNESS).is_some() {
+        let mut h = Hyper::managed();
+        h.start(&StartContext {
+            databases: 1,
+            out_dir: None,
+            seed: 0,
+            params: stress_core::params::Params::none(),
+        })
+        .unwrap();
+        let temp = h.log_dir().unwrap().parent().unwrap().to_owned();
+        println!("\nready {} {}", h.hyperd_pid().unwrap(), temp.display());
+        std::thread::sleep(std::time::Duration::from_secs(600));
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_harness_killed_with_sigkill_leaves_no_hyperd_and_no_temporary_files",
+            "--nocapture",
+        ])
+        .env(KILLED_HARNESS, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (pid, temp) = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let rest = l.strip_prefix("ready ")?;
+            let (pid, dir) = rest.split_once(' ')?;
+            Some((pid.parse::<u32>().ok()?, std::path::PathBuf::from(dir)))
+        })
+        .expect("the child started hyperd");
+    assert!(alive(pid) && temp.is_dir());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A hang guard only.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while (alive(pid) || temp.exists()) && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!alive(pid), "hyperd {pid} outlived its harness");
+    assert!(!temp.exists(), "{} was left behind", temp.display());
+}
