@@ -62,6 +62,11 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         None
     }
 
+    /// Stops what it can of what `start` started, through a shared reference: called instead
+    /// of [`stop`](Adapter::stop) when users stuck in an op were abandoned and still hold the
+    /// adapter (kill a server, remove temporary files). The default does nothing.
+    fn abandon(&self) {}
+
     /// Stops what `start` started. Called once at the end of every run that started.
     fn stop(&mut self) -> Result<(), OpError> {
         Ok(())

@@ -87,6 +87,10 @@ pub struct ConfigLayer {
     /// Stop the run at the first op that fails for good, after its tries
     /// (`STRESS_ABORT_ON_ERROR=1`), like pgbench's default; default off.
     pub abort_on_error: Option<bool>,
+    /// How long users may stay in an op after the run stopped (its duration elapsed, Ctrl-C,
+    /// a limit) before the run abandons them and writes its reports (`STRESS_STUCK_GRACE`);
+    /// default 10 s. A second Ctrl-C abandons them at once.
+    pub stuck_grace: Option<Duration>,
     /// The most users a run may have (`STRESS_MAX_USERS`); default: what this machine can
     /// run ([`bounds::max_users`](crate::bounds::max_users)).
     pub max_users: Option<usize>,
@@ -250,6 +254,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_ABORT_ON_ERROR",
     "STRESS_MAX_USERS",
     "STRESS_MAX_DATABASES",
+    "STRESS_STUCK_GRACE",
     "STRESS_WARMUP",
     "STRESS_LATENCY_LIMIT",
     "STRESS_OUTPUT_DIR",
@@ -376,6 +381,7 @@ impl EnvConfig {
                 "STRESS_ABORT_ON_ERROR" => l.abort_on_error = Some(switch(&name, v)?),
                 "STRESS_MAX_TRIES" => l.max_tries = Some(positive(&name, v)?),
                 "STRESS_MAX_USERS" => l.max_users = Some(positive(&name, v)?),
+                "STRESS_STUCK_GRACE" => l.stuck_grace = Some(duration(&name, v)?),
                 "STRESS_MAX_DATABASES" => l.max_databases = Some(positive(&name, v)?),
                 "STRESS_WARMUP" => l.warmup = Some(duration(&name, v)?),
                 "STRESS_LATENCY_LIMIT" => l.latency_limit = Some(duration(&name, v)?),
@@ -512,6 +518,7 @@ impl ConfigLayer {
             abort_on_error,
             max_users,
             max_databases,
+            stuck_grace,
             warmup,
             latency_limit,
             users_total
@@ -647,6 +654,9 @@ pub struct RunConfig {
     /// Stop at the first op that fails for good.
     #[serde(default)]
     pub abort_on_error: bool,
+    /// How long users may stay in an op after the run stopped before they are abandoned, ms.
+    #[serde(default = "default_stuck_grace_ms")]
+    pub stuck_grace_ms: u64,
     /// Warm-up, ms.
     #[serde(default)]
     pub warmup_ms: u64,
@@ -660,6 +670,13 @@ pub struct RunConfig {
 
 fn one_try() -> u32 {
     1
+}
+
+/// Users still in an op this long after the run stopped are abandoned.
+const DEFAULT_STUCK_GRACE_MS: u64 = 10_000;
+
+fn default_stuck_grace_ms() -> u64 {
+    DEFAULT_STUCK_GRACE_MS
 }
 
 impl RunConfig {
@@ -808,6 +825,9 @@ impl RunConfig {
             abort_on_fail: layer.abort_on_fail.unwrap_or(false),
             max_tries: layer.max_tries.unwrap_or(1),
             abort_on_error: layer.abort_on_error.unwrap_or(false),
+            stuck_grace_ms: layer
+                .stuck_grace
+                .map_or(DEFAULT_STUCK_GRACE_MS, |d| d.as_millis() as u64),
             warmup_ms: warmup.as_millis() as u64,
             latency_limit_ms: if smoke {
                 None

@@ -24,17 +24,19 @@ pub struct Lifeline {
 }
 
 impl Lifeline {
-    /// Starts a watchdog for process group `pgid` (the server started with `process_group(0)`:
-    /// its pid) and, if given, directory `dir`. The watchdog runs in a process group of its
-    /// own, so that a Ctrl-C to ours does not end it before we do; it gives the group `grace`
-    /// to exit after SIGINT before SIGKILL.
-    pub fn guard(pgid: u32, dir: Option<&Path>, grace: Duration) -> std::io::Result<Self> {
+    /// Starts a watchdog for process group `pgid`, if given (a server started with
+    /// `process_group(0)`: its pid), and directory `dir`, if given (temporary files). The
+    /// watchdog runs in a process group of its own, so that a Ctrl-C to ours does not end it
+    /// before we do; it gives the group `grace` to exit after SIGINT before SIGKILL.
+    pub fn guard(pgid: Option<u32>, dir: Option<&Path>, grace: Duration) -> std::io::Result<Self> {
         // `read` returns at end-of-file, when every write end is closed: ours is the only one.
         let script = r#"read -r _ignored
-kill -INT -- "-$1" 2>/dev/null
-i=0
-while kill -0 -- "-$1" 2>/dev/null && [ "$i" -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
-kill -KILL -- "-$1" 2>/dev/null
+if [ -n "$1" ]; then
+  kill -INT -- "-$1" 2>/dev/null
+  i=0
+  while kill -0 -- "-$1" 2>/dev/null && [ "$i" -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL -- "-$1" 2>/dev/null
+fi
 if [ -n "$3" ]; then rm -rf -- "$3"; fi"#;
         let tenths = (grace.as_millis() / 100).max(1).to_string();
         let dir = dir.map(|d| d.display().to_string()).unwrap_or_default();
@@ -42,7 +44,7 @@ if [ -n "$3" ]; then rm -rf -- "$3"; fi"#;
             .arg("-c")
             .arg(script)
             .arg("stress-lifeline")
-            .arg(pgid.to_string())
+            .arg(pgid.map(|p| p.to_string()).unwrap_or_default())
             .arg(tenths)
             .arg(dir)
             .stdin(Stdio::piped())

@@ -78,6 +78,9 @@ impl RunConfig {
                 return Err(format!("{name} is 0: give a limit above 0, or none"));
             }
         }
+        if self.stuck_grace_ms > max_ms {
+            return Err(format!("stuck grace {} ms is longer than 30 days", self.stuck_grace_ms));
+        }
         if self.limit_grace_ms > max_ms {
             return Err(format!("limit grace {} ms is longer than 30 days", self.limit_grace_ms));
         }

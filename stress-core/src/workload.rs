@@ -59,6 +59,29 @@ pub struct UserClass<A: Adapter> {
     pub(crate) on_connect: Option<ConnectFn<A>>,
 }
 
+impl<A: Adapter> Clone for OpDef<A> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            weight: self.weight,
+            kind: self.kind,
+            f: Arc::clone(&self.f),
+        }
+    }
+}
+
+impl<A: Adapter> Clone for UserClass<A> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            users: self.users,
+            rate: self.rate,
+            ops: self.ops.clone(),
+            on_connect: self.on_connect.clone(),
+        }
+    }
+}
+
 impl<A: Adapter> fmt::Debug for UserClass<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserClass")
@@ -138,7 +161,10 @@ impl<A: Adapter> UserClass<A> {
 
 /// A workload: what `#[stress_workload]` functions return and what a custom harness runs.
 pub struct Workload<A: Adapter> {
-    pub(crate) adapter: A,
+    /// Shared with the user threads during a run: a user stuck in an op keeps its handle when
+    /// the run abandons it, and the run stops the adapter through `Arc::get_mut` when no one
+    /// does (or has it abandon what it can otherwise).
+    pub(crate) adapter: Arc<A>,
     pub(crate) setup: Option<SetupFn<A>>,
     pub(crate) classes: Vec<UserClass<A>>,
     pub(crate) verify: Option<VerifyFn<A>>,
@@ -163,7 +189,7 @@ impl<A: Adapter> Workload<A> {
     /// A workload on the given engine.
     pub fn new(adapter: A) -> Self {
         Self {
-            adapter,
+            adapter: Arc::new(adapter),
             setup: None,
             classes: Vec::new(),
             verify: None,

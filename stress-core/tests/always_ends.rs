@@ -132,3 +132,56 @@ fn a_stall_is_reported_warned_about_and_can_fail_a_threshold() {
         s.max_stall_s
     );
 }
+
+/// An op that never returns does not hold the run hostage: once the run has stopped (its
+/// duration elapsed) and the grace has passed, the run writes its reports with the stuck user
+/// named and its in-flight op counted as failed, and returns; the stuck thread is abandoned.
+#[test]
+fn a_stuck_op_is_abandoned_after_the_grace_and_the_reports_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let w = Workload::new(Bare).class(UserClass::new("u", 2).read("op", 1.0, |u: &mut User<Bare>| {
+        if u.id() == "u-0" && u.ops_done() == 3 {
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        Ok(Outcome::done())
+    }));
+    let s = Runner::new("stuck")
+        .seed(1)
+        .duration(Duration::from_secs(1))
+        .settings(&stress_core::ConfigLayer {
+            stuck_grace: Some(Duration::from_secs(1)),
+            ..Default::default()
+        })
+        .output_dir(&out)
+        .run(w)
+        .unwrap()
+        .summary;
+    assert_eq!(s.stop_reason, StopReason::StuckOps, "{:?}", s.stop_detail);
+    let detail = s.stop_detail.as_deref().unwrap();
+    assert!(
+        detail.contains("1 user was still in an op 1s after the run stopped (DurationElapsed), abandoned: u-0 in `op`"),
+        "{detail}"
+    );
+    assert!(!s.passed);
+    let stuck = s.users.iter().find(|u| u.id == "u-0").unwrap();
+    assert_eq!(
+        (stuck.ops, stuck.failed),
+        (4, 1),
+        "3 ops done, the fourth in flight counted failed"
+    );
+    assert!(
+        s.failed_ops >= 1
+            && s.errors
+                .iter()
+                .any(|e| e.user == "u-0" && e.message.starts_with("stuck:"))
+    );
+    let other = s.users.iter().find(|u| u.id == "u-1").unwrap();
+    assert!(other.ops > 3, "the other user ran to the end: {}", other.ops);
+    let on_disk: Summary = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(on_disk.stop_reason, StopReason::StuckOps);
+    assert!(out.join("timeseries.csv").is_file() && out.join("replay.json").is_file());
+}

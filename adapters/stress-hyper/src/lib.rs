@@ -416,7 +416,7 @@ impl Adapter for Hyper {
         // hyperd also ends when its callback connection closes; the watchdog makes sure of it
         // (SIGKILL after a grace) and removes the temporary directory, whatever kills us.
         let lifeline = stress_core::lifeline::Lifeline::guard(
-            server.pid,
+            Some(server.pid),
             self.temp.as_ref().map(tempfile::TempDir::path),
             std::time::Duration::from_secs(10),
         );

@@ -310,6 +310,14 @@ impl Adapter for Postgres {
         })]
     }
 
+    /// Users stuck in a query were abandoned: the managed server is killed and its cluster
+    /// removed now, which also ends their queries (a given server is left alone).
+    fn abandon(&self) {
+        if let Some(server) = &self.server {
+            server.abandon();
+        }
+    }
+
     fn stop(&mut self) -> Result<(), OpError> {
         if let Some(mut server) = self.server.take() {
             server.stop();

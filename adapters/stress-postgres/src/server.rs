@@ -264,7 +264,7 @@ impl Server {
         let pid = child.id();
         // From here, whatever kills us (SIGKILL included) stops the server and removes its
         // cluster: the server's process group is its pid.
-        let lifeline = Lifeline::guard(pid, Some(dir.path()), STOP_TIMEOUT);
+        let lifeline = Lifeline::guard(Some(pid), Some(dir.path()), STOP_TIMEOUT);
         let mut server = Self {
             password,
             tcp: o.tcp,
@@ -357,6 +357,19 @@ impl Server {
             let _ = f.read_to_string(&mut text);
         }
         last_lines(&text, n)
+    }
+
+    /// Kills the server's process group and removes the cluster, through a shared reference:
+    /// for a run that abandoned users stuck in a query.
+    pub(crate) fn abandon(&self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.pid)])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.lock().unwrap_or_else(|e| e.into_inner()).wait();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
     }
 
     /// Fast shutdown (SIGINT), then SIGKILL after a timeout; removes the cluster. Idempotent.

@@ -41,6 +41,8 @@ pub struct Sqlite {
     journal_mode: String,
     synchronous: String,
     dir: Option<tempfile::TempDir>,
+    /// Removes the temporary directory if this process dies without doing it.
+    lifeline: Option<stress_core::lifeline::Lifeline>,
     paths: Vec<PathBuf>,
 }
 
@@ -58,6 +60,7 @@ impl Sqlite {
             journal_mode: "WAL".into(),
             synchronous: "NORMAL".into(),
             dir: None,
+            lifeline: None,
             paths: Vec::new(),
         }
     }
@@ -174,6 +177,16 @@ impl Adapter for Sqlite {
                 }
                 .map_err(|e| OpError::msg(format!("cannot create a temporary directory for SQLite: {e}")))?;
                 let base = dir.path().join("db.sqlite");
+                // Whatever kills us, the temporary databases go with us.
+                self.lifeline = Some(
+                    stress_core::lifeline::Lifeline::guard(None, Some(dir.path()), std::time::Duration::ZERO).map_err(
+                        |e| {
+                            OpError::msg(format!(
+                                "cannot start the watchdog that removes the temporary databases: {e}"
+                            ))
+                        },
+                    )?,
+                );
                 self.dir = Some(dir);
                 base
             }
@@ -215,6 +228,14 @@ impl Adapter for Sqlite {
         vec![Box::new(files::SqliteFiles::new(self.paths.clone()))]
     }
 
+    /// Users stuck in an op were abandoned and keep their connections: the temporary files go
+    /// now (open files stay readable to them until they close).
+    fn abandon(&self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+
     fn disk_bytes(&self) -> Option<u64> {
         Some(files::bytes_of(&self.paths))
     }
@@ -225,6 +246,7 @@ impl Adapter for Sqlite {
             dir.close()
                 .map_err(|e| OpError::msg(format!("cannot remove {}: {e}", path.display())))?;
         }
+        self.lifeline = None;
         Ok(())
     }
 }

@@ -363,3 +363,44 @@ fn sqlite_under_an_open_loop_rate_delivers_its_whole_schedule() {
     assert!(s.verify.ran && s.verify.passed, "{:?}", s.verify.errors);
     assert!(s.passed, "{:?}", s.failures);
 }
+
+/// Set in the child process the kill test re-runs itself as.
+const KILLED_HARNESS: &str = "STRESS_TEST_KILLED_SQLITE_HARNESS";
+
+/// A harness SIGKILLed mid-run leaves no temporary database behind (they can be hundreds of
+/// MB of WAL): a watchdog removes them.
+#[test]
+fn a_harness_killed_with_sigkill_leaves_no_temporary_database() {
+    use std::io::BufRead;
+    if std::env::var_os(KILLED_HARNESS).is_some() {
+        let s = start(Sqlite::temp_file(), 1);
+        println!("\nready {}", s.path(0).unwrap().parent().unwrap().display());
+        std::thread::sleep(std::time::Duration::from_secs(600));
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_harness_killed_with_sigkill_leaves_no_temporary_database",
+            "--nocapture",
+        ])
+        .env(KILLED_HARNESS, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let dir = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ready ").map(std::path::PathBuf::from))
+        .expect("the child started SQLite");
+    assert!(dir.join("db.sqlite").is_file());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A hang guard only.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while dir.exists() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+}

@@ -22,7 +22,7 @@ use crate::report::{
     SUMMARY_FORMAT_VERSION, Summary, Verify,
 };
 use crate::seed::{self, SeedPlan};
-use crate::stats::{Batch, Collector, LatencyHistogram, Measures};
+use crate::stats::{Batch, Collector, LatencyHistogram, Measures, Sample};
 use crate::thresholds::{Observed, Threshold, ThresholdResult};
 use crate::workload::{OpTable, Workload};
 
@@ -56,6 +56,10 @@ pub(crate) struct Shared {
 pub(crate) struct UserClock {
     pub(crate) busy_since: std::sync::atomic::AtomicU64,
     pub(crate) last_done: std::sync::atomic::AtomicU64,
+    /// The run op index of the op in flight, plus 1.
+    pub(crate) op: std::sync::atomic::AtomicU32,
+    /// Ops the user has finished.
+    pub(crate) ops: std::sync::atomic::AtomicU64,
 }
 
 impl UserClock {
@@ -240,7 +244,8 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         seed: job.plan.seed,
         params: &job.config.params,
     };
-    match panic::catch(|| job.workload.adapter.start(&ctx)) {
+    let adapter = Arc::get_mut(&mut job.workload.adapter).expect("no user holds the adapter before the run");
+    match panic::catch(|| adapter.start(&ctx)) {
         Ok(Ok(())) => {
             let phases = panic::catch(|| run_started(&mut job, &mut findings));
             if let Err(p) = phases {
@@ -248,8 +253,16 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
                     .stop
                     .get_or_insert((StopReason::Error, format!("the harness failed: {p}")));
             }
-            if let Err(e) = panic::catch(|| job.workload.adapter.stop()).unwrap_or_else(|p| Err(crate::OpError::msg(p)))
-            {
+            // Users abandoned in an op still hold the adapter: it stops what it can through
+            // a shared reference (the process's end and the lifelines do the rest).
+            let stopped = match Arc::get_mut(&mut job.workload.adapter) {
+                Some(adapter) => panic::catch(|| adapter.stop()),
+                None => panic::catch(|| {
+                    job.workload.adapter.abandon();
+                    Ok(())
+                }),
+            };
+            if let Err(e) = stopped.unwrap_or_else(|p| Err(crate::OpError::msg(p))) {
                 findings
                     .warnings
                     .push(format!("failed to stop {}: {e}", job.workload.adapter.name()));
@@ -332,10 +345,11 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     }
     run_users(job, findings);
     let adapter = &job.workload.adapter;
+    // After a crash the engine cannot be asked; with users abandoned their ledgers are gone.
     if findings
         .stop
         .as_ref()
-        .is_some_and(|(r, _)| *r == StopReason::CrashDetected)
+        .is_some_and(|(r, _)| matches!(r, StopReason::CrashDetected | StopReason::StuckOps))
     {
         return;
     }
@@ -388,7 +402,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let connect_id = (names.len() - 1) as u32;
     findings.op_names = names.clone();
 
-    let shared = Shared {
+    let shared = Arc::new(Shared {
         signal: StopSignal::default(),
         paused: AtomicBool::new(false),
         disk_over: AtomicBool::new(false),
@@ -397,14 +411,15 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         gate: StartGate::default(),
         clocks: (0..job.plan.users.len()).map(|_| UserClock::default()).collect(),
         max_stall_us: std::sync::atomic::AtomicU64::new(0),
-    };
-    let users_done = AtomicBool::new(false);
+    });
+    let users_done = Arc::new(AtomicBool::new(false));
     let config = Arc::new(job.config.clone());
     let mut sources: Vec<Box<dyn MetricsSource>> = vec![Box::new(ProcessMetrics::new())];
     sources.extend(workload.adapter.metrics_sources());
     sources.append(&mut job.sources);
     let mut monitor = Monitor {
         shared: &shared,
+        stuck_grace: Duration::from_millis(config.stuck_grace_ms),
         sources,
         limits: Limits::new(
             config.max_memory_mb,
@@ -449,128 +464,205 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
     let spawning = Instant::now();
     let planned = job.plan.users.len();
-    let scope = crossbeam::thread::scope(|s| {
-        let mut handles = Vec::new();
-        for user in &job.plan.users {
-            let ci = workload
-                .classes
-                .iter()
-                .position(|c| c.name == user.class)
-                .expect("replay users were checked against the classes");
-            let in_class = config
-                .users
-                .iter()
-                .find(|(c, _)| *c == user.class)
-                .map_or(1, |(_, n)| (*n).max(1));
-            let rank = (index_in_class[ci] as f64 + 0.5) / in_class as f64;
-            index_in_class[ci] += 1;
-            let pace = Pace {
-                share: match (workload.classes[ci].rate, config.rate, config.stages.is_empty()) {
-                    (Some(r), _, _) => Share::Fixed(r / in_class as f64),
-                    (None, None, _) => Share::None,
-                    (None, Some(r), true) => Share::Fixed(r / total_users),
-                    (None, Some(_), false) => Share::Staged(1.0 / total_users),
-                },
-                arrival: config.arrival,
-                rng: seed::rng(seed::derive(user.seed, "arrival", "")),
-                stages: config.stages.clone(),
-                gate: (config.rate.is_none() && workload.classes[ci].rate.is_none() && peak > 0.0)
-                    .then_some(Gate { rank, peak }),
-                latency_limit: config.latency_limit_ms.map(Duration::from_millis),
-                next: None,
-                slots: 0,
-                missed: 0,
-                paused_at: None,
-            };
-            let job = UserJob {
-                pace,
-                adapter: &workload.adapter,
-                class: &workload.classes[ci],
-                table: &tables[ci],
-                op_ids: &op_ids[ci],
-                connect_id,
-                seed: user,
-                db_seed: job.plan.databases.get(user.db).map_or(0, |d| d.schema_seed),
-                config: config.clone(),
-                shared: &shared,
-                clock: &shared.clocks[handles.len()],
-                tx: tx.clone(),
-            };
-            let spawned = s
-                .builder()
-                .name(format!("stress-user-{}", user.id))
-                .spawn(move |_| run_user(job));
-            match spawned {
-                Ok(h) => handles.push(h),
-                Err(e) => {
-                    // Without this user the gate would never open: call the start off, and
-                    // the users already waiting return at once.
-                    shared.signal.stop(
-                        StopReason::Error,
-                        Some(format!(
-                            "cannot start user thread {} ({} of {} started): {e}; run fewer users, or raise the \
-                             process's thread or memory limits (ulimit -u, ulimit -v)",
-                            user.id,
-                            handles.len(),
-                            planned
-                        )),
-                    );
-                    shared.cancel_start();
-                    break;
-                }
-            }
-            if shared.signal.is_stopped() || signal::interrupted() {
+    // What the user threads share, owned: a thread stuck in an op is abandoned with its copy.
+    let (classes, tables, op_ids) = (Arc::new(workload.classes.clone()), Arc::new(tables), Arc::new(op_ids));
+    let mut handles = Vec::new();
+    for user in &job.plan.users {
+        let ci = workload
+            .classes
+            .iter()
+            .position(|c| c.name == user.class)
+            .expect("replay users were checked against the classes");
+        let in_class = config
+            .users
+            .iter()
+            .find(|(c, _)| *c == user.class)
+            .map_or(1, |(_, n)| (*n).max(1));
+        let rank = (index_in_class[ci] as f64 + 0.5) / in_class as f64;
+        index_in_class[ci] += 1;
+        let pace = Pace {
+            share: match (workload.classes[ci].rate, config.rate, config.stages.is_empty()) {
+                (Some(r), _, _) => Share::Fixed(r / in_class as f64),
+                (None, None, _) => Share::None,
+                (None, Some(r), true) => Share::Fixed(r / total_users),
+                (None, Some(_), false) => Share::Staged(1.0 / total_users),
+            },
+            arrival: config.arrival,
+            rng: seed::rng(seed::derive(user.seed, "arrival", "")),
+            stages: config.stages.clone(),
+            gate: (config.rate.is_none() && workload.classes[ci].rate.is_none() && peak > 0.0)
+                .then_some(Gate { rank, peak }),
+            latency_limit: config.latency_limit_ms.map(Duration::from_millis),
+            next: None,
+            slots: 0,
+            missed: 0,
+            paused_at: None,
+        };
+        let user_job = UserJob {
+            pace,
+            adapter: Arc::clone(&workload.adapter),
+            classes: Arc::clone(&classes),
+            tables: Arc::clone(&tables),
+            op_ids: Arc::clone(&op_ids),
+            class_index: ci,
+            user_index: handles.len(),
+            connect_id,
+            seed: user.clone(),
+            db_seed: job.plan.databases.get(user.db).map_or(0, |d| d.schema_seed),
+            config: config.clone(),
+            shared: Arc::clone(&shared),
+            tx: tx.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("stress-user-{}", user.id))
+            .spawn(move || run_user(user_job));
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                // Without this user the gate would never open: call the start off, and the
+                // users already waiting return at once.
+                shared.signal.stop(
+                    StopReason::Error,
+                    Some(format!(
+                        "cannot start user thread {} ({} of {} started): {e}; run fewer users, or raise the \
+                         process's thread or memory limits (ulimit -u, ulimit -v)",
+                        user.id,
+                        handles.len(),
+                        planned
+                    )),
+                );
+                shared.cancel_start();
                 break;
             }
         }
-        drop(tx);
-        let users = handles.len();
-        let opened = if users == planned {
-            shared.open_when_all(users)
-        } else {
-            None
-        };
-        let (end, start) = match opened {
-            Some(start) => {
-                // A thread of its own looks for stalls every 100 ms: the monitor may itself be
-                // held by a metrics source reading the frozen server.
-                let (shared, users_done) = (&shared, &users_done);
-                s.spawn(move |_| {
-                    while !users_done.load(Ordering::Relaxed) {
-                        std::thread::sleep(STALL_WATCH);
-                        let stall = stall_at(&shared.clocks, UserClock::stamp(start, Instant::now()));
-                        shared.max_stall_us.fetch_max(stall, Ordering::Relaxed);
-                    }
-                });
-                let end = monitor.run(&rx, start);
-                users_done.store(true, Ordering::Relaxed);
-                (end, start)
-            }
-            None => {
-                shared.cancel_start();
-                if signal::interrupted() {
-                    shared
-                        .signal
-                        .stop(StopReason::Interrupted, Some("while users were connecting".into()));
-                }
-                let now = Instant::now();
-                (now, now)
-            }
-        };
-        let startup = start.saturating_duration_since(spawning);
-        let users: Vec<UserResult> = handles
-            .into_iter()
-            .map(|h| h.join().expect("user threads catch op panics"))
-            .collect();
-        (users, end.saturating_duration_since(start), startup)
-    });
-    match scope {
-        Ok((users, duration, startup)) => {
-            findings.users = users;
-            findings.duration = duration;
-            findings.startup = startup;
+        if shared.signal.is_stopped() || signal::interrupted() {
+            break;
         }
-        Err(_) => findings.stop = Some((StopReason::Error, "a user thread panicked".into())),
+    }
+    drop(tx);
+    let spawned = handles.len();
+    let opened = if spawned == planned {
+        shared.open_when_all(spawned)
+    } else {
+        None
+    };
+    let (end, start, stuck) = match opened {
+        Some(start) => {
+            // A thread of its own looks for stalls every 100 ms: the monitor may itself be
+            // held by a metrics source reading the frozen server.
+            let watcher = {
+                let (shared, users_done) = (Arc::clone(&shared), Arc::clone(&users_done));
+                std::thread::Builder::new()
+                    .name("stress-stall-watch".into())
+                    .spawn(move || {
+                        while !users_done.load(Ordering::Relaxed) {
+                            std::thread::sleep(STALL_WATCH);
+                            let stall = stall_at(&shared.clocks, UserClock::stamp(start, Instant::now()));
+                            shared.max_stall_us.fetch_max(stall, Ordering::Relaxed);
+                        }
+                    })
+                    .ok()
+            };
+            let (end, stuck) = monitor.run(&rx, start);
+            users_done.store(true, Ordering::Relaxed);
+            if let Some(w) = watcher {
+                let _ = w.join();
+            }
+            (end, start, stuck)
+        }
+        None => {
+            shared.cancel_start();
+            if signal::interrupted() {
+                shared
+                    .signal
+                    .stop(StopReason::Interrupted, Some("while users were connecting".into()));
+            }
+            let now = Instant::now();
+            (now, now, false)
+        }
+    };
+    findings.startup = start.saturating_duration_since(spawning);
+    findings.duration = end.saturating_duration_since(start);
+    // Users still in an op after the grace are abandoned, not waited for: their in-flight op
+    // is counted as failed, and they are named.
+    let mut abandoned: Vec<String> = Vec::new();
+    for (index, h) in handles.into_iter().enumerate() {
+        if stuck && !h.is_finished() {
+            let seed = &job.plan.users[index];
+            let clock = &shared.clocks[index];
+            let op = clock.op.load(Ordering::Relaxed).checked_sub(1);
+            let busy = clock.busy_since.load(Ordering::Relaxed);
+            let in_flight_us = UserClock::stamp(start, Instant::now()).saturating_sub(busy);
+            let op_name = op.map_or("?", |o| names[o as usize].as_str()).to_owned();
+            if let Some(o) = op {
+                monitor.collector.add(&Batch {
+                    interval: findings.duration.as_secs(),
+                    samples: vec![Sample {
+                        op: o,
+                        ok: false,
+                        latency_us: in_flight_us,
+                        service_us: in_flight_us,
+                        untimed_us: 0,
+                    }],
+                    ..Batch::default()
+                });
+            }
+            shared.errors.record(
+                &seed.id,
+                &op_name,
+                || {
+                    format!(
+                        "stuck: still in the op {:.1}s after it started; abandoned",
+                        in_flight_us as f64 / 1e6
+                    )
+                },
+                findings.duration,
+            );
+            abandoned.push(format!("{} in `{op_name}`", seed.id));
+            let ops = clock.ops.load(Ordering::Relaxed) + 1;
+            findings.users.push(UserResult {
+                summary: crate::report::UserSummary {
+                    id: seed.id.clone(),
+                    class: seed.class.clone(),
+                    seed: seed.seed,
+                    db: seed.db,
+                    ops,
+                    failed: 1,
+                    substituted: 0,
+                    op_digest: String::new(),
+                    scheduled_ops: None,
+                    retries: 0,
+                    retried_ops: 0,
+                },
+                ledger: Ledger::default(),
+                measures: Measures::default(),
+            });
+            continue;
+        }
+        match h.join() {
+            Ok(result) => findings.users.push(result),
+            Err(_) => findings.stop = Some((StopReason::Error, "a user thread panicked".into())),
+        }
+    }
+    // Batches of users that finished after the monitor stopped listening.
+    while let Ok(batch) = rx.try_recv() {
+        monitor.collector.add(&batch);
+    }
+    if !abandoned.is_empty() {
+        findings.stop = Some((
+            StopReason::StuckOps,
+            format!(
+                "{} still in an op {:.0}s after the run stopped ({}), abandoned: {}",
+                if abandoned.len() == 1 {
+                    "1 user was"
+                } else {
+                    "users were"
+                },
+                monitor.stuck_grace.as_secs_f64(),
+                shared.signal.reason().map_or("?".into(), |(r, _)| format!("{r:?}")),
+                abandoned.join(", ")
+            ),
+        ));
     }
     let Monitor {
         mut collector,
@@ -590,6 +682,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     findings.warnings.extend(warned);
     let stop = shared.signal.reason();
     match stop {
+        _ if !abandoned.is_empty() => {}
         Some((reason, detail)) if !reason.is_normal() || findings.stop.is_none() => {
             findings.stop = Some((reason, detail.unwrap_or_default()));
         }
@@ -629,6 +722,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         StopReason::Interrupted => failures.push("interrupted".to_owned()),
         StopReason::ThresholdBreached => failures.push(format!("stopped early: {detail}")),
         StopReason::OpFailed => failures.push(format!("stopped at the first failed op: {detail}")),
+        StopReason::StuckOps => failures.push(format!("stuck: {detail}")),
     }
     if f.verify.ran && !f.verify.passed {
         failures.push(format!("verify step failed: {}", f.verify.errors.join("; ")));

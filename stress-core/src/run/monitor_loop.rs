@@ -24,6 +24,8 @@ const INTERVAL: Duration = Duration::from_secs(1);
 /// users' batches and tells observers about each closed interval.
 pub(crate) struct Monitor<'a> {
     pub(crate) shared: &'a Shared,
+    /// How long users may stay in an op after the run stopped before they are abandoned.
+    pub(crate) stuck_grace: Duration,
     pub(crate) sources: Vec<Box<dyn MetricsSource>>,
     pub(crate) limits: Limits,
     pub(crate) collector: Collector,
@@ -47,11 +49,15 @@ pub(crate) struct Monitor<'a> {
 
 impl Monitor<'_> {
     /// Runs until every user has finished (their senders are gone); returns that instant.
-    pub(crate) fn run(&mut self, rx: &Receiver<Batch>, start: Instant) -> Instant {
+    /// Runs until every user has finished (their senders are gone), or until users are still
+    /// in an op [`stuck_grace`](Self::stuck_grace) after the run stopped (or at a second
+    /// Ctrl-C); returns that instant and whether users were left in an op.
+    pub(crate) fn run(&mut self, rx: &Receiver<Batch>, start: Instant) -> (Instant, bool) {
         self.start = start;
         self.sample_baseline();
         let deadline = self.duration.map(|d| start + d);
         let mut next = 1u64;
+        let (mut stopped_at, mut stuck) = (None::<Instant>, false);
         loop {
             let next_tick = start + INTERVAL * next as u32;
             let wake = next_tick.min(Instant::now() + Duration::from_millis(100));
@@ -68,6 +74,17 @@ impl Monitor<'_> {
             if deadline.is_some_and(|d| now >= d) {
                 self.shared.signal.stop(StopReason::DurationElapsed, None);
             }
+            if self.shared.signal.is_stopped() {
+                let since = *stopped_at.get_or_insert(now);
+                if now.saturating_duration_since(since) >= self.stuck_grace || signal::interrupted_again() {
+                    // What the users sent so far counts; those still in an op are left to it.
+                    while let Ok(batch) = rx.try_recv() {
+                        self.collector.add(&batch);
+                    }
+                    stuck = true;
+                    break;
+                }
+            }
             let k = now.saturating_duration_since(start).as_secs();
             if k >= next {
                 self.sample(k - 1, now);
@@ -82,7 +99,7 @@ impl Monitor<'_> {
         }
         self.close(u64::MAX);
         self.backpressure.paused_s = (self.backpressure.paused_s * 1000.0).round() / 1000.0;
-        end
+        (end, stuck)
     }
 
     /// Readings at the users' start, beside the peaks: what the run added is peak minus start.

@@ -27,6 +27,9 @@ pub enum StopReason {
     Error,
     /// An op failed for good (after its tries) and `abort_on_error` was set.
     OpFailed,
+    /// Users were still in an op after the run stopped and its grace passed (or a second
+    /// Ctrl-C came): they were abandoned, not waited for, and are named in the detail.
+    StuckOps,
 }
 
 impl StopReason {
@@ -94,6 +97,8 @@ impl StopSignal {
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Ctrl-Cs (and passed-on SIGTERMs) so far: a second one stops waiting for stuck users.
+static INTERRUPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 static HANDLER: OnceLock<()> = OnceLock::new();
 
 /// Installs the Ctrl-C handler (once per process): Ctrl-C stops the current run with
@@ -102,8 +107,9 @@ static HANDLER: OnceLock<()> = OnceLock::new();
 pub(crate) fn install_interrupt_handler() {
     HANDLER.get_or_init(|| {
         let result = ctrlc::set_handler(|| {
+            INTERRUPTS.fetch_add(1, Ordering::SeqCst);
             if INTERRUPTED.swap(true, Ordering::SeqCst) {
-                eprintln!("still stopping: waiting for users to finish their current op");
+                eprintln!("still stopping: users still in an op are abandoned now");
             } else {
                 eprintln!("interrupted: stopping users and writing reports");
             }
@@ -140,6 +146,11 @@ pub(crate) fn watch_stdin_lifeline() {
             interrupt("cargo stress went away");
         });
     });
+}
+
+/// Whether Ctrl-C was pressed more than once: stop waiting for users stuck in an op.
+pub(crate) fn interrupted_again() -> bool {
+    INTERRUPTS.load(Ordering::SeqCst) >= 2
 }
 
 /// Whether Ctrl-C was pressed.

@@ -24,22 +24,25 @@ use crate::workload::{OpKind, OpTable, UserClass};
 /// Samples a user hands over at once (or at each interval's end, whichever comes first).
 const BATCH: usize = 1024;
 
-/// Everything one user thread needs.
-pub(crate) struct UserJob<'a, A: Adapter> {
-    pub(crate) adapter: &'a A,
-    pub(crate) class: &'a UserClass<A>,
-    pub(crate) table: &'a OpTable,
-    /// Class op index → run op index.
-    pub(crate) op_ids: &'a [u32],
+/// Everything one user thread needs, owned: a user stuck in an op past the run's grace is
+/// abandoned, not waited for, so its thread borrows nothing from the run.
+pub(crate) struct UserJob<A: Adapter> {
+    pub(crate) adapter: Arc<A>,
+    pub(crate) classes: Arc<Vec<UserClass<A>>>,
+    pub(crate) tables: Arc<Vec<OpTable>>,
+    /// Per class: class op index → run op index.
+    pub(crate) op_ids: Arc<Vec<Vec<u32>>>,
+    /// The user's class, as an index into `classes`.
+    pub(crate) class_index: usize,
+    /// The user's index in the run (its clock's).
+    pub(crate) user_index: usize,
     /// Run op index of the `connect` pseudo-op.
     pub(crate) connect_id: u32,
-    pub(crate) seed: &'a UserSeed,
+    pub(crate) seed: UserSeed,
     /// The schema seed of the user's database.
     pub(crate) db_seed: u64,
     pub(crate) config: Arc<RunConfig>,
-    pub(crate) shared: &'a Shared,
-    /// This user's clock, read by the monitor to find stalls.
-    pub(crate) clock: &'a UserClock,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) tx: Sender<Batch>,
     pub(crate) pace: Pace,
 }
@@ -54,8 +57,19 @@ pub(crate) struct UserResult {
     pub(crate) measures: Measures,
 }
 
-pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
-    let shared = job.shared;
+pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
+    let (classes, tables, op_ids, shared_arc, adapter) = (
+        Arc::clone(&job.classes),
+        Arc::clone(&job.tables),
+        Arc::clone(&job.op_ids),
+        Arc::clone(&job.shared),
+        Arc::clone(&job.adapter),
+    );
+    let class = &classes[job.class_index];
+    let table = &tables[job.class_index];
+    let op_ids = &op_ids[job.class_index];
+    let shared = &*shared_arc;
+    let clock = &shared.clocks[job.user_index];
     let mut summary = UserSummary {
         id: job.seed.id.clone(),
         class: job.seed.class.clone(),
@@ -70,7 +84,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         retried_ops: 0,
     };
     // Connect and run the class's hook before the start: neither is timed.
-    let connected = match panic::catch(|| job.adapter.connect(job.seed.db)) {
+    let connected = match panic::catch(|| adapter.connect(job.seed.db)) {
         Ok(Ok(conn)) => Ok(User::<A> {
             conn,
             rng: seed::rng(job.seed.seed),
@@ -90,7 +104,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         Ok(Err(e)) => Err(format!("cannot connect: {e}")),
         Err(p) => Err(format!("cannot connect: {p}")),
     };
-    let connected = connected.and_then(|mut user| match &job.class.on_connect {
+    let connected = connected.and_then(|mut user| match &class.on_connect {
         None => Ok(user),
         Some(hook) => match panic::catch(|| hook(&mut user)) {
             Ok(Ok(())) => Ok(user),
@@ -161,18 +175,18 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
                 (intended, lag)
             }
         };
-        let mut i = job.table.roll(&mut user.rng);
+        let mut i = table.roll(&mut user.rng);
         let mut substituted = false;
         // With a budget the adapter can measure cheaply, a write asks before it runs: the
         // budget then holds to within one op's writes per writing user, not a second's.
-        if job.class.ops[i].kind == OpKind::Write
+        if class.ops[i].kind == OpKind::Write
             && let Some(budget) = disk_budget
-            && job.adapter.disk_bytes().is_some_and(|b| b >= budget)
+            && adapter.disk_bytes().is_some_and(|b| b >= budget)
         {
             shared.disk_over.store(true, Ordering::Relaxed);
         }
-        if job.class.ops[i].kind == OpKind::Write && shared.disk_over.load(Ordering::Relaxed) {
-            match job.table.roll_read(&mut user.rng) {
+        if class.ops[i].kind == OpKind::Write && shared.disk_over.load(Ordering::Relaxed) {
+            match table.roll_read(&mut user.rng) {
                 Some(r) => (i, substituted) = (r, true),
                 None => {
                     // A class with no reads waits for disk to be freed, or for the run to end.
@@ -181,12 +195,11 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
                 }
             }
         }
-        let op = &job.class.ops[i];
+        let op = &class.ops[i];
         user.untimed = Duration::ZERO;
         let t0 = Instant::now();
-        job.clock
-            .busy_since
-            .store(UserClock::stamp(start, t0), Ordering::Relaxed);
+        clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
+        clock.busy_since.store(UserClock::stamp(start, t0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
         // pgbench), and the op's latency covers them all.
         let rng_at = (max_tries > 1).then(|| user.rng.clone());
@@ -195,7 +208,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
             let result = panic::catch(|| (op.f)(&mut user));
             match (&result, &rng_at) {
                 (Ok(Err(e)), Some(rng))
-                    if user.attempt < max_tries && !signal.is_stopped() && job.adapter.is_retryable(e) =>
+                    if user.attempt < max_tries && !signal.is_stopped() && adapter.is_retryable(e) =>
                 {
                     user.attempt += 1;
                     user.rng = rng.clone();
@@ -208,12 +221,11 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
             summary.retried_ops += 1;
         }
         let t1 = Instant::now();
-        job.clock
-            .last_done
-            .store(UserClock::stamp(start, t1), Ordering::Relaxed);
-        job.clock.busy_since.store(0, Ordering::Relaxed);
+        clock.last_done.store(UserClock::stamp(start, t1), Ordering::Relaxed);
+        clock.busy_since.store(0, Ordering::Relaxed);
         let untimed = user.untimed;
         user.ops_done += 1;
+        clock.ops.store(user.ops_done, Ordering::Relaxed);
         digest.push(&op.name, user.rng.get_word_pos());
         let interval = (t1 - start).as_secs();
         if interval != batch.interval && !batch.samples.is_empty() {
@@ -264,7 +276,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
         let latency = intended.map_or(service, |t| t1.saturating_duration_since(t).saturating_sub(untimed));
         if measured {
             batch.samples.push(Sample {
-                op: job.op_ids[i],
+                op: op_ids[i],
                 ok,
                 latency_us: latency.as_micros() as u64,
                 service_us: service.as_micros() as u64,
@@ -304,7 +316,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<'_, A>) -> UserResult {
 }
 
 /// With `--abort-on-error`, the first op that fails for good stops the run.
-fn abort_on_error<A: Adapter>(job: &UserJob<'_, A>, user: &str, op: &str, message: impl FnOnce() -> String) {
+fn abort_on_error<A: Adapter>(job: &UserJob<A>, user: &str, op: &str, message: impl FnOnce() -> String) {
     if job.config.abort_on_error {
         job.shared
             .signal
@@ -331,7 +343,7 @@ fn flush(tx: &Sender<Batch>, batch: &mut Batch) {
 }
 
 fn connect_failed<A: Adapter>(
-    job: &UserJob<'_, A>,
+    job: &UserJob<A>,
     mut summary: UserSummary,
     start: Instant,
     message: String,
