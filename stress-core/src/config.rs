@@ -764,12 +764,8 @@ impl RunConfig {
             )));
         }
         let batch_min = layer.batch_min.unwrap_or(DEFAULT_BATCH.0);
+        // An empty or oversized batch range is refused by `validate`, below.
         let batch_max = layer.batch_max.unwrap_or(DEFAULT_BATCH.1.max(batch_min));
-        if batch_min == 0 || batch_min > batch_max {
-            return Err(ConfigError::Invalid(format!(
-                "batch {batch_min}..{batch_max} is empty: the minimum must be at least 1 and not exceed the maximum"
-            )));
-        }
         let staged = (!stages.is_empty()).then(|| Duration::from_millis(stages.iter().map(|s| s.duration_ms).sum()));
         let mut duration = match (layer.duration, staged, layer.ops_per_user) {
             (Some(d), _, _) | (None, Some(d), _) => Some(d),
