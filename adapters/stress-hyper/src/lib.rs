@@ -15,6 +15,10 @@
 //! - **Reads** go over libpq ([`Transport::LibPq`]) or gRPC ([`Transport::Grpc`], results as
 //!   Arrow); reads of a session's temporary tables stay on libpq, the only session that sees
 //!   them.
+//! - **Who can connect**: the run alone. libpq is served on a Unix socket in a private (0700)
+//!   temporary directory, as PostgreSQL's own test clusters do: hyperd has no password setting,
+//!   so the directory's permissions keep other local accounts out. A TCP port
+//!   ([`Hyper::port`]) and gRPC (TCP only) are opt-in, and open to every local account.
 //! - **Monitoring**: hyperd's resource log (`resource-metrics` records: process memory, CPU,
 //!   load, scheduler threads and waiting jobs) feeds the run's monitor, so memory and CPU
 //!   limits pause users with hysteresis; `query-end` records give server-side latency beside
@@ -54,11 +58,14 @@ use crate::server::Server;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
-    /// The PostgreSQL wire protocol over TCP (`STRESS_TRANSPORT=tcp`).
+    /// The PostgreSQL wire protocol (`STRESS_TRANSPORT=tcp`, its historical name): over a Unix
+    /// socket in a private directory, or TCP when [`Hyper::port`] asks for it.
     #[default]
     #[serde(rename = "tcp")]
     LibPq,
-    /// gRPC, results as Arrow (`STRESS_TRANSPORT=grpc`); writes stay on libpq.
+    /// gRPC, results as Arrow (`STRESS_TRANSPORT=grpc`); writes stay on libpq. hyperd serves
+    /// gRPC on TCP only and without a password: any local account can reach that port while the
+    /// run lasts.
     Grpc,
 }
 
@@ -228,7 +235,10 @@ impl Hyper {
         self
     }
 
-    /// The libpq port (default: a free one).
+    /// Listens for libpq on TCP `127.0.0.1:port` instead of the default: a Unix socket in a
+    /// private (0700) directory, which no other local account can reach. hyperd has no password
+    /// setting, so on a port any local account can connect while the run lasts: ask for one
+    /// only on a machine of your own.
     pub fn port(mut self, port: u16) -> Self {
         self.options.port = Some(port);
         self
@@ -313,7 +323,8 @@ impl Hyper {
         self.server.as_ref().map(|s| s.pid)
     }
 
-    /// `127.0.0.1:port` of the running hyperd's libpq listener.
+    /// Where the running hyperd's libpq listener is: `tab.domain://<dir>/domain/.s.PGSQL.7483` (a Unix
+    /// socket in a private directory), or `127.0.0.1:port` when [`port`](Self::port) was set.
     pub fn endpoint(&self) -> Option<&str> {
         self.server.as_ref().map(|s| s.endpoint.as_str())
     }
@@ -401,23 +412,25 @@ impl Adapter for Hyper {
                 .parse()
                 .map_err(|e| OpError::msg(format!("parameter data_format: {e}")))?;
         }
-        let base = match ctx.out_dir {
-            Some(d) => d.to_owned(),
-            None => {
-                let t = tempfile::Builder::new().prefix("stress-hyper-").tempdir()?;
-                let p = t.path().to_owned();
-                self.temp = Some(t);
-                p
-            }
-        };
+        // A private (0700) directory of our own holds hyperd's socket (and, without an output
+        // directory, its log and databases): hyperd has no password setting, so its
+        // permissions are what keep other local accounts out.
+        let temp = tempfile::Builder::new()
+            .prefix("stress-hyper-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()?;
+        let base = ctx.out_dir.map_or_else(|| temp.path().to_owned(), Path::to_owned);
         let mut options = self.options.clone();
         options.settings = self.settings();
-        let server = Server::start(&options, &base.join("hyperd"))?;
+        let started = Server::start(&options, &base.join("hyperd"), temp.path());
+        let temp_path = temp.path().to_owned();
+        self.temp = Some(temp);
+        let server = started?;
         // hyperd also ends when its callback connection closes; the watchdog makes sure of it
         // (SIGKILL after a grace) and removes the temporary directory, whatever kills us.
         let lifeline = stress_core::lifeline::Lifeline::guard(
             Some(server.pid),
-            self.temp.as_ref().map(tempfile::TempDir::path),
+            Some(&temp_path),
             std::time::Duration::from_secs(10),
         );
         self.server = Some(server);

@@ -37,7 +37,9 @@ pub(crate) struct Options {
 pub(crate) struct Server {
     pub(crate) child: Arc<Mutex<Child>>,
     pub(crate) pid: u32,
-    /// `127.0.0.1:port` of the libpq listener.
+    /// Where the libpq listener is: `tab.domain://<dir>/domain/.s.PGSQL.7483`, a Unix socket in a
+    /// directory only this account can enter (the default), or `127.0.0.1:port` when a port
+    /// was asked for.
     pub(crate) endpoint: String,
     /// `http://127.0.0.1:port` of the gRPC listener.
     pub(crate) grpc_url: Option<String>,
@@ -57,14 +59,21 @@ fn free_port() -> Result<u16, OpError> {
 }
 
 impl Server {
-    pub(crate) fn start(opts: &Options, log_dir: &Path) -> Result<Self, OpError> {
+    /// Starts hyperd with its log in `log_dir`; without a port, its libpq listener is a Unix
+    /// socket in `socket_dir`, which must be private (0700): hyperd has no password setting,
+    /// so the directory's permissions are what keep other local accounts out.
+    pub(crate) fn start(opts: &Options, log_dir: &Path, socket_dir: &Path) -> Result<Self, OpError> {
         let hyperd = find_hyperd(opts.hyperd.as_deref())?;
         std::fs::create_dir_all(log_dir)?;
         let callback = TcpListener::bind("127.0.0.1:0")?;
         callback.set_nonblocking(true)?;
-        let port = opts.port.unwrap_or(0);
         let grpc_port = if opts.grpc { Some(free_port()?) } else { None };
-        let mut listen = format!("tab.tcp://127.0.0.1:{port}");
+        let mut listen = match opts.port {
+            Some(port) => format!("tab.tcp://127.0.0.1:{port}"),
+            // Named as PostgreSQL names its sockets (and hyperd its default one), so that `psql -h
+            // <dir> -p 7483` reaches it too.
+            None => format!("tab.domain://{}/domain/.s.PGSQL.7483", socket_dir.display()),
+        };
         if let Some(g) = grpc_port {
             listen.push_str(&format!(",tcp.grpc://127.0.0.1:{g}"));
         }
@@ -114,7 +123,8 @@ impl Server {
     }
 
     /// Waits for hyperd to connect back and send its listen address (one length byte, then
-    /// `tab.tcp://host:port`); fails fast with hyperd's own words if it exits first.
+    /// `tab.tcp://host:port` or `tab.domain://…`); fails fast with hyperd's own words if it
+    /// exits first.
     fn await_callback(&mut self, listener: &TcpListener) -> Result<(TcpStream, String), OpError> {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut stream = loop {
@@ -148,10 +158,14 @@ impl Server {
         stream.set_read_timeout(None)?;
         let descriptor = String::from_utf8_lossy(&descriptor);
         let descriptor = descriptor.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-        let endpoint = descriptor
-            .strip_prefix("tab.tcp://")
-            .filter(|e| e.contains(':'))
-            .ok_or_else(|| OpError::msg(format!("hyperd reported an address we cannot use: {descriptor}")))?;
+        let endpoint = if descriptor.starts_with("tab.domain://") {
+            // hyperdb-api connects to this form as it is, over the Unix socket.
+            Some(descriptor)
+        } else {
+            descriptor.strip_prefix("tab.tcp://").filter(|e| e.contains(':'))
+        };
+        let endpoint =
+            endpoint.ok_or_else(|| OpError::msg(format!("hyperd reported an address we cannot use: {descriptor}")))?;
         Ok((stream, endpoint.to_owned()))
     }
 

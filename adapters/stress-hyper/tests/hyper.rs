@@ -1,6 +1,10 @@
 //! The Hyper adapter against a real hyperd it starts itself (`HYPERD_PATH`, or the
 //! `tableauhyperapi` Python package; `scripts/install-hyperd` installs one).
 
+#[path = "../../../tests/support/other_account.rs"]
+mod other_account;
+use other_account::{is_root, psql_as_nobody};
+
 use std::path::Path;
 
 use stress_core::sql::{ColumnType, SqlConn, TableDef, Value};
@@ -236,4 +240,69 @@ fn a_harness_killed_with_sigkill_leaves_no_hyperd_and_no_temporary_files() {
     }
     assert!(!alive(pid), "hyperd {pid} outlived its harness");
     assert!(!temp.exists(), "{} was left behind", temp.display());
+}
+
+/// The TCP ports process `pid` listens on (its sockets' inodes, found in `/proc/net/tcp*` in
+/// state LISTEN).
+fn tcp_listeners(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let link = std::fs::read_link(e.path()).ok()?;
+            let link = link.to_str()?;
+            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(f).unwrap_or_default().lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (cols.get(1)?, cols.get(3)?, cols.get(9)?);
+            (*state == "0A" && inodes.iter().any(|i| i == inode))
+                .then(|| u16::from_str_radix(local.rsplit(':').next()?, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// hyperd has no password setting: a managed one serves libpq on a Unix socket in a private
+/// directory and on no TCP port, so another local account cannot connect; the run can.
+#[test]
+fn no_other_local_account_can_connect_to_a_managed_hyperd() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = tempfile::tempdir().unwrap();
+    let mut h = Hyper::managed();
+    h.start(&ctx(1, out.path())).unwrap();
+    let pid = h.hyperd_pid().unwrap();
+    let endpoint = h.endpoint().unwrap().to_owned();
+    let socket_dir = endpoint
+        .strip_prefix("tab.domain://")
+        .and_then(|e| e.strip_suffix("/domain/.s.PGSQL.7483"))
+        .unwrap_or_else(|| panic!("a Unix socket by default: {endpoint}"));
+    let socket_dir = Path::new(socket_dir);
+    assert!(socket_dir.join(".s.PGSQL.7483").exists(), "{endpoint}");
+    let mode = std::fs::metadata(socket_dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the socket's directory {} is private: {mode:o}", socket_dir.display());
+    assert_eq!(tcp_listeners(pid), Vec::<u16>::new(), "hyperd listens on no TCP port");
+    if is_root() {
+        // The socket is there, but another account cannot reach it.
+        let (ok, said) = psql_as_nobody(socket_dir.to_str().unwrap(), 7483);
+        assert!(!ok && said.contains("Permission denied"), "{said}");
+    }
+    // The run's own connections get in.
+    let mut c = h.connect(0).unwrap();
+    assert_eq!(c.query_scalar("SELECT 1", &[]).unwrap(), Value::Int(1));
+    drop(c);
+    h.stop().unwrap();
+    assert!(!socket_dir.exists(), "{} was left behind", socket_dir.display());
+
+    // A port on request: TCP, open to every local account (documented), the check above sees it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut h = Hyper::managed().port(port);
+    h.start(&ctx(1, out.path())).unwrap();
+    assert_eq!(tcp_listeners(h.hyperd_pid().unwrap()), vec![port]);
+    assert_eq!(h.endpoint(), Some(format!("127.0.0.1:{port}").as_str()));
+    h.stop().unwrap();
 }

@@ -1,5 +1,9 @@
 //! The PostgreSQL adapter against real servers it starts itself.
 
+#[path = "../../../tests/support/other_account.rs"]
+mod other_account;
+use other_account::{is_root, psql_as_nobody};
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -468,56 +472,6 @@ fn a_frozen_server_is_a_stall_in_the_summary() {
         "{:?}",
         s.warnings
     );
-}
-
-/// The server's bin directory (where psql is too).
-fn psql() -> std::path::PathBuf {
-    let dir = std::env::var_os("PG_BINDIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::fs::read_dir("/usr/lib/postgresql")
-                .unwrap()
-                .flatten()
-                .map(|e| e.path().join("bin"))
-                .find(|b| b.join("psql").is_file())
-                .expect("PostgreSQL's bin directory")
-        });
-    dir.join("psql")
-}
-
-/// `psql -c 'SELECT 1'` against `host`, as another local account (`nobody`) when we are root;
-/// whether it got in, and what it said.
-fn psql_as_nobody(host: &str, port: u16) -> (bool, String) {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(psql());
-    cmd.args([
-        "-h",
-        host,
-        "-p",
-        &port.to_string(),
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-w",
-    ])
-    .args(["-c", "SELECT 1"])
-    .env_remove("PGPASSWORD")
-    .current_dir("/");
-    if is_root() {
-        cmd.uid(65534).gid(65534);
-    }
-    let out = cmd.output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
-        .unwrap_or(false)
 }
 
 #[test]
