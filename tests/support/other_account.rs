@@ -52,4 +52,3 @@ pub(crate) fn is_root() -> bool {
         .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
         .unwrap_or(false)
 }
-

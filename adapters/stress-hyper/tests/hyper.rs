@@ -256,7 +256,14 @@ fn tcp_listeners(pid: u32) -> Vec<u16> {
         .collect();
     ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
-        .flat_map(|f| std::fs::read_to_string(f).unwrap_or_default().lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .filter_map(|line| {
             let cols: Vec<&str> = line.split_whitespace().collect();
             let (local, state, inode) = (cols.get(1)?, cols.get(3)?, cols.get(9)?);
@@ -284,7 +291,12 @@ fn no_other_local_account_can_connect_to_a_managed_hyperd() {
     let socket_dir = Path::new(socket_dir);
     assert!(socket_dir.join(".s.PGSQL.7483").exists(), "{endpoint}");
     let mode = std::fs::metadata(socket_dir).unwrap().permissions().mode();
-    assert_eq!(mode & 0o077, 0, "the socket's directory {} is private: {mode:o}", socket_dir.display());
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the socket's directory {} is private: {mode:o}",
+        socket_dir.display()
+    );
     assert_eq!(tcp_listeners(pid), Vec::<u16>::new(), "hyperd listens on no TCP port");
     if is_root() {
         // The socket is there, but another account cannot reach it.
@@ -299,7 +311,11 @@ fn no_other_local_account_can_connect_to_a_managed_hyperd() {
     assert!(!socket_dir.exists(), "{} was left behind", socket_dir.display());
 
     // A port on request: TCP, open to every local account (documented), the check above sees it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut h = Hyper::managed().port(port);
     h.start(&ctx(1, out.path())).unwrap();
     assert_eq!(tcp_listeners(h.hyperd_pid().unwrap()), vec![port]);
