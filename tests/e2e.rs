@@ -197,7 +197,11 @@ fn a_failing_workload_exits_1_with_its_reports() {
     );
     assert_eq!(
         s["failures"],
-        serde_json::json!(["verify step failed: database 0: the ledger says 1, the engine says 0"])
+        serde_json::json!([{
+            "kind": "verify",
+            "errors": ["database 0: the ledger says 1, the engine says 0"],
+            "message": "verify step failed: database 0: the ledger says 1, the engine says 0",
+        }])
     );
     let replay = read_json(&out_dir.join("replay.json"));
     assert_eq!(replay["stop_reason"], "OpLimit");
@@ -516,7 +520,10 @@ fn ctrl_c_stops_a_run_writes_its_reports_and_exits_1() {
     let s = summary(&out_dir);
     assert_eq!(s["stop_reason"], "Interrupted", "{s}");
     assert_eq!(s["passed"], false);
-    assert_eq!(s["failures"], serde_json::json!(["interrupted"]));
+    assert_eq!(
+        s["failures"],
+        serde_json::json!([{"kind": "interrupted", "message": "interrupted"}])
+    );
     let total = s["total_ops"].as_u64().unwrap();
     assert!(
         total >= ops_before,

@@ -699,7 +699,10 @@ fn an_iteration_that_outlives_its_timeout_is_stopped_and_is_the_breaking_point()
     let stopped = out_dir.join("iter-002");
     let s = summary(&stopped);
     assert_eq!(s["stop_reason"], "Interrupted", "{s}");
-    assert_eq!(s["failures"], serde_json::json!(["interrupted"]));
+    assert_eq!(
+        s["failures"],
+        serde_json::json!([{"kind": "interrupted", "message": "interrupted"}])
+    );
     assert_eq!((&s["total_ops"], &s["failed_ops"]), (&1.into(), &0.into()), "{s}");
     assert_eq!(read_json(&stopped.join("replay.json"))["config"]["params"]["size"], 2);
     assert_eq!(timeseries_ops(&stopped), 1);

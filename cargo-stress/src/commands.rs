@@ -45,29 +45,25 @@ fn list(args: &ListArgs) -> Result<(), CliError> {
             let rows: Vec<[String; 5]> = all
                 .iter()
                 .map(|w| {
-                    let o = &w.info["options"];
+                    let o = &w.info.options;
                     // Without a duration, an op limit runs until the ops are done.
-                    let duration = match (o["duration_ms"].as_u64(), o["ops_per_user"].as_u64()) {
+                    let duration = match (o.duration_ms, o.ops_per_user) {
                         (Some(ms), _) => format!("{}s", ms as f64 / 1000.0),
                         (None, Some(n)) => format!("{n} ops/user"),
                         (None, None) => "10s (default)".to_owned(),
                     };
                     // The code's user counts, with the attribute's laid over them.
-                    let attr = o["users"].as_array().cloned().unwrap_or_default();
-                    let users: Vec<String> = w.info["classes"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|c| {
-                            let n = attr.iter().find(|a| a[0] == c[0]).map_or(&c[1], |a| &a[1]);
-                            format!("{}={n}", c[0].as_str().unwrap_or("?"))
+                    let attr = o.users.as_deref().unwrap_or_default();
+                    let users: Vec<String> = w
+                        .info
+                        .classes
+                        .iter()
+                        .map(|(class, n)| {
+                            let n = attr.iter().find(|(c, _)| c == class).map_or(n, |(_, n)| n);
+                            format!("{class}={n}")
                         })
                         .collect();
-                    let ignore = if w.info["ignore"] == true {
-                        ", ignored by cargo test"
-                    } else {
-                        ""
-                    };
+                    let ignore = if w.info.ignore { ", ignored by cargo test" } else { "" };
                     let params: Vec<String> = declared(w)
                         .iter()
                         .map(|p| format!("{}={}", p.name, p.default))
@@ -81,7 +77,7 @@ fn list(args: &ListArgs) -> Result<(), CliError> {
                         w.name.clone(),
                         w.package.clone(),
                         format!("{} {}", w.kind, w.target),
-                        w.info["adapter"].as_str().unwrap_or("?").to_owned(),
+                        w.info.adapter.clone(),
                         format!("{duration}, users {}{params}{ignore}", users.join(",")),
                     ]
                 })
@@ -94,7 +90,7 @@ fn list(args: &ListArgs) -> Result<(), CliError> {
 
 /// The parameters a workload declares, as its harness lists them.
 pub(crate) fn declared(w: &Workload) -> Vec<stress_core::ParamDef> {
-    serde_json::from_value(w.info["params"].clone()).unwrap_or_default()
+    w.info.params.clone()
 }
 
 pub(crate) fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
@@ -265,12 +261,8 @@ fn run(args: &RunArgs) -> Result<(), CliError> {
             done.len(),
             failed.join(", ")
         );
-        let only_thresholds = done.iter().all(|(_, _, s)| s.failed_on_thresholds_only());
-        return Err(if only_thresholds {
-            CliError::Thresholds(msg)
-        } else {
-            CliError::Failed(msg)
-        });
+        let code = stress_core::verdict::exit_code(done.iter().flat_map(|(_, _, s)| &s.failures));
+        return Err(CliError::from_exit_code(code, msg));
     }
     if interrupted.load(Ordering::SeqCst) || done.len() < selected.len() {
         return Err(CliError::Failed("interrupted".into()));

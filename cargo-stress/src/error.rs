@@ -1,16 +1,6 @@
 //! Errors of `cargo stress`, each with its exit code.
 
-/// Exit code: every workload ran and passed.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: a workload failed (errors above its allowance, failed verify step, crash,
-/// resource limit, interrupted).
-pub const EXIT_FAILED: u8 = 1;
-/// Exit code: usage or configuration error.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code: the build failed.
-pub const EXIT_BUILD: u8 = 3;
-/// Exit code: a threshold was breached, and nothing else failed.
-pub const EXIT_THRESHOLDS: u8 = 4;
+pub use stress_core::verdict::{EXIT_BUILD, EXIT_FAILED, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
 
 /// What went wrong, as one line that says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +20,16 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The failure a run's verdict exit code stands for ([`stress_core::verdict::exit_code`]).
+    pub(crate) fn from_exit_code(code: u8, msg: String) -> Self {
+        match code {
+            EXIT_THRESHOLDS => Self::Thresholds(msg),
+            EXIT_USAGE => Self::Usage(msg),
+            EXIT_BUILD => Self::Build(msg),
+            _ => Self::Failed(msg),
+        }
+    }
+
     /// The documented exit code.
     pub fn exit_code(&self) -> u8 {
         match self {

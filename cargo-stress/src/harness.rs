@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use stress_core::Summary;
 use stress_core::config::Origin;
+use stress_core::protocol::{EVENT_PREFIX, Event, ListedWorkload, Listing};
 
 use crate::discover::Built;
 use crate::error::{CliError, usage};
@@ -35,7 +36,7 @@ pub struct Workload {
     #[serde(skip)]
     pub manifest_path: PathBuf,
     /// What the harness says of it: adapter, classes, options, source location.
-    pub info: serde_json::Value,
+    pub info: ListedWorkload,
 }
 
 impl Workload {
@@ -66,14 +67,10 @@ pub fn list(built: &[Built]) -> Result<Vec<Workload>, CliError> {
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
         }
-        let entries: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).map_err(|_| {
-            usage(format!(
-                "{where_} is not a stress harness: its main should return stress_core::main()"
-            ))
-        })?;
-        for info in entries {
+        let listing = Listing::parse(&output.stdout).map_err(|e| usage(format!("{where_} {e}")))?;
+        for info in listing.workloads {
             out.push(Workload {
-                name: info["name"].as_str().unwrap_or_default().to_owned(),
+                name: info.name.clone(),
                 package: c.package.clone(),
                 kind: c.kind.clone(),
                 target: c.target.clone(),
@@ -214,12 +211,10 @@ pub fn run(
             handed_over = serde_json::from_str(json).ok();
             continue;
         }
-        match line.strip_prefix("stress-progress: ") {
-            Some(json) => {
-                if let Ok(event) = serde_json::from_str::<serde_json::Value>(json) {
-                    status.event(&event);
-                }
-            }
+        match Event::from_line(&line) {
+            Some(event) => status.event(&event),
+            // An event of a later protocol is not for people either.
+            None if line.starts_with(EVENT_PREFIX) => {}
             None => status.println(&line),
         }
     }
@@ -260,6 +255,52 @@ pub fn failure_message(stdout: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A harness built against another stress-core: a program that prints its listing.
+    fn harness_printing(dir: &Path, listing: &str) -> Built {
+        use std::os::unix::fs::PermissionsExt;
+        // A new file each time: one just run may not be rewritten while it is still mapped.
+        static N: AtomicU32 = AtomicU32::new(0);
+        let exe = dir.join(format!("stress-harness-{}", N.fetch_add(1, Ordering::SeqCst)));
+        std::fs::write(&exe, format!("#!/bin/sh\ncat <<'EOF'\n{listing}\nEOF\n")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Built {
+            candidate: crate::discover::Candidate {
+                package: "shop".into(),
+                manifest_path: dir.join("Cargo.toml"),
+                kind: "test".into(),
+                target: "stress".into(),
+            },
+            exe,
+        }
+    }
+
+    #[test]
+    fn a_harness_of_another_protocol_is_refused_in_one_line_naming_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let newer = harness_printing(dir.path(), r#"{"protocol_version": 9, "workloads": [{"name": 1}]}"#);
+        let e = list(&[newer]).unwrap_err();
+        let msg = e.to_string();
+        assert_eq!(e.exit_code(), crate::EXIT_USAGE);
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(
+            msg.contains("(test `stress`) speaks harness protocol 9, this cargo stress speaks 1"),
+            "{msg}"
+        );
+        // An older stress-core printed a bare array.
+        let older = harness_printing(dir.path(), r#"[{"name": "orders"}]"#);
+        let msg = list(&[older]).unwrap_err().to_string();
+        assert!(
+            msg.contains("speaks harness protocol 0, this cargo stress speaks 1"),
+            "{msg}"
+        );
+        // Ours is read.
+        let ours = format!(
+            r#"{{"protocol_version": {}, "workloads": []}}"#,
+            stress_core::protocol::PROTOCOL_VERSION
+        );
+        assert!(list(&[harness_printing(dir.path(), &ours)]).unwrap().is_empty());
+    }
 
     #[test]
     fn failure_messages_are_cut_out_of_libtest_output() {

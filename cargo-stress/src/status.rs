@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
+use stress_core::protocol::Event;
 use stress_core::report::{ProgressLine, start_line};
 
 /// Renders the harness's progress events.
@@ -26,44 +27,49 @@ impl Status {
     }
 
     /// Handles one `stress-progress` event.
-    pub fn event(&mut self, e: &serde_json::Value) {
-        let name = e["workload"].as_str().unwrap_or("?");
-        match e["event"].as_str() {
-            Some("start") => {
+    pub fn event(&mut self, e: &Event) {
+        match e {
+            Event::Start {
+                workload,
+                seed,
+                users,
+                duration_s,
+                ops_per_user,
+                ..
+            } => {
                 self.last_plain_s = 0.0;
-                let line = start_line(
-                    name,
-                    e["users"].as_u64().unwrap_or(0),
-                    e["seed"].as_u64().unwrap_or(0),
-                    e["duration_s"].as_f64(),
-                    e["ops_per_user"].as_u64(),
-                );
+                let line = start_line(workload, *users as u64, *seed, *duration_s, *ops_per_user);
                 self.println(&line);
             }
-            Some("interval") => {
-                let elapsed = e["elapsed_s"].as_f64().unwrap_or(0.0);
-                let i = &e["interval"];
+            Event::Interval {
+                workload,
+                elapsed_s,
+                duration_s,
+                total_ops,
+                failed_ops,
+                interval,
+                paused,
+            } => {
                 let line = ProgressLine {
-                    workload: name,
-                    elapsed_s: elapsed,
-                    duration_s: e["duration_s"].as_f64(),
-                    total_ops: e["total_ops"].as_u64().unwrap_or(0),
-                    interval_ops: i["ops"].as_u64().unwrap_or(0),
-                    p99_us: i["p99_us"].as_u64().unwrap_or(0),
-                    failed_ops: e["failed_ops"].as_u64().unwrap_or(0),
-                    paused: e["paused"].as_str(),
+                    workload,
+                    elapsed_s: *elapsed_s,
+                    duration_s: *duration_s,
+                    total_ops: *total_ops,
+                    interval_ops: interval.ops,
+                    p99_us: interval.p99_us,
+                    failed_ops: *failed_ops,
+                    paused: paused.as_deref(),
                 }
                 .to_string();
                 if self.tty {
                     eprint!("\r\x1b[2K{line}");
                     let _ = std::io::stderr().flush();
                     self.shown = true;
-                } else if elapsed >= self.last_plain_s + self.every_s {
-                    self.last_plain_s = elapsed;
+                } else if *elapsed_s >= self.last_plain_s + self.every_s {
+                    self.last_plain_s = *elapsed_s;
                     eprintln!("{line}");
                 }
             }
-            _ => {}
         }
     }
 

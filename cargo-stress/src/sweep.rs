@@ -228,7 +228,7 @@ fn about(args: &SweepArgs, w: &Workload, defs: &[ParamDef], seed: u64, command_l
                 w.package,
                 w.kind,
                 w.target,
-                w.info["adapter"].as_str().unwrap_or("?")
+                w.info.adapter.as_str()
             ),
         ),
         ("command".into(), format!("`{command_line}`")),

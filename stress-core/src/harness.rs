@@ -17,13 +17,11 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use crate::config::EnvConfig;
 use crate::error::ReplayError;
 use crate::params::{self, ParamDef};
+use crate::protocol::Listing;
 use crate::registry::{self, WorkloadEntry};
 use crate::report::{ConsoleProgress, ProgressStyle, ReplayFile, default_base};
 use crate::run::Runner;
-
-/// Exit code for a usage or configuration error (bad `STRESS_*` value, bad replay file, empty
-/// registry).
-pub const EXIT_USAGE: u8 = 2;
+use crate::verdict::EXIT_USAGE;
 
 /// Runs the registered workloads as libtest trials; return its result from `main`.
 ///
@@ -186,44 +184,15 @@ fn run_entry(entry: &WorkloadEntry, full: bool, env: EnvConfig, replay: Option<R
     if report.passed() {
         return Ok(());
     }
-    let mut msg = report.summary.failures.join("\n");
+    let lines: Vec<&str> = report.summary.failures.iter().map(|f| f.message.as_str()).collect();
+    let mut msg = lines.join("\n");
     if let Some(dir) = &report.out_dir {
         msg.push_str(&format!("\nresults: {}", dir.display()));
     }
     Err(msg.into())
 }
 
-/// The registry as JSON, for tools (`STRESS_LIST=json`): each workload with where it is
-/// defined, its adapter, its classes and its attribute options.
+/// The registry as JSON, for tools (`STRESS_LIST=json`): the protocol's [`Listing`].
 fn list_json(entries: &[&'static WorkloadEntry]) -> String {
-    let list: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let w = (e.build)();
-            let o = &e.options;
-            serde_json::json!({
-                "name": e.name,
-                "module_path": e.module_path,
-                "file": e.file,
-                "line": e.line,
-                "adapter": w.adapter_name(),
-                "classes": w.classes(),
-                "params": w.params(),
-                "ignore": o.ignore,
-                "options": {
-                    "duration_ms": o.duration.map(|d| d.as_millis() as u64),
-                    "users": o.users,
-                    "ops_per_user": o.ops_per_user,
-                    "seed": o.seed,
-                    "think_ms": o.think_ms,
-                    "batch": o.batch,
-                    "databases": o.databases,
-                    "max_memory_mb": o.max_memory_mb,
-                    "max_cpu_percent": o.max_cpu_percent,
-                    "max_disk_mb": o.max_disk_mb,
-                },
-            })
-        })
-        .collect();
-    serde_json::Value::Array(list).to_string()
+    serde_json::to_string(&Listing::of(entries)).expect("a listing serialises")
 }

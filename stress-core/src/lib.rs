@@ -37,6 +37,7 @@ pub mod lifeline;
 pub mod monitor;
 mod outcome;
 pub mod params;
+pub mod protocol;
 pub mod registry;
 pub mod report;
 mod run;
@@ -48,12 +49,13 @@ pub mod syntax;
 pub mod thresholds;
 mod user;
 pub mod validate;
+pub mod verdict;
 mod workload;
 
 pub use adapter::{Adapter, Bare, StartContext};
 pub use config::{ConfigLayer, EnvConfig, RunConfig};
 pub use error::{ConfigError, ReplayError, RunError, WorkloadError};
-pub use harness::{EXIT_USAGE, main};
+pub use harness::main;
 pub use ledger::Ledger;
 pub use outcome::{OpError, OpResult, Outcome};
 pub use params::{ParamDef, ParamValue, Params};
@@ -62,6 +64,7 @@ pub use run::{RunReport, Runner, SUMMARY_PREFIX, StopReason, interrupted};
 pub use seed::StressRng;
 pub use stress_macros::stress_workload;
 pub use user::User;
+pub use verdict::{EXIT_USAGE, Failure, FailureKind};
 pub use workload::{DynWorkload, ErasedWorkload, OpKind, UserClass, Workload, erase};
 
 /// The RNG crate users draw from (`u.rng().random_range(..)`), re-exported so that workload

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use stress_core::prelude::*;
-use stress_core::{StopReason, Summary};
+use stress_core::{FailureKind, StopReason, Summary};
 
 /// Set in the child process this test re-runs itself as.
 const CHILD: &str = "STRESS_TEST_SPAWN_FAILURE_CHILD";
@@ -101,9 +101,10 @@ fn a_stall_is_reported_warned_about_and_can_fail_a_threshold() {
     );
     assert!(!s.passed);
     assert!(
-        s.failures
-            .iter()
-            .any(|f| f.starts_with("threshold max_stall<2s breached: observed")),
+        s.failures.iter().any(
+            |f| matches!(&f.kind, FailureKind::Threshold { rule, .. } if rule == "max_stall<2s")
+                && f.message.starts_with("threshold max_stall<2s breached: observed")
+        ),
         "{:?}",
         s.failures
     );

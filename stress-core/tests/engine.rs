@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use stress_core::monitor::{Health, MetricsSource, Reading, ResourceKind};
 use stress_core::prelude::*;
-use stress_core::{StartContext, StopReason, Summary};
+use stress_core::{FailureKind, StartContext, StopReason, Summary};
 
 fn spin(_: &mut User<Bare>) -> OpResult {
     std::thread::sleep(Duration::from_micros(200));
@@ -56,7 +56,14 @@ fn a_panicking_op_is_an_error_of_that_op_and_the_run_goes_on() {
     assert!(e.message.starts_with("panicked: kaboom in worker-"), "{}", e.message);
     assert!(e.message.contains("engine.rs"), "location kept: {}", e.message);
     assert!(!s.passed);
-    assert!(s.failures[0].contains("ops failed"), "{:?}", s.failures);
+    assert!(
+        matches!(s.failures[0].kind, FailureKind::ErrorRate { failed, total, limit, .. }
+            if failed == s.failed_ops && total == s.total_ops && limit == 0.0),
+        "{:?}",
+        s.failures
+    );
+    assert!(s.failures[0].message.contains("ops failed"), "{:?}", s.failures);
+    assert_eq!(s.exit_code(), stress_core::verdict::EXIT_FAILED);
 }
 
 #[test]

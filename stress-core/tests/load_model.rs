@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use stress_core::prelude::*;
-use stress_core::{ConfigLayer, StopReason};
+use stress_core::{ConfigLayer, Failure, FailureKind, StopReason};
 
 fn noop(_: &mut User<Bare>) -> OpResult {
     Ok(Outcome::done())
@@ -222,12 +222,16 @@ fn thresholds_pass_fail_and_abort() {
     assert!(!bad.passed);
     assert!(bad.thresholds[0].passed && !bad.thresholds[1].passed);
     assert!(
-        bad.failures
-            .iter()
-            .any(|f| f.starts_with("threshold ops_per_sec>100000000 breached: observed")),
+        matches!(
+            &bad.failures[..],
+            [Failure { kind: FailureKind::Threshold { rule, observed, .. }, message }]
+                if rule == "ops_per_sec>100000000" && *observed == bad.thresholds[1].observed
+                    && message.starts_with("threshold ops_per_sec>100000000 breached: observed")
+        ),
         "{:?}",
         bad.failures
     );
+    assert_eq!(bad.exit_code(), stress_core::verdict::EXIT_THRESHOLDS);
     assert_eq!(
         bad.stop_reason,
         StopReason::DurationElapsed,

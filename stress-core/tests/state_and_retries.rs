@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use stress_core::prelude::*;
-use stress_core::{ConfigLayer, StopReason, Summary};
+use stress_core::{ConfigLayer, Failure, FailureKind, StopReason, Summary};
 
 /// A user's id and the keys it drew.
 type UserKeys = (String, Vec<u64>);
@@ -229,9 +229,28 @@ fn abort_on_error_stops_the_run_at_the_first_failed_op() {
     assert_eq!(s.total_ops, 5, "it stopped at the failed op");
     assert!(!s.passed);
     assert_eq!(s.stop_detail.as_deref(), Some("u-0 op: row 4 is missing"));
+    assert_eq!(
+        s.failures[0],
+        Failure::new(FailureKind::OpFailed {
+            detail: "u-0 op: row 4 is missing".into()
+        })
+    );
+    // The failed op also puts the error rate above its allowance of 0.
     assert!(
-        s.failures.iter().any(|f| f.contains("stopped at the first failed op")),
+        matches!(
+            s.failures[1].kind,
+            FailureKind::ErrorRate {
+                failed: 1,
+                total: 5,
+                ..
+            }
+        ),
         "{:?}",
         s.failures
     );
+    assert_eq!(
+        s.failures[0].message,
+        "stopped at the first failed op: u-0 op: row 4 is missing"
+    );
+    assert_eq!(s.exit_code(), stress_core::verdict::EXIT_FAILED);
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::protocol::Event;
 use crate::stats::IntervalRecord;
 
 use super::summary::Summary;
@@ -173,16 +174,15 @@ impl Observer for ConsoleProgress {
         match self.style {
             ProgressStyle::Off => return,
             ProgressStyle::Json => {
-                let line = serde_json::json!({
-                    "event": "start",
-                    "workload": s.workload,
-                    "seed": s.seed,
-                    "users": s.users,
-                    "duration_s": s.duration.map(|d| d.as_secs_f64()),
-                    "ops_per_user": s.ops_per_user,
-                    "out_dir": s.out_dir,
-                });
-                let _ = writeln!(std::io::stderr(), "stress-progress: {line}");
+                let event = Event::Start {
+                    workload: s.workload.to_owned(),
+                    seed: s.seed,
+                    users: s.users,
+                    duration_s: s.duration.map(|d| d.as_secs_f64()),
+                    ops_per_user: s.ops_per_user,
+                    out_dir: s.out_dir.map(Path::to_path_buf),
+                };
+                let _ = writeln!(std::io::stderr(), "{}", event.line());
                 return;
             }
             ProgressStyle::Lines => {}
@@ -215,17 +215,16 @@ impl Observer for ConsoleProgress {
                 eprintln!("{line}");
             }
             ProgressStyle::Json => {
-                let line = serde_json::json!({
-                    "event": "interval",
-                    "workload": self.name,
-                    "elapsed_s": p.elapsed.as_secs_f64(),
-                    "duration_s": p.duration.map(|d| d.as_secs_f64()),
-                    "total_ops": p.total_ops,
-                    "failed_ops": p.failed_ops,
-                    "interval": p.interval,
-                    "paused": p.paused,
-                });
-                let _ = writeln!(std::io::stderr(), "stress-progress: {line}");
+                let event = Event::Interval {
+                    workload: self.name.clone(),
+                    elapsed_s: p.elapsed.as_secs_f64(),
+                    duration_s: p.duration.map(|d| d.as_secs_f64()),
+                    total_ops: p.total_ops,
+                    failed_ops: p.failed_ops,
+                    interval: p.interval.clone(),
+                    paused: p.paused.map(str::to_owned),
+                };
+                let _ = writeln!(std::io::stderr(), "{}", event.line());
             }
         }
     }

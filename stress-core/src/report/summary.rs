@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::run::StopReason;
 use crate::stats::{FigureStats, IntervalRecord, LatencySummary, OpStats, PhaseStats};
 use crate::thresholds::ThresholdResult;
+use crate::verdict::Failure;
 
-/// The version of `summary.json` this build writes and reads.
-pub const SUMMARY_FORMAT_VERSION: u64 = 1;
+/// The version of `summary.json` this build writes and reads: 2 since `failures` are typed
+/// ([`Failure`]: `kind`, its figures, `message`) rather than lines of text.
+pub const SUMMARY_FORMAT_VERSION: u64 = 2;
 
 /// A run's results, as written to `summary.json` and returned to a custom harness.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,8 +133,8 @@ pub struct Summary {
     /// Whether the run passed: it ran as configured, the verify step passed, and the failed-op
     /// rate stayed within `max_error_rate`.
     pub passed: bool,
-    /// Why it did not pass, one line each.
-    pub failures: Vec<String>,
+    /// Why it did not pass: each failure typed, with its figures and its line for people.
+    pub failures: Vec<Failure>,
 }
 
 /// How many errors a summary keeps.
@@ -206,12 +208,9 @@ pub struct ErrorRecord {
 }
 
 impl Summary {
-    /// Whether the run failed for breached thresholds alone (or passed): what `cargo stress`
-    /// reports with exit code 4.
-    pub fn failed_on_thresholds_only(&self) -> bool {
-        let breached = self.thresholds.iter().filter(|t| !t.passed).count();
-        let aborted = usize::from(self.stop_reason == StopReason::ThresholdBreached);
-        self.failures.len() == breached + aborted
+    /// The exit code of this run alone ([`crate::verdict::exit_code`]).
+    pub fn exit_code(&self) -> u8 {
+        crate::verdict::exit_code(&self.failures)
     }
 
     /// Reads a `summary.json`, refusing other format versions.

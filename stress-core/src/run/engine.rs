@@ -24,6 +24,7 @@ use crate::report::{
 use crate::seed::{self, SeedPlan};
 use crate::stats::{Batch, Collector, LatencyHistogram, Measures, Sample};
 use crate::thresholds::{Observed, Threshold, ThresholdResult};
+use crate::verdict::{Failure, FailureKind};
 use crate::workload::{OpTable, Workload};
 
 /// How a harness hands its summary over on stderr when `summary.json` cannot be written.
@@ -302,10 +303,9 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
                 eprintln!("error: {p}");
             }
             summary.passed = false;
-            summary.failures.push(format!(
-                "the reports could not be written ({}): the summary is on stderr",
-                problems.join("; ")
-            ));
+            summary
+                .failures
+                .push(Failure::new(FailureKind::ReportsNotWritten { problems }));
             let json = serde_json::to_string(&summary).unwrap_or_default();
             let _ = writeln!(std::io::stderr(), "{SUMMARY_PREFIX}{json}");
         }
@@ -714,18 +714,21 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         .filter(|(name, s)| name != "connect" || s.count > 0)
         .collect();
     let mut failures = Vec::new();
-    match stop_reason {
-        StopReason::DurationElapsed | StopReason::OpLimit => {}
-        StopReason::Error => failures.push(format!("error: {detail}")),
-        StopReason::CrashDetected => failures.push(format!("crash detected: {detail}")),
-        StopReason::ResourceLimit => failures.push(format!("resource limit: {detail}")),
-        StopReason::Interrupted => failures.push("interrupted".to_owned()),
-        StopReason::ThresholdBreached => failures.push(format!("stopped early: {detail}")),
-        StopReason::OpFailed => failures.push(format!("stopped at the first failed op: {detail}")),
-        StopReason::StuckOps => failures.push(format!("stuck: {detail}")),
-    }
+    let stopped = match stop_reason {
+        StopReason::DurationElapsed | StopReason::OpLimit => None,
+        StopReason::Error => Some(FailureKind::Error { detail: detail.clone() }),
+        StopReason::CrashDetected => Some(FailureKind::Crash { detail: detail.clone() }),
+        StopReason::ResourceLimit => Some(FailureKind::ResourceLimit { detail: detail.clone() }),
+        StopReason::Interrupted => Some(FailureKind::Interrupted),
+        StopReason::ThresholdBreached => Some(FailureKind::ThresholdAbort { detail: detail.clone() }),
+        StopReason::OpFailed => Some(FailureKind::OpFailed { detail: detail.clone() }),
+        StopReason::StuckOps => Some(FailureKind::Stuck { detail: detail.clone() }),
+    };
+    failures.extend(stopped.map(Failure::new));
     if f.verify.ran && !f.verify.passed {
-        failures.push(format!("verify step failed: {}", f.verify.errors.join("; ")));
+        failures.push(Failure::new(FailureKind::Verify {
+            errors: f.verify.errors.clone(),
+        }));
     }
     let rate = if total_ops > 0 {
         failed_ops as f64 / total_ops as f64
@@ -733,20 +736,23 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         0.0
     };
     if failed_ops > 0 && rate > job.config.max_error_rate {
-        let first = f.errors.first().map_or(String::new(), |e| {
-            format!("; first: {} {}: {}", e.user, e.op, e.message)
-        });
-        failures.push(format!(
-            "{failed_ops} of {total_ops} ops failed ({:.3}%), above max_error_rate {}{first}",
-            rate * 100.0,
-            job.config.max_error_rate
-        ));
+        failures.push(Failure::new(FailureKind::ErrorRate {
+            failed: failed_ops,
+            total: total_ops,
+            observed: rate,
+            limit: job.config.max_error_rate,
+            first_error: f.errors.first().map(|e| format!("{} {}: {}", e.user, e.op, e.message)),
+        }));
     }
     let mut observed = observed(c, &f.op_names, secs);
     observed.delivered = schedule(&f.users).1;
     let thresholds: Vec<ThresholdResult> = job.thresholds.iter().map(|t| t.evaluate(&observed)).collect();
     for t in thresholds.iter().filter(|t| !t.passed) {
-        failures.push(t.to_string());
+        failures.push(Failure::new(FailureKind::Threshold {
+            rule: t.rule.clone(),
+            observed: t.observed,
+            unit: t.unit.clone(),
+        }));
     }
     let mut measures = Measures::default();
     for u in &f.users {

@@ -11,6 +11,7 @@ use crate::config::RunConfig;
 use crate::report::{ReplayFile, Summary};
 use crate::run::StopReason;
 use crate::stats::LatencySummary;
+use crate::verdict::{Failure, FailureKind};
 
 /// Whether an iteration held, or why not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -238,15 +239,24 @@ impl Iteration {
     }
 }
 
-/// Why a run did not hold, most fundamental reason first.
+/// Why a run did not hold, most fundamental reason first: read from its typed failures.
 fn classify(s: &Summary, config: Option<&RunConfig>) -> (Status, String) {
-    let first = || s.failures.first().cloned().unwrap_or_default();
-    match s.stop_reason {
-        StopReason::CrashDetected => return (Status::Crash, first()),
-        StopReason::Error => return (Status::Error, first()),
-        StopReason::ResourceLimit => return (Status::Limit, first()),
-        StopReason::Interrupted => return (Status::Interrupted, first()),
-        _ => {}
+    let rank = |f: &Failure| match f.kind {
+        FailureKind::Crash { .. } => (0, Status::Crash),
+        FailureKind::ResourceLimit { .. } => (2, Status::Limit),
+        FailureKind::Interrupted => (3, Status::Interrupted),
+        FailureKind::Verify { .. } => (5, Status::Verify),
+        FailureKind::ErrorRate { .. } => (6, Status::Errors),
+        FailureKind::Threshold { .. } | FailureKind::ThresholdAbort { .. } => (7, Status::Thresholds),
+        // The run could not go on: stopped by an error, a failed op, stuck users, reports
+        // that could not be written.
+        _ => (1, Status::Error),
+    };
+    let worst = s.failures.iter().map(|f| (rank(f), f)).min_by_key(|((r, _), _)| *r);
+    if let Some(((r, status), f)) = worst
+        && r < 4
+    {
+        return (status, f.message.clone());
     }
     if let Some(limit) = config.and_then(|c| c.ops_per_user)
         && s.stop_reason == StopReason::DurationElapsed
@@ -263,22 +273,8 @@ fn classify(s: &Summary, config: Option<&RunConfig>) -> (Status, String) {
             );
         }
     }
-    if s.verify.ran && !s.verify.passed {
-        let line = s.failures.iter().find(|f| f.starts_with("verify step failed"));
-        return (Status::Verify, line.cloned().unwrap_or_else(first));
-    }
-    let allowed = config.map_or(0.0, |c| c.max_error_rate);
-    if s.failed_ops > 0 && s.failed_ops as f64 / s.total_ops.max(1) as f64 > allowed {
-        let line = s.failures.iter().find(|f| f.contains("ops failed"));
-        return (Status::Errors, line.cloned().unwrap_or_else(first));
-    }
-    if s.stop_reason == StopReason::ThresholdBreached || s.thresholds.iter().any(|t| !t.passed) {
-        let line = s.thresholds.iter().find(|t| !t.passed).map(ToString::to_string);
-        return (Status::Thresholds, line.unwrap_or_else(first));
-    }
-    if s.passed {
-        (Status::Ok, String::new())
-    } else {
-        (Status::Error, first())
+    match worst {
+        Some(((_, status), f)) => (status, f.message.clone()),
+        None => (Status::Ok, String::new()),
     }
 }

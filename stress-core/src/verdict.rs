@@ -1,0 +1,258 @@
+//! The verdict of a run as data: why it did not pass, one typed [`Failure`] each, and the one
+//! function that turns failures into an exit code.
+//!
+//! Every consumer of an outcome — the console, `cargo stress`, sweeps and matrices, and later
+//! reporters — reads the kinds and their fields; the message is for people, never parsed.
+
+use serde::{Deserialize, Serialize};
+
+/// Exit code: every workload ran and passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a workload failed (anything but thresholds alone).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: usage or configuration error (bad flag, `STRESS_*` value or replay file, a
+/// filter that matches nothing, an empty registry).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the build failed (`cargo stress`).
+pub const EXIT_BUILD: u8 = 3;
+/// Exit code: thresholds were breached, and nothing else failed.
+pub const EXIT_THRESHOLDS: u8 = 4;
+
+/// Why a run did not pass, with the figures that decided it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The run could not go on: the adapter's start, a setup step, the harness itself.
+    Error {
+        /// What failed, in the engine's or the system's words.
+        detail: String,
+    },
+    /// The engine died during the run (a managed server exited).
+    Crash {
+        /// Which source saw it, and what it said.
+        detail: String,
+    },
+    /// A memory or CPU limit stayed breached despite backpressure.
+    ResourceLimit {
+        /// Which limit.
+        detail: String,
+    },
+    /// Ctrl-C, SIGTERM or SIGHUP stopped the run.
+    Interrupted,
+    /// A threshold with `abort_on_fail` stopped the run early.
+    ThresholdAbort {
+        /// The threshold as it stood when it stopped the run.
+        detail: String,
+    },
+    /// An op failed for good and `abort_on_error` stopped the run.
+    OpFailed {
+        /// The user, the op and the error.
+        detail: String,
+    },
+    /// Users were still in an op after the run stopped and its grace passed: abandoned.
+    Stuck {
+        /// The users and their ops.
+        detail: String,
+    },
+    /// The verify step failed.
+    Verify {
+        /// One error per failing database.
+        errors: Vec<String>,
+    },
+    /// Failed ops above `max_error_rate`.
+    ErrorRate {
+        /// Ops failed.
+        failed: u64,
+        /// Ops run.
+        total: u64,
+        /// `failed / total`.
+        observed: f64,
+        /// `max_error_rate`.
+        limit: f64,
+        /// The first error kept: `user op: message`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_error: Option<String>,
+    },
+    /// A threshold was breached over the whole run.
+    Threshold {
+        /// The rule as written.
+        rule: String,
+        /// The observed value, in `unit`.
+        observed: f64,
+        /// The unit of `observed` and of the rule's limit.
+        unit: String,
+    },
+    /// The run's reports could not be written (a full disk): the summary went to stderr.
+    ReportsNotWritten {
+        /// Each file that failed, and why.
+        problems: Vec<String>,
+    },
+}
+
+/// One reason a run did not pass: its kind and figures, and the line people read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// What failed, typed.
+    #[serde(flatten)]
+    pub kind: FailureKind,
+    /// The same, as one line for people.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind`, with its message.
+    pub fn new(kind: FailureKind) -> Self {
+        let message = message(&kind);
+        Self { kind, message }
+    }
+
+    /// Whether it is a threshold's (breached, or stopping the run early): thresholds alone
+    /// give [`EXIT_THRESHOLDS`].
+    pub fn is_threshold(&self) -> bool {
+        matches!(
+            self.kind,
+            FailureKind::Threshold { .. } | FailureKind::ThresholdAbort { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn message(kind: &FailureKind) -> String {
+    match kind {
+        FailureKind::Error { detail } => format!("error: {detail}"),
+        FailureKind::Crash { detail } => format!("crash detected: {detail}"),
+        FailureKind::ResourceLimit { detail } => format!("resource limit: {detail}"),
+        FailureKind::Interrupted => "interrupted".to_owned(),
+        FailureKind::ThresholdAbort { detail } => format!("stopped early: {detail}"),
+        FailureKind::OpFailed { detail } => format!("stopped at the first failed op: {detail}"),
+        FailureKind::Stuck { detail } => format!("stuck: {detail}"),
+        FailureKind::Verify { errors } => format!("verify step failed: {}", errors.join("; ")),
+        FailureKind::ErrorRate {
+            failed,
+            total,
+            observed,
+            limit,
+            first_error,
+        } => format!(
+            "{failed} of {total} ops failed ({:.3}%), above max_error_rate {limit}{}",
+            observed * 100.0,
+            first_error.as_ref().map_or(String::new(), |e| format!("; first: {e}"))
+        ),
+        FailureKind::Threshold { rule, observed, unit } => {
+            format!("threshold {rule} breached: observed {observed}{unit}")
+        }
+        FailureKind::ReportsNotWritten { problems } => format!(
+            "the reports could not be written ({}): the summary is on stderr",
+            problems.join("; ")
+        ),
+    }
+}
+
+/// The exit code of runs that failed this way, all of their failures together: [`EXIT_OK`]
+/// for none, [`EXIT_THRESHOLDS`] when every one is a threshold's, else [`EXIT_FAILED`].
+pub fn exit_code<'a>(failures: impl IntoIterator<Item = &'a Failure>) -> u8 {
+    let mut code = EXIT_OK;
+    for f in failures {
+        if !f.is_threshold() {
+            return EXIT_FAILED;
+        }
+        code = EXIT_THRESHOLDS;
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_kind() -> Vec<FailureKind> {
+        let detail = || "d".to_owned();
+        vec![
+            FailureKind::Error { detail: detail() },
+            FailureKind::Crash { detail: detail() },
+            FailureKind::ResourceLimit { detail: detail() },
+            FailureKind::Interrupted,
+            FailureKind::ThresholdAbort { detail: detail() },
+            FailureKind::OpFailed { detail: detail() },
+            FailureKind::Stuck { detail: detail() },
+            FailureKind::Verify {
+                errors: vec!["database 0: 3 rows missing".into()],
+            },
+            FailureKind::ErrorRate {
+                failed: 3,
+                total: 10,
+                observed: 0.3,
+                limit: 0.0,
+                first_error: Some("w-0 insert: boom".into()),
+            },
+            FailureKind::Threshold {
+                rule: "p99<1ms".into(),
+                observed: 2.5,
+                unit: "ms".into(),
+            },
+            FailureKind::ReportsNotWritten {
+                problems: vec!["cannot write summary.json: No space left on device".into()],
+            },
+        ]
+    }
+
+    #[test]
+    fn each_kind_has_its_exit_code_alone_and_with_a_threshold() {
+        assert_eq!(exit_code(&[]), EXIT_OK);
+        let threshold = Failure::new(FailureKind::Threshold {
+            rule: "p99<1ms".into(),
+            observed: 2.0,
+            unit: "ms".into(),
+        });
+        for kind in every_kind() {
+            let f = Failure::new(kind.clone());
+            let alone = if matches!(kind, FailureKind::Threshold { .. } | FailureKind::ThresholdAbort { .. }) {
+                EXIT_THRESHOLDS
+            } else {
+                EXIT_FAILED
+            };
+            assert_eq!(exit_code([&f]), alone, "{kind:?}");
+            // A threshold beside it changes nothing: the worse one decides.
+            assert_eq!(exit_code([&threshold, &f]), alone, "{kind:?}");
+            assert_eq!(exit_code([&f, &threshold]), alone, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn failures_round_trip_as_kind_fields_and_message() {
+        for kind in every_kind() {
+            let f = Failure::new(kind);
+            let json = serde_json::to_value(&f).unwrap();
+            assert!(
+                json["kind"].is_string() && json["message"] == f.message.as_str(),
+                "{json}"
+            );
+            let back: Failure = serde_json::from_value(json).unwrap();
+            assert_eq!(back, f);
+        }
+        let f = Failure::new(FailureKind::ErrorRate {
+            failed: 3,
+            total: 10,
+            observed: 0.3,
+            limit: 0.01,
+            first_error: None,
+        });
+        assert_eq!(
+            serde_json::to_value(&f).unwrap(),
+            serde_json::json!({
+                "kind": "error_rate", "failed": 3, "total": 10, "observed": 0.3, "limit": 0.01,
+                "message": "3 of 10 ops failed (30.000%), above max_error_rate 0.01",
+            })
+        );
+        assert_eq!(
+            Failure::new(FailureKind::Interrupted),
+            serde_json::from_value(serde_json::json!({"kind": "interrupted", "message": "interrupted"})).unwrap()
+        );
+    }
+}
