@@ -45,7 +45,7 @@ pub mod seed;
 pub mod sql;
 pub mod stats;
 pub mod sweep;
-pub mod syntax;
+pub use stress_syntax as syntax;
 pub mod thresholds;
 mod user;
 pub mod validate;

@@ -14,7 +14,8 @@ const NOT_A_FUNCTION: &str =
 const NO_ARGUMENTS: &str = "a workload function takes no arguments: move them into the workload's setup or ops";
 
 /// Expands `#[stress_workload(attr)] item` into `item` followed by an
-/// `inventory::submit!` of a `stress_core::__private::WorkloadEntry`.
+/// `inventory::submit!` of a `stress_core::__private::WorkloadEntry`, where `stress_core` is
+/// `::stress_core` or the path of the `crate` option.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let function = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(function)) => function,
@@ -27,23 +28,26 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let ident = &function.sig.ident;
     let name = options.name.clone().unwrap_or_else(|| ident.unraw().to_string());
     let fields = options.fields();
-    // Spanned at the return type: a function that returns something other than a
-    // `Workload<A: Adapter>` gets its type error there.
+    let krate = options.crate_path(Span::call_site());
+    let private = quote!(#krate::__private);
+    // Spanned at the return type, the default path to stress_core included: a function that
+    // returns something other than a `Workload<A: Adapter>` gets its type error there.
     let mut callee = ident.clone();
     callee.set_span(return_type);
-    let build = quote_spanned!(return_type=> ::stress_core::__private::erase(#callee()));
+    let krate = options.crate_path(return_type);
+    let build = quote_spanned!(return_type=> #krate::__private::erase(#callee()));
 
     Ok(quote! {
         #item
-        ::stress_core::__private::inventory::submit! {
-            ::stress_core::__private::WorkloadEntry {
+        #private::inventory::submit! {
+            #private::WorkloadEntry {
                 name: #name,
                 module_path: ::core::module_path!(),
                 file: ::core::file!(),
                 line: ::core::line!(),
-                options: ::stress_core::__private::AttrOptions {
+                options: #private::AttrOptions {
                     #fields
-                    ..::stress_core::__private::AttrOptions::DEFAULT
+                    ..#private::AttrOptions::DEFAULT
                 },
                 build: || #build,
             }
@@ -101,6 +105,7 @@ mod tests {
     use proc_macro2::{Delimiter, Spacing, TokenTree};
 
     use super::*;
+    use crate::options::CratePath;
 
     /// Expands source text, as the compiler would hand it over.
     fn expand_str(attr: &str, item: &str) -> syn::Result<TokenStream> {
@@ -135,7 +140,7 @@ mod tests {
             r#"duration = "30s", users = "inserter=4,reader=3", ops_per_user = 100, seed = 42,
                think_ms = "10..200", batch = "100..10000", databases = 3,
                max_memory_mb = 4096, max_cpu_percent = 400, max_disk_mb = 1024,
-               ignore, name = "custom_name","#,
+               ignore, name = "custom_name", crate = "::my_framework::stress_core","#,
         );
         assert_eq!(
             parsed,
@@ -152,6 +157,7 @@ mod tests {
                 max_disk_mb: Some(1024),
                 ignore: Some(true),
                 name: Some("custom_name".into()),
+                krate: Some(CratePath(syn::parse_quote!(::my_framework::stress_core))),
             }
         );
     }
@@ -179,13 +185,23 @@ mod tests {
         assert_eq!(options(r#"batch = "1""#).batch, Some((1, 1)));
         assert_eq!(options(r#"users = "reader=0""#).users, Some(vec![("reader".into(), 0)]));
         assert_eq!(options(r#"name = "a::b.c-d_1""#).name.as_deref(), Some("a::b.c-d_1"));
+        for path in [
+            "stress",
+            "::stress",
+            "crate::reexports::stress_core",
+            "self::stress_core",
+        ] {
+            let krate = options(&format!("crate = {path:?}")).krate;
+            assert_eq!(krate.map(|k| k.to_string()).as_deref(), Some(path));
+        }
     }
 
     #[test]
     fn unknown_option() {
         let expected = "unknown option `durration`: expected one of `duration`, `users`, \
                         `ops_per_user`, `seed`, `think_ms`, `batch`, `databases`, \
-                        `max_memory_mb`, `max_cpu_percent`, `max_disk_mb`, `ignore`, `name`";
+                        `max_memory_mb`, `max_cpu_percent`, `max_disk_mb`, `ignore`, `name`, \
+                        `crate`";
         assert_eq!(
             option_error(r#"seed = 1, durration = "30s""#),
             (expected.into(), "durration".into())
@@ -208,6 +224,10 @@ mod tests {
         assert_eq!(
             option_error("ignore, ignore = false").0,
             "option `ignore` is given twice"
+        );
+        assert_eq!(
+            option_error(r#"crate = "a", crate = "b""#).0,
+            "option `crate` is given twice"
         );
     }
 
@@ -245,6 +265,16 @@ mod tests {
                 "name = orders",
                 "`name` takes a string, like `name = \"orders\"`",
                 "orders",
+            ),
+            (
+                "crate = stress",
+                "`crate` takes a string, like `crate = \"stress\"`",
+                "stress",
+            ),
+            (
+                "crate = ::stress_core",
+                "`crate` takes a string, like `crate = \"stress\"`",
+                "::stress_core",
             ),
         ];
         for (attr, message, span) in cases {
@@ -364,6 +394,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn bad_crate_paths() {
+        let message = |text: &str| {
+            format!(
+                "invalid `crate`: `{text}` is not a path: expected the path to stress-core, like \
+                 `stress` or `::my_framework::stress_core`"
+            )
+        };
+        let cases = [
+            (r#"crate = """#, message(""), r#""""#),
+            (r#"crate = "two words""#, message("two words"), r#""two words""#),
+            (r#"crate = "stress::""#, message("stress::"), r#""stress::""#),
+            (r#"crate = "Vec<u8>""#, message("Vec<u8>"), r#""Vec<u8>""#),
+            (r#"crate = "1st""#, message("1st"), r#""1st""#),
+        ];
+        for (attr, message, span) in cases {
+            assert_eq!(option_error(attr), (message, span.into()), "{attr}");
+        }
+    }
+
     // --- the item ---
 
     #[test]
@@ -462,6 +512,31 @@ mod tests {
         assert_eq!(erase.source_text().as_deref(), Some("u32"));
     }
 
+    #[test]
+    fn the_crate_option_replaces_every_stress_core_path() {
+        let expanded = expand_str(
+            r#"crate = "::my_framework::core", seed = 1"#,
+            "fn orders() -> Workload<Bare> { todo() }",
+        )
+        .unwrap();
+        let text = expanded.to_string();
+        assert!(!text.contains("stress_core"), "{text}");
+        for path in [
+            "inventory :: submit !",
+            "WorkloadEntry {",
+            "AttrOptions {",
+            "AttrOptions :: DEFAULT",
+            "erase (",
+        ] {
+            let with_crate = format!(":: my_framework :: core :: __private :: {path}");
+            assert!(text.contains(&with_crate), "no `{with_crate}` in {text}");
+        }
+        // Its tokens keep the span of the string literal, so that a wrong path gets its error
+        // there.
+        let span = find(expanded, "my_framework").expect("no `my_framework` in the expansion");
+        assert_eq!(span.source_text().as_deref(), Some(r#""::my_framework::core""#));
+    }
+
     fn find(tokens: TokenStream, ident: &str) -> Option<Span> {
         tokens.into_iter().find_map(|tree| match tree {
             TokenTree::Ident(i) if i == ident => Some(i.span()),
@@ -489,6 +564,15 @@ mod tests {
                think_ms = "10..200", batch = "100..10000", databases = 3,
                max_memory_mb = 4096, max_cpu_percent = 400, max_disk_mb = 1024, ignore"#,
             "pub fn orders() -> Workload<Sqlite> { Workload::new(Sqlite::memory()) }",
+        );
+    }
+
+    #[test]
+    fn snapshot_crate_path() {
+        snapshot(
+            "crate_path",
+            r#"crate = "my_framework::stress""#,
+            "fn orders() -> Workload<Sqlite> { Workload::new(Sqlite::memory()) }",
         );
     }
 

@@ -11,14 +11,6 @@ use proc_macro::TokenStream;
 
 mod expand;
 mod options;
-// The value parsers of `stress-core`, compiled into this crate too: one parser for the
-// attribute at compile time and for the environment and CLI at run time.
-#[expect(
-    unreachable_pub,
-    reason = "the shared file is a public module of stress-core and a private one here"
-)]
-#[path = "../../stress-core/src/syntax.rs"]
-mod syntax;
 
 /// Registers a function that builds a workload, so that `cargo stress` (and a `stress_core`
 /// harness) can find, list and run it.
@@ -56,6 +48,11 @@ mod syntax;
 /// | `max_disk_mb` | `max_disk_mb = 1024` | above this much disk for the engine's files, writes become reads (at least 1) |
 /// | `ignore` | `ignore` or `ignore = true` | skip the workload unless ignored ones are asked for |
 /// | `name` | `name = "orders_v2"` | the workload's name (default: the function's), of letters, digits, `_`, `:`, `.` and `-` |
+/// | `crate` | `crate = "stress"` | the path to `stress_core` that the expansion uses (default `::stress_core`) |
+///
+/// `crate` is for a crate that renamed its `stress-core` dependency (`stress = { package =
+/// "stress-core", ... }` in Cargo.toml, then `crate = "stress"`) or that re-exports it (`crate =
+/// "my_framework::stress_core"`). Like serde's `#[serde(crate = "...")]`, it takes a string.
 #[proc_macro_attribute]
 pub fn stress_workload(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);

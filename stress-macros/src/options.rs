@@ -1,17 +1,19 @@
 //! The options of `#[stress_workload(...)]`: parsed, checked, and turned into the fields of
-//! `stress_core::__private::AttrOptions`.
+//! `stress_core::__private::AttrOptions` (all but `crate`, which names the path to
+//! `stress_core` that the expansion uses).
 
+use std::fmt;
 use std::time::Duration;
 
-use proc_macro2::{Literal, TokenStream};
-use quote::{ToTokens as _, format_ident, quote};
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens as _, format_ident, quote, quote_spanned};
 use syn::meta::ParseNestedMeta;
-use syn::{Expr, ExprLit, Ident, Lit, Token};
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token};
 
-use crate::syntax::{parse_duration, parse_range, parse_users};
+use stress_syntax::{parse_duration, parse_range, parse_users};
 
 /// Every option with how it is written, in the order the error message lists them.
-const OPTIONS: [(&str, &str); 12] = [
+const OPTIONS: [(&str, &str); 13] = [
     ("duration", "duration = \"30s\""),
     ("users", "users = \"inserter=4,reader=3\""),
     ("ops_per_user", "ops_per_user = 100"),
@@ -24,6 +26,7 @@ const OPTIONS: [(&str, &str); 12] = [
     ("max_disk_mb", "max_disk_mb = 1024"),
     ("ignore", "ignore = true"),
     ("name", "name = \"orders\""),
+    ("crate", "crate = \"stress\""),
 ];
 
 /// The options of one attribute; `None` where the attribute does not set one.
@@ -41,6 +44,32 @@ pub(crate) struct Options {
     pub(crate) max_disk_mb: Option<u64>,
     pub(crate) ignore: Option<bool>,
     pub(crate) name: Option<String>,
+    /// `crate = "path"`: where the expansion finds `stress_core`.
+    pub(crate) krate: Option<CratePath>,
+}
+
+/// The path given by `crate = "..."`, with the span of its string literal, so that a path that
+/// does not lead to `stress_core` gets its error there. Compared and printed as its tokens.
+pub(crate) struct CratePath(pub(crate) Path);
+
+impl PartialEq for CratePath {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for CratePath {}
+
+impl fmt::Display for CratePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_token_stream().to_string().replace(' ', ""))
+    }
+}
+
+impl fmt::Debug for CratePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CratePath({self})")
+    }
 }
 
 impl Options {
@@ -101,7 +130,32 @@ impl Options {
                 }
                 Ok(text)
             }),
+            "crate" => set(&mut self.krate, option, || {
+                let (text, lit) = string(meta, option)?;
+                // Parsed with the literal's span, like serde's `crate = "..."`.
+                LitStr::new(&text, lit.span())
+                    .parse_with(Path::parse_mod_style)
+                    .map(CratePath)
+                    .map_err(|_| {
+                        invalid(
+                            &lit,
+                            option,
+                            &format!(
+                                "`{text}` is not a path: expected the path to stress-core, like `stress` or `::my_framework::stress_core`"
+                            ),
+                        )
+                    })
+            }),
             _ => Err(unknown(&meta.path)),
+        }
+    }
+
+    /// The path to `stress_core` that the expansion uses: the `crate` option (spanned at its
+    /// literal), or `::stress_core` spanned at `span`.
+    pub(crate) fn crate_path(&self, span: Span) -> TokenStream {
+        match &self.krate {
+            Some(CratePath(path)) => path.to_token_stream(),
+            None => quote_spanned!(span=> ::stress_core),
         }
     }
 

@@ -1,9 +1,24 @@
-//! The small value languages shared by the attribute, the `STRESS_*` variables and the CLI:
-//! durations (`90`, `30s`, `2m`), user counts (`inserter=4,reader=3`) and ranges (`10..200`).
+//! The small value languages of cargo-stress, shared by the `#[stress_workload]` attribute, the
+//! `STRESS_*` variables and the CLI: durations (`90`, `30s`, `2m`), user counts
+//! (`inserter=4,reader=3`) and ranges (`10..200`).
 //!
-//! This file has no dependencies on purpose: `stress-macros` compiles the very same file
-//! (through `#[path]`) so that an attribute literal is checked at compile time by the parser
-//! that reads the environment at run time.
+//! `stress-macros` checks an attribute literal at compile time with these parsers, and
+//! `stress-core` (which re-exports this crate as `stress_core::syntax`) reads the environment
+//! and the command line with them at run time: one parser, one set of messages. The crate has
+//! no dependencies, so that it adds nothing to the build of the proc-macro.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! assert_eq!(stress_syntax::parse_duration("2m"), Ok(Duration::from_secs(120)));
+//! assert_eq!(
+//!     stress_syntax::parse_users("inserter=4,reader=3"),
+//!     Ok(vec![("inserter".to_owned(), 4), ("reader".to_owned(), 3)]),
+//! );
+//! assert_eq!(stress_syntax::parse_range("10..200"), Ok((10, 200)));
+//! ```
+
+#![warn(missing_docs)]
 
 use std::time::Duration;
 
