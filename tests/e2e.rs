@@ -222,7 +222,7 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
             &["run", "--users", "reader=x"],
             "like `inserter=4,reader=3`, or a total like 10",
         ),
-        (&["run", "--users", "0"], "expected a total above 0"),
+        (&["run", "--users", "0"], "`0` users: give a total above 0"),
     ];
     for (args, expect) in cases {
         let mut args = args.to_vec();

@@ -4,8 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use stress_core::ConfigLayer;
+use stress_core::config::Arrival;
+pub use stress_core::config::UserCounts;
+use stress_core::protocol::SETTINGS_VAR;
 use stress_core::sweep::{Efficiency, ParamSpec};
-use stress_core::syntax;
 
 const EXIT_CODES: &str = "Exit codes:
   0  every workload ran and passed
@@ -231,92 +234,14 @@ pub struct ReplayArgs {
     pub build: BuildArgs,
 }
 
-/// The message for a negative number where a count or a duration goes.
-fn not_negative(s: &str, what: &str) -> Result<(), String> {
-    if s.trim_start().starts_with('-') {
-        Err(format!("`{s}` is negative: {what}"))
-    } else {
-        Ok(())
-    }
-}
-
-/// A whole number above 0, with a message that says so.
-fn count(s: &str) -> Result<u64, String> {
-    let what = "give a whole number above 0, like 100";
-    not_negative(s, what)?;
-    match s.trim().parse::<u64>() {
-        Ok(0) => Err(format!("`0` is not above 0: {what}")),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{s}` is not a whole number: {what}")),
-    }
-}
-
-fn tries(s: &str) -> Result<u32, String> {
-    let n = count(s)?;
-    u32::try_from(n).map_err(|_| format!("`{s}` is too many tries: give at most {}", u32::MAX))
-}
-
-fn seed(s: &str) -> Result<u64, String> {
-    let what = format!("give a whole number from 0 to {}", u64::MAX);
-    not_negative(s, &what)?;
-    s.trim()
-        .parse::<u64>()
-        .map_err(|_| format!("`{s}` is not a seed: {what}"))
-}
-
-fn batch(s: &str) -> Result<(u64, u64), String> {
-    not_negative(s, "give MIN..MAX rows, like 100..1000")?;
-    let (lo, hi) = syntax::parse_range(s)?;
-    if lo == 0 {
-        return Err(format!(
-            "`{s}` would make batches of 0 rows: give MIN..MAX with MIN at least 1, like 1..{}",
-            hi.max(1)
-        ));
-    }
-    Ok((lo, hi))
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    not_negative(s, "give a duration like 30s")?;
-    let d = syntax::parse_duration(s)?;
-    if d.is_zero() {
-        return Err("a run needs a duration above 0".into());
-    }
-    Ok(d)
-}
-
-/// Users, as `--users` gives them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserCounts {
-    /// Per class: `reader=4,writer=2`.
-    PerClass(Vec<(String, usize)>),
-    /// A total spread over the classes in their proportions: `10`.
-    Total(usize),
-}
-
-fn fraction(s: &str) -> Result<f64, String> {
-    not_negative(s, "expected 0 to 1, like 0.001")?;
-    s.parse::<f64>()
-        .ok()
-        .filter(|f| (0.0..=1.0).contains(f))
-        .ok_or_else(|| format!("`{s}` is not a fraction: expected 0 to 1, like 0.001"))
-}
-
-fn duration_or_zero(s: &str) -> Result<Duration, String> {
-    not_negative(s, "give a duration like 5s, or 0")?;
-    syntax::parse_duration(s)
-}
-
-fn rate(s: &str) -> Result<f64, String> {
-    not_negative(s, "expected ops/s above 0, like 500 or 0.5")?;
-    s.parse::<f64>()
-        .ok()
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .ok_or_else(|| format!("`{s}` is not a rate: expected ops/s above 0, like 500 or 0.5"))
-}
+// Every value is read by the parsers the `STRESS_*` variables use, so a flag and its variable
+// mean the same and are refused with the same words.
+use stress_core::config::values::{
+    batch, count, duration, duration_or_zero, fraction, range, rate, seed, tries, users,
+};
 
 fn stages(s: &str) -> Result<String, String> {
-    stress_core::config::parse_stages(s).map(|_| s.to_owned())
+    stress_core::config::values::stages(s).map(|_| s.to_owned())
 }
 
 /// `--arrival`.
@@ -328,103 +253,54 @@ pub enum ArrivalArg {
     Poisson,
 }
 
-/// `class=N,...`, or a bare total spread over the classes (`10`).
-fn users(s: &str) -> Result<UserCounts, String> {
-    not_negative(
-        s,
-        "give a total above 0, like 10, or class=N,... like reader=4,writer=2",
-    )?;
-    match s.trim().parse::<usize>() {
-        Ok(0) => Err("expected a total above 0, like 10, or class=N,... like reader=4,writer=2".into()),
-        Ok(n) => Ok(UserCounts::Total(n)),
-        Err(_) => syntax::parse_users(s)
-            .map(UserCounts::PerClass)
-            .map_err(|m| format!("{m}, or a total like 10")),
-    }
-}
-
-fn range(s: &str) -> Result<(u64, u64), String> {
-    not_negative(s, "give MIN..MAX in whole numbers, like 10..200")?;
-    syntax::parse_range(s)
-}
-
 impl Settings {
-    /// The flags as the `STRESS_*` variables the harness reads (parameters apart: see
-    /// [`param_env`]).
-    pub fn to_env(&self) -> Vec<(String, String)> {
-        let mut env = Vec::new();
-        let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
-        if let Some(d) = self.duration {
-            set("STRESS_DURATION", format!("{}ms", d.as_millis()));
-        }
-        if let Some(n) = self.ops_per_user {
-            set("STRESS_OPS_PER_USER", n.to_string());
-        }
+    /// The settings as the one typed layer a harness reads ([`settings_env`]): the flags, the
+    /// seed and every fixed parameter; a sweep adds its cell's parameters to it.
+    pub fn to_layer(&self, seed: u64) -> ConfigLayer {
+        let mut l = ConfigLayer {
+            seed: Some(seed),
+            duration: self.duration,
+            ops_per_user: self.ops_per_user,
+            think_min_ms: self.think.map(|t| t.0),
+            think_max_ms: self.think.map(|t| t.1),
+            batch_min: self.batch.map(|b| b.0),
+            batch_max: self.batch.map(|b| b.1),
+            rate: self.rate,
+            arrival: self.arrival.map(|a| match a {
+                ArrivalArg::Uniform => Arrival::Uniform,
+                ArrivalArg::Poisson => Arrival::Poisson,
+            }),
+            stages: self
+                .stages
+                .as_deref()
+                .map(|s| stress_core::config::values::stages(s).expect("checked by clap")),
+            thresholds: self.thresholds.clone(),
+            abort_on_fail: self.abort_on_fail.then_some(true),
+            warmup: self.warmup,
+            latency_limit: self.latency_limit,
+            max_error_rate: self.max_error_rate,
+            max_tries: self.max_tries,
+            abort_on_error: self.abort_on_error.then_some(true),
+            max_memory_mb: self.max_memory_mb,
+            max_cpu_percent: self.max_cpu_percent,
+            max_disk_mb: self.max_disk_mb,
+            ..ConfigLayer::default()
+        };
         match &self.users {
-            Some(UserCounts::PerClass(u)) => {
-                let pairs: Vec<String> = u.iter().map(|(c, n)| format!("{c}={n}")).collect();
-                set("STRESS_USERS", pairs.join(","));
-            }
-            Some(UserCounts::Total(n)) => set("STRESS_USERS", n.to_string()),
+            Some(UserCounts::PerClass(u)) => l.users = u.clone(),
+            Some(UserCounts::Total(n)) => l.users_total = Some(*n),
             None => {}
         }
-        if let Some((lo, hi)) = self.think {
-            set("STRESS_THINK_MIN_MS", lo.to_string());
-            set("STRESS_THINK_MAX_MS", hi.to_string());
-        }
-        if let Some((lo, hi)) = self.batch {
-            set("STRESS_BATCH_MIN", lo.to_string());
-            set("STRESS_BATCH_MAX", hi.to_string());
-        }
-        if let Some(r) = self.rate {
-            set("STRESS_RATE", r.to_string());
-        }
-        if let Some(a) = self.arrival {
-            set(
-                "STRESS_ARRIVAL",
-                if a == ArrivalArg::Uniform { "uniform" } else { "poisson" }.to_owned(),
-            );
-        }
-        if let Some(st) = &self.stages {
-            set("STRESS_STAGES", st.clone());
-        }
-        if !self.thresholds.is_empty() {
-            set("STRESS_THRESHOLDS", self.thresholds.join(";"));
-        }
-        if self.abort_on_fail {
-            set("STRESS_ABORT_ON_FAIL", "1".to_owned());
-        }
-        if let Some(d) = self.warmup {
-            set("STRESS_WARMUP", format!("{}ms", d.as_millis()));
-        }
-        if let Some(d) = self.latency_limit {
-            set("STRESS_LATENCY_LIMIT", format!("{}ms", d.as_millis()));
-        }
-        if let Some(f) = self.max_error_rate {
-            set("STRESS_MAX_ERROR_RATE", f.to_string());
-        }
-        if let Some(n) = self.max_tries {
-            set("STRESS_MAX_TRIES", n.to_string());
-        }
-        if self.abort_on_error {
-            set("STRESS_ABORT_ON_ERROR", "1".to_owned());
-        }
-        for (k, v) in [
-            ("STRESS_MAX_MEMORY_MB", self.max_memory_mb),
-            ("STRESS_MAX_CPU_PERCENT", self.max_cpu_percent),
-            ("STRESS_MAX_DISK_MB", self.max_disk_mb),
-        ] {
-            if let Some(v) = v {
-                set(k, v.to_string());
-            }
-        }
-        env
+        l
     }
 }
 
-/// The variable that sets one parameter to one value: `STRESS_PARAM_EPOCHS=5000`.
-pub fn param_env(name: &str, value: &str) -> (String, String) {
-    (stress_core::params::env_var(name), value.to_owned())
+/// The variable that hands `layer` to a harness ([`SETTINGS_VAR`]).
+pub fn settings_env(layer: &ConfigLayer) -> (String, String) {
+    (
+        SETTINGS_VAR.to_owned(),
+        serde_json::to_string(layer).expect("a layer serialises"),
+    )
 }
 
 #[cfg(test)]

@@ -150,10 +150,7 @@ pub(crate) fn seed_for(args: &Settings) -> Result<u64, CliError> {
         return Ok(s);
     }
     match std::env::var("STRESS_SEED") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| usage(format!("STRESS_SEED=`{v}` is invalid: expected a whole number"))),
+        Ok(v) => stress_core::config::values::seed(&v).map_err(|m| usage(format!("STRESS_SEED=`{v}` is invalid: {m}"))),
         Err(_) => Ok(stress_core::seed::random_seed()),
     }
 }
@@ -222,14 +219,13 @@ fn run(args: &RunArgs) -> Result<(), CliError> {
                 .map_err(|e| usage(format!("workload `{}`: {e}", w.name)))?;
         }
     }
-    let mut env = args.settings.to_env();
-    env.push(("STRESS_SEED".into(), seed.to_string()));
-    env.extend(
-        args.settings
-            .params
-            .iter()
-            .map(|p| cli::param_env(&p.name, &p.values[0])),
-    );
+    let mut layer = args.settings.to_layer(seed);
+    for p in &args.settings.params {
+        layer
+            .set_param(&p.name, &p.values[0])
+            .map_err(|e| usage(e.to_string()))?;
+    }
+    let env = vec![cli::settings_env(&layer)];
     let base = meta.target_directory.join("stress").into_std_path_buf();
     let mut status = Status::new(5.0);
     let mut done: Vec<(&Workload, PathBuf, Summary)> = Vec::new();

@@ -50,9 +50,11 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
     report.keep_going = args.keep_going || kind == Kind::Matrix;
     report.efficiency = args.efficiency;
     report.about = about(args, w, &defs, seed, command_line);
-    let mut base_env = args.settings.to_env();
-    base_env.push(("STRESS_SEED".into(), seed.to_string()));
-    base_env.extend(report.plan.fixed.iter().map(|p| cli::param_env(&p.name, &p.values[0])));
+    let mut base = args.settings.to_layer(seed);
+    for p in &report.plan.fixed {
+        base.set_param(&p.name, &p.values[0])
+            .map_err(|e| usage(e.to_string()))?;
+    }
     let total = report.plan.cell_count();
     let limit = args
         .iteration_timeout
@@ -73,8 +75,11 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
             label.join(" ")
         );
         status.println(&head);
-        let mut env = base_env.clone();
-        env.extend(cell.iter().map(|(k, v)| cli::param_env(k, v)));
+        let mut layer = base.clone();
+        for (k, v) in cell {
+            layer.set_param(k, v).map_err(|e| e.to_string())?;
+        }
+        let env = vec![cli::settings_env(&layer)];
         let ran = harness::run(w, &env, dir, &mut status, limit).map_err(|e| e.to_string())?;
         if ran.timed_out {
             let why = format!(

@@ -1,5 +1,6 @@
 //! What `cargo stress` and a harness binary say to each other, defined once, as serde types:
-//! the listing a harness prints for `STRESS_LIST=json`, the live events it writes on stderr
+//! the settings `cargo stress` hands a run ([`SETTINGS_VAR`]), the listing a harness prints
+//! for `STRESS_LIST=json`, the live events it writes on stderr
 //! under `STRESS_PROGRESS=json` (each line [`EVENT_PREFIX`] + JSON), and the summary it hands
 //! over there when it cannot write `summary.json` ([`crate::SUMMARY_PREFIX`]).
 //!
@@ -17,6 +18,12 @@ use crate::stats::IntervalRecord;
 
 /// The version of this protocol the build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The variable that hands a harness `cargo stress`'s settings: a
+/// [`ConfigLayer`](crate::ConfigLayer) in JSON, laid over the `STRESS_*` variables (flags beat
+/// the environment). Its values were read by the same parsers as the variables'
+/// ([`config::values`](crate::config::values)).
+pub const SETTINGS_VAR: &str = "STRESS_SETTINGS";
 
 /// What starts each event line on a harness's stderr.
 pub const EVENT_PREFIX: &str = "stress-progress: ";

@@ -202,7 +202,7 @@ fn bad_environment_values_are_one_line_errors_with_exit_code_2() {
         (
             "STRESS_SEED",
             "-1",
-            "STRESS_SEED=`-1` is invalid: expected a whole number",
+            "STRESS_SEED=`-1` is invalid: `-1` is negative: give a whole number from 0 to",
         ),
     ] {
         let out = run(&[], &[(var, value)]);

@@ -1,10 +1,15 @@
 //! Layered run configuration: built-in defaults < the workload's code < attribute options <
 //! `STRESS_*` environment < explicit API/CLI values; a replay file overrides them all.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+mod env;
+pub mod values;
+
+pub use env::{ADAPTER_VARS, EnvConfig, EnvRun, KNOWN_VARS, Origin};
+pub use values::UserCounts;
 
 use crate::error::ConfigError;
 use crate::params::{self, Params};
@@ -26,7 +31,10 @@ pub const SMOKE_MAX_DURATION: Duration = Duration::from_secs(60);
 /// One layer of settings: each field is `None` where this layer says nothing.
 ///
 /// Every field names its `STRESS_*` variable; the default stated is the built-in one.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `cargo stress` hands its flags to a harness as one such layer, in JSON
+/// ([`SETTINGS_VAR`](crate::protocol::SETTINGS_VAR)).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ConfigLayer {
     /// Global seed (`STRESS_SEED`); default: random, printed and recorded.
     pub seed: Option<u64>,
@@ -123,12 +131,7 @@ impl ConfigLayer {
                         .ok_or_else(|| ConfigError::env(&var, v, "expected a whole number of users above 0"))?,
                 );
             }
-            "rate" => {
-                self.rate =
-                    Some(params::parse_float(v).filter(|r| *r > 0.0).ok_or_else(|| {
-                        ConfigError::env(&var, v, "expected a rate in ops/s above 0, like 500 or 0.5")
-                    })?);
-            }
+            "rate" => self.rate = Some(values::rate(v).map_err(|m| ConfigError::env(&var, v, m))?),
             _ => {
                 params::check_name(name).map_err(|m| ConfigError::env(&var, v, m))?;
                 match self.params.iter_mut().find(|(n, _)| n == name) {
@@ -202,262 +205,6 @@ pub fn stage_target(stages: &[Stage], at: Duration) -> Option<(usize, f64)> {
         (start, from) = (end, s.target);
     }
     stages.last().map(|s| (stages.len() - 1, s.target))
-}
-
-/// Where a run's files go and what it replays: read from the environment beside the layer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnvRun {
-    /// `STRESS_OUTPUT_DIR`: the run's output directory, exactly.
-    pub output_dir: Option<PathBuf>,
-    /// `STRESS_REPLAY_FILE`: a `replay.json` (or the run directory holding it) to replay.
-    pub replay_file: Option<PathBuf>,
-    /// `STRESS_ORIGIN`: which package and target the harness was built from (set by
-    /// `cargo stress`, recorded in `replay.json` so that `cargo stress replay` can rebuild it).
-    pub origin: Option<Origin>,
-}
-
-/// The cargo package and target a harness binary was built from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Origin {
-    /// The package's name.
-    pub package: String,
-    /// The target's kind: `test`, `bench` or `example`.
-    pub kind: String,
-    /// The target's name.
-    pub target: String,
-    /// The package's `Cargo.toml`.
-    pub manifest_path: PathBuf,
-}
-
-/// Every variable this crate reads; any other `STRESS_*` is warned about.
-pub const KNOWN_VARS: &[&str] = &[
-    "STRESS_SEED",
-    "STRESS_DURATION",
-    "STRESS_OPS_PER_USER",
-    "STRESS_USERS",
-    "STRESS_THINK_MIN_MS",
-    "STRESS_THINK_MAX_MS",
-    "STRESS_BATCH_MIN",
-    "STRESS_BATCH_MAX",
-    "STRESS_DATABASES",
-    "STRESS_MAX_MEMORY_MB",
-    "STRESS_MAX_CPU_PERCENT",
-    "STRESS_MAX_DISK_MB",
-    "STRESS_LIMIT_GRACE",
-    "STRESS_MAX_ERROR_RATE",
-    "STRESS_RATE",
-    "STRESS_ARRIVAL",
-    "STRESS_STAGES",
-    "STRESS_THRESHOLDS",
-    "STRESS_ABORT_ON_FAIL",
-    "STRESS_MAX_TRIES",
-    "STRESS_ABORT_ON_ERROR",
-    "STRESS_MAX_USERS",
-    "STRESS_MAX_DATABASES",
-    "STRESS_STUCK_GRACE",
-    "STRESS_WARMUP",
-    "STRESS_LATENCY_LIMIT",
-    "STRESS_OUTPUT_DIR",
-    "STRESS_REPLAY_FILE",
-    "STRESS_PROGRESS",
-    "STRESS_LIST",
-    "STRESS_ORIGIN",
-    "STRESS_LIFELINE",
-    // And one per class: users of class `inserter` (overridden by STRESS_USERS).
-    "STRESS_<CLASS>_USERS",
-    // And one per workload parameter (`users` and `rate` set the load).
-    "STRESS_PARAM_<NAME>",
-];
-
-/// Variables read by adapters and workloads, not by the core: known, so not warned about.
-pub const ADAPTER_VARS: &[&str] = &[
-    "STRESS_PG_DSN",
-    "STRESS_PG_TCP",
-    "STRESS_TRANSPORT",
-    "STRESS_DATA_FORMAT",
-    "STRESS_LOG_INTERVAL",
-    "STRESS_LOG_MODE",
-    "STRESS_MEMORY_LIMIT",
-    "STRESS_QUERY_COMPLEXITY_MAX",
-];
-
-/// The result of reading `STRESS_*` variables.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EnvConfig {
-    /// The config layer.
-    pub layer: ConfigLayer,
-    /// Output directory and replay file.
-    pub run: EnvRun,
-    /// One line per unknown `STRESS_*` variable.
-    pub warnings: Vec<String>,
-}
-
-impl EnvConfig {
-    /// Reads this process's environment.
-    pub fn from_process_env() -> Result<Self, ConfigError> {
-        Self::from_vars(
-            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().unwrap_or_default()))),
-        )
-    }
-
-    /// Reads the given variables (tests pass their own instead of touching the process's).
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
-        let mut out = Self::default();
-        let mut vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with("STRESS_")).collect();
-        vars.sort();
-        for (name, value) in vars {
-            let l = &mut out.layer;
-            let v = value.trim();
-            match name.as_str() {
-                "STRESS_SEED" => l.seed = Some(number(&name, v)?),
-                "STRESS_DURATION" => l.duration = Some(duration(&name, v)?),
-                "STRESS_OPS_PER_USER" => l.ops_per_user = Some(positive(&name, v)?),
-                // Sorted, so STRESS_USERS comes after every STRESS_<CLASS>_USERS and wins.
-                "STRESS_USERS" => match v.parse::<usize>() {
-                    Ok(0) => return Err(ConfigError::env(&name, v, "expected users above 0")),
-                    Ok(n) => l.users_total = Some(n),
-                    Err(_) => {
-                        let pairs = syntax::parse_users(v)
-                            .map_err(|m| ConfigError::env(&name, v, format!("{m}, or a total like `10`")))?;
-                        for (class, n) in pairs {
-                            l.users.retain(|(c, _)| *c != class);
-                            l.users.push((class, n));
-                        }
-                    }
-                },
-                // Before STRESS_<CLASS>_USERS: STRESS_PARAM_USERS is the parameter `users`.
-                _ if name.starts_with(params::ENV_PREFIX) => {
-                    let param = name[params::ENV_PREFIX.len()..].to_ascii_lowercase();
-                    if param.is_empty() {
-                        return Err(ConfigError::env(
-                            &name,
-                            v,
-                            "STRESS_PARAM_ needs a parameter name after it",
-                        ));
-                    }
-                    l.set_param(&param, v)?;
-                }
-                _ if class_users(&name).is_some() => {
-                    let class = class_users(&name).expect("matched above");
-                    l.users.push((class, number(&name, v)?));
-                }
-                "STRESS_THINK_MIN_MS" => l.think_min_ms = Some(number(&name, v)?),
-                "STRESS_THINK_MAX_MS" => l.think_max_ms = Some(number(&name, v)?),
-                "STRESS_BATCH_MIN" => l.batch_min = Some(positive(&name, v)?),
-                "STRESS_BATCH_MAX" => l.batch_max = Some(positive(&name, v)?),
-                "STRESS_DATABASES" => l.databases = Some(positive::<usize>(&name, v)?),
-                "STRESS_MAX_MEMORY_MB" => l.max_memory_mb = Some(positive(&name, v)?),
-                "STRESS_MAX_CPU_PERCENT" => l.max_cpu_percent = Some(positive(&name, v)?),
-                "STRESS_MAX_DISK_MB" => l.max_disk_mb = Some(positive(&name, v)?),
-                "STRESS_LIMIT_GRACE" => l.limit_grace = Some(duration(&name, v)?),
-                "STRESS_MAX_ERROR_RATE" => l.max_error_rate = Some(fraction(&name, v)?),
-                "STRESS_RATE" => {
-                    l.rate = Some(
-                        v.parse::<f64>()
-                            .ok()
-                            .filter(|r| r.is_finite() && *r > 0.0)
-                            .ok_or_else(|| {
-                                ConfigError::env(&name, v, "expected a rate in ops/s above 0, like 500 or 0.5")
-                            })?,
-                    );
-                }
-                "STRESS_ARRIVAL" => {
-                    l.arrival = Some(match v {
-                        "uniform" => Arrival::Uniform,
-                        "poisson" => Arrival::Poisson,
-                        _ => return Err(ConfigError::env(&name, v, "expected uniform or poisson")),
-                    });
-                }
-                "STRESS_STAGES" => l.stages = Some(parse_stages(v).map_err(|m| ConfigError::env(&name, v, m))?),
-                "STRESS_THRESHOLDS" => {
-                    l.thresholds = v
-                        .split(';')
-                        .map(str::trim)
-                        .filter(|r| !r.is_empty())
-                        .map(str::to_owned)
-                        .collect();
-                }
-                "STRESS_ABORT_ON_FAIL" => l.abort_on_fail = Some(switch(&name, v)?),
-                "STRESS_ABORT_ON_ERROR" => l.abort_on_error = Some(switch(&name, v)?),
-                "STRESS_MAX_TRIES" => l.max_tries = Some(positive(&name, v)?),
-                "STRESS_MAX_USERS" => l.max_users = Some(positive(&name, v)?),
-                "STRESS_STUCK_GRACE" => l.stuck_grace = Some(duration(&name, v)?),
-                "STRESS_MAX_DATABASES" => l.max_databases = Some(positive(&name, v)?),
-                "STRESS_WARMUP" => l.warmup = Some(duration(&name, v)?),
-                "STRESS_LATENCY_LIMIT" => l.latency_limit = Some(duration(&name, v)?),
-                "STRESS_OUTPUT_DIR" => out.run.output_dir = Some(path(&name, v)?),
-                "STRESS_REPLAY_FILE" => out.run.replay_file = Some(path(&name, v)?),
-                "STRESS_ORIGIN" => {
-                    out.run.origin = Some(serde_json::from_str(v).map_err(|e| {
-                        ConfigError::env(
-                            &name,
-                            v,
-                            format!("expected a JSON object with package, kind, target and manifest_path: {e}"),
-                        )
-                    })?);
-                }
-                "STRESS_PROGRESS" if !matches!(v, "off" | "lines" | "json") => {
-                    return Err(ConfigError::env(&name, v, "expected off, lines or json"));
-                }
-                "STRESS_LIFELINE" if v != "stdin" => {
-                    return Err(ConfigError::env(&name, v, "expected stdin"));
-                }
-                "STRESS_PROGRESS" | "STRESS_LIST" | "STRESS_LIFELINE" => {}
-                _ if ADAPTER_VARS.contains(&name.as_str()) => {}
-                _ => out.warnings.push(format!(
-                    "warning: unknown variable {name} is ignored (known: {})",
-                    [KNOWN_VARS, ADAPTER_VARS].concat().join(", ")
-                )),
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// A switch: `1`/`true`/`yes` or `0`/`false`/`no`.
-fn switch(name: &str, v: &str) -> Result<bool, ConfigError> {
-    match v {
-        "1" | "true" | "yes" => Ok(true),
-        "0" | "false" | "no" => Ok(false),
-        _ => Err(ConfigError::env(name, v, "expected 1 or 0")),
-    }
-}
-
-/// `inserter` for `STRESS_INSERTER_USERS`.
-fn class_users(name: &str) -> Option<String> {
-    let class = name.strip_prefix("STRESS_")?.strip_suffix("_USERS")?;
-    // STRESS_MAX_USERS is the bound on users, not the class `max` (STRESS_USERS=max=N sets that).
-    (!class.is_empty() && !class.starts_with("PARAM_") && class != "MAX").then(|| class.to_ascii_lowercase())
-}
-
-fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
-    v.parse()
-        .map_err(|_| ConfigError::env(name, v, "expected a whole number"))
-}
-
-fn positive<T: std::str::FromStr + PartialOrd + Default>(name: &str, v: &str) -> Result<T, ConfigError> {
-    match v.parse::<T>() {
-        Ok(n) if n > T::default() => Ok(n),
-        _ => Err(ConfigError::env(name, v, "expected a whole number above 0")),
-    }
-}
-
-fn duration(name: &str, v: &str) -> Result<Duration, ConfigError> {
-    syntax::parse_duration(v).map_err(|m| ConfigError::env(name, v, m))
-}
-
-fn fraction(name: &str, v: &str) -> Result<f64, ConfigError> {
-    match v.parse::<f64>() {
-        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
-        _ => Err(ConfigError::env(name, v, "expected a fraction from 0 to 1, like 0.001")),
-    }
-}
-
-fn path(name: &str, v: &str) -> Result<PathBuf, ConfigError> {
-    if v.is_empty() {
-        return Err(ConfigError::env(name, v, "expected a path"));
-    }
-    Ok(PathBuf::from(v))
 }
 
 impl ConfigLayer {
@@ -845,6 +592,8 @@ impl RunConfig {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Result<EnvConfig, ConfigError> {
@@ -899,6 +648,47 @@ mod tests {
         let e = env(&[("STRESS_WRITER_USERS", "1")]).unwrap();
         let err = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap_err();
         assert!(err.to_string().contains("writer"), "an unknown class is named: {err}");
+    }
+
+    #[test]
+    fn cargo_stress_settings_are_one_typed_layer_over_the_variables() {
+        let flags = ConfigLayer {
+            seed: Some(7),
+            rate: Some(2000.0),
+            users_total: Some(4),
+            thresholds: vec!["p99<1s".into()],
+            ..ConfigLayer::default()
+        };
+        let json = serde_json::to_string(&flags).unwrap();
+        let e = env(&[
+            ("STRESS_SEED", "1"),
+            ("STRESS_RATE", "2k"),
+            ("STRESS_DURATION", "3s"),
+            (crate::protocol::SETTINGS_VAR, &json),
+        ])
+        .unwrap();
+        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        assert_eq!(e.layer.seed, Some(7), "the flags beat the variables");
+        assert_eq!(
+            e.layer.duration,
+            Some(Duration::from_secs(3)),
+            "what the flags leave is kept"
+        );
+        assert_eq!((e.layer.rate, e.layer.users_total), (Some(2000.0), Some(4)));
+        assert_eq!(e.layer.thresholds, vec!["p99<1s".to_owned()]);
+        // STRESS_RATE reads `2k` as --rate and --param rate= do.
+        assert_eq!(env(&[("STRESS_RATE", "2k")]).unwrap().layer.rate, Some(2000.0));
+        let mut l = ConfigLayer::default();
+        l.set_param("rate", "2k").unwrap();
+        assert_eq!(l.rate, Some(2000.0));
+        // A hand-made channel that does not fit is refused, naming the variable.
+        for bad in ["{", r#"{"rate": "fast"}"#, r#"{"frobnicate": 1}"#] {
+            let e = env(&[(crate::protocol::SETTINGS_VAR, bad)]).unwrap_err().to_string();
+            assert!(
+                e.starts_with("STRESS_SETTINGS=") && e.contains("set the STRESS_* variables instead"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
@@ -1013,10 +803,10 @@ mod tests {
         );
         for (var, value, expect) in [
             ("STRESS_PARAM_USERS", "0", "whole number of users above 0"),
-            ("STRESS_PARAM_RATE", "x", "rate in ops/s"),
+            ("STRESS_PARAM_RATE", "x", "`x` is not a rate: expected ops/s above 0"),
             ("STRESS_PARAM_", "1", "needs a parameter name"),
             ("STRESS_PARAM_A-B", "1", "is not a parameter name"),
-            ("STRESS_USERS", "0", "users above 0"),
+            ("STRESS_USERS", "0", "`0` users: give a total above 0"),
         ] {
             let err = env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(expect), "{var}: {err}");

@@ -1,0 +1,202 @@
+//! The value parsers every front end shares: `cargo stress`'s flags, the `STRESS_*` variables
+//! and the parameters `users`/`rate` read their values with these functions, so a value means
+//! the same everywhere and is refused with the same words. Each error names the value and what
+//! to give instead; the caller adds where it came from (`--rate`, `STRESS_RATE=…`).
+
+use std::time::Duration;
+
+use super::{Arrival, Stage};
+use crate::{params, syntax};
+
+/// The message for a negative number where a count or a duration goes.
+fn not_negative(s: &str, what: &str) -> Result<(), String> {
+    if s.trim_start().starts_with('-') {
+        Err(format!("`{s}` is negative: {what}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A whole number above 0 (`100`).
+pub fn count(s: &str) -> Result<u64, String> {
+    let what = "give a whole number above 0, like 100";
+    not_negative(s, what)?;
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err(format!("`0` is not above 0: {what}")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number: {what}")),
+    }
+}
+
+/// A whole number, 0 included (`0`, `250`).
+pub fn whole(s: &str) -> Result<u64, String> {
+    let what = "give a whole number, like 0 or 250";
+    not_negative(s, what)?;
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`{s}` is not a whole number: {what}"))
+}
+
+/// [`count`] as a `usize` (users, databases).
+pub fn count_usize(s: &str) -> Result<usize, String> {
+    let n = count(s)?;
+    usize::try_from(n).map_err(|_| format!("`{s}` is too large: give at most {}", usize::MAX))
+}
+
+/// Tries per op: a whole number above 0 that fits a `u32`.
+pub fn tries(s: &str) -> Result<u32, String> {
+    let n = count(s)?;
+    u32::try_from(n).map_err(|_| format!("`{s}` is too many tries: give at most {}", u32::MAX))
+}
+
+/// A seed: any `u64`.
+pub fn seed(s: &str) -> Result<u64, String> {
+    let what = format!("give a whole number from 0 to {}", u64::MAX);
+    not_negative(s, &what)?;
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`{s}` is not a seed: {what}"))
+}
+
+/// A duration above 0 (`90`, `30s`, `2m`, `500ms`).
+pub fn duration(s: &str) -> Result<Duration, String> {
+    not_negative(s, "give a duration like 30s")?;
+    let d = syntax::parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("`{s}` is no time: give a duration above 0, like 30s"));
+    }
+    Ok(d)
+}
+
+/// A duration, 0 included (a warm-up, a grace).
+pub fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    not_negative(s, "give a duration like 5s, or 0")?;
+    syntax::parse_duration(s)
+}
+
+/// A fraction from 0 to 1 (`0.001`).
+pub fn fraction(s: &str) -> Result<f64, String> {
+    not_negative(s, "expected 0 to 1, like 0.001")?;
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| (0.0..=1.0).contains(f))
+        .ok_or_else(|| format!("`{s}` is not a fraction: expected 0 to 1, like 0.001"))
+}
+
+/// A rate in ops/s above 0, with an optional `k`/`m` suffix (`500`, `0.5`, `2k`).
+pub fn rate(s: &str) -> Result<f64, String> {
+    let what = "expected ops/s above 0, like 500, 0.5 or 2k";
+    not_negative(s, what)?;
+    params::parse_float(s)
+        .filter(|r| *r > 0.0)
+        .ok_or_else(|| format!("`{s}` is not a rate: {what}"))
+}
+
+/// Users, as a flag or `STRESS_USERS` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserCounts {
+    /// Per class: `reader=4,writer=2`.
+    PerClass(Vec<(String, usize)>),
+    /// A total spread over the classes in their proportions: `10`.
+    Total(usize),
+}
+
+/// `class=N,...`, or a bare total above 0 spread over the classes (`10`).
+pub fn users(s: &str) -> Result<UserCounts, String> {
+    let what = "give a total above 0, like 10, or class=N,... like reader=4,writer=2";
+    not_negative(s, what)?;
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err(format!("`0` users: {what}")),
+        Ok(n) => Ok(UserCounts::Total(n)),
+        Err(_) => syntax::parse_users(s)
+            .map(UserCounts::PerClass)
+            .map_err(|m| format!("{m}, or a total like 10")),
+    }
+}
+
+/// `MIN..MAX` in whole numbers (`10..200`).
+pub fn range(s: &str) -> Result<(u64, u64), String> {
+    not_negative(s, "give MIN..MAX in whole numbers, like 10..200")?;
+    syntax::parse_range(s)
+}
+
+/// Rows per bulk op: `MIN..MAX` with MIN at least 1.
+pub fn batch(s: &str) -> Result<(u64, u64), String> {
+    not_negative(s, "give MIN..MAX rows, like 100..1000")?;
+    let (lo, hi) = syntax::parse_range(s)?;
+    if lo == 0 {
+        return Err(format!(
+            "`{s}` would make batches of 0 rows: give MIN..MAX with MIN at least 1, like 1..{}",
+            hi.max(1)
+        ));
+    }
+    Ok((lo, hi))
+}
+
+/// `uniform` or `poisson`.
+pub fn arrival(s: &str) -> Result<Arrival, String> {
+    match s.trim() {
+        "uniform" => Ok(Arrival::Uniform),
+        "poisson" => Ok(Arrival::Poisson),
+        _ => Err(format!("`{s}` is not an arrival: expected uniform or poisson")),
+    }
+}
+
+/// Load stages: `10s:50,30s:200,10s:0`.
+pub fn stages(s: &str) -> Result<Vec<Stage>, String> {
+    super::parse_stages(s)
+}
+
+/// A switch: `1`/`true`/`yes` or `0`/`false`/`no`.
+pub fn switch(s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        _ => Err(format!("`{s}` is not a switch: expected 1 or 0")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_take_the_suffixes_parameters_take() {
+        assert_eq!(rate("2k"), Ok(2000.0));
+        assert_eq!(rate(" 0.5 "), Ok(0.5));
+        for bad in ["0", "-3", "NaN", "inf", "abc", ""] {
+            assert!(rate(bad).is_err(), "{bad}");
+        }
+        assert!(rate("-3").unwrap_err().starts_with("`-3` is negative"));
+    }
+
+    #[test]
+    fn each_error_names_the_value_and_what_to_give() {
+        let cases: [(Result<(), String>, &str); 9] = [
+            (count("0").map(drop), "`0` is not above 0: give a whole number above 0"),
+            (count("ten").map(drop), "`ten` is not a whole number"),
+            (whole("-1").map(drop), "`-1` is negative"),
+            (
+                seed("abc").map(drop),
+                "`abc` is not a seed: give a whole number from 0 to",
+            ),
+            (duration("0s").map(drop), "`0s` is no time: give a duration above 0"),
+            (fraction("5").map(drop), "`5` is not a fraction: expected 0 to 1"),
+            (users("0").map(drop), "`0` users: give a total above 0"),
+            (batch("0..0").map(drop), "`0..0` would make batches of 0 rows"),
+            (
+                arrival("burst").map(drop),
+                "`burst` is not an arrival: expected uniform or poisson",
+            ),
+        ];
+        for (got, want) in cases {
+            let e = got.unwrap_err();
+            assert!(e.starts_with(want), "{e} | {want}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert_eq!(duration_or_zero("0"), Ok(Duration::ZERO));
+        assert_eq!(users("reader=4"), Ok(UserCounts::PerClass(vec![("reader".into(), 4)])));
+        assert_eq!(switch("yes"), Ok(true));
+    }
+}
