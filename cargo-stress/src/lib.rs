@@ -11,8 +11,8 @@ mod commands;
 pub mod discover;
 pub mod error;
 pub mod harness;
+mod shared;
 pub mod status;
-mod sweep;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

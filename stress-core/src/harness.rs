@@ -17,7 +17,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use crate::config::EnvConfig;
 use crate::error::ReplayError;
 use crate::params::{self, ParamDef};
-use crate::protocol::Listing;
+use crate::protocol::{ListedOptions, ListedWorkload, Listing, PROTOCOL_VERSION};
 use crate::registry::{self, WorkloadEntry};
 use crate::report::{ConsoleProgress, ProgressStyle, ReplayFile, default_base};
 use crate::run::Runner;
@@ -147,7 +147,7 @@ fn runner_for(
     full: bool,
     mut env: EnvConfig,
     replay: Option<ReplayFile>,
-) -> Result<(crate::workload::DynWorkload, Runner), String> {
+) -> Result<(crate::registry::DynWorkload, Runner), String> {
     let workload = (entry.build)();
     let declared = workload.params();
     env.layer
@@ -194,5 +194,37 @@ fn run_entry(entry: &WorkloadEntry, full: bool, env: EnvConfig, replay: Option<R
 
 /// The registry as JSON, for tools (`STRESS_LIST=json`): the protocol's [`Listing`].
 fn list_json(entries: &[&'static WorkloadEntry]) -> String {
-    serde_json::to_string(&Listing::of(entries)).expect("a listing serialises")
+    let listing = Listing {
+        protocol_version: PROTOCOL_VERSION,
+        workloads: entries.iter().map(|e| listed(e)).collect(),
+    };
+    serde_json::to_string(&listing).expect("a listing serialises")
+}
+
+/// The listing of a registered workload.
+fn listed(e: &WorkloadEntry) -> ListedWorkload {
+    let w = (e.build)();
+    let o = &e.options;
+    ListedWorkload {
+        name: e.name.to_owned(),
+        module_path: e.module_path.to_owned(),
+        file: e.file.to_owned(),
+        line: e.line,
+        adapter: w.adapter_name().to_owned(),
+        classes: w.classes(),
+        params: w.params(),
+        ignore: o.ignore,
+        options: ListedOptions {
+            duration_ms: o.duration.map(|d| d.as_millis() as u64),
+            users: o.users.map(|u| u.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect()),
+            ops_per_user: o.ops_per_user,
+            seed: o.seed,
+            think_ms: o.think_ms,
+            batch: o.batch,
+            databases: o.databases,
+            max_memory_mb: o.max_memory_mb,
+            max_cpu_percent: o.max_cpu_percent,
+            max_disk_mb: o.max_disk_mb,
+        },
+    }
 }

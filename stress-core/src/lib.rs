@@ -59,13 +59,14 @@ pub use harness::main;
 pub use ledger::Ledger;
 pub use outcome::{OpError, OpResult, Outcome};
 pub use params::{ParamDef, ParamValue, Params};
+pub use registry::{DynWorkload, ErasedWorkload, erase};
 pub use report::{ReplayFile, Summary};
 pub use run::{RunReport, Runner, SUMMARY_PREFIX, StopReason, interrupted};
 pub use seed::StressRng;
 pub use stress_macros::stress_workload;
 pub use user::User;
 pub use verdict::{EXIT_USAGE, Failure, FailureKind};
-pub use workload::{DynWorkload, ErasedWorkload, OpKind, UserClass, Workload, erase};
+pub use workload::{OpKind, UserClass, Workload};
 
 /// The RNG crate users draw from (`u.rng().random_range(..)`), re-exported so that workload
 /// crates use the same version.
@@ -90,7 +91,7 @@ pub mod prelude {
 /// What `#[stress_workload]` expands to refers to these; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::registry::erase;
     pub use crate::registry::{AttrOptions, WorkloadEntry};
-    pub use crate::workload::erase;
     pub use inventory;
 }

@@ -13,17 +13,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::params::ParamDef;
-use crate::registry::WorkloadEntry;
 use crate::stats::IntervalRecord;
 
 /// The version of this protocol the build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// The variable that hands a harness `cargo stress`'s settings: a
-/// [`ConfigLayer`](crate::ConfigLayer) in JSON, laid over the `STRESS_*` variables (flags beat
-/// the environment). Its values were read by the same parsers as the variables'
-/// ([`config::values`](crate::config::values)).
-pub const SETTINGS_VAR: &str = "STRESS_SETTINGS";
+pub use crate::config::SETTINGS_VAR;
 
 /// What starts each event line on a harness's stderr.
 pub const EVENT_PREFIX: &str = "stress-progress: ";
@@ -85,45 +80,7 @@ pub struct ListedOptions {
     pub max_disk_mb: Option<u64>,
 }
 
-impl ListedWorkload {
-    /// The listing of a registered workload.
-    pub fn of(e: &WorkloadEntry) -> Self {
-        let w = (e.build)();
-        let o = &e.options;
-        Self {
-            name: e.name.to_owned(),
-            module_path: e.module_path.to_owned(),
-            file: e.file.to_owned(),
-            line: e.line,
-            adapter: w.adapter_name().to_owned(),
-            classes: w.classes(),
-            params: w.params(),
-            ignore: o.ignore,
-            options: ListedOptions {
-                duration_ms: o.duration.map(|d| d.as_millis() as u64),
-                users: o.users.map(|u| u.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect()),
-                ops_per_user: o.ops_per_user,
-                seed: o.seed,
-                think_ms: o.think_ms,
-                batch: o.batch,
-                databases: o.databases,
-                max_memory_mb: o.max_memory_mb,
-                max_cpu_percent: o.max_cpu_percent,
-                max_disk_mb: o.max_disk_mb,
-            },
-        }
-    }
-}
-
 impl Listing {
-    /// The listing of these registered workloads, in this build's protocol.
-    pub fn of(entries: &[&WorkloadEntry]) -> Self {
-        Self {
-            protocol_version: PROTOCOL_VERSION,
-            workloads: entries.iter().map(|e| ListedWorkload::of(e)).collect(),
-        }
-    }
-
     /// Reads a listing, refusing one in another protocol version with a line that names both
     /// (a harness built against an older stress-core printed a bare array: version 0).
     pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {

@@ -1,62 +1,11 @@
 //! The registry of workloads that `#[stress_workload]` fills, in a stable order.
 
-use std::time::Duration;
-
-use crate::workload::DynWorkload;
-
-/// The options written in a `#[stress_workload(...)]` attribute, checked at compile time.
-///
-/// Each field is `None` where the attribute did not set it; the attribute layer sits above the
-/// built-in defaults and the workload's own code, and below `STRESS_*` variables and CLI flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AttrOptions {
-    /// `duration = "30s"`.
-    pub duration: Option<Duration>,
-    /// `users = "inserter=4,reader=3"`.
-    pub users: Option<&'static [(&'static str, usize)]>,
-    /// `ops_per_user = 100`.
-    pub ops_per_user: Option<u64>,
-    /// `seed = 42`.
-    pub seed: Option<u64>,
-    /// `think_ms = "10..200"`.
-    pub think_ms: Option<(u64, u64)>,
-    /// `batch = "100..10000"`.
-    pub batch: Option<(u64, u64)>,
-    /// `databases = 3`.
-    pub databases: Option<u64>,
-    /// `max_memory_mb = 4096`.
-    pub max_memory_mb: Option<u64>,
-    /// `max_cpu_percent = 400`.
-    pub max_cpu_percent: Option<u64>,
-    /// `max_disk_mb = 1024`.
-    pub max_disk_mb: Option<u64>,
-    /// `ignore`: skipped by a plain `cargo test`, run by `--ignored` (a workload that needs a
-    /// server, say).
-    pub ignore: bool,
-}
-
-impl AttrOptions {
-    /// No option set.
-    pub const DEFAULT: Self = Self {
-        duration: None,
-        users: None,
-        ops_per_user: None,
-        seed: None,
-        think_ms: None,
-        batch: None,
-        databases: None,
-        max_memory_mb: None,
-        max_cpu_percent: None,
-        max_disk_mb: None,
-        ignore: false,
-    };
-}
-
-impl Default for AttrOptions {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
+use crate::adapter::Adapter;
+pub use crate::config::AttrOptions;
+use crate::error::RunError;
+use crate::params::ParamDef;
+use crate::run::{RunReport, Runner};
+use crate::workload::Workload;
 
 /// One registered workload: what `#[stress_workload]` submits to the registry.
 #[derive(Debug)]
@@ -88,4 +37,50 @@ pub fn entries() -> Vec<&'static WorkloadEntry> {
 /// Finds a registered workload by name.
 pub fn find(name: &str) -> Option<&'static WorkloadEntry> {
     entries().into_iter().find(|e| e.name == name)
+}
+
+/// A workload with its adapter type erased, as the registry holds it.
+pub trait ErasedWorkload: Send {
+    /// Runs it.
+    fn run(self: Box<Self>, runner: Runner) -> Result<RunReport, RunError>;
+    /// Checks what a run would check before it starts ([`Runner::check`]).
+    fn check(&self, runner: &Runner) -> Result<(), RunError>;
+    /// The classes' names and user counts from the workload's code.
+    fn classes(&self) -> Vec<(String, usize)>;
+    /// The adapter's name.
+    fn adapter_name(&self) -> &'static str;
+    /// The declared parameters.
+    fn params(&self) -> Vec<ParamDef> {
+        Vec::new()
+    }
+}
+
+/// A boxed [`ErasedWorkload`].
+pub type DynWorkload = Box<dyn ErasedWorkload>;
+
+impl<A: Adapter> ErasedWorkload for Workload<A> {
+    fn run(self: Box<Self>, runner: Runner) -> Result<RunReport, RunError> {
+        runner.run(*self)
+    }
+
+    fn check(&self, runner: &Runner) -> Result<(), RunError> {
+        runner.check(self)
+    }
+
+    fn classes(&self) -> Vec<(String, usize)> {
+        Workload::classes(self)
+    }
+
+    fn adapter_name(&self) -> &'static str {
+        self.adapter.name()
+    }
+
+    fn params(&self) -> Vec<ParamDef> {
+        self.params.clone()
+    }
+}
+
+/// Erases a workload's adapter type (used by `#[stress_workload]`).
+pub fn erase<A: Adapter>(w: Workload<A>) -> DynWorkload {
+    Box::new(w)
 }

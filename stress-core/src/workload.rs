@@ -7,11 +7,10 @@ use std::sync::Arc;
 use rand::Rng;
 
 use crate::adapter::Adapter;
-use crate::error::{RunError, WorkloadError};
+use crate::error::WorkloadError;
 use crate::ledger::Ledger;
 use crate::outcome::{OpError, OpResult};
 use crate::params::{self, LOAD_PARAMS, ParamDef, ParamValue, Params};
-use crate::run::{RunReport, Runner};
 use crate::seed::StressRng;
 use crate::user::User;
 
@@ -391,52 +390,6 @@ impl OpTable {
         let i = self.reads.partition_point(|&(_, c)| c <= x).min(self.reads.len() - 1);
         Some(self.reads[i].0)
     }
-}
-
-/// A workload with its adapter type erased, as the registry holds it.
-pub trait ErasedWorkload: Send {
-    /// Runs it.
-    fn run(self: Box<Self>, runner: Runner) -> Result<RunReport, RunError>;
-    /// Checks what a run would check before it starts ([`Runner::check`]).
-    fn check(&self, runner: &Runner) -> Result<(), RunError>;
-    /// The classes' names and user counts from the workload's code.
-    fn classes(&self) -> Vec<(String, usize)>;
-    /// The adapter's name.
-    fn adapter_name(&self) -> &'static str;
-    /// The declared parameters.
-    fn params(&self) -> Vec<ParamDef> {
-        Vec::new()
-    }
-}
-
-/// A boxed [`ErasedWorkload`].
-pub type DynWorkload = Box<dyn ErasedWorkload>;
-
-impl<A: Adapter> ErasedWorkload for Workload<A> {
-    fn run(self: Box<Self>, runner: Runner) -> Result<RunReport, RunError> {
-        runner.run(*self)
-    }
-
-    fn check(&self, runner: &Runner) -> Result<(), RunError> {
-        runner.check(self)
-    }
-
-    fn classes(&self) -> Vec<(String, usize)> {
-        Workload::classes(self)
-    }
-
-    fn adapter_name(&self) -> &'static str {
-        self.adapter.name()
-    }
-
-    fn params(&self) -> Vec<ParamDef> {
-        self.params.clone()
-    }
-}
-
-/// Erases a workload's adapter type (used by `#[stress_workload]`).
-pub fn erase<A: Adapter>(w: Workload<A>) -> DynWorkload {
-    Box::new(w)
 }
 
 #[cfg(test)]

@@ -8,7 +8,12 @@ use serde::{Deserialize, Serialize};
 use super::{ConfigLayer, values};
 use crate::error::ConfigError;
 use crate::params;
-use crate::protocol::SETTINGS_VAR;
+
+/// The variable that hands a harness `cargo stress`'s settings: a [`ConfigLayer`] in JSON,
+/// laid over the `STRESS_*` variables (flags beat the environment). Its values were read by
+/// the same parsers as the variables' ([`values`]). Part of the
+/// [protocol](crate::protocol).
+pub const SETTINGS_VAR: &str = "STRESS_SETTINGS";
 
 /// Where a run's files go and what it replays: read from the environment beside the layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

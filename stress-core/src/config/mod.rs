@@ -5,15 +5,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod attr;
 mod env;
 pub mod values;
 
-pub use env::{ADAPTER_VARS, EnvConfig, EnvRun, KNOWN_VARS, Origin};
+pub use attr::AttrOptions;
+pub use env::{ADAPTER_VARS, EnvConfig, EnvRun, KNOWN_VARS, Origin, SETTINGS_VAR};
 pub use values::UserCounts;
 
 use crate::error::ConfigError;
 use crate::params::{self, Params};
-use crate::registry::AttrOptions;
 use crate::syntax;
 
 /// The duration of a run when no layer sets one and no op limit is set: 10 s.
@@ -32,7 +33,7 @@ pub const SMOKE_MAX_DURATION: Duration = Duration::from_secs(60);
 ///
 /// Every field names its `STRESS_*` variable; the default stated is the built-in one.
 /// `cargo stress` hands its flags to a harness as one such layer, in JSON
-/// ([`SETTINGS_VAR`](crate::protocol::SETTINGS_VAR)).
+/// ([`SETTINGS_VAR`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigLayer {
@@ -208,30 +209,6 @@ pub fn stage_target(stages: &[Stage], at: Duration) -> Option<(usize, f64)> {
 }
 
 impl ConfigLayer {
-    /// The attribute's options as a layer.
-    pub fn from_attr(a: &AttrOptions) -> Self {
-        Self {
-            seed: a.seed,
-            duration: a.duration,
-            ops_per_user: a.ops_per_user,
-            users: a
-                .users
-                .unwrap_or_default()
-                .iter()
-                .map(|&(c, n)| (c.to_owned(), n))
-                .collect(),
-            think_min_ms: a.think_ms.map(|t| t.0),
-            think_max_ms: a.think_ms.map(|t| t.1),
-            batch_min: a.batch.map(|b| b.0),
-            batch_max: a.batch.map(|b| b.1),
-            databases: a.databases.map(|d| d as usize),
-            max_memory_mb: a.max_memory_mb,
-            max_cpu_percent: a.max_cpu_percent,
-            max_disk_mb: a.max_disk_mb,
-            ..Self::default()
-        }
-    }
-
     /// This layer with `upper` laid over it: each field `upper` sets wins; user counts are
     /// overridden class by class. Stages set the run's length unless a duration does: stages
     /// laid over a lower layer's duration (the attribute's `duration = "10s"` under

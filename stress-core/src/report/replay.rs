@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Origin, RunConfig};
 use crate::error::ReplayError;
-use crate::run::StopReason;
 use crate::seed::{DatabaseSeed, SeedPlan, UserSeed};
+use crate::verdict::StopReason;
 
 /// The version of `replay.json` this build writes and reads.
 pub const REPLAY_FORMAT_VERSION: u64 = 1;

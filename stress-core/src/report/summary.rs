@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::StopReason;
 use crate::stats::{FigureStats, IntervalRecord, LatencySummary, OpStats, PhaseStats};
 use crate::thresholds::ThresholdResult;
 use crate::verdict::Failure;
+use crate::verdict::StopReason;
 
 /// The version of `summary.json` this build writes and reads: 2 since `failures` are typed
 /// ([`Failure`]: `kind`, its figures, `message`) rather than lines of text.

@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::monitor_loop::Monitor;
 use super::pace::{Gate, Pace, Share};
 use super::panic;
+use super::shared::{ErrorLog, Shared, StartGate, UserClock, observed, stall_at};
 use super::signal::{self, StopReason, StopSignal};
 use super::user_loop::{UserJob, UserResult, run_user};
 use crate::adapter::{Adapter, StartContext};
@@ -18,12 +19,12 @@ use crate::config::RunConfig;
 use crate::ledger::Ledger;
 use crate::monitor::{Limits, MetricsSource, ProcessMetrics};
 use crate::report::{
-    self, Backpressure, ErrorRecord, MAX_KEPT_ERRORS, Observer, REPLAY_FORMAT_VERSION, ReplayFile, RunStart,
-    SUMMARY_FORMAT_VERSION, Summary, Verify,
+    self, Backpressure, ErrorRecord, Observer, REPLAY_FORMAT_VERSION, ReplayFile, RunStart, SUMMARY_FORMAT_VERSION,
+    Summary, Verify,
 };
 use crate::seed::{self, SeedPlan};
 use crate::stats::{Batch, Collector, LatencyHistogram, Measures, Sample};
-use crate::thresholds::{Observed, Threshold, ThresholdResult};
+use crate::thresholds::{Threshold, ThresholdResult};
 use crate::verdict::{Failure, FailureKind};
 use crate::workload::{OpTable, Workload};
 
@@ -32,151 +33,6 @@ pub const SUMMARY_PREFIX: &str = "stress-summary: ";
 
 /// Batches of samples (1,024 each) that may wait for the collector at once.
 const BATCHES_IN_FLIGHT: usize = 64;
-
-/// State every user thread shares with the monitor: flags read on the hot path are atomics.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) signal: StopSignal,
-    pub(crate) paused: AtomicBool,
-    pub(crate) disk_over: AtomicBool,
-    pub(crate) errors: ErrorLog,
-    /// Users not parked by the stages.
-    pub(crate) active: AtomicUsize,
-    gate: StartGate,
-    /// One clock per user, in user order: what the stall watcher reads.
-    pub(crate) clocks: Vec<UserClock>,
-    /// The longest stall seen so far, µs.
-    pub(crate) max_stall_us: std::sync::atomic::AtomicU64,
-}
-
-/// When a user's op started (0: no op in flight) and when its last op completed, µs from
-/// the run's start plus 1. Written by its user only, each on a cache line of its own, so that
-/// users never contend on it.
-#[derive(Debug, Default)]
-#[repr(align(64))]
-pub(crate) struct UserClock {
-    pub(crate) busy_since: std::sync::atomic::AtomicU64,
-    pub(crate) last_done: std::sync::atomic::AtomicU64,
-    /// The run op index of the op in flight, plus 1.
-    pub(crate) op: std::sync::atomic::AtomicU32,
-    /// Ops the user has finished.
-    pub(crate) ops: std::sync::atomic::AtomicU64,
-}
-
-impl UserClock {
-    /// The clock's value for `t`.
-    pub(crate) fn stamp(start: Instant, t: Instant) -> u64 {
-        t.saturating_duration_since(start).as_micros() as u64 + 1
-    }
-}
-
-/// How long ops have been in flight with none completing, µs, at `now` (a stamp): from the
-/// later of the last completion and the oldest op in flight; 0 when no op is in flight.
-pub(crate) fn stall_at(clocks: &[UserClock], now: u64) -> u64 {
-    let (mut last_done, mut oldest_busy) = (0, u64::MAX);
-    for c in clocks {
-        last_done = last_done.max(c.last_done.load(Ordering::Relaxed));
-        let busy = c.busy_since.load(Ordering::Relaxed);
-        if busy > 0 {
-            oldest_busy = oldest_busy.min(busy);
-        }
-    }
-    if oldest_busy == u64::MAX {
-        0
-    } else {
-        now.saturating_sub(last_done.max(oldest_busy))
-    }
-}
-
-/// Where users wait for the common start once connected: opened when every user has arrived,
-/// or cancelled (a user thread that could not start, Ctrl-C while connecting), so that no user
-/// waits for one that will never come.
-#[derive(Debug, Default)]
-struct StartGate {
-    state: Mutex<GateState>,
-    cv: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct GateState {
-    arrived: usize,
-    start: Option<Instant>,
-    cancelled: bool,
-}
-
-impl Shared {
-    /// Waits until every user has connected and returns the common start instant; `None` when
-    /// the run was called off before it started.
-    pub(crate) fn wait_for_start(&self) -> Option<Instant> {
-        let mut g = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
-        g.arrived += 1;
-        self.gate.cv.notify_all();
-        while g.start.is_none() && !g.cancelled {
-            g = self.gate.cv.wait(g).unwrap_or_else(|e| e.into_inner());
-        }
-        g.start
-    }
-
-    /// Opens the gate once `users` users have arrived; calls it off instead if the run stops
-    /// first (a Ctrl-C while users connect) or it was cancelled.
-    fn open_when_all(&self, users: usize) -> Option<Instant> {
-        let mut g = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if g.cancelled || self.signal.is_stopped() || signal::interrupted() {
-                g.cancelled = true;
-                self.gate.cv.notify_all();
-                return None;
-            }
-            if g.arrived >= users {
-                let now = Instant::now();
-                g.start = Some(now);
-                self.gate.cv.notify_all();
-                return Some(now);
-            }
-            g = self
-                .gate
-                .cv
-                .wait_timeout(g, Duration::from_millis(50))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    /// Calls the start off: every user waiting at the gate returns at once.
-    fn cancel_start(&self) {
-        let mut g = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
-        g.cancelled = true;
-        self.gate.cv.notify_all();
-    }
-}
-
-/// The first errors of a run, kept for the summary; the rest are only counted.
-#[derive(Debug, Default)]
-pub(crate) struct ErrorLog {
-    seen: AtomicUsize,
-    kept: Mutex<Vec<ErrorRecord>>,
-}
-
-impl ErrorLog {
-    /// Keeps the error if fewer than [`MAX_KEPT_ERRORS`] were kept; `message` is only built then.
-    pub(crate) fn record(&self, user: &str, op: &str, message: impl FnOnce() -> String, at: Duration) {
-        if self.seen.fetch_add(1, Ordering::Relaxed) < MAX_KEPT_ERRORS {
-            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-            kept.push(ErrorRecord {
-                user: user.to_owned(),
-                op: op.to_owned(),
-                message: message(),
-                at_s: (at.as_secs_f64() * 1000.0).round() / 1000.0,
-            });
-        }
-    }
-
-    fn take(&self) -> Vec<ErrorRecord> {
-        let mut kept = std::mem::take(&mut *self.kept.lock().unwrap_or_else(|e| e.into_inner()));
-        kept.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-        kept
-    }
-}
 
 pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) name: String,
@@ -856,32 +712,4 @@ fn schedule(users: &[UserResult]) -> (Option<u64>, Option<f64>) {
     let ran: u64 = scheduled.iter().map(|(_, r)| r).sum();
     let share = if due == 0 { 1.0 } else { round3(ran as f64 / due as f64) };
     (Some(due), Some(share))
-}
-
-/// The figures thresholds are judged on, from the collector (during the run, or at its end).
-pub(crate) fn observed(c: &Collector, names: &[String], measured_secs: f64) -> Observed {
-    let (total_ops, failed_ops) = c.counts();
-    Observed {
-        latency: c.total().summary(),
-        service: c.total_service().summary(),
-        ops: names
-            .iter()
-            .cloned()
-            .zip(c.per_op())
-            .map(|(n, s)| {
-                let service = s.service_us.unwrap_or(s.latency_us);
-                (n, (s.latency_us, service, s.count, s.failed))
-            })
-            .collect(),
-        total_ops,
-        failed_ops,
-        ops_per_sec: if measured_secs > 0.0 {
-            total_ops as f64 / measured_secs
-        } else {
-            0.0
-        },
-        max_lag_us: c.schedule.max_lag_us,
-        max_stall_us: c.max_stall_us,
-        delivered: None,
-    }
 }

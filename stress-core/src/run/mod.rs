@@ -6,6 +6,7 @@ mod engine;
 mod monitor_loop;
 mod pace;
 mod panic;
+mod shared;
 mod signal;
 mod user_loop;
 
@@ -16,11 +17,11 @@ pub use engine::SUMMARY_PREFIX;
 pub use signal::{StopReason, interrupted};
 
 use crate::adapter::Adapter;
+use crate::config::AttrOptions;
 use crate::config::{ConfigLayer, EnvConfig, Origin, RunConfig};
 use crate::error::{ConfigError, ReplayError, RunError};
 use crate::monitor::MetricsSource;
 use crate::params::{ParamDef, Params};
-use crate::registry::AttrOptions;
 use crate::report::{self, Observer, ReplayFile, Summary};
 use crate::seed::{self, SeedPlan};
 use crate::thresholds::Threshold;

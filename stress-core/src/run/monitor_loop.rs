@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 
-use super::engine::{Shared, observed};
+use super::shared::{Shared, observed};
 use super::signal::{self, StopReason};
 use crate::config::{RunConfig, stage_target};
 use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ResourceKind};

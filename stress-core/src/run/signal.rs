@@ -6,38 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-/// Why a run stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StopReason {
-    /// The configured duration elapsed.
-    DurationElapsed,
-    /// Every user ran its `ops_per_user`.
-    OpLimit,
-    /// The engine died (a managed server exited).
-    CrashDetected,
-    /// A memory or CPU limit stayed breached despite backpressure.
-    ResourceLimit,
-    /// Ctrl-C.
-    Interrupted,
-    /// A threshold was breached and `abort_on_fail` was set.
-    ThresholdBreached,
-    /// The run could not go on (adapter start, setup or connection failure): see `error`.
-    Error,
-    /// An op failed for good (after its tries) and `abort_on_error` was set.
-    OpFailed,
-    /// Users were still in an op after the run stopped and its grace passed (or a second
-    /// Ctrl-C came): they were abandoned, not waited for, and are named in the detail.
-    StuckOps,
-}
-
-impl StopReason {
-    /// Whether a run that stopped this way ran as configured.
-    pub fn is_normal(self) -> bool {
-        matches!(self, Self::DurationElapsed | Self::OpLimit)
-    }
-}
+pub use crate::verdict::StopReason;
 
 /// The stop flag users check between ops, and the reason behind it.
 #[derive(Debug, Default)]

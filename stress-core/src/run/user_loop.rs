@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::Sender;
 use rand::Rng;
 
-use super::engine::{Shared, UserClock};
 use super::pace::{Pace, Slot};
 use super::panic;
+use super::shared::{Shared, UserClock};
 use super::signal::StopReason;
 use crate::adapter::Adapter;
 use crate::config::RunConfig;

@@ -13,9 +13,9 @@ use stress_core::sweep::{self, Iteration, Kind, Plan, Status as IterStatus, Swee
 use stress_core::{ReplayFile, Summary};
 
 use crate::cli::{self, SweepArgs};
-use crate::commands::{declared, interrupt_flag, seed_for, workloads};
 use crate::error::{CliError, usage};
 use crate::harness::{self, Workload};
+use crate::shared::{declared, interrupt_flag, print_table, seed_for, workloads};
 use crate::status::Status;
 
 pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<(), CliError> {
@@ -320,7 +320,7 @@ fn print_result(report: &SweepReport, out: &Path) {
             row
         })
         .collect();
-    print_rows(&header, &rows);
+    print_table(&header, &rows);
     let name = &report.workload;
     let point = |i: &Iteration| format!("{} ({} {})", i.label(), kind.item(), i.index);
     if kind == Kind::Sweep {
@@ -342,23 +342,6 @@ fn print_result(report: &SweepReport, out: &Path) {
         println!("{name}: stopped {why}");
     }
     println!("{name}: {}", out.join(format!("{}.md", kind.stem())).display());
-}
-
-fn print_rows(header: &[String], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", s.join("  ").trim_end());
-    };
-    line(header);
-    for r in rows {
-        line(r);
-    }
 }
 
 /// The exit status: 0 when every iteration held, 4 when those that did not breached thresholds

@@ -1,0 +1,133 @@
+//! `cargo stress replay`.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use stress_core::report::fresh_run_dir;
+use stress_core::{ReplayFile, Summary};
+
+use crate::cli::{BuildArgs, ReplayArgs, Selection};
+use crate::discover::{self, Candidate};
+use crate::error::{CliError, usage};
+use crate::harness;
+use crate::shared::{interrupt_flag, print_table, report, run_one};
+use crate::status::Status;
+
+pub(crate) fn replay(args: &ReplayArgs) -> Result<(), CliError> {
+    let interrupted = interrupt_flag();
+    let file = ReplayFile::load(&args.path).map_err(|e| usage(e.to_string()))?;
+    let replay_json = if args.path.is_dir() {
+        args.path.join("replay.json")
+    } else {
+        args.path.clone()
+    };
+    let original_dir = replay_json.parent().unwrap_or(Path::new(".")).to_owned();
+    let origin = file.origin.clone().ok_or_else(|| {
+        usage(format!(
+            "{} was not recorded by cargo stress (it names no package and target): replay it with \
+             STRESS_REPLAY_FILE={} and the harness that wrote it",
+            replay_json.display(),
+            replay_json.display()
+        ))
+    })?;
+    let sel = Selection {
+        manifest_path: Some(origin.manifest_path.clone()),
+        packages: vec![origin.package.clone()],
+        workspace: false,
+        build: BuildArgs {
+            profile: args.build.profile.clone(),
+            debug: args.build.debug,
+        },
+    };
+    let meta = discover::metadata(Some(&origin.manifest_path))?;
+    let wanted = Candidate {
+        package: origin.package.clone(),
+        manifest_path: origin.manifest_path.clone(),
+        kind: origin.kind.clone(),
+        target: origin.target.clone(),
+    };
+    if !discover::candidates(&meta, &sel)?.contains(&wanted) {
+        return Err(usage(format!(
+            "package `{}` has no stress harness {} `{}` any more: the run cannot be rebuilt",
+            origin.package, origin.kind, origin.target
+        )));
+    }
+    let built = discover::build(std::slice::from_ref(&wanted), &sel.build)?;
+    let all = harness::list(&built)?;
+    let Some(w) = all.iter().find(|w| w.name == file.workload) else {
+        let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
+        return Err(usage(format!(
+            "workload `{}` no longer exists in {} `{}` (it has: {})",
+            file.workload,
+            origin.kind,
+            origin.target,
+            names.join(", ")
+        )));
+    };
+    let out = match &args.out {
+        Some(d) => d.clone(),
+        None => fresh_run_dir(
+            &meta.target_directory.join("stress").into_std_path_buf(),
+            &w.name,
+            file.seed,
+        ),
+    };
+    let env = vec![("STRESS_REPLAY_FILE".to_owned(), replay_json.display().to_string())];
+    let mut status = Status::new(5.0);
+    let ran = run_one(w, &env, &out, &mut status)?;
+    let summary = ran.summary.expect("checked by run_one");
+    report(&[(w, out, summary.clone())]);
+    let original = Summary::load(&original_dir.join("summary.json")).ok();
+    let diverged = match &original {
+        Some(o) => compare_digests(o, &summary),
+        None => {
+            println!("no summary.json beside the replay file: nothing to compare digests with");
+            0
+        }
+    };
+    if diverged > 0 && file.config.ops_per_user.is_some() {
+        return Err(CliError::Failed(format!(
+            "replay diverged: {diverged} of {} users ran other ops or arguments than recorded",
+            summary.users.len()
+        )));
+    }
+    if !summary.passed {
+        return Err(CliError::Failed(format!("workload `{}` failed", w.name)));
+    }
+    if interrupted.load(Ordering::SeqCst) {
+        return Err(CliError::Failed("interrupted".into()));
+    }
+    Ok(())
+}
+
+/// Prints each user's digest beside the original's; returns how many differ.
+fn compare_digests(original: &Summary, replay: &Summary) -> usize {
+    let mut differ = 0;
+    let rows: Vec<[String; 4]> = original
+        .users
+        .iter()
+        .map(|u| {
+            let r = replay.users.iter().find(|r| r.id == u.id);
+            let verdict = match r {
+                Some(r) if r.op_digest == u.op_digest => "match",
+                _ => {
+                    differ += 1;
+                    "DIFFERS"
+                }
+            };
+            [
+                u.id.clone(),
+                u.op_digest.clone(),
+                r.map_or("-".into(), |r| r.op_digest.clone()),
+                verdict.to_owned(),
+            ]
+        })
+        .collect();
+    print_table(&["USER", "ORIGINAL", "REPLAY", "DIGEST"], &rows);
+    println!(
+        "op_digest: {} of {} users match",
+        original.users.len() - differ,
+        original.users.len()
+    );
+    differ
+}

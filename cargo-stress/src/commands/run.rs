@@ -1,0 +1,99 @@
+//! `cargo stress run`.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use stress_core::Summary;
+use stress_core::report::{fresh_run_dir, mark_latest};
+
+use crate::cli::{self, RunArgs};
+use crate::discover;
+use crate::error::{CliError, usage};
+use crate::harness::Workload;
+use crate::shared::{declared, interrupt_flag, report, run_one, seed_for, workloads};
+use crate::status::Status;
+
+fn matches(w: &Workload, filters: &[String], exact: bool) -> bool {
+    filters.is_empty()
+        || filters.iter().any(|f| {
+            if exact {
+                w.name == *f
+            } else {
+                w.name.contains(f.as_str())
+            }
+        })
+}
+
+pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
+    let interrupted = interrupt_flag();
+    if let Some(p) = args.settings.params.iter().find(|p| p.varies()) {
+        return Err(usage(format!(
+            "run takes one value per parameter (`{p}` has {}): vary it with cargo stress sweep or cargo stress matrix",
+            p.values.len()
+        )));
+    }
+    let seed = seed_for(&args.settings)?;
+    let (meta, all) = workloads(&args.selection)?;
+    let selected: Vec<&Workload> = all.iter().filter(|w| matches(w, &args.filters, args.exact)).collect();
+    if selected.is_empty() {
+        let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
+        return Err(usage(format!(
+            "no workload matches {}: the workloads are {}{}",
+            args.filters.join(", "),
+            names.join(", "),
+            discover::elsewhere(&meta, &args.selection)
+        )));
+    }
+    for w in &selected {
+        let defs = declared(w);
+        for p in &args.settings.params {
+            stress_core::params::check_value(&defs, &p.name, &p.values[0])
+                .map_err(|e| usage(format!("workload `{}`: {e}", w.name)))?;
+        }
+    }
+    let mut layer = args.settings.to_layer(seed);
+    for p in &args.settings.params {
+        layer
+            .set_param(&p.name, &p.values[0])
+            .map_err(|e| usage(e.to_string()))?;
+    }
+    let env = vec![cli::settings_env(&layer)];
+    let base = meta.target_directory.join("stress").into_std_path_buf();
+    let mut status = Status::new(5.0);
+    let mut done: Vec<(&Workload, PathBuf, Summary)> = Vec::new();
+    for w in &selected {
+        if interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        let out = match &args.out {
+            Some(d) if selected.len() == 1 => d.clone(),
+            Some(d) => d.join(&w.name),
+            None => fresh_run_dir(&base, &w.name, seed),
+        };
+        let ran = run_one(w, &env, &out, &mut status)?;
+        if args.out.is_none() {
+            mark_latest(&out);
+        }
+        done.push((w, out, ran.summary.expect("checked by run_one")));
+    }
+    report(&done);
+    let failed: Vec<&str> = done
+        .iter()
+        .filter(|(_, _, s)| !s.passed)
+        .map(|(w, _, _)| w.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        let msg = format!(
+            "{} of {} workloads failed: {}",
+            failed.len(),
+            done.len(),
+            failed.join(", ")
+        );
+        let code = stress_core::verdict::exit_code(done.iter().flat_map(|(_, _, s)| &s.failures));
+        return Err(CliError::from_exit_code(code, msg));
+    }
+    if interrupted.load(Ordering::SeqCst) || done.len() < selected.len() {
+        return Err(CliError::Failed("interrupted".into()));
+    }
+    Ok(())
+}
