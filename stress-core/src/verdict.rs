@@ -114,6 +114,12 @@ pub enum FailureKind {
         /// The unit of `observed` and of the rule's limit.
         unit: String,
     },
+    /// With an op limit, the users did not finish their ops within the duration, or the run
+    /// outlived its time limit and was stopped (a sweep's iteration).
+    Timeout {
+        /// How many users fell short, or how long it ran.
+        detail: String,
+    },
     /// The run's reports could not be written (a full disk): the summary went to stderr.
     ReportsNotWritten {
         /// Each file that failed, and why.
@@ -178,6 +184,7 @@ fn message(kind: &FailureKind) -> String {
         FailureKind::Threshold { rule, observed, unit } => {
             format!("threshold {rule} breached: observed {observed}{unit}")
         }
+        FailureKind::Timeout { detail } => format!("timeout: {detail}"),
         FailureKind::ReportsNotWritten { problems } => format!(
             "the reports could not be written ({}): the summary is on stderr",
             problems.join("; ")
@@ -227,6 +234,7 @@ mod tests {
                 observed: 2.5,
                 unit: "ms".into(),
             },
+            FailureKind::Timeout { detail: detail() },
             FailureKind::ReportsNotWritten {
                 problems: vec!["cannot write summary.json: No space left on device".into()],
             },

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use stress_core::params::{self, ParamDef};
 use stress_core::report::fresh_run_dir;
-use stress_core::sweep::{self, Iteration, Kind, Plan, Status as IterStatus, SweepReport};
+use stress_core::sweep::{self, Iteration, Kind, Plan, SweepReport};
 use stress_core::{ReplayFile, Summary};
 
 use crate::cli::{self, SweepArgs};
@@ -372,9 +372,9 @@ fn verdict(report: &SweepReport, interrupted: bool) -> Result<(), CliError> {
             )
         }
     };
-    if failed.iter().all(|i| i.status == IterStatus::Thresholds) {
-        Err(CliError::Thresholds(msg))
-    } else {
-        Err(CliError::Failed(msg))
+    // The exit code from the iterations' typed failures, as for a run.
+    match stress_core::verdict::exit_code(failed.iter().flat_map(|i| &i.failures)) {
+        stress_core::verdict::EXIT_OK => Err(CliError::Failed(msg)),
+        code => Err(CliError::from_exit_code(code, msg)),
     }
 }

@@ -177,6 +177,9 @@ pub struct Iteration {
     pub status: Status,
     /// Why not, in one line (empty when it held).
     pub detail: String,
+    /// Why not, typed: its run's failures, and the sweep's own (a timeout, a run that did not
+    /// start); what the exit code is made from.
+    pub failures: Vec<Failure>,
     /// What it measured.
     pub metrics: Metrics,
 }
@@ -198,6 +201,9 @@ impl Iteration {
                 values,
                 dir: name,
                 status: Status::Error,
+                failures: vec![Failure::new(FailureKind::Error {
+                    detail: format!("did not start: {}", why_not.clone().unwrap_or_else(|| e.clone())),
+                })],
                 detail: format!("did not start: {}", why_not.unwrap_or(e)),
                 metrics: Metrics::default(),
             },
@@ -214,12 +220,17 @@ impl Iteration {
         config: Option<&RunConfig>,
     ) -> Self {
         let (status, detail) = classify(s, config);
+        let mut failures = s.failures.clone();
+        if status == Status::Timeout {
+            failures.push(Failure::new(FailureKind::Timeout { detail: detail.clone() }));
+        }
         Self {
             index,
             values,
             dir,
             status,
             detail,
+            failures,
             metrics: Metrics::of(s),
         }
     }

@@ -32,6 +32,8 @@ mod spec;
 
 use std::path::Path;
 
+use crate::verdict::{Failure, FailureKind};
+
 pub use iteration::{Iteration, Metrics, Status};
 pub use report::{Efficiency, Kind, SweepReport};
 pub use scaling::{Scaling, TOLERANCE};
@@ -82,6 +84,8 @@ pub fn drive<E: Into<CellEnd>>(
         let mut it = Iteration::from_dir(i + 1, cell, &dir, why_not);
         if let CellEnd::TimedOut(why) = end {
             it.status = Status::Timeout;
+            it.failures
+                .push(Failure::new(FailureKind::Timeout { detail: why.clone() }));
             it.detail = why;
         }
         let broke = !it.status.is_ok();

@@ -586,6 +586,7 @@ mod tests {
             } else {
                 "threshold error_rate<50% breached: observed 100, first".into()
             },
+            failures: Vec::new(),
             metrics,
         }
     }

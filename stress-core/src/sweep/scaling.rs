@@ -225,6 +225,7 @@ mod tests {
             dir: String::new(),
             status: if ok { Status::Ok } else { Status::Errors },
             detail: String::new(),
+            failures: Vec::new(),
             metrics: m,
         }
     }
