@@ -70,6 +70,9 @@ impl Status {
                     eprintln!("{line}");
                 }
             }
+            // The verdict is read from summary.json (or the summary handed over); the live
+            // line goes as the run ends.
+            Event::Stop { .. } => self.clear(),
         }
     }
 

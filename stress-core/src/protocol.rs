@@ -2,7 +2,7 @@
 //! the settings `cargo stress` hands a run ([`SETTINGS_VAR`]), the listing a harness prints
 //! for `STRESS_LIST=json`, the live events it writes on stderr
 //! under `STRESS_PROGRESS=json` (each line [`EVENT_PREFIX`] + JSON), and the summary it hands
-//! over there when it cannot write `summary.json` ([`crate::SUMMARY_PREFIX`]).
+//! over there when it cannot write `summary.json` ([`SUMMARY_PREFIX`]).
 //!
 //! The listing carries [`PROTOCOL_VERSION`]; `cargo stress` refuses a harness that speaks
 //! another one, naming both, rather than misreading it. Bump it with any change a reader of
@@ -14,11 +14,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::params::ParamDef;
 use crate::stats::IntervalRecord;
+use crate::verdict::{Failure, StopReason};
 
 /// The version of this protocol the build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 
 pub use crate::config::SETTINGS_VAR;
+
+/// What starts the line on which a harness hands its whole summary over, on stderr, when
+/// `summary.json` cannot be written (a full disk): the final outcome is never lost.
+pub const SUMMARY_PREFIX: &str = "stress-summary: ";
 
 /// What starts each event line on a harness's stderr.
 pub const EVENT_PREFIX: &str = "stress-progress: ";
@@ -155,6 +160,17 @@ pub enum Event {
         /// Why users are paused, if they are.
         paused: Option<String>,
     },
+    /// The run ended and its reports are written.
+    Stop {
+        /// The workload.
+        workload: String,
+        /// Why it stopped.
+        stop_reason: StopReason,
+        /// Its verdict: why it failed, typed (empty when it passed).
+        failures: Vec<Failure>,
+        /// [`exit_code`](crate::verdict::exit_code) of the failures.
+        exit_code: u8,
+    },
 }
 
 impl Event {
@@ -227,6 +243,18 @@ mod tests {
             paused: Some("memory".into()),
         };
         assert_eq!(Event::from_line(&interval.line()), Some(interval));
+        let stop = Event::Stop {
+            workload: "orders".into(),
+            stop_reason: StopReason::Interrupted,
+            failures: vec![Failure::new(crate::verdict::FailureKind::Interrupted)],
+            exit_code: 1,
+        };
+        let line = stop.line();
+        assert!(
+            line.contains(r#""event":"stop""#) && line.contains(r#""kind":"interrupted""#),
+            "{line}"
+        );
+        assert_eq!(Event::from_line(&line), Some(stop));
         assert_eq!(Event::from_line("stress-progress: {\"event\":\"later\"}"), None);
         assert_eq!(Event::from_line("plain output"), None);
     }

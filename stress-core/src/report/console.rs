@@ -230,9 +230,19 @@ impl Observer for ConsoleProgress {
     }
 
     fn on_finish(&mut self, s: &Summary, out_dir: Option<&Path>) {
-        // Tools reading JSON progress read summary.json instead.
-        if self.style != ProgressStyle::Lines {
-            return;
+        match self.style {
+            ProgressStyle::Off => return,
+            ProgressStyle::Json => {
+                let event = Event::Stop {
+                    workload: s.workload.clone(),
+                    stop_reason: s.stop_reason,
+                    failures: s.failures.clone(),
+                    exit_code: s.exit_code(),
+                };
+                let _ = writeln!(std::io::stderr(), "{}", event.line());
+                return;
+            }
+            ProgressStyle::Lines => {}
         }
         eprintln!(
             "{}: {:?} after {:.1}s: {} ops ({:.0}/s), {} failed, p50 {} p99 {} max {}{}",

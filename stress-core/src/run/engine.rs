@@ -18,6 +18,7 @@ use crate::adapter::{Adapter, StartContext};
 use crate::config::RunConfig;
 use crate::ledger::Ledger;
 use crate::monitor::{Limits, MetricsSource, ProcessMetrics};
+use crate::protocol::SUMMARY_PREFIX;
 use crate::report::{
     self, Backpressure, ErrorRecord, Observer, REPLAY_FORMAT_VERSION, ReplayFile, RunStart, SUMMARY_FORMAT_VERSION,
     Summary, Verify,
@@ -27,9 +28,6 @@ use crate::stats::{Batch, Collector, LatencyHistogram, Measures, Sample};
 use crate::thresholds::{Threshold, ThresholdResult};
 use crate::verdict::{Failure, FailureKind};
 use crate::workload::{OpTable, Workload};
-
-/// How a harness hands its summary over on stderr when `summary.json` cannot be written.
-pub const SUMMARY_PREFIX: &str = "stress-summary: ";
 
 /// Batches of samples (1,024 each) that may wait for the collector at once.
 const BATCHES_IN_FLIGHT: usize = 64;

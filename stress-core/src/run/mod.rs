@@ -13,7 +13,6 @@ mod user_loop;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use engine::SUMMARY_PREFIX;
 pub use signal::{StopReason, interrupted};
 
 use crate::adapter::Adapter;
