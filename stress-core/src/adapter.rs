@@ -21,6 +21,12 @@ pub trait Adapter: Send + Sync + Sized + 'static {
     /// A short name for reports: `sqlite`, `postgres`, `hyper`.
     fn name(&self) -> &'static str;
 
+    /// The `STRESS_*` variables this adapter reads (`STRESS_PG_DSN`, …): known to the harness,
+    /// so not warned about as typos.
+    fn variables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The adapter's settings as recorded in `replay.json` (paths, server settings, …).
     fn describe(&self) -> serde_json::Value {
         serde_json::Value::Null

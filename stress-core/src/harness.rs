@@ -155,7 +155,14 @@ fn runner_for(
         .retain(|(name, _)| declared.iter().any(|d| d.name == *name));
     let replay_path = env.run.replay_file.clone();
     let explicit_out = env.run.output_dir.is_some();
+    // A variable another workload of this binary reads is not a typo in this one's run.
+    let others: Vec<&'static str> = registry::entries()
+        .iter()
+        .filter(|e| e.name != entry.name)
+        .flat_map(|e| (e.build)().variables())
+        .collect();
     let mut runner = Runner::new(entry.name)
+        .known_variables(others)
         .attr(entry.options)
         .smoke(!full)
         .env(EnvConfig {

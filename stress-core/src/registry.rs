@@ -49,6 +49,8 @@ pub trait ErasedWorkload: Send {
     fn classes(&self) -> Vec<(String, usize)>;
     /// The adapter's name.
     fn adapter_name(&self) -> &'static str;
+    /// The `STRESS_*` variables the workload and its adapter read.
+    fn variables(&self) -> Vec<&'static str>;
     /// The declared parameters.
     fn params(&self) -> Vec<ParamDef> {
         Vec::new()
@@ -73,6 +75,10 @@ impl<A: Adapter> ErasedWorkload for Workload<A> {
 
     fn adapter_name(&self) -> &'static str {
         self.adapter.name()
+    }
+
+    fn variables(&self) -> Vec<&'static str> {
+        Workload::variables(self)
     }
 
     fn params(&self) -> Vec<ParamDef> {

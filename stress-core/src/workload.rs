@@ -171,6 +171,8 @@ pub struct Workload<A: Adapter> {
     pub(crate) batch: Option<(u64, u64)>,
     pub(crate) databases: Option<usize>,
     pub(crate) params: Vec<ParamDef>,
+    /// `STRESS_*` variables the workload's own code reads.
+    pub(crate) variables: Vec<&'static str>,
 }
 
 impl<A: Adapter> fmt::Debug for Workload<A> {
@@ -196,6 +198,7 @@ impl<A: Adapter> Workload<A> {
             batch: None,
             databases: None,
             params: Vec::new(),
+            variables: Vec::new(),
         }
     }
 
@@ -217,6 +220,21 @@ impl<A: Adapter> Workload<A> {
     {
         self.setup = Some(Box::new(f));
         self
+    }
+
+    /// Declares a `STRESS_*` variable the workload's own code reads
+    /// (`.variable("STRESS_QUERY_COMPLEXITY_MAX")`), so that the harness does not warn about it
+    /// as a typo. An adapter declares its own ([`Adapter::variables`]).
+    pub fn variable(mut self, name: &'static str) -> Self {
+        self.variables.push(name);
+        self
+    }
+
+    /// Every `STRESS_*` variable this workload and its adapter read.
+    pub fn variables(&self) -> Vec<&'static str> {
+        let mut v = self.adapter.variables().to_vec();
+        v.extend(&self.variables);
+        v
     }
 
     /// Declares a parameter with its default, whose kind (whole number, number, boolean, text)

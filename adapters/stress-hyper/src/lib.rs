@@ -378,6 +378,16 @@ impl Hyper {
 impl Adapter for Hyper {
     type Conn = HyperConn;
 
+    fn variables(&self) -> &'static [&'static str] {
+        &[
+            "STRESS_TRANSPORT",
+            "STRESS_DATA_FORMAT",
+            "STRESS_LOG_INTERVAL",
+            "STRESS_LOG_MODE",
+            "STRESS_MEMORY_LIMIT",
+        ]
+    }
+
     fn name(&self) -> &'static str {
         "hyper"
     }

@@ -200,6 +200,10 @@ impl Adapter for Postgres {
         }
     }
 
+    fn variables(&self) -> &'static [&'static str] {
+        &["STRESS_PG_DSN", "STRESS_PG_TCP"]
+    }
+
     fn name(&self) -> &'static str {
         "postgres"
     }

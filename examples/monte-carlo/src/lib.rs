@@ -114,6 +114,7 @@ pub fn monte_carlo_hyper() -> Workload<Hyper> {
     // compare them, and a replay restores them.
     let (transport, format) = (hyper.transport_setting(), hyper.data_format_setting());
     mix_with_complexity(hyper, complexity)
+        .variable("STRESS_QUERY_COMPLEXITY_MAX")
         .param_choice("transport", transport.name(), &["tcp", "grpc"])
         .param_choice("data_format", format.name(), &["hyperbinary", "arrow"])
 }

@@ -125,3 +125,37 @@ fn a_bad_hyper_variable_is_bad_input_before_anything_runs() {
     assert!(!out.exists(), "nothing written");
     assert!(hyperd_of(&out).is_none(), "no hyperd started");
 }
+
+/// A variable an adapter or a workload of the binary declares is not warned about in any of its
+/// runs (here the SQLite one's smoke run); a misspelt one is.
+#[test]
+fn variables_the_adapters_and_workloads_declare_are_known() {
+    let mut cmd = Command::new(harness());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRESS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let o = cmd
+        .args(["monte_carlo_sqlite", "--exact"])
+        .env("STRESS_PG_DSN", "host=/nonexistent")
+        .env("STRESS_TRANSPORT", "grpc")
+        .env("STRESS_QUERY_COMPLEXITY_MAX", "2")
+        .env("STRESS_QUERY_COMPLEXTY_MAX", "2")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: unknown variable"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].starts_with("warning: unknown variable STRESS_QUERY_COMPLEXTY_MAX is ignored")
+            && warnings[0].contains("STRESS_QUERY_COMPLEXITY_MAX")
+            && warnings[0].contains("STRESS_PG_DSN"),
+        "{}",
+        warnings[0]
+    );
+}

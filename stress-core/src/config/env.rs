@@ -81,18 +81,6 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_PARAM_<NAME>",
 ];
 
-/// Variables read by adapters and workloads, not by the core: known, so not warned about.
-pub const ADAPTER_VARS: &[&str] = &[
-    "STRESS_PG_DSN",
-    "STRESS_PG_TCP",
-    "STRESS_TRANSPORT",
-    "STRESS_DATA_FORMAT",
-    "STRESS_LOG_INTERVAL",
-    "STRESS_LOG_MODE",
-    "STRESS_MEMORY_LIMIT",
-    "STRESS_QUERY_COMPLEXITY_MAX",
-];
-
 /// The result of reading `STRESS_*` variables.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnvConfig {
@@ -100,11 +88,32 @@ pub struct EnvConfig {
     pub layer: ConfigLayer,
     /// Output directory and replay file.
     pub run: EnvRun,
-    /// One line per unknown `STRESS_*` variable.
-    pub warnings: Vec<String>,
+    /// The `STRESS_*` variables the core does not read: an adapter's or a workload's, or typos.
+    pub unknown: Vec<String>,
 }
 
 impl EnvConfig {
+    /// One line for each unknown variable that no adapter or workload declares (`declared`:
+    /// what they read), naming what is known.
+    pub fn warnings(&self, declared: &[&str]) -> Vec<String> {
+        self.unknown
+            .iter()
+            .filter(|name| !declared.contains(&name.as_str()))
+            .map(|name| {
+                let mut known: Vec<&str> = KNOWN_VARS.to_vec();
+                for d in declared {
+                    if !known.contains(d) {
+                        known.push(d);
+                    }
+                }
+                format!(
+                    "warning: unknown variable {name} is ignored (known: {})",
+                    known.join(", ")
+                )
+            })
+            .collect()
+    }
+
     /// Reads this process's environment.
     pub fn from_process_env() -> Result<Self, ConfigError> {
         Self::from_vars(
@@ -210,11 +219,9 @@ impl EnvConfig {
                     return Err(ConfigError::env(&name, v, "expected stdin"));
                 }
                 "STRESS_PROGRESS" | "STRESS_LIST" | "STRESS_LIFELINE" => {}
-                _ if ADAPTER_VARS.contains(&name.as_str()) => {}
-                _ => out.warnings.push(format!(
-                    "warning: unknown variable {name} is ignored (known: {})",
-                    [KNOWN_VARS, ADAPTER_VARS].concat().join(", ")
-                )),
+                // The core's own variables end here; an adapter's or a workload's are theirs to
+                // declare (`Adapter::variables`, `Workload::variable`): see `warnings`.
+                _ => out.unknown.push(name),
             }
         }
         // cargo stress's flags, handed over typed: they beat the variables.

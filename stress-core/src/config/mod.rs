@@ -10,7 +10,7 @@ mod env;
 pub mod values;
 
 pub use attr::AttrOptions;
-pub use env::{ADAPTER_VARS, EnvConfig, EnvRun, KNOWN_VARS, Origin, SETTINGS_VAR};
+pub use env::{EnvConfig, EnvRun, KNOWN_VARS, Origin, SETTINGS_VAR};
 pub use values::UserCounts;
 
 use crate::error::ConfigError;
@@ -617,7 +617,15 @@ mod tests {
             ("STRESS_TRANSPORT", "grpc"),
         ])
         .unwrap();
-        assert!(e.warnings.is_empty(), "adapter variables are known: {:?}", e.warnings);
+        assert_eq!(
+            e.unknown,
+            vec!["STRESS_TRANSPORT".to_owned()],
+            "the core does not read it"
+        );
+        assert!(
+            e.warnings(&["STRESS_TRANSPORT"]).is_empty(),
+            "an adapter that declares it does"
+        );
         let rc = RunConfig::resolve(&e.layer, &classes(), 0, false).unwrap();
         assert_eq!(rc.users, vec![("inserter".into(), 7), ("reader".into(), 9)]);
         let err = env(&[("STRESS_INSERTER_USERS", "many")]).unwrap_err();
@@ -644,7 +652,7 @@ mod tests {
             (crate::protocol::SETTINGS_VAR, &json),
         ])
         .unwrap();
-        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        assert!(e.unknown.is_empty(), "{:?}", e.unknown);
         assert_eq!(e.layer.seed, Some(7), "the flags beat the variables");
         assert_eq!(
             e.layer.duration,
@@ -733,7 +741,7 @@ mod tests {
         assert_eq!(l.max_error_rate, Some(0.01));
         assert_eq!(e.run.output_dir, Some(PathBuf::from("/tmp/out")));
         assert_eq!(e.run.replay_file, Some(PathBuf::from("/tmp/replay.json")));
-        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        assert!(e.unknown.is_empty(), "{:?}", e.unknown);
     }
 
     #[test]
@@ -745,7 +753,7 @@ mod tests {
             ("STRESS_PARAM_RATE", "2.5"),
         ])
         .unwrap();
-        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        assert!(e.unknown.is_empty(), "{:?}", e.unknown);
         assert_eq!(
             e.layer.params,
             vec![
@@ -912,9 +920,17 @@ mod tests {
 
     #[test]
     fn unknown_variables_are_warned_about() {
-        let e = env(&[("STRESS_DURATON", "5s")]).unwrap();
-        assert_eq!(e.warnings.len(), 1);
-        assert!(e.warnings[0].contains("STRESS_DURATON"), "{}", e.warnings[0]);
+        let e = env(&[("STRESS_DURATON", "5s"), ("STRESS_PG_DSN", "host=x")]).unwrap();
+        let w = e.warnings(&["STRESS_PG_DSN"]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("unknown variable STRESS_DURATON")
+                && w[0].contains("STRESS_DURATION, ")
+                && w[0].ends_with("STRESS_PG_DSN)"),
+            "the core's variables and the declared ones are named: {}",
+            w[0]
+        );
+        assert_eq!(e.warnings(&[]).len(), 2, "nothing declares STRESS_PG_DSN here");
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub struct Runner {
     smoke: bool,
     origin: Option<Origin>,
     param_error: Option<ConfigError>,
+    /// `STRESS_*` variables other workloads of the harness read (not typos).
+    variables: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -98,6 +100,13 @@ impl Runner {
             name: name.into(),
             ..Self::default()
         }
+    }
+
+    /// `STRESS_*` variables read by code other than this workload and its adapter (the other
+    /// workloads of a harness binary): not warned about as unknown.
+    pub fn known_variables(mut self, names: impl IntoIterator<Item = &'static str>) -> Self {
+        self.variables.extend(names);
+        self
     }
 
     /// Lays the attribute's options over the workload's code.
@@ -315,7 +324,9 @@ impl Runner {
     pub fn run<A: Adapter>(self, workload: Workload<A>) -> Result<RunReport, RunError> {
         let (config, plan, thresholds) = self.prepare(&workload)?;
         if let Some(env) = &self.env {
-            for w in &env.warnings {
+            let mut declared = workload.variables();
+            declared.extend(&self.variables);
+            for w in env.warnings(&declared) {
                 eprintln!("{w}");
             }
         }
