@@ -93,11 +93,16 @@ fn assert_rows_match_summaries(out_dir: &Path, rows: &[Vec<String>]) {
         for p in ["p50", "p95", "p99", "max"] {
             assert_eq!(at(&format!("{p}_us")), s["latency_us"][p].to_string(), "{dir}: {p}");
         }
-        let phase_ms = |p: &str| s["phases"][p]["latency_us"]["mean"].as_f64().map(|us| us / 1e3);
-        check("write_ms", phase_ms("write"));
-        check("read_ms", phase_ms("read"));
-        check("client_bytes", s["figures"]["client_bytes"]["mean"].as_f64());
-        check("db_bytes", s["figures"]["db_bytes"]["mean"].as_f64());
+        // Every phase and figure the workload recorded has its column, whatever its name.
+        for (p, v) in s["phases"].as_object().into_iter().flatten() {
+            check(
+                &format!("phase_{p}_ms"),
+                v["latency_us"]["mean"].as_f64().map(|us| us / 1e3),
+            );
+        }
+        for (name, v) in s["figures"].as_object().into_iter().flatten() {
+            check(&format!("figure_{name}"), v["mean"].as_f64());
+        }
         let delta = |peak: &str, start: &str| {
             Some((s["resources"][peak].as_f64()? - s["resources_start"][start].as_f64()?).max(0.0))
         };
@@ -291,15 +296,15 @@ fn a_sweep_stops_at_the_breaking_point_a_threshold_forces() {
     assert_eq!(
         rows[0].join(","),
         "iter,size,status,ops,failed_ops,duration_s,ops_per_sec,rows_per_sec,bytes_per_sec,p50_us,p95_us,\
-         p99_us,max_us,write_ms,read_ms,client_bytes,db_bytes,process_peak_mb,server_peak_mb,detail,dir"
+         p99_us,max_us,process_peak_mb,server_peak_mb,phase_read_ms,phase_write_ms,figure_client_bytes,figure_db_bytes,detail,dir"
     );
     assert_eq!(rows.len(), 5, "a header and 4 iterations: {rows:?}");
     assert_eq!(column(&rows, "size"), ["1000", "2000", "3000", "4000"]);
     assert_eq!(column(&rows, "status"), ["OK", "OK", "OK", "thresholds"]);
     assert_eq!(column(&rows, "ops"), ["6", "6", "6", "6"], "2 writers × 3 ops");
     assert_eq!(column(&rows, "failed_ops"), ["0", "0", "0", "6"]);
-    assert_eq!(column(&rows, "client_bytes"), ["1000", "2000", "3000", ""]);
-    assert_eq!(column(&rows, "db_bytes"), ["1000", "2000", "3000", ""]);
+    assert_eq!(column(&rows, "figure_client_bytes"), ["1000", "2000", "3000", ""]);
+    assert_eq!(column(&rows, "figure_db_bytes"), ["1000", "2000", "3000", ""]);
     assert_eq!(
         column(&rows, "detail"),
         ["", "", "", "threshold error_rate<50% breached: observed 100%"]
@@ -323,7 +328,7 @@ fn a_sweep_stops_at_the_breaking_point_a_threshold_forces() {
         "4 of 5 iterations ran, 3 OK. Stopped: after the breaking point",
         "- Breaking point: **size=4000** (iter 4): thresholds — threshold error_rate<50% breached: observed 100%",
         "- Stability point: **size=3000** (iter 3)",
-        "| # | size | status | ops/s | rows/s | p50 | p99 | write | read | client bytes | db bytes | RSS peak Δ |",
+        "| # | size | status | ops/s | rows/s | p50 | p99 | read | write | client_bytes | db_bytes | RSS peak Δ |",
         "| 4 | 4000 | **thresholds** |",
         "| workload | blobs (package shop, test `stress`, adapter sqlite) |",
         "| command | `cargo stress sweep --manifest-path ",
@@ -390,7 +395,7 @@ fn a_sweep_goes_on_when_asked_and_its_breaking_iteration_replays() {
     let rows = csv(&out_dir, "sweep.csv");
     assert_eq!(column(&rows, "status"), ["OK", "errors", "errors"], "{rows:?}");
     assert_eq!(column(&rows, "failed_ops"), ["0", "6", "6"], "{rows:?}");
-    assert_eq!(column(&rows, "db_bytes"), ["2500", "", ""]);
+    assert_eq!(column(&rows, "figure_db_bytes"), ["2500", "", ""]);
     assert_rows_match_summaries(&out_dir, &rows);
     assert_eq!(optimal_row(&rows, "bytes_per_sec"), 0, "the one OK iteration");
     let md = read(&out_dir.join("sweep.md"));
@@ -454,7 +459,7 @@ fn a_two_by_two_matrix_has_a_row_per_cell_and_a_scaling_verdict_per_series() {
     assert_eq!(cells, ["1000 zeros", "1000 random", "2000 zeros", "2000 random"]);
     assert_eq!(column(&rows, "status"), ["OK"; 4]);
     assert_eq!(column(&rows, "ops"), ["9"; 4], "users=3: 3 writers × 3 ops");
-    assert_eq!(column(&rows, "db_bytes"), ["1000", "1000", "2000", "2000"]);
+    assert_eq!(column(&rows, "figure_db_bytes"), ["1000", "1000", "2000", "2000"]);
     assert_rows_match_summaries(&out_dir, &rows);
     for i in 1..=4 {
         let replay = read_json(&out_dir.join(format!("cell-00{i}/replay.json")));

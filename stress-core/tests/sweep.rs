@@ -53,8 +53,8 @@ fn a_sweep_stops_after_its_breaking_point() {
     );
     assert_eq!(report.stability_point().unwrap().label(), "size=3");
     assert!(report.optimal_point().unwrap().status.is_ok());
-    assert_eq!(report.iterations[2].metrics.db_bytes, Some(300.0));
-    assert!(report.iterations[2].metrics.write_ms.is_some());
+    assert_eq!(report.iterations[2].metrics.figures.get("db_bytes"), Some(&300.0));
+    assert!(report.iterations[2].metrics.phases_ms.contains_key("write"));
     for i in 1..=4 {
         assert!(dir.path().join(format!("iter-00{i}/summary.json")).is_file());
     }

@@ -98,14 +98,14 @@ fn the_sync_ramp_writes_reads_and_sizes_records_in_every_format() {
         let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
         assert_eq!(column(&csv, "epochs"), ["1000", "2000"]);
         assert_eq!(column(&csv, "ops"), ["2", "2"], "{format}: one writer, two records");
-        let client = numbers(&csv, "client_bytes");
-        let db = numbers(&csv, "db_bytes");
+        let client = numbers(&csv, "figure_client_bytes");
+        let db = numbers(&csv, "figure_db_bytes");
         assert!(
             client[0] > 0.0 && client[1] > client[0] && db[0] > 0.0 && db[1] > db[0],
             "{format}: sizes grow with epochs: {client:?} {db:?}"
         );
-        let (write, encode) = (numbers(&csv, "write_ms"), numbers(&csv, "phase_encode_ms"));
-        let (read, decode) = (numbers(&csv, "read_ms"), numbers(&csv, "phase_decode_ms"));
+        let (write, encode) = (numbers(&csv, "phase_write_ms"), numbers(&csv, "phase_encode_ms"));
+        let (read, decode) = (numbers(&csv, "phase_read_ms"), numbers(&csv, "phase_decode_ms"));
         for i in 0..2 {
             assert!(
                 encode[i] > 0.0 && write[i] >= encode[i] && decode[i] > 0.0 && read[i] >= decode[i],

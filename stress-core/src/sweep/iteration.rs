@@ -84,22 +84,14 @@ pub struct Metrics {
     pub rows_per_op: f64,
     /// Latency of successful ops, µs.
     pub latency_us: LatencySummary,
-    /// Mean time of the phase `write`, ms.
-    pub write_ms: Option<f64>,
-    /// Mean time of the phase `read`, ms.
-    pub read_ms: Option<f64>,
-    /// Mean of the figure `client_bytes`: a payload's size on the client.
-    pub client_bytes: Option<f64>,
-    /// Mean of the figure `db_bytes`: a payload's size in the database.
-    pub db_bytes: Option<f64>,
     /// This process's memory peak above its size at the users' start, MB.
     pub process_peak_mb: Option<f64>,
     /// The server's memory peak above its size at the users' start, MB (adapters that report a
     /// `*.memory_mb` of their own).
     pub server_peak_mb: Option<f64>,
-    /// Mean time of every other phase, ms.
+    /// Mean time of each phase the ops timed (`User::phase`), ms: whatever the workload names.
     pub phases_ms: BTreeMap<String, f64>,
-    /// Mean of every other figure.
+    /// Mean of each figure the ops recorded (`User::figure`).
     pub figures: BTreeMap<String, f64>,
     /// Per op name: (ops per second, p99 µs), when the workload has more than one op.
     pub per_op: BTreeMap<String, (f64, u64)>,
@@ -108,12 +100,12 @@ pub struct Metrics {
 impl Metrics {
     /// The figures of a summary.
     pub fn of(s: &Summary) -> Self {
-        let mut phases_ms: BTreeMap<String, f64> = s
+        let phases_ms: BTreeMap<String, f64> = s
             .phases
             .iter()
             .map(|(k, p)| (k.clone(), p.latency_us.mean / 1e3))
             .collect();
-        let mut figures: BTreeMap<String, f64> = s.figures.iter().map(|(k, f)| (k.clone(), f.mean)).collect();
+        let figures: BTreeMap<String, f64> = s.figures.iter().map(|(k, f)| (k.clone(), f.mean)).collect();
         let ok_ops = s.total_ops.saturating_sub(s.failed_ops);
         let delta = |peak: &str, start: &str| Some((s.resources.get(peak)? - s.resources_start.get(start)?).max(0.0));
         let servers: Vec<f64> = s
@@ -151,10 +143,6 @@ impl Metrics {
                 0.0
             },
             latency_us: s.latency_us,
-            write_ms: phases_ms.remove("write"),
-            read_ms: phases_ms.remove("read"),
-            client_bytes: figures.remove("client_bytes"),
-            db_bytes: figures.remove("db_bytes"),
             process_peak_mb: delta("process.hwm_mb", "process.rss_mb")
                 .or_else(|| delta("process.rss_mb", "process.rss_mb")),
             server_peak_mb: (!servers.is_empty()).then(|| servers.iter().sum()),

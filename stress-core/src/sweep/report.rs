@@ -212,10 +212,6 @@ impl SweepReport {
                 "p95_us",
                 "p99_us",
                 "max_us",
-                "write_ms",
-                "read_ms",
-                "client_bytes",
-                "db_bytes",
                 "process_peak_mb",
                 "server_peak_mb",
             ]
@@ -251,10 +247,6 @@ impl SweepReport {
                 m.latency_us.p95.to_string(),
                 m.latency_us.p99.to_string(),
                 m.latency_us.max.to_string(),
-                opt(m.write_ms),
-                opt(m.read_ms),
-                opt(m.client_bytes),
-                opt(m.db_bytes),
                 opt(m.process_peak_mb),
                 opt(m.server_peak_mb),
             ]);
@@ -427,19 +419,6 @@ impl SweepReport {
         cols.push(("p50".into(), Box::new(|m| human_us(m.latency_us.p50))));
         cols.push(("p99".into(), Box::new(|m| human_us(m.latency_us.p99))));
         let ms = |x: Option<f64>| x.map_or("–".into(), |v| human_us((v * 1e3).round() as u64));
-        if has(&|m| m.write_ms.is_some()) {
-            cols.push(("write".into(), Box::new(move |m| ms(m.write_ms))));
-        }
-        if has(&|m| m.read_ms.is_some()) {
-            cols.push(("read".into(), Box::new(move |m| ms(m.read_ms))));
-        }
-        let b = |x: Option<f64>| x.map_or("–".into(), bytes);
-        if has(&|m| m.client_bytes.is_some()) {
-            cols.push(("client bytes".into(), Box::new(move |m| b(m.client_bytes))));
-        }
-        if has(&|m| m.db_bytes.is_some()) {
-            cols.push(("db bytes".into(), Box::new(move |m| b(m.db_bytes))));
-        }
         for p in phases {
             let name = p.clone();
             cols.push((p, Box::new(move |m| ms(m.phases_ms.get(&name).copied()))));
@@ -568,13 +547,13 @@ mod tests {
             ops_per_sec,
             rows_per_sec: ops_per_sec * 2.0,
             rows_per_op: 2.0,
-            write_ms: Some(1.5),
-            db_bytes: Some(2048.0),
             process_peak_mb: Some(3.25),
             ..Metrics::default()
         };
         metrics.latency_us.p50 = 800;
         metrics.latency_us.p99 = 2_500;
+        metrics.phases_ms.insert("write".into(), 1.5);
+        metrics.figures.insert("db_bytes".into(), 2048.0);
         metrics.figures.insert("table_bytes".into(), 8192.0);
         Iteration {
             index,
@@ -636,12 +615,12 @@ mod tests {
         assert_eq!(
             lines[0],
             "iter,size,status,ops,failed_ops,duration_s,ops_per_sec,rows_per_sec,bytes_per_sec,p50_us,p95_us,p99_us,max_us,\
-             write_ms,read_ms,client_bytes,db_bytes,process_peak_mb,server_peak_mb,figure_table_bytes,detail,dir"
+             process_peak_mb,server_peak_mb,phase_write_ms,figure_db_bytes,figure_table_bytes,detail,dir"
         );
         assert_eq!(lines.len(), 5);
         assert_eq!(
             lines[1],
-            "1,1000,OK,10,0,0,50,100,0,800,0,2500,0,1.5,,,2048,3.25,,8192,,iter-001"
+            "1,1000,OK,10,0,0,50,100,0,800,0,2500,0,3.25,,1.5,2048,8192,,iter-001"
         );
         assert!(
             lines[4].starts_with("4,4000,thresholds,")
@@ -660,7 +639,7 @@ mod tests {
             "- Breaking point: **size=4000** (iter 4): thresholds — threshold error_rate<50% breached",
             "- Stability point: **size=3000** (iter 3)",
             "- Optimal efficiency point: **size=2000** (iter 2): 80.0 ops/s",
-            "| # | size | status | ops/s | rows/s | p50 | p99 | write | db bytes | table_bytes | RSS peak Δ |",
+            "| # | size | status | ops/s | rows/s | p50 | p99 | write | db_bytes | table_bytes | RSS peak Δ |",
             "| 4 | 4000 | **thresholds** | 90.0 | 180 | 800µs | 2.5ms | 1.5ms | 2.0 KiB | 8.0 KiB | 3.2 MB |",
             "## Why not OK",
             "## Scaling",
