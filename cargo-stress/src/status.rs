@@ -73,6 +73,11 @@ impl Status {
             // The verdict is read from summary.json (or the summary handed over); the live
             // line goes as the run ends.
             Event::Stop { .. } => self.clear(),
+            other => {
+                if let Some(line) = other.human() {
+                    self.println(&line);
+                }
+            }
         }
     }
 

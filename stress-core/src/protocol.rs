@@ -160,6 +160,47 @@ pub enum Event {
         /// Why users are paused, if they are.
         paused: Option<String>,
     },
+    /// Backpressure paused the users (a resource over its limit).
+    Pause {
+        /// The workload.
+        workload: String,
+        /// Seconds since the users started.
+        at_s: f64,
+        /// Which limit, with the reading.
+        reason: String,
+    },
+    /// The users resumed after a pause.
+    Resume {
+        /// The workload.
+        workload: String,
+        /// Seconds since the users started.
+        at_s: f64,
+        /// How long the pause lasted.
+        paused_s: f64,
+    },
+    /// The load entered another stage (`--stages`).
+    Stage {
+        /// The workload.
+        workload: String,
+        /// Seconds since the users started.
+        at_s: f64,
+        /// The stage, from 0.
+        stage: usize,
+        /// Where it ramps to: users, or ops/s under a rate.
+        target: f64,
+    },
+    /// The run is stopping (its users finish their ops): duration elapsed, Ctrl-C, a crash, a
+    /// limit, a threshold or a failed op.
+    Stopping {
+        /// The workload.
+        workload: String,
+        /// Seconds since the users started.
+        at_s: f64,
+        /// Why.
+        stop_reason: StopReason,
+        /// What happened, where there is more to say.
+        detail: Option<String>,
+    },
     /// The run ended and its reports are written.
     Stop {
         /// The workload.
@@ -174,6 +215,38 @@ pub enum Event {
 }
 
 impl Event {
+    /// The line people read for an event that has no line of its own (a pause, a resume, a
+    /// stage, the run stopping); `None` for the others (start, interval and stop have theirs).
+    pub fn human(&self) -> Option<String> {
+        match self {
+            Self::Pause { workload, at_s, reason } => Some(format!("{workload}: paused at {at_s:.1}s: {reason}")),
+            Self::Resume {
+                workload,
+                at_s,
+                paused_s,
+            } => Some(format!("{workload}: resumed at {at_s:.1}s after {paused_s:.1}s paused")),
+            Self::Stage {
+                workload,
+                at_s,
+                stage,
+                target,
+            } => Some(format!(
+                "{workload}: stage {} at {at_s:.1}s, ramping to {target}",
+                stage + 1
+            )),
+            Self::Stopping {
+                workload,
+                at_s,
+                stop_reason,
+                detail,
+            } => Some(format!(
+                "{workload}: stopping at {at_s:.1}s: {stop_reason:?}{}",
+                detail.as_ref().map_or(String::new(), |d| format!(" ({d})"))
+            )),
+            Self::Start { .. } | Self::Interval { .. } | Self::Stop { .. } => None,
+        }
+    }
+
     /// The event as a line for stderr: [`EVENT_PREFIX`] and its JSON.
     pub fn line(&self) -> String {
         format!(
@@ -255,6 +328,27 @@ mod tests {
             "{line}"
         );
         assert_eq!(Event::from_line(&line), Some(stop));
+        let pause = Event::Pause {
+            workload: "orders".into(),
+            at_s: 12.0,
+            reason: "memory 812 MB over 800 MB".into(),
+        };
+        assert_eq!(Event::from_line(&pause.line()), Some(pause.clone()));
+        assert_eq!(
+            pause.human().as_deref(),
+            Some("orders: paused at 12.0s: memory 812 MB over 800 MB")
+        );
+        let stopping = Event::Stopping {
+            workload: "orders".into(),
+            at_s: 3.25,
+            stop_reason: StopReason::CrashDetected,
+            detail: Some("postgres: exited".into()),
+        };
+        assert_eq!(Event::from_line(&stopping.line()), Some(stopping.clone()));
+        assert_eq!(
+            stopping.human().as_deref(),
+            Some("orders: stopping at 3.2s: CrashDetected (postgres: exited)")
+        );
         assert_eq!(Event::from_line("stress-progress: {\"event\":\"later\"}"), None);
         assert_eq!(Event::from_line("plain output"), None);
     }

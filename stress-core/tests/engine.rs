@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use stress_core::monitor::{Health, MetricsSource, Reading, ResourceKind};
 use stress_core::prelude::*;
+use stress_core::protocol::Event;
 use stress_core::{FailureKind, StartContext, StopReason, Summary};
 
 fn spin(_: &mut User<Bare>) -> OpResult {
@@ -97,10 +98,12 @@ fn a_breached_memory_limit_pauses_users_then_ends_the_run() {
         ..Default::default()
     };
     let dir = tempfile::tempdir().unwrap();
+    let events = Events::default();
     let r = Runner::new("limited")
         .seed(5)
         .duration(Duration::from_secs(120))
         .settings(&layer)
+        .observer(events.clone())
         .output_dir(dir.path().join("run"))
         .run(mixed())
         .unwrap();
@@ -130,6 +133,28 @@ fn a_breached_memory_limit_pauses_users_then_ends_the_run() {
     );
     let on_disk = Summary::load(&dir.path().join("run/summary.json")).unwrap();
     assert_eq!(on_disk, *s);
+    // Observers were told, as it happened: the pause, then the stop and why.
+    let events = events.0.lock().unwrap().clone();
+    assert!(
+        matches!(&events[0], Event::Pause { workload, reason, .. } if workload == "limited" && reason.contains("memory")),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.last(), Some(Event::Stopping { stop_reason: StopReason::ResourceLimit, detail: Some(d), .. }) if d == detail),
+        "{events:?}"
+    );
+    let pauses = events.iter().filter(|e| matches!(e, Event::Pause { .. })).count();
+    assert_eq!(pauses as u64, s.backpressure.pauses, "{events:?}");
+}
+
+/// Keeps the events a run tells its observers.
+#[derive(Clone, Default)]
+struct Events(Arc<std::sync::Mutex<Vec<Event>>>);
+
+impl stress_core::report::Observer for Events {
+    fn on_event(&mut self, event: &Event) {
+        self.0.lock().unwrap().push(event.clone());
+    }
 }
 
 /// Reports a fixed disk size, or a crash after some samples.
@@ -159,15 +184,18 @@ impl MetricsSource for Fake {
 
 #[test]
 fn over_the_disk_budget_writes_become_reads() {
-    // Every op waits until the monitor has sampled the disk twice (the first sample set the
-    // budget's flag before the second was taken): from then on no write may run. A write
-    // rolled before that waits inside its op and runs, at most one per user.
+    // Every op waits until the monitor has sampled the disk three times: once as the users
+    // start (the baseline, which sets no flag), once at the first interval, whose limits set the
+    // budget's flag after the sample was taken, and once more, which the monitor thread takes
+    // only after storing that flag. From then on no write may run. A write rolled before that
+    // waits inside its op and runs, at most one per user. (Waiting for the second sample left
+    // a window, between it and the flag, that a loaded machine widened into several writes.)
     let samples = Arc::new(AtomicU64::new(0));
     let wait = {
         let samples = Arc::clone(&samples);
         move || {
             let until = std::time::Instant::now() + Duration::from_secs(60);
-            while samples.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < until {
+            while samples.load(Ordering::SeqCst) < 3 && std::time::Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
@@ -200,7 +228,7 @@ fn over_the_disk_budget_writes_become_reads() {
         .run(workload)
         .unwrap();
     let s = &r.summary;
-    assert!(samples.load(Ordering::SeqCst) >= 2);
+    assert!(samples.load(Ordering::SeqCst) >= 3);
     assert_eq!(s.stop_reason, StopReason::DurationElapsed);
     assert_eq!(s.backpressure.disk_budget_hits, 1);
     assert_eq!(s.users.iter().map(|u| u.substituted).sum::<u64>(), s.substituted_ops);

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use stress_core::prelude::*;
+use stress_core::protocol::Event;
 use stress_core::{ConfigLayer, Failure, FailureKind, StopReason};
 
 fn noop(_: &mut User<Bare>) -> OpResult {
@@ -128,14 +129,32 @@ fn stages_ramp_users_up_and_down_and_the_time_series_shows_them() {
         think_max_ms: Some(5),
         ..Default::default()
     };
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let r = Runner::new("stages")
         .seed(4)
         .settings(&layer)
         .output_dir(dir.path().join("s"))
+        .observer(Told(events.clone()))
         .run(bare(1))
         .unwrap();
     let s = &r.summary;
     assert_eq!(s.stop_reason, StopReason::DurationElapsed);
+    // Each stage change is told as it comes, then the stop.
+    let told: Vec<String> = events.lock().unwrap().iter().filter_map(Event::human).collect();
+    let stages: Vec<&String> = told.iter().filter(|l| l.contains(": stage ")).collect();
+    assert_eq!(stages.len(), 3, "{told:?}");
+    for (i, target) in [(1, 4), (2, 4), (3, 0)] {
+        assert!(
+            stages[i - 1].starts_with(&format!("stages: stage {i} at "))
+                && stages[i - 1].ends_with(&format!("ramping to {target}")),
+            "{told:?}"
+        );
+    }
+    assert!(
+        told.last()
+            .is_some_and(|l| l.contains("stopping at") && l.contains("DurationElapsed")),
+        "{told:?}"
+    );
     assert_eq!(s.users.len(), 4, "as many users as the highest stage");
     assert!(s.duration_s >= 6.0, "the stages set the length: {}", s.duration_s);
     let csv = std::fs::read_to_string(dir.path().join("s/timeseries.csv")).unwrap();
@@ -336,4 +355,13 @@ fn a_class_can_have_a_rate_of_its_own() {
         e.to_string(),
         "class `c` has a rate that is not above 0: give ops/s, like .rate(100.0)"
     );
+}
+
+/// Keeps the events a run tells its observers.
+struct Told(std::sync::Arc<std::sync::Mutex<Vec<Event>>>);
+
+impl stress_core::report::Observer for Told {
+    fn on_event(&mut self, event: &Event) {
+        self.0.lock().unwrap().push(event.clone());
+    }
 }

@@ -49,6 +49,9 @@ pub trait Observer: Send {
     fn on_start(&mut self, _start: &RunStart<'_>) {}
     /// An interval closed.
     fn on_interval(&mut self, _progress: &Progress<'_>) {}
+    /// Something happened between intervals: a pause, a resume, a stage change, the run
+    /// stopping (the [`Event`] variants of those names).
+    fn on_event(&mut self, _event: &Event) {}
     /// The run ended and its files are written.
     fn on_finish(&mut self, _summary: &Summary, _out_dir: Option<&Path>) {}
 }
@@ -225,6 +228,20 @@ impl Observer for ConsoleProgress {
                     paused: p.paused.map(str::to_owned),
                 };
                 let _ = writeln!(std::io::stderr(), "{}", event.line());
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        match self.style {
+            ProgressStyle::Off => {}
+            ProgressStyle::Json => {
+                let _ = writeln!(std::io::stderr(), "{}", event.line());
+            }
+            ProgressStyle::Lines => {
+                if let Some(line) = event.human() {
+                    eprintln!("{line}");
+                }
             }
         }
     }

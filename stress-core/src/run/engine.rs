@@ -296,6 +296,9 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         start: Instant::now(),
         thresholds: job.thresholds.clone(),
         op_names: names.clone(),
+        workload: job.name.clone(),
+        stage: None,
+        told_stopping: false,
     };
     for o in monitor.observers.iter_mut() {
         o.on_start(&RunStart {

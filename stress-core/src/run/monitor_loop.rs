@@ -11,6 +11,7 @@ use super::shared::{Shared, observed};
 use super::signal::{self, StopReason};
 use crate::config::{RunConfig, stage_target};
 use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ResourceKind};
+use crate::protocol::Event;
 use crate::report::{Backpressure, Observer, Progress};
 use crate::stats::{Annotation, Batch, Collector, LatencyHistogram};
 use crate::thresholds::Threshold;
@@ -45,6 +46,12 @@ pub(crate) struct Monitor<'a> {
     pub(crate) start: Instant,
     pub(crate) thresholds: Vec<Threshold>,
     pub(crate) op_names: Vec<String>,
+    /// The workload, as events name it.
+    pub(crate) workload: String,
+    /// The stage the load is in, as last told.
+    pub(crate) stage: Option<usize>,
+    /// Whether observers were told the run is stopping.
+    pub(crate) told_stopping: bool,
 }
 
 impl Monitor<'_> {
@@ -75,6 +82,7 @@ impl Monitor<'_> {
                 self.shared.signal.stop(StopReason::DurationElapsed, None);
             }
             if self.shared.signal.is_stopped() {
+                self.tell_stopping(now);
                 let since = *stopped_at.get_or_insert(now);
                 if now.saturating_duration_since(since) >= self.stuck_grace || signal::interrupted_again() {
                     // What the users sent so far counts; those still in an op are left to it.
@@ -100,6 +108,33 @@ impl Monitor<'_> {
         self.close(u64::MAX);
         self.backpressure.paused_s = (self.backpressure.paused_s * 1000.0).round() / 1000.0;
         (end, stuck)
+    }
+
+    /// Tells the observers.
+    fn emit(&mut self, event: &Event) {
+        for o in self.observers.iter_mut() {
+            o.on_event(event);
+        }
+    }
+
+    fn at_s(&self, now: Instant) -> f64 {
+        (now.saturating_duration_since(self.start).as_secs_f64() * 1000.0).round() / 1000.0
+    }
+
+    /// Tells the observers, once, that the run is stopping and why.
+    fn tell_stopping(&mut self, now: Instant) {
+        if self.told_stopping {
+            return;
+        }
+        self.told_stopping = true;
+        let (stop_reason, detail) = self.shared.signal.reason().unwrap_or((StopReason::OpLimit, None));
+        let event = Event::Stopping {
+            workload: self.workload.clone(),
+            at_s: self.at_s(now),
+            stop_reason,
+            detail,
+        };
+        self.emit(&event);
     }
 
     /// Readings at the users' start, beside the peaks: what the run added is peak minus start.
@@ -162,12 +197,25 @@ impl Monitor<'_> {
                     self.shared.paused.store(true, Ordering::Relaxed);
                     self.backpressure.pauses += 1;
                     self.paused_since = Some(now);
+                    let event = Event::Pause {
+                        workload: self.workload.clone(),
+                        at_s: self.at_s(now),
+                        reason: why.clone(),
+                    };
+                    self.emit(&event);
                     self.pause_reason = Some(why);
                 }
                 LimitEvent::Pause(false, _) => {
                     self.shared.paused.store(false, Ordering::Relaxed);
                     if let Some(since) = self.paused_since.take() {
-                        self.backpressure.paused_s += now.saturating_duration_since(since).as_secs_f64();
+                        let paused = now.saturating_duration_since(since).as_secs_f64();
+                        self.backpressure.paused_s += paused;
+                        let event = Event::Resume {
+                            workload: self.workload.clone(),
+                            at_s: self.at_s(now),
+                            paused_s: (paused * 1000.0).round() / 1000.0,
+                        };
+                        self.emit(&event);
                     }
                     self.pause_reason = None;
                 }
@@ -183,6 +231,18 @@ impl Monitor<'_> {
             Some((i, t)) => (Some(i), Some(t)),
             None => (None, self.config.rate),
         };
+        if let Some(i) = stage
+            && self.stage != Some(i)
+        {
+            self.stage = Some(i);
+            let event = Event::Stage {
+                workload: self.workload.clone(),
+                at_s: self.at_s(now),
+                stage: i,
+                target: self.config.stages[i].target,
+            };
+            self.emit(&event);
+        }
         self.collector.annotate(
             interval,
             Annotation {
