@@ -11,8 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 use super::monitor_loop::Monitor;
 use super::pace::{Gate, Pace, Share};
 use super::panic;
+use super::sampling::Sampler;
 use super::shared::{ErrorLog, Shared, StartGate, UserClock, observed, stall_at};
 use super::signal::{self, StopReason, StopSignal};
+use super::stop_policy::StopPolicy;
 use super::user_loop::{UserJob, UserResult, run_user};
 use crate::adapter::{Adapter, StartContext};
 use crate::config::RunConfig;
@@ -273,8 +275,19 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     sources.append(&mut job.sources);
     let mut monitor = Monitor {
         shared: &shared,
-        stuck_grace: Duration::from_millis(config.stuck_grace_ms),
-        sources,
+        sampler: Sampler::new(sources),
+        policy: StopPolicy {
+            deadline: None,
+            stuck_grace: Duration::from_millis(config.stuck_grace_ms),
+            stopped_at: None,
+            abort_on: if config.abort_on_fail {
+                job.thresholds.clone()
+            } else {
+                Vec::new()
+            },
+            warmup: Duration::from_millis(config.warmup_ms),
+            op_names: names.clone(),
+        },
         limits: Limits::new(
             config.max_memory_mb,
             config.max_cpu_percent,
@@ -283,19 +296,13 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         ),
         collector: Collector::new(names.len()),
         observers: &mut job.observers,
-        peaks: BTreeMap::new(),
-        baseline: BTreeMap::new(),
-        server_latency: BTreeMap::new(),
         backpressure: Backpressure::default(),
-        warned: Vec::new(),
         pause_reason: None,
         paused_since: None,
         totals: (0, 0),
         duration: config.duration(),
         config: (*config).clone(),
         start: Instant::now(),
-        thresholds: job.thresholds.clone(),
-        op_names: names.clone(),
         workload: job.name.clone(),
         stage: None,
         told_stopping: false,
@@ -515,7 +522,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 } else {
                     "users were"
                 },
-                monitor.stuck_grace.as_secs_f64(),
+                monitor.policy.stuck_grace.as_secs_f64(),
                 shared.signal.reason().map_or("?".into(), |(r, _)| format!("{r:?}")),
                 abandoned.join(", ")
             ),
@@ -523,13 +530,17 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     }
     let Monitor {
         mut collector,
+        sampler,
+        backpressure,
+        ..
+    } = monitor;
+    let Sampler {
         peaks,
         baseline,
         server_latency,
-        backpressure,
         warned,
         ..
-    } = monitor;
+    } = sampler;
     collector.max_stall_us = shared.max_stall_us.load(Ordering::Relaxed);
     findings.collector = Some(collector);
     findings.peaks = peaks;

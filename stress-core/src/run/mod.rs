@@ -6,8 +6,10 @@ mod engine;
 mod monitor_loop;
 mod pace;
 mod panic;
+mod sampling;
 mod shared;
 mod signal;
+mod stop_policy;
 mod user_loop;
 
 use std::path::{Path, PathBuf};

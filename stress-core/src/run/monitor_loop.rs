@@ -1,20 +1,21 @@
-//! The monitor thread: samples the metrics sources every interval, applies the limits, detects
-//! crashes, collects the users' batches and tells observers about each closed interval.
+//! The monitor thread: every interval it has the [`Sampler`] read the metrics sources, steers the
+//! users by the limits (pause, disk budget) and the stages, asks the [`StopPolicy`] whether to
+//! stop, collects the users' batches and tells observers about each closed interval and event.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 
-use super::shared::{Shared, observed};
-use super::signal::{self, StopReason};
+use super::sampling::Sampler;
+use super::shared::Shared;
+use super::signal::StopReason;
+use super::stop_policy::{StopPolicy, Verdict};
 use crate::config::{RunConfig, stage_target};
-use crate::monitor::{Health, LimitEvent, Limits, MetricsSource, ResourceKind};
+use crate::monitor::{LimitEvent, Limits};
 use crate::protocol::Event;
 use crate::report::{Backpressure, Observer, Progress};
-use crate::stats::{Annotation, Batch, Collector, LatencyHistogram};
-use crate::thresholds::Threshold;
+use crate::stats::{Annotation, Batch, Collector};
 
 /// Intervals stay open this many seconds for late batches before their percentiles are final.
 const GRACE_INTERVALS: u64 = 2;
@@ -25,27 +26,20 @@ const INTERVAL: Duration = Duration::from_secs(1);
 /// users' batches and tells observers about each closed interval.
 pub(crate) struct Monitor<'a> {
     pub(crate) shared: &'a Shared,
-    /// How long users may stay in an op after the run stopped before they are abandoned.
-    pub(crate) stuck_grace: Duration,
-    pub(crate) sources: Vec<Box<dyn MetricsSource>>,
+    /// Reads the metrics sources.
+    pub(crate) sampler: Sampler,
+    /// Decides when the run stops.
+    pub(crate) policy: StopPolicy,
     pub(crate) limits: Limits,
     pub(crate) collector: Collector,
     pub(crate) observers: &'a mut Vec<Box<dyn Observer>>,
-    pub(crate) peaks: BTreeMap<String, f64>,
-    /// Readings when the users started.
-    pub(crate) baseline: BTreeMap<String, f64>,
-    /// Server-side latencies by source, from [`MetricsSource::server_latencies`].
-    pub(crate) server_latency: BTreeMap<String, LatencyHistogram>,
     pub(crate) backpressure: Backpressure,
-    pub(crate) warned: Vec<String>,
     pub(crate) pause_reason: Option<String>,
     pub(crate) paused_since: Option<Instant>,
     pub(crate) totals: (u64, u64),
     pub(crate) duration: Option<Duration>,
     pub(crate) config: RunConfig,
     pub(crate) start: Instant,
-    pub(crate) thresholds: Vec<Threshold>,
-    pub(crate) op_names: Vec<String>,
     /// The workload, as events name it.
     pub(crate) workload: String,
     /// The stage the load is in, as last told.
@@ -55,16 +49,15 @@ pub(crate) struct Monitor<'a> {
 }
 
 impl Monitor<'_> {
-    /// Runs until every user has finished (their senders are gone); returns that instant.
     /// Runs until every user has finished (their senders are gone), or until users are still
-    /// in an op [`stuck_grace`](Self::stuck_grace) after the run stopped (or at a second
+    /// in an op the policy's grace after the run stopped (or at a second
     /// Ctrl-C); returns that instant and whether users were left in an op.
     pub(crate) fn run(&mut self, rx: &Receiver<Batch>, start: Instant) -> (Instant, bool) {
         self.start = start;
-        self.sample_baseline();
-        let deadline = self.duration.map(|d| start + d);
+        self.sampler.baseline();
+        self.policy.deadline = self.duration.map(|d| start + d);
         let mut next = 1u64;
-        let (mut stopped_at, mut stuck) = (None::<Instant>, false);
+        let mut stuck = false;
         loop {
             let next_tick = start + INTERVAL * next as u32;
             let wake = next_tick.min(Instant::now() + Duration::from_millis(100));
@@ -75,16 +68,11 @@ impl Monitor<'_> {
             }
             let now = Instant::now();
             self.collector.max_stall_us = self.shared.max_stall_us.load(Ordering::Relaxed);
-            if signal::interrupted() {
-                self.shared.signal.stop(StopReason::Interrupted, None);
-            }
-            if deadline.is_some_and(|d| now >= d) {
-                self.shared.signal.stop(StopReason::DurationElapsed, None);
-            }
-            if self.shared.signal.is_stopped() {
-                self.tell_stopping(now);
-                let since = *stopped_at.get_or_insert(now);
-                if now.saturating_duration_since(since) >= self.stuck_grace || signal::interrupted_again() {
+            match self.policy.tick(&self.shared.signal, now) {
+                Verdict::Running => {}
+                Verdict::Stopping => self.tell_stopping(now),
+                Verdict::Abandon => {
+                    self.tell_stopping(now);
                     // What the users sent so far counts; those still in an op are left to it.
                     while let Ok(batch) = rx.try_recv() {
                         self.collector.add(&batch);
@@ -137,61 +125,12 @@ impl Monitor<'_> {
         self.emit(&event);
     }
 
-    /// Readings at the users' start, beside the peaks: what the run added is peak minus start.
-    /// This process's memory high-water mark is reset first, so that its peak is the run's own.
-    fn sample_baseline(&mut self) {
-        crate::monitor::reset_peak_rss();
-        for src in &mut self.sources {
-            let name = src.name().to_owned();
-            // A source that cannot be read now is reported by the first interval's sample.
-            for r in src.sample().unwrap_or_default() {
-                let key = format!("{name}.{}", r.name);
-                let peak = self.peaks.entry(key.clone()).or_insert(r.value);
-                *peak = peak.max(r.value);
-                self.baseline.insert(key, r.value);
-            }
-        }
-    }
-
     fn sample(&mut self, interval: u64, now: Instant) {
-        let mut readings = Vec::new();
-        let (mut memory, mut cpu, mut disk) = (0.0, 0.0, 0.0);
-        for src in &mut self.sources {
-            let name = src.name().to_owned();
-            match src.sample() {
-                Ok(rs) => {
-                    for r in rs {
-                        let key = format!("{name}.{}", r.name);
-                        let peak = self.peaks.entry(key.clone()).or_insert(r.value);
-                        *peak = peak.max(r.value);
-                        match r.kind {
-                            ResourceKind::MemoryMb => memory += r.value,
-                            ResourceKind::CpuPercent => cpu += r.value,
-                            ResourceKind::DiskMb => disk += r.value,
-                            ResourceKind::Other => {}
-                        }
-                        readings.push((key, r.value));
-                    }
-                }
-                Err(e) => {
-                    let w = format!("metrics source `{name}` cannot be read: {e}");
-                    if !self.warned.contains(&w) {
-                        self.warned.push(w);
-                    }
-                }
-            }
-            let latencies = src.server_latencies();
-            if !latencies.is_empty() {
-                let h = self.server_latency.entry(name.clone()).or_default();
-                latencies.into_iter().for_each(|us| h.record(us));
-            }
-            if let Health::Crashed(why) = src.health() {
-                self.shared
-                    .signal
-                    .stop(StopReason::CrashDetected, Some(format!("{name}: {why}")));
-            }
+        let sampled = self.sampler.sample();
+        for (source, why) in &sampled.crashed {
+            self.policy.crashed(&self.shared.signal, source, why);
         }
-        for event in self.limits.update(memory, cpu, disk, now) {
+        for event in self.limits.update(sampled.memory, sampled.cpu, sampled.disk, now) {
             match event {
                 LimitEvent::Pause(true, why) => {
                     self.shared.paused.store(true, Ordering::Relaxed);
@@ -223,7 +162,7 @@ impl Monitor<'_> {
                     self.shared.disk_over.store(over, Ordering::Relaxed);
                     self.backpressure.disk_budget_hits += u64::from(over);
                 }
-                LimitEvent::Stop(why) => self.shared.signal.stop(StopReason::ResourceLimit, Some(why)),
+                LimitEvent::Stop(why) => self.policy.limit_held(&self.shared.signal, why),
             }
         }
         let at = now.saturating_duration_since(self.start);
@@ -246,22 +185,14 @@ impl Monitor<'_> {
         self.collector.annotate(
             interval,
             Annotation {
-                resources: readings,
+                resources: sampled.readings,
                 paused: self.limits.paused(),
                 active_users: self.shared.active.load(Ordering::Relaxed) as u64,
                 target,
                 stage,
             },
         );
-        let warmup = Duration::from_millis(self.config.warmup_ms);
-        if self.config.abort_on_fail && at > warmup && !self.thresholds.is_empty() {
-            let o = observed(&self.collector, &self.op_names, (at - warmup).as_secs_f64());
-            if let Some(r) = self.thresholds.iter().map(|t| t.evaluate(&o)).find(|r| !r.passed) {
-                self.shared
-                    .signal
-                    .stop(StopReason::ThresholdBreached, Some(r.to_string()));
-            }
-        }
+        self.policy.judge(&self.shared.signal, &self.collector, at);
     }
 
     fn close(&mut self, before: u64) {
