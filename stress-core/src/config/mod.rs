@@ -11,11 +11,10 @@ pub mod values;
 
 pub use attr::AttrOptions;
 pub use env::{EnvConfig, EnvRun, KNOWN_VARS, Origin, SETTINGS_VAR};
-pub use values::UserCounts;
+pub use values::{UserCounts, stages as parse_stages};
 
 use crate::error::ConfigError;
 use crate::params::{self, Params};
-use crate::syntax;
 
 /// The duration of a run when no layer sets one and no op limit is set: 10 s.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -163,49 +162,6 @@ pub struct Stage {
     pub duration_ms: u64,
     /// Users, or ops/s under a rate, at the stage's end.
     pub target: f64,
-}
-
-/// Parses `10s:50,30s:200,10s:0`.
-pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
-    let expected = "expected DURATION:TARGET steps separated by commas, like `10s:50,30s:200,10s:0`";
-    let mut out = Vec::new();
-    for part in text.split(',').map(str::trim) {
-        let (d, t) = part
-            .split_once(':')
-            .ok_or_else(|| format!("`{part}` is not a stage: {expected}"))?;
-        let d = syntax::parse_duration(d).map_err(|e| format!("stage `{part}`: {e}"))?;
-        let target: f64 = t
-            .trim()
-            .parse()
-            .ok()
-            .filter(|x: &f64| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| format!("stage `{part}` has no target of 0 or more: {expected}"))?;
-        if d.is_zero() {
-            return Err(format!("stage `{part}` lasts 0s: {expected}"));
-        }
-        out.push(Stage {
-            duration_ms: d.as_millis() as u64,
-            target,
-        });
-    }
-    Ok(out)
-}
-
-/// The target (users, or ops/s) `at` into the run: linear ramps from the previous stage's
-/// target (0 before the first), holding the last one after the stages end.
-pub fn stage_target(stages: &[Stage], at: Duration) -> Option<(usize, f64)> {
-    let mut start = 0u64;
-    let mut from = 0.0;
-    let at = at.as_millis() as u64;
-    for (i, s) in stages.iter().enumerate() {
-        let end = start + s.duration_ms;
-        if at < end {
-            let f = (at - start) as f64 / s.duration_ms as f64;
-            return Some((i, from + (s.target - from) * f));
-        }
-        (start, from) = (end, s.target);
-    }
-    stages.last().map(|s| (stages.len() - 1, s.target))
 }
 
 impl ConfigLayer {

@@ -143,9 +143,30 @@ pub fn arrival(s: &str) -> Result<Arrival, String> {
     }
 }
 
-/// Load stages: `10s:50,30s:200,10s:0`.
-pub fn stages(s: &str) -> Result<Vec<Stage>, String> {
-    super::parse_stages(s)
+/// Load stages: `10s:50,30s:200,10s:0` (also `config::parse_stages`).
+pub fn stages(text: &str) -> Result<Vec<Stage>, String> {
+    let expected = "expected DURATION:TARGET steps separated by commas, like `10s:50,30s:200,10s:0`";
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let (d, t) = part
+            .split_once(':')
+            .ok_or_else(|| format!("`{part}` is not a stage: {expected}"))?;
+        let d = syntax::parse_duration(d).map_err(|e| format!("stage `{part}`: {e}"))?;
+        let target: f64 = t
+            .trim()
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| format!("stage `{part}` has no target of 0 or more: {expected}"))?;
+        if d.is_zero() {
+            return Err(format!("stage `{part}` lasts 0s: {expected}"));
+        }
+        out.push(Stage {
+            duration_ms: d.as_millis() as u64,
+            target,
+        });
+    }
+    Ok(out)
 }
 
 /// A switch: `1`/`true`/`yes` or `0`/`false`/`no`.

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 
+use super::pace::stage_target;
 use super::sampling::Sampler;
 use super::shared::Shared;
 use super::signal::StopReason;
 use super::stop_policy::{StopPolicy, Verdict};
-use crate::config::{RunConfig, stage_target};
+use crate::config::RunConfig;
 use crate::monitor::{LimitEvent, Limits};
 use crate::protocol::Event;
 use crate::report::{Backpressure, Observer, Progress};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::signal::StopSignal;
-use crate::config::{Arrival, Stage, stage_target};
+use crate::config::{Arrival, Stage};
 use crate::seed::StressRng;
 
 /// How long a parked user waits before it looks again.
@@ -73,6 +73,23 @@ pub(crate) struct Pace {
     pub(crate) missed: u64,
     /// Where the schedule stood when a pause dropped it (`next` before the pause).
     pub(crate) paused_at: Option<f64>,
+}
+
+/// The target (users, or ops/s) `at` into the run: linear ramps from the previous stage's
+/// target (0 before the first), holding the last one after the stages end.
+pub(crate) fn stage_target(stages: &[Stage], at: Duration) -> Option<(usize, f64)> {
+    let mut start = 0u64;
+    let mut from = 0.0;
+    let at = at.as_millis() as u64;
+    for (i, s) in stages.iter().enumerate() {
+        let end = start + s.duration_ms;
+        if at < end {
+            let f = (at - start) as f64 / s.duration_ms as f64;
+            return Some((i, from + (s.target - from) * f));
+        }
+        (start, from) = (end, s.target);
+    }
+    stages.last().map(|s| (stages.len() - 1, s.target))
 }
 
 /// The ops a rate profile delivers from the start to `at`: the integral of `rate` (ops/s) over
