@@ -90,18 +90,27 @@ fn users_as_a_total_are_spread_over_the_classes() {
 fn run_with_a_seed_and_an_op_limit_then_replay_it() {
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first");
-    let out = on_fixture(&[
-        "run",
-        "checkout",
-        "--seed",
-        "5",
-        "--ops-per-user",
-        "6",
-        "--users",
-        "shopper=3",
-        "--out",
-        first.to_str().unwrap(),
-    ]);
+    // What cargo stress hands the harness beats what the shell holds: an output directory and
+    // a replay file left in the environment change nothing.
+    let out = on_fixture_with(
+        &[
+            "run",
+            "checkout",
+            "--seed",
+            "5",
+            "--ops-per-user",
+            "6",
+            "--users",
+            "shopper=3",
+            "--out",
+            first.to_str().unwrap(),
+        ],
+        &[
+            ("STRESS_OUTPUT_DIR", "/nonexistent/elsewhere"),
+            ("STRESS_REPLAY_FILE", "/nonexistent/replay.json"),
+            ("STRESS_PROGRESS", "off"),
+        ],
+    );
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     let s = summary(&first);
     assert_eq!(s["seed"], 5);

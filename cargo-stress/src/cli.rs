@@ -7,7 +7,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use stress_core::ConfigLayer;
 use stress_core::config::Arrival;
 pub use stress_core::config::UserCounts;
-use stress_core::protocol::SETTINGS_VAR;
 use stress_core::sweep::{Efficiency, ParamSpec};
 
 const EXIT_CODES: &str = "Exit codes:
@@ -254,7 +253,7 @@ pub enum ArrivalArg {
 }
 
 impl Settings {
-    /// The settings as the one typed layer a harness reads ([`settings_env`]): the flags, the
+    /// The settings as the one typed layer a harness is handed (`stress_core::protocol::Handover`): the flags, the
     /// seed and every fixed parameter; a sweep adds its cell's parameters to it.
     pub fn to_layer(&self, seed: u64) -> ConfigLayer {
         let mut l = ConfigLayer {
@@ -293,14 +292,6 @@ impl Settings {
         }
         l
     }
-}
-
-/// The variable that hands `layer` to a harness ([`SETTINGS_VAR`]).
-pub fn settings_env(layer: &ConfigLayer) -> (String, String) {
-    (
-        SETTINGS_VAR.to_owned(),
-        serde_json::to_string(layer).expect("a layer serialises"),
-    )
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use stress_core::ConfigLayer;
 use stress_core::Summary;
 use stress_core::config::Origin;
-use stress_core::protocol::{EVENT_PREFIX, Event, ListedWorkload, Listing};
+use stress_core::protocol::{EVENT_PREFIX, Event, Handover, ListedWorkload, Listing, SETTINGS_VAR};
 
 use crate::discover::Built;
 use crate::error::{CliError, usage};
@@ -167,31 +168,44 @@ impl Watchdog {
     }
 }
 
-/// Runs one workload in full, with `env` laid over this process's environment, writing into
-/// `out_dir`; stops it if it is still running after `limit`.
+/// Runs one workload in full, handing it `settings` (and `replay`, the `replay.json` to
+/// replay) through the protocol, writing into `out_dir`; stops it if it is still running
+/// after `limit`.
 pub fn run(
     w: &Workload,
-    env: &[(String, String)],
+    settings: &ConfigLayer,
+    replay: Option<&Path>,
     out_dir: &Path,
     status: &mut Status,
     limit: Option<Duration>,
 ) -> Result<Ran, CliError> {
-    let origin = serde_json::to_string(&w.origin()).expect("serialisable");
+    // Everything the run needs from us, typed, in one variable: what it sets beats the
+    // STRESS_* variables of this process's environment, which the harness also reads.
+    let handover = Handover {
+        settings: settings.clone(),
+        output_dir: Some(out_dir.to_owned()),
+        replay_file: replay.map(Path::to_owned),
+        origin: Some(w.origin()),
+        events: true,
+        lifeline: true,
+    };
+    let handover = serde_json::to_string(&handover).expect("a hand-over serialises");
     // The harness runs in a process group of its own: a terminal's Ctrl-C reaches it once,
     // through us (forward_interrupt), like a SIGTERM or SIGHUP sent to us alone. Its stdin is
     // a pipe only we hold: should we die, even by SIGKILL, it reads end-of-file and stops as
-    // on Ctrl-C (STRESS_LIFELINE=stdin), writing its reports.
-    let mut child = Command::new(&w.exe)
-        .args(["--exact", &w.name, "--include-ignored", "--test-threads", "1"])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("STRESS_OUTPUT_DIR", out_dir)
-        .env("STRESS_PROGRESS", "json")
-        .env("STRESS_ORIGIN", origin)
-        .env("STRESS_LIFELINE", "stdin")
+    // on Ctrl-C (the hand-over's lifeline), writing its reports.
+    let mut cmd = Command::new(&w.exe);
+    cmd.args(["--exact", &w.name, "--include-ignored", "--test-threads", "1"])
+        .env(SETTINGS_VAR, handover)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
+        .process_group(0);
+    if replay.is_none() {
+        // A STRESS_REPLAY_FILE left in the shell must not turn a run into a replay.
+        cmd.env_remove("STRESS_REPLAY_FILE");
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| usage(format!("cannot run {}: {e}", w.exe.display())))?;
     let lifeline = child.stdin.take();

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use stress_core::Summary;
 use stress_core::report::human_us;
+use stress_core::{ConfigLayer, Summary};
 
 use crate::cli::{Selection, Settings};
 use crate::discover;
@@ -99,12 +99,13 @@ fn signal_name(sig: i32) -> &'static str {
 /// Runs one workload and turns "nothing ran" into a usage error.
 pub(crate) fn run_one(
     w: &Workload,
-    env: &[(String, String)],
+    settings: &ConfigLayer,
+    replay: Option<&Path>,
     out: &Path,
     status: &mut Status,
 ) -> Result<Ran, CliError> {
     refuse_existing(out)?;
-    let ran = harness::run(w, env, out, status, None)?;
+    let ran = harness::run(w, settings, replay, out, status, None)?;
     if ran.summary.is_none() {
         let _ = std::fs::remove_dir(out); // only if empty: never a directory with results in it
         if let Some(sig) = ran.signal {

@@ -155,6 +155,11 @@ fn runner_for(
         .retain(|(name, _)| declared.iter().any(|d| d.name == *name));
     let replay_path = env.run.replay_file.clone();
     let explicit_out = env.run.output_dir.is_some();
+    let style = if env.run.events {
+        ProgressStyle::Json
+    } else {
+        ProgressStyle::from_env()
+    };
     // A variable another workload of this binary reads is not a typo in this one's run.
     let others: Vec<&'static str> = registry::entries()
         .iter()
@@ -180,7 +185,7 @@ fn runner_for(
         if !explicit_out {
             runner = runner.output_under(default_base());
         }
-        runner = runner.observer(ConsoleProgress::new(ProgressStyle::from_env(), Duration::from_secs(5)));
+        runner = runner.observer(ConsoleProgress::new(style, Duration::from_secs(5)));
     }
     Ok((workload, runner))
 }

@@ -19,7 +19,7 @@ use crate::verdict::{Failure, StopReason};
 /// The version of this protocol the build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-pub use crate::config::SETTINGS_VAR;
+pub use crate::config::{Handover, SETTINGS_VAR};
 
 /// What starts the line on which a harness hands its whole summary over, on stderr, when
 /// `summary.json` cannot be written (a full disk): the final outcome is never lost.

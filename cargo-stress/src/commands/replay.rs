@@ -72,9 +72,14 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<(), CliError> {
             file.seed,
         ),
     };
-    let env = vec![("STRESS_REPLAY_FILE".to_owned(), replay_json.display().to_string())];
     let mut status = Status::new(5.0);
-    let ran = run_one(w, &env, &out, &mut status)?;
+    let ran = run_one(
+        w,
+        &stress_core::ConfigLayer::default(),
+        Some(&replay_json),
+        &out,
+        &mut status,
+    )?;
     let summary = ran.summary.expect("checked by run_one");
     report(&[(w, out, summary.clone())]);
     let original = Summary::load(&original_dir.join("summary.json")).ok();

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use stress_core::Summary;
 use stress_core::report::{fresh_run_dir, mark_latest};
 
-use crate::cli::{self, RunArgs};
+use crate::cli::RunArgs;
 use crate::discover;
 use crate::error::{CliError, usage};
 use crate::harness::Workload;
@@ -57,7 +57,6 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             .set_param(&p.name, &p.values[0])
             .map_err(|e| usage(e.to_string()))?;
     }
-    let env = vec![cli::settings_env(&layer)];
     let base = meta.target_directory.join("stress").into_std_path_buf();
     let mut status = Status::new(5.0);
     let mut done: Vec<(&Workload, PathBuf, Summary)> = Vec::new();
@@ -70,7 +69,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             Some(d) => d.join(&w.name),
             None => fresh_run_dir(&base, &w.name, seed),
         };
-        let ran = run_one(w, &env, &out, &mut status)?;
+        let ran = run_one(w, &layer, None, &out, &mut status)?;
         if args.out.is_none() {
             mark_latest(&out);
         }

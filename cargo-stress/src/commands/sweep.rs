@@ -12,7 +12,7 @@ use stress_core::report::fresh_run_dir;
 use stress_core::sweep::{self, Iteration, Kind, Plan, SweepReport};
 use stress_core::{ReplayFile, Summary};
 
-use crate::cli::{self, SweepArgs};
+use crate::cli::SweepArgs;
 use crate::error::{CliError, usage};
 use crate::harness::{self, Workload};
 use crate::shared::{declared, interrupt_flag, print_table, seed_for, workloads};
@@ -79,8 +79,7 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
         for (k, v) in cell {
             layer.set_param(k, v).map_err(|e| e.to_string())?;
         }
-        let env = vec![cli::settings_env(&layer)];
-        let ran = harness::run(w, &env, dir, &mut status, limit).map_err(|e| e.to_string())?;
+        let ran = harness::run(w, &layer, None, dir, &mut status, limit).map_err(|e| e.to_string())?;
         if ran.timed_out {
             let why = format!(
                 "still running after {}: stopped (--iteration-timeout){}",

@@ -9,7 +9,7 @@ use super::{ConfigLayer, values};
 use crate::error::ConfigError;
 use crate::params;
 
-/// The variable that hands a harness `cargo stress`'s settings: a [`ConfigLayer`] in JSON,
+/// The variable that hands a harness what `cargo stress` gives a run: a [`Handover`] in JSON,
 /// laid over the `STRESS_*` variables (flags beat the environment). Its values were read by
 /// the same parsers as the variables' ([`values`]). Part of the
 /// [protocol](crate::protocol).
@@ -25,6 +25,33 @@ pub struct EnvRun {
     /// `STRESS_ORIGIN`: which package and target the harness was built from (set by
     /// `cargo stress`, recorded in `replay.json` so that `cargo stress replay` can rebuild it).
     pub origin: Option<Origin>,
+    /// Progress as typed events on stderr (`STRESS_PROGRESS=json`, or `cargo stress`'s
+    /// hand-over).
+    pub events: bool,
+    /// Stop as on Ctrl-C when stdin ends (`STRESS_LIFELINE=stdin`, or the hand-over): the
+    /// parent that holds its other end died.
+    pub lifeline: bool,
+}
+
+/// Everything `cargo stress` hands a harness for one run, in one variable ([`SETTINGS_VAR`], as
+/// JSON): its flags as a layer laid over the `STRESS_*` variables, and where the run writes,
+/// what it replays, where the harness comes from, and how it talks back. What it sets beats
+/// the variables of the same meaning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Handover {
+    /// The flags, the seed and the parameters.
+    pub settings: ConfigLayer,
+    /// The run's output directory, exactly.
+    pub output_dir: Option<PathBuf>,
+    /// A `replay.json` to replay.
+    pub replay_file: Option<PathBuf>,
+    /// The package and target of the harness.
+    pub origin: Option<Origin>,
+    /// Progress as typed events on stderr.
+    pub events: bool,
+    /// Stop as on Ctrl-C when stdin ends.
+    pub lifeline: bool,
 }
 
 /// The cargo package and target a harness binary was built from.
@@ -124,7 +151,7 @@ impl EnvConfig {
     /// Reads the given variables (tests pass their own instead of touching the process's).
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut out = Self::default();
-        let mut settings: Option<ConfigLayer> = None;
+        let mut handover: Option<Handover> = None;
         let mut vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with("STRESS_")).collect();
         vars.sort();
         for (name, value) in vars {
@@ -194,9 +221,9 @@ impl EnvConfig {
                 "STRESS_WARMUP" => l.warmup = Some(values::duration_or_zero(v).map_err(at)?),
                 "STRESS_LATENCY_LIMIT" => l.latency_limit = Some(values::duration(v).map_err(at)?),
                 SETTINGS_VAR => {
-                    settings = Some(serde_json::from_str(v).map_err(|e| {
+                    handover = Some(serde_json::from_str(v).map_err(|e| {
                         at(format!(
-                            "not the settings of this protocol ({e}): it is cargo stress's channel to the \
+                            "not the hand-over of this protocol ({e}): it is cargo stress's channel to the \
                              harness; set the STRESS_* variables instead"
                         ))
                     })?);
@@ -215,18 +242,25 @@ impl EnvConfig {
                 "STRESS_PROGRESS" if !matches!(v, "off" | "lines" | "json") => {
                     return Err(ConfigError::env(&name, v, "expected off, lines or json"));
                 }
+                "STRESS_PROGRESS" => out.run.events = v == "json",
                 "STRESS_LIFELINE" if v != "stdin" => {
                     return Err(ConfigError::env(&name, v, "expected stdin"));
                 }
-                "STRESS_PROGRESS" | "STRESS_LIST" | "STRESS_LIFELINE" => {}
+                "STRESS_LIFELINE" => out.run.lifeline = true,
+                "STRESS_LIST" => {}
                 // The core's own variables end here; an adapter's or a workload's are theirs to
                 // declare (`Adapter::variables`, `Workload::variable`): see `warnings`.
                 _ => out.unknown.push(name),
             }
         }
-        // cargo stress's flags, handed over typed: they beat the variables.
-        if let Some(settings) = settings {
-            out.layer = std::mem::take(&mut out.layer).with(&settings);
+        // cargo stress's hand-over, typed: what it sets beats the variables.
+        if let Some(h) = handover {
+            out.layer = std::mem::take(&mut out.layer).with(&h.settings);
+            out.run.output_dir = h.output_dir.or(out.run.output_dir);
+            out.run.replay_file = h.replay_file.or(out.run.replay_file);
+            out.run.origin = h.origin.or(out.run.origin);
+            out.run.events |= h.events;
+            out.run.lifeline |= h.lifeline;
         }
         Ok(out)
     }

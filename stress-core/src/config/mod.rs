@@ -10,7 +10,7 @@ mod env;
 pub mod values;
 
 pub use attr::AttrOptions;
-pub use env::{EnvConfig, EnvRun, KNOWN_VARS, Origin, SETTINGS_VAR};
+pub use env::{EnvConfig, EnvRun, Handover, KNOWN_VARS, Origin, SETTINGS_VAR};
 pub use values::{UserCounts, stages as parse_stages};
 
 use crate::error::ConfigError;
@@ -31,7 +31,7 @@ pub const SMOKE_MAX_DURATION: Duration = Duration::from_secs(60);
 /// One layer of settings: each field is `None` where this layer says nothing.
 ///
 /// Every field names its `STRESS_*` variable; the default stated is the built-in one.
-/// `cargo stress` hands its flags to a harness as one such layer, in JSON
+/// `cargo stress` hands its flags to a harness as one such layer, in its [`Handover`]
 /// ([`SETTINGS_VAR`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -600,15 +600,37 @@ mod tests {
             thresholds: vec!["p99<1s".into()],
             ..ConfigLayer::default()
         };
-        let json = serde_json::to_string(&flags).unwrap();
+        let handover = Handover {
+            settings: flags,
+            output_dir: Some("/runs/a".into()),
+            events: true,
+            lifeline: true,
+            ..Handover::default()
+        };
+        let json = serde_json::to_string(&handover).unwrap();
         let e = env(&[
             ("STRESS_SEED", "1"),
             ("STRESS_RATE", "2k"),
             ("STRESS_DURATION", "3s"),
+            ("STRESS_OUTPUT_DIR", "/runs/b"),
+            ("STRESS_REPLAY_FILE", "/runs/c"),
             (crate::protocol::SETTINGS_VAR, &json),
         ])
         .unwrap();
         assert!(e.unknown.is_empty(), "{:?}", e.unknown);
+        assert_eq!(
+            e.run.output_dir,
+            Some(PathBuf::from("/runs/a")),
+            "the hand-over beats the variable"
+        );
+        assert_eq!(
+            e.run.replay_file,
+            Some(PathBuf::from("/runs/c")),
+            "what it leaves is kept"
+        );
+        assert!(e.run.events && e.run.lifeline);
+        let plain = env(&[("STRESS_PROGRESS", "lines")]).unwrap();
+        assert!(!plain.run.events && !plain.run.lifeline);
         assert_eq!(e.layer.seed, Some(7), "the flags beat the variables");
         assert_eq!(
             e.layer.duration,
@@ -623,7 +645,12 @@ mod tests {
         l.set_param("rate", "2k").unwrap();
         assert_eq!(l.rate, Some(2000.0));
         // A hand-made channel that does not fit is refused, naming the variable.
-        for bad in ["{", r#"{"rate": "fast"}"#, r#"{"frobnicate": 1}"#] {
+        for bad in [
+            "{",
+            r#"{"settings": {"rate": "fast"}}"#,
+            r#"{"frobnicate": 1}"#,
+            r#"{"rate": 5}"#,
+        ] {
             let e = env(&[(crate::protocol::SETTINGS_VAR, bad)]).unwrap_err().to_string();
             assert!(
                 e.starts_with("STRESS_SETTINGS=") && e.contains("set the STRESS_* variables instead"),

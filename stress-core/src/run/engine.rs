@@ -44,6 +44,8 @@ pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) sources: Vec<Box<dyn MetricsSource>>,
     pub(crate) thresholds: Vec<Threshold>,
     pub(crate) origin: Option<crate::config::Origin>,
+    /// Whether stdin is the lifeline of the process that started us.
+    pub(crate) lifeline: bool,
 }
 
 /// What the phases of a run found, gathered into the summary at the end.
@@ -71,7 +73,7 @@ struct Findings {
 /// Runs the job and writes its reports; never fails: what went wrong is in the summary.
 pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     signal::install_interrupt_handler();
-    signal::watch_stdin_lifeline();
+    signal::watch_stdin_lifeline(job.lifeline);
     panic::install_hook();
     let started_at = SystemTime::now();
     let mut replay = ReplayFile {

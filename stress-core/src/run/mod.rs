@@ -79,6 +79,8 @@ pub struct Runner {
     sources: Vec<Box<dyn MetricsSource>>,
     smoke: bool,
     origin: Option<Origin>,
+    /// Stop as on Ctrl-C when stdin ends (`STRESS_LIFELINE=stdin`).
+    lifeline: bool,
     param_error: Option<ConfigError>,
     /// `STRESS_*` variables other workloads of the harness read (not typos).
     variables: Vec<&'static str>,
@@ -129,6 +131,7 @@ impl Runner {
         if let Some(origin) = &env.run.origin {
             self.origin = Some(origin.clone());
         }
+        self.lifeline = env.run.lifeline;
         self.env = Some(env);
         Ok(self)
     }
@@ -355,6 +358,7 @@ impl Runner {
             sources: self.sources,
             thresholds,
             origin: self.origin.or_else(|| self.replay.and_then(|(_, f)| f.origin)),
+            lifeline: self.lifeline,
         });
         Ok(RunReport { summary, out_dir })
     }

@@ -100,12 +100,12 @@ pub(crate) fn interrupt(why: &str) {
     }
 }
 
-/// With `STRESS_LIFELINE=stdin` (set by `cargo stress`, which holds the other end of our
-/// stdin), stdin reaching its end means `cargo stress` is gone, killed or not: the run stops
+/// With `enabled` (`STRESS_LIFELINE=stdin`, or `cargo stress`'s hand-over: it holds the other
+/// end of our stdin), stdin reaching its end means `cargo stress` is gone, killed or not: the run stops
 /// as on Ctrl-C and writes its reports, rather than running on with nobody to report to.
-pub(crate) fn watch_stdin_lifeline() {
+pub(crate) fn watch_stdin_lifeline(enabled: bool) {
     static WATCHING: OnceLock<()> = OnceLock::new();
-    if std::env::var("STRESS_LIFELINE").as_deref() != Ok("stdin") {
+    if !enabled {
         return;
     }
     WATCHING.get_or_init(|| {
