@@ -27,6 +27,14 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         &[]
     }
 
+    /// The workload parameters this adapter reads at start (`StartContext::params`), with
+    /// their defaults: every workload on it declares them, so `--param`, a matrix and a replay
+    /// reach the adapter's own choices (Hyper's `transport`, say) without the workload naming
+    /// them.
+    fn params(&self) -> Vec<crate::params::ParamDef> {
+        Vec::new()
+    }
+
     /// The adapter's settings as recorded in `replay.json` (paths, server settings, …).
     fn describe(&self) -> serde_json::Value {
         serde_json::Value::Null
@@ -88,9 +96,10 @@ pub struct StartContext<'a> {
     pub out_dir: Option<&'a Path>,
     /// The run's global seed.
     pub seed: u64,
-    /// The run's resolved parameters: an adapter may take settings from parameters the
-    /// workload declares (Hyper's `transport` and `data_format`), so that a sweep or a matrix
-    /// can vary them and a replay restores them. [`Params::none()`] where there are none.
+    /// The run's resolved parameters: an adapter takes settings from the parameters it
+    /// declares ([`Adapter::params`]: Hyper's `transport` and `data_format`), so that a sweep or
+    /// a matrix can vary them and a replay restores them. [`Params::none()`] where there are
+    /// none.
     pub params: &'a Params,
 }
 

@@ -187,8 +187,10 @@ impl<A: Adapter> fmt::Debug for Workload<A> {
 }
 
 impl<A: Adapter> Workload<A> {
-    /// A workload on the given engine.
+    /// A workload on the given engine, with the parameters the adapter declares
+    /// ([`Adapter::params`]).
     pub fn new(adapter: A) -> Self {
+        let params = adapter.params();
         Self {
             adapter: Arc::new(adapter),
             setup: None,
@@ -197,7 +199,7 @@ impl<A: Adapter> Workload<A> {
             think_ms: None,
             batch: None,
             databases: None,
-            params: Vec::new(),
+            params,
             variables: Vec::new(),
         }
     }

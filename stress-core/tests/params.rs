@@ -165,3 +165,74 @@ fn bad_parameters_fail_before_anything_runs() {
         "{err}"
     );
 }
+
+/// An engine with a setting of its own, declared as a parameter: every workload on it has it.
+struct Moded {
+    seen: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Adapter for Moded {
+    type Conn = ();
+
+    fn name(&self) -> &'static str {
+        "moded"
+    }
+
+    fn params(&self) -> Vec<stress_core::ParamDef> {
+        let mut mode = stress_core::ParamDef::new("mode", "fast");
+        mode.choices = vec!["fast".into(), "safe".into()];
+        vec![mode]
+    }
+
+    fn start(&mut self, ctx: &stress_core::StartContext<'_>) -> Result<(), OpError> {
+        *self.seen.lock().unwrap() = ctx.params.value("mode").map(|v| v.to_string());
+        Ok(())
+    }
+
+    fn connect(&self, _db: usize) -> Result<(), OpError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_adapter_declares_the_parameters_it_reads_for_every_workload_on_it() {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let workload = || {
+        Workload::new(Moded { seen: seen.clone() })
+            .param("epochs", 3u64)
+            .class(UserClass::new("u", 1).write("op", 1.0, |_: &mut User<Moded>| Ok(Outcome::done())))
+    };
+    let names: Vec<String> = workload().params().iter().map(|p| p.name.clone()).collect();
+    assert_eq!(names, ["mode", "epochs"], "the adapter's first, then the workload's");
+    Runner::new("moded").ops_per_user(1).run(workload()).unwrap();
+    assert_eq!(seen.lock().unwrap().as_deref(), Some("fast"), "its default reaches it");
+    let layer = stress_core::ConfigLayer {
+        params: vec![("mode".into(), "safe".into())],
+        ..Default::default()
+    };
+    let r = Runner::new("moded")
+        .ops_per_user(1)
+        .settings(&layer)
+        .run(workload())
+        .unwrap();
+    assert!(r.passed(), "{:?}", r.summary.failures);
+    assert_eq!(
+        seen.lock().unwrap().as_deref(),
+        Some("safe"),
+        "--param mode=safe reaches it"
+    );
+    let bad = stress_core::ConfigLayer {
+        params: vec![("mode".into(), "reckless".into())],
+        ..Default::default()
+    };
+    let e = Runner::new("moded")
+        .ops_per_user(1)
+        .settings(&bad)
+        .run(workload())
+        .unwrap_err();
+    assert!(e.to_string().contains("reckless"), "{e}");
+    // A workload that declares it again is refused, naming it.
+    let twice = workload().param("mode", "fast");
+    let e = Runner::new("moded").ops_per_user(1).run(twice).unwrap_err().to_string();
+    assert!(e.contains("mode") && e.contains("declared twice"), "{e}");
+}

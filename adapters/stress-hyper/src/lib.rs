@@ -25,10 +25,10 @@
 //!   the client's; the `.hyper` files' size counts against the disk budget; hyperd's exit ends
 //!   the run with `CrashDetected`, naming its last log lines.
 //!
-//! A workload may declare the parameters `transport` (`tcp` or `grpc`) and `data_format`
-//! (`hyperbinary` or `arrow`): their values choose the paths at start, over the adapter's own
-//! settings, so that `cargo stress matrix … --param transport=tcp,grpc` compares them and a
-//! replay restores them (`monte_carlo_hyper` declares both).
+//! The adapter declares the parameters `transport` (`tcp` or `grpc`) and `data_format`
+//! (`hyperbinary` or `arrow`), defaulting to its own settings, so every workload on Hyper has
+//! them ([`Adapter::params`]): their values choose the paths at start, so that
+//! `cargo stress matrix … --param transport=tcp,grpc` compares them and a replay restores them.
 //!
 //! [`Hyper::from_env()`] reads the original simulation's knobs: `STRESS_TRANSPORT` (`tcp` or
 //! `grpc`), `STRESS_DATA_FORMAT` (`hyperbinary` or `arrow`), `STRESS_LOG_INTERVAL` (`5`,
@@ -378,6 +378,20 @@ impl Hyper {
 impl Adapter for Hyper {
     type Conn = HyperConn;
 
+    /// `transport` and `data_format`, defaulting to the adapter's own settings: a matrix can
+    /// vary them and a replay restores them.
+    fn params(&self) -> Vec<stress_core::ParamDef> {
+        let choice = |name: &str, default: &str, choices: &[&str]| {
+            let mut def = stress_core::ParamDef::new(name, default);
+            def.choices = choices.iter().map(|c| (*c).to_owned()).collect();
+            def
+        };
+        vec![
+            choice("transport", self.transport.name(), &["tcp", "grpc"]),
+            choice("data_format", self.format.name(), &["hyperbinary", "arrow"]),
+        ]
+    }
+
     fn variables(&self) -> &'static [&'static str] {
         &[
             "STRESS_TRANSPORT",
@@ -407,8 +421,8 @@ impl Adapter for Hyper {
 
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
         self.check().map_err(OpError::msg)?;
-        // Parameters of these names, where the workload declares them, choose the paths: a
-        // matrix can vary them and a replay restores them.
+        // Its own parameters (`params`) choose the paths: a matrix can vary them and a replay
+        // restores them.
         if let Some(v) = ctx.params.value("transport") {
             let t = v
                 .to_string()

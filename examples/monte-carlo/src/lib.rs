@@ -109,14 +109,9 @@ pub fn monte_carlo_hyper() -> Workload<Hyper> {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(DEFAULT_COMPLEXITY_MAX);
-    let hyper = Hyper::from_env();
-    // The paths as parameters (defaults from STRESS_TRANSPORT/STRESS_DATA_FORMAT): a matrix can
-    // compare them, and a replay restores them.
-    let (transport, format) = (hyper.transport_setting(), hyper.data_format_setting());
-    mix_with_complexity(hyper, complexity)
-        .variable("STRESS_QUERY_COMPLEXITY_MAX")
-        .param_choice("transport", transport.name(), &["tcp", "grpc"])
-        .param_choice("data_format", format.name(), &["hyperbinary", "arrow"])
+    // The adapter declares the paths as parameters (`transport`, `data_format`, defaults from
+    // STRESS_TRANSPORT/STRESS_DATA_FORMAT): a matrix can compare them, a replay restores them.
+    mix_with_complexity(Hyper::from_env(), complexity).variable("STRESS_QUERY_COMPLEXITY_MAX")
 }
 
 fn setup<A: Adapter>(db: &mut A::Conn, rng: &mut StressRng) -> Result<(), OpError>
