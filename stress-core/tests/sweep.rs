@@ -125,7 +125,7 @@ fn a_run_its_runner_timed_out_is_a_timeout_and_the_breaking_point() {
         Ok(if size == "2" {
             sweep::CellEnd::TimedOut("no end after 1s: stopped".into())
         } else {
-            sweep::CellEnd::Finished
+            sweep::CellEnd::Finished(None)
         })
     })
     .unwrap();

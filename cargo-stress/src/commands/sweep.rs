@@ -10,7 +10,7 @@ use std::time::Duration;
 use stress_core::params::{self, ParamDef};
 use stress_core::report::fresh_run_dir;
 use stress_core::sweep::{self, Iteration, Kind, Plan, SweepReport};
-use stress_core::{ReplayFile, Summary};
+use stress_core::ReplayFile;
 
 use crate::cli::SweepArgs;
 use crate::error::{CliError, usage};
@@ -61,6 +61,7 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
         .or_else(|| args.settings.duration.map(|d| d * 2 + Duration::from_secs(120)));
     let mut status = Status::new(5.0);
     let not_started: Cell<Option<String>> = Cell::new(None);
+    let started: Cell<Option<String>> = Cell::new(None);
     let index = Cell::new(0usize);
     let stop = || interrupted.load(Ordering::SeqCst) || index.get() == usize::MAX;
     let result = sweep::drive(&mut report, &out, &stop, |cell, dir| {
@@ -93,7 +94,7 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
             status.println(&format!("{head}: timeout: {why}"));
             return Ok(sweep::CellEnd::TimedOut(why));
         }
-        if ran.summary.is_none() {
+        let Some(summary) = ran.summary else {
             let why = harness::failure_message(&ran.stdout);
             let _ = std::fs::remove_dir(dir); // only if empty
             if i == 1 {
@@ -102,10 +103,18 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
                 index.set(usize::MAX);
             }
             return Err(why);
+        };
+        if i == 1 {
+            started.set(Some(summary.started_at.clone()));
         }
-        let it = Iteration::from_dir(i, cell.to_vec(), dir, None);
+        // The summary the harness run read (or was handed on a full disk), not read again.
+        let config = ReplayFile::load(&dir.join("replay.json")).ok().map(|r| r.config);
+        let name = dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let it = Iteration::from_summary(i, cell.to_vec(), name, &summary, config.as_ref());
         status.println(&format!("{head}: {}", outcome(&it)));
-        Ok(sweep::CellEnd::Finished)
+        Ok(sweep::CellEnd::Finished(Some(Box::new(it))))
     });
     if let Some(why) = not_started.take() {
         discard(&out, created, kind);
@@ -118,7 +127,7 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
             out.display()
         ))
     })?;
-    add_resolved(&mut report, &out);
+    add_resolved(&mut report, &out, started.take());
     report.write(&out).map_err(|e| {
         CliError::Failed(format!(
             "cannot write the {} report in {}: {e}",
@@ -251,11 +260,11 @@ fn about(args: &SweepArgs, w: &Workload, defs: &[ParamDef], seed: u64, command_l
 }
 
 /// What iteration 1 resolved (users, duration, op limit, thresholds), from its replay.json.
-fn add_resolved(report: &mut SweepReport, out: &Path) {
+fn add_resolved(report: &mut SweepReport, out: &Path, started: Option<String>) {
     let Some(first) = report.iterations.first() else { return };
     let dir = out.join(&first.dir);
-    if let Ok(s) = Summary::load(&dir.join("summary.json")) {
-        report.about.push(("started".into(), s.started_at));
+    if let Some(at) = started {
+        report.about.push(("started".into(), at));
     }
     let Ok(r) = ReplayFile::load(&dir.join("replay.json")) else {
         return;

@@ -40,17 +40,18 @@ pub use scaling::{Scaling, TOLERANCE};
 pub use spec::{MAX_VALUES, ParamSpec, Plan, expand};
 
 /// How a cell's run ended, as its runner saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CellEnd {
-    /// It ran to its end (the summary tells how it went).
-    Finished,
+    /// It ran to its end: the iteration, when the runner already made it from the summary it
+    /// holds (else it is read from the cell's directory).
+    Finished(Option<Box<Iteration>>),
     /// The runner stopped it after its time limit: the iteration is a timeout.
     TimedOut(String),
 }
 
 impl From<()> for CellEnd {
     fn from((): ()) -> Self {
-        Self::Finished
+        Self::Finished(None)
     }
 }
 
@@ -79,10 +80,15 @@ pub fn drive<E: Into<CellEnd>>(
         let dir = out.join(report.dir_name(i + 1));
         let (why_not, end) = match run(&cell, &dir) {
             Ok(end) => (None, end.into()),
-            Err(why) => (Some(why), CellEnd::Finished),
+            Err(why) => (Some(why), CellEnd::Finished(None)),
         };
-        let mut it = Iteration::from_dir(i + 1, cell, &dir, why_not);
-        if let CellEnd::TimedOut(why) = end {
+        let (mut it, timed_out) = match end {
+            // The summary is read once per cell, by whoever ran it.
+            CellEnd::Finished(Some(it)) => (*it, None),
+            CellEnd::Finished(None) => (Iteration::from_dir(i + 1, cell, &dir, why_not), None),
+            CellEnd::TimedOut(why) => (Iteration::from_dir(i + 1, cell, &dir, why_not), Some(why)),
+        };
+        if let Some(why) = timed_out {
             it.status = Status::Timeout;
             it.failures
                 .push(Failure::new(FailureKind::Timeout { detail: why.clone() }));
