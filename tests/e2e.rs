@@ -223,8 +223,12 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let never = dir.path().join("never");
     let never_s = never.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (
+            &["run", "--junit", "/nonexistent/dir/junit.xml"],
+            "--junit /nonexistent/dir/junit.xml: give a file in a directory that exists",
+        ),
         (&["run", "--frobnicate"], "unexpected argument '--frobnicate'"),
         (&["run", "--duration", "abc"], "`abc` is not a duration"),
         (
@@ -425,6 +429,7 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
     );
 
     let broken = dir.path().join("broken");
+    let junit = dir.path().join("junit.xml");
     let out = on_fixture(&[
         "run",
         "tick",
@@ -435,8 +440,12 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
         "2s",
         "--threshold",
         "ops_per_sec>100000000",
+        "--threshold",
+        "error_rate<1%",
         "--out",
         broken.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(4), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(
@@ -445,6 +454,53 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
         text(&out.stdout)
     );
     assert_eq!(summary(&broken)["passed"], false);
+    // The JUnit report: one suite, a case for the run and one per threshold, the breached one
+    // failed with what was observed; the seed and the replay command as properties.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(report.test_suites.len(), 1, "{xml}");
+    let suite = &report.test_suites[0];
+    assert_eq!(suite.name.as_str(), "tick");
+    let cases: Vec<(&str, bool)> = suite
+        .test_cases
+        .iter()
+        .map(|c| {
+            let ok = matches!(c.status, quick_junit::TestCaseStatus::Success { .. });
+            (c.name.as_str(), ok)
+        })
+        .collect();
+    assert_eq!(
+        cases,
+        [
+            ("run", true),
+            ("threshold ops_per_sec>100000000", false),
+            ("threshold error_rate<1%", true)
+        ],
+        "{xml}"
+    );
+    let quick_junit::TestCaseStatus::NonSuccess {
+        message: Some(message), ..
+    } = &suite.test_cases[1].status
+    else {
+        panic!("a failure with a message: {xml}");
+    };
+    let message = message.as_str();
+    assert!(
+        message.starts_with("threshold ops_per_sec>100000000 breached: observed "),
+        "{message}"
+    );
+    let property = |name: &str| {
+        suite
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .map(|p| p.value.as_str().to_owned())
+    };
+    assert_eq!(property("seed"), Some(summary(&broken)["seed"].to_string()));
+    assert_eq!(
+        property("replay"),
+        Some(format!("cargo stress replay {}", broken.display()))
+    );
 }
 
 /// Bad load flags are refused with exit code 2, and nothing is written: neither by `cargo

@@ -118,6 +118,10 @@ pub struct RunArgs {
     /// (default: target/stress/WORKLOAD/RUN-ID/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also write JUnit XML to PATH for CI: a test suite per workload, a test case per
+    /// threshold, for the verify step and for the run (seed and replay command as properties).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// Where to look.
     #[command(flatten)]
     pub selection: Selection,

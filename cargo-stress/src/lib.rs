@@ -11,6 +11,7 @@ mod commands;
 pub mod discover;
 pub mod error;
 pub mod harness;
+mod junit;
 mod shared;
 pub mod status;
 

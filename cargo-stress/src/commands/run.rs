@@ -32,6 +32,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             p.values.len()
         )));
     }
+    if let Some(path) = &args.junit {
+        crate::junit::check_path(path)?;
+    }
     let seed = seed_for(&args.settings)?;
     let (meta, all) = workloads(&args.selection)?;
     let selected: Vec<&Workload> = all.iter().filter(|w| matches(w, &args.filters, args.exact)).collect();
@@ -69,13 +72,26 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             Some(d) => d.join(&w.name),
             None => fresh_run_dir(&base, &w.name, seed),
         };
-        let ran = run_one(w, &layer, None, &out, &mut status)?;
+        let ran = match run_one(w, &layer, None, &out, &mut status) {
+            Ok(ran) => ran,
+            Err(e) => {
+                // What ran before is reported all the same.
+                if let Some(path) = &args.junit {
+                    crate::junit::write(path, &done)?;
+                }
+                return Err(e);
+            }
+        };
         if args.out.is_none() {
             mark_latest(&out);
         }
         done.push((w, out, ran.summary.expect("checked by run_one")));
     }
     report(&done);
+    if let Some(path) = &args.junit {
+        crate::junit::write(path, &done)?;
+        println!("junit: {}", path.display());
+    }
     let failed: Vec<&str> = done
         .iter()
         .filter(|(_, _, s)| !s.passed)

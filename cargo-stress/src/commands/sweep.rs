@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use stress_core::ReplayFile;
 use stress_core::params::{self, ParamDef};
 use stress_core::report::fresh_run_dir;
 use stress_core::sweep::{self, Iteration, Kind, Plan, SweepReport};
-use stress_core::ReplayFile;
 
 use crate::cli::SweepArgs;
 use crate::error::{CliError, usage};

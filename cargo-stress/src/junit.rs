@@ -1,0 +1,84 @@
+//! JUnit XML for CI systems (`cargo stress run --junit PATH`): one test suite per workload, one
+//! test case per threshold, for the verify step when it ran, and for the run itself (every
+//! other failure: an error rate, a crash, a limit, Ctrl-C, …), each failure with its message
+//! (observed value and limit); the seed and the command that replays the run as properties.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use stress_core::{FailureKind, Summary};
+
+use crate::error::{CliError, usage};
+use crate::harness::Workload;
+
+/// A test case that passed, or failed with `messages`.
+fn case(name: String, messages: &[&str]) -> TestCase {
+    let status = if messages.is_empty() {
+        TestCaseStatus::success()
+    } else {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        s.set_message(messages.join("; "));
+        s
+    };
+    TestCase::new(name, status)
+}
+
+/// The report of the runs in `done`.
+pub(crate) fn report(done: &[(&Workload, PathBuf, Summary)]) -> Report {
+    let mut report = Report::new("cargo-stress");
+    for (w, dir, s) in done {
+        let mut suite = TestSuite::new(w.name.as_str());
+        suite.set_time(Duration::from_secs_f64(s.duration_s.max(0.0)));
+        suite.add_property(Property::new("seed", s.seed.to_string()));
+        suite.add_property(Property::new("adapter", s.adapter.as_str()));
+        suite.add_property(Property::new("stop_reason", format!("{:?}", s.stop_reason)));
+        suite.add_property(Property::new(
+            "replay",
+            format!("cargo stress replay {}", dir.display()),
+        ));
+        let others: Vec<&str> = s
+            .failures
+            .iter()
+            .filter(|f| !matches!(f.kind, FailureKind::Threshold { .. } | FailureKind::Verify { .. }))
+            .map(|f| f.message.as_str())
+            .collect();
+        let mut cases = vec![case("run".into(), &others)];
+        for t in &s.thresholds {
+            let message = t.to_string();
+            let failed: &[&str] = if t.passed { &[] } else { &[&message] };
+            cases.push(case(format!("threshold {}", t.rule), failed));
+        }
+        if s.verify.ran {
+            let errors: Vec<&str> = s.verify.errors.iter().map(String::as_str).collect();
+            cases.push(case("verify".into(), &errors));
+        }
+        suite.add_test_cases(cases);
+        report.add_test_suite(suite);
+    }
+    report
+}
+
+/// Refuses, before anything runs, a path the report could not be written to.
+pub(crate) fn check_path(path: &Path) -> Result<(), CliError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.is_dir() || !parent.is_dir() {
+        return Err(usage(format!(
+            "--junit {}: give a file in a directory that exists",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the report of `done` to `path`.
+pub(crate) fn write(path: &Path, done: &[(&Workload, PathBuf, Summary)]) -> Result<(), CliError> {
+    let xml = report(done)
+        .to_string()
+        .map_err(|e| CliError::Failed(format!("cannot make the JUnit report: {e}")))?;
+    stress_core::report::write_atomic(path, xml.as_bytes())
+        .map_err(|e| CliError::Failed(format!("cannot write the JUnit report {}: {e}", path.display())))
+}
