@@ -446,6 +446,8 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
         broken.to_str().unwrap(),
         "--junit",
         junit.to_str().unwrap(),
+        "--summary-md",
+        dir.path().join("summary.md").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(4), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(
@@ -501,6 +503,19 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
         property("replay"),
         Some(format!("cargo stress replay {}", broken.display()))
     );
+    // The markdown summary for a CI step: the table row, the failure, the thresholds.
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    for part in [
+        "## cargo stress: 0 of 1 workloads passed",
+        "| tick | **FAIL** | DurationElapsed |",
+        "### tick",
+        "- failed: threshold ops\\_per\\_sec>100000000 breached: observed ",
+        "- threshold `ops_per_sec>100000000`: **breached** (observed ",
+        "- threshold `error_rate<1%`: held (observed 0%)",
+        &format!("replay: `cargo stress replay {}`", broken.display()),
+    ] {
+        assert!(md.contains(part), "missing {part:?} in:\n{md}");
+    }
 }
 
 /// Bad load flags are refused with exit code 2, and nothing is written: neither by `cargo

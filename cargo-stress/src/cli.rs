@@ -122,6 +122,10 @@ pub struct RunArgs {
     /// threshold, for the verify step and for the run (seed and replay command as properties).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Also write a markdown summary to PATH, fit for a CI step summary
+    /// (`$GITHUB_STEP_SUMMARY`): the workloads' figures, failures and thresholds.
+    #[arg(long, value_name = "PATH")]
+    pub summary_md: Option<PathBuf>,
     /// Where to look.
     #[command(flatten)]
     pub selection: Selection,

@@ -61,13 +61,18 @@ pub(crate) fn report(done: &[(&Workload, PathBuf, Summary)]) -> Report {
 
 /// Refuses, before anything runs, a path the report could not be written to.
 pub(crate) fn check_path(path: &Path) -> Result<(), CliError> {
+    check_writable("--junit", path)
+}
+
+/// Refuses, before anything runs, a path given to `flag` where no file can be written.
+pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<(), CliError> {
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if path.is_dir() || !parent.is_dir() {
         return Err(usage(format!(
-            "--junit {}: give a file in a directory that exists",
+            "{flag} {}: give a file in a directory that exists",
             path.display()
         )));
     }

@@ -14,6 +14,7 @@ pub mod harness;
 mod junit;
 mod shared;
 pub mod status;
+mod summary_md;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

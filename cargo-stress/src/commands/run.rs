@@ -35,6 +35,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     if let Some(path) = &args.junit {
         crate::junit::check_path(path)?;
     }
+    if let Some(path) = &args.summary_md {
+        crate::summary_md::check_path(path)?;
+    }
     let seed = seed_for(&args.settings)?;
     let (meta, all) = workloads(&args.selection)?;
     let selected: Vec<&Workload> = all.iter().filter(|w| matches(w, &args.filters, args.exact)).collect();
@@ -76,9 +79,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             Ok(ran) => ran,
             Err(e) => {
                 // What ran before is reported all the same.
-                if let Some(path) = &args.junit {
-                    crate::junit::write(path, &done)?;
-                }
+                ci_reports(args, &done)?;
                 return Err(e);
             }
         };
@@ -88,10 +89,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         done.push((w, out, ran.summary.expect("checked by run_one")));
     }
     report(&done);
-    if let Some(path) = &args.junit {
-        crate::junit::write(path, &done)?;
-        println!("junit: {}", path.display());
-    }
+    ci_reports(args, &done)?;
     let failed: Vec<&str> = done
         .iter()
         .filter(|(_, _, s)| !s.passed)
@@ -109,6 +107,19 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     }
     if interrupted.load(Ordering::SeqCst) || done.len() < selected.len() {
         return Err(CliError::Failed("interrupted".into()));
+    }
+    Ok(())
+}
+
+/// The reports for CI the flags ask for: JUnit XML, a markdown summary.
+fn ci_reports(args: &RunArgs, done: &[(&Workload, PathBuf, Summary)]) -> Result<(), CliError> {
+    if let Some(path) = &args.junit {
+        crate::junit::write(path, done)?;
+        println!("junit: {}", path.display());
+    }
+    if let Some(path) = &args.summary_md {
+        crate::summary_md::write(path, done)?;
+        println!("summary: {}", path.display());
     }
     Ok(())
 }
