@@ -272,7 +272,7 @@ fn a_crash_stops_the_run_and_every_report_is_still_written() {
     );
     assert!(s.total_ops > 0);
     assert!(!s.passed);
-    for f in ["summary.json", "replay.json", "timeseries.csv"] {
+    for f in ["summary.json", "replay.json", "timeseries.csv", "histograms.hlog"] {
         assert!(out.join(f).is_file(), "{f} written");
     }
     let replay = stress_core::ReplayFile::load(&out).unwrap();
@@ -382,4 +382,61 @@ fn an_adapter_that_fails_its_check_is_bad_input_and_nothing_is_written() {
         "ENGINE_URL=`ftp://x` is invalid: use engine://host:port"
     );
     assert!(!dir.path().join("run").exists(), "nothing written");
+}
+
+#[test]
+fn histograms_hlog_read_back_by_the_hdrhistogram_reader_gives_the_summarys_counts() {
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use std::collections::BTreeMap;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let r = Runner::new("hlog")
+        .seed(21)
+        .duration(Duration::from_millis(2500))
+        .output_dir(&out)
+        .run(mixed())
+        .unwrap();
+    let s = &r.summary;
+    assert!(s.passed, "{:?}", s.failures);
+    let text = std::fs::read(out.join("histograms.hlog")).unwrap();
+    let (mut counts, mut maxes, mut seconds) = (BTreeMap::new(), BTreeMap::new(), std::collections::BTreeSet::new());
+    let mut start_time = None;
+    for entry in IntervalLogIterator::new(&text) {
+        match entry.expect("a valid interval log") {
+            LogEntry::StartTime(t) => start_time = Some(t),
+            LogEntry::BaseTime(_) => {}
+            LogEntry::Interval(i) => {
+                let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, i.encoded_histogram())
+                    .expect("base64");
+                let h: hdrhistogram::Histogram<u64> = Deserializer::new()
+                    .deserialize(&mut raw.as_slice())
+                    .expect("a histogram");
+                let tag = i.tag().expect("every line names its op").as_str().to_owned();
+                *counts.entry(tag.clone()).or_insert(0u64) += h.len();
+                let m = maxes.entry(tag).or_insert(0u64);
+                *m = (*m).max(h.max());
+                seconds.insert(i.start_timestamp().as_secs());
+            }
+        }
+    }
+    assert!(start_time.is_some(), "the log says when the run started");
+    assert!(seconds.len() >= 2, "one histogram per op and second: {seconds:?}");
+    for (name, op) in &s.ops {
+        assert!(op.latency_us.count > 0, "{name} ran");
+        assert_eq!(
+            counts.get(name),
+            Some(&op.latency_us.count),
+            "{name}: every successful op is in the log"
+        );
+        // The log's maximum is its bucket's top: within HdrHistogram's 0.1% of the exact one.
+        let logged = maxes[name] as f64;
+        let exact = op.latency_us.max as f64;
+        assert!(
+            logged >= exact && logged <= exact * 1.001 + 1.0,
+            "{name}: {logged} vs {exact}"
+        );
+    }
+    assert_eq!(counts.len(), s.ops.len(), "no other tags: {counts:?}");
 }

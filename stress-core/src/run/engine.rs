@@ -26,13 +26,13 @@ use crate::report::{
     Summary, Verify,
 };
 use crate::seed::{self, SeedPlan};
-use crate::stats::{Batch, Collector, LatencyHistogram, Measures, Sample};
+use crate::stats::{Batch, Collector, LatencyHistogram, Measures, OpPart};
 use crate::thresholds::{Threshold, ThresholdResult};
 use crate::verdict::{Failure, FailureKind};
 use crate::workload::{OpTable, Workload};
 
-/// Batches of samples (1,024 each) that may wait for the collector at once.
-const BATCHES_IN_FLIGHT: usize = 64;
+/// Interval parts per user that may wait for the collector at once.
+const PARTS_IN_FLIGHT_PER_USER: usize = 2;
 
 pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) name: String,
@@ -56,6 +56,8 @@ struct Findings {
     duration: Duration,
     /// From the first user thread's spawn to the moment all had connected.
     startup: Duration,
+    /// The wall-clock time at which the users started.
+    users_started: Option<SystemTime>,
     peaks: BTreeMap<String, f64>,
     /// Resource readings when the users started.
     baseline: BTreeMap<String, f64>,
@@ -147,9 +149,12 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         replay.adapter_config = job.workload.adapter.describe();
         let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
         let csv = report::timeseries_csv(intervals);
+        let hlog = findings.collector.as_ref().map_or_else(Vec::new, |c| {
+            c.histogram_log(findings.users_started.unwrap_or(started_at), &job.name)
+        });
         let problems = [
-            report::write_atomic(&dir.join("timeseries.csv"), csv.as_bytes())
-                .map_err(|e| format!("cannot write {}: {e}", dir.join("timeseries.csv").display())),
+            write_bytes(&dir.join("timeseries.csv"), csv.as_bytes()),
+            write_bytes(&dir.join("histograms.hlog"), &hlog),
             write_json(&dir.join("replay.json"), &replay),
             write_json(&dir.join("summary.json"), &summary),
         ];
@@ -176,7 +181,11 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(value).map_err(|e| format!("cannot serialise {}: {e}", path.display()))?;
-    report::write_atomic(path, &json).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_bytes(path, &json)
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    report::write_atomic(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Setup, users, verify: the phases after the adapter started.
@@ -296,7 +305,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             config.max_disk_mb,
             Duration::from_millis(config.limit_grace_ms),
         ),
-        collector: Collector::new(names.len()),
+        collector: Collector::new(&names),
         observers: &mut job.observers,
         backpressure: Backpressure::default(),
         pause_reason: None,
@@ -319,10 +328,10 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             out_dir: job.out_dir,
         });
     }
-    // Bounded: should users outrun the collector (no-op ops on few cores), they wait for it
-    // instead of queueing samples without limit. Memory stays flat; throughput is then what
-    // the harness can measure, which is the honest figure.
-    let (tx, rx) = crossbeam::channel::bounded::<Batch>(BATCHES_IN_FLIGHT);
+    // A user sends one part per interval in which it finished ops, so the collector's work
+    // grows with users, not with ops. Bounded all the same: should the collector fall behind
+    // (a thousand users on two cores), users wait for it instead of queueing without limit.
+    let (tx, rx) = crossbeam::channel::bounded::<Batch>(job.plan.users.len().max(1) * PARTS_IN_FLIGHT_PER_USER);
     // Users of classes with a rate of their own follow it; the others share the workload's.
     let has_rate = |class: &str| workload.classes.iter().any(|c| c.name == class && c.rate.is_some());
     let total_users = job.plan.users.iter().filter(|u| !has_rate(&u.class)).count().max(1) as f64;
@@ -414,6 +423,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     };
     let (end, start, stuck) = match opened {
         Some(start) => {
+            findings.users_started = SystemTime::now().checked_sub(start.elapsed());
             // A thread of its own looks for stalls every 100 ms: the monitor may itself be
             // held by a metrics source reading the frozen server.
             let watcher = {
@@ -463,13 +473,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             if let Some(o) = op {
                 monitor.collector.add(&Batch {
                     interval: findings.duration.as_secs(),
-                    samples: vec![Sample {
-                        op: o,
-                        ok: false,
-                        latency_us: in_flight_us,
-                        service_us: in_flight_us,
-                        untimed_us: 0,
-                    }],
+                    ops: vec![(o, OpPart::failed_op())],
                     ..Batch::default()
                 });
             }
@@ -569,7 +573,7 @@ fn round3(x: f64) -> f64 {
 
 fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings) -> Summary {
     let (stop_reason, detail) = f.stop.clone().unwrap_or((StopReason::OpLimit, String::new()));
-    let empty = Collector::new(0);
+    let empty = Collector::new(&[]);
     let c = f.collector.as_ref().unwrap_or(&empty);
     let (total_ops, failed_ops) = c.counts();
     // Rates count the measured part of the run: the warm-up's ops are not in the statistics.

@@ -17,12 +17,9 @@ use crate::config::RunConfig;
 use crate::ledger::Ledger;
 use crate::report::UserSummary;
 use crate::seed::{self, OpDigest, UserSeed};
-use crate::stats::{Batch, Measures, Sample};
+use crate::stats::{Batch, Measures, OpPart};
 use crate::user::User;
 use crate::workload::{OpKind, OpTable, UserClass};
-
-/// Samples a user hands over at once (or at each interval's end, whichever comes first).
-const BATCH: usize = 1024;
 
 /// Everything one user thread needs, owned: a user stuck in an op past the run's grace is
 /// abandoned, not waited for, so its thread borrows nothing from the run.
@@ -132,10 +129,10 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
     let deadline = job.config.duration().map(|d| start + d);
     let limit = job.config.ops_per_user;
     let mut digest = OpDigest::new();
-    let mut batch = Batch {
-        samples: Vec::with_capacity(BATCH),
-        ..Batch::default()
-    };
+    // What the user recorded in the current interval, by class op index; handed over whole when
+    // an op completes in a later interval, and at the end.
+    let mut batch = Batch::default();
+    let mut parts: Vec<OpPart> = vec![OpPart::default(); class.ops.len()];
     let signal = &shared.signal;
     let warmup = start + Duration::from_millis(job.config.warmup_ms);
     let mut active = false;
@@ -198,6 +195,10 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         let op = &class.ops[i];
         user.untimed = Duration::ZERO;
         let t0 = Instant::now();
+        // What finished in earlier intervals goes now, before an op that might never return.
+        if t0.saturating_duration_since(start).as_secs() != batch.interval {
+            flush(&job.tx, &mut batch, &mut parts, op_ids);
+        }
         clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
         clock.busy_since.store(UserClock::stamp(start, t0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
@@ -228,8 +229,8 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         clock.ops.store(user.ops_done, Ordering::Relaxed);
         digest.push(&op.name, user.rng.get_word_pos());
         let interval = (t1 - start).as_secs();
-        if interval != batch.interval && !batch.samples.is_empty() {
-            flush(&job.tx, &mut batch);
+        if interval != batch.interval {
+            flush(&job.tx, &mut batch, &mut parts, op_ids);
         }
         batch.interval = interval;
         if intended.is_some() {
@@ -275,18 +276,14 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         // every op that had to wait for it, not only in the one that hit the stall.
         let latency = intended.map_or(service, |t| t1.saturating_duration_since(t).saturating_sub(untimed));
         if measured {
-            batch.samples.push(Sample {
-                op: op_ids[i],
+            parts[i].record(
                 ok,
-                latency_us: latency.as_micros() as u64,
-                service_us: service.as_micros() as u64,
-                untimed_us: untimed.as_micros() as u64,
-            });
+                latency.as_micros() as u64,
+                service.as_micros() as u64,
+                untimed.as_micros() as u64,
+            );
         } else {
             batch.warmup += 1;
-        }
-        if batch.samples.len() == BATCH {
-            flush(&job.tx, &mut batch);
         }
         if deadline.is_some_and(|d| t1 >= d) {
             signal.stop(StopReason::DurationElapsed, None);
@@ -300,7 +297,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         }
     }
     set_active(false);
-    flush(&job.tx, &mut batch);
+    flush(&job.tx, &mut batch, &mut parts, op_ids);
     summary.op_digest = digest.hex();
     // What the schedule made due while this user ran: up to the deadline, or to its stop.
     let end = deadline.map_or_else(Instant::now, |d| d.min(Instant::now()));
@@ -324,16 +321,21 @@ fn abort_on_error<A: Adapter>(job: &UserJob<A>, user: &str, op: &str, message: i
     }
 }
 
-fn flush(tx: &Sender<Batch>, batch: &mut Batch) {
-    if batch.samples.is_empty() && batch.rows == 0 && batch.substituted == 0 && batch.skipped == 0 && batch.warmup == 0
-    {
+/// Hands the interval's parts over (the ops with none are left), keeping the interval: the
+/// caller sets the next one.
+fn flush(tx: &Sender<Batch>, batch: &mut Batch, parts: &mut [OpPart], op_ids: &[u32]) {
+    for (i, part) in parts.iter_mut().enumerate() {
+        if part.count > 0 {
+            batch.ops.push((op_ids[i], std::mem::take(part)));
+        }
+    }
+    if batch.is_empty() {
         return;
     }
     let full = std::mem::replace(
         batch,
         Batch {
             interval: batch.interval,
-            samples: Vec::with_capacity(BATCH),
             ..Batch::default()
         },
     );
@@ -354,13 +356,7 @@ fn connect_failed<A: Adapter>(
     summary.ops = 1;
     let _ = job.tx.send(Batch {
         interval: at.as_secs(),
-        samples: vec![Sample {
-            op: job.connect_id,
-            ok: false,
-            latency_us: 0,
-            service_us: 0,
-            untimed_us: 0,
-        }],
+        ops: vec![(job.connect_id, OpPart::failed_op())],
         ..Batch::default()
     });
     UserResult {

@@ -1,37 +1,78 @@
-//! Users hand their samples over in batches (no locks on their hot path); the collector merges
-//! them into per-op totals and per-interval records.
+//! Each user records into histograms of its own, one interval at a time, and hands them over
+//! whole when the interval ends (hdrhistogram's recorder model): no locks and no per-sample
+//! traffic on the hot path, and the collector's work grows with users × intervals, not with
+//! ops. The collector merges the parts into per-op totals and per-interval records.
 //!
-//! A batch holds the samples of one user and one interval, so every sample lands in the interval
-//! in which its op completed. An interval is closed a grace period after it ended; counts that
-//! arrive later (a user stalled inside a long op) are still added to it, but its percentiles
-//! are final. Totals are exact whatever the timing.
+//! A part holds one user's figures from one interval, so every op lands in the interval in
+//! which it completed. An interval is closed a grace period after it ended; counts that arrive
+//! later (a user stalled inside a long op) are still added to it, but its percentiles are
+//! final. Totals are exact whatever the timing.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::histogram::{LatencyHistogram, LatencySummary};
+use super::hlog::HistogramLog;
 
-/// One finished op.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Sample {
-    /// Index into the run's op names.
-    pub(crate) op: u32,
-    /// Whether it succeeded (only successes feed latency histograms).
-    pub(crate) ok: bool,
-    /// Latency, µs (without the untimed part): from the intended start under a rate.
-    pub(crate) latency_us: u64,
-    /// Service time, µs: from the actual start.
-    pub(crate) service_us: u64,
-    /// Time the op spent in `User::untimed`, µs.
-    pub(crate) untimed_us: u64,
+/// What one user recorded of one op in one interval.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpPart {
+    /// Ops finished.
+    pub(crate) count: u64,
+    /// Of which failed (only successes feed the latency histograms).
+    pub(crate) failed: u64,
+    /// Latency of the successes, µs (without the untimed part): from the intended start under
+    /// a rate. `None` until one succeeded.
+    pub(crate) latency: Option<LatencyHistogram>,
+    /// Service time, µs, from the actual start: kept apart only once one op's differed from
+    /// its latency (until then it is the latency histogram).
+    pub(crate) service: Option<LatencyHistogram>,
+    /// Time ops spent in `User::untimed`, µs: `None` until one did.
+    pub(crate) untimed: Option<LatencyHistogram>,
 }
 
-/// A user's samples from one interval.
+impl OpPart {
+    /// Records one finished op.
+    #[inline]
+    pub(crate) fn record(&mut self, ok: bool, latency_us: u64, service_us: u64, untimed_us: u64) {
+        self.count += 1;
+        if untimed_us > 0 {
+            self.untimed
+                .get_or_insert_with(LatencyHistogram::new)
+                .record(untimed_us);
+        }
+        if !ok {
+            self.failed += 1;
+            return;
+        }
+        let latency = self.latency.get_or_insert_with(LatencyHistogram::new);
+        if self.service.is_none() && service_us != latency_us {
+            // Every op before this one had a service time equal to its latency.
+            self.service = Some(latency.clone());
+        }
+        latency.record(latency_us);
+        if let Some(service) = &mut self.service {
+            service.record(service_us);
+        }
+    }
+
+    /// A part that counts one failed op.
+    pub(crate) fn failed_op() -> Self {
+        Self {
+            count: 1,
+            failed: 1,
+            ..Self::default()
+        }
+    }
+}
+
+/// A user's figures from one interval.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub(crate) interval: u64,
-    pub(crate) samples: Vec<Sample>,
+    /// By run op index, the ops the user finished in the interval.
+    pub(crate) ops: Vec<(u32, OpPart)>,
     pub(crate) rows: u64,
     pub(crate) bytes: u64,
     pub(crate) substituted: u64,
@@ -44,6 +85,13 @@ pub(crate) struct Batch {
     /// Largest and summed schedule lag, µs.
     pub(crate) max_lag_us: u64,
     pub(crate) lag_sum_us: u64,
+}
+
+impl Batch {
+    /// Whether the batch holds nothing worth sending.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.rows == 0 && self.substituted == 0 && self.skipped == 0 && self.warmup == 0
+    }
 }
 
 /// Counts and latency of one op name over the whole run.
@@ -106,6 +154,8 @@ pub struct IntervalRecord {
 #[derive(Debug, Default)]
 struct OpenInterval {
     hist: LatencyHistogram,
+    /// Per run op index, the interval's latencies (for the interval log).
+    ops: Vec<(u32, LatencyHistogram)>,
     service: LatencyHistogram,
     record: IntervalRecord,
 }
@@ -147,10 +197,14 @@ pub(crate) struct Collector {
     /// The longest time, µs, during which ops were in flight and none completed (set by the
     /// monitor, which watches the users' clocks).
     pub(crate) max_stall_us: u64,
+    /// Every closed interval's latencies per op, encoded.
+    log: HistogramLog,
 }
 
 impl Collector {
-    pub(crate) fn new(ops: usize) -> Self {
+    /// A collector for ops of these names (by run op index).
+    pub(crate) fn new(names: &[String]) -> Self {
+        let ops = names.len();
         Self {
             per_op: vec![(LatencyHistogram::new(), 0, 0); ops],
             untimed: vec![LatencyHistogram::new(); ops],
@@ -163,6 +217,7 @@ impl Collector {
             bytes: 0,
             substituted: 0,
             max_stall_us: 0,
+            log: HistogramLog::new(names),
         }
     }
 
@@ -194,22 +249,32 @@ impl Collector {
         slot.record.late += batch.late;
         slot.record.skipped += batch.skipped;
         slot.record.max_lag_us = slot.record.max_lag_us.max(batch.max_lag_us);
-        for s in &batch.samples {
-            let op = &mut self.per_op[s.op as usize];
-            op.1 += 1;
-            if s.untimed_us > 0 {
-                self.untimed[s.op as usize].record(s.untimed_us);
+        for (op, part) in &batch.ops {
+            let i = *op as usize;
+            let totals = &mut self.per_op[i];
+            totals.1 += part.count;
+            totals.2 += part.failed;
+            slot.record.ops += part.count;
+            slot.record.failed += part.failed;
+            if let Some(untimed) = &part.untimed {
+                self.untimed[i].merge(untimed);
             }
-            slot.record.ops += 1;
-            if s.ok {
-                op.0.record(s.latency_us);
-                slot.hist.record(s.latency_us);
-                self.service[s.op as usize].record(s.service_us);
-                slot.service.record(s.service_us);
-                self.open_loop |= s.service_us != s.latency_us;
-            } else {
-                op.2 += 1;
-                slot.record.failed += 1;
+            if let Some(latency) = &part.latency {
+                let service = part.service.as_ref().unwrap_or(latency);
+                totals.0.merge(latency);
+                self.service[i].merge(service);
+                if late {
+                    // Its interval's lines are written: this one adds to them.
+                    self.log.push(batch.interval, *op, latency);
+                } else {
+                    slot.hist.merge(latency);
+                    slot.service.merge(service);
+                    match slot.ops.iter_mut().find(|(o, _)| o == op) {
+                        Some((_, h)) => h.merge(latency),
+                        None => slot.ops.push((*op, latency.clone())),
+                    }
+                }
+                self.open_loop |= part.service.is_some();
             }
         }
         if late {
@@ -259,9 +324,14 @@ impl Collector {
             }
             let OpenInterval {
                 hist,
+                mut ops,
                 service,
                 mut record,
             } = entry.remove();
+            ops.sort_by_key(|(op, _)| *op);
+            for (op, h) in &ops {
+                self.log.push(record.second, *op, h);
+            }
             // Fill gaps (intervals in which nothing happened) so that the series has one row a second.
             let next = self.closed.last().map_or(0, |r| r.second + 1);
             for second in next..record.second {
@@ -280,6 +350,11 @@ impl Collector {
 
     pub(crate) fn intervals(&self) -> &[IntervalRecord] {
         &self.closed
+    }
+
+    /// `histograms.hlog`: the latencies of every closed interval, per op.
+    pub(crate) fn histogram_log(&self, start: std::time::SystemTime, workload: &str) -> Vec<u8> {
+        self.log.render(start, workload)
     }
 
     /// Latency over every op: the per-op histograms merged (on demand, off the hot path).
@@ -325,18 +400,17 @@ mod tests {
     use super::*;
 
     fn batch(interval: u64, lat: &[(u32, bool, u64)]) -> Batch {
+        let mut ops: Vec<(u32, OpPart)> = Vec::new();
+        for &(op, ok, latency_us) in lat {
+            if !ops.iter().any(|(o, _)| *o == op) {
+                ops.push((op, OpPart::default()));
+            }
+            let part = &mut ops.iter_mut().find(|(o, _)| *o == op).expect("pushed").1;
+            part.record(ok, latency_us, latency_us, if op == 1 { 10 } else { 0 });
+        }
         Batch {
             interval,
-            samples: lat
-                .iter()
-                .map(|&(op, ok, latency_us)| Sample {
-                    op,
-                    ok,
-                    latency_us,
-                    service_us: latency_us,
-                    untimed_us: if op == 1 { 10 } else { 0 },
-                })
-                .collect(),
+            ops,
             rows: lat.len() as u64,
             ..Batch::default()
         }
@@ -344,7 +418,7 @@ mod tests {
 
     #[test]
     fn totals_and_intervals() {
-        let mut c = Collector::new(2);
+        let mut c = Collector::new(&["a".into(), "b".into()]);
         c.add(&batch(0, &[(0, true, 100), (1, false, 5)]));
         c.add(&batch(0, &[(0, true, 300)]));
         c.add(&batch(2, &[(1, true, 50)]));
@@ -376,5 +450,48 @@ mod tests {
         assert_eq!(ops[0].untimed_us, None, "an op that never went untimed reports none");
         assert_eq!(ops[1].untimed_us.map(|u| (u.count, u.max)), Some((2, 10)));
         assert_eq!(c.total().len(), 4);
+    }
+
+    #[test]
+    fn a_part_keeps_service_time_apart_only_once_it_differs() {
+        let mut closed = OpPart::default();
+        for v in [100, 200, 300] {
+            closed.record(true, v, v, 0);
+        }
+        closed.record(false, 9_999, 9_999, 0);
+        assert!(closed.service.is_none(), "a closed loop keeps one histogram");
+        assert_eq!((closed.count, closed.failed), (4, 1));
+        assert_eq!(
+            closed.latency.as_ref().map(LatencyHistogram::len),
+            Some(3),
+            "failures have no latency"
+        );
+
+        let mut open = OpPart::default();
+        open.record(true, 100, 100, 0);
+        open.record(true, 5_000, 150, 7);
+        open.record(true, 300, 300, 0);
+        let service = open.service.as_ref().expect("kept apart once it differed").summary();
+        let latency = open.latency.as_ref().expect("recorded").summary();
+        assert_eq!(
+            (service.count, service.max),
+            (3, 300),
+            "the earlier op's service time is kept"
+        );
+        assert_eq!((latency.count, latency.max), (3, 5_000));
+        assert_eq!(open.untimed.as_ref().map(|u| (u.len(), u.summary().max)), Some((1, 7)));
+
+        let mut c = Collector::new(&["a".into()]);
+        c.add(&Batch {
+            interval: 0,
+            ops: vec![(0, open)],
+            ..Batch::default()
+        });
+        assert!(c.open_loop);
+        let op = c.per_op().next().expect("one op");
+        assert_eq!(op.service_us.map(|s| s.max), Some(300));
+        assert_eq!(op.latency_us.max, 5_000);
+        let closed = c.close_before(1);
+        assert_eq!((closed[0].max_us, closed[0].service_p99_us), (5_000, 300));
     }
 }

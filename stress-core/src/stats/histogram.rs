@@ -17,11 +17,10 @@ impl Default for LatencyHistogram {
 }
 
 impl LatencyHistogram {
-    /// An empty histogram.
+    /// An empty histogram. It starts small (values up to 2,047 µs: 16 KB) and doubles its
+    /// range when a larger value comes, so that every user can keep one per op and interval.
     pub fn new() -> Self {
-        let mut h = Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
-        h.auto(true);
-        Self(h, 0)
+        Self(Histogram::new(3).expect("valid histogram precision"), 0)
     }
 
     /// Records one latency in µs (0 counts as 1 µs, the resolution).
@@ -37,6 +36,11 @@ impl LatencyHistogram {
     pub fn merge(&mut self, other: &LatencyHistogram) {
         self.0.add(&other.0).expect("auto-resizing histograms always merge");
         self.1 = self.1.max(other.1);
+    }
+
+    /// The HdrHistogram itself (for its serializers).
+    pub(crate) fn inner(&self) -> &Histogram<u64> {
+        &self.0
     }
 
     /// How many values were recorded.

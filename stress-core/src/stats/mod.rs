@@ -1,11 +1,12 @@
-//! Measurement: latency histograms, the samples users hand over, and their aggregation into
+//! Measurement: latency histograms, the parts users record and hand over, and their aggregation into
 //! totals and per-interval records. Pure: nothing here prints or writes files.
 
 mod collector;
 mod histogram;
+mod hlog;
 mod measures;
 
-pub(crate) use collector::{Annotation, Batch, Collector, Sample};
+pub(crate) use collector::{Annotation, Batch, Collector, OpPart};
 pub use collector::{IntervalRecord, OpStats};
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub(crate) use measures::Measures;

@@ -1,0 +1,142 @@
+//! `histograms.hlog`: the run's latencies in HdrHistogram's interval-log format — one
+//! histogram per op and second, tagged with the op's name — readable by HdrHistogram's own
+//! tools (HistogramLogAnalyzer, HistogramLogProcessor, the `hdrhistogram` crate's
+//! `IntervalLogIterator`) and mergeable without loss.
+//!
+//! Lines are encoded as the intervals close, so the log holds a few hundred bytes per op and
+//! second, never histograms.
+
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use super::histogram::LatencyHistogram;
+
+/// The interval log of one run, built as intervals close.
+pub(crate) struct HistogramLog {
+    /// The interval lines written so far.
+    body: Vec<u8>,
+    serializer: V2DeflateSerializer,
+    /// Per run op index: its tag.
+    tags: Vec<String>,
+}
+
+impl std::fmt::Debug for HistogramLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistogramLog").field("bytes", &self.body.len()).finish()
+    }
+}
+
+impl HistogramLog {
+    /// A log for ops of these names (a tag cannot hold `,`, a space or a line break: those
+    /// become `_`).
+    pub(crate) fn new(names: &[String]) -> Self {
+        let tags = names
+            .iter()
+            .map(|n| n.chars().map(|c| if ",\r\n ".contains(c) { '_' } else { c }).collect())
+            .collect();
+        Self {
+            body: Vec::new(),
+            serializer: V2DeflateSerializer::new(),
+            tags,
+        }
+    }
+
+    /// Adds op `op`'s histogram of second `second` (from the run's start). Several lines for
+    /// one op and second add up (a user's late part).
+    pub(crate) fn push(&mut self, second: u64, op: u32, h: &LatencyHistogram) {
+        if h.is_empty() {
+            return;
+        }
+        let Some(tag) = self.tags.get(op as usize).and_then(|t| Tag::new(t)) else {
+            return;
+        };
+        // Nothing but the line: a builder without headers writes none.
+        let written = IntervalLogWriterBuilder::new()
+            .begin_log_with(&mut self.body, &mut self.serializer)
+            .map_err(|e| e.to_string())
+            .and_then(|mut w| {
+                w.write_histogram(
+                    h.inner(),
+                    Duration::from_secs(second),
+                    Duration::from_secs(1),
+                    Some(tag),
+                )
+                .map_err(|e| e.to_string())
+            });
+        debug_assert!(written.is_ok(), "writing to memory cannot fail: {written:?}");
+    }
+
+    /// The whole log: headers (the run's wall-clock start, the unit) and every line.
+    pub(crate) fn render(&self, start: SystemTime, workload: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.body.len() + 256);
+        let mut serializer = V2DeflateSerializer::new();
+        let header = IntervalLogWriterBuilder::new()
+            .add_comment(&format!("cargo-stress {}: {workload}", env!("CARGO_PKG_VERSION")))
+            .add_comment("Latencies of successful ops in microseconds, from the intended start under a rate; one tag per op, one histogram per op and second")
+            .with_start_time(start)
+            .with_base_time(start)
+            .begin_log_with(&mut out, &mut serializer)
+            .map(drop);
+        debug_assert!(header.is_ok(), "writing to memory cannot fail");
+        out.extend_from_slice(
+            b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
+        );
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    use super::*;
+
+    #[test]
+    fn the_crates_reader_gets_back_every_count_by_tag() {
+        let mut log = HistogramLog::new(&["read".into(), "odd name,with comma".into()]);
+        let mut a = LatencyHistogram::new();
+        let mut b = LatencyHistogram::new();
+        for v in 1..=1000u64 {
+            a.record(v);
+            if v % 10 == 0 {
+                b.record(v * 1000);
+            }
+        }
+        log.push(0, 0, &a);
+        log.push(0, 1, &b);
+        log.push(1, 0, &a);
+        log.push(2, 0, &LatencyHistogram::new());
+        let text = log.render(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000), "w");
+        let mut counts: Vec<(String, u64, u64)> = Vec::new();
+        let mut start_time = None;
+        for entry in IntervalLogIterator::new(&text) {
+            match entry.expect("a valid log") {
+                LogEntry::StartTime(t) => start_time = Some(t),
+                LogEntry::Interval(i) => {
+                    let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, i.encoded_histogram())
+                        .expect("base64");
+                    let h: hdrhistogram::Histogram<u64> = Deserializer::new()
+                        .deserialize(&mut raw.as_slice())
+                        .expect("a histogram");
+                    let tag = i.tag().map(|t| t.as_str().to_owned()).unwrap_or_default();
+                    counts.push((tag, i.start_timestamp().as_secs(), h.len()));
+                }
+                LogEntry::BaseTime(_) => {}
+            }
+        }
+        assert_eq!(start_time, Some(Duration::from_secs(1_800_000_000)));
+        assert_eq!(
+            counts,
+            [
+                ("read".to_owned(), 0, 1000),
+                ("odd_name_with_comma".to_owned(), 0, 100),
+                ("read".to_owned(), 1, 1000)
+            ],
+            "an empty histogram writes no line"
+        );
+    }
+}
