@@ -19,7 +19,7 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("WORKLOAD"), "{stdout}");
-    assert_eq!(lines.len(), 6, "{stdout}");
+    assert_eq!(lines.len(), 7, "{stdout}");
     // The fixture's `plain` bench is harness = false but not a stress harness: never run.
     assert!(!stdout.contains("plain"), "{stdout}");
     let checkout = lines.iter().find(|l| l.starts_with("checkout")).unwrap();
@@ -37,7 +37,7 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
         .iter()
         .map(|w| w["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["blobs", "broken_verify", "checkout", "stall", "tick"]);
+    assert_eq!(names, ["blobs", "broken_verify", "checkout", "lookup", "stall", "tick"]);
     assert_eq!(list[2]["package"], "shop");
     assert_eq!(list[2]["kind"], "test");
     assert_eq!(list[2]["info"]["options"]["duration_ms"], 5000);
@@ -248,7 +248,7 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
     for (args, expect) in [
         (
             vec!["run", "nothing_like_this", "--out", never_s],
-            "no workload matches nothing_like_this: the workloads are blobs, broken_verify, checkout, stall, tick",
+            "no workload matches nothing_like_this: the workloads are blobs, broken_verify, checkout, lookup, stall, tick",
         ),
         (
             vec!["run", "checkout", "--users", "auditor=1,clerk=2", "--out", never_s],
@@ -325,7 +325,7 @@ fn bad_replay_files_are_usage_errors_with_exit_code_2() {
                 "gone.json",
                 &recorded.replace("\"workload\": \"tick\"", "\"workload\": \"tock\""),
             ),
-            "workload `tock` no longer exists in test `stress` (it has: blobs, broken_verify, checkout, stall, tick)",
+            "workload `tock` no longer exists in test `stress` (it has: blobs, broken_verify, checkout, lookup, stall, tick)",
         ),
     ];
     for (path, expect) in cases {

@@ -34,7 +34,7 @@ pub(crate) fn cargo_stress_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) 
 
 /// `cargo stress <args>` in `cwd` on the fixture's target directory, with no `STRESS_*`
 /// variable but those of `env`.
-fn command(args: &[impl AsRef<OsStr>], cwd: &Path, env: &[(&str, &str)]) -> Command {
+pub(crate) fn command(args: &[impl AsRef<OsStr>], cwd: &Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-stress"));
     cmd.arg("stress")
         .args(args)
@@ -62,7 +62,7 @@ pub(crate) fn on_fixture_with(args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
-fn fixture_args(args: &[&str]) -> Vec<String> {
+pub(crate) fn fixture_args(args: &[&str]) -> Vec<String> {
     let mut all = vec![args[0].to_owned(), "--manifest-path".to_owned()];
     all.push(fixture().to_str().unwrap().to_owned());
     all.push("--debug".to_owned());

@@ -15,7 +15,13 @@ const EXIT_CODES: &str = "Exit codes:
      Ctrl-C, SIGTERM or SIGHUP, a harness killed by a signal)
   2  usage or configuration error
   3  build failed
-  4  a threshold was breached (and nothing else failed)";
+  4  a threshold was breached (and nothing else failed)
+  5  with --baseline: a metric regressed against the baseline (and nothing else failed)";
+
+const COMPARE_EXIT_CODES: &str = "Exit codes:
+  0  no metric regressed
+  2  usage error (a path with no run, runs of different workloads or summary versions)
+  5  a metric regressed";
 
 const SWEEP_EXIT_CODES: &str = "Exit codes:
   0  every iteration held
@@ -52,6 +58,60 @@ pub enum Command {
     /// write matrix.csv and matrix.md with a scaling verdict per series.
     #[command(after_help = SWEEP_EXIT_CODES)]
     Matrix(Box<SweepArgs>),
+    /// Compare a run against a baseline run of the same workload: per op and overall, the
+    /// change in ops/s, p50/p99/p999/max and error rate, each with a verdict; write
+    /// compare.json and compare.md into NEW's directory.
+    #[command(after_help = COMPARE_EXIT_CODES)]
+    Compare(CompareArgs),
+}
+
+/// `cargo stress compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline: a run directory, its summary.json, or a directory whose `latest` is one
+    /// (target/stress/WORKLOAD).
+    pub base: PathBuf,
+    /// The run to judge, given the same ways.
+    pub new: PathBuf,
+    /// When a change counts.
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// When a change between two runs counts as a regression.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct GateArgs {
+    /// Changes within this are noise, whatever a test says (5% or 0.05).
+    #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = share, allow_hyphen_values = true)]
+    pub noise: f64,
+    /// Significance level, shared by every metric tested (each is tested at ALPHA / metrics).
+    #[arg(long, value_name = "ALPHA", default_value = "0.05", value_parser = alpha, allow_hyphen_values = true)]
+    pub alpha: f64,
+}
+
+impl GateArgs {
+    /// As `stress_core::compare` takes them.
+    pub fn options(&self) -> stress_core::compare::Options {
+        stress_core::compare::Options {
+            noise: self.noise,
+            alpha: self.alpha,
+        }
+    }
+}
+
+fn alpha(s: &str) -> Result<f64, String> {
+    fraction(s)?;
+    let a: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a significance level"))?;
+    if a > 0.0 && a < 1.0 {
+        Ok(a)
+    } else {
+        Err(format!(
+            "`{s}` is not a significance level: give one between 0 and 1, like 0.05"
+        ))
+    }
 }
 
 /// Which packages to look in and how to build.
@@ -126,6 +186,14 @@ pub struct RunArgs {
     /// (`$GITHUB_STEP_SUMMARY`): the workloads' figures, failures and thresholds.
     #[arg(long, value_name = "PATH")]
     pub summary_md: Option<PathBuf>,
+    /// Compare each run against the baseline run in DIR (a run directory, or a directory with
+    /// WORKLOAD/latest or latest in it, such as a saved target/stress): write compare.json
+    /// and compare.md into the run's directory and exit 5 on a regression.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// When a change against the baseline counts.
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Where to look.
     #[command(flatten)]
     pub selection: Selection,
@@ -244,7 +312,7 @@ pub struct ReplayArgs {
 // Every value is read by the parsers the `STRESS_*` variables use, so a flag and its variable
 // mean the same and are refused with the same words.
 use stress_core::config::values::{
-    batch, count, duration, duration_or_zero, fraction, range, rate, seed, tries, users,
+    batch, count, duration, duration_or_zero, fraction, range, rate, seed, share, tries, users,
 };
 
 fn stages(s: &str) -> Result<String, String> {

@@ -1,6 +1,6 @@
 //! Errors of `cargo stress`, each with its exit code.
 
-pub use stress_core::verdict::{EXIT_BUILD, EXIT_FAILED, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE};
+pub use stress_core::verdict::{EXIT_BUILD, EXIT_FAILED, EXIT_OK, EXIT_REGRESSION, EXIT_THRESHOLDS, EXIT_USAGE};
 
 /// What went wrong, as one line that says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,9 @@ pub enum CliError {
     /// Thresholds were breached; nothing else failed.
     #[error("{0}")]
     Thresholds(String),
+    /// A comparison with a baseline found a regression; nothing else failed.
+    #[error("{0}")]
+    Regressed(String),
 }
 
 impl CliError {
@@ -26,6 +29,7 @@ impl CliError {
             EXIT_THRESHOLDS => Self::Thresholds(msg),
             EXIT_USAGE => Self::Usage(msg),
             EXIT_BUILD => Self::Build(msg),
+            EXIT_REGRESSION => Self::Regressed(msg),
             _ => Self::Failed(msg),
         }
     }
@@ -37,6 +41,7 @@ impl CliError {
             Self::Build(_) => EXIT_BUILD,
             Self::Failed(_) => EXIT_FAILED,
             Self::Thresholds(_) => EXIT_THRESHOLDS,
+            Self::Regressed(_) => EXIT_REGRESSION,
         }
     }
 }

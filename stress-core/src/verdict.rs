@@ -17,6 +17,9 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_BUILD: u8 = 3;
 /// Exit code: thresholds were breached, and nothing else failed.
 pub const EXIT_THRESHOLDS: u8 = 4;
+/// Exit code: `cargo stress compare` (or `run --baseline`) found a regression, and nothing
+/// else failed.
+pub const EXIT_REGRESSION: u8 = 5;
 
 /// Why a run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

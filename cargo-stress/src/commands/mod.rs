@@ -1,5 +1,6 @@
 //! One module per command; what they share is in [`crate::shared`].
 
+pub(crate) mod compare;
 mod list;
 mod replay;
 mod run;
@@ -15,5 +16,6 @@ pub(crate) fn dispatch(cli: Cli, command_line: &str) -> Result<(), CliError> {
         Command::Replay(a) => replay::replay(&a),
         Command::Sweep(a) => sweep::sweep(&a, stress_core::sweep::Kind::Sweep, command_line),
         Command::Matrix(a) => sweep::sweep(&a, stress_core::sweep::Kind::Matrix, command_line),
+        Command::Compare(a) => compare::compare(&a),
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use stress_core::Summary;
+use stress_core::compare::RunData;
 use stress_core::report::{fresh_run_dir, mark_latest};
 
 use crate::cli::RunArgs;
@@ -50,6 +51,14 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             discover::elsewhere(&meta, &args.selection)
         )));
     }
+    // A baseline that is not there is refused before anything runs.
+    let mut baselines = Vec::new();
+    if let Some(dir) = &args.baseline {
+        for w in &selected {
+            let path = super::compare::baseline_for(dir, &w.name)?;
+            baselines.push(RunData::load(&path).map_err(usage)?);
+        }
+    }
     for w in &selected {
         let defs = declared(w);
         for p in &args.settings.params {
@@ -90,6 +99,14 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     }
     report(&done);
     ci_reports(args, &done)?;
+    let mut regressed = Vec::new();
+    for (base, (_, out, _)) in baselines.iter().zip(&done) {
+        let new = RunData::load(out).map_err(CliError::Failed)?;
+        let c = super::compare::judge(base, &new, args.gate.options())?;
+        if let Err(e) = super::compare::verdict(&c) {
+            regressed.push(e.to_string());
+        }
+    }
     let failed: Vec<&str> = done
         .iter()
         .filter(|(_, _, s)| !s.passed)
@@ -107,6 +124,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     }
     if interrupted.load(Ordering::SeqCst) || done.len() < selected.len() {
         return Err(CliError::Failed("interrupted".into()));
+    }
+    if !regressed.is_empty() {
+        return Err(CliError::Regressed(regressed.join("; ")));
     }
     Ok(())
 }

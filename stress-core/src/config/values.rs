@@ -84,6 +84,20 @@ pub fn fraction(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{s}` is not a fraction: expected 0 to 1, like 0.001"))
 }
 
+/// A share below 1 as a percentage or a fraction (`5%`, `0.05`): `compare --noise`.
+pub fn share(s: &str) -> Result<f64, String> {
+    let what = "expected a percentage from 0% to below 100%, like 5%, or a fraction like 0.05";
+    not_negative(s, what)?;
+    let t = s.trim();
+    let value = match t.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => t.parse::<f64>().ok(),
+    };
+    value
+        .filter(|v| (0.0..1.0).contains(v))
+        .ok_or_else(|| format!("`{s}` is not a share: {what}"))
+}
+
 /// A rate in ops/s above 0, with an optional `k`/`m` suffix (`500`, `0.5`, `2k`).
 pub fn rate(s: &str) -> Result<f64, String> {
     let what = "expected ops/s above 0, like 500, 0.5 or 2k";
@@ -190,6 +204,18 @@ mod tests {
             assert!(rate(bad).is_err(), "{bad}");
         }
         assert!(rate("-3").unwrap_err().starts_with("`-3` is negative"));
+    }
+
+    #[test]
+    fn shares_are_percentages_or_fractions_below_one() {
+        assert_eq!(share("5%"), Ok(0.05));
+        assert_eq!(share(" 12.5 % "), Ok(0.125));
+        assert_eq!(share("0.05"), Ok(0.05));
+        assert_eq!(share("0"), Ok(0.0));
+        for bad in ["100%", "1", "-5%", "five", "%", "NaN"] {
+            let e = share(bad).unwrap_err();
+            assert!(e.starts_with(&format!("`{bad}`")), "{e}");
+        }
     }
 
     #[test]

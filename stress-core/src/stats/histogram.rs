@@ -38,6 +38,14 @@ impl LatencyHistogram {
         self.1 = self.1.max(other.1);
     }
 
+    /// A histogram read from elsewhere (an interval log): its maximum is its own, rounded to
+    /// its precision.
+    pub(crate) fn from_inner(mut h: Histogram<u64>) -> Self {
+        h.auto(true);
+        let max = h.max();
+        Self(h, max)
+    }
+
     /// The HdrHistogram itself (for its serializers).
     pub(crate) fn inner(&self) -> &Histogram<u64> {
         &self.0

@@ -6,10 +6,11 @@
 //! Lines are encoded as the intervals close, so the log holds a few hundred bytes per op and
 //! second, never histograms.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 use super::histogram::LatencyHistogram;
 
@@ -88,6 +89,35 @@ impl HistogramLog {
     }
 }
 
+/// An interval log's histograms: by tag, by second from its start (lines for the same tag and
+/// second added up).
+pub(crate) type Intervals = BTreeMap<String, BTreeMap<u64, LatencyHistogram>>;
+
+/// Reads an interval log (ours, or any with whole-second timestamps).
+pub(crate) fn read(bytes: &[u8]) -> Result<Intervals, String> {
+    let mut out = Intervals::new();
+    let mut deserializer = Deserializer::new();
+    for (n, entry) in IntervalLogIterator::new(bytes).enumerate() {
+        let interval = match entry {
+            Ok(LogEntry::Interval(i)) => i,
+            Ok(_) => continue,
+            Err(e) => return Err(format!("entry {} is not an interval-log line: {e:?}", n + 1)),
+        };
+        let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, interval.encoded_histogram())
+            .map_err(|e| format!("entry {}: bad base64: {e}", n + 1))?;
+        let h: hdrhistogram::Histogram<u64> = deserializer
+            .deserialize(&mut raw.as_slice())
+            .map_err(|e| format!("entry {}: bad histogram: {e:?}", n + 1))?;
+        let tag = interval.tag().map_or_else(String::new, |t| t.as_str().to_owned());
+        out.entry(tag)
+            .or_default()
+            .entry(interval.start_timestamp().as_secs())
+            .or_default()
+            .merge(&LatencyHistogram::from_inner(h));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use hdrhistogram::serialization::Deserializer;
@@ -129,6 +159,10 @@ mod tests {
             }
         }
         assert_eq!(start_time, Some(Duration::from_secs(1_800_000_000)));
+        let back = read(&text).expect("reads its own log");
+        assert_eq!(back["read"][&0].summary().count, 1000);
+        assert_eq!(back["read"][&1].summary().p50, a.summary().p50);
+        assert_eq!(back["odd_name_with_comma"][&0].len(), 100);
         assert_eq!(
             counts,
             [

@@ -3,7 +3,7 @@
 
 mod collector;
 mod histogram;
-mod hlog;
+pub(crate) mod hlog;
 mod measures;
 
 pub(crate) use collector::{Annotation, Batch, Collector, OpPart};
