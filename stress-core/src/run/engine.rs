@@ -432,7 +432,8 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                     .name("stress-stall-watch".into())
                     .spawn(move || {
                         while !users_done.load(Ordering::Relaxed) {
-                            std::thread::sleep(STALL_WATCH);
+                            // Parked, not asleep: the run's end wakes it at once.
+                            std::thread::park_timeout(STALL_WATCH);
                             let stall = stall_at(&shared.clocks, UserClock::stamp(start, Instant::now()));
                             shared.max_stall_us.fetch_max(stall, Ordering::Relaxed);
                         }
@@ -442,6 +443,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             let (end, stuck) = monitor.run(&rx, start);
             users_done.store(true, Ordering::Relaxed);
             if let Some(w) = watcher {
+                w.thread().unpark();
                 let _ = w.join();
             }
             (end, start, stuck)
