@@ -1,4 +1,4 @@
-//! End-to-end: `cargo stress compare` and `run --baseline` on real SQLite runs of the fixture's
+//! End-to-end: `cargo stress compare`, `run --baseline` and `cargo stress report` on real SQLite runs of the fixture's
 //! `lookup` workload (a point select, then a wait of `delay_us`).
 //!
 //! A comparison of two runs made one after the other on a shared machine compares the load
@@ -134,7 +134,7 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
 }
 
 #[test]
-fn what_cannot_be_compared_is_one_line_and_exit_2() {
+fn what_cannot_be_compared_or_reported_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let (run, tick) = (dir.path().join("run"), dir.path().join("tick"));
     let out = on_fixture(&with_duration(&run, "1", "2s", &[]));
@@ -162,7 +162,7 @@ fn what_cannot_be_compared_is_one_line_and_exit_2() {
         old.to_str().unwrap(),
         empty.to_str().unwrap(),
     );
-    let cases: [(Vec<&str>, &str); 6] = [
+    let cases: [(Vec<&str>, &str); 8] = [
         (vec!["compare", run_s, tick_s], "is a run of `lookup` and"),
         (
             vec!["compare", old_s, run_s],
@@ -181,13 +181,18 @@ fn what_cannot_be_compared_is_one_line_and_exit_2() {
             vec!["run", "lookup", "--exact", "--baseline", empty_s],
             "holds no run of `lookup`",
         ),
+        (vec!["report", empty_s], "holds no run (no summary.json)"),
+        (
+            vec!["report", old_s],
+            "is summary format_version 1, this cargo-stress reads 2",
+        ),
     ];
     for (args, want) in cases {
-        // compare needs no cargo project; run does.
-        let out = if args[0] == "compare" {
-            cargo_stress(&args)
-        } else {
+        // compare and report need no cargo project; run does.
+        let out = if args[0] == "run" {
             on_fixture(&args)
+        } else {
+            cargo_stress(&args)
         };
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
         let err = text(&out.stderr);
@@ -197,6 +202,11 @@ fn what_cannot_be_compared_is_one_line_and_exit_2() {
         !tick.join("compare.json").exists(),
         "a refused comparison writes nothing"
     );
+    // report rebuilds a run's page from its files.
+    std::fs::remove_file(run.join("report.html")).unwrap();
+    let out = cargo_stress(&["report", run_s]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(run.join("report.html").is_file());
     // A run compared with itself: every metric unchanged.
     let out = cargo_stress(&["compare", run_s, run_s]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));

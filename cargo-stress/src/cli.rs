@@ -63,6 +63,16 @@ pub enum Command {
     /// compare.json and compare.md into NEW's directory.
     #[command(after_help = COMPARE_EXIT_CODES)]
     Compare(CompareArgs),
+    /// Rebuild report.html of a run from its files (summary.json, histograms.hlog).
+    Report(ReportArgs),
+}
+
+/// `cargo stress report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run directories (or directories whose `latest` is one, such as target/stress/orders).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
 }
 
 /// `cargo stress compare`.

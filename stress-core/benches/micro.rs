@@ -74,3 +74,64 @@ fn key_draw(b: Bencher, spec: &str) {
     let mut rng = stress_core::seed::rng(1);
     b.counter(ItemsCount::new(1usize)).bench_local(|| keys.next(&mut rng));
 }
+
+/// `report.html` of a one-hour run (3,600 one-second intervals, two ops with a histogram per
+/// second each), rendered from its files: what `cargo stress report DIR` does. The page's size
+/// is printed once.
+#[divan::bench(sample_count = 10)]
+fn report_html_one_hour(b: Bencher) {
+    let dir = one_hour_run();
+    let page = stress_core::report::html::render(dir.path()).unwrap();
+    eprintln!("report_html_one_hour: {} bytes", page.len());
+    b.bench(|| stress_core::report::html::render(dir.path()).unwrap());
+}
+
+/// A run directory as a one-hour run would leave it: a short real run of two ops, its
+/// seconds repeated to 3,600 in `summary.json` and `histograms.hlog`.
+fn one_hour_run() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Workload::new(Bare).class(
+        UserClass::new("u", 2)
+            .read("a", 0.5, |_| {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                Ok(Outcome::done())
+            })
+            .write("b", 0.5, noop),
+    );
+    Runner::new("hour")
+        .seed(1)
+        .duration(std::time::Duration::from_millis(2100))
+        .output_dir(dir.path())
+        .run(w)
+        .unwrap();
+    let path = dir.path().join("summary.json");
+    let mut s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let row = s["timeseries"][1].clone();
+    s["timeseries"] = (0..3600u64)
+        .map(|i| {
+            let mut r = row.clone();
+            r["second"] = i.into();
+            r
+        })
+        .collect();
+    std::fs::write(&path, s.to_string()).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("histograms.hlog")).unwrap();
+    let (head, lines): (Vec<&str>, Vec<&str>) = log.lines().partition(|l| !l.starts_with("Tag="));
+    let second: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.split(',').nth(1) == Some("1.000"))
+        .collect();
+    let mut out = head.join("\n") + "\n";
+    for i in 0..3600 {
+        for l in &second {
+            let mut parts: Vec<&str> = l.split(',').collect();
+            let t = format!("{i}.000");
+            parts[1] = &t;
+            out.push_str(&parts.join(","));
+            out.push('\n');
+        }
+    }
+    std::fs::write(dir.path().join("histograms.hlog"), out).unwrap();
+    dir
+}

@@ -3,6 +3,7 @@
 pub(crate) mod compare;
 mod list;
 mod replay;
+mod report;
 mod run;
 pub(crate) mod sweep;
 
@@ -17,5 +18,6 @@ pub(crate) fn dispatch(cli: Cli, command_line: &str) -> Result<(), CliError> {
         Command::Sweep(a) => sweep::sweep(&a, stress_core::sweep::Kind::Sweep, command_line),
         Command::Matrix(a) => sweep::sweep(&a, stress_core::sweep::Kind::Matrix, command_line),
         Command::Compare(a) => compare::compare(&a),
+        Command::Report(a) => report::report(&a),
     }
 }

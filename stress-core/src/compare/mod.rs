@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{SUMMARY_FORMAT_VERSION, Summary};
+use crate::report::Summary;
 use crate::stats::LatencyHistogram;
 use crate::stats::hlog::{self, Intervals};
 use significance::Test;
@@ -63,20 +63,7 @@ impl RunData {
         // Resolved: `latest` may move on (run --baseline target/stress, say).
         let summary_path = summary_path.canonicalize().unwrap_or(summary_path);
         let dir = summary_path.parent().unwrap_or(Path::new(".")).to_owned();
-        let text = std::fs::read_to_string(&summary_path)
-            .map_err(|e| format!("cannot read {}: {e}", summary_path.display()))?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{} is not a summary: {e}", summary_path.display()))?;
-        let version = value.get("format_version").and_then(serde_json::Value::as_u64);
-        if version != Some(SUMMARY_FORMAT_VERSION) {
-            return Err(format!(
-                "{} is summary format_version {}, this cargo-stress reads {SUMMARY_FORMAT_VERSION}: rerun it with this version",
-                summary_path.display(),
-                version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
-            ));
-        }
-        let summary: Summary =
-            serde_json::from_value(value).map_err(|e| format!("{} is not a summary: {e}", summary_path.display()))?;
+        let summary = Summary::load(&summary_path)?;
         let log_path = dir.join("histograms.hlog");
         let (intervals, has_log) = match std::fs::read(&log_path) {
             Ok(bytes) => (

@@ -3,6 +3,7 @@
 
 mod console;
 mod files;
+pub mod html;
 mod replay;
 mod summary;
 mod timeseries;

@@ -213,19 +213,19 @@ impl Summary {
         crate::verdict::exit_code(&self.failures)
     }
 
-    /// Reads a `summary.json`, refusing other format versions.
+    /// Reads a `summary.json` this build can read; one line saying what is wrong otherwise (a
+    /// file of another format version is named with both versions).
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-        match v.get("format_version").and_then(serde_json::Value::as_u64) {
-            Some(SUMMARY_FORMAT_VERSION) => {}
-            other => {
-                return Err(format!(
-                    "{} has format_version {other:?}, this build reads {SUMMARY_FORMAT_VERSION}",
-                    path.display()
-                ));
-            }
+        let version = v.get("format_version").and_then(serde_json::Value::as_u64);
+        if version != Some(SUMMARY_FORMAT_VERSION) {
+            return Err(format!(
+                "{} is summary format_version {}, this cargo-stress reads {SUMMARY_FORMAT_VERSION}: rerun it with this version",
+                path.display(),
+                version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
+            ));
         }
         serde_json::from_value(v).map_err(|e| format!("{} is not a summary: {e}", path.display()))
     }

@@ -158,7 +158,13 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
             write_json(&dir.join("replay.json"), &replay),
             write_json(&dir.join("summary.json"), &summary),
         ];
-        let problems: Vec<String> = problems.into_iter().filter_map(Result::err).collect();
+        let mut problems: Vec<String> = problems.into_iter().filter_map(Result::err).collect();
+        // Built from the files just written, as `cargo stress report DIR` rebuilds it.
+        if problems.is_empty()
+            && let Err(e) = report::html::write(dir)
+        {
+            problems.push(e);
+        }
         if !problems.is_empty() {
             // A full disk, say: what was measured is not lost — the run fails, says where the
             // writing failed, and the summary goes to stderr, where `cargo stress` reads it.
