@@ -75,7 +75,7 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(!stdout.contains("REGRESSED"), "{stdout}");
-    assert!(stdout.contains("welch_t p="), "the deciding test is named: {stdout}");
+    assert!(stdout.contains("welch_t p"), "the deciding test is named: {stdout}");
     let c = read_json(&b.join("compare.json"));
     assert_eq!(c["format_version"], 1);
     assert_eq!(c["regressed"], false);
@@ -98,12 +98,21 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
     assert_eq!(all_ops["new"], sb["ops_per_sec"]);
     let md = std::fs::read_to_string(b.join("compare.md")).unwrap();
     assert!(md.starts_with("# Compare: no regression"), "{md}");
+    let html = std::fs::read_to_string(b.join("compare.html")).unwrap();
+    assert!(html.contains("good\">no regression</span>"), "{html}");
+    assert!(html.contains("<td>welch_t p"), "{html}");
 
     // A slower op (3 ms instead of 1 ms) against the first base: run --baseline compares,
     // writes the comparison beside the new run and exits 5. A fresh base runs beside it.
     let (base, slow) = (dir.path().join("base"), dir.path().join("slow"));
     let base_s = a.to_str().unwrap().to_owned();
-    let slow_args = run_args(&slow, "1", &["--param", "delay_us=3000", "--baseline", &base_s]);
+    let junit = dir.path().join("junit.xml");
+    let junit_s = junit.to_str().unwrap().to_owned();
+    let slow_args = run_args(
+        &slow,
+        "1",
+        &["--param", "delay_us=3000", "--baseline", &base_s, "--junit", &junit_s],
+    );
     let outs = on_fixture_together(&[&run_args(&base, "1", &[]), &slow_args]);
     assert_eq!(outs[0].status.code(), Some(0), "{}", text(&outs[0].stderr));
     let slow_out = &outs[1];
@@ -116,6 +125,12 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
     );
     let c = read_json(&slow.join("compare.json"));
     assert_eq!(c["regressed"], true);
+    let html = std::fs::read_to_string(slow.join("compare.html")).unwrap();
+    // (minijinja escapes `/` as `&#x2f;`, which a browser shows as `/`.)
+    assert!(
+        html.contains("<tr class=\"regressed\"><td>all</td><td>ops&#x2f;s</td>"),
+        "{html}"
+    );
     let ops = c["metrics"]
         .as_array()
         .unwrap()
@@ -126,6 +141,36 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
     assert_eq!(ops["verdict"], "regressed", "{ops}");
     assert!(ops["change"].as_f64().unwrap() < -0.05, "{ops}");
     assert!(ops["test"]["p"].as_f64().unwrap() < 0.05, "{ops}");
+
+    // JUnit has a test case per compared metric; the regression fails its case.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let suite = &report.test_suites[0];
+    let case = |name: &str| {
+        suite
+            .test_cases
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .unwrap_or_else(|| panic!("{name} in {xml}"))
+    };
+    assert!(matches!(
+        case("compare all ops/s").status,
+        quick_junit::TestCaseStatus::NonSuccess { .. }
+    ));
+    assert!(matches!(
+        case("compare all error rate").status,
+        quick_junit::TestCaseStatus::Success { .. }
+    ));
+    assert!(xml.contains("welch_t p"), "the failure names the test: {xml}");
+    assert!(suite.properties.iter().any(|p| p.name.as_str() == "baseline"));
+    // A baseline of another workload is refused before anything runs.
+    let out = on_fixture(&["run", "tick", "--exact", "--baseline", &base_s]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        last_error(&out).contains("is a run of `lookup`, not of `tick`"),
+        "{}",
+        last_error(&out)
+    );
 
     // compare names the same regression between the two side-by-side runs, and exits 5.
     let out = cargo_stress(&["compare", base.to_str().unwrap(), slow.to_str().unwrap()]);

@@ -1,12 +1,14 @@
 //! JUnit XML for CI systems (`cargo stress run --junit PATH`): one test suite per workload, one
 //! test case per threshold, for the verify step when it ran, and for the run itself (every
-//! other failure: an error rate, a crash, a limit, Ctrl-C, …), each failure with its message
-//! (observed value and limit); the seed and the command that replays the run as properties.
+//! other failure: an error rate, a crash, a limit, Ctrl-C, …), and with `--baseline` one per
+//! compared metric, each failure with its message (observed value and limit, or the change and
+//! the test); the seed and the command that replays the run as properties.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use stress_core::compare::{Change, Comparison};
 use stress_core::{FailureKind, Summary};
 
 use crate::error::{CliError, usage};
@@ -24,10 +26,10 @@ fn case(name: String, messages: &[&str]) -> TestCase {
     TestCase::new(name, status)
 }
 
-/// The report of the runs in `done`.
-pub(crate) fn report(done: &[(&Workload, PathBuf, Summary)]) -> Report {
+/// The report of the runs in `done`, with their comparisons to a baseline (by index) if any.
+pub(crate) fn report(done: &[(&Workload, PathBuf, Summary)], compared: &[Option<Comparison>]) -> Report {
     let mut report = Report::new("cargo-stress");
-    for (w, dir, s) in done {
+    for (i, (w, dir, s)) in done.iter().enumerate() {
         let mut suite = TestSuite::new(w.name.as_str());
         suite.set_time(Duration::from_secs_f64(s.duration_s.max(0.0)));
         suite.add_property(Property::new("seed", s.seed.to_string()));
@@ -52,6 +54,27 @@ pub(crate) fn report(done: &[(&Workload, PathBuf, Summary)]) -> Report {
         if s.verify.ran {
             let errors: Vec<&str> = s.verify.errors.iter().map(String::as_str).collect();
             cases.push(case("verify".into(), &errors));
+        }
+        if let Some(Some(c)) = compared.get(i) {
+            suite.add_property(Property::new("baseline", c.base.dir.display().to_string()));
+            for m in &c.metrics {
+                let message = format!(
+                    "{} {}: {} → {} ({}), {}; {}",
+                    m.scope,
+                    m.metric.label(),
+                    m.metric.show(m.base),
+                    m.metric.show(m.new),
+                    Comparison::show_change(m),
+                    Comparison::show_test(m),
+                    m.verdict.label()
+                );
+                let failed: &[&str] = if m.verdict == Change::Regressed {
+                    &[&message]
+                } else {
+                    &[]
+                };
+                cases.push(case(format!("compare {} {}", m.scope, m.metric.label()), failed));
+            }
         }
         suite.add_test_cases(cases);
         report.add_test_suite(suite);
@@ -79,9 +102,13 @@ pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Writes the report of `done` to `path`.
-pub(crate) fn write(path: &Path, done: &[(&Workload, PathBuf, Summary)]) -> Result<(), CliError> {
-    let xml = report(done)
+/// Writes the report of `done` (and their comparisons) to `path`.
+pub(crate) fn write(
+    path: &Path,
+    done: &[(&Workload, PathBuf, Summary)],
+    compared: &[Option<Comparison>],
+) -> Result<(), CliError> {
+    let xml = report(done, compared)
         .to_string()
         .map_err(|e| CliError::Failed(format!("cannot make the JUnit report: {e}")))?;
     stress_core::report::write_atomic(path, xml.as_bytes())

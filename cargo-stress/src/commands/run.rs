@@ -56,7 +56,16 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     if let Some(dir) = &args.baseline {
         for w in &selected {
             let path = super::compare::baseline_for(dir, &w.name)?;
-            baselines.push(RunData::load(&path).map_err(usage)?);
+            let base = RunData::load(&path).map_err(usage)?;
+            if base.summary.workload != w.name {
+                return Err(usage(format!(
+                    "--baseline {} is a run of `{}`, not of `{}`: give a run of the same workload",
+                    base.dir.display(),
+                    base.summary.workload,
+                    w.name
+                )));
+            }
+            baselines.push(base);
         }
     }
     for w in &selected {
@@ -88,7 +97,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             Ok(ran) => ran,
             Err(e) => {
                 // What ran before is reported all the same.
-                ci_reports(args, &done)?;
+                ci_reports(args, &done, &[])?;
                 return Err(e);
             }
         };
@@ -98,15 +107,17 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         done.push((w, out, ran.summary.expect("checked by run_one")));
     }
     report(&done);
-    ci_reports(args, &done)?;
     let mut regressed = Vec::new();
+    let mut compared = Vec::new();
     for (base, (_, out, _)) in baselines.iter().zip(&done) {
         let new = RunData::load(out).map_err(CliError::Failed)?;
         let c = super::compare::judge(base, &new, args.gate.options())?;
         if let Err(e) = super::compare::verdict(&c) {
             regressed.push(e.to_string());
         }
+        compared.push(Some(c));
     }
+    ci_reports(args, &done, &compared)?;
     let failed: Vec<&str> = done
         .iter()
         .filter(|(_, _, s)| !s.passed)
@@ -131,10 +142,15 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The reports for CI the flags ask for: JUnit XML, a markdown summary.
-fn ci_reports(args: &RunArgs, done: &[(&Workload, PathBuf, Summary)]) -> Result<(), CliError> {
+/// The reports for CI the flags ask for: JUnit XML (with the comparisons to the baseline), a
+/// markdown summary.
+fn ci_reports(
+    args: &RunArgs,
+    done: &[(&Workload, PathBuf, Summary)],
+    compared: &[Option<stress_core::compare::Comparison>],
+) -> Result<(), CliError> {
     if let Some(path) = &args.junit {
-        crate::junit::write(path, done)?;
+        crate::junit::write(path, done, compared)?;
         println!("junit: {}", path.display());
     }
     if let Some(path) = &args.summary_md {

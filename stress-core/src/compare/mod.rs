@@ -488,10 +488,17 @@ impl Comparison {
     pub fn show_test(m: &MetricChange) -> String {
         match &m.test {
             None => "-".into(),
-            Some(t) => match t.n_eff {
-                Some((a, b)) => format!("{} p={:.4} (n_eff {a}/{b})", t.name, t.p),
-                None => format!("{} p={:.4}", t.name, t.p),
-            },
+            Some(t) => {
+                let p = if t.p < 0.0001 {
+                    "p<0.0001".to_owned()
+                } else {
+                    format!("p={:.4}", t.p)
+                };
+                match t.n_eff {
+                    Some((a, b)) => format!("{} {p} (n_eff {a}/{b})", t.name),
+                    None => format!("{} {p}", t.name),
+                }
+            }
         }
     }
 
@@ -565,11 +572,44 @@ impl Comparison {
         out
     }
 
-    /// Writes `compare.json` and `compare.md` into `dir`; the paths written.
+    /// `compare.html`: the same table, for a browser (a template; nothing loaded).
+    pub fn html(&self) -> Result<String, String> {
+        let rows: Vec<minijinja::Value> = self
+            .metrics
+            .iter()
+            .zip(self.rows())
+            .map(|(m, cells)| {
+                let class = match m.verdict {
+                    Change::Regressed => "regressed",
+                    Change::Improved => "improved",
+                    _ => "",
+                };
+                minijinja::context! { class => class, cells => cells.to_vec() }
+            })
+            .collect();
+        let mut env = minijinja::Environment::new();
+        env.add_template("compare.html", include_str!("compare.html.j2"))
+            .map_err(|e| format!("the compare template: {e}"))?;
+        env.get_template("compare.html")
+            .and_then(|t| {
+                t.render(minijinja::context! {
+                    c => minijinja::Value::from(minijinja::value::Serde(self)),
+                    rows => rows,
+                    rule => self.rule(),
+                })
+            })
+            .map_err(|e| format!("cannot render compare.html: {e}"))
+    }
+
+    /// Writes `compare.json`, `compare.md` and `compare.html` into `dir`; the paths written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| format!("cannot serialise the comparison: {e}"))?;
         let mut written = Vec::new();
-        for (name, bytes) in [("compare.json", json), ("compare.md", self.markdown().into_bytes())] {
+        for (name, bytes) in [
+            ("compare.json", json),
+            ("compare.md", self.markdown().into_bytes()),
+            ("compare.html", self.html()?.into_bytes()),
+        ] {
             let path = dir.join(name);
             crate::report::write_atomic(&path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             written.push(path);
