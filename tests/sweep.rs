@@ -10,6 +10,9 @@
 #[path = "e2e_support.rs"]
 mod support;
 
+#[path = "support/browser.rs"]
+mod browser;
+
 use std::path::Path;
 
 use support::*;
@@ -342,6 +345,24 @@ fn a_sweep_stops_at_the_breaking_point_a_threshold_forces() {
         "| after the breaking point | stops there |",
     ] {
         assert!(md.contains(part), "missing {part:?} in sweep.md:\n{md}");
+    }
+    // sweep.html: the same run as a page; in a browser with no network, its curves drew with
+    // the points marked.
+    let page = out_dir.join("sweep.html");
+    let html = read(&page);
+    assert!(html.contains("<h1>Sweep of blobs over size</h1>"), "{html}");
+    assert!(
+        html.contains("href=\"iter-004&#x2f;report.html\""),
+        "each iteration links its report: {html}"
+    );
+    let dom = browser::dump_dom(&page);
+    assert!(dom.matches("<svg class=\"chart\"").count() >= 3, "{dom}");
+    assert!(
+        dom.matches("<circle").count() >= 4 * 3,
+        "a point per iteration and chart: {dom}"
+    );
+    for mark in [">breaking</text>", ">stability</text>", ">optimal</text>"] {
+        assert!(dom.contains(mark), "{mark} marked: {dom}");
     }
     // The optimal point is the OK iteration with the most ops/s; iteration 4, whose refused
     // inserts are the fastest of all, is not OK.

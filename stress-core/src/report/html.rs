@@ -17,6 +17,8 @@ use super::summary::Summary;
 use crate::stats::hlog;
 
 const TEMPLATE: &str = include_str!("report.html.j2");
+/// The chart script both report.html and sweep.html carry inside them.
+pub(crate) const CHARTS_JS: &str = include_str!("charts.js");
 /// Users listed in the page; the rest are in `summary.json`.
 const USERS_SHOWN: usize = 200;
 /// Errors listed per op.
@@ -161,6 +163,7 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, dir: &Path) -> Resul
             users_more => s.users.len().saturating_sub(USERS_SHOWN),
             version => env!("CARGO_PKG_VERSION"),
             data => Value::from_safe_string(json),
+            charts => Value::from_safe_string(CHARTS_JS.to_owned()),
         })
         .map_err(|e| format!("cannot render the report: {e}"))
 }

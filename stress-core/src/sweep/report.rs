@@ -472,13 +472,103 @@ impl SweepReport {
         }
     }
 
-    /// Writes `<stem>.csv` and `<stem>.md` into `dir`, atomically.
+    /// `sweep.html` / `matrix.html`: the measured curve (ops/s, latency, failures, memory per
+    /// iteration) with the breaking, stability and optimal points marked, and the iterations
+    /// with a link to each one's `report.html`. Self-contained, like `report.html`.
+    pub fn html(&self) -> String {
+        use minijinja::{Environment, Value, context};
+        let (stability, optimal) = (self.stability_point(), self.optimal_point());
+        let breaking = if self.kind == Kind::Sweep {
+            self.breaking_point()
+        } else {
+            None
+        };
+        let mut marks = Vec::new();
+        for (it, color, what) in [
+            (breaking, "#c0392b", "breaking"),
+            (stability, "#1f8a4c", "stability"),
+            (optimal, "#2f6fb0", "optimal"),
+        ] {
+            if let Some(i) = it {
+                let row = marks.len();
+                marks.push(serde_json::json!({"x": i.index, "color": color, "label": what, "row": row}));
+            }
+        }
+        let m = |f: &dyn Fn(&Iteration) -> Option<f64>| -> Vec<Option<f64>> { self.iterations.iter().map(f).collect() };
+        let ran = |i: &Iteration| i.metrics.ops > 0;
+        let data = serde_json::json!({
+            "labels": self.iterations.iter().map(Iteration::label).collect::<Vec<_>>(),
+            "ops_per_sec": m(&|i| ran(i).then_some(i.metrics.ops_per_sec)),
+            "p50_us": m(&|i| (i.metrics.latency_us.count > 0).then_some(i.metrics.latency_us.p50 as f64)),
+            "p99_us": m(&|i| (i.metrics.latency_us.count > 0).then_some(i.metrics.latency_us.p99 as f64)),
+            "failed": m(&|i| ran(i).then_some(i.metrics.failed_ops as f64)),
+            "memory": m(&|i| i.metrics.process_peak_mb),
+            "server_memory": m(&|i| i.metrics.server_peak_mb),
+            "marks": marks,
+        });
+        let rows: Vec<Value> = self
+            .iterations
+            .iter()
+            .map(|i| {
+                context! {
+                    index => i.index,
+                    label => i.label(),
+                    status => if i.status.is_ok() { "OK".to_owned() } else { format!("{}: {}", i.status, i.detail) },
+                    class => if i.status.is_ok() { "" } else { "broke" },
+                    ops_per_sec => format!("{:.0}", i.metrics.ops_per_sec),
+                    p50 => human_us(i.metrics.latency_us.p50),
+                    p99 => human_us(i.metrics.latency_us.p99),
+                    failed => i.metrics.failed_ops,
+                    dir => i.dir.clone(),
+                    report => format!("{}/report.html", i.dir),
+                }
+            })
+            .collect();
+        let point = |what: &str, i: Option<&Iteration>| {
+            i.map_or_else(
+                || format!("{what}: none"),
+                |i| format!("{what}: {} ({} {})", i.label(), self.kind.item(), i.index),
+            )
+        };
+        let mut points = Vec::new();
+        if self.kind == Kind::Sweep {
+            points.push(point("Breaking point", breaking));
+        }
+        points.push(point("Stability point", stability));
+        points.push(point(&format!("Optimal point ({})", self.efficiency.name()), optimal));
+        let axes: Vec<&str> = self.plan.axes.iter().map(|a| a.name.as_str()).collect();
+        let json = data.to_string().replace("</", "<\\/");
+        let mut env = Environment::new();
+        let rendered = env
+            .add_template("sweep.html", include_str!("sweep.html.j2"))
+            .and_then(|()| env.get_template("sweep.html"))
+            .and_then(|t| {
+                t.render(context! {
+                    title => format!("{} of {} over {}", title(self.kind), self.workload, axes.join(" × ")),
+                    ran => format!("{} of {} ran, {} OK.{}", self.iterations.len(), self.plan.cell_count(),
+                        self.iterations.iter().filter(|i| i.status.is_ok()).count(),
+                        self.stopped.as_ref().map_or(String::new(), |s| format!(" Stopped: {s}."))),
+                    points => points,
+                    about => self.about.clone(),
+                    item => if self.kind == Kind::Sweep { "iteration" } else { "cell" },
+                    items => if self.kind == Kind::Sweep { "Iterations" } else { "Cells" },
+                    rows => rows,
+                    data => Value::from_safe_string(json),
+                    charts => Value::from_safe_string(crate::report::html::CHARTS_JS.to_owned()),
+                })
+            });
+        // The template is part of this build: a failure to render it is a bug, shown in the page.
+        rendered.unwrap_or_else(|e| format!("<!DOCTYPE html><p>cannot render this page: {e}</p>"))
+    }
+
+    /// Writes `<stem>.csv`, `<stem>.md` and `<stem>.html` into `dir`, atomically.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         write_atomic(&dir.join(format!("{}.csv", self.kind.stem())), self.csv().as_bytes())?;
         write_atomic(
             &dir.join(format!("{}.md", self.kind.stem())),
             self.markdown().as_bytes(),
-        )
+        )?;
+        write_atomic(&dir.join(format!("{}.html", self.kind.stem())), self.html().as_bytes())
     }
 }
 
