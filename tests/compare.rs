@@ -247,6 +247,60 @@ fn what_cannot_be_compared_or_reported_is_one_line_and_exit_2() {
         !tick.join("compare.json").exists(),
         "a refused comparison writes nothing"
     );
+    // Differently named workloads (the same mix on two engines, registered twice) compare
+    // when asked: overall and by op name. `tick` and `broken_verify` both run an op `tick`.
+    let (a_tick, b_tick) = (dir.path().join("a_tick"), dir.path().join("b_tick"));
+    let outs = on_fixture_together(&[
+        &[
+            "run",
+            "tick",
+            "--exact",
+            "--duration",
+            "4s",
+            "--out",
+            a_tick.to_str().unwrap(),
+        ],
+        &[
+            "run",
+            "broken_verify",
+            "--exact",
+            "--duration",
+            "4s",
+            "--out",
+            b_tick.to_str().unwrap(),
+        ],
+    ]);
+    assert_eq!(outs[0].status.code(), Some(0), "{}", text(&outs[0].stderr));
+    assert_eq!(
+        outs[1].status.code(),
+        Some(1),
+        "its verify step fails: {}",
+        text(&outs[1].stderr)
+    );
+    let (a_s, b_s) = (a_tick.to_str().unwrap(), b_tick.to_str().unwrap());
+    let out = cargo_stress(&["compare", a_s, b_s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        last_error(&out).contains("or pass --any-workload"),
+        "{}",
+        last_error(&out)
+    );
+    let out = cargo_stress(&["compare", a_s, b_s, "--any-workload"]);
+    assert!(matches!(out.status.code(), Some(0 | 5)), "{}", text(&out.stderr));
+    let c = read_json(&b_tick.join("compare.json"));
+    assert_eq!(
+        (c["base"]["workload"].as_str(), c["new"]["workload"].as_str()),
+        (Some("tick"), Some("broken_verify"))
+    );
+    assert!(
+        c["metrics"].as_array().unwrap().iter().any(|m| m["scope"] == "tick"),
+        "{c}"
+    );
+    assert_eq!(
+        c["new"]["passed"], false,
+        "a failed run is compared, and says it failed"
+    );
+
     // report rebuilds a run's page from its files.
     std::fs::remove_file(run.join("report.html")).unwrap();
     let out = cargo_stress(&["report", run_s]);

@@ -83,6 +83,10 @@ pub struct CompareArgs {
     pub base: PathBuf,
     /// The run to judge, given the same ways.
     pub new: PathBuf,
+    /// Compare runs of differently named workloads (the same mix registered once per engine):
+    /// overall, and their ops of the same name.
+    #[arg(long)]
+    pub any_workload: bool,
     /// When a change counts.
     #[command(flatten)]
     pub gate: GateArgs,
@@ -105,6 +109,7 @@ impl GateArgs {
         stress_core::compare::Options {
             noise: self.noise,
             alpha: self.alpha,
+            any_workload: false,
         }
     }
 }

@@ -11,7 +11,11 @@ use crate::shared::print_table;
 pub(crate) fn compare(args: &CompareArgs) -> Result<(), CliError> {
     let base = RunData::load(&args.base).map_err(usage)?;
     let new = RunData::load(&args.new).map_err(usage)?;
-    let c = judge(&base, &new, args.gate.options())?;
+    let options = stress_core::compare::Options {
+        any_workload: args.any_workload,
+        ..args.gate.options()
+    };
+    let c = judge(&base, &new, options)?;
     verdict(&c)
 }
 
@@ -19,9 +23,10 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<(), CliError> {
 pub(crate) fn judge(base: &RunData, new: &RunData, options: Options) -> Result<Comparison, CliError> {
     let c = compare::compare(base, new, options).map_err(usage)?;
     println!(
-        "compare {}: base {} (seed {}, {}), new {} (seed {}, {})",
+        "compare {}: base {} (`{}`, seed {}, {}), new {} (seed {}, {})",
         c.new.workload,
         c.base.dir.display(),
+        c.base.workload,
         c.base.seed,
         c.base.adapter,
         c.new.dir.display(),

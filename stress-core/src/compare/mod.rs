@@ -359,6 +359,9 @@ pub struct Options {
     pub noise: f64,
     /// The significance level shared by every metric tested.
     pub alpha: f64,
+    /// Compare runs of differently named workloads (the same mix registered once per engine,
+    /// say): their ops of the same name are compared.
+    pub any_workload: bool,
 }
 
 impl Default for Options {
@@ -366,15 +369,16 @@ impl Default for Options {
         Self {
             noise: DEFAULT_NOISE,
             alpha: DEFAULT_ALPHA,
+            any_workload: false,
         }
     }
 }
 
 /// Compares `new` against `base`; an error (one line) when they are not runs of one workload.
 pub fn compare(base: &RunData, new: &RunData, options: Options) -> Result<Comparison, String> {
-    if base.summary.workload != new.summary.workload {
+    if base.summary.workload != new.summary.workload && !options.any_workload {
         return Err(format!(
-            "{} is a run of `{}` and {} of `{}`: compare runs of one workload",
+            "{} is a run of `{}` and {} of `{}`: compare runs of one workload (or pass --any-workload to compare their ops of the same name)",
             base.dir.display(),
             base.summary.workload,
             new.dir.display(),
