@@ -300,6 +300,19 @@ fn what_cannot_be_compared_or_reported_is_one_line_and_exit_2() {
         c["new"]["passed"], false,
         "a failed run is compared, and says it failed"
     );
+    // Ops only one side has are listed, not compared, and are no error.
+    let out = cargo_stress(&["compare", run_s, a_s, "--any-workload"]);
+    assert!(matches!(out.status.code(), Some(0 | 5)), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("only in the new run (not compared): tick"), "{stdout}");
+    assert!(stdout.contains("only in the base run (not compared): get"), "{stdout}");
+    let c = read_json(&a_tick.join("compare.json"));
+    assert_eq!(c["added_ops"], serde_json::json!(["tick"]));
+    assert_eq!(c["removed_ops"], serde_json::json!(["get"]));
+    assert!(
+        c["metrics"].as_array().unwrap().iter().all(|m| m["scope"] == "all"),
+        "{c}"
+    );
 
     // report rebuilds a run's page from its files.
     std::fs::remove_file(run.join("report.html")).unwrap();
