@@ -439,4 +439,11 @@ fn histograms_hlog_read_back_by_the_hdrhistogram_reader_gives_the_summarys_count
         );
     }
     assert_eq!(counts.len(), s.ops.len(), "no other tags: {counts:?}");
+    // It streamed to a temporary file in the run directory, renamed at the end.
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".histograms.hlog."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -149,12 +149,21 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         replay.adapter_config = job.workload.adapter.describe();
         let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
         let csv = report::timeseries_csv(intervals);
-        let hlog = findings.collector.as_ref().map_or_else(Vec::new, |c| {
-            c.histogram_log(findings.users_started.unwrap_or(started_at), &job.name)
-        });
+        let hlog_path = dir.join("histograms.hlog");
+        let users_started = findings.users_started.unwrap_or(started_at);
+        let hlog = match findings
+            .collector
+            .as_mut()
+            .map(|c| c.finish_log(&hlog_path, users_started, &job.name))
+        {
+            Some(Ok(None)) => Ok(()),
+            Some(Ok(Some(bytes))) => write_bytes(&hlog_path, &bytes),
+            None => write_bytes(&hlog_path, b""),
+            Some(Err(e)) => Err(format!("cannot write {}: {e}", hlog_path.display())),
+        };
         let problems = [
             write_bytes(&dir.join("timeseries.csv"), csv.as_bytes()),
-            write_bytes(&dir.join("histograms.hlog"), &hlog),
+            hlog,
             write_json(&dir.join("replay.json"), &replay),
             write_json(&dir.join("summary.json"), &summary),
         ];
@@ -430,6 +439,11 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let (end, start, stuck) = match opened {
         Some(start) => {
             findings.users_started = SystemTime::now().checked_sub(start.elapsed());
+            match (job.out_dir, findings.users_started) {
+                (Some(dir), Some(wall)) => monitor.collector.stream_log(dir, wall, &job.name),
+                (None, _) => monitor.collector.discard_log(),
+                _ => {}
+            }
             // A thread of its own looks for stalls every 100 ms: the monitor may itself be
             // held by a metrics source reading the frozen server.
             let watcher = {

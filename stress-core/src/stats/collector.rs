@@ -352,9 +352,25 @@ impl Collector {
         &self.closed
     }
 
-    /// `histograms.hlog`: the latencies of every closed interval, per op.
-    pub(crate) fn histogram_log(&self, start: std::time::SystemTime, workload: &str) -> Vec<u8> {
-        self.log.render(start, workload)
+    /// From now on, `histograms.hlog` streams to a temporary file in `dir` (the users started
+    /// at wall-clock `start`).
+    pub(crate) fn stream_log(&mut self, dir: &std::path::Path, start: std::time::SystemTime, workload: &str) {
+        self.log.stream_to(dir, start, workload);
+    }
+
+    /// Keeps no interval log: the run writes no files.
+    pub(crate) fn discard_log(&mut self) {
+        self.log.discard();
+    }
+
+    /// Ends `histograms.hlog` at `path`: renamed there, or (never streamed) its bytes to write.
+    pub(crate) fn finish_log(
+        &mut self,
+        path: &std::path::Path,
+        start: std::time::SystemTime,
+        workload: &str,
+    ) -> Result<Option<Vec<u8>>, String> {
+        self.log.finish(path, start, workload)
     }
 
     /// Latency over every op: the per-op histograms merged (on demand, off the hot path).

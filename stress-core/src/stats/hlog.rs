@@ -3,10 +3,13 @@
 //! tools (HistogramLogAnalyzer, HistogramLogProcessor, the `hdrhistogram` crate's
 //! `IntervalLogIterator`) and mergeable without loss.
 //!
-//! Lines are encoded as the intervals close, so the log holds a few hundred bytes per op and
-//! second, never histograms.
+//! Lines are encoded as the intervals close and, once the run has a directory, go straight to
+//! a temporary file in it (renamed to `histograms.hlog` at the end): memory stays flat however
+//! long the run, and a run killed outright leaves what it had logged.
 
 use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag};
@@ -16,11 +19,17 @@ use super::histogram::LatencyHistogram;
 
 /// The interval log of one run, built as intervals close.
 pub(crate) struct HistogramLog {
-    /// The interval lines written so far.
+    /// Lines not yet in the file (all of them when the log has no file).
     body: Vec<u8>,
     serializer: V2DeflateSerializer,
     /// Per run op index: its tag.
     tags: Vec<String>,
+    /// The file the lines stream to, once the users started.
+    sink: Option<BufWriter<tempfile::NamedTempFile>>,
+    /// A run with no directory keeps no log.
+    discard: bool,
+    /// The first failure to write the file.
+    error: Option<String>,
 }
 
 impl std::fmt::Debug for HistogramLog {
@@ -41,13 +50,69 @@ impl HistogramLog {
             body: Vec::new(),
             serializer: V2DeflateSerializer::new(),
             tags,
+            sink: None,
+            discard: false,
+            error: None,
         }
+    }
+
+    /// Keeps nothing: the run writes no files.
+    pub(crate) fn discard(&mut self) {
+        self.discard = true;
+        self.body = Vec::new();
+    }
+
+    /// From now on, lines go to a temporary file in `dir`, after the headers.
+    pub(crate) fn stream_to(&mut self, dir: &Path, start: SystemTime, workload: &str) {
+        if self.discard {
+            return;
+        }
+        let opened = tempfile::Builder::new()
+            .prefix(".histograms.hlog.")
+            .tempfile_in(dir)
+            .and_then(|f| {
+                let mut w = BufWriter::new(f);
+                w.write_all(&header(start, workload))?;
+                w.write_all(&self.body)?;
+                Ok(w)
+            });
+        match opened {
+            Ok(w) => {
+                self.sink = Some(w);
+                self.body = Vec::new();
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Ends the log: renames the streamed file to `path` (`Ok(None)`), or hands back the whole
+    /// log for the caller to write when it never streamed (`Ok(Some(bytes))`).
+    pub(crate) fn finish(&mut self, path: &Path, start: SystemTime, workload: &str) -> Result<Option<Vec<u8>>, String> {
+        if let Some(e) = self.error.take() {
+            self.sink = None;
+            return Err(e);
+        }
+        let Some(w) = self.sink.take() else {
+            return Ok(Some(self.render(start, workload)));
+        };
+        let file = w.into_inner().map_err(|e| e.error().to_string())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Results are for reading by anyone who can read the directory (tempfile makes 0600).
+            file.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| e.to_string())?;
+        }
+        file.as_file().sync_data().map_err(|e| e.to_string())?;
+        file.persist(path).map_err(|e| e.error.to_string())?;
+        Ok(None)
     }
 
     /// Adds op `op`'s histogram of second `second` (from the run's start). Several lines for
     /// one op and second add up (a user's late part).
     pub(crate) fn push(&mut self, second: u64, op: u32, h: &LatencyHistogram) {
-        if h.is_empty() {
+        if h.is_empty() || self.discard {
             return;
         }
         let Some(tag) = self.tags.get(op as usize).and_then(|t| Tag::new(t)) else {
@@ -67,26 +132,41 @@ impl HistogramLog {
                 .map_err(|e| e.to_string())
             });
         debug_assert!(written.is_ok(), "writing to memory cannot fail: {written:?}");
+        if let Some(sink) = &mut self.sink {
+            if let Err(e) = sink.write_all(&self.body)
+                && self.error.is_none()
+            {
+                self.error = Some(e.to_string());
+            }
+            self.body.clear();
+        }
     }
 
-    /// The whole log: headers (the run's wall-clock start, the unit) and every line.
+    /// The whole log kept in memory: headers (the run's wall-clock start, the unit) and every
+    /// line.
     pub(crate) fn render(&self, start: SystemTime, workload: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.body.len() + 256);
-        let mut serializer = V2DeflateSerializer::new();
-        let header = IntervalLogWriterBuilder::new()
-            .add_comment(&format!("cargo-stress {}: {workload}", env!("CARGO_PKG_VERSION")))
-            .add_comment("Latencies of successful ops in microseconds, from the intended start under a rate; one tag per op, one histogram per op and second")
-            .with_start_time(start)
-            .with_base_time(start)
-            .begin_log_with(&mut out, &mut serializer)
-            .map(drop);
-        debug_assert!(header.is_ok(), "writing to memory cannot fail");
-        out.extend_from_slice(
-            b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
-        );
+        let mut out = header(start, workload);
         out.extend_from_slice(&self.body);
         out
     }
+}
+
+/// The log's headers: who wrote it, the unit, the start (wall clock), the column legend.
+fn header(start: SystemTime, workload: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    let mut serializer = V2DeflateSerializer::new();
+    let written = IntervalLogWriterBuilder::new()
+        .add_comment(&format!("cargo-stress {}: {workload}", env!("CARGO_PKG_VERSION")))
+        .add_comment("Latencies of successful ops in microseconds, from the intended start under a rate; one tag per op, one histogram per op and second")
+        .with_start_time(start)
+        .with_base_time(start)
+        .begin_log_with(&mut out, &mut serializer)
+        .map(drop);
+    debug_assert!(written.is_ok(), "writing to memory cannot fail");
+    out.extend_from_slice(
+        b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
+    );
+    out
 }
 
 /// An interval log's histograms: by tag, by second from its start (lines for the same tag and
