@@ -199,6 +199,14 @@ fn what_cannot_be_compared_or_reported_is_one_line_and_exit_2() {
     let mut s = read_json(&run.join("summary.json"));
     s["format_version"] = 1.into();
     std::fs::write(old.join("summary.json"), s.to_string()).unwrap();
+    // A damaged interval log: a line whose histogram is not base64.
+    let bad_log = dir.path().join("bad_log");
+    std::fs::create_dir(&bad_log).unwrap();
+    std::fs::copy(run.join("summary.json"), bad_log.join("summary.json")).unwrap();
+    let mut log = std::fs::read_to_string(run.join("histograms.hlog")).unwrap();
+    log.push_str("Tag=get,0.000,1.000,5.0,not-base64!!\n");
+    std::fs::write(bad_log.join("histograms.hlog"), log).unwrap();
+    let bad_log_s = bad_log.to_str().unwrap();
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let (run_s, tick_s, old_s, empty_s) = (
@@ -207,7 +215,7 @@ fn what_cannot_be_compared_or_reported_is_one_line_and_exit_2() {
         old.to_str().unwrap(),
         empty.to_str().unwrap(),
     );
-    let cases: [(Vec<&str>, &str); 8] = [
+    let cases: [(Vec<&str>, &str); 10] = [
         (vec!["compare", run_s, tick_s], "is a run of `lookup` and"),
         (
             vec!["compare", old_s, run_s],
@@ -231,6 +239,8 @@ fn what_cannot_be_compared_or_reported_is_one_line_and_exit_2() {
             vec!["report", old_s],
             "is summary format_version 1, this cargo-stress reads 2",
         ),
+        (vec!["report", bad_log_s], "histograms.hlog: entry "),
+        (vec!["compare", run_s, bad_log_s], "histograms.hlog: entry "),
     ];
     for (args, want) in cases {
         // compare and report need no cargo project; run does.
@@ -247,6 +257,8 @@ fn what_cannot_be_compared_or_reported_is_one_line_and_exit_2() {
         !tick.join("compare.json").exists(),
         "a refused comparison writes nothing"
     );
+    assert!(!bad_log.join("report.html").exists(), "a refused report writes nothing");
+    assert!(!bad_log.join("compare.json").exists());
     // Differently named workloads (the same mix on two engines, registered twice) compare
     // when asked: overall and by op name. `tick` and `broken_verify` both run an op `tick`.
     let (a_tick, b_tick) = (dir.path().join("a_tick"), dir.path().join("b_tick"));

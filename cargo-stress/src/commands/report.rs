@@ -6,8 +6,9 @@ use crate::cli::ReportArgs;
 use crate::error::{CliError, usage};
 
 pub(crate) fn report(args: &ReportArgs) -> Result<(), CliError> {
-    // Every path is checked before any page is written.
-    let mut dirs: Vec<PathBuf> = Vec::new();
+    // Every page is made before any is written: what is wrong with a run's files (none there,
+    // another summary version, a damaged interval log) is bad input, and nothing is written.
+    let mut pages: Vec<(PathBuf, String)> = Vec::new();
     for d in &args.dirs {
         let dir = if d.join("summary.json").is_file() {
             d.clone()
@@ -19,11 +20,13 @@ pub(crate) fn report(args: &ReportArgs) -> Result<(), CliError> {
                 d.display()
             )));
         };
-        stress_core::Summary::load(&dir.join("summary.json")).map_err(usage)?;
-        dirs.push(dir.canonicalize().unwrap_or(dir));
+        let dir = dir.canonicalize().unwrap_or(dir);
+        let page = stress_core::report::html::render(&dir).map_err(usage)?;
+        pages.push((dir.join("report.html"), page));
     }
-    for dir in dirs {
-        let path = stress_core::report::html::write(&dir).map_err(CliError::Failed)?;
+    for (path, page) in pages {
+        stress_core::report::write_atomic(&path, page.as_bytes())
+            .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
         println!("report: {}", path.display());
     }
     Ok(())
