@@ -121,6 +121,8 @@ fn main() {
                 out_dir: None,
                 seed: 0,
                 params: stress_core::params::Params::none(),
+                setup: true,
+                teardown: true,
             },
         )
         .unwrap();

@@ -65,6 +65,31 @@ pub enum Command {
     Compare(CompareArgs),
     /// Rebuild report.html of a run from its files (summary.json, histograms.hlog).
     Report(ReportArgs),
+    /// Merge the run directories of a sharded run's shards (run --shard I/N) into one run:
+    /// histograms added exactly, every figure, threshold and the verdict recomputed.
+    #[command(after_help = MERGE_EXIT_CODES)]
+    Merge(MergeArgs),
+}
+
+const MERGE_EXIT_CODES: &str = "Exit codes:
+  0  the merged run passed
+  1  the merged run failed (a shard's crash, errors above the allowance, a failed verify step)
+  2  usage error (a directory that is not a shard's, a shard missing or given twice, shards of
+     different runs); nothing is written
+  4  a threshold was breached on the merged figures (and nothing else failed)";
+
+/// `cargo stress merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' run directories (one per shard, 0 to N-1).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged run goes (default: `merged` beside the first shard's directory).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Merge the shards that are there when some are missing; the summary names the missing.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 /// `cargo stress report`.
@@ -209,6 +234,23 @@ pub struct RunArgs {
     /// When a change against the baseline counts.
     #[command(flatten)]
     pub gate: GateArgs,
+    /// Run only shard I of N (users whose index % N == I), or auto/N to take I from
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job), SLURM_ARRAY_TASK_ID or NOMAD_ALLOC_INDEX;
+    /// merge the shards with cargo stress merge.
+    #[arg(long, value_parser = shard, value_name = "I/N|auto/N")]
+    pub shard: Option<Shard>,
+    /// Start the users at this wall-clock time (UTC, like 2026-12-02T10:00:00Z, or @SECONDS
+    /// since the epoch), so that shards started apart measure one window.
+    #[arg(long, value_parser = start_at, value_name = "TIME")]
+    pub start_at: Option<u64>,
+    /// Only the setup step, once, before the shards of a run on a shared engine (a server given
+    /// by address).
+    #[arg(long, conflicts_with_all = ["shard", "verify_only"])]
+    pub setup_only: bool,
+    /// Only the verify step, against the merged run in DIR (its ledger.json), after the shards
+    /// of a run on a shared engine were merged; the result goes into DIR's summary.
+    #[arg(long, value_name = "DIR", conflicts_with = "shard")]
+    pub verify_only: Option<PathBuf>,
     /// Where to look.
     #[command(flatten)]
     pub selection: Selection,
@@ -319,6 +361,9 @@ pub struct ReplayArgs {
     /// Output directory of the replay (default: a new one beside the original's).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replay only shard I of N of the run (of a merged run, say).
+    #[arg(long, value_parser = shard, value_name = "I/N")]
+    pub shard: Option<Shard>,
     /// The build profile.
     #[command(flatten)]
     pub build: BuildArgs,
@@ -327,8 +372,13 @@ pub struct ReplayArgs {
 // Every value is read by the parsers the `STRESS_*` variables use, so a flag and its variable
 // mean the same and are refused with the same words.
 use stress_core::config::values::{
-    batch, count, duration, duration_or_zero, fraction, range, rate, seed, share, tries, users,
+    batch, count, duration, duration_or_zero, fraction, range, rate, seed, share, start_at, tries, users,
 };
+use stress_core::shard::Shard;
+
+fn shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s)
+}
 
 fn stages(s: &str) -> Result<String, String> {
     stress_core::config::values::stages(s).map(|_| s.to_owned())

@@ -76,6 +76,14 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         None
     }
 
+    /// Whether the engine is one that other processes reach too and that outlives the run (a
+    /// server given by address): the shards of a sharded run then share it, so its setup and
+    /// verify steps run once, on their own (`--setup-only`, `--verify-only`), not in every
+    /// shard. `false` (the default): each run starts or opens its own engine.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Stops what it can of what `start` started, through a shared reference: called instead
     /// of [`stop`](Adapter::stop) when users stuck in an op were abandoned and still hold the
     /// adapter (kill a server, remove temporary files). The default does nothing.
@@ -101,6 +109,14 @@ pub struct StartContext<'a> {
     /// a matrix can vary them and a replay restores them. [`Params::none()`] where there are
     /// none.
     pub params: &'a Params,
+    /// Whether this run sets the databases up. `false` in a shard of a run on a shared engine
+    /// ([`Adapter::shared`]), whose setup step ran before: reach what is there, recreate
+    /// nothing.
+    pub setup: bool,
+    /// Whether this run removes, at its end, what it set up on an engine that outlives it
+    /// (schemas on a given server). `false` in a setup step and in the shards of a run on a
+    /// shared engine: a later step reads what they leave.
+    pub teardown: bool,
 }
 
 /// No engine at all: each user's connection is `()`. For workloads that drive a client of

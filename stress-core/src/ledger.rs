@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::outcome::OpError;
 
 /// Acknowledged writes on one database: rows per table. Each user keeps its own (no locks on
 /// the hot path); they are merged per database before the verify step.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     rows: BTreeMap<String, u64>,
 }

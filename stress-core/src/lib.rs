@@ -43,6 +43,7 @@ pub mod registry;
 pub mod report;
 mod run;
 pub mod seed;
+pub mod shard;
 pub mod sql;
 pub mod stats;
 pub mod sweep;

@@ -135,6 +135,32 @@ pub struct Observed {
     pub max_stall_us: u64,
 }
 
+impl Observed {
+    /// What a summary says the run did (a merged run's verdict is judged from its summary).
+    pub fn from_summary(s: &crate::report::Summary) -> Self {
+        Self {
+            latency: s.latency_us,
+            service: s.service_us,
+            ops: s
+                .ops
+                .iter()
+                .map(|(n, o)| {
+                    (
+                        n.clone(),
+                        (o.latency_us, o.service_us.unwrap_or(o.latency_us), o.count, o.failed),
+                    )
+                })
+                .collect(),
+            total_ops: s.total_ops,
+            failed_ops: s.failed_ops,
+            ops_per_sec: s.ops_per_sec,
+            max_lag_us: s.max_lag_us,
+            delivered: s.delivered,
+            max_stall_us: (s.max_stall_s * 1e6).round() as u64,
+        }
+    }
+}
+
 const FORMS: &str = "expected METRIC[<op>]<VALUE or >VALUE with METRIC one of mean, p50, p95, p99, p999, max \
 (latency; service_mean, service_p99, … for service time), error_rate, ops_per_sec, max_lag, delivered, \
 max_stall, like `p99<50ms`, `p99[select]<20ms`, `error_rate<0.1%`, `ops_per_sec>1000`, `max_lag<100ms`, \

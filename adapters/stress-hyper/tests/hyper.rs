@@ -17,6 +17,8 @@ fn ctx(databases: usize, out: &Path) -> StartContext<'_> {
         out_dir: Some(out),
         seed: 0,
         params: stress_core::params::Params::none(),
+        setup: true,
+        teardown: true,
     }
 }
 
@@ -203,6 +205,8 @@ fn a_harness_killed_with_sigkill_leaves_no_hyperd_and_no_temporary_files() {
             out_dir: None,
             seed: 0,
             params: stress_core::params::Params::none(),
+            setup: true,
+            teardown: true,
         })
         .unwrap();
         let temp = h.log_dir().unwrap().parent().unwrap().to_owned();

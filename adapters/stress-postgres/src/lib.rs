@@ -53,6 +53,8 @@ pub struct Postgres {
     statement_timeout: Option<Duration>,
     server: Option<Server>,
     targets: Vec<Target>,
+    /// Whether `stop` drops the schemas `start` reached (see `StartContext::teardown`).
+    teardown: bool,
 }
 
 impl Postgres {
@@ -62,6 +64,7 @@ impl Postgres {
             options: server::Options::default(),
             statement_timeout: None,
             server: None,
+            teardown: true,
             targets: Vec::new(),
         }
     }
@@ -220,6 +223,11 @@ impl Adapter for Postgres {
                 })
     }
 
+    /// A server given by address is the shards' to share.
+    fn shared(&self) -> bool {
+        matches!(self.mode, Mode::Dsn(_))
+    }
+
     fn describe(&self) -> serde_json::Value {
         let mode = match &self.mode {
             Mode::Managed => "managed".to_owned(),
@@ -236,6 +244,7 @@ impl Adapter for Postgres {
 
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
         self.targets.clear();
+        self.teardown = ctx.teardown;
         match self.mode.clone() {
             Mode::Managed => {
                 let server = Server::start(&self.options)?;
@@ -255,7 +264,8 @@ impl Adapter for Postgres {
                 let mut client = connect(&config)?;
                 for i in 0..ctx.databases {
                     let schema = (ctx.databases > 1).then(|| format!("stress_db{i}"));
-                    if let Some(s) = &schema {
+                    // A shard of a run whose setup step made the schemas reaches them as they are.
+                    if let Some(s) = schema.as_ref().filter(|_| ctx.setup) {
                         client.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}"))?;
                     }
                     self.targets.push(Target {
@@ -327,7 +337,12 @@ impl Adapter for Postgres {
             server.stop();
             return Ok(());
         }
-        let schemas: Vec<String> = self.targets.iter().filter_map(|t| t.schema.clone()).collect();
+        let schemas: Vec<String> = self
+            .targets
+            .iter()
+            .filter(|_| self.teardown)
+            .filter_map(|t| t.schema.clone())
+            .collect();
         if let (false, Some(t)) = (schemas.is_empty(), self.targets.first()) {
             let mut client = connect(&t.config)?;
             for s in schemas {

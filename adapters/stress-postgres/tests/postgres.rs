@@ -18,6 +18,8 @@ fn ctx(databases: usize) -> StartContext<'static> {
         out_dir: None,
         seed: 0,
         params: stress_core::params::Params::none(),
+        setup: true,
+        teardown: true,
     }
 }
 

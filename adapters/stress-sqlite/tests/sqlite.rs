@@ -13,6 +13,8 @@ fn start(mut s: Sqlite, databases: usize) -> Sqlite {
         out_dir: None,
         seed: 0,
         params: stress_core::params::Params::none(),
+        setup: true,
+        teardown: true,
     })
     .unwrap();
     s
@@ -64,6 +66,8 @@ fn a_journal_mode_sqlite_refuses_is_a_clear_error() {
             out_dir: None,
             seed: 0,
             params: stress_core::params::Params::none(),
+            setup: true,
+            teardown: true,
         })
         .unwrap_err()
         .to_string();

@@ -2,6 +2,7 @@
 
 pub(crate) mod compare;
 mod list;
+mod merge;
 mod replay;
 mod report;
 mod run;
@@ -19,5 +20,6 @@ pub(crate) fn dispatch(cli: Cli, command_line: &str) -> Result<(), CliError> {
         Command::Matrix(a) => sweep::sweep(&a, stress_core::sweep::Kind::Matrix, command_line),
         Command::Compare(a) => compare::compare(&a),
         Command::Report(a) => report::report(&a),
+        Command::Merge(a) => merge::merge(&a),
     }
 }

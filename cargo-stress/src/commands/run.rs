@@ -76,6 +76,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         }
     }
     let mut layer = args.settings.to_layer(seed);
+    layer.shard = args.shard;
+    layer.start_at_ms = args.start_at;
+    if args.setup_only || args.verify_only.is_some() {
+        return step(args, &selected, layer);
+    }
     for p in &args.settings.params {
         layer
             .set_param(&p.name, &p.values[0])
@@ -158,4 +163,63 @@ fn ci_reports(
         println!("summary: {}", path.display());
     }
     Ok(())
+}
+
+/// `--setup-only` and `--verify-only DIR`: one step of a sharded run on a shared engine, of
+/// one workload, which writes no run directory of its own.
+fn step(args: &RunArgs, selected: &[&Workload], mut layer: stress_core::ConfigLayer) -> Result<(), CliError> {
+    use stress_core::shard::Step;
+    let [w] = selected else {
+        let names: Vec<&str> = selected.iter().map(|w| w.name.as_str()).collect();
+        return Err(usage(format!(
+            "a setup-only or verify-only step is of one workload, and {} match: {} (name one, with --exact)",
+            names.len(),
+            names.join(", ")
+        )));
+    };
+    let step = match &args.verify_only {
+        Some(dir) => {
+            let s = Summary::load(&dir.join("summary.json")).map_err(usage)?;
+            if s.workload != w.name {
+                return Err(usage(format!(
+                    "--verify-only {} is a run of `{}`, not of `{}`",
+                    dir.display(),
+                    s.workload,
+                    w.name
+                )));
+            }
+            Step::VerifyOnly(dir.canonicalize().unwrap_or_else(|_| dir.clone()))
+        }
+        None => Step::SetupOnly,
+    };
+    layer.step = Some(step.clone());
+    // The harness writes no run directory: it hands its verdict over on stderr.
+    let nowhere = std::env::temp_dir().join(format!("cargo-stress-step-{}", std::process::id()));
+    let mut status = Status::new(5.0);
+    let ran = crate::harness::run(w, &layer, None, &nowhere, &mut status, None)?;
+    let Some(s) = ran.summary else {
+        let why = crate::harness::failure_message(&ran.stdout);
+        return Err(usage(format!("workload `{}`: the step did not run: {why}", w.name)));
+    };
+    match &step {
+        Step::VerifyOnly(dir) if s.verify.ran => println!(
+            "verify of {}: {}{}",
+            dir.display(),
+            if s.verify.passed { "passed" } else { "FAILED" },
+            s.verify.errors.iter().map(|e| format!("\n  {e}")).collect::<String>()
+        ),
+        Step::SetupOnly if s.passed => println!("setup of `{}`: done", w.name),
+        _ => {}
+    }
+    for f in &s.failures {
+        println!("{}: {f}", w.name);
+    }
+    if s.passed {
+        Ok(())
+    } else {
+        Err(CliError::from_exit_code(
+            s.exit_code(),
+            format!("workload `{}` failed", w.name),
+        ))
+    }
 }

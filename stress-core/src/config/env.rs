@@ -101,6 +101,10 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_LIST",
     "STRESS_ORIGIN",
     "STRESS_LIFELINE",
+    "STRESS_SHARD",
+    "STRESS_START_AT",
+    "STRESS_SETUP_ONLY",
+    "STRESS_VERIFY_ONLY",
     SETTINGS_VAR,
     // And one per class: users of class `inserter` (overridden by STRESS_USERS).
     "STRESS_<CLASS>_USERS",
@@ -220,6 +224,14 @@ impl EnvConfig {
                 "STRESS_MAX_DATABASES" => l.max_databases = Some(values::count_usize(v).map_err(at)?),
                 "STRESS_WARMUP" => l.warmup = Some(values::duration_or_zero(v).map_err(at)?),
                 "STRESS_LATENCY_LIMIT" => l.latency_limit = Some(values::duration(v).map_err(at)?),
+                "STRESS_SHARD" => l.shard = Some(crate::shard::Shard::parse(v).map_err(at)?),
+                "STRESS_START_AT" => l.start_at_ms = Some(values::start_at(v).map_err(at)?),
+                "STRESS_SETUP_ONLY" => {
+                    if values::switch(v).map_err(at)? {
+                        l.step = Some(crate::shard::Step::SetupOnly);
+                    }
+                }
+                "STRESS_VERIFY_ONLY" => l.step = Some(crate::shard::Step::VerifyOnly(path(&name, v)?)),
                 SETTINGS_VAR => {
                     handover = Some(serde_json::from_str(v).map_err(|e| {
                         at(format!(

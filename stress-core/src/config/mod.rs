@@ -114,6 +114,15 @@ pub struct ConfigLayer {
     /// Workload parameters as given, `(name, value)` (`STRESS_PARAM_<NAME>=VALUE`); checked
     /// against the workload's declarations when the run resolves. Default: the declared defaults.
     pub params: Vec<(String, String)>,
+    /// Run only this shard's users (`STRESS_SHARD`: `I/N`, or `auto/N` from the job engine's
+    /// index variable); default: all of them.
+    pub shard: Option<crate::shard::Shard>,
+    /// Start the users at this wall-clock time, ms since the Unix epoch (`STRESS_START_AT`: RFC
+    /// 3339 UTC or `@UNIX_SECONDS`), so that shards started apart measure one window.
+    pub start_at_ms: Option<u64>,
+    /// Only the setup step (`STRESS_SETUP_ONLY=1`) or only the verify step against a merged
+    /// run (`STRESS_VERIFY_ONLY=DIR`); default: the whole run.
+    pub step: Option<crate::shard::Step>,
 }
 
 impl ConfigLayer {
@@ -201,7 +210,10 @@ impl ConfigLayer {
             stuck_grace,
             warmup,
             latency_limit,
-            users_total
+            users_total,
+            shard,
+            start_at_ms,
+            step
         );
         for (name, value) in &upper.params {
             match self.params.iter_mut().find(|(n, _)| n == name) {
@@ -346,6 +358,15 @@ pub struct RunConfig {
     /// The workload's parameters, every declared one with its value.
     #[serde(default, skip_serializing_if = "Params::is_empty")]
     pub params: Params,
+    /// The shard this run is of a sharded run: only its users run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
+    /// The start barrier, ms since the Unix epoch (not replayed: a replay starts at once).
+    #[serde(skip)]
+    pub start_at_ms: Option<u64>,
+    /// What this process does of the run (not replayed).
+    #[serde(skip)]
+    pub step: crate::shard::Step,
 }
 
 fn one_try() -> u32 {
@@ -511,6 +532,9 @@ impl RunConfig {
                 layer.latency_limit.map(|d| d.as_millis() as u64)
             },
             params: Params::default(),
+            shard: layer.shard,
+            start_at_ms: layer.start_at_ms,
+            step: layer.step.clone().unwrap_or_default(),
         };
         // The same checks a replay file goes through.
         config.validate().map_err(ConfigError::Invalid)?;

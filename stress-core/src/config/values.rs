@@ -192,6 +192,21 @@ pub fn switch(s: &str) -> Result<bool, String> {
     }
 }
 
+/// A wall-clock time, as ms since the Unix epoch: RFC 3339 in UTC (`2026-12-02T10:00:00Z`,
+/// fractions of a second allowed) or `@SECONDS` since the epoch (`date +@%s`).
+pub fn start_at(s: &str) -> Result<u64, String> {
+    let what = "give a time in UTC like 2026-12-02T10:00:00Z, or @SECONDS since the Unix epoch";
+    let t = s.trim();
+    if let Some(secs) = t.strip_prefix('@') {
+        let secs: f64 = secs.parse().map_err(|_| format!("`{s}` is not a time: {what}"))?;
+        if !(secs.is_finite() && secs >= 0.0) {
+            return Err(format!("`{s}` is not a time: {what}"));
+        }
+        return Ok((secs * 1000.0).round() as u64);
+    }
+    crate::report::parse_rfc3339_ms(t).ok_or_else(|| format!("`{s}` is not a time: {what}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +260,14 @@ mod tests {
         assert_eq!(duration_or_zero("0"), Ok(Duration::ZERO));
         assert_eq!(users("reader=4"), Ok(UserCounts::PerClass(vec![("reader".into(), 4)])));
         assert_eq!(switch("yes"), Ok(true));
+    }
+
+    #[test]
+    fn start_times_read_utc_or_epoch_seconds() {
+        assert_eq!(start_at("@1796212800"), Ok(1_796_212_800_000));
+        assert_eq!(start_at("2026-12-02T10:00:00Z"), start_at("@1796205600"));
+        for bad in ["@-5", "10:00", "2026-12-02T10:00:00+01:00", "@x"] {
+            assert!(start_at(bad).unwrap_err().contains("give a time in UTC"), "{bad}");
+        }
     }
 }

@@ -9,8 +9,11 @@ mod summary;
 mod timeseries;
 
 pub use console::{ConsoleProgress, Observer, Progress, ProgressLine, ProgressStyle, RunStart, human_us, start_line};
-pub(crate) use files::rfc3339;
 pub use files::{claim_exact, claim_new, default_base, fresh_run_dir, mark_latest, write_atomic};
+pub(crate) use files::{parse_rfc3339_ms, rfc3339};
 pub use replay::{REPLAY_FORMAT_VERSION, ReplayFile};
-pub use summary::{Backpressure, ErrorRecord, MAX_KEPT_ERRORS, SUMMARY_FORMAT_VERSION, Summary, UserSummary, Verify};
+pub use summary::{
+    Backpressure, ErrorRecord, MAX_KEPT_ERRORS, MergedShard, SUMMARY_FORMAT_VERSION, Shards, Summary, UserSummary,
+    Verify,
+};
 pub use timeseries::timeseries_csv;

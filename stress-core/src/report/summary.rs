@@ -6,9 +6,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{FigureStats, IntervalRecord, LatencySummary, OpStats, PhaseStats};
-use crate::thresholds::ThresholdResult;
-use crate::verdict::Failure;
+use crate::thresholds::{Observed, Threshold, ThresholdResult};
 use crate::verdict::StopReason;
+use crate::verdict::{Failure, FailureKind};
 
 /// The version of `summary.json` this build writes and reads: 2 since `failures` are typed
 /// ([`Failure`]: `kind`, its figures, `message`) rather than lines of text.
@@ -135,6 +135,47 @@ pub struct Summary {
     pub passed: bool,
     /// Why it did not pass: each failure typed, with its figures and its line for people.
     pub failures: Vec<Failure>,
+    /// A shard's run, or a run merged from shards: which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Shards>,
+}
+
+/// The shards of a sharded run: in a shard's own summary, which one it is; in a merged run,
+/// which were merged and which are missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shards {
+    /// How many shards the run has.
+    pub count: usize,
+    /// This shard's index (a shard's own run); `None` in a merged run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// How much later than the start barrier (`--start-at`) its users started, ms.
+    #[serde(default)]
+    pub late_ms: u64,
+    /// The shards merged into this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<MergedShard>,
+    /// The shards a partial merge (`--allow-partial`) did without.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<usize>,
+}
+
+/// One shard of a merged run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedShard {
+    /// Its index.
+    pub index: usize,
+    /// Its run directory.
+    pub dir: String,
+    /// Its users.
+    pub users: usize,
+    /// Its ops.
+    pub ops: u64,
+    /// How much later than the start barrier its users started, ms.
+    pub late_ms: u64,
+    /// Seconds after the first shard's users started that its users started (its intervals
+    /// are shifted by this much in the merged time series).
+    pub offset_s: u64,
 }
 
 /// How many errors a summary keeps.
@@ -208,6 +249,60 @@ pub struct ErrorRecord {
 }
 
 impl Summary {
+    /// Sets the verdict from what the run did: its stop, its verify step, its error rate
+    /// against `max_error_rate` and `thresholds` against `observed` (`thresholds`, `failures`
+    /// and `passed` are replaced; other failures, such as reports not written, are kept).
+    pub(crate) fn judge(&mut self, thresholds: &[Threshold], observed: &Observed, max_error_rate: f64) {
+        let detail = self.stop_detail.clone().unwrap_or_default();
+        let mut failures = Vec::new();
+        let stopped = match self.stop_reason {
+            StopReason::DurationElapsed | StopReason::OpLimit => None,
+            StopReason::Error => Some(FailureKind::Error { detail }),
+            StopReason::CrashDetected => Some(FailureKind::Crash { detail }),
+            StopReason::ResourceLimit => Some(FailureKind::ResourceLimit { detail }),
+            StopReason::Interrupted => Some(FailureKind::Interrupted),
+            StopReason::ThresholdBreached => Some(FailureKind::ThresholdAbort { detail }),
+            StopReason::OpFailed => Some(FailureKind::OpFailed { detail }),
+            StopReason::StuckOps => Some(FailureKind::Stuck { detail }),
+        };
+        failures.extend(stopped.map(Failure::new));
+        if self.verify.ran && !self.verify.passed {
+            failures.push(Failure::new(FailureKind::Verify {
+                errors: self.verify.errors.clone(),
+            }));
+        }
+        let (failed, total) = (self.failed_ops, self.total_ops);
+        let rate = if total > 0 { failed as f64 / total as f64 } else { 0.0 };
+        if failed > 0 && rate > max_error_rate {
+            failures.push(Failure::new(FailureKind::ErrorRate {
+                failed,
+                total,
+                observed: rate,
+                limit: max_error_rate,
+                first_error: self
+                    .errors
+                    .first()
+                    .map(|e| format!("{} {}: {}", e.user, e.op, e.message)),
+            }));
+        }
+        self.thresholds = thresholds.iter().map(|t| t.evaluate(observed)).collect();
+        for t in self.thresholds.iter().filter(|t| !t.passed) {
+            failures.push(Failure::new(FailureKind::Threshold {
+                rule: t.rule.clone(),
+                observed: t.observed,
+                unit: t.unit.clone(),
+            }));
+        }
+        // Kept: what the verdict of the run's figures does not decide.
+        failures.extend(
+            self.failures
+                .drain(..)
+                .filter(|f| matches!(f.kind, FailureKind::ReportsNotWritten { .. })),
+        );
+        self.passed = failures.is_empty();
+        self.failures = failures;
+    }
+
     /// The exit code of this run alone ([`crate::verdict::exit_code`]).
     pub fn exit_code(&self) -> u8 {
         crate::verdict::exit_code(&self.failures)

@@ -26,8 +26,9 @@ use crate::report::{
     Summary, Verify,
 };
 use crate::seed::{self, SeedPlan};
+use crate::shard::Step;
 use crate::stats::{Batch, Collector, LatencyHistogram, Measures, OpPart};
-use crate::thresholds::{Threshold, ThresholdResult};
+use crate::thresholds::Threshold;
 use crate::verdict::{Failure, FailureKind};
 use crate::workload::{OpTable, Workload};
 
@@ -104,6 +105,8 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         out_dir: job.out_dir,
         seed: job.plan.seed,
         params: &job.config.params,
+        setup: sets_up(&job),
+        teardown: !(matches!(job.config.step, Step::SetupOnly) || shares_engine(&job)),
     };
     let adapter = Arc::get_mut(&mut job.workload.adapter).expect("no user holds the adapter before the run");
     match panic::catch(|| adapter.start(&ctx)) {
@@ -143,6 +146,24 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         }
     }
     let mut summary = summarize(&job, started_at, &findings);
+    let late_ms = match (job.config.start_at_ms, findings.users_started) {
+        (Some(at), Some(t)) => unix_ms(t).saturating_sub(at),
+        _ => 0,
+    };
+    if let Some(shard) = job.config.shard {
+        summary.shards = Some(crate::report::Shards {
+            count: shard.count,
+            index: Some(shard.index),
+            late_ms,
+            ..Default::default()
+        });
+        if late_ms >= 1000 {
+            summary.warnings.push(format!(
+                "shard {shard}: the users started {:.1}s after the start barrier",
+                late_ms as f64 / 1000.0
+            ));
+        }
+    }
     if let Some(dir) = job.out_dir {
         replay.stop_reason = Some(summary.stop_reason);
         // As the run had it: start may have taken settings from the parameters (Hyper's paths).
@@ -161,7 +182,19 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
             None => write_bytes(&hlog_path, b""),
             Some(Err(e)) => Err(format!("cannot write {}: {e}", hlog_path.display())),
         };
+        let shard_files = match job.config.shard {
+            Some(shard) => {
+                let manifest = shard_manifest(&job, &findings, shard, users_started, late_ms);
+                [
+                    write_json(&dir.join("shard.json"), &manifest),
+                    write_json(&dir.join("ledger.json"), &ledgers_of(&findings.users)),
+                ]
+            }
+            None => [Ok(()), Ok(())],
+        };
         let problems = [
+            shard_files[0].clone(),
+            shard_files[1].clone(),
             write_bytes(&dir.join("timeseries.csv"), csv.as_bytes()),
             hlog,
             write_json(&dir.join("replay.json"), &replay),
@@ -194,6 +227,69 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     summary
 }
 
+/// Ms since the Unix epoch.
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A shard's `shard.json`: who it is, and the histograms the merge needs beyond the interval
+/// log.
+fn shard_manifest<A: Adapter>(
+    job: &Job<'_, A>,
+    f: &Findings,
+    shard: crate::shard::Shard,
+    users_started: SystemTime,
+    late_ms: u64,
+) -> crate::shard::ShardManifest {
+    use crate::shard::encode;
+    let mut m = crate::shard::ShardManifest {
+        format_version: crate::shard::SHARD_FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        workload: job.name.clone(),
+        adapter: job.workload.adapter.name().to_owned(),
+        seed: job.plan.seed,
+        index: shard.index,
+        count: shard.count,
+        config_hash: crate::shard::config_hash(&job.config),
+        shared_engine: job.workload.adapter.shared(),
+        users_started_ms: unix_ms(users_started),
+        start_at_ms: job.config.start_at_ms,
+        late_ms,
+        lag_sum_us: 0,
+        open_loop: false,
+        service: BTreeMap::new(),
+        service_seconds: BTreeMap::new(),
+        untimed: BTreeMap::new(),
+        phases: BTreeMap::new(),
+    };
+    if let Some(c) = &f.collector {
+        m.lag_sum_us = c.schedule.lag_sum_us;
+        m.open_loop = c.open_loop;
+        for (name, (service, untimed)) in f.op_names.iter().zip(c.service_and_untimed()) {
+            if c.open_loop && !service.is_empty() {
+                m.service.insert(name.clone(), encode(service));
+            }
+            if !untimed.is_empty() {
+                m.untimed.insert(name.clone(), encode(untimed));
+            }
+        }
+        if c.open_loop {
+            for (second, h) in c.service_seconds().into_iter().flatten() {
+                m.service_seconds.insert(*second, encode(h));
+            }
+        }
+    }
+    let mut measures = Measures::default();
+    for u in &f.users {
+        measures.merge(&u.measures);
+    }
+    for (name, h) in measures.phase_histograms() {
+        m.phases.insert(name.to_owned(), encode(h));
+    }
+    m
+}
+
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(value).map_err(|e| format!("cannot serialise {}: {e}", path.display()))?;
     write_bytes(path, &json)
@@ -203,11 +299,37 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
     report::write_atomic(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Whether this run sets its databases up: not a shard of a run on a shared engine (its
+/// setup step ran before), nor a verify-only step.
+fn sets_up<A: Adapter>(job: &Job<'_, A>) -> bool {
+    !(matches!(job.config.step, Step::VerifyOnly(_)) || shares_engine(job))
+}
+
+/// Whether this is a shard of a run whose shards share one engine.
+fn shares_engine<A: Adapter>(job: &Job<'_, A>) -> bool {
+    job.config.shard.is_some() && job.workload.adapter.shared()
+}
+
+/// Waits for the start barrier (`--start-at`); `false` when interrupted meanwhile.
+fn wait_for_barrier(at_ms: u64) -> bool {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(at_ms);
+    while let Ok(left) = at.duration_since(SystemTime::now()) {
+        if left.is_zero() {
+            break;
+        }
+        if signal::interrupted() {
+            return false;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    true
+}
+
 /// Setup, users, verify: the phases after the adapter started.
 fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let adapter = &job.workload.adapter;
     // Setup, once per database, each with its own seeded RNG.
-    if let Some(setup) = &job.workload.setup {
+    if let Some(setup) = job.workload.setup.as_ref().filter(|_| sets_up(job)) {
         for db in &job.plan.databases {
             if signal::interrupted() {
                 findings.stop = Some((
@@ -225,8 +347,30 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             }
         }
     }
+    match &job.config.step {
+        Step::SetupOnly => {
+            findings.stop = Some((StopReason::OpLimit, "setup step only".into()));
+            return;
+        }
+        Step::VerifyOnly(dir) => {
+            findings.stop = Some((StopReason::OpLimit, format!("verify step only, of {}", dir.display())));
+            match crate::shard::Ledgers::load(dir) {
+                Ok(ledgers) => verify_all(job, findings, |db| {
+                    ledgers.databases.get(&db).cloned().unwrap_or_default()
+                }),
+                Err(e) => findings.stop = Some((StopReason::Error, e)),
+            }
+            return;
+        }
+        Step::Run => {}
+    }
+    if let Some(at) = job.config.start_at_ms
+        && !wait_for_barrier(at)
+    {
+        findings.stop = Some((StopReason::Interrupted, "while waiting for the start barrier".into()));
+        return;
+    }
     run_users(job, findings);
-    let adapter = &job.workload.adapter;
     // After a crash the engine cannot be asked; with users abandoned their ledgers are gone.
     if findings
         .stop
@@ -235,14 +379,33 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     {
         return;
     }
-    // Verify, once per database, against the ledgers of its users.
+    // The shards of a run on a shared engine leave the verify step to its own step, after the
+    // merge: their ledgers go to ledger.json.
+    if shares_engine(job) {
+        return;
+    }
+    let ledgers = ledgers_of(&findings.users);
+    verify_all(job, findings, |db| {
+        ledgers.databases.get(&db).cloned().unwrap_or_default()
+    });
+}
+
+/// The acknowledged writes of these users, per database.
+fn ledgers_of(users: &[UserResult]) -> crate::shard::Ledgers {
+    let mut out = crate::shard::Ledgers::default();
+    for u in users {
+        out.databases.entry(u.summary.db).or_default().merge(&u.ledger);
+    }
+    out
+}
+
+/// The verify step, once per database, against `ledger(db)`.
+fn verify_all<A: Adapter>(job: &Job<'_, A>, findings: &mut Findings, ledger: impl Fn(usize) -> Ledger) {
+    let adapter = &job.workload.adapter;
     if let Some(verify) = &job.workload.verify {
         findings.verify.ran = true;
         for db in &job.plan.databases {
-            let mut ledger = Ledger::default();
-            for u in findings.users.iter().filter(|u| u.summary.db == db.index) {
-                ledger.merge(&u.ledger);
-            }
+            let ledger = ledger(db.index);
             let result = panic::catch(|| {
                 adapter
                     .connect(db.index)
@@ -284,6 +447,22 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let connect_id = (names.len() - 1) as u32;
     findings.op_names = names.clone();
 
+    // This process's users (a shard's part of the plan), each with its index in its class
+    // over the whole run: the stages' gate ranks users across every shard.
+    let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
+    let mut mine: Vec<(crate::seed::UserSeed, usize, usize)> = Vec::new();
+    for (global, user) in job.plan.users.iter().enumerate() {
+        let ci = workload
+            .classes
+            .iter()
+            .position(|c| c.name == user.class)
+            .expect("replay users were checked against the classes");
+        let in_class = index_in_class[ci];
+        index_in_class[ci] += 1;
+        if job.config.shard.is_none_or(|s| s.owns(global)) {
+            mine.push((user.clone(), ci, in_class));
+        }
+    }
     let shared = Arc::new(Shared {
         signal: StopSignal::default(),
         paused: AtomicBool::new(false),
@@ -291,12 +470,13 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         errors: ErrorLog::default(),
         active: AtomicUsize::new(0),
         gate: StartGate::default(),
-        clocks: (0..job.plan.users.len()).map(|_| UserClock::default()).collect(),
+        clocks: (0..mine.len()).map(|_| UserClock::default()).collect(),
         max_stall_us: std::sync::atomic::AtomicU64::new(0),
     });
     let users_done = Arc::new(AtomicBool::new(false));
     let config = Arc::new(job.config.clone());
     let mut sources: Vec<Box<dyn MetricsSource>> = vec![Box::new(ProcessMetrics::new())];
+    let keep_service_seconds = job.config.shard.is_some();
     sources.extend(workload.adapter.metrics_sources());
     sources.append(&mut job.sources);
     let mut monitor = Monitor {
@@ -333,11 +513,14 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         stage: None,
         told_stopping: false,
     };
+    if keep_service_seconds {
+        monitor.collector.keep_service_seconds();
+    }
     for o in monitor.observers.iter_mut() {
         o.on_start(&RunStart {
             workload: &job.name,
             seed: job.plan.seed,
-            users: job.plan.users.len(),
+            users: mine.len(),
             duration: config.duration(),
             ops_per_user: config.ops_per_user,
             out_dir: job.out_dir,
@@ -346,30 +529,25 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     // A user sends one part per interval in which it finished ops, so the collector's work
     // grows with users, not with ops. Bounded all the same: should the collector fall behind
     // (a thousand users on two cores), users wait for it instead of queueing without limit.
-    let (tx, rx) = crossbeam::channel::bounded::<Batch>(job.plan.users.len().max(1) * PARTS_IN_FLIGHT_PER_USER);
-    // Users of classes with a rate of their own follow it; the others share the workload's.
+    let (tx, rx) = crossbeam::channel::bounded::<Batch>(mine.len().max(1) * PARTS_IN_FLIGHT_PER_USER);
+    // Users of classes with a rate of their own follow it; the others share the workload's, as
+    // one of all the run's users (a shard runs its users' shares).
     let has_rate = |class: &str| workload.classes.iter().any(|c| c.name == class && c.rate.is_some());
     let total_users = job.plan.users.iter().filter(|u| !has_rate(&u.class)).count().max(1) as f64;
     let peak = config.stages.iter().map(|s| s.target).fold(0.0, f64::max);
-    let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
     let spawning = Instant::now();
-    let planned = job.plan.users.len();
+    let planned = mine.len();
     // What the user threads share, owned: a thread stuck in an op is abandoned with its copy.
     let (classes, tables, op_ids) = (Arc::new(workload.classes.clone()), Arc::new(tables), Arc::new(op_ids));
     let mut handles = Vec::new();
-    for user in &job.plan.users {
-        let ci = workload
-            .classes
-            .iter()
-            .position(|c| c.name == user.class)
-            .expect("replay users were checked against the classes");
+    for (user, ci, index_in_class) in &mine {
+        let (ci, index_in_class) = (*ci, *index_in_class);
         let in_class = config
             .users
             .iter()
             .find(|(c, _)| *c == user.class)
             .map_or(1, |(_, n)| (*n).max(1));
-        let rank = (index_in_class[ci] as f64 + 0.5) / in_class as f64;
-        index_in_class[ci] += 1;
+        let rank = (index_in_class as f64 + 0.5) / in_class as f64;
         let pace = Pace {
             share: match (workload.classes[ci].rate, config.rate, config.stages.is_empty()) {
                 (Some(r), _, _) => Share::Fixed(r / in_class as f64),
@@ -486,7 +664,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let mut abandoned: Vec<String> = Vec::new();
     for (index, h) in handles.into_iter().enumerate() {
         if stuck && !h.is_finished() {
-            let seed = &job.plan.users[index];
+            let seed = &mine[index].0;
             let clock = &shared.clocks[index];
             let op = clock.op.load(Ordering::Relaxed).checked_sub(1);
             let busy = clock.busy_since.load(Ordering::Relaxed);
@@ -609,47 +787,8 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         .zip(c.per_op())
         .filter(|(name, s)| name != "connect" || s.count > 0)
         .collect();
-    let mut failures = Vec::new();
-    let stopped = match stop_reason {
-        StopReason::DurationElapsed | StopReason::OpLimit => None,
-        StopReason::Error => Some(FailureKind::Error { detail: detail.clone() }),
-        StopReason::CrashDetected => Some(FailureKind::Crash { detail: detail.clone() }),
-        StopReason::ResourceLimit => Some(FailureKind::ResourceLimit { detail: detail.clone() }),
-        StopReason::Interrupted => Some(FailureKind::Interrupted),
-        StopReason::ThresholdBreached => Some(FailureKind::ThresholdAbort { detail: detail.clone() }),
-        StopReason::OpFailed => Some(FailureKind::OpFailed { detail: detail.clone() }),
-        StopReason::StuckOps => Some(FailureKind::Stuck { detail: detail.clone() }),
-    };
-    failures.extend(stopped.map(Failure::new));
-    if f.verify.ran && !f.verify.passed {
-        failures.push(Failure::new(FailureKind::Verify {
-            errors: f.verify.errors.clone(),
-        }));
-    }
-    let rate = if total_ops > 0 {
-        failed_ops as f64 / total_ops as f64
-    } else {
-        0.0
-    };
-    if failed_ops > 0 && rate > job.config.max_error_rate {
-        failures.push(Failure::new(FailureKind::ErrorRate {
-            failed: failed_ops,
-            total: total_ops,
-            observed: rate,
-            limit: job.config.max_error_rate,
-            first_error: f.errors.first().map(|e| format!("{} {}: {}", e.user, e.op, e.message)),
-        }));
-    }
     let mut observed = observed(c, &f.op_names, secs);
     observed.delivered = schedule(&f.users).1;
-    let thresholds: Vec<ThresholdResult> = job.thresholds.iter().map(|t| t.evaluate(&observed)).collect();
-    for t in thresholds.iter().filter(|t| !t.passed) {
-        failures.push(Failure::new(FailureKind::Threshold {
-            rule: t.rule.clone(),
-            observed: t.observed,
-            unit: t.unit.clone(),
-        }));
-    }
     let mut measures = Measures::default();
     for u in &f.users {
         measures.merge(&u.measures);
@@ -677,7 +816,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
             f.errors_seen - f.errors.len()
         ));
     }
-    Summary {
+    let mut summary = Summary {
         format_version: SUMMARY_FORMAT_VERSION,
         workload: job.name.clone(),
         adapter: job.workload.adapter.name().to_owned(),
@@ -711,7 +850,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         delivered,
         retried_ops: f.users.iter().map(|u| u.summary.retried_ops).sum(),
         retries: f.users.iter().map(|u| u.summary.retries).sum(),
-        thresholds,
+        thresholds: Vec::new(),
         timeseries: c.intervals().to_vec(),
         ops,
         users: f.users.iter().map(|u| u.summary.clone()).collect(),
@@ -724,9 +863,12 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         verify: f.verify.clone(),
         errors: f.errors.clone(),
         warnings,
-        passed: failures.is_empty(),
-        failures,
-    }
+        passed: true,
+        failures: Vec::new(),
+        shards: None,
+    };
+    summary.judge(&job.thresholds, &observed, job.config.max_error_rate);
+    summary
 }
 
 /// How often the stall watcher looks at the users' clocks.

@@ -274,7 +274,10 @@ impl Runner {
             return Err(e.clone().into());
         }
         let classes = workload.classes();
-        let (config, plan) = match &self.replay {
+        let empty = ConfigLayer::default();
+        // What the environment and the caller say, over the attribute and the code.
+        let given = self.env.as_ref().map_or(&empty, |e| &e.layer).clone().with(&self.api);
+        let (mut config, plan) = match &self.replay {
             Some((path, file)) => replay_plan(
                 &self.name,
                 workload.adapter.name(),
@@ -292,11 +295,7 @@ impl Runner {
                     databases: workload.databases,
                     ..ConfigLayer::default()
                 };
-                let empty = ConfigLayer::default();
-                let layer = code
-                    .with(&ConfigLayer::from_attr(&self.attr))
-                    .with(self.env.as_ref().map_or(&empty, |e| &e.layer))
-                    .with(&self.api);
+                let layer = code.with(&ConfigLayer::from_attr(&self.attr)).with(&given);
                 let seed = layer.seed.unwrap_or_else(seed::random_seed);
                 let mut config = RunConfig::resolve(&layer, &classes, seed, self.smoke)?;
                 config.params = Params::resolve(workload.params(), &layer.params).map_err(ConfigError::Invalid)?;
@@ -305,6 +304,16 @@ impl Runner {
                 (config, plan)
             }
         };
+        if self.replay.is_some() {
+            // A replay keeps the recorded run's settings, but runs the shard it is told to
+            // (`replay --shard`), and a step or a barrier of its own.
+            if given.shard.is_some() {
+                config.shard = given.shard;
+            }
+            config.start_at_ms = given.start_at_ms;
+            config.step = given.step.clone().unwrap_or_default();
+        }
+        check_step(&config, workload.adapter.shared())?;
         let op_names: Vec<String> = {
             let mut names: Vec<String> = Vec::new();
             for op in workload.classes.iter().flat_map(|c| &c.ops) {
@@ -338,7 +347,10 @@ impl Runner {
         if signal::interrupted() {
             return Err(RunError::Interrupted);
         }
+        let step = config.step.clone();
         let out_dir = match &self.output {
+            // A setup or verify step writes no run of its own (verify writes into the merged run).
+            _ if step != crate::shard::Step::Run => None,
             Output::None => None,
             Output::Exact(dir) => {
                 if let Some((src, _)) = &self.replay {
@@ -360,6 +372,26 @@ impl Runner {
             origin: self.origin.or_else(|| self.replay.and_then(|(_, f)| f.origin)),
             lifeline: self.lifeline,
         });
+        let is_step = step != crate::shard::Step::Run;
+        let (summary, out_dir) = match step {
+            crate::shard::Step::VerifyOnly(dir) if summary.verify.ran => {
+                let merged =
+                    crate::shard::merge::record_verify(&dir, &summary.verify).map_err(|message| RunError::Output {
+                        path: dir.clone(),
+                        message,
+                    })?;
+                (merged, Some(dir))
+            }
+            _ => (summary, out_dir),
+        };
+        if is_step {
+            // A step writes no run directory: `cargo stress` reads its verdict from here.
+            eprintln!(
+                "{}{}",
+                crate::SUMMARY_PREFIX,
+                serde_json::to_string(&summary).unwrap_or_default()
+            );
+        }
         Ok(RunReport { summary, out_dir })
     }
 }
@@ -421,6 +453,23 @@ fn replay_plan(
     // cannot be repeated.
     config.params = Params::resolve(params, &file.config.params.to_pairs()).map_err(mismatch)?;
     Ok((config, file.seed_plan()))
+}
+
+/// A step of a sharded run that cannot do what it is asked: one line naming the fix.
+fn check_step(config: &RunConfig, shared: bool) -> Result<(), ConfigError> {
+    use crate::shard::Step;
+    let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+    match (&config.step, config.shard) {
+        (Step::SetupOnly | Step::VerifyOnly(_), Some(_)) => {
+            bad("a setup-only or verify-only step is not a shard: run it once, without --shard")
+        }
+        (Step::SetupOnly | Step::VerifyOnly(_), None) if !shared => bad(
+            "a setup-only or verify-only step needs an engine the shards share (a server given by address, \
+             like STRESS_PG_DSN): on this adapter each shard sets up and verifies its own engine",
+        ),
+        (Step::VerifyOnly(dir), None) => crate::shard::Ledgers::load(dir).map(drop).map_err(ConfigError::Invalid),
+        _ => Ok(()),
+    }
 }
 
 fn refuse_original(out: &Path, original: &Path) -> Result<(), RunError> {

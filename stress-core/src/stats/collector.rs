@@ -199,6 +199,9 @@ pub(crate) struct Collector {
     pub(crate) max_stall_us: u64,
     /// Every closed interval's latencies per op, encoded.
     log: HistogramLog,
+    /// Each closed interval's service time over every op, kept for a shard's manifest (the
+    /// merge recomputes the intervals' service p99 from them); `None`: not kept.
+    service_seconds: Option<BTreeMap<u64, LatencyHistogram>>,
 }
 
 impl Collector {
@@ -218,6 +221,7 @@ impl Collector {
             substituted: 0,
             max_stall_us: 0,
             log: HistogramLog::new(names),
+            service_seconds: None,
         }
     }
 
@@ -343,6 +347,11 @@ impl Collector {
             let s = hist.summary();
             (record.p50_us, record.p99_us, record.max_us) = (s.p50, s.p99, s.max);
             record.service_p99_us = service.quantile(0.99);
+            if let Some(kept) = &mut self.service_seconds
+                && !service.is_empty()
+            {
+                kept.insert(record.second, service);
+            }
             self.closed.push(record);
         }
         &self.closed[first_new.min(self.closed.len())..]
@@ -371,6 +380,22 @@ impl Collector {
         workload: &str,
     ) -> Result<Option<Vec<u8>>, String> {
         self.log.finish(path, start, workload)
+    }
+
+    /// Keeps each interval's service-time histogram (a shard's run: see
+    /// [`service_seconds`](Self::service_seconds)).
+    pub(crate) fn keep_service_seconds(&mut self) {
+        self.service_seconds.get_or_insert_with(BTreeMap::new);
+    }
+
+    /// Each closed interval's service time over every op, if kept.
+    pub(crate) fn service_seconds(&self) -> Option<&BTreeMap<u64, LatencyHistogram>> {
+        self.service_seconds.as_ref()
+    }
+
+    /// Per run op index: its service-time and untimed histograms over the run.
+    pub(crate) fn service_and_untimed(&self) -> impl Iterator<Item = (&LatencyHistogram, &LatencyHistogram)> {
+        self.service.iter().zip(&self.untimed)
     }
 
     /// Latency over every op: the per-op histograms merged (on demand, off the hot path).

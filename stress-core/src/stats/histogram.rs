@@ -46,6 +46,19 @@ impl LatencyHistogram {
         Self(h, max)
     }
 
+    /// The exact maximum, known from elsewhere (a serialized histogram keeps only its
+    /// bucket): taken when it lies in the histogram's top bucket.
+    pub(crate) fn set_exact_max(&mut self, max: u64) {
+        if !self.0.is_empty() && self.0.equivalent(max, self.0.max()) {
+            self.1 = max;
+        }
+    }
+
+    /// The exact maximum (0 when empty).
+    pub(crate) fn exact_max(&self) -> u64 {
+        self.1
+    }
+
     /// The HdrHistogram itself (for its serializers).
     pub(crate) fn inner(&self) -> &Histogram<u64> {
         &self.0

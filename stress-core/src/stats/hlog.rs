@@ -42,10 +42,7 @@ impl HistogramLog {
     /// A log for ops of these names (a tag cannot hold `,`, a space or a line break: those
     /// become `_`).
     pub(crate) fn new(names: &[String]) -> Self {
-        let tags = names
-            .iter()
-            .map(|n| n.chars().map(|c| if ",\r\n ".contains(c) { '_' } else { c }).collect())
-            .collect();
+        let tags = names.iter().map(|n| tag_of(n)).collect();
         Self {
             body: Vec::new(),
             serializer: V2DeflateSerializer::new(),
@@ -149,6 +146,14 @@ impl HistogramLog {
         out.extend_from_slice(&self.body);
         out
     }
+}
+
+/// The tag of op `name` in the log: a tag cannot hold `,`, a space or a line break, so those
+/// become `_`.
+pub(crate) fn tag_of(name: &str) -> String {
+    name.chars()
+        .map(|c| if ",\r\n ".contains(c) { '_' } else { c })
+        .collect()
 }
 
 /// The log's headers: who wrote it, the unit, the start (wall clock), the column legend.

@@ -67,6 +67,11 @@ impl Measures {
         p.total += d;
     }
 
+    /// Each phase's durations, µs.
+    pub(crate) fn phase_histograms(&self) -> impl Iterator<Item = (&str, &LatencyHistogram)> {
+        self.phases.iter().map(|(n, p)| (n.as_str(), &p.hist))
+    }
+
     pub(crate) fn figure(&mut self, name: &str, value: f64) {
         if !value.is_finite() {
             return;
