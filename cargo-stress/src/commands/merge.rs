@@ -32,12 +32,17 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<(), CliError> {
         s.latency_us.max
     );
     for m in &shards.merged {
+        let barrier = if m.late_ms > 0 {
+            format!(", {:.1} s after the start barrier", m.late_ms as f64 / 1000.0)
+        } else {
+            String::new()
+        };
         println!(
-            "  shard {}: {} users, {} ops, started {:.1}s after the barrier, {} s after the first shard ({})",
+            "  shard {}: {} user{}, {} ops, started {} s after the first shard{barrier} ({})",
             m.index,
             m.users,
+            if m.users == 1 { "" } else { "s" },
             m.ops,
-            m.late_ms as f64 / 1000.0,
             m.offset_s,
             m.dir
         );
