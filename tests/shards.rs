@@ -211,6 +211,11 @@ fn bad_shard_settings_are_refused_before_anything_runs() {
         let out = on_fixture_with(&shard_args(shard, "1", &out_dir), env);
         refused(&out, want);
     }
+    // blobs has 3 writers here: a fourth shard would run nobody.
+    refused(
+        &on_fixture_with(&shard_args("3/4", "1", &out_dir), &[]),
+        "shard 3/4 would run no user",
+    );
     let out = on_fixture_with(&["run", "blobs", "--exact", "--setup-only"], &[]);
     refused(&out, "needs an engine the shards share");
     let out = on_fixture_with(&["run", "blobs", "--exact", "--start-at", "tomorrow"], &[]);

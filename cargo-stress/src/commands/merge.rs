@@ -33,7 +33,7 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<(), CliError> {
     );
     for m in &shards.merged {
         let barrier = if m.late_ms > 0 {
-            format!(", {:.1} s after the start barrier", m.late_ms as f64 / 1000.0)
+            format!(", {} ms after the start barrier", m.late_ms)
         } else {
             String::new()
         };

@@ -159,7 +159,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         });
         if late_ms >= 1000 {
             summary.warnings.push(format!(
-                "shard {shard}: the users started {:.1}s after the start barrier",
+                "the users started {:.1}s after the start barrier (--start-at): the shards' windows differ by as much",
                 late_ms as f64 / 1000.0
             ));
         }

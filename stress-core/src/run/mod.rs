@@ -213,6 +213,12 @@ impl Runner {
         self
     }
 
+    /// Runs only shard `shard` of the run's users (see [`crate::shard`]).
+    pub fn shard(mut self, shard: crate::shard::Shard) -> Self {
+        self.api.shard = Some(shard);
+        self
+    }
+
     /// Think time range, ms.
     pub fn think_ms(mut self, min: u64, max: u64) -> Self {
         (self.api.think_min_ms, self.api.think_max_ms) = (Some(min), Some(max));
@@ -277,7 +283,17 @@ impl Runner {
         let empty = ConfigLayer::default();
         // What the environment and the caller say, over the attribute and the code.
         let given = self.env.as_ref().map_or(&empty, |e| &e.layer).clone().with(&self.api);
-        let (mut config, plan) = match &self.replay {
+        // A verify step takes the merged run's settings (databases, parameters) and plan.
+        let merged = match &given.step {
+            Some(crate::shard::Step::VerifyOnly(dir)) if self.replay.is_none() => {
+                let path = dir.join("replay.json");
+                let file = ReplayFile::load(&path)?;
+                Some((path, file))
+            }
+            _ => None,
+        };
+        let replay = self.replay.as_ref().or(merged.as_ref());
+        let (mut config, plan) = match replay {
             Some((path, file)) => replay_plan(
                 &self.name,
                 workload.adapter.name(),
@@ -304,7 +320,7 @@ impl Runner {
                 (config, plan)
             }
         };
-        if self.replay.is_some() {
+        if replay.is_some() {
             // A replay keeps the recorded run's settings, but runs the shard it is told to
             // (`replay --shard`), and a step or a barrier of its own.
             if given.shard.is_some() {
@@ -314,6 +330,17 @@ impl Runner {
             config.step = given.step.clone().unwrap_or_default();
         }
         check_step(&config, workload.adapter.shared())?;
+        if let Some(shard) = config.shard {
+            let users = plan.users.len();
+            if shard.index >= users {
+                return Err(ConfigError::Invalid(format!(
+                    "shard {shard} would run no user: the run has {users} user{}, so at most {users} shards; \
+                     run fewer shards or more users",
+                    if users == 1 { "" } else { "s" }
+                ))
+                .into());
+            }
+        }
         let op_names: Vec<String> = {
             let mut names: Vec<String> = Vec::new();
             for op in workload.classes.iter().flat_map(|c| &c.ops) {

@@ -462,12 +462,10 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
         }
     };
     for (s, off) in shards.iter().zip(&offsets) {
-        let late = s.manifest.late_ms;
-        if s.manifest.start_at_ms.is_some() && late >= 1000 {
+        if *off > 0 {
             warnings.push(format!(
-                "shard {} started {:.1}s after the start barrier (its intervals are shifted by {off}s)",
-                s.manifest.index,
-                late as f64 / 1000.0
+                "shard {}'s users started {off}s after the first shard's: its seconds are shifted by {off}s",
+                s.manifest.index
             ));
         }
         warnings.extend(
