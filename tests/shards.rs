@@ -159,6 +159,31 @@ fn shards_merge_into_one_run_that_report_and_replay_read() {
         "{}",
         text(&out.stdout)
     );
+    // And one user of it.
+    let one = tmp.path().join("replay-writer-2");
+    let replay_user = |user: &str, out: &Path| {
+        cargo_stress(&[
+            "replay",
+            merged.to_str().unwrap(),
+            "--user",
+            user,
+            "--debug",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let out = replay_user("writer-2", &one);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(ids(&one), ["writer-2"]);
+    assert!(
+        text(&out.stdout).contains("op_digest: 1 of 1 users match"),
+        "{}",
+        text(&out.stdout)
+    );
+    refused(
+        &replay_user("writer-9", &tmp.path().join("never")),
+        "user `writer-9` is not one of the run's: its users are writer-0, writer-1, writer-2",
+    );
 
     // A partial merge says what it lacks.
     let partial = tmp.path().join("partial");

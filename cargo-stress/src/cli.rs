@@ -364,6 +364,10 @@ pub struct ReplayArgs {
     /// Replay only shard I of N of the run (of a merged run, say).
     #[arg(long, value_parser = shard, value_name = "I/N")]
     pub shard: Option<Shard>,
+    /// Replay only this user (its id, like writer-1; repeatable), with its seed, database and
+    /// share of the rate.
+    #[arg(long = "user", value_name = "ID")]
+    pub users: Vec<String>,
     /// The build profile.
     #[command(flatten)]
     pub build: BuildArgs,

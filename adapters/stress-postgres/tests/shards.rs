@@ -192,6 +192,31 @@ fn three_shards_against_one_server_merge_into_exactly_the_unsharded_run() {
     let merged_dir = tmp.path().join("merged");
     let merged = merge(&dirs, &merged_dir, MergeOptions::default()).unwrap();
     assert!(merged.passed, "{:?}", merged.failures);
+    // The verify step holds the server to the merged ledger: one row more acknowledged than
+    // the shards wrote fails it, and the failure is recorded in that run.
+    let doctored = tmp.path().join("merged-doctored");
+    std::fs::create_dir(&doctored).unwrap();
+    for f in [
+        "summary.json",
+        "replay.json",
+        "ledger.json",
+        "histograms.hlog",
+        "timeseries.csv",
+    ] {
+        std::fs::copy(merged_dir.join(f), doctored.join(f)).unwrap();
+    }
+    let mut ledger: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(doctored.join("ledger.json")).unwrap()).unwrap();
+    let acknowledged = ledger["databases"]["0"]["rows"]["events"].as_u64().unwrap();
+    ledger["databases"]["0"]["rows"]["events"] = (acknowledged + 1).into();
+    std::fs::write(doctored.join("ledger.json"), ledger.to_string()).unwrap();
+    let mut vars = common("stress_0");
+    vars.push(("STRESS_VERIFY_ONLY", doctored.display().to_string()));
+    assert!(!spawn(&vars).wait_with_output().unwrap().status.success());
+    let bad = load(&doctored);
+    assert!(bad.verify.ran && !bad.verify.passed && !bad.passed, "{:?}", bad.verify);
+    assert!(bad.verify.errors[0].contains("expected"), "{:?}", bad.verify.errors);
+
     let mut vars = common("stress_0");
     vars.push(("STRESS_VERIFY_ONLY", merged_dir.display().to_string()));
     succeeded(spawn(&vars).wait_with_output().unwrap(), "the verify step");

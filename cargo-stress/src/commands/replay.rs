@@ -76,6 +76,7 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<(), CliError> {
     // A replay of one shard (of a merged run, say) runs that shard's users only.
     let settings = stress_core::ConfigLayer {
         shard: args.shard,
+        only_users: args.users.clone(),
         ..stress_core::ConfigLayer::default()
     };
     let ran = run_one(w, &settings, Some(&replay_json), &out, &mut status)?;
@@ -83,7 +84,7 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<(), CliError> {
     report(&[(w, out, summary.clone())]);
     let original = Summary::load(&original_dir.join("summary.json")).ok();
     let diverged = match &original {
-        Some(o) => compare_digests(o, &summary),
+        Some(o) => compare_digests(o, &summary, args.shard.is_some() || !args.users.is_empty()),
         None => {
             println!("no summary.json beside the replay file: nothing to compare digests with");
             0
@@ -104,14 +105,15 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Prints each user's digest beside the original's; returns how many differ.
-fn compare_digests(original: &Summary, replay: &Summary) -> usize {
+/// Prints each user's digest beside the original's (only the replayed users' for a replay of
+/// some: `partial`); returns how many differ.
+fn compare_digests(original: &Summary, replay: &Summary, partial: bool) -> usize {
     let mut differ = 0;
     // A replay of one shard is compared on that shard's users.
     let replayed: Vec<_> = original
         .users
         .iter()
-        .filter(|u| replay.users.iter().any(|r| r.id == u.id) || replay.shards.is_none())
+        .filter(|u| !partial || replay.users.iter().any(|r| r.id == u.id))
         .collect();
     let rows: Vec<[String; 4]> = replayed
         .iter()

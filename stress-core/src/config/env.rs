@@ -105,6 +105,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_START_AT",
     "STRESS_SETUP_ONLY",
     "STRESS_VERIFY_ONLY",
+    "STRESS_ONLY_USERS",
     SETTINGS_VAR,
     // And one per class: users of class `inserter` (overridden by STRESS_USERS).
     "STRESS_<CLASS>_USERS",
@@ -224,14 +225,25 @@ impl EnvConfig {
                 "STRESS_MAX_DATABASES" => l.max_databases = Some(values::count_usize(v).map_err(at)?),
                 "STRESS_WARMUP" => l.warmup = Some(values::duration_or_zero(v).map_err(at)?),
                 "STRESS_LATENCY_LIMIT" => l.latency_limit = Some(values::duration(v).map_err(at)?),
-                "STRESS_SHARD" => l.shard = Some(crate::shard::Shard::parse(v).map_err(at)?),
+                "STRESS_SHARD" => l.shard = Some(super::Shard::parse(v).map_err(at)?),
                 "STRESS_START_AT" => l.start_at_ms = Some(values::start_at(v).map_err(at)?),
                 "STRESS_SETUP_ONLY" => {
                     if values::switch(v).map_err(at)? {
-                        l.step = Some(crate::shard::Step::SetupOnly);
+                        l.step = Some(super::Step::SetupOnly);
                     }
                 }
-                "STRESS_VERIFY_ONLY" => l.step = Some(crate::shard::Step::VerifyOnly(path(&name, v)?)),
+                "STRESS_VERIFY_ONLY" => l.step = Some(super::Step::VerifyOnly(path(&name, v)?)),
+                "STRESS_ONLY_USERS" => {
+                    l.only_users = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|u| !u.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    if l.only_users.is_empty() {
+                        return Err(at("expected user ids like writer-1,reader-0".into()));
+                    }
+                }
                 SETTINGS_VAR => {
                     handover = Some(serde_json::from_str(v).map_err(|e| {
                         at(format!(

@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 
 mod attr;
 mod env;
+mod shard;
 pub mod values;
 
 pub use attr::AttrOptions;
 pub use env::{EnvConfig, EnvRun, Handover, KNOWN_VARS, Origin, SETTINGS_VAR};
+pub use shard::{AUTO_INDEX_VARS, Shard, Step};
 pub use values::{UserCounts, stages as parse_stages};
 
 use crate::error::ConfigError;
@@ -116,13 +118,16 @@ pub struct ConfigLayer {
     pub params: Vec<(String, String)>,
     /// Run only this shard's users (`STRESS_SHARD`: `I/N`, or `auto/N` from the job engine's
     /// index variable); default: all of them.
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<Shard>,
     /// Start the users at this wall-clock time, ms since the Unix epoch (`STRESS_START_AT`: RFC
     /// 3339 UTC or `@UNIX_SECONDS`), so that shards started apart measure one window.
     pub start_at_ms: Option<u64>,
     /// Only the setup step (`STRESS_SETUP_ONLY=1`) or only the verify step against a merged
     /// run (`STRESS_VERIFY_ONLY=DIR`); default: the whole run.
-    pub step: Option<crate::shard::Step>,
+    pub step: Option<Step>,
+    /// Run only these users, by id (`STRESS_ONLY_USERS=writer-1,reader-0`): a replay of one
+    /// user. Each keeps its seed, database and share of the rate. Default: every user.
+    pub only_users: Vec<String>,
 }
 
 impl ConfigLayer {
@@ -215,6 +220,9 @@ impl ConfigLayer {
             start_at_ms,
             step
         );
+        if !upper.only_users.is_empty() {
+            self.only_users = upper.only_users.clone();
+        }
         for (name, value) in &upper.params {
             match self.params.iter_mut().find(|(n, _)| n == name) {
                 Some(slot) => slot.1 = value.clone(),
@@ -360,13 +368,16 @@ pub struct RunConfig {
     pub params: Params,
     /// The shard this run is of a sharded run: only its users run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<Shard>,
     /// The start barrier, ms since the Unix epoch (not replayed: a replay starts at once).
     #[serde(skip)]
     pub start_at_ms: Option<u64>,
     /// What this process does of the run (not replayed).
     #[serde(skip)]
-    pub step: crate::shard::Step,
+    pub step: Step,
+    /// Only these users run (ids); empty: every user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_users: Vec<String>,
 }
 
 fn one_try() -> u32 {
@@ -535,10 +546,27 @@ impl RunConfig {
             shard: layer.shard,
             start_at_ms: layer.start_at_ms,
             step: layer.step.clone().unwrap_or_default(),
+            only_users: layer.only_users.clone(),
         };
         // The same checks a replay file goes through.
         config.validate().map_err(ConfigError::Invalid)?;
         Ok(config)
+    }
+
+    /// The hash every shard of one run shares: of this configuration without the shard, as
+    /// JSON, with FNV-1a (in `shard.json`; the merge refuses shards whose hashes differ).
+    pub fn hash_without_shard(&self) -> String {
+        let mut c = self.clone();
+        c.shard = None;
+        let json = serde_json::to_vec(&c).unwrap_or_default();
+        let mut h = crate::seed::Fnv64::new();
+        h.write(&json);
+        format!("{:016x}", h.finish())
+    }
+
+    /// Whether user `id` runs (every user unless some are chosen).
+    pub fn runs(&self, id: &str) -> bool {
+        self.only_users.is_empty() || self.only_users.iter().any(|u| u == id)
     }
 
     /// The run length, if bounded by time.

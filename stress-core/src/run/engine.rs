@@ -106,7 +106,9 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         seed: job.plan.seed,
         params: &job.config.params,
         setup: sets_up(&job),
-        teardown: !(matches!(job.config.step, Step::SetupOnly) || shares_engine(&job)),
+        // What a setup step and the shards leave is for the steps after them; what a verify
+        // step found stays for inspection.
+        teardown: matches!(job.config.step, Step::Run) && !shares_engine(&job),
     };
     let adapter = Arc::get_mut(&mut job.workload.adapter).expect("no user holds the adapter before the run");
     match panic::catch(|| adapter.start(&ctx)) {
@@ -251,7 +253,7 @@ fn shard_manifest<A: Adapter>(
         seed: job.plan.seed,
         index: shard.index,
         count: shard.count,
-        config_hash: crate::shard::config_hash(&job.config),
+        config_hash: job.config.hash_without_shard(),
         shared_engine: job.workload.adapter.shared(),
         users_started_ms: unix_ms(users_started),
         start_at_ms: job.config.start_at_ms,
@@ -459,7 +461,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             .expect("replay users were checked against the classes");
         let in_class = index_in_class[ci];
         index_in_class[ci] += 1;
-        if job.config.shard.is_none_or(|s| s.owns(global)) {
+        if job.config.shard.is_none_or(|s| s.owns(global)) && job.config.runs(&user.id) {
             mine.push((user.clone(), ci, in_class));
         }
     }
@@ -512,6 +514,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         workload: job.name.clone(),
         stage: None,
         told_stopping: false,
+        target_share: mine.len() as f64 / job.plan.users.len().max(1) as f64,
     };
     if keep_service_seconds {
         monitor.collector.keep_service_seconds();
@@ -867,7 +870,13 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         failures: Vec::new(),
         shards: None,
     };
-    summary.judge(&job.thresholds, &observed, job.config.max_error_rate);
+    // A shard's figures are a part of the run's: its thresholds are judged on the merged run.
+    let thresholds = if job.config.shard.is_some() {
+        &[][..]
+    } else {
+        &job.thresholds[..]
+    };
+    summary.judge(thresholds, &observed, job.config.max_error_rate);
     summary
 }
 

@@ -328,19 +328,12 @@ impl Runner {
             }
             config.start_at_ms = given.start_at_ms;
             config.step = given.step.clone().unwrap_or_default();
-        }
-        check_step(&config, workload.adapter.shared())?;
-        if let Some(shard) = config.shard {
-            let users = plan.users.len();
-            if shard.index >= users {
-                return Err(ConfigError::Invalid(format!(
-                    "shard {shard} would run no user: the run has {users} user{}, so at most {users} shards; \
-                     run fewer shards or more users",
-                    if users == 1 { "" } else { "s" }
-                ))
-                .into());
+            if !given.only_users.is_empty() {
+                config.only_users = given.only_users.clone();
             }
         }
+        check_step(&config, workload.adapter.shared())?;
+        check_selection(&config, &plan)?;
         let op_names: Vec<String> = {
             let mut names: Vec<String> = Vec::new();
             for op in workload.classes.iter().flat_map(|c| &c.ops) {
@@ -480,6 +473,39 @@ fn replay_plan(
     // cannot be repeated.
     config.params = Params::resolve(params, &file.config.params.to_pairs()).map_err(mismatch)?;
     Ok((config, file.seed_plan()))
+}
+
+/// A shard, or a choice of users, that would run nobody: one line naming the fix.
+fn check_selection(config: &RunConfig, plan: &SeedPlan) -> Result<(), ConfigError> {
+    let ids: Vec<&str> = plan.users.iter().map(|u| u.id.as_str()).collect();
+    if let Some(unknown) = config.only_users.iter().find(|u| !ids.contains(&u.as_str())) {
+        return Err(ConfigError::Invalid(format!(
+            "user `{unknown}` is not one of the run's: its users are {}",
+            ids.join(", ")
+        )));
+    }
+    if let Some(shard) = config.shard {
+        let users = plan.users.len();
+        if shard.index >= users {
+            return Err(ConfigError::Invalid(format!(
+                "shard {shard} would run no user: the run has {users} user{}, so at most {users} shards; \
+                 run fewer shards or more users",
+                if users == 1 { "" } else { "s" }
+            )));
+        }
+        if !plan
+            .users
+            .iter()
+            .enumerate()
+            .any(|(i, u)| shard.owns(i) && config.runs(&u.id))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "none of the users chosen ({}) is shard {shard}'s",
+                config.only_users.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A step of a sharded run that cannot do what it is asked: one line naming the fix.

@@ -47,6 +47,9 @@ pub(crate) struct Monitor<'a> {
     pub(crate) stage: Option<usize>,
     /// Whether observers were told the run is stopping.
     pub(crate) told_stopping: bool,
+    /// This process's share of the run's users (1, but for a shard): the time series' target
+    /// is this share of the stage's, so that the shards' targets add up to the run's.
+    pub(crate) target_share: f64,
 }
 
 impl Monitor<'_> {
@@ -189,7 +192,7 @@ impl Monitor<'_> {
                 resources: sampled.readings,
                 paused: self.limits.paused(),
                 active_users: self.shared.active.load(Ordering::Relaxed) as u64,
-                target,
+                target: target.map(|t| t * self.target_share),
                 stage,
             },
         );

@@ -88,7 +88,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Summ
     }
     let mut merged = combine(&shards, &missing)?;
     let config = &shards[0].replay.config;
-    judge(&mut merged.summary, config)?;
+    judge(&mut merged.summary, &config.thresholds, config.max_error_rate)?;
     let dir = report::claim_exact(out).map_err(|e| e.to_string())?;
     let mut replay = shards[0].replay.clone();
     replay.config.shard = None;
@@ -289,6 +289,7 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
             r.max_lag_us = r.max_lag_us.max(x.max_lag_us);
             r.max_us = r.max_us.max(x.max_us);
             r.active_users += x.active_users;
+            // Each shard's target is its share of the run's.
             r.target = match (r.target, x.target) {
                 (Some(a), Some(b)) => Some(a + b),
                 (a, b) => a.or(b),
@@ -596,15 +597,14 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
 }
 
 /// Judges the verdict of a summary again, with the thresholds and error limit of `config`.
-fn judge(summary: &mut Summary, config: &crate::config::RunConfig) -> Result<(), String> {
+fn judge(summary: &mut Summary, rules: &[String], max_error_rate: f64) -> Result<(), String> {
     let names: Vec<String> = summary.ops.keys().cloned().collect();
-    let thresholds = config
-        .thresholds
+    let thresholds = rules
         .iter()
         .map(|r| Threshold::parse(r, &names))
         .collect::<Result<Vec<_>, _>>()?;
     let observed = Observed::from_summary(summary);
-    summary.judge(&thresholds, &observed, config.max_error_rate);
+    summary.judge(&thresholds, &observed, max_error_rate);
     Ok(())
 }
 
@@ -616,7 +616,7 @@ pub fn record_verify(dir: &Path, verify: &Verify) -> Result<Summary, String> {
     let replay = ReplayFile::load(&dir.join("replay.json")).map_err(|e| e.to_string())?;
     summary.verify = verify.clone();
     summary.warnings.retain(|w| !w.contains("--verify-only"));
-    judge(&mut summary, &replay.config)?;
+    judge(&mut summary, &replay.config.thresholds, replay.config.max_error_rate)?;
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;
     report::write_atomic(&path, &json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     report::html::write(dir)?;
