@@ -73,7 +73,8 @@ pub enum Command {
 
 const MERGE_EXIT_CODES: &str = "Exit codes:
   0  the merged run passed
-  1  the merged run failed (a shard's crash, errors above the allowance, a failed verify step)
+  1  the merged run failed (a shard's crash, errors above the allowance, a failed verify step),
+     or it could not be written
   2  usage error (a directory that is not a shard's, a shard missing or given twice, shards of
      different runs); nothing is written
   4  a threshold was breached on the merged figures (and nothing else failed)";

@@ -15,7 +15,13 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<(), CliError> {
     let options = stress_core::shard::merge::MergeOptions {
         allow_partial: args.allow_partial,
     };
-    let s = stress_core::shard::merge::merge(&args.dirs, &out, options).map_err(usage)?;
+    use stress_core::shard::merge::MergeError;
+    let s = stress_core::shard::merge::merge(&args.dirs, &out, options).map_err(|e| match e {
+        MergeError::Input(m) => usage(m),
+        MergeError::Write(m) => CliError::Failed(format!(
+            "{m}; the shards are untouched: merge them again into a directory on a disk with room"
+        )),
+    })?;
     let shards = s.shards.clone().unwrap_or_default();
     println!(
         "merged {} of {} shards of `{}` (seed {}): {} users, {} ops, {:.0} ops/s over {:.1}s, p50 {} µs, p99 {} µs, max {} µs",

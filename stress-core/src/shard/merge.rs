@@ -64,10 +64,42 @@ impl ShardRun {
     }
 }
 
+/// Why a merge did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeError {
+    /// Bad input (shards missing, of different runs, not shards): one line naming the cause
+    /// and the fix; nothing was written.
+    Input(String),
+    /// The merged run could not be written (a full disk, say): what failed.
+    Write(String),
+}
+
+impl std::fmt::Display for MergeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Input(m) | Self::Write(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The files of a merged run, by name, in the order they are written.
+type Files = Vec<(&'static str, Vec<u8>)>;
+
 /// Merges the shards in `dirs` into `out` (created; refused if it holds a run) and returns the
-/// merged summary. `Err` is bad input, one line naming the cause and the fix: nothing is
-/// written then.
-pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Summary, String> {
+/// merged summary.
+pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Summary, MergeError> {
+    let (summary, files) = prepare(dirs, options).map_err(MergeError::Input)?;
+    let dir = report::claim_exact(out).map_err(|e| MergeError::Input(e.to_string()))?;
+    for (name, bytes) in &files {
+        report::write_atomic(&dir.join(name), bytes)
+            .map_err(|e| MergeError::Write(format!("cannot write {}: {e}", dir.join(name).display())))?;
+    }
+    report::html::write(&dir).map_err(MergeError::Write)?;
+    Ok(summary)
+}
+
+/// The merged summary and the files of the merged run, or why the shards cannot be merged.
+fn prepare(dirs: &[PathBuf], options: MergeOptions) -> Result<(Summary, Files), String> {
     if dirs.is_empty() {
         return Err("no shard directories given: give the run directories of every shard".into());
     }
@@ -89,7 +121,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Summ
     let mut merged = combine(&shards, &missing)?;
     let config = &shards[0].replay.config;
     judge(&mut merged.summary, &config.thresholds, config.max_error_rate)?;
-    let dir = report::claim_exact(out).map_err(|e| e.to_string())?;
     let mut replay = shards[0].replay.clone();
     replay.config.shard = None;
     replay.stop_reason = Some(merged.summary.stop_reason);
@@ -97,20 +128,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: MergeOptions) -> Result<Summ
     for s in &shards {
         ledgers.merge(&s.ledgers);
     }
-    let write = |name: &str, bytes: &[u8]| {
-        report::write_atomic(&dir.join(name), bytes)
-            .map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))
-    };
-    write("replay.json", &json(&replay))?;
-    write("ledger.json", &json(&ledgers))?;
-    write(
-        "timeseries.csv",
-        report::timeseries_csv(&merged.summary.timeseries).as_bytes(),
-    )?;
-    write("histograms.hlog", &merged.hlog)?;
-    write("summary.json", &json(&merged.summary))?;
-    report::html::write(&dir)?;
-    Ok(merged.summary)
+    let csv = report::timeseries_csv(&merged.summary.timeseries).into_bytes();
+    // summary.json last: a directory holds a run once it has one.
+    let files = vec![
+        ("replay.json", json(&replay)),
+        ("ledger.json", json(&ledgers)),
+        ("timeseries.csv", csv),
+        ("histograms.hlog", std::mem::take(&mut merged.hlog)),
+        ("summary.json", json(&merged.summary)),
+    ];
+    Ok((merged.summary, files))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
