@@ -223,7 +223,7 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let never = dir.path().join("never");
     let never_s = never.to_str().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
         (
             &["run", "--junit", "/nonexistent/dir/junit.xml"],
@@ -236,6 +236,11 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
             "like `inserter=4,reader=3`, or a total like 10",
         ),
         (&["run", "--users", "0"], "`0` users: give a total above 0"),
+        (
+            &["run", "--fault", "pause@at=1s"],
+            "fault `pause@at=1s` says not how long `pause` lasts",
+        ),
+        (&["run", "--fault", "explode@at=1s"], "has no kind `explode`"),
     ];
     for (args, expect) in cases {
         let mut args = args.to_vec();
@@ -257,6 +262,23 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
         (
             vec!["run", "-p", "nope"],
             "package `nope` is not in this workspace (its packages: shop)",
+        ),
+        (
+            vec!["run", "checkout", "--fault", "pause:1s@at=1s", "--out", never_s],
+            "sqlite cannot inject `pause` faults: it injects none",
+        ),
+        (
+            vec![
+                "run",
+                "checkout",
+                "--fault",
+                "pause:1s@at=9s",
+                "--duration",
+                "2s",
+                "--out",
+                never_s,
+            ],
+            "fault pause@at=9s is at or after the run's end (2s)",
         ),
     ] {
         let out = on_fixture(&args);

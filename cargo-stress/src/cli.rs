@@ -352,6 +352,11 @@ pub struct Settings {
     /// Stop the run at the first op that fails for good (after its tries).
     #[arg(long)]
     pub abort_on_error: bool,
+    /// Inject a fault into the engine on a schedule drawn from the seed (repeatable):
+    /// KIND[:HOLD]@WHEN, like pause:3s@at=20s or pause:1s@every=5s..15s (what an adapter
+    /// injects: a managed PostgreSQL and hyperd, pause).
+    #[arg(long = "fault", value_parser = fault, value_name = "SPEC")]
+    pub faults: Vec<String>,
 }
 
 /// `cargo stress replay`.
@@ -380,6 +385,10 @@ use stress_core::config::values::{
     batch, count, duration, duration_or_zero, fraction, range, rate, seed, share, start_at, tries, users,
 };
 use stress_core::shard::Shard;
+
+fn fault(s: &str) -> Result<String, String> {
+    stress_core::fault::FaultSpec::parse(s).map(|_| s.trim().to_owned())
+}
 
 fn shard(s: &str) -> Result<Shard, String> {
     Shard::parse(s)
@@ -429,6 +438,7 @@ impl Settings {
             max_memory_mb: self.max_memory_mb,
             max_cpu_percent: self.max_cpu_percent,
             max_disk_mb: self.max_disk_mb,
+            faults: self.faults.clone(),
             ..ConfigLayer::default()
         };
         match &self.users {

@@ -84,6 +84,25 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         false
     }
 
+    /// The faults this adapter can inject into its engine (`--fault`): asking for another is
+    /// refused before anything runs, naming these. None by default.
+    fn faults(&self) -> Vec<crate::fault::FaultKind> {
+        Vec::new()
+    }
+
+    /// Injects one fault while users run (from a thread of its own): a pause lasts its hold
+    /// time, or until `stopping()` says the run is ending; then the adapter waits until the
+    /// engine accepts a connection again. `Err` is a fault that could not be injected (the
+    /// process was already gone): recorded as such, and the run goes on.
+    fn inject(
+        &self,
+        fault: &crate::fault::PlannedFault,
+        stopping: &dyn Fn() -> bool,
+    ) -> Result<crate::fault::Injected, OpError> {
+        let _ = stopping;
+        Err(OpError::msg(format!("{} cannot inject `{}`", self.name(), fault.kind)))
+    }
+
     /// Stops what it can of what `start` started, through a shared reference: called instead
     /// of [`stop`](Adapter::stop) when users stuck in an op were abandoned and still hold the
     /// adapter (kill a server, remove temporary files). The default does nothing.

@@ -31,6 +31,7 @@ pub mod bounds;
 pub mod compare;
 pub mod config;
 pub mod error;
+pub mod fault;
 mod harness;
 pub mod keys;
 pub mod ledger;

@@ -201,6 +201,13 @@ pub enum Event {
         /// What happened, where there is more to say.
         detail: Option<String>,
     },
+    /// A fault was injected into the engine (`--fault`), or could not be.
+    Fault {
+        /// The workload.
+        workload: String,
+        /// What it did.
+        fault: crate::fault::FaultRecord,
+    },
     /// The run ended and its reports are written.
     Stop {
         /// The workload.
@@ -243,6 +250,19 @@ impl Event {
                 "{workload}: stopping at {at_s:.1}s: {stop_reason:?}{}",
                 detail.as_ref().map_or(String::new(), |d| format!(" ({d})"))
             )),
+            Self::Fault { workload, fault } => {
+                let hold = fault.hold_s.map_or(String::new(), |h| format!(" {h}s"));
+                let at = fault.at_s.map_or("at the end".to_owned(), |a| format!("at {a:.1}s"));
+                let outcome = match (&fault.error, fault.recovery_ms) {
+                    (Some(e), _) => format!("not injected: {e}"),
+                    (None, Some(ms)) => format!("accepting connections {ms} ms after"),
+                    (None, None) => "injected".to_owned(),
+                };
+                Some(format!(
+                    "{workload}: fault {}{hold} of {} {at}: {outcome}",
+                    fault.kind, fault.target
+                ))
+            }
             Self::Start { .. } | Self::Interval { .. } | Self::Stop { .. } => None,
         }
     }

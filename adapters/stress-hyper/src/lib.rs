@@ -48,6 +48,7 @@ pub use conn::HyperConn;
 pub use hyperdb_api;
 use hyperdb_api::grpc::{GrpcConfig, GrpcConnection};
 use hyperdb_api::{Connection, CreateMode};
+use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
 use stress_core::{Adapter, OpError, StartContext};
 
@@ -504,6 +505,34 @@ impl Adapter for Hyper {
             _ => None,
         };
         Ok(HyperConn::new(conn, grpc, self.format, Some(server.pid)))
+    }
+
+    /// hyperd can be paused (`--fault pause:3s@at=20s`).
+    fn faults(&self) -> Vec<FaultKind> {
+        vec![FaultKind::Pause]
+    }
+
+    fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
+        let server = self
+            .server
+            .as_ref()
+            .ok_or_else(|| OpError::msg("hyperd is not running"))?;
+        match fault.kind {
+            FaultKind::Pause => {
+                let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
+                let first = self.databases.first().cloned();
+                let recovery = stress_core::fault::pause_tree(server.pid, hold, stopping, || {
+                    first
+                        .as_deref()
+                        .is_some_and(|p| self.open(p, CreateMode::DoNotCreate).is_ok())
+                })?;
+                Ok(Injected {
+                    target: format!("hyperd (pid {})", server.pid),
+                    recovery,
+                })
+            }
+            other => Err(OpError::msg(format!("hyper cannot inject `{other}`"))),
+        }
     }
 
     fn metrics_sources(&self) -> Vec<Box<dyn MetricsSource>> {

@@ -326,3 +326,31 @@ fn no_other_local_account_can_connect_to_a_managed_hyperd() {
     assert_eq!(h.endpoint(), Some(format!("127.0.0.1:{port}").as_str()));
     h.stop().unwrap();
 }
+
+#[test]
+fn a_paused_hyperd_shows_in_the_latencies_and_comes_back() {
+    use std::time::Duration;
+    use stress_core::fault::FaultKind;
+    use stress_core::prelude::{Outcome, Runner, User, UserClass, Workload};
+    let probe = |u: &mut User<Hyper>| {
+        let c: &mut HyperConn = u.conn();
+        Ok(Outcome::rows(c.query_count("SELECT 1", &[])?))
+    };
+    let w = Workload::new(Hyper::managed()).class(UserClass::new("reader", 2).read("probe", 1.0, probe));
+    let r = Runner::new("hyper_pause")
+        .seed(2)
+        .duration(Duration::from_secs(4))
+        .fault("pause:1500ms@at=1s")
+        .run(w)
+        .unwrap();
+    let s = &r.summary;
+    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
+    let f = &s.faults[0];
+    assert_eq!(
+        (f.kind, f.at_s, f.error.as_deref()),
+        (FaultKind::Pause, Some(1.0), None)
+    );
+    assert!(f.target.starts_with("hyperd (pid "), "{}", f.target);
+    assert!(f.recovery_ms.is_some(), "hyperd accepted connections again");
+    assert!(s.latency_us.max >= 1_000_000, "{:?}", s.latency_us);
+}

@@ -26,6 +26,7 @@ pub use conn::PgConn;
 pub use postgres;
 use postgres::NoTls;
 use postgres::config::Host;
+use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
 use stress_core::{Adapter, OpError, StartContext};
 
@@ -221,6 +222,36 @@ impl Adapter for Postgres {
                     *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
                         || *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
                 })
+    }
+
+    /// A managed server can be paused (`--fault pause:3s@at=20s`); one given by address is not
+    /// this run's to stop.
+    fn faults(&self) -> Vec<FaultKind> {
+        match self.mode {
+            Mode::Managed => vec![FaultKind::Pause],
+            Mode::Dsn(_) => Vec::new(),
+        }
+    }
+
+    fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
+        let server = self
+            .server
+            .as_ref()
+            .ok_or_else(|| OpError::msg("no managed server is running"))?;
+        match fault.kind {
+            FaultKind::Pause => {
+                let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
+                let config = server.config("postgres");
+                let recovery = stress_core::fault::pause_tree(server.pid, hold, stopping, || {
+                    connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
+                })?;
+                Ok(Injected {
+                    target: format!("postgres (pid {})", server.pid),
+                    recovery,
+                })
+            }
+            other => Err(OpError::msg(format!("postgres cannot inject `{other}`"))),
+        }
     }
 
     /// A server given by address is the shards' to share.

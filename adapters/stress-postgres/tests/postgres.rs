@@ -1,5 +1,7 @@
 //! The PostgreSQL adapter against real servers it starts itself.
 
+#[path = "../../../tests/support/browser.rs"]
+mod browser;
 #[path = "../../../tests/support/other_account.rs"]
 mod other_account;
 use other_account::{is_root, psql_as_nobody};
@@ -527,6 +529,79 @@ fn no_other_local_account_can_connect_to_a_managed_server() {
     assert_eq!(c.query_scalar("SELECT 1", &[]).unwrap(), Value::Int(1));
     drop(c);
     pg.stop().unwrap();
+}
+
+#[test]
+fn a_paused_server_shows_in_the_latencies_and_a_replay_pauses_it_again() {
+    use stress_core::fault::FaultKind;
+    let workload = || {
+        Workload::new(Postgres::managed().setting("fsync", "off"))
+            .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE t (x INTEGER)"))
+            .class(
+                UserClass::new("writer", 2).write("insert", 1.0, |u: &mut User<Postgres>| {
+                    let n = u.conn().execute("INSERT INTO t VALUES (1)", &[])?;
+                    Ok(Outcome::rows(n))
+                }),
+            )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("paused");
+    let r = Runner::new("paused")
+        .seed(3)
+        .duration(Duration::from_secs(4))
+        .fault("pause:1500ms@at=1s")
+        .output_dir(&out)
+        .run(workload())
+        .unwrap();
+    let s = &r.summary;
+    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
+    assert_eq!(s.faults.len(), 1, "{:?}", s.faults);
+    let f = &s.faults[0];
+    assert_eq!((f.kind, f.at_s, f.hold_s), (FaultKind::Pause, Some(1.0), Some(1.5)));
+    assert_eq!(f.error, None);
+    assert!(f.target.starts_with("postgres (pid "), "{}", f.target);
+    assert!(f.recovery_ms.is_some(), "the server accepted connections again");
+    // Users were in their ops while the server was stopped: the stall is in the latencies.
+    assert!(s.latency_us.max >= 1_000_000, "{:?}", s.latency_us);
+    assert!(s.max_stall_s >= 1.0, "{}", s.max_stall_s);
+    // The report marks it on the timeline (one red line per chart) and lists it.
+    let dom = browser::dump_dom(&out.join("report.html"));
+    assert!(
+        dom.contains("<h2>Faults</h2>") && dom.contains("postgres (pid "),
+        "the faults table"
+    );
+    let marks = dom.matches(r##"fill="#b03a2e">pause</text>"##).count();
+    assert!(marks >= 3, "a mark on every timeline chart: {marks}");
+    // The schedule is in replay.json, and a replay injects it again.
+    let file = stress_core::ReplayFile::load(&out).unwrap();
+    assert_eq!(file.faults.len(), 1);
+    let again = Runner::new("paused")
+        .replay_file(&out)
+        .unwrap()
+        .output_dir(dir.path().join("again"))
+        .run(workload())
+        .unwrap();
+    let table = |s: &stress_core::Summary| s.faults.iter().map(|f| (f.kind, f.at_s, f.hold_s)).collect::<Vec<_>>();
+    assert_eq!(table(&again.summary), table(s));
+}
+
+#[test]
+fn faults_a_server_given_by_address_cannot_take_are_refused() {
+    let w = Workload::new(Postgres::dsn("host=127.0.0.1 port=1 user=nobody")).class(UserClass::new("reader", 1).read(
+        "noop",
+        1.0,
+        |_: &mut User<Postgres>| Ok(Outcome::rows(0)),
+    ));
+    let e = Runner::new("dsn")
+        .duration(Duration::from_secs(2))
+        .fault("pause:1s@at=1s")
+        .run(w)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("postgres cannot inject `pause` faults: it injects none (on a managed server"),
+        "{e}"
+    );
 }
 
 /// Set in the child process the kill test re-runs itself as: the cluster's parent directory.

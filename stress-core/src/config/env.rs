@@ -106,6 +106,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_SETUP_ONLY",
     "STRESS_VERIFY_ONLY",
     "STRESS_ONLY_USERS",
+    "STRESS_FAULTS",
     SETTINGS_VAR,
     // And one per class: users of class `inserter` (overridden by STRESS_USERS).
     "STRESS_<CLASS>_USERS",
@@ -233,6 +234,13 @@ impl EnvConfig {
                     }
                 }
                 "STRESS_VERIFY_ONLY" => l.step = Some(super::Step::VerifyOnly(path(&name, v)?)),
+                "STRESS_FAULTS" => {
+                    l.faults = Vec::new();
+                    for spec in v.split(';').map(str::trim).filter(|f| !f.is_empty()) {
+                        crate::fault::FaultSpec::parse(spec).map_err(at)?;
+                        l.faults.push(spec.to_owned());
+                    }
+                }
                 "STRESS_ONLY_USERS" => {
                     l.only_users = v
                         .split(',')

@@ -128,6 +128,9 @@ pub struct ConfigLayer {
     /// Run only these users, by id (`STRESS_ONLY_USERS=writer-1,reader-0`): a replay of one
     /// user. Each keeps its seed, database and share of the rate. Default: every user.
     pub only_users: Vec<String>,
+    /// Faults to inject, as specs (`STRESS_FAULTS=pause:3s@at=20s;kill@every=5s..15s`, see
+    /// [`crate::fault`]); default: none.
+    pub faults: Vec<String>,
 }
 
 impl ConfigLayer {
@@ -222,6 +225,9 @@ impl ConfigLayer {
         );
         if !upper.only_users.is_empty() {
             self.only_users = upper.only_users.clone();
+        }
+        if !upper.faults.is_empty() {
+            self.faults = upper.faults.clone();
         }
         for (name, value) in &upper.params {
             match self.params.iter_mut().find(|(n, _)| n == name) {
@@ -378,6 +384,9 @@ pub struct RunConfig {
     /// Only these users run (ids); empty: every user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub only_users: Vec<String>,
+    /// The fault specs (the schedule drawn from them is in `replay.json`'s `faults`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
 }
 
 fn one_try() -> u32 {
@@ -547,6 +556,7 @@ impl RunConfig {
             start_at_ms: layer.start_at_ms,
             step: layer.step.clone().unwrap_or_default(),
             only_users: layer.only_users.clone(),
+            faults: layer.faults.clone(),
         };
         // The same checks a replay file goes through.
         config.validate().map_err(ConfigError::Invalid)?;

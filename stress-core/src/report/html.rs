@@ -73,6 +73,8 @@ struct Timeline {
 #[derive(Serialize)]
 struct Data {
     timeline: Timeline,
+    /// Injected faults, as marks on the timeline: when (s) and what.
+    faults: Vec<(f64, String)>,
     resource_groups: Vec<Group>,
     spectra: Vec<Spectrum>,
     open_loop: bool,
@@ -124,6 +126,11 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, dir: &Path) -> Resul
         .collect();
     let data = Data {
         timeline: timeline(s),
+        faults: s
+            .faults
+            .iter()
+            .filter_map(|f| Some((f.at_s?, f.kind.to_string())))
+            .collect(),
         resource_groups: resource_groups(s),
         spectra: intervals
             .iter()

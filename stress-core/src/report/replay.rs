@@ -40,6 +40,9 @@ pub struct ReplayFile {
     /// The package and target the harness was built from, when `cargo stress` ran it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// The fault schedule drawn from the seed (`--fault`), injected again as it is by a replay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::fault::PlannedFault>,
 }
 
 impl ReplayFile {

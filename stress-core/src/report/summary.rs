@@ -138,6 +138,9 @@ pub struct Summary {
     /// A shard's run, or a run merged from shards: which.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<Shards>,
+    /// The faults injected (`--fault`), one row each, in the order they were due.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::fault::FaultRecord>,
 }
 
 /// The shards of a sharded run: in a shard's own summary, which one it is; in a merged run,

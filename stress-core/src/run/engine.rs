@@ -18,6 +18,7 @@ use super::stop_policy::StopPolicy;
 use super::user_loop::{UserJob, UserResult, run_user};
 use crate::adapter::{Adapter, StartContext};
 use crate::config::RunConfig;
+use crate::fault::{FaultRecord, PlannedFault};
 use crate::ledger::Ledger;
 use crate::monitor::{Limits, MetricsSource, ProcessMetrics};
 use crate::protocol::SUMMARY_PREFIX;
@@ -44,6 +45,8 @@ pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) observers: Vec<Box<dyn Observer>>,
     pub(crate) sources: Vec<Box<dyn MetricsSource>>,
     pub(crate) thresholds: Vec<Threshold>,
+    /// The fault schedule (drawn from the seed, or the replayed run's).
+    pub(crate) faults: Vec<PlannedFault>,
     pub(crate) origin: Option<crate::config::Origin>,
     /// Whether stdin is the lifeline of the process that started us.
     pub(crate) lifeline: bool,
@@ -68,6 +71,8 @@ struct Findings {
     warnings: Vec<String>,
     errors: Vec<ErrorRecord>,
     errors_seen: usize,
+    /// The faults injected, in the order they were due.
+    faults: Vec<FaultRecord>,
     op_names: Vec<String>,
     /// A phase that failed: (reason, message).
     stop: Option<(StopReason, String)>,
@@ -92,6 +97,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         databases: job.plan.databases.clone(),
         stop_reason: None,
         origin: job.origin.clone(),
+        faults: job.faults.clone(),
     };
     let mut findings = Findings::default();
     // replay.json first: even a run killed hard leaves what is needed to repeat it.
@@ -381,6 +387,11 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     {
         return;
     }
+    // Faults due at the end: after the users stopped, before the verify step.
+    for f in job.faults.iter().filter(|f| f.at_ms.is_none()) {
+        let record = inject(job.workload.adapter.as_ref(), f, &|| false);
+        findings.faults.push(record);
+    }
     // The shards of a run on a shared engine leave the verify step to its own step, after the
     // merge: their ledgers go to ledger.json.
     if shares_engine(job) {
@@ -390,6 +401,47 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     verify_all(job, findings, |db| {
         ledgers.databases.get(&db).cloned().unwrap_or_default()
     });
+}
+
+/// Injects one fault; what it did, as a row of the summary.
+fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, stopping: &dyn Fn() -> bool) -> FaultRecord {
+    let result = panic::catch(|| adapter.inject(f, stopping)).unwrap_or_else(|p| Err(crate::OpError::msg(p)));
+    let (target, recovery_ms, error) = match result {
+        Ok(i) => (i.target, i.recovery.map(|d| d.as_millis() as u64), None),
+        Err(e) => (adapter.name().to_owned(), None, Some(e.to_string())),
+    };
+    FaultRecord {
+        kind: f.kind,
+        at_s: f.at_ms.map(|ms| ms as f64 / 1000.0),
+        hold_s: f.hold_ms.map(|ms| ms as f64 / 1000.0),
+        target,
+        recovery_ms,
+        error,
+    }
+}
+
+/// Injects the timed faults of the schedule, each when it is due from `start`, until the run
+/// stops.
+fn run_faults<A: Adapter>(adapter: &A, faults: &[PlannedFault], start: Instant, shared: &Shared) {
+    let stopping = || shared.signal.is_stopped() || signal::interrupted();
+    for f in faults {
+        let Some(at_ms) = f.at_ms else { continue };
+        let due = start + Duration::from_millis(at_ms);
+        loop {
+            if stopping() {
+                return;
+            }
+            let now = Instant::now();
+            if now >= due {
+                break;
+            }
+            std::thread::park_timeout((due - now).min(Duration::from_millis(50)));
+        }
+        let record = inject(adapter, f, &stopping);
+        if let Ok(mut all) = shared.faults.lock() {
+            all.push(record);
+        }
+    }
 }
 
 /// The acknowledged writes of these users, per database.
@@ -474,6 +526,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         gate: StartGate::default(),
         clocks: (0..mine.len()).map(|_| UserClock::default()).collect(),
         max_stall_us: std::sync::atomic::AtomicU64::new(0),
+        faults: std::sync::Mutex::new(Vec::new()),
     });
     let users_done = Arc::new(AtomicBool::new(false));
     let config = Arc::new(job.config.clone());
@@ -515,6 +568,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         stage: None,
         told_stopping: false,
         target_share: mine.len() as f64 / job.plan.users.len().max(1) as f64,
+        faults_told: 0,
     };
     if keep_service_seconds {
         monitor.collector.keep_service_seconds();
@@ -641,7 +695,24 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                     })
                     .ok()
             };
+            // Faults on a thread of their own: a pause holds it, not the monitor.
+            let timed: Vec<PlannedFault> = job.faults.iter().filter(|f| f.at_ms.is_some()).copied().collect();
+            let injector = (!timed.is_empty())
+                .then(|| {
+                    let (adapter, shared) = (Arc::clone(&workload.adapter), Arc::clone(&shared));
+                    std::thread::Builder::new()
+                        .name("stress-faults".into())
+                        .spawn(move || run_faults(adapter.as_ref(), &timed, start, &shared))
+                        .ok()
+                })
+                .flatten();
             let (end, stuck) = monitor.run(&rx, start);
+            if let Some(t) = injector {
+                // The run has stopped: a pause in progress ends now.
+                t.thread().unpark();
+                let _ = t.join();
+                monitor.tell_faults();
+            }
             users_done.store(true, Ordering::Relaxed);
             if let Some(w) = watcher {
                 w.thread().unpark();
@@ -766,6 +837,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         None if findings.stop.is_none() => findings.stop = Some((StopReason::OpLimit, String::new())),
         _ => {}
     }
+    findings.faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
     findings.errors = shared.errors.take();
     findings.errors_seen = shared.errors.seen.load(Ordering::Relaxed);
 }
@@ -869,6 +941,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         passed: true,
         failures: Vec::new(),
         shards: None,
+        faults: f.faults.clone(),
     };
     // A shard's figures are a part of the run's: its thresholds are judged on the merged run.
     let thresholds = if job.config.shard.is_some() {

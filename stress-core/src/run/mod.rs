@@ -21,6 +21,7 @@ use crate::adapter::Adapter;
 use crate::config::AttrOptions;
 use crate::config::{ConfigLayer, EnvConfig, Origin, RunConfig};
 use crate::error::{ConfigError, ReplayError, RunError};
+use crate::fault::{self, FaultSpec, PlannedFault};
 use crate::monitor::MetricsSource;
 use crate::params::{ParamDef, Params};
 use crate::report::{self, Observer, ReplayFile, Summary};
@@ -44,6 +45,9 @@ impl RunReport {
         self.summary.passed
     }
 }
+
+/// What [`Runner::prepare`] checked: configuration, seeds, thresholds, fault schedule.
+type Prepared = (RunConfig, SeedPlan, Vec<Threshold>, Vec<PlannedFault>);
 
 #[derive(Debug, Default)]
 enum Output {
@@ -267,11 +271,17 @@ impl Runner {
     /// replay file, the thresholds, the adapter's own settings — without running anything or
     /// writing any file. `Ok` means [`run`](Self::run) would start.
     pub fn check<A: Adapter>(&self, workload: &Workload<A>) -> Result<(), RunError> {
-        self.prepare(workload).map(|_| ())
+        self.prepare(workload).map(drop)
     }
 
-    /// The run's configuration, seeds and thresholds, all checked.
-    fn prepare<A: Adapter>(&self, workload: &Workload<A>) -> Result<(RunConfig, SeedPlan, Vec<Threshold>), RunError> {
+    /// Adds a fault to inject (`pause:3s@at=20s`, see [`crate::fault`]).
+    pub fn fault(mut self, spec: impl Into<String>) -> Self {
+        self.api.faults.push(spec.into());
+        self
+    }
+
+    /// The run's configuration, seeds, thresholds and fault schedule, all checked.
+    fn prepare<A: Adapter>(&self, workload: &Workload<A>) -> Result<Prepared, RunError> {
         workload.validate().map_err(|source| RunError::Workload {
             name: self.name.clone(),
             source,
@@ -350,13 +360,44 @@ impl Runner {
             .collect::<Result<Vec<_>, String>>()
             .map_err(ConfigError::Invalid)?;
         workload.adapter.check().map_err(ConfigError::Invalid)?;
-        Ok((config, plan, thresholds))
+        let faults = match replay {
+            Some((_, file)) => file.faults.clone(),
+            None => {
+                let specs = config
+                    .faults
+                    .iter()
+                    .map(|s| FaultSpec::parse(s))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(ConfigError::Invalid)?;
+                fault::schedule(&specs, config.seed, config.duration()).map_err(ConfigError::Invalid)?
+            }
+        };
+        let supported = workload.adapter.faults();
+        if let Some(f) = faults.iter().find(|f| !supported.contains(&f.kind)) {
+            let can = if supported.is_empty() {
+                "none".to_owned()
+            } else {
+                supported.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+            };
+            return Err(ConfigError::Invalid(format!(
+                "{} cannot inject `{}` faults: it injects {can}{}",
+                workload.adapter.name(),
+                f.kind,
+                if workload.adapter.name() == "postgres" {
+                    " (on a managed server: a server given by address is not this run's to stop)"
+                } else {
+                    ""
+                }
+            ))
+            .into());
+        }
+        Ok((config, plan, thresholds, faults))
     }
 
     /// Runs the workload. `Err` means nothing ran and nothing was written; a run that started
     /// returns its report whatever happened to it.
     pub fn run<A: Adapter>(self, workload: Workload<A>) -> Result<RunReport, RunError> {
-        let (config, plan, thresholds) = self.prepare(&workload)?;
+        let (config, plan, thresholds, faults) = self.prepare(&workload)?;
         if let Some(env) = &self.env {
             let mut declared = workload.variables();
             declared.extend(&self.variables);
@@ -389,6 +430,7 @@ impl Runner {
             observers: self.observers,
             sources: self.sources,
             thresholds,
+            faults,
             origin: self.origin.or_else(|| self.replay.and_then(|(_, f)| f.origin)),
             lifeline: self.lifeline,
         });

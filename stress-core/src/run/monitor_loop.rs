@@ -50,6 +50,8 @@ pub(crate) struct Monitor<'a> {
     /// This process's share of the run's users (1, but for a shard): the time series' target
     /// is this share of the stage's, so that the shards' targets add up to the run's.
     pub(crate) target_share: f64,
+    /// How many of the injected faults the observers were told of.
+    pub(crate) faults_told: usize,
 }
 
 impl Monitor<'_> {
@@ -85,6 +87,7 @@ impl Monitor<'_> {
                     break;
                 }
             }
+            self.tell_faults();
             let k = now.saturating_duration_since(start).as_secs();
             if k >= next {
                 self.sample(k - 1, now);
@@ -111,6 +114,22 @@ impl Monitor<'_> {
 
     fn at_s(&self, now: Instant) -> f64 {
         (now.saturating_duration_since(self.start).as_secs_f64() * 1000.0).round() / 1000.0
+    }
+
+    /// Tells the observers of the faults injected since last told.
+    pub(crate) fn tell_faults(&mut self) {
+        let new: Vec<crate::fault::FaultRecord> = match self.shared.faults.lock() {
+            Ok(all) if all.len() > self.faults_told => all[self.faults_told..].to_vec(),
+            _ => return,
+        };
+        self.faults_told += new.len();
+        for fault in new {
+            let event = Event::Fault {
+                workload: self.workload.clone(),
+                fault,
+            };
+            self.emit(&event);
+        }
     }
 
     /// Tells the observers, once, that the run is stopping and why.

@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) clocks: Vec<UserClock>,
     /// The longest stall seen so far, µs.
     pub(crate) max_stall_us: std::sync::atomic::AtomicU64,
+    /// The faults injected so far (the fault thread adds, the monitor tells the observers).
+    pub(crate) faults: std::sync::Mutex<Vec<crate::fault::FaultRecord>>,
 }
 
 /// When a user's op started (0: no op in flight) and when its last op completed, µs from

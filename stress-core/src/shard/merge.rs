@@ -605,6 +605,18 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
             merged: merged_shards,
             missing: missing.to_vec(),
         }),
+        // Each shard's faults hit its own engine.
+        faults: shards
+            .iter()
+            .zip(&offsets)
+            .flat_map(|(s, off)| {
+                s.summary.faults.iter().map(move |f| crate::fault::FaultRecord {
+                    at_s: f.at_s.map(|a| a + *off as f64),
+                    target: format!("shard {}: {}", s.manifest.index, f.target),
+                    ..f.clone()
+                })
+            })
+            .collect(),
     };
 
     // The merged interval log: every op's histogram per second, from the first shard's start.

@@ -1,0 +1,387 @@
+//! Faults injected into the engine on a seeded schedule (`--fault SPEC`): what a spec says,
+//! the schedule drawn from the run's seed (its own stream, recorded in `replay.json` before the
+//! first fault, so that a replay injects the same faults at the same offsets), and what each
+//! injection did (a row of `summary.json`'s `faults`).
+//!
+//! A spec is `KIND[:HOLD]@WHEN`: `pause:3s@at=20s`, `kill@every=5s..15s`, `restart@every=30s`,
+//! `disk-full:10s@at=12s`, `corrupt@end`. Adapters declare which kinds they can inject
+//! ([`crate::Adapter::faults`]); asking for another is refused before anything runs.
+
+use std::fmt;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::syntax;
+
+/// What a fault does to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// SIGKILL the engine (a server's whole process group at once), start it again on the same
+    /// data, wait until it accepts connections.
+    Kill,
+    /// SIGSTOP the engine for the fault's hold time, then SIGCONT.
+    Pause,
+    /// Stop the engine cleanly and start it again.
+    Restart,
+    /// Fill the engine's size-limited filesystem for the hold time, then free it.
+    DiskFull,
+    /// With the engine stopped, damage bytes of a data or WAL file chosen by the seed.
+    Corrupt,
+}
+
+impl FaultKind {
+    /// Every kind, in the order the help lists them.
+    pub const ALL: [FaultKind; 5] = [Self::Kill, Self::Pause, Self::Restart, Self::DiskFull, Self::Corrupt];
+
+    /// Its name in specs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kill => "kill",
+            Self::Pause => "pause",
+            Self::Restart => "restart",
+            Self::DiskFull => "disk-full",
+            Self::Corrupt => "corrupt",
+        }
+    }
+
+    /// Whether the fault lasts a given time (`pause:3s`, `disk-full:10s`).
+    pub fn holds(self) -> bool {
+        matches!(self, Self::Pause | Self::DiskFull)
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// When a spec's faults happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    /// Once, this long after the users started.
+    At(Duration),
+    /// Again and again: each gap drawn uniformly from `min..=max` (equal for a fixed period).
+    Every {
+        /// The shortest gap.
+        min: Duration,
+        /// The longest gap.
+        max: Duration,
+    },
+    /// Once, after the users stopped and before the verify step.
+    End,
+}
+
+/// One `--fault` spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultSpec {
+    /// What.
+    pub kind: FaultKind,
+    /// For how long (pause, disk-full).
+    pub hold: Option<Duration>,
+    /// When.
+    pub when: When,
+}
+
+const FORM: &str = "give KIND[:HOLD]@WHEN, like pause:3s@at=20s, kill@every=5s..15s, restart@every=30s, \
+disk-full:10s@at=12s or corrupt@end (KIND: kill, pause, restart, disk-full, corrupt)";
+
+impl FaultSpec {
+    /// Parses a spec; one line naming what is wrong and the form otherwise.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = |why: String| format!("fault `{s}` {why}: {FORM}");
+        let (what, when) = s
+            .trim()
+            .split_once('@')
+            .ok_or_else(|| bad("says not when (no `@`)".into()))?;
+        let (kind, hold) = match what.split_once(':') {
+            Some((k, h)) => (k.trim(), Some(h.trim())),
+            None => (what.trim(), None),
+        };
+        let kind = FaultKind::ALL
+            .into_iter()
+            .find(|k| k.name() == kind)
+            .ok_or_else(|| bad(format!("has no kind `{kind}`")))?;
+        let duration = |v: &str| -> Result<Duration, String> {
+            let d = syntax::parse_duration(v).map_err(|e| bad(e.to_string()))?;
+            if d.is_zero() {
+                return Err(bad(format!("has no time in `{v}`")));
+            }
+            Ok(d)
+        };
+        let hold = match (hold, kind.holds()) {
+            (Some(h), true) => Some(duration(h)?),
+            (None, true) => return Err(bad(format!("says not how long `{kind}` lasts (`{kind}:3s@…`)"))),
+            (Some(_), false) => return Err(bad(format!("gives a time to `{kind}`, which does not last"))),
+            (None, false) => None,
+        };
+        let when = when.trim();
+        let when = if when == "end" {
+            if kind.holds() {
+                return Err(bad(format!("puts `{kind}` at the end, when no user would meet it")));
+            }
+            When::End
+        } else if let Some(at) = when.strip_prefix("at=") {
+            When::At(syntax::parse_duration(at.trim()).map_err(|e| bad(e.to_string()))?)
+        } else if let Some(every) = when.strip_prefix("every=") {
+            let (min, max) = match every.split_once("..") {
+                Some((a, b)) => (duration(a.trim())?, duration(b.trim())?),
+                None => {
+                    let d = duration(every.trim())?;
+                    (d, d)
+                }
+            };
+            if min > max {
+                return Err(bad(format!("has an empty range `{every}`")));
+            }
+            When::Every { min, max }
+        } else {
+            return Err(bad(format!("has no time `{when}` (at=…, every=… or end)")));
+        };
+        Ok(Self { kind, hold, when })
+    }
+}
+
+/// One fault of the schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedFault {
+    /// What.
+    pub kind: FaultKind,
+    /// When, ms after the users started; `None`: after they stopped.
+    pub at_ms: Option<u64>,
+    /// For how long, ms (pause, disk-full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_ms: Option<u64>,
+}
+
+/// The most faults a schedule may hold.
+pub const MAX_FAULTS: usize = 10_000;
+
+/// Draws the schedule of `specs` from the run's `seed` (its own stream): every fault before
+/// `duration`, sorted by time. A time at or beyond the run's end, or a repeating fault in a run
+/// with no duration, is an error naming the fix.
+pub fn schedule(specs: &[FaultSpec], seed: u64, duration: Option<Duration>) -> Result<Vec<PlannedFault>, String> {
+    let mut rng = crate::seed::rng(crate::seed::derive(seed, "faults", ""));
+    let mut out = Vec::new();
+    for spec in specs {
+        let hold_ms = spec.hold.map(|h| h.as_millis() as u64);
+        match spec.when {
+            When::End => out.push(PlannedFault {
+                kind: spec.kind,
+                at_ms: None,
+                hold_ms,
+            }),
+            When::At(at) => {
+                if let Some(d) = duration.filter(|d| at >= *d) {
+                    return Err(format!(
+                        "fault {}@at={}s is at or after the run's end ({}s): give a time within the run",
+                        spec.kind,
+                        at.as_secs_f64(),
+                        d.as_secs_f64()
+                    ));
+                }
+                out.push(PlannedFault {
+                    kind: spec.kind,
+                    at_ms: Some(at.as_millis() as u64),
+                    hold_ms,
+                });
+            }
+            When::Every { min, max } => {
+                let Some(d) = duration else {
+                    return Err(format!(
+                        "fault {}@every=… repeats until the run's end, and this run has no duration: give one \
+                         (--duration), or faults at=…",
+                        spec.kind
+                    ));
+                };
+                let (min, max) = (min.as_millis() as u64, max.as_millis() as u64);
+                let mut t = 0u64;
+                loop {
+                    t += rng.random_range(min..=max);
+                    if t >= d.as_millis() as u64 {
+                        break;
+                    }
+                    if out.len() >= MAX_FAULTS {
+                        return Err(format!(
+                            "the faults would be more than {MAX_FAULTS}: give a longer period"
+                        ));
+                    }
+                    out.push(PlannedFault {
+                        kind: spec.kind,
+                        at_ms: Some(t),
+                        hold_ms,
+                    });
+                }
+            }
+        }
+    }
+    // Timed faults in time order, those at the end last (a stable sort keeps the specs' order).
+    out.sort_by_key(|f| f.at_ms.unwrap_or(u64::MAX));
+    Ok(out)
+}
+
+/// What one injection did: a row of `summary.json`'s `faults`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// What.
+    pub kind: FaultKind,
+    /// When it was due, s after the users started (the schedule's time; `None`: at the end).
+    pub at_s: Option<f64>,
+    /// For how long, s (pause, disk-full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_s: Option<f64>,
+    /// What it hit (`postgres (pid 4242)`).
+    pub target: String,
+    /// From the end of the fault until the engine accepted a connection again, ms.
+    pub recovery_ms: Option<u64>,
+    /// Why it could not be injected (the process was already gone, say); the run goes on.
+    pub error: Option<String>,
+}
+
+/// What an adapter reports of an injection that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injected {
+    /// What it hit.
+    pub target: String,
+    /// From the end of the fault until the engine accepted a connection again.
+    pub recovery: Option<Duration>,
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `root` and then to every process
+/// descended from it. A process group is not enough: PostgreSQL's backends, for one, make
+/// themselves the leaders of groups of their own. Signalling the root first stops it from
+/// starting more children while its tree is walked (for `STOP`). An error is the root's only:
+/// a child may have ended meanwhile.
+pub fn signal_tree(root: u32, signal: &str) -> Result<(), crate::OpError> {
+    let send = |pid: u32| {
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .output()
+    };
+    let out = send(root).map_err(|e| crate::OpError::msg(format!("cannot run kill: {e}")))?;
+    if !out.status.success() {
+        return Err(crate::OpError::msg(format!(
+            "process {root} did not take SIG{signal}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let mut todo = crate::monitor::children_of(root);
+    while let Some(pid) = todo.pop() {
+        let _ = send(pid);
+        todo.extend(crate::monitor::children_of(pid));
+    }
+    Ok(())
+}
+
+/// A `pause` fault on a server: SIGSTOP to it and every process of its tree, the hold time
+/// (cut short when the run is `stopping`), SIGCONT — always, once stopped. Then waits (up to a
+/// minute) until `accepts()` says the server takes a connection again, and returns how long
+/// that took after the SIGCONT (`None` if it never did).
+pub fn pause_tree(
+    root: u32,
+    hold: Duration,
+    stopping: &dyn Fn() -> bool,
+    mut accepts: impl FnMut() -> bool,
+) -> Result<Option<Duration>, crate::OpError> {
+    signal_tree(root, "STOP")?;
+    let until = std::time::Instant::now() + hold;
+    while !stopping() {
+        let now = std::time::Instant::now();
+        if now >= until {
+            break;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(20)));
+    }
+    signal_tree(root, "CONT")?;
+    let resumed = std::time::Instant::now();
+    let give_up = resumed + Duration::from_secs(60);
+    while std::time::Instant::now() < give_up {
+        if accepts() {
+            return Ok(Some(resumed.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_bad_ones_say_why() {
+        let p = |s: &str| FaultSpec::parse(s).unwrap();
+        assert_eq!(
+            p("pause:3s@at=20s"),
+            FaultSpec {
+                kind: FaultKind::Pause,
+                hold: Some(Duration::from_secs(3)),
+                when: When::At(Duration::from_secs(20))
+            }
+        );
+        assert_eq!(
+            p(" kill@every=5s..15s ").when,
+            When::Every {
+                min: Duration::from_secs(5),
+                max: Duration::from_secs(15)
+            }
+        );
+        assert_eq!(p("corrupt@end").when, When::End);
+        assert_eq!(p("disk-full:10s@at=12s").kind, FaultKind::DiskFull);
+        for (bad, want) in [
+            ("pause@at=1s", "says not how long `pause` lasts"),
+            ("kill:3s@at=1s", "gives a time to `kill`"),
+            ("explode@at=1s", "has no kind `explode`"),
+            ("kill", "says not when"),
+            ("kill@soon", "has no time `soon`"),
+            ("kill@every=9s..2s", "has an empty range"),
+            ("pause:2s@end", "at the end"),
+            ("pause:0s@at=1s", "has no time in `0s`"),
+        ] {
+            let e = FaultSpec::parse(bad).unwrap_err();
+            assert!(e.contains(want) && e.contains("KIND[:HOLD]@WHEN"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_schedule_is_the_seeds_and_stays_within_the_run() {
+        let specs = [
+            FaultSpec::parse("kill@every=1s..3s").unwrap(),
+            FaultSpec::parse("pause:1s@at=4s").unwrap(),
+            FaultSpec::parse("corrupt@end").unwrap(),
+        ];
+        let d = Some(Duration::from_secs(20));
+        let a = schedule(&specs, 7, d).unwrap();
+        assert_eq!(a, schedule(&specs, 7, d).unwrap(), "the same seed, the same schedule");
+        assert_ne!(a, schedule(&specs, 8, d).unwrap(), "another seed, another schedule");
+        let kills: Vec<u64> = a
+            .iter()
+            .filter(|f| f.kind == FaultKind::Kill)
+            .map(|f| f.at_ms.unwrap())
+            .collect();
+        assert!(kills.len() >= 6 && kills.len() <= 20, "{kills:?}");
+        assert!(
+            kills.windows(2).all(|w| (1000..=3000).contains(&(w[1] - w[0]))),
+            "{kills:?}"
+        );
+        assert!(kills.iter().all(|t| *t < 20_000));
+        assert!(
+            a.iter()
+                .any(|f| f.kind == FaultKind::Pause && f.at_ms == Some(4000) && f.hold_ms == Some(1000))
+        );
+        assert_eq!(a.last().map(|f| (f.kind, f.at_ms)), Some((FaultKind::Corrupt, None)));
+        assert!(
+            a.windows(2)
+                .all(|w| w[0].at_ms.unwrap_or(u64::MAX) <= w[1].at_ms.unwrap_or(u64::MAX))
+        );
+
+        let late = schedule(&[FaultSpec::parse("kill@at=30s").unwrap()], 1, d).unwrap_err();
+        assert!(late.contains("at or after the run's end (20s)"), "{late}");
+        let open = schedule(&[FaultSpec::parse("kill@every=1s").unwrap()], 1, None).unwrap_err();
+        assert!(open.contains("no duration"), "{open}");
+    }
+}
