@@ -68,6 +68,14 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         e.is_marked_retryable()
     }
 
+    /// Whether an op that failed with `e` may still have committed: the connection died after
+    /// the commit was sent, say. Its tracked writes are then indeterminate (never counted
+    /// lost), not refused. By default, none is.
+    fn is_indeterminate(&self, e: &OpError) -> bool {
+        let _ = e;
+        false
+    }
+
     /// The bytes the engine's files take now, if the adapter can tell cheaply (a few `stat`
     /// calls): with a disk budget (`--max-disk-mb`), each write op asks first, so the budget
     /// holds to within one op's writes per writing user. `None` (the default): the budget is

@@ -30,6 +30,7 @@ pub mod adapter;
 pub mod bounds;
 pub mod compare;
 pub mod config;
+pub mod durability;
 pub mod error;
 pub mod fault;
 mod harness;

@@ -37,6 +37,8 @@ pub struct User<A: Adapter> {
     pub(crate) attempt: u32,
     /// What the user keeps between ops ([`User::state`]), one value per type.
     pub(crate) states: Vec<Box<dyn Any + Send>>,
+    /// The writes it tracks for the acknowledged-write checker.
+    pub(crate) writes: crate::durability::WriteLog,
 }
 
 impl<A: Adapter> fmt::Debug for User<A> {
@@ -73,6 +75,25 @@ impl<A: Adapter> User<A> {
     /// The user's ledger: acknowledge committed writes here for the verify step.
     pub fn ledger(&mut self) -> &mut Ledger {
         &mut self.ledger
+    }
+
+    /// Begins a write the acknowledged-write checker tracks ([`Workload::durability`]): the
+    /// key to write, one no other write of the run has. Call
+    /// [`acknowledge_write`](Self::acknowledge_write) once the commit returned; a write the op
+    /// does not acknowledge counts as refused when the op returns (or fails with an error the
+    /// engine gave), and as indeterminate when its error leaves the commit open (the
+    /// connection died: [`Adapter::is_indeterminate`]).
+    ///
+    /// [`Workload::durability`]: crate::Workload::durability
+    pub fn begin_write(&mut self) -> i64 {
+        self.writes.begin()
+    }
+
+    /// The write with `key` (from [`begin_write`](Self::begin_write)) committed and the engine
+    /// said so: from now on, missing it is a lost write. A key this user did not begin is
+    /// ignored.
+    pub fn acknowledge_write(&mut self, key: i64) {
+        self.writes.acknowledge(key);
     }
 
     /// A batch size drawn from the configured range (`STRESS_BATCH_MIN..=STRESS_BATCH_MAX`).

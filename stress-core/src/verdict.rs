@@ -89,6 +89,20 @@ pub enum FailureKind {
         /// The users and their ops.
         detail: String,
     },
+    /// The acknowledged-write checker found acknowledged writes missing, or keys no write
+    /// made (or the keys could not be read back).
+    Durability {
+        /// Acknowledged and missing.
+        lost: u64,
+        /// Present, and never attempted or refused.
+        unexpected: u64,
+        /// The first lost keys.
+        first_lost: Vec<String>,
+        /// The first unexpected keys.
+        first_unexpected: Vec<String>,
+        /// Databases whose keys could not be read back.
+        errors: Vec<String>,
+    },
     /// The verify step failed.
     Verify {
         /// One error per failing database.
@@ -172,6 +186,29 @@ fn message(kind: &FailureKind) -> String {
         FailureKind::ThresholdAbort { detail } => format!("stopped early: {detail}"),
         FailureKind::OpFailed { detail } => format!("stopped at the first failed op: {detail}"),
         FailureKind::Stuck { detail } => format!("stuck: {detail}"),
+        FailureKind::Durability {
+            lost,
+            unexpected,
+            first_lost,
+            first_unexpected,
+            errors,
+        } => {
+            let mut parts = Vec::new();
+            if *lost > 0 {
+                parts.push(format!(
+                    "{lost} acknowledged writes lost (first: {})",
+                    first_lost.join(", ")
+                ));
+            }
+            if *unexpected > 0 {
+                parts.push(format!(
+                    "{unexpected} unexpected writes (first: {})",
+                    first_unexpected.join(", ")
+                ));
+            }
+            parts.extend(errors.iter().cloned());
+            format!("durability check failed: {}", parts.join("; "))
+        }
         FailureKind::Verify { errors } => format!("verify step failed: {}", errors.join("; ")),
         FailureKind::ErrorRate {
             failed,
@@ -224,6 +261,13 @@ mod tests {
             FailureKind::Stuck { detail: detail() },
             FailureKind::Verify {
                 errors: vec!["database 0: 3 rows missing".into()],
+            },
+            FailureKind::Durability {
+                lost: 2,
+                unexpected: 0,
+                first_lost: vec!["writer-0#3".into(), "writer-1#9".into()],
+                first_unexpected: Vec::new(),
+                errors: Vec::new(),
             },
             FailureKind::ErrorRate {
                 failed: 3,

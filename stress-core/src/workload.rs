@@ -19,6 +19,7 @@ pub(crate) type OpFn<A> = Arc<dyn Fn(&mut User<A>) -> OpResult + Send + Sync>;
 /// A hook run once per user, after it connects.
 pub(crate) type ConnectFn<A> = Arc<dyn Fn(&mut User<A>) -> Result<(), OpError> + Send + Sync>;
 type SetupFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &mut StressRng, &Params) -> Result<(), OpError> + Send + Sync>;
+type DurabilityFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &mut dyn FnMut(i64)) -> Result<(), OpError> + Send + Sync>;
 type VerifyFn<A> = Box<dyn Fn(&mut <A as Adapter>::Conn, &Ledger) -> Result<(), OpError> + Send + Sync>;
 
 /// Whether an op reads or writes: a write over the disk budget is replaced by a read.
@@ -167,6 +168,7 @@ pub struct Workload<A: Adapter> {
     pub(crate) setup: Option<SetupFn<A>>,
     pub(crate) classes: Vec<UserClass<A>>,
     pub(crate) verify: Option<VerifyFn<A>>,
+    pub(crate) durability: Option<DurabilityFn<A>>,
     pub(crate) think_ms: Option<(u64, u64)>,
     pub(crate) batch: Option<(u64, u64)>,
     pub(crate) databases: Option<usize>,
@@ -196,6 +198,7 @@ impl<A: Adapter> Workload<A> {
             setup: None,
             classes: Vec::new(),
             verify: None,
+            durability: None,
             think_ms: None,
             batch: None,
             databases: None,
@@ -275,6 +278,20 @@ impl<A: Adapter> Workload<A> {
         F: Fn(&mut A::Conn, &Ledger) -> Result<(), OpError> + Send + Sync + 'static,
     {
         self.verify = Some(Box::new(f));
+        self
+    }
+
+    /// The acknowledged-write checker's read-back, run once per database after the users stop
+    /// (before the verify step): hand every tracked key the engine holds to `seen` (`SELECT k
+    /// FROM t`). Ops track a write with [`User::begin_write`] (the key to write) and
+    /// [`User::acknowledge_write`] (after the commit returned); the run then fails on any
+    /// acknowledged write that is missing or any key that was never written (see
+    /// [`crate::durability`]).
+    pub fn durability<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut A::Conn, &mut dyn FnMut(i64)) -> Result<(), OpError> + Send + Sync + 'static,
+    {
+        self.durability = Some(Box::new(f));
         self
     }
 

@@ -224,6 +224,16 @@ impl Adapter for Postgres {
                 })
     }
 
+    /// The connection broke, so a commit in flight may or may not have happened: a client
+    /// error with no SQLSTATE (closed, I/O), a connection exception (class 08) or the server
+    /// ending the session (class 57: shutdown, crash, terminated).
+    fn is_indeterminate(&self, e: &OpError) -> bool {
+        e.find::<postgres::Error>().is_some_and(|pe| match pe.code() {
+            None => true,
+            Some(c) => c.code().starts_with("08") || c.code().starts_with("57"),
+        })
+    }
+
     /// A managed server can be paused (`--fault pause:3s@at=20s`); one given by address is not
     /// this run's to stop.
     fn faults(&self) -> Vec<FaultKind> {

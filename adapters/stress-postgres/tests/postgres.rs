@@ -586,6 +586,31 @@ fn a_paused_server_shows_in_the_latencies_and_a_replay_pauses_it_again() {
 }
 
 #[test]
+fn a_broken_connection_leaves_a_write_open_and_a_refused_statement_does_not() {
+    let pg = started(Postgres::managed().setting("fsync", "off"), 1);
+    let mut victim: PgConn = pg.connect(0).unwrap();
+    let mut admin: PgConn = pg.connect(0).unwrap();
+    let refused: OpError = admin.client().batch_execute("SELEC 1").unwrap_err().into();
+    assert!(
+        !pg.is_indeterminate(&refused),
+        "a syntax error is the server's no: {refused}"
+    );
+    let pid = victim
+        .client()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get::<_, i32>(0);
+    admin
+        .client()
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let terminated: OpError = victim.client().batch_execute("SELECT 1").unwrap_err().into();
+    assert!(pg.is_indeterminate(&terminated), "{terminated}");
+    let closed: OpError = victim.client().batch_execute("SELECT 1").unwrap_err().into();
+    assert!(pg.is_indeterminate(&closed), "{closed}");
+}
+
+#[test]
 fn faults_a_server_given_by_address_cannot_take_are_refused() {
     let w = Workload::new(Postgres::dsn("host=127.0.0.1 port=1 user=nobody")).class(UserClass::new("reader", 1).read(
         "noop",

@@ -408,3 +408,147 @@ fn a_harness_killed_with_sigkill_leaves_no_temporary_database() {
     }
     assert!(!dir.exists(), "{} was left behind", dir.display());
 }
+
+/// A write-heavy workload whose writes the acknowledged-write checker tracks; `insert` decides
+/// how each op writes its key.
+fn tracked(insert: fn(&mut User<Sqlite>) -> OpResult) -> Workload<Sqlite> {
+    Workload::new(Sqlite::temp_file())
+        .setup(|db: &mut SqliteConn, _| {
+            db.raw()
+                .execute_batch("CREATE TABLE kv (k INTEGER PRIMARY KEY CHECK (k >= 0))")?;
+            Ok(())
+        })
+        .class(UserClass::new("writer", 3).write("insert", 1.0, insert))
+        .durability(|db: &mut SqliteConn, seen| {
+            let mut stmt = db.raw().prepare("SELECT k FROM kv")?;
+            let keys = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+            for k in keys {
+                seen(k?);
+            }
+            Ok(())
+        })
+}
+
+fn honest(u: &mut User<Sqlite>) -> OpResult {
+    let k = u.begin_write();
+    u.conn()
+        .write::<_, stress_sqlite::rusqlite::Error>(|tx| tx.execute("INSERT INTO kv VALUES (?1)", [k]))?;
+    u.acknowledge_write(k);
+    Ok(Outcome::rows(1))
+}
+
+#[test]
+fn the_checker_finds_every_acknowledged_write_of_an_honest_workload() {
+    let r = Runner::new("honest")
+        .seed(1)
+        .ops_per_user(200)
+        .run(tracked(honest))
+        .unwrap();
+    let s = &r.summary;
+    assert!(s.passed, "{:?}", s.failures);
+    let d = s.durability.as_ref().expect("the workload tracks writes");
+    assert_eq!((d.writes, d.acknowledged, d.present), (600, 600, 600));
+    assert_eq!((d.lost, d.unexpected, d.recovered, d.failed), (0, 0, 0, 0));
+}
+
+/// The positive control: an op that acknowledges before it commits, and every 7th commit
+/// rolled back: the checker must report those writes lost and fail the run.
+#[test]
+fn an_op_that_acknowledges_before_it_commits_is_caught() {
+    fn ack_first(u: &mut User<Sqlite>) -> OpResult {
+        let k = u.begin_write();
+        u.acknowledge_write(k);
+        let roll_back = u.ops_done() % 7 == 3;
+        u.conn()
+            .write::<_, stress_sqlite::rusqlite::Error>(|tx| {
+                tx.execute("INSERT INTO kv VALUES (?1)", [k])?;
+                if roll_back {
+                    // As if the commit never reached the disk: the row is gone, the ack is not.
+                    return Err(stress_sqlite::rusqlite::Error::QueryReturnedNoRows);
+                }
+                Ok(())
+            })
+            .or_else(|e| if roll_back { Ok(()) } else { Err(e) })?;
+        Ok(Outcome::rows(1))
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = Runner::new("ack_first")
+        .seed(1)
+        .ops_per_user(70)
+        .output_dir(dir.path().join("run"))
+        .run(tracked(ack_first))
+        .unwrap();
+    let s = &r.summary;
+    let d = s.durability.as_ref().unwrap();
+    assert_eq!(d.lost, 30, "10 of each writer's 70 were rolled back: {d:?}");
+    assert_eq!(d.first_lost[0], "writer-0#3");
+    assert!(!s.passed);
+    assert_eq!(s.exit_code(), 1);
+    assert!(
+        s.failures
+            .iter()
+            .any(|f| f.message.contains("30 acknowledged writes lost (first: writer-0#3")),
+        "{:?}",
+        s.failures
+    );
+    let page = std::fs::read_to_string(dir.path().join("run/report.html")).unwrap();
+    assert!(
+        page.contains("<h2>Acknowledged writes</h2>") && page.contains("<b>30</b>"),
+        "the report's table"
+    );
+    assert!(page.contains("First lost: writer-0#3, "), "the report names them");
+}
+
+#[test]
+fn a_key_no_write_made_is_unexpected_and_a_refused_write_is_not_lost() {
+    fn stray(u: &mut User<Sqlite>) -> OpResult {
+        let k = u.begin_write();
+        if u.ops_done() == 5 {
+            // The engine says no (its CHECK): the write is refused, and not lost.
+            u.conn()
+                .write::<_, stress_sqlite::rusqlite::Error>(|tx| tx.execute("INSERT INTO kv VALUES (-1)", []))?;
+        }
+        if u.ops_done() == 7 {
+            // A key no write of the run made.
+            let never = stress_core::durability::key(5, 123);
+            u.conn()
+                .write::<_, stress_sqlite::rusqlite::Error>(|tx| tx.execute("INSERT INTO kv VALUES (?1)", [never]))?;
+        }
+        u.conn()
+            .write::<_, stress_sqlite::rusqlite::Error>(|tx| tx.execute("INSERT INTO kv VALUES (?1)", [k]))?;
+        u.acknowledge_write(k);
+        Ok(Outcome::rows(1))
+    }
+    // One failed op is allowed: the verdict is the checker's alone.
+    let layer = stress_core::ConfigLayer {
+        max_error_rate: Some(0.5),
+        ..Default::default()
+    };
+    let s = Runner::new("stray")
+        .seed(1)
+        .ops_per_user(10)
+        .users("writer", 1)
+        .settings(&layer)
+        .run(tracked(stray))
+        .unwrap()
+        .summary;
+    let d = s.durability.as_ref().unwrap();
+    assert_eq!((d.writes, d.acknowledged, d.failed, d.lost), (10, 9, 1, 0), "{d:?}");
+    assert_eq!((d.present, d.unexpected), (10, 1), "{d:?}");
+    assert_eq!(
+        d.first_unexpected,
+        [format!(
+            "{} (no user's) (never attempted)",
+            stress_core::durability::key(5, 123)
+        )]
+    );
+    assert_eq!(s.failures.len(), 1, "{:?}", s.failures);
+    assert!(
+        s.failures[0]
+            .message
+            .starts_with("durability check failed: 1 unexpected writes"),
+        "{:?}",
+        s.failures
+    );
+    assert_eq!(s.exit_code(), 1);
+}

@@ -141,6 +141,10 @@ pub struct Summary {
     /// The faults injected (`--fault`), one row each, in the order they were due.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<crate::fault::FaultRecord>,
+    /// The acknowledged-write checker's verdict (`Workload::durability`): writes lost,
+    /// unexpected, recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<crate::durability::Durability>,
 }
 
 /// The shards of a sharded run: in a shard's own summary, which one it is; in a merged run,
@@ -269,6 +273,15 @@ impl Summary {
             StopReason::StuckOps => Some(FailureKind::Stuck { detail }),
         };
         failures.extend(stopped.map(Failure::new));
+        if let Some(d) = self.durability.as_ref().filter(|d| !d.held()) {
+            failures.push(Failure::new(FailureKind::Durability {
+                lost: d.lost,
+                unexpected: d.unexpected,
+                first_lost: d.first_lost.clone(),
+                first_unexpected: d.first_unexpected.clone(),
+                errors: d.errors.clone(),
+            }));
+        }
         if self.verify.ran && !self.verify.passed {
             failures.push(Failure::new(FailureKind::Verify {
                 errors: self.verify.errors.clone(),

@@ -73,6 +73,8 @@ struct Findings {
     errors_seen: usize,
     /// The faults injected, in the order they were due.
     faults: Vec<FaultRecord>,
+    /// The acknowledged-write checker's verdict, when the workload tracks writes.
+    durability: Option<crate::durability::Durability>,
     op_names: Vec<String>,
     /// A phase that failed: (reason, message).
     stop: Option<(StopReason, String)>,
@@ -392,6 +394,10 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         let record = inject(job.workload.adapter.as_ref(), f, &|| false);
         findings.faults.push(record);
     }
+    // The acknowledged-write checker, once per database, on what the engine holds now.
+    if job.workload.durability.is_some() && !shares_engine(job) {
+        findings.durability = Some(check_durability(job, &findings.users));
+    }
     // The shards of a run on a shared engine leave the verify step to its own step, after the
     // merge: their ledgers go to ledger.json.
     if shares_engine(job) {
@@ -442,6 +448,40 @@ fn run_faults<A: Adapter>(adapter: &A, faults: &[PlannedFault], start: Instant, 
             all.push(record);
         }
     }
+}
+
+/// Reads back every tracked key of each database and classifies the users' writes.
+fn check_durability<A: Adapter>(job: &Job<'_, A>, users: &[UserResult]) -> crate::durability::Durability {
+    let mut out = crate::durability::Durability::default();
+    let Some(read) = &job.workload.durability else {
+        return out;
+    };
+    let ids = |u: u32| job.plan.users.get(u as usize).map(|s| s.id.clone());
+    for db in &job.plan.databases {
+        let mut present: Vec<i64> = Vec::new();
+        let result = panic::catch(|| {
+            job.workload
+                .adapter
+                .connect(db.index)
+                .and_then(|mut conn| read(&mut conn, &mut |k| present.push(k)))
+        });
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => out
+                .errors
+                .push(format!("database {}: reading the keys back failed: {e}", db.index)),
+            Err(p) => out
+                .errors
+                .push(format!("database {}: reading the keys back {p}", db.index)),
+        }
+        let logs: Vec<&crate::durability::WriteLog> = users
+            .iter()
+            .filter(|u| u.summary.db == db.index)
+            .map(|u| &u.writes)
+            .collect();
+        out.add(&crate::durability::check(&logs, &present, &ids));
+    }
+    out
 }
 
 /// The acknowledged writes of these users, per database.
@@ -504,7 +544,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     // This process's users (a shard's part of the plan), each with its index in its class
     // over the whole run: the stages' gate ranks users across every shard.
     let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
-    let mut mine: Vec<(crate::seed::UserSeed, usize, usize)> = Vec::new();
+    let mut mine: Vec<(crate::seed::UserSeed, usize, usize, u32)> = Vec::new();
     for (global, user) in job.plan.users.iter().enumerate() {
         let ci = workload
             .classes
@@ -514,7 +554,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         let in_class = index_in_class[ci];
         index_in_class[ci] += 1;
         if job.config.shard.is_none_or(|s| s.owns(global)) && job.config.runs(&user.id) {
-            mine.push((user.clone(), ci, in_class));
+            mine.push((user.clone(), ci, in_class, global as u32));
         }
     }
     let shared = Arc::new(Shared {
@@ -597,8 +637,8 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     // What the user threads share, owned: a thread stuck in an op is abandoned with its copy.
     let (classes, tables, op_ids) = (Arc::new(workload.classes.clone()), Arc::new(tables), Arc::new(op_ids));
     let mut handles = Vec::new();
-    for (user, ci, index_in_class) in &mine {
-        let (ci, index_in_class) = (*ci, *index_in_class);
+    for (user, ci, index_in_class, plan_index) in &mine {
+        let (ci, index_in_class, plan_index) = (*ci, *index_in_class, *plan_index);
         let in_class = config
             .users
             .iter()
@@ -631,6 +671,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             op_ids: Arc::clone(&op_ids),
             class_index: ci,
             user_index: handles.len(),
+            plan_index,
             connect_id,
             seed: user.clone(),
             db_seed: job.plan.databases.get(user.db).map_or(0, |d| d.schema_seed),
@@ -780,6 +821,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 },
                 ledger: Ledger::default(),
                 measures: Measures::default(),
+                writes: crate::durability::WriteLog::new(mine[index].3),
             });
             continue;
         }
@@ -942,6 +984,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         failures: Vec::new(),
         shards: None,
         faults: f.faults.clone(),
+        durability: f.durability.clone(),
     };
     // A shard's figures are a part of the run's: its thresholds are judged on the merged run.
     let thresholds = if job.config.shard.is_some() {

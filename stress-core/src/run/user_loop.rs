@@ -14,6 +14,7 @@ use super::shared::{Shared, UserClock};
 use super::signal::StopReason;
 use crate::adapter::Adapter;
 use crate::config::RunConfig;
+use crate::durability::WriteState;
 use crate::ledger::Ledger;
 use crate::report::UserSummary;
 use crate::seed::{self, OpDigest, UserSeed};
@@ -33,6 +34,8 @@ pub(crate) struct UserJob<A: Adapter> {
     pub(crate) class_index: usize,
     /// The user's index in the run (its clock's).
     pub(crate) user_index: usize,
+    /// The user's index in the run's plan (its tracked writes' keys carry it).
+    pub(crate) plan_index: u32,
     /// Run op index of the `connect` pseudo-op.
     pub(crate) connect_id: u32,
     pub(crate) seed: UserSeed,
@@ -52,6 +55,7 @@ pub(crate) struct UserResult {
     pub(crate) summary: UserSummary,
     pub(crate) ledger: Ledger,
     pub(crate) measures: Measures,
+    pub(crate) writes: crate::durability::WriteLog,
 }
 
 pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
@@ -97,6 +101,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             measured_from: Instant::now(),
             attempt: 1,
             states: Vec::new(),
+            writes: crate::durability::WriteLog::new(job.plan_index),
         }),
         Ok(Err(e)) => Err(format!("cannot connect: {e}")),
         Err(p) => Err(format!("cannot connect: {p}")),
@@ -115,6 +120,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             summary,
             ledger: Ledger::default(),
             measures: Measures::default(),
+            writes: crate::durability::WriteLog::new(job.plan_index),
         };
     };
     let mut user = match connected {
@@ -206,7 +212,18 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         let rng_at = (max_tries > 1).then(|| user.rng.clone());
         user.attempt = 1;
         let result = loop {
+            let writes_from = user.writes.len();
             let result = panic::catch(|| (op.f)(&mut user));
+            // Tracked writes the try did not acknowledge: refused, or open when its error
+            // leaves the commit open (or it panicked).
+            user.writes.settle(
+                writes_from,
+                match &result {
+                    Ok(Ok(_)) => WriteState::Failed,
+                    Ok(Err(e)) if !adapter.is_indeterminate(e) => WriteState::Failed,
+                    _ => WriteState::Indeterminate,
+                },
+            );
             match (&result, &rng_at) {
                 (Ok(Err(e)), Some(rng))
                     if user.attempt < max_tries && !signal.is_stopped() && adapter.is_retryable(e) =>
@@ -309,6 +326,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         summary,
         ledger: user.ledger,
         measures: user.measures,
+        writes: user.writes,
     }
 }
 
@@ -363,5 +381,6 @@ fn connect_failed<A: Adapter>(
         summary,
         ledger: Ledger::default(),
         measures: Measures::default(),
+        writes: crate::durability::WriteLog::new(job.plan_index),
     }
 }

@@ -605,6 +605,15 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
             merged: merged_shards,
             missing: missing.to_vec(),
         }),
+        // Each shard checked the writes of its own engine.
+        durability: shards.iter().filter_map(|s| s.summary.durability.as_ref()).fold(
+            None,
+            |acc: Option<crate::durability::Durability>, d| {
+                let mut acc = acc.unwrap_or_default();
+                acc.add(d);
+                Some(acc)
+            },
+        ),
         // Each shard's faults hit its own engine.
         faults: shards
             .iter()
