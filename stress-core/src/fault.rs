@@ -251,17 +251,30 @@ pub struct Injected {
     pub recovery: Option<Duration>,
 }
 
-/// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `root` and then to every process
-/// descended from it. A process group is not enough: PostgreSQL's backends, for one, make
-/// themselves the leaders of groups of their own. Signalling the root first stops it from
-/// starting more children while its tree is walked (for `STOP`). An error is the root's only:
-/// a child may have ended meanwhile.
+/// Process `root` and every process descended from it, from `/proc`.
+fn tree(root: u32) -> Vec<u32> {
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(crate::monitor::children_of(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `root` and to every process descended
+/// from it. A process group is not enough: PostgreSQL's backends, for one, make themselves the
+/// leaders of groups of their own. The tree is read before any signal goes (a killed root's
+/// children would be handed to init, out of its tree), and read again after the root took it
+/// (a child it started meanwhile gets it too). An error is the root's only: a child may have
+/// ended meanwhile.
 pub fn signal_tree(root: u32, signal: &str) -> Result<(), crate::OpError> {
     let send = |pid: u32| {
         std::process::Command::new("kill")
             .args([&format!("-{signal}"), &pid.to_string()])
             .output()
     };
+    let before = tree(root);
     let out = send(root).map_err(|e| crate::OpError::msg(format!("cannot run kill: {e}")))?;
     if !out.status.success() {
         return Err(crate::OpError::msg(format!(
@@ -269,10 +282,12 @@ pub fn signal_tree(root: u32, signal: &str) -> Result<(), crate::OpError> {
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    let mut todo = crate::monitor::children_of(root);
-    while let Some(pid) = todo.pop() {
-        let _ = send(pid);
-        todo.extend(crate::monitor::children_of(pid));
+    let mut sent = vec![root];
+    for pid in before.into_iter().chain(tree(root)) {
+        if !sent.contains(&pid) {
+            let _ = send(pid);
+            sent.push(pid);
+        }
     }
     Ok(())
 }

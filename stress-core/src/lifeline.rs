@@ -30,7 +30,8 @@ impl Lifeline {
     /// before we do; it gives the group `grace` to exit after SIGINT before SIGKILL.
     pub fn guard(pgid: Option<u32>, dir: Option<&Path>, grace: Duration) -> std::io::Result<Self> {
         // `read` returns at end-of-file, when every write end is closed: ours is the only one.
-        let script = r#"read -r _ignored
+        let script = r#"read -r what
+[ "$what" = release ] && exit 0
 if [ -n "$1" ]; then
   kill -INT -- "-$1" 2>/dev/null
   i=0
@@ -54,6 +55,16 @@ if [ -n "$3" ]; then rm -rf -- "$3"; fi"#;
             .spawn()?;
         let pipe = watchdog.stdin.take();
         Ok(Self { pipe, watchdog })
+    }
+
+    /// Lets the watchdog go without touching anything: what it guarded is guarded by another
+    /// lifeline now (a server started again under a new pid, on the same directory).
+    pub fn release(mut self) {
+        if let Some(mut pipe) = self.pipe.take() {
+            let _ = pipe.write_all(b"release\n");
+            let _ = pipe.flush();
+        }
+        let _ = self.watchdog.wait();
     }
 
     /// The watchdog's pid (for tests).

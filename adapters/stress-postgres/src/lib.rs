@@ -150,7 +150,7 @@ impl Postgres {
 
     /// The managed server's postmaster pid, once started.
     pub fn postmaster_pid(&self) -> Option<u32> {
-        self.server.as_ref().map(|s| s.pid)
+        self.server.as_ref().map(Server::pid)
     }
 
     /// The managed server's port, once started.
@@ -234,11 +234,12 @@ impl Adapter for Postgres {
         })
     }
 
-    /// A managed server can be paused (`--fault pause:3s@at=20s`); one given by address is not
-    /// this run's to stop.
+    /// A managed server can be killed (its whole process tree at once, then started again on
+    /// the same cluster), paused and restarted (`--fault kill@every=5s..15s`); one given by
+    /// address is not this run's to stop.
     fn faults(&self) -> Vec<FaultKind> {
         match self.mode {
-            Mode::Managed => vec![FaultKind::Pause],
+            Mode::Managed => vec![FaultKind::Kill, FaultKind::Pause, FaultKind::Restart],
             Mode::Dsn(_) => Vec::new(),
         }
     }
@@ -252,12 +253,25 @@ impl Adapter for Postgres {
             FaultKind::Pause => {
                 let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
                 let config = server.config("postgres");
-                let recovery = stress_core::fault::pause_tree(server.pid, hold, stopping, || {
+                let recovery = stress_core::fault::pause_tree(server.pid(), hold, stopping, || {
                     connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
                 })?;
                 Ok(Injected {
-                    target: format!("postgres (pid {})", server.pid),
+                    target: format!("postgres (pid {})", server.pid()),
                     recovery,
+                })
+            }
+            FaultKind::Kill | FaultKind::Restart => {
+                let target = format!("postgres (pid {})", server.pid());
+                let t0 = std::time::Instant::now();
+                if fault.kind == FaultKind::Kill {
+                    server.kill_and_start()?;
+                } else {
+                    server.restart()?;
+                }
+                Ok(Injected {
+                    target,
+                    recovery: Some(t0.elapsed()),
                 })
             }
             other => Err(OpError::msg(format!("postgres cannot inject `{other}`"))),
@@ -353,7 +367,8 @@ impl Adapter for Postgres {
         };
         vec![Box::new(PgMetrics {
             watched: self.server.as_ref().map(|s| Watched {
-                pid: s.pid,
+                pid: s.pid.clone(),
+                restarting: s.restarting.clone(),
                 child: s.child.clone(),
                 log: s.log.clone(),
             }),

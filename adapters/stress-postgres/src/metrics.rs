@@ -14,7 +14,10 @@ use crate::server::last_lines;
 /// A managed server's process, for `/proc` readings and crash detection.
 #[derive(Debug)]
 pub(crate) struct Watched {
-    pub(crate) pid: u32,
+    /// The postmaster's pid (a new one after a fault started it again).
+    pub(crate) pid: Arc<std::sync::atomic::AtomicU32>,
+    /// Set while a fault stops and starts the server: not a crash.
+    pub(crate) restarting: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) child: Arc<Mutex<Child>>,
     pub(crate) log: PathBuf,
 }
@@ -41,7 +44,9 @@ impl std::fmt::Debug for PgMetrics {
 impl PgMetrics {
     fn process_readings(&mut self, out: &mut Vec<Reading>) {
         let Some(w) = &self.watched else { return };
-        let Some(tree) = read_tree(w.pid) else { return };
+        let Some(tree) = read_tree(w.pid.load(std::sync::atomic::Ordering::SeqCst)) else {
+            return;
+        };
         let percent = self.cpu.percent(tree.cpu_seconds);
         let bytes = tree.bytes;
         out.push(Reading::new(
@@ -103,6 +108,9 @@ impl MetricsSource for PgMetrics {
 
     fn health(&mut self) -> Health {
         let Some(w) = &self.watched else { return Health::Alive };
+        if w.restarting.load(std::sync::atomic::Ordering::SeqCst) {
+            return Health::Alive;
+        }
         let status = w
             .child
             .lock()
@@ -116,7 +124,7 @@ impl MetricsSource for PgMetrics {
                 let log = std::fs::read_to_string(&w.log).unwrap_or_default();
                 Health::Crashed(format!(
                     "postgres (pid {}) exited ({status}); last log lines: {}",
-                    w.pid,
+                    w.pid.load(std::sync::atomic::Ordering::SeqCst),
                     last_lines(&log, 3)
                 ))
             }

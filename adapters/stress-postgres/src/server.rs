@@ -6,6 +6,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -139,12 +140,45 @@ pub(crate) struct Server {
     pub(crate) port: u16,
     pub(crate) tcp: bool,
     /// Stops the server and removes the cluster if this process dies without doing it.
-    lifeline: Option<Lifeline>,
+    lifeline: Mutex<Option<Lifeline>>,
     pub(crate) password: Option<String>,
     pub(crate) dir: Option<tempfile::TempDir>,
+    /// The postmaster (replaced in place when a fault starts the server again).
     pub(crate) child: Arc<Mutex<Child>>,
     pub(crate) log: PathBuf,
-    pub(crate) pid: u32,
+    /// The postmaster's pid (a new one after a restart).
+    pub(crate) pid: Arc<AtomicU32>,
+    /// Set while a fault stops and starts the server: its exit is not a crash then.
+    pub(crate) restarting: Arc<AtomicBool>,
+    /// How the postmaster is started, again after a fault.
+    recipe: Recipe,
+}
+
+/// The postmaster's command line and account, to start it again on the same cluster.
+#[derive(Debug, Clone)]
+struct Recipe {
+    program: PathBuf,
+    args: Vec<std::ffi::OsString>,
+    user: Option<(u32, u32)>,
+}
+
+impl Recipe {
+    fn spawn(&self, log: &Path) -> Result<Child, OpError> {
+        let logfile = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(logfile.try_clone()?)
+            .stderr(logfile)
+            .env("LC_ALL", "C")
+            // Our Ctrl-C is for us: the server is stopped by `stop`, in order, not by the signal.
+            .process_group(0);
+        if let Some((uid, gid)) = self.user {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.spawn()
+            .map_err(|e| OpError::msg(format!("cannot run {}: {e}", self.program.display())))
+    }
 }
 
 impl Server {
@@ -229,38 +263,37 @@ impl Server {
             Some(p) => p,
             None => free_port()?,
         };
-        let logfile = std::fs::File::create(&log)?;
+        std::fs::File::create(&log)?;
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(&log, Some(uid), Some(gid))?;
         }
-        let mut cmd = Command::new(bindir.join("postgres"));
-        cmd.arg("-D")
-            .arg(&data)
-            .arg("-p")
-            .arg(port.to_string())
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "-D".into(),
+            data.clone().into(),
+            "-p".into(),
+            port.to_string().into(),
             // The socket goes in the cluster's own directory, which only the server's account
             // (and root) can enter: no other local account reaches it.
-            .arg("-k")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(if o.tcp {
+            "-k".into(),
+            dir.path().into(),
+            "-c".into(),
+            if o.tcp {
                 "listen_addresses=127.0.0.1"
             } else {
                 "listen_addresses="
-            });
+            }
+            .into(),
+        ];
         for (k, v) in &o.settings {
-            cmd.arg("-c").arg(format!("{k}={v}"));
+            args.push("-c".into());
+            args.push(format!("{k}={v}").into());
         }
-        cmd.stdin(Stdio::null())
-            .stdout(logfile.try_clone()?)
-            .stderr(logfile)
-            .env("LC_ALL", "C")
-            // Our Ctrl-C is for us: the server is stopped by `stop`, in order, not by the signal.
-            .process_group(0);
-        as_user(&mut cmd);
-        let child = cmd
-            .spawn()
-            .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("postgres").display())))?;
+        let recipe = Recipe {
+            program: bindir.join("postgres"),
+            args,
+            user,
+        };
+        let child = recipe.spawn(&log)?;
         let pid = child.id();
         // From here, whatever kills us (SIGKILL included) stops the server and removes its
         // cluster: the server's process group is its pid.
@@ -268,15 +301,17 @@ impl Server {
         let mut server = Self {
             password,
             tcp: o.tcp,
-            lifeline: None,
+            lifeline: Mutex::new(None),
             port,
             dir: Some(dir),
             child: Arc::new(Mutex::new(child)),
             log,
-            pid,
+            pid: Arc::new(AtomicU32::new(pid)),
+            restarting: Arc::new(AtomicBool::new(false)),
+            recipe,
         };
         match lifeline {
-            Ok(l) => server.lifeline = Some(l),
+            Ok(l) => *server.lifeline.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(l),
             Err(e) => {
                 server.stop();
                 return Err(OpError::msg(format!(
@@ -359,11 +394,79 @@ impl Server {
         last_lines(&text, n)
     }
 
+    /// The postmaster's pid now.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid.load(Ordering::SeqCst)
+    }
+
+    /// The `kill` fault: every process of the server at once — frozen first, so that none
+    /// (the WAL writer, say) gets to do anything after the others died — then SIGKILL, and the
+    /// server started again on the same cluster. Returns when it accepts connections again.
+    pub(crate) fn kill_and_start(&self) -> Result<(), OpError> {
+        self.go_down_and_start(|pid| {
+            stress_core::fault::signal_tree(pid, "STOP")?;
+            stress_core::fault::signal_tree(pid, "KILL")
+        })
+    }
+
+    /// The `restart` fault: a fast shutdown (SIGINT), then the server started again.
+    pub(crate) fn restart(&self) -> Result<(), OpError> {
+        // The postmaster alone: it tells its backends (a signal to them would cancel queries).
+        self.go_down_and_start(|pid| {
+            Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status()
+                .map(drop)
+                .map_err(|e| OpError::msg(format!("cannot run kill: {e}")))
+        })
+    }
+
+    fn go_down_and_start(&self, down: impl FnOnce(u32) -> Result<(), OpError>) -> Result<(), OpError> {
+        self.restarting.store(true, Ordering::SeqCst);
+        let result = (|| {
+            let pid = self.pid();
+            {
+                let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+                if child.try_wait().ok().flatten().is_some() {
+                    return Err(OpError::msg(format!("postgres (pid {pid}) is not running")));
+                }
+                down(pid)?;
+                let deadline = Instant::now() + STOP_TIMEOUT;
+                while child.try_wait().ok().flatten().is_none() {
+                    if Instant::now() > deadline {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+            // Its backends go with it (killed, or told by the postmaster).
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while !stress_core::monitor::children_of(pid).is_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let child = self.recipe.spawn(&self.log)?;
+            let new_pid = child.id();
+            // The new postmaster is guarded before the old guard lets go of the cluster.
+            let guard = Lifeline::guard(Some(new_pid), self.dir.as_ref().map(|d| d.path()), STOP_TIMEOUT)
+                .map_err(|e| OpError::msg(format!("cannot start the watchdog: {e}")))?;
+            *self.child.lock().unwrap_or_else(|e| e.into_inner()) = child;
+            self.pid.store(new_pid, Ordering::SeqCst);
+            if let Some(old) = self.lifeline.lock().unwrap_or_else(|e| e.into_inner()).replace(guard) {
+                old.release();
+            }
+            self.wait_ready()
+        })();
+        self.restarting.store(false, Ordering::SeqCst);
+        result
+    }
+
     /// Kills the server's process group and removes the cluster, through a shared reference:
     /// for a run that abandoned users stuck in a query.
     pub(crate) fn abandon(&self) {
         let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.pid)])
+            .args(["-KILL", "--", &format!("-{}", self.pid())])
             .stderr(Stdio::null())
             .status();
         let _ = self.child.lock().unwrap_or_else(|e| e.into_inner()).wait();
@@ -377,7 +480,7 @@ impl Server {
         let Some(dir) = self.dir.take() else { return };
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
         if child.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill").args(["-INT", &self.pid.to_string()]).status();
+            let _ = Command::new("kill").args(["-INT", &self.pid().to_string()]).status();
             let deadline = Instant::now() + STOP_TIMEOUT;
             while child.try_wait().ok().flatten().is_none() {
                 if Instant::now() > deadline {
@@ -390,7 +493,7 @@ impl Server {
         }
         drop(child);
         // The server is down: its watchdog finds nothing to do and exits.
-        self.lifeline.take();
+        self.lifeline.get_mut().unwrap_or_else(|e| e.into_inner()).take();
         // Backends left behind by a killed postmaster exit on their own when they notice;
         // the cluster's files go now.
         let _ = dir.close();

@@ -585,6 +585,121 @@ fn a_paused_server_shows_in_the_latencies_and_a_replay_pauses_it_again() {
     assert_eq!(table(&again.summary), table(s));
 }
 
+/// A write-heavy workload on a managed server whose every write the checker tracks.
+fn tracked_inserts(pg: Postgres) -> Workload<Postgres> {
+    Workload::new(pg)
+        .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE kv (k BIGINT PRIMARY KEY)"))
+        .class(
+            UserClass::new("writer", 4).write("insert", 1.0, |u: &mut User<Postgres>| {
+                let k = u.begin_write();
+                u.conn().execute("INSERT INTO kv VALUES ($1)", &[Value::BigInt(k)])?;
+                u.acknowledge_write(k);
+                Ok(Outcome::rows(1))
+            }),
+        )
+        .durability(|db: &mut PgConn, seen| {
+            for row in db.client().query("SELECT k FROM kv", &[])? {
+                seen(row.get::<_, i64>(0));
+            }
+            Ok(())
+        })
+}
+
+#[test]
+fn killed_twenty_times_the_server_comes_back_and_keeps_every_acknowledged_write() {
+    use stress_core::fault::FaultKind;
+    let parent = tempfile::tempdir().unwrap();
+    let pg = Postgres::managed()
+        .cluster_parent(parent.path())
+        .setting("fsync", "off");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("killed");
+    let r = Runner::new("killed")
+        .seed(5)
+        .duration(Duration::from_secs(12))
+        .fault("kill@every=300ms..700ms")
+        .output_dir(&out)
+        .run(tracked_inserts(pg))
+        .unwrap();
+    let s = &r.summary;
+    let planned = stress_core::ReplayFile::load(&out).unwrap().faults;
+    assert!(planned.len() >= 20, "{} kills planned", planned.len());
+    assert_eq!(s.faults.len(), planned.len(), "every planned kill was injected");
+    for f in &s.faults {
+        assert_eq!((f.kind, &f.error), (FaultKind::Kill, &None), "{f:?}");
+        assert!(f.recovery_ms.is_some(), "{f:?}");
+    }
+    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
+    assert_eq!(
+        s.failed_ops,
+        0,
+        "a broken connection is not a failed op: {:?}",
+        s.errors.first()
+    );
+    assert!(s.interrupted_ops > 0, "kills broke connections in flight");
+    let d = s.durability.as_ref().expect("tracked");
+    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
+    assert!(d.acknowledged > 100 && d.present >= d.acknowledged, "{d:?}");
+    assert!(
+        processes_mentioning(parent.path().to_str().unwrap()).is_empty(),
+        "no server left"
+    );
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "no cluster left");
+}
+
+/// The positive control: commits acknowledged before their WAL is written
+/// (`synchronous_commit=off`, and a WAL writer that waits 10 s) die with the server, and the
+/// checker says so.
+#[test]
+fn with_synchronous_commit_off_a_kill_loses_acknowledged_writes_and_the_checker_catches_it() {
+    let pg = Postgres::managed()
+        .setting("fsync", "off")
+        .setting("synchronous_commit", "off")
+        .setting("wal_writer_delay", "10000");
+    let r = Runner::new("unsafe")
+        .seed(5)
+        .duration(Duration::from_secs(4))
+        .fault("kill@at=1s")
+        .fault("kill@at=2500ms")
+        .run(tracked_inserts(pg))
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.faults.len(), 2, "{:?}", s.faults);
+    let d = s.durability.as_ref().unwrap();
+    assert!(d.lost > 0, "{d:?}");
+    assert!(!s.passed);
+    assert_eq!(s.exit_code(), 1);
+    assert!(
+        s.failures
+            .iter()
+            .any(|f| f.message.contains("acknowledged writes lost")),
+        "{:?}",
+        s.failures
+    );
+}
+
+#[test]
+fn a_restarted_server_loses_nothing() {
+    let pg = Postgres::managed().setting("fsync", "off");
+    let r = Runner::new("restarted")
+        .seed(6)
+        .duration(Duration::from_secs(4))
+        .fault("restart@at=1s")
+        .fault("restart@at=2500ms")
+        .run(tracked_inserts(pg))
+        .unwrap();
+    let s = &r.summary;
+    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
+    assert_eq!(
+        s.faults.iter().filter(|f| f.error.is_none()).count(),
+        2,
+        "{:?}",
+        s.faults
+    );
+    let d = s.durability.as_ref().unwrap();
+    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
+}
+
 #[test]
 fn a_broken_connection_leaves_a_write_open_and_a_refused_statement_does_not() {
     let pg = started(Postgres::managed().setting("fsync", "off"), 1);

@@ -95,6 +95,10 @@ pub struct Summary {
     /// Tries beyond the first, over all ops (pgbench's "total number of retries").
     #[serde(default)]
     pub retries: u64,
+    /// Ops whose connection a fault broke (`--fault kill`, `restart`): their outcome is open,
+    /// so they count neither as done nor as failed (a write among them is indeterminate).
+    #[serde(default)]
+    pub interrupted_ops: u64,
     /// Every threshold with its observed value and verdict.
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
@@ -185,6 +189,10 @@ pub struct MergedShard {
     pub offset_s: u64,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// How many errors a summary keeps.
 pub const MAX_KEPT_ERRORS: usize = 100;
 
@@ -215,6 +223,9 @@ pub struct UserSummary {
     /// Tries beyond the first its ops took (`--max-tries`).
     #[serde(default)]
     pub retries: u64,
+    /// Its ops whose connection a fault broke (neither succeeded nor failed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interrupted: u64,
     /// Its ops that took more than one try, whether they then succeeded or not.
     #[serde(default)]
     pub retried_ops: u64,

@@ -18,7 +18,7 @@ use super::stop_policy::StopPolicy;
 use super::user_loop::{UserJob, UserResult, run_user};
 use crate::adapter::{Adapter, StartContext};
 use crate::config::RunConfig;
-use crate::fault::{FaultRecord, PlannedFault};
+use crate::fault::{FaultKind, FaultRecord, PlannedFault};
 use crate::ledger::Ledger;
 use crate::monitor::{Limits, MetricsSource, ProcessMetrics};
 use crate::protocol::SUMMARY_PREFIX;
@@ -426,15 +426,23 @@ fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, stopping: &dyn Fn() -> bool
     }
 }
 
-/// Injects the timed faults of the schedule, each when it is due from `start`, until the run
-/// stops.
+/// Injects the timed faults of the schedule, each when it is due from `start`. When the run
+/// stops, those already due are still injected (a slow recovery delays the next fault, it does
+/// not drop it: a run and its replay inject the same faults), unless it was interrupted.
 fn run_faults<A: Adapter>(adapter: &A, faults: &[PlannedFault], start: Instant, shared: &Shared) {
     let stopping = || shared.signal.is_stopped() || signal::interrupted();
+    let mut stopped_at: Option<Instant> = None;
     for f in faults {
         let Some(at_ms) = f.at_ms else { continue };
         let due = start + Duration::from_millis(at_ms);
         loop {
-            if stopping() {
+            if signal::interrupted() {
+                return;
+            }
+            if stopped_at.is_none() && stopping() {
+                stopped_at = Some(Instant::now());
+            }
+            if stopped_at.is_some_and(|s| due > s) {
                 return;
             }
             let now = Instant::now();
@@ -443,7 +451,17 @@ fn run_faults<A: Adapter>(adapter: &A, faults: &[PlannedFault], start: Instant, 
             }
             std::thread::park_timeout((due - now).min(Duration::from_millis(50)));
         }
+        // Counted before and after, so the count is odd while the fault is under way: a user
+        // whose connection broke then, or that connected to the server about to go down (and
+        // read the count before), knows a fault broke it.
+        let breaks = matches!(f.kind, FaultKind::Kill | FaultKind::Restart);
+        if breaks {
+            shared.breaks.fetch_add(1, Ordering::SeqCst);
+        }
         let record = inject(adapter, f, &stopping);
+        if breaks {
+            shared.breaks.fetch_add(1, Ordering::SeqCst);
+        }
         if let Ok(mut all) = shared.faults.lock() {
             all.push(record);
         }
@@ -567,6 +585,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         clocks: (0..mine.len()).map(|_| UserClock::default()).collect(),
         max_stall_us: std::sync::atomic::AtomicU64::new(0),
         faults: std::sync::Mutex::new(Vec::new()),
+        breaks: std::sync::atomic::AtomicU64::new(0),
     });
     let users_done = Arc::new(AtomicBool::new(false));
     let config = Arc::new(job.config.clone());
@@ -818,6 +837,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                     scheduled_ops: None,
                     retries: 0,
                     retried_ops: 0,
+                    interrupted: 0,
                 },
                 ledger: Ledger::default(),
                 measures: Measures::default(),
@@ -967,6 +987,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         delivered,
         retried_ops: f.users.iter().map(|u| u.summary.retried_ops).sum(),
         retries: f.users.iter().map(|u| u.summary.retries).sum(),
+        interrupted_ops: f.users.iter().map(|u| u.summary.interrupted).sum(),
         thresholds: Vec::new(),
         timeseries: c.intervals().to_vec(),
         ops,

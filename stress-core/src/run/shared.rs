@@ -27,6 +27,9 @@ pub(crate) struct Shared {
     pub(crate) max_stall_us: std::sync::atomic::AtomicU64,
     /// The faults injected so far (the fault thread adds, the monitor tells the observers).
     pub(crate) faults: std::sync::Mutex<Vec<crate::fault::FaultRecord>>,
+    /// How many faults that break connections (kill, restart) began: a user whose connection
+    /// is older than the last of them reconnects when it finds it broken.
+    pub(crate) breaks: std::sync::atomic::AtomicU64,
 }
 
 /// When a user's op started (0: no op in flight) and when its last op completed, µs from

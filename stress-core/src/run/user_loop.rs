@@ -83,6 +83,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         scheduled_ops: None,
         retries: 0,
         retried_ops: 0,
+        interrupted: 0,
     };
     // Connect and run the class's hook before the start: neither is timed.
     let connected = match panic::catch(|| adapter.connect(job.seed.db)) {
@@ -128,6 +129,8 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         Err(message) => return connect_failed(&job, summary, start, message),
     };
     user.measured_from = start + Duration::from_millis(job.config.warmup_ms);
+    // The connection-breaking faults (kill, restart) begun before this connection was made.
+    let mut connected_after = 0u64;
     let max_tries = job.config.max_tries.max(1);
     let disk_budget = job.config.max_disk_mb.map(|mb| mb * 1_048_576);
     let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
@@ -256,7 +259,14 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             batch.late += u64::from(lag > LATE_AFTER);
         }
         let measured = t1 >= warmup;
+        // A connection a fault broke: the op's outcome is open (neither success nor failure),
+        // and the user connects again before its next op.
+        // The count of breaking faults is odd while one is under way (see `run_faults`).
+        let breaks = shared.breaks.load(Ordering::SeqCst);
+        let interrupted = matches!(&result, Ok(Err(e)) if adapter.is_indeterminate(e))
+            && (breaks > connected_after || breaks % 2 == 1);
         let ok = match result {
+            _ if interrupted => false,
             Ok(Ok(outcome)) => {
                 if measured {
                     batch.rows += outcome.rows;
@@ -283,7 +293,8 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             }
         };
         summary.ops += 1;
-        summary.failed += u64::from(!ok);
+        summary.failed += u64::from(!ok && !interrupted);
+        summary.interrupted += u64::from(interrupted);
         if substituted {
             summary.substituted += 1;
             batch.substituted += 1;
@@ -292,7 +303,9 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         // Under a rate, latency counts from the intended start: a stalled server shows up in
         // every op that had to wait for it, not only in the one that hit the stall.
         let latency = intended.map_or(service, |t| t1.saturating_duration_since(t).saturating_sub(untimed));
-        if measured {
+        if measured && interrupted {
+            parts[i].record_interrupted();
+        } else if measured {
             parts[i].record(
                 ok,
                 latency.as_micros() as u64,
@@ -305,6 +318,12 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         if deadline.is_some_and(|d| t1 >= d) {
             signal.stop(StopReason::DurationElapsed, None);
             break;
+        }
+        if interrupted {
+            match reconnect(&job, class, &mut user) {
+                Some(breaks) => connected_after = breaks,
+                None => break,
+            }
         }
         if think_max > 0 && !job.pace.open_loop() {
             let ms = think_rng.random_range(think_min..=think_max);
@@ -327,6 +346,27 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         ledger: user.ledger,
         measures: user.measures,
         writes: user.writes,
+    }
+}
+
+/// Connects the user again after a fault broke its connection: tries until the engine accepts
+/// (it may be starting again) or the run stops (`None`). Returns the count of breaking faults
+/// begun before the new connection.
+fn reconnect<A: Adapter>(job: &UserJob<A>, class: &crate::workload::UserClass<A>, user: &mut User<A>) -> Option<u64> {
+    loop {
+        let breaks = job.shared.breaks.load(Ordering::SeqCst);
+        if let Ok(Ok(conn)) = panic::catch(|| job.adapter.connect(job.seed.db)) {
+            user.conn = conn;
+            if let Some(hook) = &class.on_connect
+                && !matches!(panic::catch(|| hook(user)), Ok(Ok(())))
+            {
+                continue;
+            }
+            return Some(breaks);
+        }
+        if job.shared.signal.sleep(Duration::from_millis(20)) {
+            return None;
+        }
     }
 }
 

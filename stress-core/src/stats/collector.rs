@@ -25,6 +25,9 @@ pub(crate) struct OpPart {
     /// Latency of the successes, µs (without the untimed part): from the intended start under
     /// a rate. `None` until one succeeded.
     pub(crate) latency: Option<LatencyHistogram>,
+    /// Of which interrupted: their connection was broken by a fault (kill, restart), so their
+    /// outcome is open; neither succeeded nor failed.
+    pub(crate) interrupted: u64,
     /// Service time, µs, from the actual start: kept apart only once one op's differed from
     /// its latency (until then it is the latency histogram).
     pub(crate) service: Option<LatencyHistogram>,
@@ -55,6 +58,12 @@ impl OpPart {
         if let Some(service) = &mut self.service {
             service.record(service_us);
         }
+    }
+
+    /// Records one op whose connection a fault broke.
+    pub(crate) fn record_interrupted(&mut self) {
+        self.count += 1;
+        self.interrupted += 1;
     }
 
     /// A part that counts one failed op.
@@ -94,6 +103,10 @@ impl Batch {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Counts and latency of one op name over the whole run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct OpStats {
@@ -106,6 +119,10 @@ pub struct OpStats {
     /// Service time of the successful ones (from the actual start), under a rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_us: Option<LatencySummary>,
+    /// Ops whose connection a fault broke (`--fault kill`, `restart`): neither succeeded nor
+    /// failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interrupted: u64,
     /// Time spent outside the timed section (`User::untimed`: row generation, say), when the
     /// op used it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,6 +201,7 @@ pub(crate) struct Annotation {
 #[derive(Debug)]
 pub(crate) struct Collector {
     per_op: Vec<(LatencyHistogram, u64, u64)>,
+    interrupted: Vec<u64>,
     untimed: Vec<LatencyHistogram>,
     service: Vec<LatencyHistogram>,
     pub(crate) schedule: Schedule,
@@ -210,6 +228,7 @@ impl Collector {
         let ops = names.len();
         Self {
             per_op: vec![(LatencyHistogram::new(), 0, 0); ops],
+            interrupted: vec![0; ops],
             untimed: vec![LatencyHistogram::new(); ops],
             service: vec![LatencyHistogram::new(); ops],
             schedule: Schedule::default(),
@@ -258,6 +277,7 @@ impl Collector {
             let totals = &mut self.per_op[i];
             totals.1 += part.count;
             totals.2 += part.failed;
+            self.interrupted[i] += part.interrupted;
             slot.record.ops += part.count;
             slot.record.failed += part.failed;
             if let Some(untimed) = &part.untimed {
@@ -422,9 +442,11 @@ impl Collector {
             .iter()
             .zip(&self.untimed)
             .zip(&self.service)
-            .map(|(((h, count, failed), u), sv)| OpStats {
+            .zip(&self.interrupted)
+            .map(|((((h, count, failed), u), sv), interrupted)| OpStats {
                 count: *count,
                 failed: *failed,
+                interrupted: *interrupted,
                 latency_us: h.summary(),
                 service_us: self.open_loop.then(|| sv.summary()),
                 untimed_us: (!u.is_empty()).then(|| u.summary()),
