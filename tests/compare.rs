@@ -118,9 +118,13 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
     let slow_out = &outs[1];
     let stdout = text(&slow_out.stdout);
     assert_eq!(slow_out.status.code(), Some(5), "{stdout}{}", text(&slow_out.stderr));
+    // The op's latency tells it in every run: each op waits 3 ms. Its throughput falls as
+    // much, but a base run made earlier, under another load, can vary too much from second to
+    // second for the test to call it (the autocorrelation correction says so, rightly): ops/s
+    // is held to its direction here. (CI once saw exactly that: p50 +185% flagged, ops/s not.)
     let err = last_error(slow_out);
     assert!(
-        err.starts_with("error: `lookup` regressed against ") && err.contains("all: ops/s -"),
+        err.starts_with("error: `lookup` regressed against ") && err.contains("all: p50 +"),
         "{err}"
     );
     let c = read_json(&slow.join("compare.json"));
@@ -128,19 +132,24 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
     let html = std::fs::read_to_string(slow.join("compare.html")).unwrap();
     // (minijinja escapes `/` as `&#x2f;`, which a browser shows as `/`.)
     assert!(
-        html.contains("<tr class=\"regressed\"><td>all</td><td>ops&#x2f;s</td>"),
+        html.contains("<tr class=\"regressed\"><td>all</td><td>p50</td>"),
         "{html}"
     );
-    let ops = c["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["scope"] == "all" && m["metric"] == "ops_per_sec")
-        .unwrap()
-        .clone();
-    assert_eq!(ops["verdict"], "regressed", "{ops}");
+    let metric = |name: &str| {
+        c["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["scope"] == "all" && m["metric"] == name)
+            .unwrap()
+            .clone()
+    };
+    let p50 = metric("p50");
+    assert_eq!(p50["verdict"], "regressed", "{p50}");
+    assert!(p50["change"].as_f64().unwrap() > 0.05, "{p50}");
+    assert!(p50["test"]["p"].as_f64().unwrap() < 0.05, "{p50}");
+    let ops = metric("ops_per_sec");
     assert!(ops["change"].as_f64().unwrap() < -0.05, "{ops}");
-    assert!(ops["test"]["p"].as_f64().unwrap() < 0.05, "{ops}");
 
     // JUnit has a test case per compared metric; the regression fails its case.
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -154,7 +163,7 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
             .unwrap_or_else(|| panic!("{name} in {xml}"))
     };
     assert!(matches!(
-        case("compare all ops/s").status,
+        case("compare all p50").status,
         quick_junit::TestCaseStatus::NonSuccess { .. }
     ));
     assert!(matches!(

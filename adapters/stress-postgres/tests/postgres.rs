@@ -678,6 +678,74 @@ fn with_synchronous_commit_off_a_kill_loses_acknowledged_writes_and_the_checker_
     );
 }
 
+/// Set in the child process the watchdog test re-runs itself as: the cluster's parent.
+const KILLED_AFTER_RESTART: &str = "STRESS_TEST_KILLED_AFTER_RESTART_PARENT";
+
+/// A server started again by a `kill` fault is guarded by a watchdog of its own: the harness
+/// killed after it leaves no server and no cluster behind, and the old watchdog, let go,
+/// removed nothing while the new server ran.
+#[test]
+fn a_harness_killed_after_a_kill_fault_leaves_no_server_behind() {
+    use std::io::BufRead;
+    use stress_core::fault::{FaultKind, PlannedFault};
+    if let Some(parent) = std::env::var_os(KILLED_AFTER_RESTART) {
+        let pg = started(Postgres::managed().cluster_parent(parent).setting("fsync", "off"), 1);
+        let before = pg.postmaster_pid().unwrap();
+        let kill = PlannedFault {
+            kind: FaultKind::Kill,
+            at_ms: Some(0),
+            hold_ms: None,
+        };
+        pg.inject(&kill, &|| false).unwrap();
+        let after = pg.postmaster_pid().unwrap();
+        assert_ne!(before, after);
+        assert!(pg.connect(0).is_ok(), "the data is where it was");
+        println!("\nready {before} {after}");
+        std::thread::sleep(Duration::from_secs(600));
+        return;
+    }
+    let parent = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_harness_killed_after_a_kill_fault_leaves_no_server_behind",
+            "--nocapture",
+        ])
+        .env(KILLED_AFTER_RESTART, parent.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (before, after): (u32, u32) = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let rest = l.strip_prefix("ready ")?;
+            let mut it = rest.split_whitespace().map(|p| p.parse().unwrap());
+            Some((it.next()?, it.next()?))
+        })
+        .expect("the child killed and restarted its server");
+    assert!(!alive(before) && alive(after));
+    assert_eq!(
+        std::fs::read_dir(parent.path()).unwrap().count(),
+        1,
+        "the cluster is still there"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while (alive(after) || std::fs::read_dir(parent.path()).unwrap().count() > 0) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(after), "postmaster {after} outlived its harness");
+    assert!(processes_mentioning(parent.path().to_str().unwrap()).is_empty());
+    assert_eq!(
+        std::fs::read_dir(parent.path()).unwrap().count(),
+        0,
+        "the cluster was removed"
+    );
+}
+
 #[test]
 fn a_restarted_server_loses_nothing() {
     let pg = Postgres::managed().setting("fsync", "off");
