@@ -124,7 +124,7 @@ fn two_runs_of_one_build_with_different_seeds_do_not_regress_and_a_slower_op_doe
     // is held to its direction here. (CI once saw exactly that: p50 +185% flagged, ops/s not.)
     let err = last_error(slow_out);
     assert!(
-        err.starts_with("error: `lookup` regressed against ") && err.contains("all: p50 +"),
+        err.starts_with("error: `lookup` regressed against ") && err.contains("all: ") && err.contains("p50 +"),
         "{err}"
     );
     let c = read_json(&slow.join("compare.json"));
