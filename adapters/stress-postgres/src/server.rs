@@ -431,15 +431,7 @@ impl Server {
                     return Err(OpError::msg(format!("postgres (pid {pid}) is not running")));
                 }
                 down(pid)?;
-                let deadline = Instant::now() + STOP_TIMEOUT;
-                while child.try_wait().ok().flatten().is_none() {
-                    if Instant::now() > deadline {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+                exit_or_kill(&mut child);
             }
             // Its backends go with it (killed, or told by the postmaster).
             let deadline = Instant::now() + STOP_TIMEOUT;
@@ -481,15 +473,7 @@ impl Server {
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
         if child.try_wait().ok().flatten().is_none() {
             let _ = Command::new("kill").args(["-INT", &self.pid().to_string()]).status();
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while child.try_wait().ok().flatten().is_none() {
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            exit_or_kill(&mut child);
         }
         drop(child);
         // The server is down: its watchdog finds nothing to do and exits.
@@ -497,6 +481,19 @@ impl Server {
         // Backends left behind by a killed postmaster exit on their own when they notice;
         // the cluster's files go now.
         let _ = dir.close();
+    }
+}
+
+/// Waits for the postmaster to exit, told to; SIGKILL after [`STOP_TIMEOUT`].
+fn exit_or_kill(child: &mut Child) {
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
