@@ -30,13 +30,29 @@ impl Lifeline {
     /// before we do; it gives the group `grace` to exit after SIGINT before SIGKILL.
     pub fn guard(pgid: Option<u32>, dir: Option<&Path>, grace: Duration) -> std::io::Result<Self> {
         // `read` returns at end-of-file, when every write end is closed: ours is the only one.
+        // (`sh` may be dash, whose `kill` takes no `--`: a group is `-PGID` after the signal.)
+        // While the group lives, its leader's children are found first: they may lead groups
+        // of their own (PostgreSQL's backends do) and be stopped by a `pause` fault, so they
+        // are continued (to see their parent go) and, if still there after the grace, killed —
+        // each only if the pid still names a process of the same name.
         let script = r#"read -r what
 [ "$what" = release ] && exit 0
-if [ -n "$1" ]; then
-  kill -INT -- "-$1" 2>/dev/null
+if [ -n "$1" ] && kill -0 "-$1" 2>/dev/null; then
+  kids=""
+  for s in /proc/[0-9]*/stat; do
+    read -r p c st pp rest < "$s" 2>/dev/null || continue
+    [ "$pp" = "$1" ] && kids="$kids $p:$c"
+  done
+  for k in $kids; do kill -CONT "${k%%:*}" 2>/dev/null; done
+  kill -CONT "-$1" 2>/dev/null
+  kill -INT "-$1" 2>/dev/null
   i=0
-  while kill -0 -- "-$1" 2>/dev/null && [ "$i" -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
-  kill -KILL -- "-$1" 2>/dev/null
+  while kill -0 "-$1" 2>/dev/null && [ "$i" -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL "-$1" 2>/dev/null
+  for k in $kids; do
+    read -r p c rest < "/proc/${k%%:*}/stat" 2>/dev/null || continue
+    [ "$c" = "${k#*:}" ] && kill -KILL "${k%%:*}" 2>/dev/null
+  done
 fi
 if [ -n "$3" ]; then rm -rf -- "$3"; fi"#;
         let tenths = (grace.as_millis() / 100).max(1).to_string();

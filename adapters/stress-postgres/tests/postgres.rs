@@ -746,6 +746,89 @@ fn a_harness_killed_after_a_kill_fault_leaves_no_server_behind() {
     );
 }
 
+/// Set in the child process the paused-harness test re-runs itself as: the cluster's parent.
+const KILLED_WHILE_PAUSED: &str = "STRESS_TEST_KILLED_WHILE_PAUSED_PARENT";
+
+/// A harness killed while a `pause` fault holds its server stopped leaves no process behind:
+/// not the postmaster, and not its backends, stopped and leaders of groups of their own.
+#[test]
+fn a_harness_killed_during_a_pause_leaves_no_stopped_process_behind() {
+    use std::io::BufRead;
+    use stress_core::fault::{FaultKind, PlannedFault};
+    if let Some(parent) = std::env::var_os(KILLED_WHILE_PAUSED) {
+        let pg = std::sync::Arc::new(started(
+            Postgres::managed().cluster_parent(parent).setting("fsync", "off"),
+            1,
+        ));
+        let _client: PgConn = pg.connect(0).unwrap();
+        let postmaster = pg.postmaster_pid().unwrap();
+        let kids = stress_core::monitor::children_of(postmaster);
+        let pausing = std::sync::Arc::clone(&pg);
+        std::thread::spawn(move || {
+            let pause = PlannedFault {
+                kind: FaultKind::Pause,
+                at_ms: Some(0),
+                hold_ms: Some(600_000),
+            };
+            let _ = pausing.inject(&pause, &|| false);
+        });
+        let list: Vec<String> = kids.iter().map(u32::to_string).collect();
+        println!("\nready {postmaster} {}", list.join(" "));
+        std::thread::sleep(Duration::from_secs(600));
+        return;
+    }
+    let parent = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_harness_killed_during_a_pause_leaves_no_stopped_process_behind",
+            "--nocapture",
+        ])
+        .env(KILLED_WHILE_PAUSED, parent.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let pids: Vec<u32> = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            Some(
+                l.strip_prefix("ready ")?
+                    .split_whitespace()
+                    .map(|p| p.parse().unwrap())
+                    .collect(),
+            )
+        })
+        .expect("the child started and paused its server");
+    assert!(pids.len() > 3, "the postmaster and its processes: {pids:?}");
+    let stopped = |pid: u32| stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state == 'T');
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while !pids.iter().all(|p| stopped(*p)) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(pids.iter().all(|p| stopped(*p)), "the pause stopped them all");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while pids.iter().any(|p| alive(*p)) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<&u32> = pids.iter().filter(|p| alive(**p)).collect();
+    assert!(
+        left.is_empty(),
+        "processes of the server outlived its harness: {left:?}"
+    );
+    while std::fs::read_dir(parent.path()).unwrap().count() > 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::read_dir(parent.path()).unwrap().count(),
+        0,
+        "the cluster was removed"
+    );
+}
+
 #[test]
 fn a_restarted_server_loses_nothing() {
     let pg = Postgres::managed().setting("fsync", "off");
