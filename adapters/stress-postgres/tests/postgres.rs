@@ -686,7 +686,6 @@ const KILLED_AFTER_RESTART: &str = "STRESS_TEST_KILLED_AFTER_RESTART_PARENT";
 /// removed nothing while the new server ran.
 #[test]
 fn a_harness_killed_after_a_kill_fault_leaves_no_server_behind() {
-    use std::io::BufRead;
     use stress_core::fault::{FaultKind, PlannedFault};
     if let Some(parent) = std::env::var_os(KILLED_AFTER_RESTART) {
         let pg = started(Postgres::managed().cluster_parent(parent).setting("fsync", "off"), 1);
@@ -705,26 +704,12 @@ fn a_harness_killed_after_a_kill_fault_leaves_no_server_behind() {
         return;
     }
     let parent = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_harness_killed_after_a_kill_fault_leaves_no_server_behind",
-            "--nocapture",
-        ])
-        .env(KILLED_AFTER_RESTART, parent.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let (before, after): (u32, u32) = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            let rest = l.strip_prefix("ready ")?;
-            let mut it = rest.split_whitespace().map(|p| p.parse().unwrap());
-            Some((it.next()?, it.next()?))
-        })
-        .expect("the child killed and restarted its server");
+    let (mut child, pids) = run_self_until_ready(
+        "a_harness_killed_after_a_kill_fault_leaves_no_server_behind",
+        KILLED_AFTER_RESTART,
+        parent.path(),
+    );
+    let (before, after) = (pids[0], pids[1]);
     assert!(!alive(before) && alive(after));
     assert_eq!(
         std::fs::read_dir(parent.path()).unwrap().count(),
@@ -753,7 +738,6 @@ const KILLED_WHILE_PAUSED: &str = "STRESS_TEST_KILLED_WHILE_PAUSED_PARENT";
 /// not the postmaster, and not its backends, stopped and leaders of groups of their own.
 #[test]
 fn a_harness_killed_during_a_pause_leaves_no_stopped_process_behind() {
-    use std::io::BufRead;
     use stress_core::fault::{FaultKind, PlannedFault};
     if let Some(parent) = std::env::var_os(KILLED_WHILE_PAUSED) {
         let pg = std::sync::Arc::new(started(
@@ -778,29 +762,11 @@ fn a_harness_killed_during_a_pause_leaves_no_stopped_process_behind() {
         return;
     }
     let parent = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_harness_killed_during_a_pause_leaves_no_stopped_process_behind",
-            "--nocapture",
-        ])
-        .env(KILLED_WHILE_PAUSED, parent.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let pids: Vec<u32> = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            Some(
-                l.strip_prefix("ready ")?
-                    .split_whitespace()
-                    .map(|p| p.parse().unwrap())
-                    .collect(),
-            )
-        })
-        .expect("the child started and paused its server");
+    let (mut child, pids) = run_self_until_ready(
+        "a_harness_killed_during_a_pause_leaves_no_stopped_process_behind",
+        KILLED_WHILE_PAUSED,
+        parent.path(),
+    );
     assert!(pids.len() > 3, "the postmaster and its processes: {pids:?}");
     let stopped = |pid: u32| stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state == 'T');
     let until = std::time::Instant::now() + Duration::from_secs(60);
@@ -895,12 +861,38 @@ fn faults_a_server_given_by_address_cannot_take_are_refused() {
     );
 }
 
+/// Runs this test binary's test `name` in a child process with `var` set to `parent` (the
+/// child's cue to play the harness), and waits for its `ready PID…` line: the child and the
+/// pids it printed.
+fn run_self_until_ready(name: &str, var: &str, parent: &Path) -> (std::process::Child, Vec<u32>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env(var, parent)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let pids = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            Some(
+                l.strip_prefix("ready ")?
+                    .split_whitespace()
+                    .map(|p| p.parse().unwrap())
+                    .collect::<Vec<u32>>(),
+            )
+        })
+        .unwrap_or_else(|| panic!("{name}: the child never said it was ready"));
+    (child, pids)
+}
+
 /// Set in the child process the kill test re-runs itself as: the cluster's parent directory.
 const KILLED_HARNESS: &str = "STRESS_TEST_KILLED_HARNESS_PARENT";
 
 #[test]
 fn a_harness_killed_with_sigkill_leaves_no_server_and_no_cluster_behind() {
-    use std::io::BufRead;
     if let Some(parent) = std::env::var_os(KILLED_HARNESS) {
         // The child: a harness that starts a managed server and is then killed.
         let pg = started(Postgres::managed().cluster_parent(parent).setting("fsync", "off"), 1);
@@ -909,22 +901,12 @@ fn a_harness_killed_with_sigkill_leaves_no_server_and_no_cluster_behind() {
         return;
     }
     let parent = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_harness_killed_with_sigkill_leaves_no_server_and_no_cluster_behind",
-            "--nocapture",
-        ])
-        .env(KILLED_HARNESS, parent.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let pid: u32 = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("ready ").map(|p| p.trim().parse().unwrap()))
-        .expect("the child started a server");
+    let (mut child, pids) = run_self_until_ready(
+        "a_harness_killed_with_sigkill_leaves_no_server_and_no_cluster_behind",
+        KILLED_HARNESS,
+        parent.path(),
+    );
+    let pid = pids[0];
     assert!(alive(pid));
     // SIGKILL: no handler, no destructor, no Drop runs in the harness.
     child.kill().unwrap();

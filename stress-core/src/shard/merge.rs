@@ -401,21 +401,11 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
     let mut figures: BTreeMap<String, FigureStats> = BTreeMap::new();
     for s in shards {
         for (name, f) in &s.summary.figures {
-            match figures.get_mut(name) {
-                Some(m) => {
-                    m.count += f.count;
-                    m.sum += f.sum;
-                    m.min = m.min.min(f.min);
-                    m.max = m.max.max(f.max);
-                }
-                None => {
-                    figures.insert(name.clone(), f.clone());
-                }
-            }
+            figures
+                .entry(name.clone())
+                .and_modify(|m| m.add(f))
+                .or_insert_with(|| f.clone());
         }
-    }
-    for f in figures.values_mut() {
-        f.mean = if f.count > 0 { f.sum / f.count as f64 } else { 0.0 };
     }
     let phase_stats: BTreeMap<String, PhaseStats> = phases
         .iter()

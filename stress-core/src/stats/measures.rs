@@ -36,6 +36,21 @@ pub struct FigureStats {
     pub mean: f64,
 }
 
+impl FigureStats {
+    /// Adds another run's values of the same figure (a merged run's shards).
+    pub(crate) fn add(&mut self, o: &FigureStats) {
+        self.count += o.count;
+        self.sum += o.sum;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.mean = if self.count > 0 {
+            self.sum / self.count as f64
+        } else {
+            0.0
+        };
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Phase {
     hist: LatencyHistogram,
