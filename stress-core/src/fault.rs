@@ -240,6 +240,11 @@ pub struct FaultRecord {
     pub recovery_ms: Option<u64>,
     /// Why it could not be injected (the process was already gone, say); the run goes on.
     pub error: Option<String>,
+    /// What the engine's own check said after the fault, where the adapter runs one
+    /// (`integrity_check: ok` after a SQLite kill; what `corrupt` did and whether the engine
+    /// noticed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
 }
 
 /// What an adapter reports of an injection that happened.
@@ -249,6 +254,8 @@ pub struct Injected {
     pub target: String,
     /// From the end of the fault until the engine accepted a connection again.
     pub recovery: Option<Duration>,
+    /// What the engine's own check said after the fault ([`FaultRecord::check`]).
+    pub check: Option<String>,
 }
 
 /// Process `root` and every process descended from it, from `/proc`.

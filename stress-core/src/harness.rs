@@ -34,6 +34,8 @@ use crate::verdict::EXIT_USAGE;
 /// # mod my_workloads {}
 /// ```
 pub fn main() -> ExitCode {
+    // A child started to host an engine (SQLite under faults) serves it and never gets here.
+    crate::host::serve_engine_host();
     let mut args = Arguments::from_args();
     let entries = registry::entries();
     if entries.is_empty() {

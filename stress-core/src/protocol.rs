@@ -258,8 +258,9 @@ impl Event {
                     (None, Some(ms)) => format!("accepting connections {ms} ms after"),
                     (None, None) => "injected".to_owned(),
                 };
+                let check = fault.check.as_ref().map_or(String::new(), |c| format!("; {c}"));
                 Some(format!(
-                    "{workload}: fault {}{hold} of {} {at}: {outcome}",
+                    "{workload}: fault {}{hold} of {} {at}: {outcome}{check}",
                     fault.kind, fault.target
                 ))
             }

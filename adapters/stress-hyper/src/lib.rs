@@ -529,6 +529,7 @@ impl Adapter for Hyper {
                 Ok(Injected {
                     target: format!("hyperd (pid {})", server.pid),
                     recovery,
+                    check: None,
                 })
             }
             other => Err(OpError::msg(format!("hyper cannot inject `{other}`"))),

@@ -259,6 +259,7 @@ impl Adapter for Postgres {
                 Ok(Injected {
                     target: format!("postgres (pid {})", server.pid()),
                     recovery,
+                    check: None,
                 })
             }
             FaultKind::Kill | FaultKind::Restart => {
@@ -272,6 +273,7 @@ impl Adapter for Postgres {
                 Ok(Injected {
                     target,
                     recovery: Some(t0.elapsed()),
+                    check: None,
                 })
             }
             other => Err(OpError::msg(format!("postgres cannot inject `{other}`"))),

@@ -4,28 +4,69 @@ use rusqlite::{Connection, Params, Transaction, TransactionBehavior};
 use stress_core::OpError;
 use stress_core::sql::{Row, SqlConn, TableDef, Value, dollar_to_question};
 
+use crate::host::HostConn;
+
 /// A user's connection: the `rusqlite::Connection` (through [`raw`](Self::raw)) plus the
 /// write paths a stress test needs.
+///
+/// On a hosted adapter ([`Sqlite::hosted`](crate::Sqlite::hosted)) the connection lives in the
+/// engine host process: only the [`SqlConn`] methods (`execute`, `query`, `batch`,
+/// `bulk_insert`, and [`count`](Self::count), [`integrity_check`](Self::integrity_check)) reach
+/// it; [`raw`](Self::raw) and the methods built on it panic, naming this.
 #[derive(Debug)]
 pub struct SqliteConn {
-    conn: Connection,
+    inner: Inner,
 }
+
+#[derive(Debug)]
+enum Inner {
+    Local(Connection),
+    Hosted(HostConn),
+}
+
+const HOSTED: &str = "this SQLite connection lives in the engine host process (Sqlite::hosted, for faults): \
+use its SqlConn methods (execute, query, batch, bulk_insert), not raw() or the rusqlite-typed helpers";
 
 impl SqliteConn {
     pub(crate) fn new(conn: Connection) -> Self {
         // Enough for every statement of a typical workload to stay prepared.
         conn.set_prepared_statement_cache_capacity(64);
-        Self { conn }
+        Self {
+            inner: Inner::Local(conn),
+        }
+    }
+
+    pub(crate) fn hosted(conn: HostConn) -> Self {
+        Self {
+            inner: Inner::Hosted(conn),
+        }
+    }
+
+    /// Whether the connection lives in the engine host process.
+    pub fn is_hosted(&self) -> bool {
+        matches!(self.inner, Inner::Hosted(_))
     }
 
     /// The underlying connection (use `prepare_cached` for statements run often).
+    ///
+    /// # Panics
+    /// On a hosted adapter, whose connections live in another process.
     pub fn raw(&self) -> &Connection {
-        &self.conn
+        match &self.inner {
+            Inner::Local(c) => c,
+            Inner::Hosted(_) => panic!("{HOSTED}"),
+        }
     }
 
     /// The underlying connection, mutably.
+    ///
+    /// # Panics
+    /// On a hosted adapter, whose connections live in another process.
     pub fn raw_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+        match &mut self.inner {
+            Inner::Local(c) => c,
+            Inner::Hosted(_) => panic!("{HOSTED}"),
+        }
     }
 
     /// Runs `f` in a write transaction started with `BEGIN IMMEDIATE` and commits it; rolls
@@ -34,7 +75,9 @@ impl SqliteConn {
         &mut self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .raw_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -42,7 +85,7 @@ impl SqliteConn {
 
     /// Executes one statement with `rusqlite` parameters (outside any explicit transaction).
     pub fn execute_params<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.conn.prepare_cached(sql)?.execute(params)
+        self.raw().prepare_cached(sql)?.execute(params)
     }
 
     /// Inserts rows with one prepared statement (`rusqlite` parameters) in one `BEGIN IMMEDIATE`
@@ -61,21 +104,24 @@ impl SqliteConn {
 
     /// Runs a query and returns its first column of its first row as `i64`.
     pub fn query_i64<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<i64> {
-        self.conn.prepare_cached(sql)?.query_row(params, |r| r.get(0))
+        self.raw().prepare_cached(sql)?.query_row(params, |r| r.get(0))
     }
 
     /// Rows in `table`.
-    pub fn count(&self, table: &str) -> rusqlite::Result<u64> {
-        self.query_i64(&format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\"")), [])
-            .map(|n| n as u64)
+    pub fn count(&mut self, table: &str) -> Result<u64, OpError> {
+        self.count_rows(table)
     }
 
     /// `PRAGMA integrity_check`: `Ok` when SQLite answers `ok`, else an error with its findings.
-    pub fn integrity_check(&self) -> Result<(), OpError> {
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<_>>()?;
+    pub fn integrity_check(&mut self) -> Result<(), OpError> {
+        let rows: Vec<String> = self
+            .query("PRAGMA integrity_check", &[])?
+            .into_iter()
+            .map(|r| match r.first() {
+                Some(Value::Text(t)) => t.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
         if rows == ["ok"] {
             Ok(())
         } else {
@@ -108,15 +154,41 @@ fn from_sql(v: rusqlite::types::ValueRef<'_>) -> Result<Value, OpError> {
     })
 }
 
+impl SqliteConn {
+    /// One prepared statement (`?` parameters) per row, all in one `BEGIN IMMEDIATE`
+    /// transaction: [`SqlConn::bulk_insert`]'s work, once the rows were checked.
+    pub(crate) fn insert_all(&mut self, sql: &str, rows: &[Row]) -> Result<u64, OpError> {
+        if let Inner::Hosted(h) = &mut self.inner {
+            return h.insert_all(sql, rows);
+        }
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(sql)?;
+            let mut n = 0;
+            for row in rows {
+                n += stmt.execute(rusqlite::params_from_iter(row.iter().map(to_sql)))? as u64;
+            }
+            Ok::<u64, OpError>(n)
+        })
+    }
+}
+
 impl SqlConn for SqliteConn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, OpError> {
-        let mut stmt = self.conn.prepare_cached(&dollar_to_question(sql))?;
+        let conn = match &mut self.inner {
+            Inner::Local(c) => c,
+            Inner::Hosted(h) => return h.execute(sql, params),
+        };
+        let mut stmt = conn.prepare_cached(&dollar_to_question(sql))?;
         let params: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
         Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OpError> {
-        let mut stmt = self.conn.prepare_cached(&dollar_to_question(sql))?;
+        let conn = match &mut self.inner {
+            Inner::Local(c) => c,
+            Inner::Hosted(h) => return h.query(sql, params),
+        };
+        let mut stmt = conn.prepare_cached(&dollar_to_question(sql))?;
         let n = stmt.column_count();
         let params: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
@@ -136,18 +208,13 @@ impl SqlConn for SqliteConn {
         for row in rows {
             table.check_row(row)?;
         }
-        let sql = dollar_to_question(&table.insert_sql());
-        self.write(|tx| {
-            let mut stmt = tx.prepare_cached(&sql)?;
-            let mut n = 0;
-            for row in rows {
-                n += stmt.execute(rusqlite::params_from_iter(row.iter().map(to_sql)))? as u64;
-            }
-            Ok::<u64, OpError>(n)
-        })
+        self.insert_all(&dollar_to_question(&table.insert_sql()), rows)
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), OpError> {
-        Ok(self.conn.execute_batch(sql)?)
+        match &mut self.inner {
+            Inner::Local(c) => Ok(c.execute_batch(sql)?),
+            Inner::Hosted(h) => h.batch(sql),
+        }
     }
 }

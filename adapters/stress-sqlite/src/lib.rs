@@ -9,6 +9,10 @@
 //!   many users.
 //! - [`Sqlite::at(path)`](Sqlite::at): a file you name (kept after the run).
 //!
+//! - [`.hosted()`](Sqlite::hosted): the same files, with every connection in a child process
+//!   of the harness (the *engine host*), so that faults can kill, pause and restart the engine
+//!   and damage its files while the harness and its users live on (`--fault kill@every=2s`).
+//!
 //! Each user gets its own connection with a busy timeout (5 s by default). Writes go through
 //! [`SqliteConn::write`], which starts transactions with `BEGIN IMMEDIATE`: a deferred
 //! transaction that later upgrades to a write fails with `SQLITE_BUSY` at once, whatever the
@@ -16,13 +20,18 @@
 #![warn(missing_docs)]
 
 mod conn;
+mod corrupt;
 mod files;
+mod host;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub use conn::SqliteConn;
+pub use host::{HOST_VAR, HostLost};
 pub use rusqlite;
+use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
 use stress_core::{Adapter, OpError, StartContext};
 
@@ -44,6 +53,13 @@ pub struct Sqlite {
     /// Removes the temporary directory if this process dies without doing it.
     lifeline: Option<stress_core::lifeline::Lifeline>,
     paths: Vec<PathBuf>,
+    /// Whether the connections live in the engine host process.
+    hosted: bool,
+    /// The host's socket, in a directory of its own.
+    socket: Option<(tempfile::TempDir, PathBuf)>,
+    host: Mutex<Option<host::Host>>,
+    /// The run's seed: what `corrupt` damages is drawn from it.
+    seed: u64,
 }
 
 impl Default for Sqlite {
@@ -62,6 +78,10 @@ impl Sqlite {
             dir: None,
             lifeline: None,
             paths: Vec::new(),
+            hosted: false,
+            socket: None,
+            host: Mutex::new(None),
+            seed: 0,
         }
     }
 
@@ -100,19 +120,78 @@ impl Sqlite {
         self
     }
 
+    /// Runs the engine in a child process of the harness (the *engine host*: the harness's
+    /// executable started again), whose connections the users reach over a local socket. Faults
+    /// can then hit the engine and not the harness: `kill` (SIGKILL the host, check every file
+    /// with `PRAGMA integrity_check`, start a host again on the same files), `pause`,
+    /// `restart` and `corrupt`. A write the user saw succeed was committed in the host, so the
+    /// acknowledged-write checker tests that a committed write survives the crash of the
+    /// process that made it, with the OS page cache intact (not a power loss).
+    ///
+    /// Ops reach the connection through its [`SqlConn`](stress_core::sql::SqlConn) methods
+    /// only ([`SqliteConn::raw`] panics). A harness with a `main` of its own calls
+    /// [`stress_core::serve_engine_host`] first thing; `stress_core::main` does.
+    pub fn hosted(mut self) -> Self {
+        self.hosted = true;
+        self
+    }
+
     /// The file of database `db`, once started.
     pub fn path(&self, db: usize) -> Option<&Path> {
         self.paths.get(db).map(PathBuf::as_path)
     }
 
-    fn open(&self, path: &Path) -> Result<SqliteConn, OpError> {
-        let conn = rusqlite::Connection::open(path)
-            .map_err(|e| OpError::msg(format!("cannot open SQLite database {}: {e}", path.display())))?;
-        conn.busy_timeout(self.busy_timeout)?;
-        conn.pragma_update(None, "synchronous", &self.synchronous)
-            .map_err(|e| OpError::msg(format!("PRAGMA synchronous = {}: {e}", self.synchronous)))?;
-        Ok(SqliteConn::new(conn))
+    /// The engine host's pid, when hosted and running.
+    pub fn host_pid(&self) -> Option<u32> {
+        self.host
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(host::Host::pid)
     }
+
+    fn open(&self, path: &Path) -> Result<SqliteConn, OpError> {
+        open_local(path, self.busy_timeout, &self.synchronous)
+    }
+
+    fn socket(&self) -> Result<&Path, OpError> {
+        self.socket
+            .as_ref()
+            .map(|(_, p)| p.as_path())
+            .ok_or_else(|| OpError::msg("the SQLite engine host was not started"))
+    }
+
+    /// `PRAGMA integrity_check` of every database, from this process, while no host runs:
+    /// `integrity_check: ok`, or what SQLite found.
+    fn check_files(&self) -> String {
+        let mut findings = Vec::new();
+        for (db, path) in self.paths.iter().enumerate() {
+            let what = match self.open(path).and_then(|mut c| c.integrity_check()) {
+                Ok(()) => continue,
+                Err(e) => e.to_string(),
+            };
+            findings.push(if self.paths.len() > 1 {
+                format!("database {db}: {what}")
+            } else {
+                what
+            });
+        }
+        if findings.is_empty() {
+            "integrity_check: ok".to_owned()
+        } else {
+            format!("integrity_check: {}", findings.join("; "))
+        }
+    }
+}
+
+/// Opens a connection to the file at `path` with the adapter's settings.
+pub(crate) fn open_local(path: &Path, busy_timeout: Duration, synchronous: &str) -> Result<SqliteConn, OpError> {
+    let conn = rusqlite::Connection::open(path)
+        .map_err(|e| OpError::msg(format!("cannot open SQLite database {}: {e}", path.display())))?;
+    conn.busy_timeout(busy_timeout)?;
+    conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(|e| OpError::msg(format!("PRAGMA synchronous = {synchronous}: {e}")))?;
+    Ok(SqliteConn::new(conn))
 }
 
 fn numbered(path: &Path, db: usize) -> PathBuf {
@@ -150,6 +229,12 @@ impl Adapter for Sqlite {
                 })
     }
 
+    /// An op whose connection to the engine host broke (a fault killed or stopped the host)
+    /// may have committed: its reply was lost.
+    fn is_indeterminate(&self, e: &OpError) -> bool {
+        e.find::<HostLost>().is_some()
+    }
+
     fn describe(&self) -> serde_json::Value {
         let location = match &self.location {
             Location::Temp => "temp_file".to_owned(),
@@ -162,10 +247,12 @@ impl Adapter for Sqlite {
             "journal_mode": self.journal_mode,
             "synchronous": self.synchronous,
             "sqlite_version": rusqlite::version(),
+            "hosted": self.hosted,
         })
     }
 
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
+        self.seed = ctx.seed;
         let base = match &self.location {
             Location::Path(p) => p.clone(),
             loc => {
@@ -213,6 +300,16 @@ impl Adapter for Sqlite {
                 )));
             }
         }
+        if self.hosted {
+            let dir = tempfile::Builder::new()
+                .prefix("stress-sqlite-host-")
+                .tempdir()
+                .map_err(|e| OpError::msg(format!("cannot create a directory for the SQLite host's socket: {e}")))?;
+            let socket = dir.path().join("host.sock");
+            let host = host::Host::start(&socket)?;
+            self.socket = Some((dir, socket));
+            *self.host.lock().unwrap_or_else(|p| p.into_inner()) = Some(host);
+        }
         Ok(())
     }
 
@@ -221,7 +318,74 @@ impl Adapter for Sqlite {
             .paths
             .get(db)
             .ok_or_else(|| OpError::msg(format!("no SQLite database {db}: the adapter was not started with it")))?;
+        if self.hosted {
+            let conn = host::HostConn::open(self.socket()?, path, self.busy_timeout, &self.synchronous)?;
+            return Ok(SqliteConn::hosted(conn));
+        }
         self.open(path)
+    }
+
+    /// Hosted: `kill`, `pause`, `restart` and `corrupt`. In-process: none (the engine is the
+    /// harness).
+    fn faults(&self) -> Vec<FaultKind> {
+        if self.hosted {
+            vec![
+                FaultKind::Kill,
+                FaultKind::Pause,
+                FaultKind::Restart,
+                FaultKind::Corrupt,
+            ]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
+        let socket = self.socket()?;
+        let mut slot = self.host.lock().unwrap_or_else(|p| p.into_inner());
+        let host = slot
+            .take()
+            .ok_or_else(|| OpError::msg("the SQLite engine host is not running"))?;
+        let target = format!("sqlite host (pid {})", host.pid());
+        let t0 = std::time::Instant::now();
+        let check = match fault.kind {
+            FaultKind::Pause => {
+                let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
+                let pid = host.pid();
+                *slot = Some(host);
+                // Others may ask for the host meanwhile (its pid, a stop): it is not ours to hold.
+                drop(slot);
+                let recovery = stress_core::fault::pause_tree(pid, hold, stopping, || host::answers(socket))?;
+                return Ok(Injected {
+                    target,
+                    recovery,
+                    check: None,
+                });
+            }
+            FaultKind::Kill => {
+                host.kill()?;
+                self.check_files()
+            }
+            FaultKind::Restart => {
+                host.stop();
+                self.check_files()
+            }
+            FaultKind::Corrupt => {
+                host.stop();
+                let damage = corrupt::damage(&self.paths, self.seed, fault)?;
+                format!("{damage}; {}", self.check_files())
+            }
+            other => {
+                *slot = Some(host);
+                return Err(OpError::msg(format!("sqlite cannot inject `{other}`")));
+            }
+        };
+        *slot = Some(host::Host::start(socket)?);
+        Ok(Injected {
+            target,
+            recovery: Some(t0.elapsed()),
+            check: Some(check),
+        })
     }
 
     fn metrics_sources(&self) -> Vec<Box<dyn MetricsSource>> {
@@ -231,6 +395,9 @@ impl Adapter for Sqlite {
     /// Users stuck in an op were abandoned and keep their connections: the temporary files go
     /// now (open files stay readable to them until they close).
     fn abandon(&self) {
+        if let Some(host) = self.host.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = host.kill();
+        }
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir.path());
         }
@@ -241,6 +408,10 @@ impl Adapter for Sqlite {
     }
 
     fn stop(&mut self) -> Result<(), OpError> {
+        if let Some(host) = self.host.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            host.stop();
+        }
+        self.socket = None;
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_owned();
             dir.close()

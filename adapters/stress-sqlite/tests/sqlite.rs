@@ -316,7 +316,7 @@ fn sqlite_under_an_open_loop_rate_delivers_its_whole_schedule() {
                 .write("insert", 0.6, insert)
                 .read("lookup", 0.4, lookup),
         )
-        .verify(|db, ledger| ledger.check_counts(&["events"], |_| 0, |t| Ok(db.count(t)?)));
+        .verify(|db, ledger| ledger.check_counts(&["events"], |_| 0, |t| db.count(t)));
     let r = Runner::new("sqlite_rate")
         .seed(5)
         .rate(400.0)
@@ -551,4 +551,311 @@ fn a_key_no_write_made_is_unexpected_and_a_refused_write_is_not_lost() {
         s.failures
     );
     assert_eq!(s.exit_code(), 1);
+}
+
+/// Not a test: the way in of the SQLite engine host, which a hosted adapter starts as this very
+/// binary (`engine_host --exact`, with `STRESS_SQLITE_HOST` set). In any other run it returns
+/// at once.
+#[test]
+fn engine_host() {
+    stress_core::serve_engine_host();
+}
+
+fn hosted_started(databases: usize) -> Sqlite {
+    start(Sqlite::temp_file().hosted(), databases)
+}
+
+/// A write-heavy workload on a hosted SQLite whose writes the checker tracks, through the SQL
+/// layer (the connections live in the host); `insert` decides how each op writes its key.
+fn hosted_tracked(insert: fn(&mut User<Sqlite>) -> OpResult) -> Workload<Sqlite> {
+    Workload::new(Sqlite::temp_file().hosted())
+        .setup(|db: &mut SqliteConn, _| db.batch("CREATE TABLE kv (k INTEGER PRIMARY KEY)"))
+        .class(UserClass::new("writer", 3).write("insert", 1.0, insert))
+        .durability(|db: &mut SqliteConn, seen| {
+            for row in db.query("SELECT k FROM kv", &[])? {
+                if let Some(Value::BigInt(k)) = row.first() {
+                    seen(*k);
+                }
+            }
+            Ok(())
+        })
+}
+
+fn hosted_insert(u: &mut User<Sqlite>) -> OpResult {
+    let k = u.begin_write();
+    u.conn().execute("INSERT INTO kv VALUES ($1)", &[Value::BigInt(k)])?;
+    u.acknowledge_write(k);
+    Ok(Outcome::rows(1))
+}
+
+fn host_pid_of(target: &str) -> u32 {
+    target
+        .strip_prefix("sqlite host (pid ")
+        .and_then(|t| t.strip_suffix(')'))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("not a host: {target}"))
+}
+
+fn alive(pid: u32) -> bool {
+    stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state != 'Z')
+}
+
+#[test]
+fn a_hosted_engine_serves_the_sql_layer_from_a_child_process() {
+    let mut s = hosted_started(2);
+    let host = s.host_pid().expect("a host runs");
+    assert_ne!(host, std::process::id());
+    assert!(alive(host));
+    let mut c = s.connect(1).unwrap();
+    assert!(c.is_hosted());
+    c.batch("CREATE TABLE t (x INTEGER, y TEXT)").unwrap();
+    let t = TableDef::new("t")
+        .column("x", ColumnType::Int)
+        .column("y", ColumnType::Text);
+    let rows: Vec<Row> = (0..100)
+        .map(|i| vec![Value::Int(i), Value::Text(format!("r{i}"))])
+        .collect();
+    assert_eq!(c.bulk_insert(&t, &rows).unwrap(), 100);
+    assert_eq!(
+        c.execute(
+            "UPDATE t SET y = $1 WHERE x < $2",
+            &[Value::Text("low".into()), Value::Int(10)]
+        )
+        .unwrap(),
+        10
+    );
+    assert_eq!(
+        c.query_scalar("SELECT count(*) FROM t WHERE y = 'low'", &[]).unwrap(),
+        Value::BigInt(10)
+    );
+    assert_eq!(c.count("t").unwrap(), 100);
+    c.integrity_check().unwrap();
+    // SQLite's own errors come back as SQLite's, codes and all.
+    let e = c.execute("INSERT INTO nowhere VALUES (1)", &[]).unwrap_err();
+    assert!(e.to_string().contains("no such table: nowhere"), "{e}");
+    assert!(e.find::<stress_sqlite::rusqlite::Error>().is_some(), "{e:?}");
+    assert!(!s.is_indeterminate(&e) && !s.is_retryable(&e));
+    // The file is the adapter's, where it says.
+    let p1 = s.path(1).unwrap().to_owned();
+    drop(c);
+    let local = stress_sqlite::rusqlite::Connection::open(&p1).unwrap();
+    let n: i64 = local.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 100);
+    drop(local);
+    s.stop().unwrap();
+    assert!(!alive(host), "the host stopped with the adapter");
+    assert!(!p1.exists());
+}
+
+#[test]
+fn killed_twenty_times_the_hosted_engine_keeps_every_acknowledged_write_and_checks_ok() {
+    use stress_core::fault::FaultKind;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("killed");
+    let r = Runner::new("killed")
+        .seed(5)
+        .duration(std::time::Duration::from_secs(8))
+        .fault("kill@every=200ms..450ms")
+        .output_dir(&out)
+        .run(hosted_tracked(hosted_insert))
+        .unwrap();
+    let s = &r.summary;
+    let planned = stress_core::ReplayFile::load(&out).unwrap().faults;
+    assert!(planned.len() >= 20, "{} kills planned", planned.len());
+    assert_eq!(s.faults.len(), planned.len(), "every planned kill was injected");
+    let mut hosts = Vec::new();
+    for f in &s.faults {
+        assert_eq!((f.kind, &f.error), (FaultKind::Kill, &None), "{f:?}");
+        assert!(f.recovery_ms.is_some(), "{f:?}");
+        assert_eq!(f.check.as_deref(), Some("integrity_check: ok"), "{f:?}");
+        hosts.push(host_pid_of(&f.target));
+    }
+    hosts.dedup();
+    assert_eq!(hosts.len(), s.faults.len(), "each kill hit another host: {hosts:?}");
+    assert!(hosts.iter().all(|p| !alive(*p)), "no host outlived the run");
+    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
+    assert_eq!(
+        s.failed_ops,
+        0,
+        "a killed host is not a failed op: {:?}",
+        s.errors.first()
+    );
+    assert!(s.interrupted_ops > 0, "kills broke ops in flight");
+    let d = s.durability.as_ref().expect("tracked");
+    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
+    assert!(d.acknowledged > 100 && d.present >= d.acknowledged, "{d:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["faults"][0]["check"], "integrity_check: ok",
+        "the check is in the summary"
+    );
+}
+
+/// The positive control on a hosted SQLite under kills: an op that acknowledges before it
+/// commits, one commit in 7 rolled back, loses acknowledged writes and fails the run.
+#[test]
+fn hosted_and_killed_an_op_that_acknowledges_before_it_commits_is_caught() {
+    fn ack_first(u: &mut User<Sqlite>) -> OpResult {
+        let k = u.begin_write();
+        u.acknowledge_write(k);
+        let end = if u.ops_done() % 7 == 3 { "ROLLBACK" } else { "COMMIT" };
+        let c = u.conn();
+        c.batch("BEGIN IMMEDIATE")?;
+        c.execute("INSERT INTO kv VALUES ($1)", &[Value::BigInt(k)])?;
+        c.batch(end)?;
+        Ok(Outcome::rows(1))
+    }
+    let r = Runner::new("ack_first")
+        .seed(2)
+        .duration(std::time::Duration::from_secs(3))
+        .fault("kill@every=500ms..900ms")
+        .run(hosted_tracked(ack_first))
+        .unwrap();
+    let s = &r.summary;
+    assert!(!s.faults.is_empty());
+    let d = s.durability.as_ref().unwrap();
+    assert!(d.lost > 0, "{d:?}");
+    assert!(!s.passed);
+    assert_eq!(s.exit_code(), 1);
+}
+
+#[test]
+fn a_paused_host_shows_in_the_latencies_and_a_restart_checks_the_files() {
+    use stress_core::fault::FaultKind;
+    let r = Runner::new("paused")
+        .seed(3)
+        .duration(std::time::Duration::from_secs(4))
+        .fault("pause:1500ms@at=1s")
+        .fault("restart@at=3s")
+        .run(hosted_tracked(hosted_insert))
+        .unwrap();
+    let s = &r.summary;
+    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
+    let kinds: Vec<FaultKind> = s.faults.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, [FaultKind::Pause, FaultKind::Restart], "{:?}", s.faults);
+    assert!(
+        s.faults.iter().all(|f| f.error.is_none() && f.recovery_ms.is_some()),
+        "{:?}",
+        s.faults
+    );
+    assert_eq!(s.faults[1].check.as_deref(), Some("integrity_check: ok"));
+    assert!(
+        s.latency_us.max >= 1_000_000,
+        "the stall is in the latencies: {:?}",
+        s.latency_us
+    );
+    let d = s.durability.as_ref().unwrap();
+    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
+}
+
+/// `corrupt` on a database whose pages are all in the main file (the WAL checkpointed): a page
+/// of the table's b-tree overwritten, and SQLite's `integrity_check` finds it.
+#[test]
+fn a_corrupted_page_is_found_by_integrity_check() {
+    use stress_core::fault::{FaultKind, PlannedFault};
+    let mut s = hosted_started(1);
+    let mut c = s.connect(0).unwrap();
+    c.batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)").unwrap();
+    let t = TableDef::new("t")
+        .column("k", ColumnType::BigInt)
+        .column("v", ColumnType::Text);
+    let rows: Vec<Row> = (0..5000)
+        .map(|i| vec![Value::BigInt(i), Value::Text("x".repeat(40))])
+        .collect();
+    c.bulk_insert(&t, &rows).unwrap();
+    c.batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    drop(c);
+    let host = s.host_pid().unwrap();
+    let corrupt = PlannedFault {
+        kind: FaultKind::Corrupt,
+        at_ms: None,
+        hold_ms: None,
+    };
+    let done = s.inject(&corrupt, &|| false).unwrap();
+    let check = done.check.unwrap();
+    assert!(check.starts_with("damaged page "), "{check}");
+    assert!(check.contains("of db.sqlite"), "{check}");
+    assert!(!check.contains("integrity_check: ok"), "SQLite found it: {check}");
+    assert!(
+        !alive(host) && s.host_pid().is_some_and(|p| p != host),
+        "a new host serves"
+    );
+    // The same seed damages the same page.
+    let mut again = hosted_started(1);
+    let mut c = again.connect(0).unwrap();
+    c.batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)").unwrap();
+    c.bulk_insert(&t, &rows).unwrap();
+    c.batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    drop(c);
+    let twice = again.inject(&corrupt, &|| false).unwrap().check.unwrap();
+    assert_eq!(twice.split(';').next(), check.split(';').next());
+    again.stop().unwrap();
+    s.stop().unwrap();
+}
+
+#[test]
+fn in_process_sqlite_refuses_faults_and_names_hosted() {
+    let w = tracked(honest);
+    let e = Runner::new("refused")
+        .duration(std::time::Duration::from_secs(2))
+        .fault("kill@at=1s")
+        .run(w)
+        .unwrap_err();
+    assert!(e.to_string().contains("kill"), "{e}");
+}
+
+/// Set in the child process the watchdog test re-runs itself as.
+const KILLED_HOSTED: &str = "STRESS_TEST_KILLED_HOSTED";
+
+/// A harness SIGKILLed while its engine host runs (paused, even) leaves no host behind.
+#[test]
+fn a_harness_killed_leaves_no_engine_host_behind() {
+    use stress_core::fault::{FaultKind, PlannedFault};
+    if std::env::var_os(KILLED_HOSTED).is_some() {
+        let s = std::sync::Arc::new(hosted_started(1));
+        let mut c = s.connect(0).unwrap();
+        c.batch("CREATE TABLE t (x)").unwrap();
+        let host = s.host_pid().unwrap();
+        let pausing = std::sync::Arc::clone(&s);
+        std::thread::spawn(move || {
+            let pause = PlannedFault {
+                kind: FaultKind::Pause,
+                at_ms: Some(0),
+                hold_ms: Some(600_000),
+            };
+            let _ = pausing.inject(&pause, &|| false);
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        println!("\nready {host} {}", s.path(0).unwrap().display());
+        std::thread::sleep(std::time::Duration::from_secs(600));
+        return;
+    }
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_harness_killed_leaves_no_engine_host_behind",
+            "--nocapture",
+        ])
+        .env(KILLED_HOSTED, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ready ").map(str::to_owned))
+        .expect("the child said it was ready");
+    let (host, path) = line.split_once(' ').unwrap();
+    let host: u32 = host.parse().unwrap();
+    assert!(alive(host));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while (alive(host) || std::path::Path::new(path).exists()) && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!alive(host), "host {host} outlived its harness");
+    assert!(!std::path::Path::new(path).exists(), "{path} was left behind");
 }

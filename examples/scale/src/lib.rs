@@ -166,5 +166,5 @@ pub fn lookup(u: &mut User<Sqlite>) -> OpResult {
 fn verify(db: &mut SqliteConn, ledger: &Ledger) -> Result<(), OpError> {
     db.integrity_check()?;
     let seeded = db.query_i64("SELECT entities FROM seeded", [])? as u64;
-    ledger.check_counts(&["entities"], |_| seeded, |t| Ok(db.count(t)?))
+    ledger.check_counts(&["entities"], |_| seeded, |t| db.count(t))
 }

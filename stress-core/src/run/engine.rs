@@ -412,9 +412,9 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
 /// Injects one fault; what it did, as a row of the summary.
 fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, stopping: &dyn Fn() -> bool) -> FaultRecord {
     let result = panic::catch(|| adapter.inject(f, stopping)).unwrap_or_else(|p| Err(crate::OpError::msg(p)));
-    let (target, recovery_ms, error) = match result {
-        Ok(i) => (i.target, i.recovery.map(|d| d.as_millis() as u64), None),
-        Err(e) => (adapter.name().to_owned(), None, Some(e.to_string())),
+    let (target, recovery_ms, error, check) = match result {
+        Ok(i) => (i.target, i.recovery.map(|d| d.as_millis() as u64), None, i.check),
+        Err(e) => (adapter.name().to_owned(), None, Some(e.to_string()), None),
     };
     FaultRecord {
         kind: f.kind,
@@ -423,6 +423,7 @@ fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, stopping: &dyn Fn() -> bool
         target,
         recovery_ms,
         error,
+        check,
     }
 }
 
