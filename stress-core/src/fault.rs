@@ -258,6 +258,28 @@ pub struct Injected {
     pub check: Option<String>,
 }
 
+/// The `corrupt` fault's damage: `len` random bytes from `rng` written over `file` at `offset`,
+/// synced.
+pub fn overwrite(file: &std::path::Path, offset: u64, len: usize, rng: &mut impl Rng) -> Result<(), crate::OpError> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut bytes = vec![0u8; len];
+    rng.fill(&mut bytes[..]);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().write(true).open(file)?;
+        f.seek(SeekFrom::Start(offset))?;
+        f.write_all(&bytes)?;
+        f.sync_all()
+    };
+    write().map_err(|e| crate::OpError::msg(format!("cannot damage {}: {e}", file.display())))
+}
+
+/// The random stream of the `corrupt` fault `fault` of a run with `seed`: what it damages is the
+/// seed's, so the same run damages the same bytes again.
+pub fn corrupt_rng(seed: u64, fault: &PlannedFault) -> crate::seed::StressRng {
+    let identity = fault.at_ms.map_or_else(|| "end".to_owned(), |ms| ms.to_string());
+    crate::seed::rng(crate::seed::derive(seed, "corrupt", &identity))
+}
+
 /// Process `root` and every process descended from it, from `/proc`.
 fn tree(root: u32) -> Vec<u32> {
     let mut all = vec![root];

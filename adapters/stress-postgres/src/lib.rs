@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod conn;
+mod corrupt;
 mod metrics;
 mod server;
 
@@ -56,6 +57,8 @@ pub struct Postgres {
     targets: Vec<Target>,
     /// Whether `stop` drops the schemas `start` reached (see `StartContext::teardown`).
     teardown: bool,
+    /// The run's seed: what `corrupt` damages is drawn from it.
+    seed: u64,
 }
 
 impl Postgres {
@@ -67,6 +70,7 @@ impl Postgres {
             server: None,
             teardown: true,
             targets: Vec::new(),
+            seed: 0,
         }
     }
 
@@ -239,7 +243,12 @@ impl Adapter for Postgres {
     /// address is not this run's to stop.
     fn faults(&self) -> Vec<FaultKind> {
         match self.mode {
-            Mode::Managed => vec![FaultKind::Kill, FaultKind::Pause, FaultKind::Restart],
+            Mode::Managed => vec![
+                FaultKind::Kill,
+                FaultKind::Pause,
+                FaultKind::Restart,
+                FaultKind::Corrupt,
+            ],
             Mode::Dsn(_) => Vec::new(),
         }
     }
@@ -276,6 +285,19 @@ impl Adapter for Postgres {
                     check: None,
                 })
             }
+            FaultKind::Corrupt => {
+                let target = format!("postgres (pid {})", server.pid());
+                let t0 = std::time::Instant::now();
+                let mut rng = stress_core::fault::corrupt_rng(self.seed, fault);
+                let damage = server.damaged_and_started(|data| corrupt::damage(data, &mut rng))?;
+                let recovery = t0.elapsed();
+                let found = corrupt::amcheck(self.targets.iter().map(|t| &t.config));
+                Ok(Injected {
+                    target,
+                    recovery: Some(recovery),
+                    check: Some(format!("{damage}; {found}")),
+                })
+            }
             other => Err(OpError::msg(format!("postgres cannot inject `{other}`"))),
         }
     }
@@ -302,6 +324,7 @@ impl Adapter for Postgres {
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
         self.targets.clear();
         self.teardown = ctx.teardown;
+        self.seed = ctx.seed;
         match self.mode.clone() {
             Mode::Managed => {
                 let server = Server::start(&self.options)?;

@@ -181,6 +181,16 @@ impl Recipe {
     }
 }
 
+/// A fast shutdown: SIGINT to the postmaster alone (it tells its backends; a signal to them
+/// would cancel queries).
+fn fast_shutdown(pid: u32) -> Result<(), OpError> {
+    Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .map(drop)
+        .map_err(|e| OpError::msg(format!("cannot run kill: {e}")))
+}
+
 impl Server {
     /// Starts a server with the given `-c name=value` settings.
     pub(crate) fn start(o: &Options) -> Result<Self, OpError> {
@@ -403,25 +413,39 @@ impl Server {
     /// (the WAL writer, say) gets to do anything after the others died — then SIGKILL, and the
     /// server started again on the same cluster. Returns when it accepts connections again.
     pub(crate) fn kill_and_start(&self) -> Result<(), OpError> {
-        self.go_down_and_start(|pid| {
-            stress_core::fault::signal_tree(pid, "STOP")?;
-            stress_core::fault::signal_tree(pid, "KILL")
-        })
+        self.go_down_and_start(
+            |pid| {
+                stress_core::fault::signal_tree(pid, "STOP")?;
+                stress_core::fault::signal_tree(pid, "KILL")
+            },
+            |_| Ok(()),
+        )
     }
 
     /// The `restart` fault: a fast shutdown (SIGINT), then the server started again.
     pub(crate) fn restart(&self) -> Result<(), OpError> {
-        // The postmaster alone: it tells its backends (a signal to them would cancel queries).
-        self.go_down_and_start(|pid| {
-            Command::new("kill")
-                .args(["-INT", &pid.to_string()])
-                .status()
-                .map(drop)
-                .map_err(|e| OpError::msg(format!("cannot run kill: {e}")))
-        })
+        self.go_down_and_start(fast_shutdown, |_| Ok(()))
     }
 
-    fn go_down_and_start(&self, down: impl FnOnce(u32) -> Result<(), OpError>) -> Result<(), OpError> {
+    /// The `corrupt` fault: a fast shutdown, `damage` done to the cluster's data directory while
+    /// the server is down, then the server started again. Returns what `damage` said.
+    pub(crate) fn damaged_and_started(
+        &self,
+        damage: impl FnOnce(&Path) -> Result<String, OpError>,
+    ) -> Result<String, OpError> {
+        let data = self
+            .dir
+            .as_ref()
+            .map(|d| d.path().join("data"))
+            .ok_or_else(|| OpError::msg("the server's cluster is gone"))?;
+        self.go_down_and_start(fast_shutdown, |_| damage(&data))
+    }
+
+    fn go_down_and_start<T>(
+        &self,
+        down: impl FnOnce(u32) -> Result<(), OpError>,
+        while_down: impl FnOnce(u32) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
         self.restarting.store(true, Ordering::SeqCst);
         let result = (|| {
             let pid = self.pid();
@@ -438,6 +462,7 @@ impl Server {
             while !stress_core::monitor::children_of(pid).is_empty() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
+            let done = while_down(pid);
             let child = self.recipe.spawn(&self.log)?;
             let new_pid = child.id();
             // The new postmaster is guarded before the old guard lets go of the cluster.
@@ -448,7 +473,8 @@ impl Server {
             if let Some(old) = self.lifeline.lock().unwrap_or_else(|e| e.into_inner()).replace(guard) {
                 old.release();
             }
-            self.wait_ready()
+            self.wait_ready()?;
+            done
         })();
         self.restarting.store(false, Ordering::SeqCst);
         result

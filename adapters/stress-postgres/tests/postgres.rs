@@ -927,3 +927,37 @@ fn a_harness_killed_with_sigkill_leaves_no_server_and_no_cluster_behind() {
         "the cluster directory was removed"
     );
 }
+
+/// `corrupt` on a managed server: with the server stopped, a page of the table overwritten
+/// (chosen by the seed); the server starts again and `amcheck` finds the damage. The same seed
+/// damages the same page.
+#[test]
+fn a_corrupted_page_is_found_by_amcheck() {
+    use stress_core::fault::{FaultKind, PlannedFault};
+    let corrupt = PlannedFault {
+        kind: FaultKind::Corrupt,
+        at_ms: None,
+        hold_ms: None,
+    };
+    let mut said = Vec::new();
+    for _ in 0..2 {
+        let mut pg = started(Postgres::managed().setting("fsync", "off"), 1);
+        let mut c = pg.connect(0).unwrap();
+        c.batch("CREATE TABLE t (k BIGINT NOT NULL); INSERT INTO t SELECT generate_series(1, 5000)")
+            .unwrap();
+        drop(c);
+        let before = pg.postmaster_pid().unwrap();
+        let done = pg.inject(&corrupt, &|| false).unwrap();
+        assert_eq!(done.target, format!("postgres (pid {before})"));
+        assert!(done.recovery.is_some());
+        let check = done.check.unwrap();
+        println!("corrupt: {check}");
+        assert!(check.starts_with("damaged page "), "{check}");
+        assert!(check.contains("amcheck: "), "{check}");
+        assert!(!check.contains("no corruption found"), "amcheck found it: {check}");
+        assert_ne!(pg.postmaster_pid().unwrap(), before, "the server was started again");
+        pg.stop().unwrap();
+        said.push(check.split(';').next().unwrap().to_owned());
+    }
+    assert_eq!(said[0], said[1], "the same seed, the same page");
+}

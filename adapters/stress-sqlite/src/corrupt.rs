@@ -4,7 +4,7 @@
 //! then drops that frame and every later one — commits it acknowledged — without an error, which
 //! only the acknowledged-write checker can tell.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use stress_core::OpError;
@@ -26,8 +26,7 @@ fn read_at<const N: usize>(file: &Path, at: u64) -> std::io::Result<[u8; N]> {
 
 /// Damages one page of one of the files of `paths`; says which.
 pub(crate) fn damage(paths: &[PathBuf], seed: u64, fault: &PlannedFault) -> Result<String, OpError> {
-    let identity = fault.at_ms.map_or_else(|| "end".to_owned(), |ms| ms.to_string());
-    let mut rng = stress_core::seed::rng(stress_core::seed::derive(seed, "corrupt", &identity));
+    let mut rng = stress_core::fault::corrupt_rng(seed, fault);
     // Every file with a page to damage: (path, is the WAL, page size, pages).
     let mut files = Vec::new();
     for path in paths {
@@ -65,15 +64,7 @@ pub(crate) fn damage(paths: &[PathBuf], seed: u64, fault: &PlannedFault) -> Resu
         let page = rng.random_range(1..pages);
         (page, page * size)
     };
-    let mut bytes = vec![0u8; size as usize];
-    rng.fill(&mut bytes[..]);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).open(&file)?;
-        f.seek(SeekFrom::Start(offset))?;
-        f.write_all(&bytes)?;
-        f.sync_all()
-    };
-    write().map_err(|e| OpError::msg(format!("cannot damage {}: {e}", file.display())))?;
+    stress_core::fault::overwrite(&file, offset, size as usize, &mut rng)?;
     let name = file
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());

@@ -774,6 +774,7 @@ fn a_corrupted_page_is_found_by_integrity_check() {
     };
     let done = s.inject(&corrupt, &|| false).unwrap();
     let check = done.check.unwrap();
+    println!("corrupt: {check}");
     assert!(check.starts_with("damaged page "), "{check}");
     assert!(check.contains("of db.sqlite"), "{check}");
     assert!(!check.contains("integrity_check: ok"), "SQLite found it: {check}");

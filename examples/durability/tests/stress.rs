@@ -1,0 +1,5 @@
+use durability as _;
+
+fn main() -> std::process::ExitCode {
+    stress_core::main()
+}
