@@ -145,7 +145,7 @@ pub struct Hyper {
     databases: Vec<PathBuf>,
     temp: Option<tempfile::TempDir>,
     /// Stops hyperd and removes the temporary directory if this process dies without doing it.
-    lifeline: Option<stress_core::lifeline::Lifeline>,
+    lifeline: std::sync::Mutex<Option<stress_core::lifeline::Lifeline>>,
 }
 
 impl Hyper {
@@ -174,7 +174,7 @@ impl Hyper {
             server: None,
             databases: Vec::new(),
             temp: None,
-            lifeline: None,
+            lifeline: std::sync::Mutex::new(None),
         }
     }
 
@@ -321,7 +321,7 @@ impl Hyper {
 
     /// The managed hyperd's pid, once started.
     pub fn hyperd_pid(&self) -> Option<u32> {
-        self.server.as_ref().map(|s| s.pid)
+        self.server.as_ref().map(Server::pid)
     }
 
     /// Where the running hyperd's libpq listener is: `tab.domain://<dir>/domain/.s.PGSQL.7483` (a Unix
@@ -454,12 +454,12 @@ impl Adapter for Hyper {
         // hyperd also ends when its callback connection closes; the watchdog makes sure of it
         // (SIGKILL after a grace) and removes the temporary directory, whatever kills us.
         let lifeline = stress_core::lifeline::Lifeline::guard(
-            Some(server.pid),
+            Some(server.pid()),
             Some(&temp_path),
             std::time::Duration::from_secs(10),
         );
         self.server = Some(server);
-        self.lifeline = Some(lifeline.map_err(|e| {
+        *self.lifeline.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(lifeline.map_err(|e| {
             OpError::msg(format!(
                 "cannot start the watchdog that stops hyperd if this process dies: {e}"
             ))
@@ -504,12 +504,26 @@ impl Adapter for Hyper {
             }
             _ => None,
         };
-        Ok(HyperConn::new(conn, grpc, self.format, Some(server.pid)))
+        Ok(HyperConn::new(conn, grpc, self.format, Some(server.pid())))
     }
 
-    /// hyperd can be paused (`--fault pause:3s@at=20s`).
+    /// hyperd can be killed (its tree frozen, then SIGKILL, then started again on the same
+    /// databases), paused and restarted (`--fault kill@every=5s..15s`).
     fn faults(&self) -> Vec<FaultKind> {
-        vec![FaultKind::Pause]
+        vec![FaultKind::Kill, FaultKind::Pause, FaultKind::Restart]
+    }
+
+    /// An op whose connection to hyperd broke (the client's connection or I/O error, a closed
+    /// connection, SQLSTATE class 08 or 57) may have committed.
+    fn is_indeterminate(&self, e: &OpError) -> bool {
+        e.find::<hyperdb_api::Error>().is_some_and(|he| {
+            matches!(
+                he,
+                hyperdb_api::Error::Connection { .. } | hyperdb_api::Error::Io(_) | hyperdb_api::Error::Closed { .. }
+            ) || he
+                .sqlstate()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57"))
+        })
     }
 
     fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
@@ -521,14 +535,46 @@ impl Adapter for Hyper {
             FaultKind::Pause => {
                 let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
                 let first = self.databases.first().cloned();
-                let recovery = stress_core::fault::pause_tree(server.pid, hold, stopping, || {
+                let recovery = stress_core::fault::pause_tree(server.pid(), hold, stopping, || {
                     first
                         .as_deref()
                         .is_some_and(|p| self.open(p, CreateMode::DoNotCreate).is_ok())
                 })?;
                 Ok(Injected {
-                    target: format!("hyperd (pid {})", server.pid),
+                    target: format!("hyperd (pid {})", server.pid()),
                     recovery,
+                    check: None,
+                })
+            }
+            FaultKind::Kill | FaultKind::Restart => {
+                let target = format!("hyperd (pid {})", server.pid());
+                let t0 = std::time::Instant::now();
+                let new_pid = server.go_down_and_start(fault.kind == FaultKind::Kill)?;
+                // The new hyperd is guarded before the old guard lets go of the directory.
+                let guard = stress_core::lifeline::Lifeline::guard(
+                    Some(new_pid),
+                    self.temp.as_ref().map(tempfile::TempDir::path),
+                    std::time::Duration::from_secs(10),
+                )
+                .map_err(|e| OpError::msg(format!("cannot start the watchdog: {e}")))?;
+                if let Some(old) = self.lifeline.lock().unwrap_or_else(|p| p.into_inner()).replace(guard) {
+                    old.release();
+                }
+                let first = self.databases.first().cloned();
+                while first
+                    .as_deref()
+                    .is_some_and(|p| self.open(p, CreateMode::DoNotCreate).is_err())
+                {
+                    if t0.elapsed() > std::time::Duration::from_secs(60) {
+                        return Err(OpError::msg(
+                            "hyperd did not take a connection within 60 s of its start",
+                        ));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Ok(Injected {
+                    target,
+                    recovery: Some(t0.elapsed()),
                     check: None,
                 })
             }
@@ -539,7 +585,8 @@ impl Adapter for Hyper {
     fn metrics_sources(&self) -> Vec<Box<dyn MetricsSource>> {
         let Some(s) = &self.server else { return Vec::new() };
         vec![Box::new(HyperMetrics {
-            pid: s.pid,
+            pid: s.pid.clone(),
+            restarting: s.restarting.clone(),
             child: s.child.clone(),
             log_dir: s.log_dir.clone(),
             databases: self.databases.clone(),
@@ -564,7 +611,7 @@ impl Adapter for Hyper {
         }
         self.temp = None;
         // Everything is stopped and removed: the watchdog finds nothing to do.
-        self.lifeline = None;
+        *self.lifeline.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 }

@@ -128,7 +128,10 @@ pub(crate) fn parse_query_end(line: &str) -> Option<u64> {
 
 /// The managed hyperd, as the run's monitor sees it.
 pub(crate) struct HyperMetrics {
-    pub(crate) pid: u32,
+    /// hyperd's pid (a new one after a fault started it again).
+    pub(crate) pid: Arc<std::sync::atomic::AtomicU32>,
+    /// Set while a fault stops and starts hyperd: its exit is not a crash then.
+    pub(crate) restarting: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) child: Arc<Mutex<Child>>,
     pub(crate) log_dir: PathBuf,
     pub(crate) databases: Vec<PathBuf>,
@@ -152,7 +155,8 @@ impl HyperMetrics {
     /// Memory and CPU from `/proc`, until hyperd's first resource record (or when resource
     /// logging is off).
     fn proc_readings(&mut self) -> (f64, f64) {
-        let Some(p) = read_process(&self.pid.to_string()) else {
+        let pid = self.pid.load(std::sync::atomic::Ordering::SeqCst);
+        let Some(p) = read_process(&pid.to_string()) else {
             return (0.0, 0.0);
         };
         let percent = self.cpu.percent(p.cpu_seconds + p.children_cpu_seconds);
@@ -205,11 +209,14 @@ impl MetricsSource for HyperMetrics {
     }
 
     fn health(&mut self) -> Health {
+        if self.restarting.load(std::sync::atomic::Ordering::SeqCst) {
+            return Health::Alive;
+        }
         match try_wait(&self.child).ok().flatten() {
             None => Health::Alive,
             Some(status) => Health::Crashed(format!(
                 "hyperd (pid {}) exited ({status}); last log lines: {}",
-                self.pid,
+                self.pid.load(std::sync::atomic::Ordering::SeqCst),
                 last_log_lines(&self.log_dir, 3)
             )),
         }

@@ -7,6 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,8 +36,12 @@ pub(crate) struct Options {
 /// A running hyperd.
 #[derive(Debug)]
 pub(crate) struct Server {
+    /// hyperd (replaced in place when a fault starts it again).
     pub(crate) child: Arc<Mutex<Child>>,
-    pub(crate) pid: u32,
+    /// Its pid (a new one after a fault started it again).
+    pub(crate) pid: Arc<AtomicU32>,
+    /// Set while a fault stops and starts hyperd: its exit is not a crash then.
+    pub(crate) restarting: Arc<AtomicBool>,
     /// Where the libpq listener is: `tab.domain://<dir>/domain/.s.PGSQL.7483`, a Unix socket in a
     /// directory only this account can enter (the default), or `127.0.0.1:port` when a port
     /// was asked for.
@@ -45,7 +50,17 @@ pub(crate) struct Server {
     pub(crate) grpc_url: Option<String>,
     pub(crate) log_dir: PathBuf,
     /// Closing it tells hyperd to shut down.
-    callback: Option<TcpStream>,
+    callback: Mutex<Option<TcpStream>>,
+    /// How hyperd is started, again after a fault.
+    recipe: Recipe,
+}
+
+/// hyperd's command line, less its callback address (a new listener each start).
+#[derive(Debug)]
+struct Recipe {
+    hyperd: PathBuf,
+    args: Vec<String>,
+    log_dir: PathBuf,
 }
 
 /// The setting's name as hyperd's command line spells it.
@@ -65,8 +80,6 @@ impl Server {
     pub(crate) fn start(opts: &Options, log_dir: &Path, socket_dir: &Path) -> Result<Self, OpError> {
         let hyperd = find_hyperd(opts.hyperd.as_deref())?;
         std::fs::create_dir_all(log_dir)?;
-        let callback = TcpListener::bind("127.0.0.1:0")?;
-        callback.set_nonblocking(true)?;
         let grpc_port = if opts.grpc { Some(free_port()?) } else { None };
         let mut listen = match opts.port {
             Some(port) => format!("tab.tcp://127.0.0.1:{port}"),
@@ -77,104 +90,95 @@ impl Server {
         if let Some(g) = grpc_port {
             listen.push_str(&format!(",tcp.grpc://127.0.0.1:{g}"));
         }
-        let stderr_path = log_dir.join("hyperd.stderr");
-        let mut cmd = Command::new(&hyperd);
-        cmd.arg("run")
+        let mut args = vec![
             // A misspelt or unknown setting fails the start instead of being ignored.
-            .arg("--strict-settings-mode")
-            .arg(format!("--callback-connection=tab.tcp://{}", callback.local_addr()?))
-            .arg(format!("--listen-connection={listen}"))
-            .arg(format!("--init-user={INIT_USER}"))
-            .arg(format!("--log-dir={}", log_dir.display()))
-            .args(["--no-password", "--skip-license", "--language=en_US"])
-            .args(["--date-style=MDY", "--date-style-lenient=false"])
-            .arg("--log-config=file,json,all,hyperd,0");
+            "--strict-settings-mode".to_owned(),
+            format!("--listen-connection={listen}"),
+            format!("--init-user={INIT_USER}"),
+            format!("--log-dir={}", log_dir.display()),
+        ];
+        args.extend(
+            [
+                "--no-password",
+                "--skip-license",
+                "--language=en_US",
+                "--date-style=MDY",
+                "--date-style-lenient=false",
+                "--log-config=file,json,all,hyperd,0",
+            ]
+            .map(str::to_owned),
+        );
         if opts.grpc {
-            cmd.args(["--grpc-threads=4", "--grpc-persist-results=true"]).arg(flag(
+            args.extend(["--grpc-threads=4".to_owned(), "--grpc-persist-results=true".to_owned()]);
+            args.push(flag(
                 "grpc_service_roles",
                 &format!(r#"{{"default": {{"user": "{INIT_USER}", "authorizations": []}}}}"#),
             ));
         }
         for (k, v) in &opts.settings {
-            cmd.arg(flag(k, v));
+            args.push(flag(k, v));
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr_path)?)
-            // Our Ctrl-C is for us: hyperd is stopped by `stop`, in order, not by the signal.
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| OpError::msg(format!("cannot start hyperd at {}: {e}", hyperd.display())))?;
-        let pid = child.id();
-        let child = Arc::new(Mutex::new(child));
-        let mut server = Self {
-            child,
-            pid,
-            endpoint: String::new(),
+        let recipe = Recipe {
+            hyperd,
+            args,
+            log_dir: log_dir.to_owned(),
+        };
+        let (child, callback, endpoint) = recipe.spawn(true)?;
+        Ok(Self {
+            pid: Arc::new(AtomicU32::new(child.id())),
+            child: Arc::new(Mutex::new(child)),
+            restarting: Arc::new(AtomicBool::new(false)),
+            endpoint,
             grpc_url: grpc_port.map(|g| format!("http://127.0.0.1:{g}")),
             log_dir: log_dir.to_owned(),
-            callback: None,
-        };
-        let (stream, endpoint) = server.await_callback(&callback)?;
-        server.callback = Some(stream);
-        server.endpoint = endpoint;
-        Ok(server)
+            callback: Mutex::new(Some(callback)),
+            recipe,
+        })
     }
 
-    /// Waits for hyperd to connect back and send its listen address (one length byte, then
-    /// `tab.tcp://host:port` or `tab.domain://…`); fails fast with hyperd's own words if it
-    /// exits first.
-    fn await_callback(&mut self, listener: &TcpListener) -> Result<(TcpStream, String), OpError> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e.into()),
+    /// hyperd's pid now.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid.load(Ordering::SeqCst)
+    }
+
+    /// The `kill` fault (`kill`: hyperd's whole tree frozen, then SIGKILL) or the `restart`
+    /// fault (its callback connection closed: hyperd shuts down in order), then hyperd started
+    /// again on the same listener, log and databases. Returns the new pid once it serves.
+    pub(crate) fn go_down_and_start(&self, kill: bool) -> Result<u32, OpError> {
+        self.restarting.store(true, Ordering::SeqCst);
+        let result = (|| {
+            let pid = self.pid();
+            if kill {
+                stress_core::fault::signal_tree(pid, "STOP")?;
+                stress_core::fault::signal_tree(pid, "KILL")?;
+            } else {
+                drop(self.callback.lock().unwrap_or_else(|e| e.into_inner()).take());
             }
-            if let Some(status) = try_wait(&self.child)? {
+            {
+                let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+                let deadline = Instant::now() + STOP_TIMEOUT;
+                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            let (child, callback, endpoint) = self.recipe.spawn(false)?;
+            let new_pid = child.id();
+            *self.child.lock().unwrap_or_else(|e| e.into_inner()) = child;
+            self.pid.store(new_pid, Ordering::SeqCst);
+            *self.callback.lock().unwrap_or_else(|e| e.into_inner()) = Some(callback);
+            if endpoint != self.endpoint {
                 return Err(OpError::msg(format!(
-                    "hyperd failed to start ({status}): {}",
-                    self.failure_lines()
+                    "hyperd came back at {endpoint}, not at {}",
+                    self.endpoint
                 )));
             }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err(OpError::msg(format!(
-                    "hyperd did not report its address within {}s; its log says: {}",
-                    START_TIMEOUT.as_secs(),
-                    self.failure_lines()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        stream.set_nonblocking(false)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut len = [0u8; 1];
-        stream.read_exact(&mut len)?;
-        let mut descriptor = vec![0u8; usize::from(len[0])];
-        stream.read_exact(&mut descriptor)?;
-        stream.set_read_timeout(None)?;
-        let descriptor = String::from_utf8_lossy(&descriptor);
-        let descriptor = descriptor.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-        let endpoint = if descriptor.starts_with("tab.domain://") {
-            // hyperdb-api connects to this form as it is, over the Unix socket.
-            Some(descriptor)
-        } else {
-            descriptor.strip_prefix("tab.tcp://").filter(|e| e.contains(':'))
-        };
-        let endpoint =
-            endpoint.ok_or_else(|| OpError::msg(format!("hyperd reported an address we cannot use: {descriptor}")))?;
-        Ok((stream, endpoint.to_owned()))
+            Ok(new_pid)
+        })();
+        self.restarting.store(false, Ordering::SeqCst);
+        result
     }
-
-    /// What hyperd said before it failed: its stderr, else the errors in its log, else the
-    /// log's last lines.
-    pub(crate) fn failure_lines(&self) -> String {
-        failure_lines(&self.log_dir)
-    }
-
     /// hyperd's exit status, once it has exited.
     pub(crate) fn exited(&self) -> Option<ExitStatus> {
         try_wait(&self.child).ok().flatten()
@@ -188,7 +192,7 @@ impl Server {
 
     /// Closes the callback connection (hyperd shuts down in order), then kills what is left.
     pub(crate) fn stop(&mut self) {
-        let Some(callback) = self.callback.take() else {
+        let Some(callback) = self.callback.get_mut().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
         drop(callback);
@@ -201,6 +205,88 @@ impl Server {
         }
         self.kill();
     }
+}
+
+impl Recipe {
+    /// Starts hyperd, waits until it reports its listen address on a callback connection of
+    /// its own, and returns it with that connection and the address.
+    /// Its stderr goes to `hyperd.stderr` in the log directory: a new file at the `first` start
+    /// (what it says is this start's), appended to at a start after a fault.
+    fn spawn(&self, first: bool) -> Result<(Child, TcpStream, String), OpError> {
+        let callback = TcpListener::bind("127.0.0.1:0")?;
+        callback.set_nonblocking(true)?;
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(first)
+            .append(!first)
+            .open(self.log_dir.join("hyperd.stderr"))?;
+        let mut child = Command::new(&self.hyperd)
+            .arg("run")
+            .arg(format!("--callback-connection=tab.tcp://{}", callback.local_addr()?))
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            // Our Ctrl-C is for us: hyperd is stopped by `stop`, in order, not by the signal.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| OpError::msg(format!("cannot start hyperd at {}: {e}", self.hyperd.display())))?;
+        match await_callback(&mut child, &callback, &self.log_dir) {
+            Ok((stream, endpoint)) => Ok((child, stream, endpoint)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Waits for hyperd to connect back and send its listen address (one length byte, then
+/// `tab.tcp://host:port` or `tab.domain://…`); fails fast with hyperd's own words if it exits
+/// first.
+fn await_callback(child: &mut Child, listener: &TcpListener, log_dir: &Path) -> Result<(TcpStream, String), OpError> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(status) = child.try_wait()? {
+            return Err(OpError::msg(format!(
+                "hyperd failed to start ({status}): {}",
+                failure_lines(log_dir)
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(OpError::msg(format!(
+                "hyperd did not report its address within {}s; its log says: {}",
+                START_TIMEOUT.as_secs(),
+                failure_lines(log_dir)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut len = [0u8; 1];
+    stream.read_exact(&mut len)?;
+    let mut descriptor = vec![0u8; usize::from(len[0])];
+    stream.read_exact(&mut descriptor)?;
+    stream.set_read_timeout(None)?;
+    let descriptor = String::from_utf8_lossy(&descriptor);
+    let descriptor = descriptor.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    let endpoint = if descriptor.starts_with("tab.domain://") {
+        // hyperdb-api connects to this form as it is, over the Unix socket.
+        Some(descriptor)
+    } else {
+        descriptor.strip_prefix("tab.tcp://").filter(|e| e.contains(':'))
+    };
+    let endpoint =
+        endpoint.ok_or_else(|| OpError::msg(format!("hyperd reported an address we cannot use: {descriptor}")))?;
+    Ok((stream, endpoint.to_owned()))
 }
 
 impl Drop for Server {

@@ -354,3 +354,63 @@ fn a_paused_hyperd_shows_in_the_latencies_and_comes_back() {
     assert!(f.recovery_ms.is_some(), "hyperd accepted connections again");
     assert!(s.latency_us.max >= 1_000_000, "{:?}", s.latency_us);
 }
+
+/// hyperd killed (and restarted) under a write-heavy workload whose writes the checker tracks:
+/// it comes back on the same databases every time, the users reconnect, and what it acknowledged
+/// is measured (Hyper's durability is what this test writes down, see the README).
+#[test]
+fn a_killed_hyperd_comes_back_on_its_databases_and_the_checker_measures_it() {
+    use std::time::Duration;
+    use stress_core::fault::FaultKind;
+    use stress_core::prelude::{Outcome, Runner, SqlConn, User, UserClass, Value, Workload};
+    let insert = |u: &mut User<Hyper>| {
+        let k = u.begin_write();
+        u.conn().execute("INSERT INTO kv VALUES ($1)", &[Value::BigInt(k)])?;
+        u.acknowledge_write(k);
+        Ok(Outcome::rows(1))
+    };
+    let w = Workload::new(Hyper::managed())
+        .setup(|db: &mut HyperConn, _| db.batch("CREATE TABLE kv (k BIGINT NOT NULL)"))
+        .class(UserClass::new("writer", 3).write("insert", 1.0, insert))
+        .durability(|db: &mut HyperConn, seen| {
+            for row in db.query("SELECT k FROM kv", &[])? {
+                if let Some(Value::BigInt(k)) = row.first() {
+                    seen(*k);
+                }
+            }
+            Ok(())
+        });
+    let r = Runner::new("hyper_kill")
+        .seed(4)
+        .duration(Duration::from_secs(8))
+        .fault("kill@at=2s")
+        .fault("kill@at=4s")
+        .fault("restart@at=6s")
+        .run(w)
+        .unwrap();
+    let s = &r.summary;
+    let kinds: Vec<FaultKind> = s.faults.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [FaultKind::Kill, FaultKind::Kill, FaultKind::Restart],
+        "{:?}",
+        s.faults
+    );
+    let mut pids = Vec::new();
+    for f in &s.faults {
+        assert_eq!(f.error, None, "{f:?}");
+        assert!(f.recovery_ms.is_some(), "{f:?}");
+        pids.push(f.target.clone());
+    }
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "each fault hit another hyperd: {pids:?}");
+    assert!(
+        s.stop_reason != stress_core::StopReason::CrashDetected,
+        "a fault is not a crash"
+    );
+    assert!(s.interrupted_ops > 0 || s.failed_ops == 0, "{:?}", s.errors.first());
+    let d = s.durability.as_ref().expect("tracked");
+    println!("hyper durability: {d:?}");
+    assert!(d.acknowledged > 0 && d.present > 0, "{d:?}");
+    assert_eq!(d.unexpected, 0, "{d:?}");
+}

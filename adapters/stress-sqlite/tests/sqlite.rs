@@ -860,3 +860,23 @@ fn a_harness_killed_leaves_no_engine_host_behind() {
     assert!(!alive(host), "host {host} outlived its harness");
     assert!(!std::path::Path::new(path).exists(), "{path} was left behind");
 }
+
+/// Keys that cannot be read back say nothing of what was lost: the check fails naming the
+/// error, and no write is called lost.
+#[test]
+fn keys_that_cannot_be_read_back_fail_the_check_without_calling_writes_lost() {
+    let w = tracked(honest).durability(|db: &mut SqliteConn, _seen| {
+        db.raw().execute_batch("SELECT k FROM no_such_table")?;
+        Ok(())
+    });
+    let r = Runner::new("unreadable").seed(1).ops_per_user(20).run(w).unwrap();
+    let s = &r.summary;
+    let d = s.durability.as_ref().unwrap();
+    assert_eq!(d.lost, 0, "{d:?}");
+    assert!(
+        d.errors[0].contains("reading the keys back failed") && d.errors[0].contains("no_such_table"),
+        "{d:?}"
+    );
+    assert!(!s.passed);
+    assert_eq!(s.exit_code(), 1);
+}

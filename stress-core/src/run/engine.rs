@@ -484,14 +484,20 @@ fn check_durability<A: Adapter>(job: &Job<'_, A>, users: &[UserResult]) -> crate
                 .connect(db.index)
                 .and_then(|mut conn| read(&mut conn, &mut |k| present.push(k)))
         });
+        // Keys that could not be read back say nothing of what is lost: the database's writes
+        // stay unclassified, and the error fails the check.
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => out
-                .errors
-                .push(format!("database {}: reading the keys back failed: {e}", db.index)),
-            Err(p) => out
-                .errors
-                .push(format!("database {}: reading the keys back {p}", db.index)),
+            Ok(Err(e)) => {
+                out.errors
+                    .push(format!("database {}: reading the keys back failed: {e}", db.index));
+                continue;
+            }
+            Err(p) => {
+                out.errors
+                    .push(format!("database {}: reading the keys back {p}", db.index));
+                continue;
+            }
         }
         let logs: Vec<&crate::durability::WriteLog> = users
             .iter()
