@@ -119,6 +119,7 @@ fn main() {
             params: stress_core::params::Params::none(),
             setup: true,
             teardown: true,
+            faults: &[],
         })
         .expect("a managed PostgreSQL");
     let pg = Pg {

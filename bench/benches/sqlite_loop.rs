@@ -123,6 +123,7 @@ fn main() {
                 params: stress_core::params::Params::none(),
                 setup: true,
                 teardown: true,
+                faults: &[],
             },
         )
         .unwrap();

@@ -144,6 +144,10 @@ pub struct StartContext<'a> {
     /// (schemas on a given server). `false` in a setup step and in the shards of a run on a
     /// shared engine: a later step reads what they leave.
     pub teardown: bool,
+    /// The kinds of fault the run's schedule holds: an adapter prepares for them at start
+    /// (`disk-full`: the engine's data on a size-limited filesystem). Empty where there are
+    /// none.
+    pub faults: &'a [crate::fault::FaultKind],
 }
 
 /// No engine at all: each user's connection is `()`. For workloads that drive a client of

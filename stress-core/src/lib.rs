@@ -47,6 +47,7 @@ pub mod report;
 mod run;
 pub mod seed;
 pub mod shard;
+pub mod sizedfs;
 pub mod sql;
 pub mod stats;
 pub mod sweep;

@@ -19,6 +19,7 @@ fn ctx(databases: usize, out: &Path) -> StartContext<'_> {
         params: stress_core::params::Params::none(),
         setup: true,
         teardown: true,
+        faults: &[],
     }
 }
 
@@ -207,6 +208,7 @@ fn a_harness_killed_with_sigkill_leaves_no_hyperd_and_no_temporary_files() {
             params: stress_core::params::Params::none(),
             setup: true,
             teardown: true,
+            faults: &[],
         })
         .unwrap();
         let temp = h.log_dir().unwrap().parent().unwrap().to_owned();

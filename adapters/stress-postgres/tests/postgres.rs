@@ -22,6 +22,7 @@ fn ctx(databases: usize) -> StartContext<'static> {
         params: stress_core::params::Params::none(),
         setup: true,
         teardown: true,
+        faults: &[],
     }
 }
 

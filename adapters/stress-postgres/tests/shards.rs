@@ -122,6 +122,7 @@ fn three_shards_against_one_server_merge_into_exactly_the_unsharded_run() {
             params: stress_core::params::Params::none(),
             setup: true,
             teardown: true,
+            faults: &[],
         })
         .unwrap();
     let port = server.server_port().unwrap();

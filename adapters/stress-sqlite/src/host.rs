@@ -334,10 +334,16 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Host {
     /// Starts the host on `socket` and waits until it answers.
-    pub(crate) fn start(socket: &Path) -> Result<Self, OpError> {
+    /// Inside the mount namespace of `disk` if given (the databases on its size-limited
+    /// filesystem, at the paths the namespace sees).
+    pub(crate) fn start(socket: &Path, disk: Option<&stress_core::sizedfs::SizedFs>) -> Result<Self, OpError> {
         let exe = std::env::current_exe()
             .map_err(|e| OpError::msg(format!("cannot find the harness's executable to host SQLite: {e}")))?;
-        let mut child = Command::new(&exe)
+        let mut command = match disk {
+            Some(fs) => fs.command(&exe, None),
+            None => Command::new(&exe),
+        };
+        let mut child = command
             .args(stress_core::host::HOST_ARGS)
             .env(HOST_VAR, socket)
             .stdin(Stdio::piped())

@@ -33,6 +33,7 @@ pub use host::{HOST_VAR, HostLost};
 pub use rusqlite;
 use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
+use stress_core::sql::SqlConn;
 use stress_core::{Adapter, OpError, StartContext};
 
 #[derive(Debug, Clone)]
@@ -52,7 +53,11 @@ pub struct Sqlite {
     dir: Option<tempfile::TempDir>,
     /// Removes the temporary directory if this process dies without doing it.
     lifeline: Option<stress_core::lifeline::Lifeline>,
+    /// The databases, as this process reaches them.
     paths: Vec<PathBuf>,
+    /// The databases, as the engine opens them: the same but on a size-limited filesystem,
+    /// which the engine host sees from inside its mount namespace.
+    engine_paths: Vec<PathBuf>,
     /// Whether the connections live in the engine host process.
     hosted: bool,
     /// The host's socket, in a directory of its own.
@@ -60,6 +65,9 @@ pub struct Sqlite {
     host: Mutex<Option<host::Host>>,
     /// The run's seed: what `corrupt` damages is drawn from it.
     seed: u64,
+    /// With a `disk-full` fault: the size-limited filesystem the databases live on.
+    disk: Option<stress_core::sizedfs::SizedFs>,
+    disk_limit_mb: u64,
 }
 
 impl Default for Sqlite {
@@ -78,10 +86,13 @@ impl Sqlite {
             dir: None,
             lifeline: None,
             paths: Vec::new(),
+            engine_paths: Vec::new(),
             hosted: false,
             socket: None,
             host: Mutex::new(None),
             seed: 0,
+            disk: None,
+            disk_limit_mb: 256,
         }
     }
 
@@ -136,6 +147,13 @@ impl Sqlite {
         self
     }
 
+    /// The size of the filesystem the databases live on in a run with a `disk-full` fault
+    /// (default 256 MiB: a tmpfs, so memory, taken whole while the fault fills it).
+    pub fn disk_limit_mb(mut self, mb: u64) -> Self {
+        self.disk_limit_mb = mb.max(1);
+        self
+    }
+
     /// The file of database `db`, once started.
     pub fn path(&self, db: usize) -> Option<&Path> {
         self.paths.get(db).map(PathBuf::as_path)
@@ -161,12 +179,12 @@ impl Sqlite {
             .ok_or_else(|| OpError::msg("the SQLite engine host was not started"))
     }
 
-    /// `PRAGMA integrity_check` of every database, from this process, while no host runs:
-    /// `integrity_check: ok`, or what SQLite found.
+    /// `PRAGMA integrity_check` of every database, as the engine sees it (on a hosted adapter,
+    /// through the host just started again): `integrity_check: ok`, or what SQLite found.
     fn check_files(&self) -> String {
         let mut findings = Vec::new();
-        for (db, path) in self.paths.iter().enumerate() {
-            let what = match self.open(path).and_then(|mut c| c.integrity_check()) {
+        for db in 0..self.paths.len() {
+            let what = match self.connect(db).and_then(|mut c| c.integrity_check()) {
                 Ok(()) => continue,
                 Err(e) => e.to_string(),
             };
@@ -254,6 +272,25 @@ impl Adapter for Sqlite {
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
         self.seed = ctx.seed;
         let base = match &self.location {
+            _ if ctx.faults.contains(&FaultKind::DiskFull) => {
+                if let Location::Path(p) = &self.location {
+                    return Err(OpError::msg(format!(
+                        "a disk-full fault puts the databases on a filesystem of the run's own, not at {}: use \
+                         Sqlite::temp_file().hosted()",
+                        p.display()
+                    )));
+                }
+                if !self.hosted {
+                    return Err(OpError::msg(
+                        "a disk-full fault needs SQLite in a process of its own, inside the filesystem's mount \
+                         namespace: use Sqlite::temp_file().hosted()",
+                    ));
+                }
+                let disk = stress_core::sizedfs::SizedFs::create(self.disk_limit_mb, None)?;
+                let base = disk.mountpoint().join("db.sqlite");
+                self.disk = Some(disk);
+                base
+            }
             Location::Path(p) => p.clone(),
             loc => {
                 let shm = Path::new("/dev/shm");
@@ -278,26 +315,15 @@ impl Adapter for Sqlite {
                 base
             }
         };
-        self.paths = (0..ctx.databases).map(|i| numbered(&base, i)).collect();
+        self.engine_paths = (0..ctx.databases).map(|i| numbered(&base, i)).collect();
+        self.paths = match &self.disk {
+            Some(disk) => self.engine_paths.iter().map(|p| disk.outside(p)).collect(),
+            None => self.engine_paths.clone(),
+        };
         for path in &self.paths {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| OpError::msg(format!("cannot create {}: {e}", parent.display())))?;
-            }
-            let conn = self.open(path)?;
-            // journal_mode is persistent: set once per file.
-            let mode: String = conn
-                .raw()
-                .query_row(&format!("PRAGMA journal_mode = {}", self.journal_mode), [], |r| {
-                    r.get(0)
-                })
-                .map_err(|e| OpError::msg(format!("PRAGMA journal_mode = {}: {e}", self.journal_mode)))?;
-            if !mode.eq_ignore_ascii_case(&self.journal_mode) {
-                return Err(OpError::msg(format!(
-                    "SQLite refused journal_mode {} on {} (it stays {mode})",
-                    self.journal_mode,
-                    path.display()
-                )));
             }
         }
         if self.hosted {
@@ -306,16 +332,35 @@ impl Adapter for Sqlite {
                 .tempdir()
                 .map_err(|e| OpError::msg(format!("cannot create a directory for the SQLite host's socket: {e}")))?;
             let socket = dir.path().join("host.sock");
-            let host = host::Host::start(&socket)?;
+            let host = host::Host::start(&socket, self.disk.as_ref())?;
             self.socket = Some((dir, socket));
             *self.host.lock().unwrap_or_else(|p| p.into_inner()) = Some(host);
+        }
+        for (db, path) in self.paths.iter().enumerate() {
+            // journal_mode is persistent: set once per file.
+            let sql = format!("PRAGMA journal_mode = {}", self.journal_mode);
+            let rows = self
+                .connect(db)?
+                .query(&sql, &[])
+                .map_err(|e| OpError::msg(format!("{sql}: {e}")))?;
+            let mode = match rows.first().and_then(|r| r.first()) {
+                Some(stress_core::sql::Value::Text(m)) => m.clone(),
+                other => format!("{other:?}"),
+            };
+            if !mode.eq_ignore_ascii_case(&self.journal_mode) {
+                return Err(OpError::msg(format!(
+                    "SQLite refused journal_mode {} on {} (it stays {mode})",
+                    self.journal_mode,
+                    path.display()
+                )));
+            }
         }
         Ok(())
     }
 
     fn connect(&self, db: usize) -> Result<SqliteConn, OpError> {
         let path = self
-            .paths
+            .engine_paths
             .get(db)
             .ok_or_else(|| OpError::msg(format!("no SQLite database {db}: the adapter was not started with it")))?;
         if self.hosted {
@@ -325,14 +370,15 @@ impl Adapter for Sqlite {
         self.open(path)
     }
 
-    /// Hosted: `kill`, `pause`, `restart` and `corrupt`. In-process: none (the engine is the
-    /// harness).
+    /// Hosted: `kill`, `pause`, `restart`, `disk-full` (the databases on a size-limited
+    /// filesystem of the run's own) and `corrupt`. In-process: none (the engine is the harness).
     fn faults(&self) -> Vec<FaultKind> {
         if self.hosted {
             vec![
                 FaultKind::Kill,
                 FaultKind::Pause,
                 FaultKind::Restart,
+                FaultKind::DiskFull,
                 FaultKind::Corrupt,
             ]
         } else {
@@ -341,6 +387,25 @@ impl Adapter for Sqlite {
     }
 
     fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
+        if fault.kind == FaultKind::DiskFull {
+            let disk = self
+                .disk
+                .as_ref()
+                .ok_or_else(|| OpError::msg("the databases are not on a size-limited filesystem"))?;
+            let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
+            let (taken, recovery) = disk.hold_full(hold, stopping, || {
+                self.connect(0).and_then(|mut c| c.query("SELECT 1", &[])).is_ok()
+            })?;
+            return Ok(Injected {
+                target: format!(
+                    "sqlite files (a {} MiB filesystem at {})",
+                    disk.size_mb(),
+                    disk.mountpoint().display()
+                ),
+                recovery,
+                check: Some(format!("filled with {} MiB, then freed", taken >> 20)),
+            });
+        }
         let socket = self.socket()?;
         let mut slot = self.host.lock().unwrap_or_else(|p| p.into_inner());
         let host = slot
@@ -364,27 +429,30 @@ impl Adapter for Sqlite {
             }
             FaultKind::Kill => {
                 host.kill()?;
-                self.check_files()
+                None
             }
             FaultKind::Restart => {
                 host.stop();
-                self.check_files()
+                None
             }
             FaultKind::Corrupt => {
                 host.stop();
-                let damage = corrupt::damage(&self.paths, self.seed, fault)?;
-                format!("{damage}; {}", self.check_files())
+                Some(corrupt::damage(&self.paths, self.seed, fault)?)
             }
             other => {
                 *slot = Some(host);
                 return Err(OpError::msg(format!("sqlite cannot inject `{other}`")));
             }
         };
-        *slot = Some(host::Host::start(socket)?);
+        *slot = Some(host::Host::start(socket, self.disk.as_ref())?);
+        let recovery = t0.elapsed();
+        drop(slot);
+        // The files reopened (a WAL recovered) and checked by the engine that serves them now.
+        let checked = self.check_files();
         Ok(Injected {
             target,
-            recovery: Some(t0.elapsed()),
-            check: Some(check),
+            recovery: Some(recovery),
+            check: Some(check.map_or_else(|| checked.clone(), |damage| format!("{damage}; {checked}"))),
         })
     }
 
@@ -412,6 +480,8 @@ impl Adapter for Sqlite {
             host.stop();
         }
         self.socket = None;
+        // The filesystem goes with its holder, and the databases with it.
+        self.disk = None;
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_owned();
             dir.close()

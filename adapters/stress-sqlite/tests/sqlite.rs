@@ -15,6 +15,7 @@ fn start(mut s: Sqlite, databases: usize) -> Sqlite {
         params: stress_core::params::Params::none(),
         setup: true,
         teardown: true,
+        faults: &[],
     })
     .unwrap();
     s
@@ -68,6 +69,7 @@ fn a_journal_mode_sqlite_refuses_is_a_clear_error() {
             params: stress_core::params::Params::none(),
             setup: true,
             teardown: true,
+            faults: &[],
         })
         .unwrap_err()
         .to_string();
@@ -568,7 +570,12 @@ fn hosted_started(databases: usize) -> Sqlite {
 /// A write-heavy workload on a hosted SQLite whose writes the checker tracks, through the SQL
 /// layer (the connections live in the host); `insert` decides how each op writes its key.
 fn hosted_tracked(insert: fn(&mut User<Sqlite>) -> OpResult) -> Workload<Sqlite> {
-    Workload::new(Sqlite::temp_file().hosted())
+    tracked_on(Sqlite::temp_file().hosted(), insert)
+}
+
+/// The same on `sqlite`.
+fn tracked_on(sqlite: Sqlite, insert: fn(&mut User<Sqlite>) -> OpResult) -> Workload<Sqlite> {
+    Workload::new(sqlite)
         .setup(|db: &mut SqliteConn, _| db.batch("CREATE TABLE kv (k INTEGER PRIMARY KEY)"))
         .class(UserClass::new("writer", 3).write("insert", 1.0, insert))
         .durability(|db: &mut SqliteConn, seen| {
@@ -879,4 +886,97 @@ fn keys_that_cannot_be_read_back_fail_the_check_without_calling_writes_lost() {
     );
     assert!(!s.passed);
     assert_eq!(s.exit_code(), 1);
+}
+
+/// `disk-full` on a hosted SQLite whose files live on a 32 MiB filesystem of the run's own:
+/// writes fail with SQLite's own error while it is full, are counted, and lose nothing; once the
+/// space is back the engine goes on; the mount and its holder are gone after the run.
+#[test]
+fn a_full_disk_fails_writes_with_sqlites_own_error_and_the_engine_goes_on() {
+    use stress_core::fault::FaultKind;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("full");
+    let r = Runner::new("full")
+        .seed(6)
+        .duration(std::time::Duration::from_secs(5))
+        .fault("disk-full:1500ms@at=1s")
+        .output_dir(&out)
+        .run(tracked_on(
+            Sqlite::temp_file().hosted().disk_limit_mb(32),
+            hosted_insert,
+        ))
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.faults.len(), 1, "{:?}", s.faults);
+    let f = &s.faults[0];
+    assert_eq!((f.kind, &f.error), (FaultKind::DiskFull, &None), "{f:?}");
+    assert!(
+        f.check.as_deref().is_some_and(|c| c.starts_with("filled with ")),
+        "{f:?}"
+    );
+    assert!(f.recovery_ms.is_some(), "the engine served again: {f:?}");
+    assert!(s.failed_ops > 0, "writes failed while the disk was full");
+    assert!(
+        s.errors.iter().any(|e| e.message.contains("database or disk is full")),
+        "SQLite's own error: {:?}",
+        s.errors.first()
+    );
+    let d = s.durability.as_ref().unwrap();
+    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
+    assert!(d.failed > 0, "a refused write is failed, not lost: {d:?}");
+    // Once the space was back, writes went through again: the last seconds have ops and no
+    // errors.
+    let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{header:?}"))
+    };
+    let (ops, errors) = (col("ops"), col("failed"));
+    let last: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let tail = &last[last.len().saturating_sub(2)..];
+    assert!(
+        tail.iter()
+            .all(|r| r[ops].parse::<f64>().unwrap() > 0.0 && r[errors].parse::<f64>().unwrap() == 0.0),
+        "{csv}"
+    );
+    // Nothing of the filesystem is left: not its holder, not its mountpoint.
+    let mountpoint = f.target.rsplit(" at ").next().unwrap().trim_end_matches(')');
+    assert!(mountpoint.starts_with('/'), "{}", f.target);
+    assert!(
+        !std::path::Path::new(mountpoint).exists(),
+        "{mountpoint} was left behind"
+    );
+    assert!(
+        stress_core::monitor::pids_with_cmdline(mountpoint).is_empty(),
+        "its holder was left behind"
+    );
+}
+
+#[test]
+fn disk_full_refuses_a_file_the_user_named_and_an_in_process_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Runner::new("named")
+        .duration(std::time::Duration::from_secs(2))
+        .fault("disk-full:1s@at=1s")
+        .run(tracked_on(Sqlite::at(dir.path().join("x.db")).hosted(), hosted_insert))
+        .unwrap();
+    let said = format!("{:?}", r.summary.failures);
+    assert!(
+        said.contains("not at ") && said.contains("Sqlite::temp_file().hosted()"),
+        "{said}"
+    );
+    assert!(!r.summary.passed);
+    let e = Runner::new("in_process")
+        .duration(std::time::Duration::from_secs(2))
+        .fault("disk-full:1s@at=1s")
+        .run(tracked(honest))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("sqlite cannot inject `disk-full`") && e.contains("Sqlite::hosted()"),
+        "{e}"
+    );
 }

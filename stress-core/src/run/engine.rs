@@ -108,6 +108,9 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     {
         findings.warnings.push(e);
     }
+    let mut fault_kinds: Vec<FaultKind> = job.faults.iter().map(|f| f.kind).collect();
+    fault_kinds.sort();
+    fault_kinds.dedup();
     let ctx = StartContext {
         databases: job.config.databases,
         out_dir: job.out_dir,
@@ -117,6 +120,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         // What a setup step and the shards leave is for the steps after them; what a verify
         // step found stays for inspection.
         teardown: matches!(job.config.step, Step::Run) && !shares_engine(&job),
+        faults: &fault_kinds,
     };
     let adapter = Arc::get_mut(&mut job.workload.adapter).expect("no user holds the adapter before the run");
     match panic::catch(|| adapter.start(&ctx)) {
@@ -455,7 +459,8 @@ fn run_faults<A: Adapter>(adapter: &A, faults: &[PlannedFault], start: Instant, 
         // Counted before and after, so the count is odd while the fault is under way: a user
         // whose connection broke then, or that connected to the server about to go down (and
         // read the count before), knows a fault broke it.
-        let breaks = matches!(f.kind, FaultKind::Kill | FaultKind::Restart);
+        // A full disk may break connections too (PostgreSQL panics when it cannot write WAL).
+        let breaks = matches!(f.kind, FaultKind::Kill | FaultKind::Restart | FaultKind::DiskFull);
         if breaks {
             shared.breaks.fetch_add(1, Ordering::SeqCst);
         }

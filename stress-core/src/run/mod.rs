@@ -383,13 +383,16 @@ impl Runner {
                 "{} cannot inject `{}` faults: it injects {can}{}",
                 workload.adapter.name(),
                 f.kind,
-                if workload.adapter.name() == "postgres" {
-                    " (on a managed server: a server given by address is not this run's to stop)"
-                } else {
-                    ""
+                match workload.adapter.name() {
+                    "postgres" => " (on a managed server: a server given by address is not this run's to stop)",
+                    "sqlite" => " (faults need the engine in a process of its own: Sqlite::hosted())",
+                    _ => "",
                 }
             ))
             .into());
+        }
+        if faults.iter().any(|f| f.kind == fault::FaultKind::DiskFull) {
+            crate::sizedfs::can_create().map_err(ConfigError::Invalid)?;
         }
         Ok((config, plan, thresholds, faults))
     }
