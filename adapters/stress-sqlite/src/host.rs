@@ -176,12 +176,17 @@ fn session(mut stream: UnixStream) {
     while let Ok(request) = read_frame::<Request>(&mut stream) {
         let reply = match answer(&mut conn, request) {
             Ok(reply) => reply,
-            Err(e) => Reply::Failed {
-                code: e.find::<rusqlite::Error>().and_then(|e| match e {
-                    rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
-                    _ => None,
-                }),
-                message: e.to_string(),
+            // SQLite's own failure goes back as code and SQLite's message, so that the harness
+            // builds the same error again (not one that quotes it).
+            Err(e) => match e.find::<rusqlite::Error>() {
+                Some(rusqlite::Error::SqliteFailure(f, msg)) => Reply::Failed {
+                    code: Some(f.extended_code),
+                    message: msg.clone().unwrap_or_else(|| f.to_string()),
+                },
+                _ => Reply::Failed {
+                    code: None,
+                    message: e.to_string(),
+                },
             },
         };
         if write_frame(&mut stream, &reply).is_err() {
