@@ -127,12 +127,23 @@ impl SizedFs {
     /// right to enter the namespace first.
     pub fn command(&self, program: &Path, user: Option<(u32, u32)>) -> Command {
         let mut cmd = Command::new("nsenter");
-        cmd.arg(format!("--mount=/proc/{}/ns/mnt", self.holder.id()));
-        if let Some((uid, gid)) = user {
-            cmd.args(["--setuid", &uid.to_string(), "--setgid", &gid.to_string()]);
-        }
-        cmd.arg("--").arg(program);
+        cmd.args(self.enter_args(user)).arg(program);
         cmd
+    }
+
+    /// The arguments to `nsenter` that [`command`](Self::command) gives, before the program.
+    pub fn enter_args(&self, user: Option<(u32, u32)>) -> Vec<String> {
+        let mut args = vec![format!("--mount=/proc/{}/ns/mnt", self.holder.id())];
+        if let Some((uid, gid)) = user {
+            args.extend([
+                "--setuid".to_owned(),
+                uid.to_string(),
+                "--setgid".to_owned(),
+                gid.to_string(),
+            ]);
+        }
+        args.push("--".to_owned());
+        args
     }
 
     /// Fills it: a file of zeros written until the filesystem says it is full. Returns the

@@ -59,6 +59,8 @@ pub struct Postgres {
     teardown: bool,
     /// The run's seed: what `corrupt` damages is drawn from it.
     seed: u64,
+    /// The size of the data's filesystem in a run with a `disk-full` fault, MiB.
+    disk_limit_mb: u64,
 }
 
 impl Postgres {
@@ -71,6 +73,7 @@ impl Postgres {
             teardown: true,
             targets: Vec::new(),
             seed: 0,
+            disk_limit_mb: 512,
         }
     }
 
@@ -143,6 +146,14 @@ impl Postgres {
     /// directory).
     pub fn cluster_parent(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.options.parent = Some(dir.into());
+        self
+    }
+
+    /// The size of the filesystem a managed cluster's data lives on in a run with a
+    /// `disk-full` fault (default 512 MiB: a tmpfs, so memory, taken whole while the fault
+    /// fills it).
+    pub fn disk_limit_mb(mut self, mb: u64) -> Self {
+        self.disk_limit_mb = mb.max(1);
         self
     }
 
@@ -247,6 +258,7 @@ impl Adapter for Postgres {
                 FaultKind::Kill,
                 FaultKind::Pause,
                 FaultKind::Restart,
+                FaultKind::DiskFull,
                 FaultKind::Corrupt,
             ],
             Mode::Dsn(_) => Vec::new(),
@@ -285,6 +297,31 @@ impl Adapter for Postgres {
                     check: None,
                 })
             }
+            FaultKind::DiskFull => {
+                let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
+                let config = server.config("postgres");
+                let (taken, recovery, exited) = server.disk_full(hold, stopping, || {
+                    connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
+                })?;
+                let size = server.disk.as_ref().map_or(0, stress_core::sizedfs::SizedFs::size_mb);
+                let mountpoint = server
+                    .disk
+                    .as_ref()
+                    .map_or_else(String::new, |d| d.mountpoint().display().to_string());
+                Ok(Injected {
+                    target: format!("postgres data (a {size} MiB filesystem at {mountpoint})"),
+                    recovery,
+                    check: Some(format!(
+                        "filled with {} MiB, then freed{}",
+                        taken >> 20,
+                        if exited {
+                            "; the server exited while the disk was full and was started again"
+                        } else {
+                            ""
+                        }
+                    )),
+                })
+            }
             FaultKind::Corrupt => {
                 let target = format!("postgres (pid {})", server.pid());
                 let t0 = std::time::Instant::now();
@@ -298,7 +335,6 @@ impl Adapter for Postgres {
                     check: Some(format!("{damage}; {found}")),
                 })
             }
-            other => Err(OpError::msg(format!("postgres cannot inject `{other}`"))),
         }
     }
 
@@ -327,7 +363,11 @@ impl Adapter for Postgres {
         self.seed = ctx.seed;
         match self.mode.clone() {
             Mode::Managed => {
-                let server = Server::start(&self.options)?;
+                let mut options = self.options.clone();
+                if ctx.faults.contains(&FaultKind::DiskFull) {
+                    options.disk_mb = Some(self.disk_limit_mb);
+                }
+                let server = Server::start(&options)?;
                 let mut admin = connect(&server.config("postgres"))?;
                 for i in 0..ctx.databases {
                     let name = format!("stress_{i}");

@@ -132,6 +132,8 @@ pub(crate) struct Options {
     pub(crate) parent: Option<PathBuf>,
     /// Listen on 127.0.0.1 too (with a password), not only on the private socket.
     pub(crate) tcp: bool,
+    /// The cluster's data on a size-limited filesystem of this many MiB (for `disk-full`).
+    pub(crate) disk_mb: Option<u64>,
 }
 
 /// A running managed server.
@@ -152,6 +154,11 @@ pub(crate) struct Server {
     pub(crate) restarting: Arc<AtomicBool>,
     /// How the postmaster is started, again after a fault.
     recipe: Recipe,
+    /// The data directory, as this process reaches it.
+    data: PathBuf,
+    /// The size-limited filesystem the data lives on (for `disk-full`), dropped after the
+    /// server stopped.
+    pub(crate) disk: Option<stress_core::sizedfs::SizedFs>,
 }
 
 /// The postmaster's command line and account, to start it again on the same cluster.
@@ -213,7 +220,16 @@ impl Server {
         // may reach it.
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .map_err(|e| OpError::msg(format!("cannot make {} private: {e}", dir.path().display())))?;
-        let data = dir.path().join("data");
+        // With a disk-full fault, the data lives on a size-limited filesystem that only the
+        // processes started in its mount namespace see at `data`.
+        let disk = match o.disk_mb {
+            Some(mb) => Some(stress_core::sizedfs::SizedFs::create(mb, user)?),
+            None => None,
+        };
+        let data = match &disk {
+            Some(fs) => fs.mountpoint().join("data"),
+            None => dir.path().join("data"),
+        };
         let log = dir.path().join("postgres.log");
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).map_err(|e| {
@@ -228,7 +244,14 @@ impl Server {
                 cmd.uid(uid).gid(gid);
             }
         };
-        let mut initdb = Command::new(bindir.join("initdb"));
+        let mut initdb = match &disk {
+            Some(fs) => fs.command(&bindir.join("initdb"), user),
+            None => {
+                let mut c = Command::new(bindir.join("initdb"));
+                as_user(&mut c);
+                c
+            }
+        };
         initdb
             .arg("-D")
             .arg(&data)
@@ -257,7 +280,6 @@ impl Server {
                 initdb.arg("--auth-host=trust");
             }
         }
-        as_user(&mut initdb);
         let out = initdb
             .output()
             .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("initdb").display())))?;
@@ -298,10 +320,28 @@ impl Server {
             args.push("-c".into());
             args.push(format!("{k}={v}").into());
         }
-        let recipe = Recipe {
-            program: bindir.join("postgres"),
-            args,
-            user,
+        let recipe = match &disk {
+            // Started inside the filesystem's namespace, as the server's account.
+            Some(fs) => Recipe {
+                program: PathBuf::from("nsenter"),
+                args: fs
+                    .enter_args(user)
+                    .into_iter()
+                    .map(Into::into)
+                    .chain(std::iter::once(bindir.join("postgres").into_os_string()))
+                    .chain(args)
+                    .collect(),
+                user: None,
+            },
+            None => Recipe {
+                program: bindir.join("postgres"),
+                args,
+                user,
+            },
+        };
+        let data_outside = match &disk {
+            Some(fs) => fs.outside(&data),
+            None => data.clone(),
         };
         let child = recipe.spawn(&log)?;
         let pid = child.id();
@@ -319,6 +359,8 @@ impl Server {
             pid: Arc::new(AtomicU32::new(pid)),
             restarting: Arc::new(AtomicBool::new(false)),
             recipe,
+            data: data_outside,
+            disk,
         };
         match lifeline {
             Ok(l) => *server.lifeline.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(l),
@@ -414,6 +456,7 @@ impl Server {
     /// server started again on the same cluster. Returns when it accepts connections again.
     pub(crate) fn kill_and_start(&self) -> Result<(), OpError> {
         self.go_down_and_start(
+            false,
             |pid| {
                 stress_core::fault::signal_tree(pid, "STOP")?;
                 stress_core::fault::signal_tree(pid, "KILL")
@@ -424,7 +467,7 @@ impl Server {
 
     /// The `restart` fault: a fast shutdown (SIGINT), then the server started again.
     pub(crate) fn restart(&self) -> Result<(), OpError> {
-        self.go_down_and_start(fast_shutdown, |_| Ok(()))
+        self.go_down_and_start(false, fast_shutdown, |_| Ok(()))
     }
 
     /// The `corrupt` fault: a fast shutdown, `damage` done to the cluster's data directory while
@@ -433,16 +476,15 @@ impl Server {
         &self,
         damage: impl FnOnce(&Path) -> Result<String, OpError>,
     ) -> Result<String, OpError> {
-        let data = self
-            .dir
-            .as_ref()
-            .map(|d| d.path().join("data"))
-            .ok_or_else(|| OpError::msg("the server's cluster is gone"))?;
-        self.go_down_and_start(fast_shutdown, |_| damage(&data))
+        let data = self.data.clone();
+        self.go_down_and_start(false, fast_shutdown, |_| damage(&data))
     }
 
+    /// Takes the server down with `down` (refused if it is not running, unless `dead_ok`),
+    /// does `while_down`, and starts it again on the same cluster.
     fn go_down_and_start<T>(
         &self,
+        dead_ok: bool,
         down: impl FnOnce(u32) -> Result<(), OpError>,
         while_down: impl FnOnce(u32) -> Result<T, OpError>,
     ) -> Result<T, OpError> {
@@ -452,9 +494,12 @@ impl Server {
             {
                 let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
                 if child.try_wait().ok().flatten().is_some() {
-                    return Err(OpError::msg(format!("postgres (pid {pid}) is not running")));
+                    if !dead_ok {
+                        return Err(OpError::msg(format!("postgres (pid {pid}) is not running")));
+                    }
+                } else {
+                    down(pid)?;
                 }
-                down(pid)?;
                 exit_or_kill(&mut child);
             }
             // Its backends go with it (killed, or told by the postmaster).
@@ -505,8 +550,39 @@ impl Server {
         // The server is down: its watchdog finds nothing to do and exits.
         self.lifeline.get_mut().unwrap_or_else(|e| e.into_inner()).take();
         // Backends left behind by a killed postmaster exit on their own when they notice;
-        // the cluster's files go now.
+        // the cluster's files go now (on a filesystem of its own, with it).
         let _ = dir.close();
+        self.disk = None;
+    }
+
+    /// The `disk-full` fault: the data's filesystem filled for `hold` (cut short when the run
+    /// is `stopping`), then freed; returns the bytes it took and how long after the space came
+    /// back the server took a query again. A server that exited meanwhile (it may, when it
+    /// cannot write its WAL) is started again, and that is said.
+    pub(crate) fn disk_full(
+        &self,
+        hold: Duration,
+        stopping: &dyn Fn() -> bool,
+        serves: impl FnMut() -> bool,
+    ) -> Result<(u64, Option<Duration>, bool), OpError> {
+        let disk = self
+            .disk
+            .as_ref()
+            .ok_or_else(|| OpError::msg("the cluster is not on a size-limited filesystem"))?;
+        // Its exit meanwhile is the fault's, not a crash.
+        self.restarting.store(true, Ordering::SeqCst);
+        let result = (|| {
+            let (taken, mut back) = disk.hold_full(hold, stopping, serves)?;
+            let exited = self.exited().is_some();
+            if exited {
+                let t0 = Instant::now();
+                self.go_down_and_start(true, |_| Ok(()), |_| Ok(()))?;
+                back = Some(t0.elapsed());
+            }
+            Ok((taken, back, exited))
+        })();
+        self.restarting.store(false, Ordering::SeqCst);
+        result
     }
 }
 

@@ -962,3 +962,64 @@ fn a_corrupted_page_is_found_by_amcheck() {
     }
     assert_eq!(said[0], said[1], "the same seed, the same page");
 }
+
+/// `disk-full` on a managed server whose data lives on a 128 MiB filesystem of the run's own:
+/// writes fail with PostgreSQL's own error while it is full, are counted, and lose nothing;
+/// once the space is back the server goes on; the mount, its holder and the server are gone
+/// after the run.
+#[test]
+fn a_full_disk_fails_writes_with_postgres_own_error_and_the_server_goes_on() {
+    use stress_core::fault::FaultKind;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("full");
+    let r = Runner::new("full")
+        .seed(6)
+        .duration(Duration::from_secs(6))
+        .fault("disk-full:2s@at=1s")
+        .output_dir(&out)
+        .run(tracked_inserts(
+            Postgres::managed().setting("fsync", "off").disk_limit_mb(128),
+        ))
+        .unwrap();
+    let s = &r.summary;
+    assert_eq!(s.faults.len(), 1, "{:?}", s.faults);
+    let f = &s.faults[0];
+    println!("disk-full: {f:?}");
+    assert_eq!((f.kind, &f.error), (FaultKind::DiskFull, &None), "{f:?}");
+    assert!(
+        f.check.as_deref().is_some_and(|c| c.starts_with("filled with ")),
+        "{f:?}"
+    );
+    assert!(f.recovery_ms.is_some(), "the server served again: {f:?}");
+    assert!(s.failed_ops > 0, "writes failed while the disk was full");
+    assert!(
+        s.errors.iter().any(|e| e.message.contains("No space left on device")),
+        "PostgreSQL's own error: {:?}",
+        s.errors.first()
+    );
+    let d = s.durability.as_ref().unwrap();
+    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
+    assert!(d.failed > 0, "a refused write is failed, not lost: {d:?}");
+    // Once the space was back, writes went through again.
+    let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (ops, failed) = (col("ops"), col("failed"));
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let tail = &rows[rows.len().saturating_sub(2)..];
+    assert!(
+        tail.iter()
+            .all(|r| r[ops].parse::<f64>().unwrap() > 0.0 && r[failed].parse::<f64>().unwrap() == 0.0),
+        "{csv}"
+    );
+    let mountpoint = f.target.rsplit(" at ").next().unwrap().trim_end_matches(')');
+    assert!(mountpoint.starts_with('/'), "{}", f.target);
+    assert!(
+        !std::path::Path::new(mountpoint).exists(),
+        "{mountpoint} was left behind"
+    );
+    assert!(
+        processes_mentioning(mountpoint).is_empty(),
+        "a server or holder was left behind"
+    );
+}

@@ -980,3 +980,91 @@ fn disk_full_refuses_a_file_the_user_named_and_an_in_process_engine() {
         "{e}"
     );
 }
+
+/// Set in the child process the watchdog test re-runs itself as.
+const KILLED_WHILE_FULL: &str = "STRESS_TEST_KILLED_WHILE_FULL";
+
+/// A harness SIGKILLed while a `disk-full` fault holds its filesystem full leaves nothing: not
+/// the engine host, not the filesystem's holder, not the mountpoint.
+#[test]
+fn a_harness_killed_during_disk_full_leaves_no_host_and_no_mount() {
+    use stress_core::fault::{FaultKind, PlannedFault};
+    if std::env::var_os(KILLED_WHILE_FULL).is_some() {
+        let mut s = Sqlite::temp_file().hosted().disk_limit_mb(16);
+        s.start(&StartContext {
+            databases: 1,
+            out_dir: None,
+            seed: 0,
+            params: stress_core::params::Params::none(),
+            setup: true,
+            teardown: true,
+            faults: &[FaultKind::DiskFull],
+        })
+        .unwrap();
+        let s = std::sync::Arc::new(s);
+        let host = s.host_pid().unwrap();
+        let filling = std::sync::Arc::clone(&s);
+        std::thread::spawn(move || {
+            let full = PlannedFault {
+                kind: FaultKind::DiskFull,
+                at_ms: Some(0),
+                hold_ms: Some(600_000),
+            };
+            let _ = filling.inject(&full, &|| false);
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // The mountpoint, as the namespace sees it: /proc/<holder>/root/<mountpoint>/db.sqlite.
+        let path = s.path(0).unwrap().to_string_lossy().into_owned();
+        let mountpoint = path
+            .split("/root")
+            .nth(1)
+            .and_then(|p| p.strip_suffix("/db.sqlite"))
+            .unwrap()
+            .to_owned();
+        println!("\nready {host} {mountpoint}");
+        std::thread::sleep(std::time::Duration::from_secs(600));
+        return;
+    }
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_harness_killed_during_disk_full_leaves_no_host_and_no_mount",
+            "--nocapture",
+        ])
+        .env(KILLED_WHILE_FULL, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ready ").map(str::to_owned))
+        .expect("the child said it was ready");
+    let (host, mountpoint) = line.split_once(' ').unwrap();
+    let host: u32 = host.parse().unwrap();
+    assert!(alive(host));
+    assert!(std::path::Path::new(mountpoint).is_dir());
+    let holders = stress_core::monitor::pids_with_cmdline(mountpoint);
+    assert!(!holders.is_empty(), "the filesystem's holder runs");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = || {
+        !alive(host)
+            && !std::path::Path::new(mountpoint).exists()
+            && stress_core::monitor::pids_with_cmdline(mountpoint).is_empty()
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !gone() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!alive(host), "host {host} outlived its harness");
+    assert!(
+        stress_core::monitor::pids_with_cmdline(mountpoint).is_empty(),
+        "the holder outlived its harness"
+    );
+    assert!(
+        !std::path::Path::new(mountpoint).exists(),
+        "{mountpoint} was left behind"
+    );
+}

@@ -54,3 +54,38 @@ fn the_harness_hosts_sqlite_and_its_kills_lose_nothing() {
         assert!(cmdline.is_err(), "host {pid} outlived the run");
     }
 }
+
+/// Where the machine cannot make a size-limited filesystem (here: no `unshare` to run), a run
+/// with `disk-full` is refused before anything starts, naming the cause and the fix (the harness
+/// reports it as the trial's refusal; `cargo stress run` turns that into exit 2).
+#[test]
+fn disk_full_where_no_filesystem_can_be_made_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut cmd = Command::new(harness());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRESS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let done = cmd
+        .args(["durability_sqlite", "--exact", "--ignored"])
+        .env("PATH", dir.path())
+        .env("STRESS_DURATION", "3s")
+        .env("STRESS_FAULTS", "disk-full:1s@at=1s")
+        .env("STRESS_OUTPUT_DIR", &out)
+        .output()
+        .unwrap();
+    // libtest reports a refused trial on stdout.
+    let stderr = format!(
+        "{}{}",
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(!done.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot run unshare to make a size-limited filesystem") && stderr.contains("run as root"),
+        "{stderr}"
+    );
+    assert!(!out.join("summary.json").exists(), "nothing ran");
+}
