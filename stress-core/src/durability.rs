@@ -48,12 +48,31 @@ pub(crate) enum WriteState {
     Indeterminate = 3,
 }
 
-/// One user's writes, two bits each.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct WriteLog {
+/// One user's writes, two bits each. In a sharded run on a shared engine the shards write
+/// theirs into `ledger.json` (the bits in base64), and the verify step checks the merged ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteLog {
     user: u32,
     len: u64,
+    #[serde(with = "base64_bytes")]
     bits: Vec<u8>,
+}
+
+/// Bytes as one base64 string.
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl WriteLog {
@@ -77,6 +96,11 @@ impl WriteLog {
 
     pub(crate) fn len(&self) -> u64 {
         self.len
+    }
+
+    /// The index in the run's plan of the user whose writes these are.
+    pub fn user(&self) -> u32 {
+        self.user
     }
 
     pub(crate) fn state(&self, seq: u64) -> Option<WriteState> {
@@ -145,7 +169,7 @@ pub struct Durability {
     /// The first unexpected keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub first_unexpected: Vec<String>,
-    /// Databases whose keys could not be read back (their writes then count as lost).
+    /// Databases whose keys could not be read back (their writes stay unclassified).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
@@ -254,6 +278,26 @@ pub(crate) fn check(logs: &[&WriteLog], present: &[i64], ids: &dyn Fn(u32) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_log_survives_json_as_ledger_json_holds_it() {
+        let mut log = WriteLog::new(5);
+        for i in 0..11 {
+            let k = log.begin();
+            if i % 3 == 0 {
+                log.acknowledge(k);
+            }
+        }
+        log.settle(9, WriteState::Indeterminate);
+        let json = serde_json::to_string(&log).unwrap();
+        assert!(json.contains(r#""bits":""#), "the bits as one base64 string: {json}");
+        let back: WriteLog = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, log);
+        assert_eq!(back.user(), 5);
+        assert_eq!(back.state(9), Some(WriteState::Ok));
+        assert_eq!(back.state(10), Some(WriteState::Indeterminate));
+        assert!(serde_json::from_str::<WriteLog>(r#"{"user":1,"len":1,"bits":"%%"}"#).is_err());
+    }
 
     #[test]
     fn keys_pack_user_and_sequence() {

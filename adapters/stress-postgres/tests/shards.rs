@@ -20,13 +20,19 @@ const TEST: &str = "three_shards_against_one_server_merge_into_exactly_the_unsha
 fn workload() -> Workload<Postgres> {
     Workload::new(Postgres::from_env().expect("the test sets STRESS_PG_DSN"))
         .databases(2)
-        .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE events (user_id TEXT NOT NULL, x INTEGER NOT NULL)"))
+        .setup(|db: &mut PgConn, _| {
+            db.batch("CREATE TABLE events (user_id TEXT NOT NULL, x INTEGER NOT NULL, k BIGINT NOT NULL)")
+        })
         .class(
             UserClass::new("writer", 4)
                 .write("insert", 3.0, |u: &mut User<Postgres>| {
                     let x = Value::Int(u.rng().random_range(0..1000));
                     let id = Value::Text(u.id().to_owned());
-                    let n = u.conn().execute("INSERT INTO events VALUES ($1, $2)", &[id, x])?;
+                    let k = u.begin_write();
+                    let n = u
+                        .conn()
+                        .execute("INSERT INTO events VALUES ($1, $2, $3)", &[id, x, Value::BigInt(k)])?;
+                    u.acknowledge_write(k);
                     u.ledger().acknowledge("events", n);
                     Ok(Outcome::rows(n))
                 })
@@ -47,6 +53,14 @@ fn workload() -> Workload<Postgres> {
             }),
         )
         .verify(|db, ledger| ledger.check_counts(&["events"], |_| 0, |t| db.count_rows(t)))
+        .durability(|db: &mut PgConn, seen| {
+            for row in db.query("SELECT k FROM events", &[])? {
+                if let Some(Value::BigInt(k)) = row.first() {
+                    seen(*k);
+                }
+            }
+            Ok(())
+        })
 }
 
 /// The child: one run (a step, a shard or the whole run) as its environment says.
@@ -224,6 +238,20 @@ fn three_shards_against_one_server_merge_into_exactly_the_unsharded_run() {
     let merged = load(&merged_dir);
     assert!(merged.verify.ran && merged.verify.passed, "{:?}", merged.verify);
     assert!(merged.passed, "{:?}", merged.failures);
+    // The shards' tracked writes, merged, were checked against the shared server: every
+    // acknowledged insert is there, and no shard checked alone.
+    assert!(
+        shards.iter().all(|s| s.durability.is_none()),
+        "a shard on a shared server checks nothing"
+    );
+    let d = merged.durability.as_ref().expect("the verify step checked the writes");
+    let inserts: u64 = merged.ops.get("insert").map_or(0, |o| o.count);
+    assert_eq!(
+        (d.writes, d.acknowledged, d.present),
+        (inserts, inserts, inserts),
+        "{d:?}"
+    );
+    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
 
     // The same workload, unsharded, with the same seed, on a database of its own.
     let whole_dir = tmp.path().join("whole");

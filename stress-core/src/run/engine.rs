@@ -369,9 +369,18 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         Step::VerifyOnly(dir) => {
             findings.stop = Some((StopReason::OpLimit, format!("verify step only, of {}", dir.display())));
             match crate::shard::Ledgers::load(dir) {
-                Ok(ledgers) => verify_all(job, findings, |db| {
-                    ledgers.databases.get(&db).cloned().unwrap_or_default()
-                }),
+                Ok(ledgers) => {
+                    // The shards' tracked writes, checked against what the shared engine holds.
+                    if job.workload.durability.is_some() && !ledgers.writes.is_empty() {
+                        let db_of = |u: u32| job.plan.users.get(u as usize).map_or(0, |s| s.db);
+                        let logs: Vec<(usize, &crate::durability::WriteLog)> =
+                            ledgers.writes.iter().map(|w| (db_of(w.user()), w)).collect();
+                        findings.durability = Some(check_durability(job, &logs));
+                    }
+                    verify_all(job, findings, |db| {
+                        ledgers.databases.get(&db).cloned().unwrap_or_default()
+                    });
+                }
                 Err(e) => findings.stop = Some((StopReason::Error, e)),
             }
             return;
@@ -400,7 +409,9 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     }
     // The acknowledged-write checker, once per database, on what the engine holds now.
     if job.workload.durability.is_some() && !shares_engine(job) {
-        findings.durability = Some(check_durability(job, &findings.users));
+        let logs: Vec<(usize, &crate::durability::WriteLog)> =
+            findings.users.iter().map(|u| (u.summary.db, &u.writes)).collect();
+        findings.durability = Some(check_durability(job, &logs));
     }
     // The shards of a run on a shared engine leave the verify step to its own step, after the
     // merge: their ledgers go to ledger.json.
@@ -474,8 +485,12 @@ fn run_faults<A: Adapter>(adapter: &A, faults: &[PlannedFault], start: Instant, 
     }
 }
 
-/// Reads back every tracked key of each database and classifies the users' writes.
-fn check_durability<A: Adapter>(job: &Job<'_, A>, users: &[UserResult]) -> crate::durability::Durability {
+/// Reads back every tracked key of each database and classifies the writes of `logs` (each
+/// with its user's database).
+fn check_durability<A: Adapter>(
+    job: &Job<'_, A>,
+    logs: &[(usize, &crate::durability::WriteLog)],
+) -> crate::durability::Durability {
     let mut out = crate::durability::Durability::default();
     let Some(read) = &job.workload.durability else {
         return out;
@@ -504,12 +519,9 @@ fn check_durability<A: Adapter>(job: &Job<'_, A>, users: &[UserResult]) -> crate
                 continue;
             }
         }
-        let logs: Vec<&crate::durability::WriteLog> = users
-            .iter()
-            .filter(|u| u.summary.db == db.index)
-            .map(|u| &u.writes)
-            .collect();
-        out.add(&crate::durability::check(&logs, &present, &ids));
+        let mine: Vec<&crate::durability::WriteLog> =
+            logs.iter().filter(|(d, _)| *d == db.index).map(|(_, w)| *w).collect();
+        out.add(&crate::durability::check(&mine, &present, &ids));
     }
     out
 }
@@ -519,6 +531,9 @@ fn ledgers_of(users: &[UserResult]) -> crate::shard::Ledgers {
     let mut out = crate::shard::Ledgers::default();
     for u in users {
         out.databases.entry(u.summary.db).or_default().merge(&u.ledger);
+        if u.writes.len() > 0 {
+            out.writes.push(u.writes.clone());
+        }
     }
     out
 }

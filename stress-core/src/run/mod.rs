@@ -440,8 +440,8 @@ impl Runner {
         let is_step = step != crate::shard::Step::Run;
         let (summary, out_dir) = match step {
             crate::shard::Step::VerifyOnly(dir) if summary.verify.ran => {
-                let merged =
-                    crate::shard::merge::record_verify(&dir, &summary.verify).map_err(|message| RunError::Output {
+                let merged = crate::shard::merge::record_verify(&dir, &summary.verify, summary.durability.as_ref())
+                    .map_err(|message| RunError::Output {
                         path: dir.clone(),
                         message,
                     })?;

@@ -647,13 +647,21 @@ fn judge(summary: &mut Summary, rules: &[String], max_error_rate: f64) -> Result
     Ok(())
 }
 
-/// Records a verify step's result in the merged run in `dir`: its summary's `verify` and
-/// verdict, its report. Returns the merged run's summary, judged again.
-pub fn record_verify(dir: &Path, verify: &Verify) -> Result<Summary, String> {
+/// Records a verify step's result in the merged run in `dir`: its summary's `verify`, the
+/// acknowledged-write check of the shards' writes when the step made one, the verdict, the
+/// report. Returns the merged run's summary, judged again.
+pub fn record_verify(
+    dir: &Path,
+    verify: &Verify,
+    durability: Option<&crate::durability::Durability>,
+) -> Result<Summary, String> {
     let path = dir.join("summary.json");
     let mut summary = Summary::load(&path)?;
     let replay = ReplayFile::load(&dir.join("replay.json")).map_err(|e| e.to_string())?;
     summary.verify = verify.clone();
+    if let Some(d) = durability {
+        summary.durability = Some(d.clone());
+    }
     summary.warnings.retain(|w| !w.contains("--verify-only"));
     judge(&mut summary, &replay.config.thresholds, replay.config.max_error_rate)?;
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;

@@ -109,6 +109,10 @@ impl ShardManifest {
 pub struct Ledgers {
     /// By database index.
     pub databases: BTreeMap<usize, Ledger>,
+    /// The users' tracked writes, for the acknowledged-write checker of the verify step (in a
+    /// sharded run on a shared engine, whose shards cannot check alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<crate::durability::WriteLog>,
 }
 
 impl Ledgers {
@@ -129,6 +133,8 @@ impl Ledgers {
         for (db, l) in &other.databases {
             self.databases.entry(*db).or_default().merge(l);
         }
+        self.writes.extend(other.writes.iter().cloned());
+        self.writes.sort_by_key(crate::durability::WriteLog::user);
     }
 }
 
