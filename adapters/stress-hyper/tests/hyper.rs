@@ -416,3 +416,59 @@ fn a_killed_hyperd_comes_back_on_its_databases_and_the_checker_measures_it() {
     assert!(d.acknowledged > 0 && d.present > 0, "{d:?}");
     assert_eq!(d.unexpected, 0, "{d:?}");
 }
+
+/// Set in the child process the watchdog test re-runs itself as: the run's output directory.
+const KILLED_AFTER_KILL: &str = "STRESS_TEST_HYPER_KILLED_AFTER_KILL";
+
+/// A hyperd started again by a `kill` fault is guarded by a watchdog of its own: the harness
+/// killed after it leaves no hyperd behind, and the old watchdog, let go, did nothing meanwhile.
+#[test]
+fn a_harness_killed_after_a_kill_fault_leaves_no_hyperd_behind() {
+    use stress_core::fault::{FaultKind, PlannedFault};
+    if let Some(out) = std::env::var_os(KILLED_AFTER_KILL) {
+        let out = std::path::PathBuf::from(out);
+        let mut h = Hyper::managed();
+        h.start(&ctx(1, &out)).unwrap();
+        let before = h.hyperd_pid().unwrap();
+        let kill = PlannedFault {
+            kind: FaultKind::Kill,
+            at_ms: Some(0),
+            hold_ms: None,
+        };
+        h.inject(&kill, &|| false).unwrap();
+        let after = h.hyperd_pid().unwrap();
+        assert_ne!(before, after);
+        let mut c = h.connect(0).unwrap();
+        assert_eq!(c.query_scalar("SELECT 1", &[]).unwrap(), Value::Int(1));
+        println!("\nready {before} {after}");
+        std::thread::sleep(std::time::Duration::from_secs(600));
+        return;
+    }
+    use std::io::BufRead;
+    let out = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_harness_killed_after_a_kill_fault_leaves_no_hyperd_behind",
+            "--nocapture",
+        ])
+        .env(KILLED_AFTER_KILL, out.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ready ").map(str::to_owned))
+        .expect("the child said it was ready");
+    let pids: Vec<u32> = line.split_whitespace().map(|p| p.parse().unwrap()).collect();
+    let (before, after) = (pids[0], pids[1]);
+    assert!(!alive(before) && alive(after), "the kill fault replaced hyperd");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while alive(after) && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!alive(after), "hyperd {after} outlived its harness");
+}
