@@ -110,6 +110,21 @@ impl SizedFs {
         &self.mountpoint
     }
 
+    /// The pid of the process that holds its namespace.
+    pub fn holder_pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    /// What it is, for a fault's row: `a 256 MiB filesystem at /tmp/stress-disk-x, held by pid 42`.
+    pub fn describe(&self) -> String {
+        format!(
+            "a {} MiB filesystem at {}, held by pid {}",
+            self.size_mb,
+            self.mountpoint.display(),
+            self.holder.id()
+        )
+    }
+
     /// Its size, MiB.
     pub fn size_mb(&self) -> u64 {
         self.size_mb

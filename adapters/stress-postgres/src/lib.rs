@@ -303,13 +303,12 @@ impl Adapter for Postgres {
                 let (taken, recovery, exited) = server.disk_full(hold, stopping, || {
                     connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
                 })?;
-                let size = server.disk.as_ref().map_or(0, stress_core::sizedfs::SizedFs::size_mb);
-                let mountpoint = server
+                let on = server
                     .disk
                     .as_ref()
-                    .map_or_else(String::new, |d| d.mountpoint().display().to_string());
+                    .map_or_else(String::new, stress_core::sizedfs::SizedFs::describe);
                 Ok(Injected {
-                    target: format!("postgres data (a {size} MiB filesystem at {mountpoint})"),
+                    target: format!("postgres data ({on})"),
                     recovery,
                     check: Some(format!(
                         "filled with {} MiB, then freed{}",

@@ -1012,8 +1012,15 @@ fn a_full_disk_fails_writes_with_postgres_own_error_and_the_server_goes_on() {
             .all(|r| r[ops].parse::<f64>().unwrap() > 0.0 && r[failed].parse::<f64>().unwrap() == 0.0),
         "{csv}"
     );
-    let mountpoint = f.target.rsplit(" at ").next().unwrap().trim_end_matches(')');
+    // `… (a 32 MiB filesystem at /tmp/stress-disk-x, held by pid 42)`
+    let (mountpoint, holder) = f
+        .target
+        .rsplit_once(" at ")
+        .and_then(|(_, rest)| rest.trim_end_matches(')').split_once(", held by pid "))
+        .unwrap_or_else(|| panic!("{}", f.target));
+    let holder: u32 = holder.parse().unwrap();
     assert!(mountpoint.starts_with('/'), "{}", f.target);
+    assert!(!alive(holder), "the filesystem's holder {holder} was left behind");
     assert!(
         !std::path::Path::new(mountpoint).exists(),
         "{mountpoint} was left behind"

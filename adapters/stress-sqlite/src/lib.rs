@@ -397,11 +397,7 @@ impl Adapter for Sqlite {
                 self.connect(0).and_then(|mut c| c.query("SELECT 1", &[])).is_ok()
             })?;
             return Ok(Injected {
-                target: format!(
-                    "sqlite files (a {} MiB filesystem at {})",
-                    disk.size_mb(),
-                    disk.mountpoint().display()
-                ),
+                target: format!("sqlite files ({})", disk.describe()),
                 recovery,
                 check: Some(format!("filled with {} MiB, then freed", taken >> 20)),
             });

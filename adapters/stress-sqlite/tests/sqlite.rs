@@ -943,8 +943,15 @@ fn a_full_disk_fails_writes_with_sqlites_own_error_and_the_engine_goes_on() {
         "{csv}"
     );
     // Nothing of the filesystem is left: not its holder, not its mountpoint.
-    let mountpoint = f.target.rsplit(" at ").next().unwrap().trim_end_matches(')');
+    // `… (a 32 MiB filesystem at /tmp/stress-disk-x, held by pid 42)`
+    let (mountpoint, holder) = f
+        .target
+        .rsplit_once(" at ")
+        .and_then(|(_, rest)| rest.trim_end_matches(')').split_once(", held by pid "))
+        .unwrap_or_else(|| panic!("{}", f.target));
+    let holder: u32 = holder.parse().unwrap();
     assert!(mountpoint.starts_with('/'), "{}", f.target);
+    assert!(!alive(holder), "the filesystem's holder {holder} was left behind");
     assert!(
         !std::path::Path::new(mountpoint).exists(),
         "{mountpoint} was left behind"
@@ -1015,13 +1022,9 @@ fn a_harness_killed_during_disk_full_leaves_no_host_and_no_mount() {
         std::thread::sleep(std::time::Duration::from_millis(500));
         // The mountpoint, as the namespace sees it: /proc/<holder>/root/<mountpoint>/db.sqlite.
         let path = s.path(0).unwrap().to_string_lossy().into_owned();
-        let mountpoint = path
-            .split("/root")
-            .nth(1)
-            .and_then(|p| p.strip_suffix("/db.sqlite"))
-            .unwrap()
-            .to_owned();
-        println!("\nready {host} {mountpoint}");
+        let (holder, inside) = path.strip_prefix("/proc/").and_then(|p| p.split_once("/root")).unwrap();
+        let mountpoint = inside.strip_suffix("/db.sqlite").unwrap();
+        println!("\nready {host} {holder} {mountpoint}");
         std::thread::sleep(std::time::Duration::from_secs(600));
         return;
     }
@@ -1041,16 +1044,15 @@ fn a_harness_killed_during_disk_full_leaves_no_host_and_no_mount() {
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("ready ").map(str::to_owned))
         .expect("the child said it was ready");
-    let (host, mountpoint) = line.split_once(' ').unwrap();
-    let host: u32 = host.parse().unwrap();
-    assert!(alive(host));
+    let parts: Vec<&str> = line.split(' ').collect();
+    let (host, holder, mountpoint): (u32, u32, &str) = (parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2]);
+    assert!(alive(host) && alive(holder));
     assert!(std::path::Path::new(mountpoint).is_dir());
-    let holders = stress_core::monitor::pids_with_cmdline(mountpoint);
-    assert!(!holders.is_empty(), "the filesystem's holder runs");
     child.kill().unwrap();
     child.wait().unwrap();
     let gone = || {
         !alive(host)
+            && !alive(holder)
             && !std::path::Path::new(mountpoint).exists()
             && stress_core::monitor::pids_with_cmdline(mountpoint).is_empty()
     };
@@ -1059,9 +1061,10 @@ fn a_harness_killed_during_disk_full_leaves_no_host_and_no_mount() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(!alive(host), "host {host} outlived its harness");
+    assert!(!alive(holder), "the filesystem's holder {holder} outlived its harness");
     assert!(
         stress_core::monitor::pids_with_cmdline(mountpoint).is_empty(),
-        "the holder outlived its harness"
+        "its watchdog outlived its harness"
     );
     assert!(
         !std::path::Path::new(mountpoint).exists(),
