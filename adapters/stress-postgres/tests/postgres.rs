@@ -4,6 +4,10 @@
 mod browser;
 #[path = "../../../tests/support/other_account.rs"]
 mod other_account;
+
+#[path = "../../../tests/support/faults.rs"]
+mod faults;
+use faults::alive;
 use other_account::{is_root, psql_as_nobody};
 
 use std::path::Path;
@@ -29,10 +33,6 @@ fn ctx(databases: usize) -> StartContext<'static> {
 fn started(mut pg: Postgres, databases: usize) -> Postgres {
     pg.start(&ctx(databases)).unwrap();
     pg
-}
-
-fn alive(pid: u32) -> bool {
-    stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state != 'Z')
 }
 
 /// Processes whose command line mentions `needle` (to find orphans of a cluster directory).
@@ -1000,33 +1000,7 @@ fn a_full_disk_fails_writes_with_postgres_own_error_and_the_server_goes_on() {
     let d = s.durability.as_ref().unwrap();
     assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
     assert!(d.failed > 0, "a refused write is failed, not lost: {d:?}");
-    // Once the space was back, writes went through again.
-    let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (ops, failed) = (col("ops"), col("failed"));
-    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
-    let tail = &rows[rows.len().saturating_sub(2)..];
-    assert!(
-        tail.iter()
-            .all(|r| r[ops].parse::<f64>().unwrap() > 0.0 && r[failed].parse::<f64>().unwrap() == 0.0),
-        "{csv}"
-    );
-    // `… (a 32 MiB filesystem at /tmp/stress-disk-x, held by pid 42)`
-    let (mountpoint, holder) = f
-        .target
-        .rsplit_once(" at ")
-        .and_then(|(_, rest)| rest.trim_end_matches(')').split_once(", held by pid "))
-        .unwrap_or_else(|| panic!("{}", f.target));
-    let holder: u32 = holder.parse().unwrap();
-    assert!(mountpoint.starts_with('/'), "{}", f.target);
-    assert!(!alive(holder), "the filesystem's holder {holder} was left behind");
-    assert!(
-        !std::path::Path::new(mountpoint).exists(),
-        "{mountpoint} was left behind"
-    );
-    assert!(
-        processes_mentioning(mountpoint).is_empty(),
-        "a server or holder was left behind"
-    );
+    // Once the space was back, writes went through again; nothing of the filesystem is left.
+    faults::assert_last_seconds_clean(&out);
+    faults::assert_filesystem_gone(&f.target);
 }

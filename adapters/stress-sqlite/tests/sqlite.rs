@@ -1,5 +1,8 @@
 //! The SQLite adapter against real database files.
 
+#[path = "../../../tests/support/faults.rs"]
+mod faults;
+use faults::alive;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -603,10 +606,6 @@ fn host_pid_of(target: &str) -> u32 {
         .unwrap_or_else(|| panic!("not a host: {target}"))
 }
 
-fn alive(pid: u32) -> bool {
-    stress_core::monitor::read_process(&pid.to_string()).is_some_and(|p| p.state != 'Z')
-}
-
 #[test]
 fn a_hosted_engine_serves_the_sql_layer_from_a_child_process() {
     let mut s = hosted_started(2);
@@ -813,6 +812,24 @@ fn in_process_sqlite_refuses_faults_and_names_hosted() {
     assert!(e.to_string().contains("kill"), "{e}");
 }
 
+/// Runs the test `name` of this binary again as a child with `var` set, and waits until it
+/// prints `ready …`: the rest of that line.
+fn run_self_until_ready(name: &str, var: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env(var, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ready ").map(str::to_owned))
+        .unwrap_or_else(|| panic!("{name}: the child never said it was ready"));
+    (child, line)
+}
+
 /// Set in the child process the watchdog test re-runs itself as.
 const KILLED_HOSTED: &str = "STRESS_TEST_KILLED_HOSTED";
 
@@ -839,22 +856,7 @@ fn a_harness_killed_leaves_no_engine_host_behind() {
         std::thread::sleep(std::time::Duration::from_secs(600));
         return;
     }
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_harness_killed_leaves_no_engine_host_behind",
-            "--nocapture",
-        ])
-        .env(KILLED_HOSTED, "1")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = std::io::BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("ready ").map(str::to_owned))
-        .expect("the child said it was ready");
+    let (mut child, line) = run_self_until_ready("a_harness_killed_leaves_no_engine_host_behind", KILLED_HOSTED);
     let (host, path) = line.split_once(' ').unwrap();
     let host: u32 = host.parse().unwrap();
     assert!(alive(host));
@@ -924,42 +926,9 @@ fn a_full_disk_fails_writes_with_sqlites_own_error_and_the_engine_goes_on() {
     let d = s.durability.as_ref().unwrap();
     assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
     assert!(d.failed > 0, "a refused write is failed, not lost: {d:?}");
-    // Once the space was back, writes went through again: the last seconds have ops and no
-    // errors.
-    let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .unwrap_or_else(|| panic!("{header:?}"))
-    };
-    let (ops, errors) = (col("ops"), col("failed"));
-    let last: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
-    let tail = &last[last.len().saturating_sub(2)..];
-    assert!(
-        tail.iter()
-            .all(|r| r[ops].parse::<f64>().unwrap() > 0.0 && r[errors].parse::<f64>().unwrap() == 0.0),
-        "{csv}"
-    );
-    // Nothing of the filesystem is left: not its holder, not its mountpoint.
-    // `… (a 32 MiB filesystem at /tmp/stress-disk-x, held by pid 42)`
-    let (mountpoint, holder) = f
-        .target
-        .rsplit_once(" at ")
-        .and_then(|(_, rest)| rest.trim_end_matches(')').split_once(", held by pid "))
-        .unwrap_or_else(|| panic!("{}", f.target));
-    let holder: u32 = holder.parse().unwrap();
-    assert!(mountpoint.starts_with('/'), "{}", f.target);
-    assert!(!alive(holder), "the filesystem's holder {holder} was left behind");
-    assert!(
-        !std::path::Path::new(mountpoint).exists(),
-        "{mountpoint} was left behind"
-    );
-    assert!(
-        stress_core::monitor::pids_with_cmdline(mountpoint).is_empty(),
-        "its holder was left behind"
-    );
+    // Once the space was back, writes went through again; nothing of the filesystem is left.
+    faults::assert_last_seconds_clean(&out);
+    faults::assert_filesystem_gone(&f.target);
 }
 
 #[test]
@@ -1028,22 +997,10 @@ fn a_harness_killed_during_disk_full_leaves_no_host_and_no_mount() {
         std::thread::sleep(std::time::Duration::from_secs(600));
         return;
     }
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_harness_killed_during_disk_full_leaves_no_host_and_no_mount",
-            "--nocapture",
-        ])
-        .env(KILLED_WHILE_FULL, "1")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = std::io::BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("ready ").map(str::to_owned))
-        .expect("the child said it was ready");
+    let (mut child, line) = run_self_until_ready(
+        "a_harness_killed_during_disk_full_leaves_no_host_and_no_mount",
+        KILLED_WHILE_FULL,
+    );
     let parts: Vec<&str> = line.split(' ').collect();
     let (host, holder, mountpoint): (u32, u32, &str) = (parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2]);
     assert!(alive(host) && alive(holder));

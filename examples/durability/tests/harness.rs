@@ -10,16 +10,22 @@ fn harness() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_durability-stress"))
 }
 
-#[test]
-fn the_harness_hosts_sqlite_and_its_kills_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
+/// The harness, with nothing of the test's own `STRESS_*` environment.
+fn harness_command() -> Command {
     let mut cmd = Command::new(harness());
     for (k, _) in std::env::vars() {
         if k.starts_with("STRESS_") {
             cmd.env_remove(k);
         }
     }
+    cmd
+}
+
+#[test]
+fn the_harness_hosts_sqlite_and_its_kills_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut cmd = harness_command();
     let done = cmd
         .args(["durability_sqlite", "--exact", "--ignored"])
         .env("STRESS_DURATION", "4s")
@@ -62,12 +68,7 @@ fn the_harness_hosts_sqlite_and_its_kills_lose_nothing() {
 fn disk_full_where_no_filesystem_can_be_made_is_refused_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let mut cmd = Command::new(harness());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("STRESS_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = harness_command();
     let done = cmd
         .args(["durability_sqlite", "--exact", "--ignored"])
         .env("PATH", dir.path())
