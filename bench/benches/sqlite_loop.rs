@@ -131,7 +131,7 @@ fn main() {
         prepare(c.raw());
     }
     let d = pick(Duration::from_secs(5), Duration::from_millis(300));
-    let pairs = if full() { 3 } else { 1 };
+    let pairs = if full() { 5 } else { 1 };
     for (kind, name) in [(Kind::Select, "point select"), (Kind::Insert, "insert")] {
         let (mut ratios, mut loops, mut ours, mut untimed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for pair in 1..=pairs {
