@@ -359,7 +359,8 @@ impl Host {
             .spawn()
             .map_err(|e| OpError::msg(format!("cannot start the SQLite engine host {}: {e}", exe.display())))?;
         let stdin = child.stdin.take();
-        let lifeline = Lifeline::guard(Some(child.id()), None, Duration::from_secs(1));
+        // Whatever kills the harness, the host goes, and its socket's directory with it.
+        let lifeline = Lifeline::guard(Some(child.id()), socket.parent(), Duration::from_secs(1));
         let mut host = Self {
             child,
             stdin,

@@ -830,6 +830,19 @@ fn run_self_until_ready(name: &str, var: &str) -> (std::process::Child, String) 
     (child, line)
 }
 
+/// The directory of the socket the engine host `pid` serves (from its environment).
+fn socket_dir_of(pid: u32) -> std::path::PathBuf {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let socket = environ
+        .split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(format!("{}=", stress_sqlite::HOST_VAR).as_bytes()))
+        .expect("the host names its socket");
+    std::path::Path::new(std::str::from_utf8(socket).unwrap())
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
 /// Set in the child process the watchdog test re-runs itself as.
 const KILLED_HOSTED: &str = "STRESS_TEST_KILLED_HOSTED";
 
@@ -860,12 +873,16 @@ fn a_harness_killed_leaves_no_engine_host_behind() {
     let (host, path) = line.split_once(' ').unwrap();
     let host: u32 = host.parse().unwrap();
     assert!(alive(host));
+    let sockets = socket_dir_of(host);
+    assert!(sockets.is_dir());
     child.kill().unwrap();
     child.wait().unwrap();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while (alive(host) || std::path::Path::new(path).exists()) && std::time::Instant::now() < until {
+    while (alive(host) || std::path::Path::new(path).exists() || sockets.exists()) && std::time::Instant::now() < until
+    {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    assert!(!sockets.exists(), "{} was left behind", sockets.display());
     assert!(!alive(host), "host {host} outlived its harness");
     assert!(!std::path::Path::new(path).exists(), "{path} was left behind");
 }
@@ -1005,10 +1022,12 @@ fn a_harness_killed_during_disk_full_leaves_no_host_and_no_mount() {
     let (host, holder, mountpoint): (u32, u32, &str) = (parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2]);
     assert!(alive(host) && alive(holder));
     assert!(std::path::Path::new(mountpoint).is_dir());
+    let sockets = socket_dir_of(host);
     child.kill().unwrap();
     child.wait().unwrap();
     let gone = || {
         !alive(host)
+            && !sockets.exists()
             && !alive(holder)
             && !std::path::Path::new(mountpoint).exists()
             && stress_core::monitor::pids_with_cmdline(mountpoint).is_empty()
@@ -1019,6 +1038,7 @@ fn a_harness_killed_during_disk_full_leaves_no_host_and_no_mount() {
     }
     assert!(!alive(host), "host {host} outlived its harness");
     assert!(!alive(holder), "the filesystem's holder {holder} outlived its harness");
+    assert!(!sockets.exists(), "{} was left behind", sockets.display());
     assert!(
         stress_core::monitor::pids_with_cmdline(mountpoint).is_empty(),
         "its watchdog outlived its harness"
