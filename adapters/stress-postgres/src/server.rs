@@ -315,6 +315,11 @@ impl Server {
                 "listen_addresses="
             }
             .into(),
+            // Dynamic shared memory in the cluster's own directory (pg_dynshmem), not in
+            // /dev/shm: a server that is killed (a crash, a killed harness) cannot remove its
+            // segments, and these go with the cluster. (A setting given goes after, and wins.)
+            "-c".into(),
+            "dynamic_shared_memory_type=mmap".into(),
         ];
         for (k, v) in &o.settings {
             args.push("-c".into());

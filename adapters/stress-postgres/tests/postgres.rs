@@ -163,6 +163,16 @@ fn a_killed_postmaster_ends_the_run_with_crash_detected_and_reports_written() {
             }),
         )
         .think_ms(1, 2);
+    let segments = || -> std::collections::BTreeSet<String> {
+        std::fs::read_dir("/dev/shm")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = segments();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("crash");
     let r = Runner::new("crash")
@@ -183,6 +193,14 @@ fn a_killed_postmaster_ends_the_run_with_crash_detected_and_reports_written() {
         assert!(out.join(f).is_file(), "{f}");
     }
     assert!(s.resources.contains_key("postgres.memory_mb"), "{:?}", s.resources);
+    // A killed server cannot remove its dynamic shared memory: it lived in the cluster's own
+    // directory, gone with it, not in /dev/shm.
+    let left: Vec<String> = segments()
+        .difference(&before)
+        .filter(|n| n.starts_with("PostgreSQL."))
+        .cloned()
+        .collect();
+    assert!(left.is_empty(), "left in /dev/shm: {left:?}");
 }
 
 #[test]
