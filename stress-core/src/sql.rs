@@ -162,8 +162,9 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A value of one of the [`ColumnType`]s, or NULL.
-#[derive(Debug, Clone, PartialEq)]
+/// A value of one of the [`ColumnType`]s, or NULL. Serialisable, so that it can cross a process
+/// boundary as it is (SQLite's engine host takes parameters and returns rows so).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// NULL.
     Null,

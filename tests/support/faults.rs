@@ -47,3 +47,35 @@ pub(crate) fn assert_filesystem_gone(target: &str) {
         "a process naming {mountpoint} was left behind"
     );
 }
+
+/// Asserts what a run with one `disk-full` fault into `out` should show: the fault injected,
+/// its filesystem filled and freed, the engine serving again; writes failed meanwhile with the
+/// engine's own error (`engine_error`), counted, refused and never lost; the last seconds clean;
+/// nothing of the filesystem left.
+pub(crate) fn assert_a_full_disk_was_survived(s: &stress_core::Summary, out: &Path, engine_error: &str) {
+    assert_eq!(s.faults.len(), 1, "{:?}", s.faults);
+    let f = &s.faults[0];
+    println!("disk-full: {f:?}");
+    assert_eq!(
+        (f.kind, &f.error),
+        (stress_core::fault::FaultKind::DiskFull, &None),
+        "{f:?}"
+    );
+    assert!(
+        f.check.as_deref().is_some_and(|c| c.starts_with("filled with ")),
+        "{f:?}"
+    );
+    assert!(f.recovery_ms.is_some(), "the engine served again: {f:?}");
+    assert!(s.failed_ops > 0, "writes failed while the disk was full");
+    assert!(
+        s.errors.iter().any(|e| e.message.contains(engine_error)),
+        "the engine's own error: {:?}",
+        s.errors.first()
+    );
+    let d = s.durability.as_ref().unwrap();
+    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
+    assert!(d.failed > 0, "a refused write is failed, not lost: {d:?}");
+    // Once the space was back, writes went through again; nothing of the filesystem is left.
+    assert_last_seconds_clean(out);
+    assert_filesystem_gone(&f.target);
+}

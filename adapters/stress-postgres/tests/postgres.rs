@@ -994,7 +994,6 @@ fn a_corrupted_page_is_found_by_amcheck() {
 /// after the run.
 #[test]
 fn a_full_disk_fails_writes_with_postgres_own_error_and_the_server_goes_on() {
-    use stress_core::fault::FaultKind;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("full");
     let r = Runner::new("full")
@@ -1006,28 +1005,7 @@ fn a_full_disk_fails_writes_with_postgres_own_error_and_the_server_goes_on() {
             Postgres::managed().setting("fsync", "off").disk_limit_mb(128),
         ))
         .unwrap();
-    let s = &r.summary;
-    assert_eq!(s.faults.len(), 1, "{:?}", s.faults);
-    let f = &s.faults[0];
-    println!("disk-full: {f:?}");
-    assert_eq!((f.kind, &f.error), (FaultKind::DiskFull, &None), "{f:?}");
-    assert!(
-        f.check.as_deref().is_some_and(|c| c.starts_with("filled with ")),
-        "{f:?}"
-    );
-    assert!(f.recovery_ms.is_some(), "the server served again: {f:?}");
-    assert!(s.failed_ops > 0, "writes failed while the disk was full");
-    assert!(
-        s.errors.iter().any(|e| e.message.contains("No space left on device")),
-        "PostgreSQL's own error: {:?}",
-        s.errors.first()
-    );
-    let d = s.durability.as_ref().unwrap();
-    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
-    assert!(d.failed > 0, "a refused write is failed, not lost: {d:?}");
-    // Once the space was back, writes went through again; nothing of the filesystem is left.
-    faults::assert_last_seconds_clean(&out);
-    faults::assert_filesystem_gone(&f.target);
+    faults::assert_a_full_disk_was_survived(&r.summary, &out, "No space left on device");
 }
 
 /// Set in the child process the disk-full watchdog test re-runs itself as: the cluster's parent.

@@ -35,57 +35,6 @@ stress_core::__private::inventory::submit! {
     stress_core::host::EngineHost { var: HOST_VAR, serve }
 }
 
-/// A value on the wire: [`Value`], variant for variant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum Wire {
-    Null,
-    SmallInt(i16),
-    Int(i32),
-    BigInt(i64),
-    Double(f64),
-    Text(String),
-    Bool(bool),
-    Timestamp(i64),
-}
-
-impl From<&Value> for Wire {
-    fn from(v: &Value) -> Self {
-        match v {
-            Value::Null => Self::Null,
-            Value::SmallInt(x) => Self::SmallInt(*x),
-            Value::Int(x) => Self::Int(*x),
-            Value::BigInt(x) => Self::BigInt(*x),
-            Value::Double(x) => Self::Double(*x),
-            Value::Text(x) => Self::Text(x.clone()),
-            Value::Bool(x) => Self::Bool(*x),
-            Value::Timestamp(x) => Self::Timestamp(*x),
-        }
-    }
-}
-
-impl From<Wire> for Value {
-    fn from(v: Wire) -> Self {
-        match v {
-            Wire::Null => Self::Null,
-            Wire::SmallInt(x) => Self::SmallInt(x),
-            Wire::Int(x) => Self::Int(x),
-            Wire::BigInt(x) => Self::BigInt(x),
-            Wire::Double(x) => Self::Double(x),
-            Wire::Text(x) => Self::Text(x),
-            Wire::Bool(x) => Self::Bool(x),
-            Wire::Timestamp(x) => Self::Timestamp(x),
-        }
-    }
-}
-
-fn to_wire(values: &[Value]) -> Vec<Wire> {
-    values.iter().map(Wire::from).collect()
-}
-
-fn from_wire(values: Vec<Wire>) -> Row {
-    values.into_iter().map(Value::from).collect()
-}
-
 #[derive(Debug, Serialize, Deserialize)]
 enum Request {
     /// Whether the host serves (no connection of its own needed).
@@ -98,11 +47,11 @@ enum Request {
     },
     Execute {
         sql: String,
-        params: Vec<Wire>,
+        params: Vec<Value>,
     },
     Query {
         sql: String,
-        params: Vec<Wire>,
+        params: Vec<Value>,
     },
     Batch {
         sql: String,
@@ -110,7 +59,7 @@ enum Request {
     /// One prepared statement per row, in one `BEGIN IMMEDIATE` transaction.
     Insert {
         sql: String,
-        rows: Vec<Vec<Wire>>,
+        rows: Vec<Row>,
     },
 }
 
@@ -118,7 +67,7 @@ enum Request {
 enum Reply {
     Done,
     Count(u64),
-    Rows(Vec<Vec<Wire>>),
+    Rows(Vec<Row>),
     /// SQLite's extended result code where SQLite said no (so that `SQLITE_BUSY` stays
     /// retryable), and the message.
     Failed {
@@ -217,18 +166,13 @@ fn answer(conn: &mut Option<SqliteConn>, request: Request) -> Result<Reply, OpEr
         .as_mut()
         .ok_or_else(|| OpError::msg("the SQLite host was asked for a statement before a database"))?;
     Ok(match request {
-        Request::Execute { sql, params } => Reply::Count(c.execute(&sql, &from_wire(params))?),
-        Request::Query { sql, params } => {
-            Reply::Rows(c.query(&sql, &from_wire(params))?.iter().map(|r| to_wire(r)).collect())
-        }
+        Request::Execute { sql, params } => Reply::Count(c.execute(&sql, &params)?),
+        Request::Query { sql, params } => Reply::Rows(c.query(&sql, &params)?),
         Request::Batch { sql } => {
             c.batch(&sql)?;
             Reply::Done
         }
-        Request::Insert { sql, rows } => {
-            let rows: Vec<Row> = rows.into_iter().map(from_wire).collect();
-            Reply::Count(c.insert_all(&sql, &rows)?)
-        }
+        Request::Insert { sql, rows } => Reply::Count(c.insert_all(&sql, &rows)?),
         Request::Ping | Request::Open { .. } => unreachable!("answered above"),
     })
 }
@@ -280,7 +224,7 @@ impl HostConn {
     pub(crate) fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, OpError> {
         match self.call(Request::Execute {
             sql: sql.to_owned(),
-            params: to_wire(params),
+            params: params.to_vec(),
         })? {
             Reply::Count(n) => Ok(n),
             other => Err(unexpected(&other)),
@@ -290,9 +234,9 @@ impl HostConn {
     pub(crate) fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OpError> {
         match self.call(Request::Query {
             sql: sql.to_owned(),
-            params: to_wire(params),
+            params: params.to_vec(),
         })? {
-            Reply::Rows(rows) => Ok(rows.into_iter().map(from_wire).collect()),
+            Reply::Rows(rows) => Ok(rows),
             other => Err(unexpected(&other)),
         }
     }
@@ -304,7 +248,7 @@ impl HostConn {
     pub(crate) fn insert_all(&mut self, sql: &str, rows: &[Row]) -> Result<u64, OpError> {
         match self.call(Request::Insert {
             sql: sql.to_owned(),
-            rows: rows.iter().map(|r| to_wire(r)).collect(),
+            rows: rows.to_vec(),
         })? {
             Reply::Count(n) => Ok(n),
             other => Err(unexpected(&other)),

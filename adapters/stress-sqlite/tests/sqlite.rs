@@ -912,7 +912,6 @@ fn keys_that_cannot_be_read_back_fail_the_check_without_calling_writes_lost() {
 /// space is back the engine goes on; the mount and its holder are gone after the run.
 #[test]
 fn a_full_disk_fails_writes_with_sqlites_own_error_and_the_engine_goes_on() {
-    use stress_core::fault::FaultKind;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("full");
     let r = Runner::new("full")
@@ -925,27 +924,7 @@ fn a_full_disk_fails_writes_with_sqlites_own_error_and_the_engine_goes_on() {
             hosted_insert,
         ))
         .unwrap();
-    let s = &r.summary;
-    assert_eq!(s.faults.len(), 1, "{:?}", s.faults);
-    let f = &s.faults[0];
-    assert_eq!((f.kind, &f.error), (FaultKind::DiskFull, &None), "{f:?}");
-    assert!(
-        f.check.as_deref().is_some_and(|c| c.starts_with("filled with ")),
-        "{f:?}"
-    );
-    assert!(f.recovery_ms.is_some(), "the engine served again: {f:?}");
-    assert!(s.failed_ops > 0, "writes failed while the disk was full");
-    assert!(
-        s.errors.iter().any(|e| e.message.contains("database or disk is full")),
-        "SQLite's own error: {:?}",
-        s.errors.first()
-    );
-    let d = s.durability.as_ref().unwrap();
-    assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
-    assert!(d.failed > 0, "a refused write is failed, not lost: {d:?}");
-    // Once the space was back, writes went through again; nothing of the filesystem is left.
-    faults::assert_last_seconds_clean(&out);
-    faults::assert_filesystem_gone(&f.target);
+    faults::assert_a_full_disk_was_survived(&r.summary, &out, "database or disk is full");
 }
 
 #[test]
