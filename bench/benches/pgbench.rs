@@ -55,37 +55,42 @@ fn pgbench(pg: &Pg, args: &[&str]) -> (f64, f64, f64) {
 
 fn select_only(u: &mut User<Postgres>) -> OpResult {
     let aid = u.rng().random_range(1..=100_000 * SCALE);
-    let c = u.conn();
-    let st = c.prepare_cached("SELECT abalance FROM pgbench_accounts WHERE aid = $1")?;
-    let row = c.client().query_one(&st, &[&aid])?;
-    std::hint::black_box(row.get::<_, i32>(0));
+    let rows = u.conn().query(
+        "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+        &[Value::Int(aid)],
+    )?;
+    std::hint::black_box(&rows[0][0]);
     Ok(Outcome::rows(1))
 }
 
 /// pgbench's built-in tpcb-like transaction.
 fn tpcb_like(u: &mut User<Postgres>) -> OpResult {
     let r = u.rng();
-    let aid = r.random_range(1..=100_000 * SCALE);
-    let bid = r.random_range(1..=SCALE);
-    let tid = r.random_range(1..=10 * SCALE);
-    let delta = r.random_range(-5000..=5000);
-    let c: &mut PgConn = u.conn();
-    let st = [
-        c.prepare_cached("UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2")?,
-        c.prepare_cached("SELECT abalance FROM pgbench_accounts WHERE aid = $1")?,
-        c.prepare_cached("UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2")?,
-        c.prepare_cached("UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2")?,
-        c.prepare_cached(
+    let aid = Value::Int(r.random_range(1..=100_000 * SCALE));
+    let bid = Value::Int(r.random_range(1..=SCALE));
+    let tid = Value::Int(r.random_range(1..=10 * SCALE));
+    let delta = Value::Int(r.random_range(-5000..=5000));
+    u.conn().transaction(|c: &mut PgConn| {
+        c.execute(
+            "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
+            &[delta.clone(), aid.clone()],
+        )?;
+        let rows = c.query("SELECT abalance FROM pgbench_accounts WHERE aid = $1", &[aid.clone()])?;
+        std::hint::black_box(&rows[0][0]);
+        c.execute(
+            "UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2",
+            &[delta.clone(), tid.clone()],
+        )?;
+        c.execute(
+            "UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2",
+            &[delta.clone(), bid.clone()],
+        )?;
+        c.execute(
             "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)",
-        )?,
-    ];
-    let mut tx = c.client().transaction()?;
-    tx.execute(&st[0], &[&delta, &aid])?;
-    std::hint::black_box(tx.query_one(&st[1], &[&aid])?.get::<_, i32>(0));
-    tx.execute(&st[2], &[&delta, &tid])?;
-    tx.execute(&st[3], &[&delta, &bid])?;
-    tx.execute(&st[4], &[&tid, &bid, &aid, &delta])?;
-    tx.commit()?;
+            &[tid, bid, aid, delta],
+        )?;
+        Ok(())
+    })?;
     Ok(Outcome::rows(5))
 }
 

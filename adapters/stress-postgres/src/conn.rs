@@ -6,58 +6,147 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, IsolationLevel, Statement, Transaction};
+use postgres_protocol::message::backend::DataRowBody;
 use stress_core::OpError;
 use stress_core::sql::{ColumnType, Row, SqlConn, TableDef, Value, quote_ident};
 
-/// A user's connection: the `postgres::Client` (through [`client`](Self::client)) with its
-/// prepared statements cached.
+use crate::wire::{self, WireError};
+
+/// Which client a user's connection speaks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Driver {
+    /// The adapter's own blocking client of the wire protocol (the default): one socket
+    /// written and read by the user's thread, as libpq does.
+    #[default]
+    Wire,
+    /// The synchronous `postgres` crate (a tokio runtime per connection).
+    Postgres,
+}
+
+impl Driver {
+    /// `wire` or `postgres`, as `STRESS_PG_DRIVER` names them.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "wire" => Some(Self::Wire),
+            "postgres" => Some(Self::Postgres),
+            _ => None,
+        }
+    }
+
+    /// Its name in `STRESS_PG_DRIVER` and the run's adapter description.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wire => "wire",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// What a user's session is made of: where, and the statements that set it up.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) config: postgres::Config,
+    pub(crate) setup: Vec<String>,
+}
+
+impl Session {
+    fn client(&self) -> Result<Client, OpError> {
+        let mut c = crate::connect(&self.config)?;
+        for sql in &self.setup {
+            c.batch_execute(sql)?;
+        }
+        Ok(c)
+    }
+
+    fn wire(&self) -> Result<wire::Conn, OpError> {
+        let mut c = wire::Conn::connect(&self.config).map_err(|e| crate::cannot_connect(&self.config, e.into()))?;
+        for sql in &self.setup {
+            c.batch(sql)?;
+        }
+        Ok(c)
+    }
+}
+
+/// A user's connection, with its prepared statements cached. The SQL layer ([`SqlConn`]) runs
+/// on the adapter's wire client by default; [`client`](Self::client) gives the `postgres`
+/// crate's `Client` for everything else.
 pub struct PgConn {
-    client: Client,
+    wire: Option<wire::Conn>,
+    client: Option<Client>,
     statements: HashMap<String, Statement>,
+    session: Session,
     postmaster_pid: Option<u32>,
 }
 
 impl std::fmt::Debug for PgConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgConn")
+            .field("driver", &if self.wire.is_some() { "wire" } else { "postgres" })
             .field("cached_statements", &self.statements.len())
             .finish_non_exhaustive()
     }
 }
 
 impl PgConn {
-    pub(crate) fn new(client: Client, postmaster_pid: Option<u32>) -> Self {
-        Self {
+    pub(crate) fn open(session: Session, driver: Driver, postmaster_pid: Option<u32>) -> Result<Self, OpError> {
+        let (wire, client) = match driver {
+            Driver::Wire => (Some(session.wire()?), None),
+            Driver::Postgres => (None, Some(session.client()?)),
+        };
+        Ok(Self {
+            wire,
             client,
             statements: HashMap::new(),
+            session,
             postmaster_pid,
-        }
+        })
     }
 
-    /// The underlying client.
+    /// The `postgres` crate's client on this user's session.
+    ///
+    /// A connection on the wire client ([`Driver::Wire`], the default) is handed to the
+    /// `postgres` crate for good at the first call: a new session, with the adapter's own
+    /// settings (schema, `statement_timeout`) applied again — `SET`s run through the SQL layer
+    /// before are not carried over, and a transaction begun through it must have ended (it
+    /// panics otherwise, naming why). Ops that use `client()` throughout pay this once per
+    /// user. It panics if the new session cannot be opened (the op fails with the reason).
     pub fn client(&mut self) -> &mut Client {
-        &mut self.client
+        if self.client.is_none() {
+            if let Some(w) = self.wire.take() {
+                assert!(
+                    !w.in_transaction(),
+                    "PgConn::client() was called in a transaction begun through the SQL layer: end it first, or run the whole transaction through one of them"
+                );
+            }
+            match self.session.client() {
+                Ok(c) => self.client = Some(c),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        self.client.as_mut().expect("a client was just opened")
     }
 
-    /// The statement for `sql`, prepared once per connection.
+    /// The statement for `sql`, prepared once per connection (on the `postgres` crate's
+    /// client: see [`client`](Self::client)).
     pub fn prepare_cached(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(sql)?;
+        let s = self.client().prepare(sql)?;
         self.statements.insert(sql.to_owned(), s.clone());
         Ok(s)
     }
 
     /// Runs `f` in a transaction at the server's default isolation and commits it; rolls back
     /// if `f` fails. `f` gets the `postgres::Transaction` (`query`, `execute`, `prepare`, …).
+    /// For a transaction of SQL-layer calls, see [`transaction`](Self::transaction).
     pub fn write<T, E: From<postgres::Error>>(
         &mut self,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.client().transaction()?;
         let out = f(&mut tx)?;
         tx.commit()?;
         Ok(out)
@@ -71,10 +160,50 @@ impl PgConn {
         isolation: IsolationLevel,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut tx = self.client.build_transaction().isolation_level(isolation).start()?;
+        let mut tx = self.client().build_transaction().isolation_level(isolation).start()?;
         let out = f(&mut tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Runs `f`'s SQL-layer calls in one transaction (`BEGIN` … `COMMIT`, prepared like any
+    /// statement); rolls back and returns `f`'s error if it fails.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, OpError>) -> Result<T, OpError> {
+        self.transaction_with("BEGIN", f)
+    }
+
+    /// [`transaction`](Self::transaction) at `SERIALIZABLE`: conflicting transactions fail
+    /// with SQLSTATE 40001, which the adapter calls retryable (`--max-tries`).
+    pub fn serializable<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, OpError>) -> Result<T, OpError> {
+        self.transaction_with("BEGIN ISOLATION LEVEL SERIALIZABLE", f)
+    }
+
+    fn transaction_with<T>(
+        &mut self,
+        begin: &str,
+        f: impl FnOnce(&mut Self) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
+        self.execute(begin, &[])?;
+        match f(self) {
+            Ok(out) => {
+                self.execute("COMMIT", &[])?;
+                Ok(out)
+            }
+            Err(e) => {
+                // The connection may be gone (then so is the transaction): the op's error is the one to tell.
+                let _ = self.execute("ROLLBACK", &[]);
+                Err(e)
+            }
+        }
+    }
+
+    /// Which client the SQL layer runs on now.
+    pub fn driver(&self) -> Driver {
+        if self.wire.is_some() {
+            Driver::Wire
+        } else {
+            Driver::Postgres
+        }
     }
 
     /// The pid of the managed server's postmaster (`None` for a given server): what a test
@@ -150,35 +279,93 @@ fn read(row: &postgres::Row, i: usize) -> Result<Value, OpError> {
         Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map(Value::Double),
         Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
-        Type::TIMESTAMP => row.try_get::<_, Option<SystemTime>>(i)?.map(|t| {
-            Value::Timestamp(match t.duration_since(UNIX_EPOCH) {
-                Ok(d) => d.as_micros() as i64,
-                Err(e) => -(e.duration().as_micros() as i64),
-            })
-        }),
-        ref other => {
-            return Err(OpError::msg(format!(
-                "column `{}` is of type {other}, which the SQL layer does not read: cast it in the query (e.g. ::float8, ::bigint, ::text)",
-                row.columns()[i].name()
-            )));
-        }
+        Type::TIMESTAMP => row
+            .try_get::<_, Option<SystemTime>>(i)?
+            .map(|t| Value::Timestamp(micros(t))),
+        ref other => return Err(OpError::msg(unreadable(row.columns()[i].name(), other))),
     };
     Ok(v.unwrap_or(Value::Null))
 }
 
+/// A column of a wire client's row as a [`Value`].
+fn read_wire(name: &str, ty: &Type, raw: Option<&[u8]>, i: usize) -> Result<Value, WireError> {
+    read_raw(ty, raw)
+        .map_err(|e| WireError::from_sql(i, e))?
+        .ok_or_else(|| WireError::message(unreadable(name, ty)))
+}
+
+/// A value of a type the SQL layer reads (`None`: a type it does not).
+fn read_raw(ty: &Type, raw: Option<&[u8]>) -> Result<Option<Value>, Box<dyn Error + Sync + Send>> {
+    fn get<'a, T: FromSql<'a>>(ty: &Type, raw: Option<&'a [u8]>) -> Result<Option<T>, Box<dyn Error + Sync + Send>> {
+        Option::<T>::from_sql_nullable(ty, raw)
+    }
+    let v = match *ty {
+        Type::INT2 => get::<i16>(ty, raw)?.map(Value::SmallInt),
+        Type::INT4 => get::<i32>(ty, raw)?.map(Value::Int),
+        Type::INT8 => get::<i64>(ty, raw)?.map(Value::BigInt),
+        Type::FLOAT4 => get::<f32>(ty, raw)?.map(|v| Value::Double(v.into())),
+        Type::FLOAT8 => get::<f64>(ty, raw)?.map(Value::Double),
+        Type::BOOL => get::<bool>(ty, raw)?.map(Value::Bool),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => get::<String>(ty, raw)?.map(Value::Text),
+        Type::TIMESTAMP => get::<SystemTime>(ty, raw)?.map(|t| Value::Timestamp(micros(t))),
+        _ => return Ok(None),
+    };
+    Ok(Some(v.unwrap_or(Value::Null)))
+}
+
+fn micros(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}
+
+fn unreadable(name: &str, ty: &Type) -> String {
+    format!(
+        "column `{name}` is of type {ty}, which the SQL layer does not read: cast it in the query (e.g. ::float8, ::bigint, ::text)"
+    )
+}
+
+/// A wire client's row.
+fn wire_row(st: &wire::Statement, body: &DataRowBody) -> Result<Row, WireError> {
+    let buf = body.buffer();
+    let mut ranges = body.ranges();
+    let mut row = Vec::with_capacity(st.columns.len());
+    let mut i = 0;
+    while let Some(range) = fallible_iterator::FallibleIterator::next(&mut ranges).map_err(WireError::from)? {
+        let (name, ty) = &st.columns[i];
+        row.push(read_wire(name, ty, range.map(|r| &buf[r]), i)?);
+        i += 1;
+    }
+    Ok(row)
+}
+
 impl SqlConn for PgConn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, OpError> {
+        if let Some(w) = self.wire.as_mut() {
+            let st = w.prepare(sql)?;
+            return Ok(w.run(st, params.iter().map(Param), |_, _| Ok(()))?);
+        }
         let stmt = self.prepare_cached(sql)?;
         let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        Ok(self.client.execute(&stmt, &refs)?)
+        Ok(self.client().execute(&stmt, &refs)?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OpError> {
+        if let Some(w) = self.wire.as_mut() {
+            let st = w.prepare(sql)?;
+            let mut rows = Vec::new();
+            w.run(st, params.iter().map(Param), |st, body| {
+                rows.push(wire_row(st, body)?);
+                Ok(())
+            })?;
+            return Ok(rows);
+        }
         let stmt = self.prepare_cached(sql)?;
         let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.client
+        self.client()
             .query(&stmt, &refs)?
             .iter()
             .map(|r| (0..r.len()).map(|i| read(r, i)).collect())
@@ -192,11 +379,15 @@ impl SqlConn for PgConn {
         }
         let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
         let types: Vec<Type> = table.columns.iter().map(|c| pg_type(c.ty)).collect();
-        let sink = self.client.copy_in(&format!(
+        let sql = format!(
             "COPY {} ({}) FROM STDIN (FORMAT binary)",
             quote_ident(&table.name),
             cols.join(", ")
-        ))?;
+        );
+        if let Some(w) = self.wire.as_mut() {
+            return Ok(w.copy_in(&sql, &types, rows.iter().map(|r| r.iter().map(Param)))?);
+        }
+        let sink = self.client().copy_in(&sql)?;
         let mut writer = BinaryCopyInWriter::new(sink, &types);
         for row in rows {
             let ps: Vec<Param<'_>> = row.iter().map(Param).collect();
@@ -206,6 +397,9 @@ impl SqlConn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), OpError> {
-        Ok(self.client.batch_execute(sql)?)
+        if let Some(w) = self.wire.as_mut() {
+            return Ok(w.batch(sql)?);
+        }
+        Ok(self.client().batch_execute(sql)?)
     }
 }

@@ -1,6 +1,6 @@
 //! # stress-postgres
 //!
-//! PostgreSQL for cargo-stress, through the synchronous `postgres` crate, two ways:
+//! PostgreSQL for cargo-stress, two ways:
 //!
 //! - [`Postgres::managed()`]: a throwaway server the run starts itself — `initdb` into a
 //!   temporary directory, `postgres` on a free loopback port (socket in that directory, trust
@@ -13,23 +13,28 @@
 //!   (`stress_db0`, …) on the given database, dropped at the end.
 //!
 //! Each user gets its own connection with its prepared statements cached; bulk inserts use
-//! binary `COPY … FROM STDIN`.
+//! binary `COPY … FROM STDIN`. The SQL layer runs on the adapter's own blocking client of the
+//! wire protocol ([`Driver::Wire`]: no runtime between the user's thread and its socket, as with
+//! libpq); [`PgConn::client`] gives the synchronous `postgres` crate's `Client`, and
+//! [`Postgres::driver`] (or `STRESS_PG_DRIVER=postgres`) puts the SQL layer on it too.
 #![warn(missing_docs)]
 
 mod conn;
 mod corrupt;
 mod metrics;
 mod server;
+mod wire;
 
 use std::time::Duration;
 
-pub use conn::PgConn;
+pub use conn::{Driver, PgConn};
 pub use postgres;
 use postgres::NoTls;
 use postgres::config::Host;
 use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
 use stress_core::{Adapter, OpError, StartContext};
+pub use wire::{DbError, WireError};
 
 use crate::metrics::{PgMetrics, Watched};
 use crate::server::Server;
@@ -61,6 +66,8 @@ pub struct Postgres {
     seed: u64,
     /// The size of the data's filesystem in a run with a `disk-full` fault, MiB.
     disk_limit_mb: u64,
+    /// The client the SQL layer runs on (`None`: `STRESS_PG_DRIVER`, else the wire client).
+    driver: Option<Driver>,
 }
 
 impl Postgres {
@@ -74,6 +81,7 @@ impl Postgres {
             targets: Vec::new(),
             seed: 0,
             disk_limit_mb: 512,
+            driver: None,
         }
     }
 
@@ -157,6 +165,22 @@ impl Postgres {
         self
     }
 
+    /// The client the users' SQL layer runs on (default: `STRESS_PG_DRIVER`, else
+    /// [`Driver::Wire`]).
+    pub fn driver(mut self, driver: Driver) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
+    /// The driver this adapter's users get: the one given, else `STRESS_PG_DRIVER`'s, else the
+    /// wire client.
+    fn effective_driver(&self) -> Result<Driver, String> {
+        if let Some(d) = self.driver {
+            return Ok(d);
+        }
+        driver_from(std::env::var("STRESS_PG_DRIVER").ok())
+    }
+
     /// `statement_timeout` for every user session.
     pub fn statement_timeout(mut self, d: Duration) -> Self {
         self.statement_timeout = Some(d);
@@ -174,6 +198,15 @@ impl Postgres {
     }
 }
 
+/// The driver `STRESS_PG_DRIVER` names (unset or empty: the wire client).
+fn driver_from(var: Option<String>) -> Result<Driver, String> {
+    match var {
+        Some(v) if !v.trim().is_empty() => Driver::parse(&v)
+            .ok_or_else(|| format!("STRESS_PG_DRIVER=`{v}` is invalid: use `wire` (the default) or `postgres`")),
+        _ => Ok(Driver::Wire),
+    }
+}
+
 /// `host:port/dbname` of a config, never its password.
 fn describe(config: &postgres::Config) -> String {
     let host = match config.get_hosts().first() {
@@ -185,18 +218,45 @@ fn describe(config: &postgres::Config) -> String {
     format!("{host}:{port}/{}", config.get_dbname().unwrap_or("(default database)"))
 }
 
-fn connect(config: &postgres::Config) -> Result<postgres::Client, OpError> {
+/// `config` with the connect timeout the adapter uses when it gives none (10 s).
+fn with_timeout(config: &postgres::Config) -> postgres::Config {
     let mut config = config.clone();
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
-    config.connect(NoTls).map_err(|e| {
-        OpError::msg(format!(
-            "cannot connect to PostgreSQL at {}: {}",
-            describe(&config),
-            OpError::from(e)
-        ))
-    })
+    config
+}
+
+fn connect(config: &postgres::Config) -> Result<postgres::Client, OpError> {
+    with_timeout(config)
+        .connect(NoTls)
+        .map_err(|e| cannot_connect(config, e.into()))
+}
+
+/// A connection that failed, named by where it went (never its password).
+fn cannot_connect(config: &postgres::Config, e: OpError) -> OpError {
+    OpError::msg(format!("cannot connect to PostgreSQL at {}: {e}", describe(config)))
+}
+
+/// The SQLSTATE of the server's error in `e` (`40001`, `57P01`, …), whichever client ran the
+/// statement; `None` for an error of the connection or the client.
+pub fn sqlstate(e: &OpError) -> Option<&str> {
+    if let Some(w) = e.find::<WireError>() {
+        return w.code();
+    }
+    e.find::<postgres::Error>()
+        .and_then(postgres::Error::code)
+        .map(|c| c.code())
+}
+
+/// Whether the connection broke under `e` (closed, or a read or write failed), whichever
+/// client it came from.
+fn connection_lost(e: &OpError) -> bool {
+    if let Some(w) = e.find::<WireError>() {
+        return w.is_closed();
+    }
+    e.find::<postgres::Error>()
+        .is_some_and(|pe| pe.is_closed() || std::error::Error::source(pe).is_some_and(|s| s.is::<std::io::Error>()))
 }
 
 /// A connection string, or a one-line error that says what form it takes (never echoing it:
@@ -213,6 +273,7 @@ impl Adapter for Postgres {
     type Conn = PgConn;
 
     fn check(&self) -> Result<(), String> {
+        self.effective_driver()?;
         match &self.mode {
             Mode::Dsn(dsn) => parse_dsn(dsn).map(|_| ()),
             Mode::Managed => Ok(()),
@@ -220,7 +281,7 @@ impl Adapter for Postgres {
     }
 
     fn variables(&self) -> &'static [&'static str] {
-        &["STRESS_PG_DSN", "STRESS_PG_TCP"]
+        &["STRESS_PG_DSN", "STRESS_PG_TCP", "STRESS_PG_DRIVER"]
     }
 
     fn name(&self) -> &'static str {
@@ -230,23 +291,15 @@ impl Adapter for Postgres {
     /// Serialization failures (SQLSTATE 40001) and deadlocks (40P01): a retry of the same
     /// transaction can succeed, as pgbench's `--max-tries` retries them.
     fn is_retryable(&self, e: &OpError) -> bool {
-        e.is_marked_retryable()
-            || e.find::<postgres::Error>()
-                .and_then(postgres::Error::code)
-                .is_some_and(|c| {
-                    *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
-                        || *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
-                })
+        e.is_marked_retryable() || matches!(sqlstate(e), Some("40001" | "40P01"))
     }
 
-    /// The connection broke, so a commit in flight may or may not have happened: a client
-    /// error with no SQLSTATE (closed, I/O), a connection exception (class 08) or the server
-    /// ending the session (class 57: shutdown, crash, terminated).
+    /// The connection broke, so a commit in flight may or may not have happened: the
+    /// connection closed or failed (I/O), a connection exception (class 08) or the server
+    /// ending the session (class 57: shutdown, crash, terminated). A statement the client
+    /// refused before sending it (a parameter it cannot encode) is not.
     fn is_indeterminate(&self, e: &OpError) -> bool {
-        e.find::<postgres::Error>().is_some_and(|pe| match pe.code() {
-            None => true,
-            Some(c) => c.code().starts_with("08") || c.code().starts_with("57"),
-        })
+        connection_lost(e) || sqlstate(e).is_some_and(|c| c.starts_with("08") || c.starts_with("57"))
     }
 
     /// A managed server can be killed (its whole process tree at once, then started again on
@@ -352,6 +405,7 @@ impl Adapter for Postgres {
         serde_json::json!({
             "mode": mode,
             "settings": self.options.settings,
+            "driver": self.effective_driver().map_or("invalid", Driver::name),
             "statement_timeout_ms": self.statement_timeout.map(|d| d.as_millis() as u64),
         })
     }
@@ -403,14 +457,22 @@ impl Adapter for Postgres {
                 "no PostgreSQL database {db}: the adapter was not started with it"
             ))
         })?;
-        let mut client = connect(&target.config)?;
+        let mut setup = Vec::new();
         if let Some(schema) = &target.schema {
-            client.batch_execute(&format!("SET search_path TO {schema}"))?;
+            setup.push(format!("SET search_path TO {schema}"));
         }
         if let Some(t) = self.statement_timeout {
-            client.batch_execute(&format!("SET statement_timeout = {}", t.as_millis()))?;
+            setup.push(format!("SET statement_timeout = {}", t.as_millis()));
         }
-        Ok(PgConn::new(client, self.postmaster_pid()))
+        let session = conn::Session {
+            config: with_timeout(&target.config),
+            setup,
+        };
+        PgConn::open(
+            session,
+            self.effective_driver().map_err(OpError::msg)?,
+            self.postmaster_pid(),
+        )
     }
 
     fn metrics_sources(&self) -> Vec<Box<dyn MetricsSource>> {
@@ -470,5 +532,22 @@ impl Adapter for Postgres {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stress_pg_driver_names_a_driver_or_is_refused_with_the_choices() {
+        assert_eq!(driver_from(None), Ok(Driver::Wire));
+        assert_eq!(driver_from(Some(" ".into())), Ok(Driver::Wire));
+        assert_eq!(driver_from(Some("postgres".into())), Ok(Driver::Postgres));
+        assert_eq!(driver_from(Some("wire".into())), Ok(Driver::Wire));
+        assert_eq!(
+            driver_from(Some("libpq".into())),
+            Err("STRESS_PG_DRIVER=`libpq` is invalid: use `wire` (the default) or `postgres`".into())
+        );
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use stress_core::prelude::*;
 use stress_core::sql::{ColumnType, SqlConn, TableDef, Value};
 use stress_core::{Adapter, StartContext, StopReason};
-use stress_postgres::{PgConn, Postgres};
+use stress_postgres::{Driver, PgConn, Postgres, sqlstate};
 
 fn ctx(databases: usize) -> StartContext<'static> {
     StartContext {
@@ -330,7 +330,7 @@ fn bad_input_is_one_clear_error_with_nothing_left_behind() {
 /// their snapshot before either updates, so the second to update fails for real (SQLSTATE 40001,
 /// "could not serialize access"); every op also bumps the user's own row, which nobody else
 /// touches. Exactly one op conflicts, whatever the scheduling.
-fn contended(max_tries: u32) -> stress_core::Summary {
+fn contended(max_tries: u32, driver: Driver) -> stress_core::Summary {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use stress_core::ConfigLayer;
@@ -345,8 +345,7 @@ fn contended(max_tries: u32) -> stress_core::Summary {
         let meet = first && u.attempt() == 1;
         let own: i32 = if u.id() == "bumper-0" { 1 } else { 2 };
         let arrived = Arc::clone(&arrived);
-        u.conn().transaction_at(IsolationLevel::Serializable, |tx| {
-            let _: i64 = tx.query_one("SELECT n FROM counters WHERE id = 0", &[])?.get(0);
+        let meet = move || {
             if meet {
                 arrived.fetch_add(1, Ordering::SeqCst);
                 let until = std::time::Instant::now() + Duration::from_secs(30);
@@ -354,12 +353,29 @@ fn contended(max_tries: u32) -> stress_core::Summary {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
-            if first {
-                tx.execute("UPDATE counters SET n = n + 1 WHERE id = 0", &[])?;
-            }
-            tx.execute("UPDATE counters SET n = n + 1 WHERE id = $1", &[&own])?;
-            Ok::<_, OpError>(())
-        })?;
+        };
+        match driver {
+            // The SQL layer on the wire client.
+            Driver::Wire => u.conn().serializable(|c| {
+                c.query_scalar("SELECT n FROM counters WHERE id = 0", &[])?;
+                meet();
+                if first {
+                    c.execute("UPDATE counters SET n = n + 1 WHERE id = 0", &[])?;
+                }
+                c.execute("UPDATE counters SET n = n + 1 WHERE id = $1", &[Value::Int(own)])?;
+                Ok(())
+            })?,
+            // The postgres crate's transaction.
+            _ => u.conn().transaction_at(IsolationLevel::Serializable, |tx| {
+                let _: i64 = tx.query_one("SELECT n FROM counters WHERE id = 0", &[])?.get(0);
+                meet();
+                if first {
+                    tx.execute("UPDATE counters SET n = n + 1 WHERE id = 0", &[])?;
+                }
+                tx.execute("UPDATE counters SET n = n + 1 WHERE id = $1", &[&own])?;
+                Ok::<_, OpError>(())
+            })?,
+        }
         u.ledger().acknowledge("bumps", 1);
         Ok(Outcome::rows(2))
     };
@@ -404,25 +420,27 @@ fn contended(max_tries: u32) -> stress_core::Summary {
 
 #[test]
 fn serialization_failures_are_retried_and_counted_with_max_tries() {
-    let s = contended(10);
-    assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
-    assert_eq!((s.total_ops, s.failed_ops), (60, 0));
-    assert_eq!(
-        (s.retried_ops, s.retries),
-        (1, 1),
-        "the one forced conflict, retried once"
-    );
-    assert!(s.verify.ran && s.verify.passed, "{:?}", s.verify);
+    for driver in [Driver::Wire, Driver::Postgres] {
+        let s = contended(10, driver);
+        assert!(s.passed, "{driver:?}: {:?} {:?}", s.failures, s.errors.first());
+        assert_eq!((s.total_ops, s.failed_ops), (60, 0), "{driver:?}");
+        assert_eq!(
+            (s.retried_ops, s.retries),
+            (1, 1),
+            "{driver:?}: the one forced conflict, retried once"
+        );
+        assert!(s.verify.ran && s.verify.passed, "{driver:?}: {:?}", s.verify);
 
-    // Without retries the same conflict is a failed op, with PostgreSQL's own words.
-    let s = contended(1);
-    assert!(!s.passed);
-    assert_eq!((s.failed_ops, s.retries), (1, 0));
-    assert!(
-        s.errors[0].message.contains("could not serialize access"),
-        "{:?}",
-        s.errors
-    );
+        // Without retries the same conflict is a failed op, with PostgreSQL's own words.
+        let s = contended(1, driver);
+        assert!(!s.passed, "{driver:?}");
+        assert_eq!((s.failed_ops, s.retries), (1, 0), "{driver:?}");
+        assert!(
+            s.errors[0].message.contains("could not serialize access"),
+            "{driver:?}: {:?}",
+            s.errors
+        );
+    }
 }
 
 #[test]
@@ -846,8 +864,28 @@ fn a_restarted_server_loses_nothing() {
 #[test]
 fn a_broken_connection_leaves_a_write_open_and_a_refused_statement_does_not() {
     let pg = started(Postgres::managed().setting("fsync", "off"), 1);
+    // The SQL layer on the wire client.
     let mut victim: PgConn = pg.connect(0).unwrap();
     let mut admin: PgConn = pg.connect(0).unwrap();
+    let refused = admin.batch("SELEC 1").unwrap_err();
+    assert!(!pg.is_indeterminate(&refused), "{refused}");
+    assert_eq!(sqlstate(&refused), Some("42601"), "{refused}");
+    let pid = victim.query_scalar("SELECT pg_backend_pid()", &[]).unwrap();
+    admin.execute("SELECT pg_terminate_backend($1)", &[pid]).unwrap();
+    let terminated = victim.batch("SELECT 1").unwrap_err();
+    assert!(pg.is_indeterminate(&terminated), "{terminated}");
+    assert!(
+        terminated
+            .to_string()
+            .contains("terminating connection due to administrator command"),
+        "the server's own words: {terminated}"
+    );
+    let closed = victim.execute("SELECT 1", &[]).unwrap_err();
+    assert!(pg.is_indeterminate(&closed), "{closed}");
+    assert_eq!(closed.to_string(), "connection closed");
+
+    // The postgres crate's client.
+    let mut victim: PgConn = pg.connect(0).unwrap();
     let refused: OpError = admin.client().batch_execute("SELEC 1").unwrap_err().into();
     assert!(
         !pg.is_indeterminate(&refused),
@@ -1081,4 +1119,174 @@ fn a_harness_killed_during_disk_full_leaves_no_server_and_no_mount() {
         0,
         "the cluster was removed"
     );
+}
+
+/// What the SQL layer answers on one connection: rows of every type (NULL and a timestamp
+/// before 1970 too), counts, and each refusal with its SQLSTATE; the connection goes on after
+/// each refusal.
+fn sql_layer_answers(pg: &Postgres, c: &mut PgConn) -> Vec<String> {
+    let mut seen = Vec::new();
+    c.batch("DROP TABLE IF EXISTS items; DROP TABLE IF EXISTS k; CREATE TABLE k (id int PRIMARY KEY)")
+        .unwrap();
+    c.create_table(&items(), false).unwrap();
+    let rows: Vec<Vec<Value>> = (0..300)
+        .map(|i| {
+            vec![
+                Value::Int(i),
+                Value::SmallInt(-(i as i16)),
+                Value::BigInt(i64::from(i) << 40),
+                Value::Double(f64::from(i) / 3.0),
+                Value::Text(format!("item-{i} ünïcödé")),
+                Value::Bool(i % 2 == 0),
+                match i % 3 {
+                    0 => Value::Null,
+                    1 => Value::Timestamp(-86_400_000_123 * i64::from(i)),
+                    _ => Value::Timestamp(1_700_000_000_123_456 + i64::from(i)),
+                },
+            ]
+        })
+        .collect();
+    assert_eq!(c.bulk_insert(&items(), &rows).unwrap(), 300, "binary COPY");
+    let got = c
+        .query(
+            "SELECT id, small, big, price, name, active, at FROM items ORDER BY id",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(got, rows, "every type round-trips, NULL included");
+    let got = c
+        .query(
+            "SELECT name FROM items WHERE id = ANY(ARRAY[$1, $2]::int[]) AND active = $3 ORDER BY id",
+            &[Value::BigInt(4), Value::SmallInt(5), Value::Bool(true)],
+        )
+        .unwrap();
+    assert_eq!(got, vec![vec![Value::Text("item-4 ünïcödé".into())]]);
+    assert_eq!(
+        c.query_scalar("SELECT $1::int IS NULL", &[Value::Null]).unwrap(),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        c.execute(
+            "UPDATE items SET price = $1 WHERE id >= $2",
+            &[Value::Int(2), Value::Int(200)]
+        )
+        .unwrap(),
+        100,
+        "rows affected, a parameter widened from INT to FLOAT8"
+    );
+    assert_eq!(c.query("SELECT 1 WHERE false", &[]).unwrap(), Vec::<Vec<Value>>::new());
+
+    let mut refused = |c: &mut PgConn, e: OpError| {
+        assert!(!pg.is_indeterminate(&e), "a refusal is not a broken connection: {e}");
+        assert_eq!(
+            c.query_scalar("SELECT 1", &[]).unwrap(),
+            Value::Int(1),
+            "usable after: {e}"
+        );
+        seen.push(format!("{:?} {e}", sqlstate(&e)));
+    };
+    let e = c.query("SELEC 1", &[]).unwrap_err();
+    assert_eq!(sqlstate(&e), Some("42601"), "{e}");
+    assert!(e.to_string().contains("syntax error at or near \"SELEC\""), "{e}");
+    refused(c, e);
+    let e = c.query("SELECT $1::int", &[]).unwrap_err();
+    assert!(e.to_string().contains("expected 1 parameters but got 0"), "{e}");
+    refused(c, e);
+    let e = c.query("SELECT sum(big) FROM items", &[]).unwrap_err();
+    assert!(
+        e.to_string().contains("numeric") && e.to_string().contains("cast it"),
+        "{e}"
+    );
+    refused(c, e);
+    let e = c.execute("SELECT 1 / $1", &[Value::Int(0)]).unwrap_err();
+    assert_eq!(sqlstate(&e), Some("22012"), "{e}");
+    refused(c, e);
+    c.execute("INSERT INTO k VALUES ($1)", &[Value::Int(i32::MAX)]).unwrap();
+    let e = c.execute("SELECT $1::smallint", &[Value::Int(i32::MAX)]).unwrap_err();
+    assert!(e.to_string().contains("error serializing parameter 0"), "{e}");
+    refused(c, e);
+    // COPY is all or nothing: a duplicate key refuses every row.
+    let k = TableDef::new("k").column("id", ColumnType::Int);
+    let e = c
+        .bulk_insert(&k, &[vec![Value::Int(1)], vec![Value::Int(i32::MAX)]])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), Some("23505"), "{e}");
+    refused(c, e);
+    // A batch is one implicit transaction: a statement that fails takes the others with it.
+    let e = c
+        .batch("INSERT INTO k VALUES (2); SELEC; INSERT INTO k VALUES (3)")
+        .unwrap_err();
+    refused(c, e);
+    assert_eq!(c.count_rows("k").unwrap(), 1);
+    // A transaction of SQL-layer calls commits, or rolls back on the op's error.
+    c.transaction(|c| c.execute("INSERT INTO k VALUES (10)", &[])).unwrap();
+    let e = c
+        .transaction(|c| {
+            c.execute("INSERT INTO k VALUES (11)", &[])?;
+            c.execute("INSERT INTO k VALUES (10)", &[])
+        })
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), Some("23505"), "{e}");
+    refused(c, e);
+    assert_eq!(
+        c.query("SELECT id FROM k ORDER BY id", &[]).unwrap(),
+        vec![vec![Value::Int(10)], vec![Value::Int(i32::MAX)]]
+    );
+    seen
+}
+
+#[test]
+fn the_wire_client_answers_as_the_postgres_crate_does() {
+    let server = started(Postgres::managed().password("s3cret").setting("fsync", "off"), 1);
+    let port = server.server_port().unwrap();
+    let dsn = format!("host=127.0.0.1 port={port} user=postgres password=s3cret dbname=stress_0");
+    let mut answers = Vec::new();
+    for driver in [Driver::Wire, Driver::Postgres] {
+        // Over TCP with SCRAM-SHA-256.
+        let pg = started(Postgres::dsn(&dsn).driver(driver), 1);
+        let mut c: PgConn = pg.connect(0).unwrap();
+        assert_eq!(c.driver(), driver);
+        answers.push(sql_layer_answers(&pg, &mut c));
+        assert_eq!(c.driver(), driver, "the SQL layer stayed on its driver");
+    }
+    assert_eq!(answers[0], answers[1], "the same rows and the same refusals");
+
+    // Through the managed server's private socket (trust), the default driver.
+    let mut c: PgConn = server.connect(0).unwrap();
+    assert_eq!(c.driver(), Driver::Wire);
+    assert_eq!(sql_layer_answers(&server, &mut c), answers[0]);
+    // client() hands the session to the postgres crate, which then runs the SQL layer too.
+    c.batch("BEGIN").unwrap();
+    let in_tx = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        c.client();
+    }))
+    .unwrap_err();
+    assert!(
+        in_tx
+            .downcast_ref::<&str>()
+            .is_some_and(|m| m.contains("in a transaction begun through the SQL layer")),
+        "a transaction is not dropped silently"
+    );
+    let mut c: PgConn = server.connect(0).unwrap();
+    let n: i64 = c.client().query_one("SELECT count(*) FROM k", &[]).unwrap().get(0);
+    assert_eq!((n, c.driver()), (2, Driver::Postgres));
+    assert_eq!(c.count_rows("k").unwrap(), 2);
+
+    // A wrong password on the wire: the server's words, never the password.
+    let mut admin: PgConn = server.connect(0).unwrap();
+    admin.batch("CREATE ROLE mover LOGIN PASSWORD 'first-pw'").unwrap();
+    let pg = started(
+        Postgres::dsn(format!(
+            "host=127.0.0.1 port={port} user=mover password=first-pw dbname=stress_0"
+        )),
+        1,
+    );
+    admin.batch("ALTER ROLE mover PASSWORD 'second-pw'").unwrap();
+    let e = pg.connect(0).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("cannot connect to PostgreSQL at 127.0.0.1:{port}/stress_0:"))
+            && e.contains("password authentication failed for user \"mover\""),
+        "{e}"
+    );
+    assert!(!e.contains("first-pw"), "never the password: {e}");
 }
