@@ -62,14 +62,33 @@ impl Fnv64 {
     pub(crate) fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+            self.0 = self.0.wrapping_mul(FNV_PRIME);
         }
     }
 
     pub(crate) const fn finish(self) -> u64 {
         self.0
     }
+
+    /// The same as writing `n` zero bytes (at most 16): a zero byte leaves the xor as it was,
+    /// so `n` of them are one multiplication by the prime's `n`th power.
+    fn write_zeros(&mut self, n: usize) {
+        self.0 = self.0.wrapping_mul(FNV_PRIME_POWERS[n]);
+    }
 }
+
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// `FNV_PRIME.pow(n)` (wrapping) for n = 0..=16.
+const FNV_PRIME_POWERS: [u64; 17] = {
+    let mut p = [1u64; 17];
+    let mut n = 1;
+    while n < 17 {
+        p[n] = p[n - 1].wrapping_mul(FNV_PRIME);
+        n += 1;
+    }
+    p
+};
 
 /// The seeds of one run: derived from the global seed, or read back from a `replay.json`
 /// (never re-derived on replay).
@@ -143,10 +162,16 @@ impl OpDigest {
         Self(Fnv64::new())
     }
 
+    /// Hashes the op's name, a zero byte, and the position's 16 little-endian bytes — the
+    /// position's high bytes, zero in any run shorter than 2^56 RNG words, hashed as one
+    /// multiplication (the digest is the byte-by-byte one: it is in every replay.json). This
+    /// runs once per op.
     pub(crate) fn push(&mut self, op: &str, word_pos: u128) {
         self.0.write(op.as_bytes());
-        self.0.write(&[0]);
-        self.0.write(&word_pos.to_le_bytes());
+        self.0.write_zeros(1);
+        let used = 16 - (word_pos.leading_zeros() / 8) as usize;
+        self.0.write(&word_pos.to_le_bytes()[..used]);
+        self.0.write_zeros(16 - used);
     }
 
     pub(crate) fn hex(&self) -> String {
@@ -168,6 +193,25 @@ mod tests {
         assert_eq!(derive(0, "", ""), 0x70be_c4a1_465b_8266);
         let mut r = rng(7);
         assert_eq!(r.random::<u64>(), 0x2865_5334_23d7_43bb);
+    }
+
+    /// The digest hashes every byte of (name, 0, 16 bytes of position), whatever shortcut it
+    /// takes through zero bytes.
+    #[test]
+    fn the_op_digest_is_the_byte_by_byte_hash() {
+        let mut r = rng(3);
+        let mut fast = OpDigest::new();
+        let mut slow = Fnv64::new();
+        let mut positions = vec![0u128, 1, 255, 256, u128::from(u64::MAX), u128::MAX, 1 << 120];
+        positions.extend((0..200).map(|i| r.random::<u128>() >> (i % 128)));
+        for (i, pos) in positions.into_iter().enumerate() {
+            let name = ["select", "", "insert-ü", "x"][i % 4];
+            fast.push(name, pos);
+            slow.write(name.as_bytes());
+            slow.write(&[0]);
+            slow.write(&pos.to_le_bytes());
+            assert_eq!(fast.0.finish(), slow.finish(), "after {name} at {pos}");
+        }
     }
 
     /// The building blocks match their published reference values.

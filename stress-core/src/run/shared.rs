@@ -49,7 +49,12 @@ pub(crate) struct UserClock {
 impl UserClock {
     /// The clock's value for `t`.
     pub(crate) fn stamp(start: Instant, t: Instant) -> u64 {
-        t.saturating_duration_since(start).as_micros() as u64 + 1
+        Self::stamp_since(t.saturating_duration_since(start))
+    }
+
+    /// The stamp of the instant `since` after the start.
+    pub(crate) fn stamp_since(since: Duration) -> u64 {
+        since.as_micros() as u64 + 1
     }
 }
 

@@ -204,12 +204,16 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         let op = &class.ops[i];
         user.untimed = Duration::ZERO;
         let t0 = Instant::now();
+        // Each instant is taken apart once: this loop runs once per op.
+        let since0 = t0.saturating_duration_since(start);
         // What finished in earlier intervals goes now, before an op that might never return.
-        if t0.saturating_duration_since(start).as_secs() != batch.interval {
+        if since0.as_secs() != batch.interval {
             flush(&job.tx, &mut batch, &mut parts, op_ids);
         }
         clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
-        clock.busy_since.store(UserClock::stamp(start, t0), Ordering::Relaxed);
+        clock
+            .busy_since
+            .store(UserClock::stamp_since(since0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
         // pgbench), and the op's latency covers them all.
         let rng_at = (max_tries > 1).then(|| user.rng.clone());
@@ -242,13 +246,14 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             summary.retried_ops += 1;
         }
         let t1 = Instant::now();
-        clock.last_done.store(UserClock::stamp(start, t1), Ordering::Relaxed);
+        let since1 = t1.saturating_duration_since(start);
+        clock.last_done.store(UserClock::stamp_since(since1), Ordering::Relaxed);
         clock.busy_since.store(0, Ordering::Relaxed);
         let untimed = user.untimed;
         user.ops_done += 1;
         clock.ops.store(user.ops_done, Ordering::Relaxed);
         digest.push(&op.name, user.rng.get_word_pos());
-        let interval = (t1 - start).as_secs();
+        let interval = since1.as_secs();
         if interval != batch.interval {
             flush(&job.tx, &mut batch, &mut parts, op_ids);
         }
@@ -282,13 +287,13 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
                 };
                 shared
                     .errors
-                    .record(&summary.id, &op.name, || format!("{e}{tries}"), t1 - start);
+                    .record(&summary.id, &op.name, || format!("{e}{tries}"), since1);
                 abort_on_error(&job, &summary.id, &op.name, || format!("{e}{tries}"));
                 false
             }
             Err(p) => {
                 abort_on_error(&job, &summary.id, &op.name, || p.clone());
-                shared.errors.record(&summary.id, &op.name, || p, t1 - start);
+                shared.errors.record(&summary.id, &op.name, || p, since1);
                 false
             }
         };
@@ -299,7 +304,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             summary.substituted += 1;
             batch.substituted += 1;
         }
-        let service = (t1 - t0).saturating_sub(untimed);
+        let service = since1.saturating_sub(since0).saturating_sub(untimed);
         // Under a rate, latency counts from the intended start: a stalled server shows up in
         // every op that had to wait for it, not only in the one that hit the stall.
         let latency = intended.map_or(service, |t| t1.saturating_duration_since(t).saturating_sub(untimed));
