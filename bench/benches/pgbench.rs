@@ -1,6 +1,8 @@
 //! Side by side with pgbench on one managed PostgreSQL: `pgbench -i -s 10`, then alternating
 //! A B A B pgbench and a cargo-stress workload running the same transaction (select-only, then
-//! tpcb-like), 8 clients each; TPS, latency, client CPU per 1,000 transactions, ratio per pair.
+//! tpcb-like) through the SQL layer, 8 clients each, 5 pairs; TPS, latency, client CPU per
+//! 1,000 transactions, ratio per pair. `STRESS_PG_DRIVER=postgres` runs the workload on the
+//! `postgres` crate instead of the wire client.
 //!
 //! `cargo bench -p stress-bench --bench pgbench`
 
@@ -75,7 +77,10 @@ fn tpcb_like(u: &mut User<Postgres>) -> OpResult {
             "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
             &[delta.clone(), aid.clone()],
         )?;
-        let rows = c.query("SELECT abalance FROM pgbench_accounts WHERE aid = $1", &[aid.clone()])?;
+        let rows = c.query(
+            "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+            std::slice::from_ref(&aid),
+        )?;
         std::hint::black_box(&rows[0][0]);
         c.execute(
             "UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2",
@@ -130,7 +135,7 @@ fn main() {
     let pg = Pg {
         port: server.server_port().unwrap(),
     };
-    let (secs, pairs, scale) = if full() { (20, 3, SCALE) } else { (2, 1, SCALE) };
+    let (secs, pairs, scale) = if full() { (20, 5, SCALE) } else { (2, 1, SCALE) };
     let init = Command::new("pgbench")
         .env("PGPASSWORD", PASSWORD)
         .args([

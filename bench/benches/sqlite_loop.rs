@@ -1,6 +1,7 @@
 //! The same point-select and insert workloads on SQLite as a hand-written rusqlite loop and as a
 //! cargo-stress workload, alternated A B A B, with the ratio per pair; the loop times each op
-//! into an HdrHistogram as the harness does, and an untimed loop is reported beside it.
+//! into an HdrHistogram as the harness does, and an untimed loop and the timed loop on a thread
+//! of its own (as a harness runs its users) are reported beside it.
 //!
 //! `cargo bench -p stress-bench --bench sqlite_loop`
 
@@ -138,6 +139,15 @@ fn main() {
             let a = raw(&path, kind, d, true);
             let b = workload(&path, kind, d);
             let u = raw(&path, kind, d, false);
+            // The main thread waits: the process has two threads, as a run has more.
+            let th = {
+                let p = path.clone();
+                std::thread::spawn(move || raw(&p, kind, d, true)).join().unwrap()
+            };
+            println!(
+                "{name}: pair {pair}: timed loop on a thread of its own {th:.0}/s (workload/that {:.3})",
+                b / th
+            );
             println!(
                 "{name}: pair {pair}: timed loop {a:.0}/s, workload {b:.0}/s, ratio {:.3}; untimed loop {u:.0}/s",
                 b / a
