@@ -269,22 +269,33 @@ fn pg_type(t: ColumnType) -> Type {
     }
 }
 
+/// A column of the `postgres` crate's row as a [`Value`]: the same decoding as the wire
+/// client's ([`read_raw`]), through [`Cell`].
 fn read(row: &postgres::Row, i: usize) -> Result<Value, OpError> {
-    let ty = row.columns()[i].type_();
-    let v = match *ty {
-        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(Value::SmallInt),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(Value::Int),
-        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::BigInt),
-        Type::FLOAT4 => row.try_get::<_, Option<f32>>(i)?.map(|v| Value::Double(v.into())),
-        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map(Value::Double),
-        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
-        Type::TIMESTAMP => row
-            .try_get::<_, Option<SystemTime>>(i)?
-            .map(|t| Value::Timestamp(micros(t))),
-        ref other => return Err(OpError::msg(unreadable(row.columns()[i].name(), other))),
-    };
-    Ok(v.unwrap_or(Value::Null))
+    let column = &row.columns()[i];
+    if read_raw(column.type_(), None).is_ok_and(|v| v.is_none()) {
+        return Err(OpError::msg(unreadable(column.name(), column.type_())));
+    }
+    Ok(row.try_get::<_, Cell>(i)?.0)
+}
+
+/// A value of any type the SQL layer reads, as the `postgres` crate decodes a column.
+struct Cell(Value);
+
+impl<'a> FromSql<'a> for Cell {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        Self::from_sql_nullable(ty, Some(raw))
+    }
+
+    fn from_sql_nullable(ty: &Type, raw: Option<&'a [u8]>) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        read_raw(ty, raw)?
+            .map(Cell)
+            .ok_or_else(|| format!("the SQL layer does not read type {ty}").into())
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
 }
 
 /// A column of a wire client's row as a [`Value`].
