@@ -40,6 +40,20 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         serde_json::Value::Null
     }
 
+    /// Checks the adapter settings a replay file recorded (`adapter_config`) before a replay
+    /// runs: one line naming the setting that this adapter could not have written. The default
+    /// holds them to the shape of [`describe`](Adapter::describe) ([`same_shape`]); an adapter
+    /// with ranges of its own checks those too.
+    fn check_recorded(&self, recorded: &serde_json::Value) -> Result<(), String> {
+        match self.describe() {
+            serde_json::Value::Null if !recorded.is_null() => Err(format!(
+                "adapter_config records settings, and adapter `{}` has none",
+                self.name()
+            )),
+            described => same_shape(recorded, &described, "adapter_config"),
+        }
+    }
+
     /// Checks the adapter's own settings (values it read from the environment, a connection
     /// string) before anything runs: an error here is bad input — one line naming the cause and
     /// the fix, nothing written, exit code 2 from the harness. What only starting can tell (a
@@ -168,5 +182,42 @@ impl Adapter for Bare {
 
     fn connect(&self, _db: usize) -> Result<(), OpError> {
         Ok(())
+    }
+}
+
+/// Whether `recorded` has the shape of `described` (what an adapter's
+/// [`describe`](Adapter::describe) returns): the same keys, and values of the same JSON kind
+/// (a null on either side matches anything: a setting the run filled in when it started).
+/// `at` names the place for the error, which is one line.
+pub fn same_shape(recorded: &serde_json::Value, described: &serde_json::Value, at: &str) -> Result<(), String> {
+    use serde_json::Value as V;
+    let kind = |v: &V| match v {
+        V::Null => "null",
+        V::Bool(_) => "a boolean",
+        V::Number(_) => "a number",
+        V::String(_) => "a string",
+        V::Array(_) => "a list",
+        V::Object(_) => "an object",
+    };
+    match (recorded, described) {
+        (V::Null, _) | (_, V::Null) => Ok(()),
+        (V::Object(r), V::Object(d)) => {
+            if let Some(k) = r.keys().find(|k| !d.contains_key(*k)) {
+                return Err(format!(
+                    "{at} has a setting `{}` this adapter does not have",
+                    k.escape_debug()
+                ));
+            }
+            for (k, dv) in d {
+                match r.get(k) {
+                    Some(rv) => same_shape(rv, dv, &format!("{at}.{k}"))?,
+                    None => return Err(format!("{at} lacks the setting `{k}`")),
+                }
+            }
+            Ok(())
+        }
+        (V::Array(_), V::Array(_)) => Ok(()),
+        (r, d) if kind(r) == kind(d) => Ok(()),
+        (r, d) => Err(format!("{at} is {}, where this adapter records {}", kind(r), kind(d))),
     }
 }

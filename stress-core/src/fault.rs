@@ -47,6 +47,18 @@ impl FaultKind {
         }
     }
 
+    /// Whether it breaks the users' connections: kill, restart and corrupt stop the engine; a
+    /// full disk may (PostgreSQL panics when it cannot write WAL).
+    pub fn breaks_connections(self) -> bool {
+        matches!(self, Self::Kill | Self::Restart | Self::DiskFull | Self::Corrupt)
+    }
+
+    /// Whether it takes the whole engine away until its injection is over (kill, restart and
+    /// corrupt stop it, pause freezes it); a full disk refuses writes and still serves reads.
+    pub fn takes_engine_away(self) -> bool {
+        !matches!(self, Self::DiskFull)
+    }
+
     /// Whether the fault lasts a given time (`pause:3s`, `disk-full:10s`).
     pub fn holds(self) -> bool {
         matches!(self, Self::Pause | Self::DiskFull)
@@ -158,6 +170,37 @@ pub struct PlannedFault {
     pub hold_ms: Option<u64>,
 }
 
+impl PlannedFault {
+    /// Checks a recorded fault (a row of `replay.json`) as [`FaultSpec::parse`] checks a
+    /// `--fault`: a hold exactly for the kinds that last, none at the end for those, a time
+    /// within the run. One line naming what is wrong.
+    pub fn validate(&self, duration: Option<Duration>) -> Result<(), String> {
+        let kind = self.kind;
+        match (self.hold_ms, kind.holds()) {
+            (None, true) => {
+                return Err(format!(
+                    "its `{kind}` fault has no hold_ms: a `{kind}` lasts a given time"
+                ));
+            }
+            (Some(_), false) => {
+                return Err(format!(
+                    "its `{kind}` fault has a hold_ms, but a `{kind}` does not last"
+                ));
+            }
+            (Some(0), true) => return Err(format!("its `{kind}` fault holds for 0 ms")),
+            _ => {}
+        }
+        match (self.at_ms, duration) {
+            (None, _) if kind.holds() => Err(format!("its `{kind}` fault is at the end, when no user would meet it")),
+            (Some(at), Some(d)) if u128::from(at) >= d.as_millis() => Err(format!(
+                "its `{kind}` fault at {at} ms is at or after the run's end ({} ms)",
+                d.as_millis()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The most faults a schedule may hold.
 pub const MAX_FAULTS: usize = 10_000;
 
@@ -224,27 +267,92 @@ pub fn schedule(specs: &[FaultSpec], seed: u64, duration: Option<Duration>) -> R
     Ok(out)
 }
 
-/// What one injection did: a row of `summary.json`'s `faults`.
+/// What one fault of the schedule did: a row of `summary.json`'s `faults`. Times are on the
+/// users' clock: seconds after the users started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultRecord {
     /// What.
     pub kind: FaultKind,
-    /// When it was due, s after the users started (the schedule's time; `None`: at the end).
+    /// When the schedule made it due (`None`: at the end, after the users stopped).
+    #[serde(default)]
+    pub due_s: Option<f64>,
+    /// When it was injected: later than `due_s` when an earlier fault's recovery outlasted the
+    /// gap (`None`: at the end, or not injected — see `skipped`).
     pub at_s: Option<f64>,
-    /// For how long, s (pause, disk-full).
+    /// For how long, s (pause, disk-full), as the schedule says; a hold ends when the users'
+    /// time ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_s: Option<f64>,
     /// What it hit (`postgres (pid 4242)`).
     pub target: String,
     /// From the end of the fault until the engine accepted a connection again, ms.
     pub recovery_ms: Option<u64>,
+    /// From the injection until an op that began after it succeeded on the engine, ms: how long
+    /// the users could not get an answer. `None` at the end (no users), for a fault that was not
+    /// injected, or when no op succeeded again before the users stopped (`outage_open`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage_ms: Option<u64>,
+    /// The engine served no op again before the users stopped: `outage_ms` is then `None`,
+    /// and the outage counts until the users' end in `unavailable_s`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outage_open: bool,
     /// Why it could not be injected (the process was already gone, say); the run goes on.
     pub error: Option<String>,
+    /// Why it was not injected at all: it came due after the users had stopped (or the run was
+    /// interrupted first). Nothing is injected into an engine no user is using.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     /// What the engine's own check said after the fault, where the adapter runs one
     /// (`integrity_check: ok` after a SQLite kill; what `corrupt` did and whether the engine
     /// noticed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
+}
+
+impl FaultRecord {
+    /// The row of a fault that was not injected, and why.
+    pub fn skipped(f: &PlannedFault, why: String) -> Self {
+        Self {
+            kind: f.kind,
+            due_s: f.at_ms.map(|ms| ms as f64 / 1000.0),
+            at_s: None,
+            hold_s: f.hold_ms.map(|ms| ms as f64 / 1000.0),
+            target: String::new(),
+            recovery_ms: None,
+            outage_ms: None,
+            outage_open: false,
+            error: None,
+            skipped: Some(why),
+            check: None,
+        }
+    }
+
+    /// The span of the users' time the engine was out, s: `[at_s, at_s + outage]`, an open
+    /// outage until `users_end_s`.
+    pub fn outage_span(&self, users_end_s: f64) -> Option<(f64, f64)> {
+        let at = self.at_s?;
+        match (self.outage_ms, self.outage_open) {
+            (Some(ms), _) => Some((at, at + ms as f64 / 1000.0)),
+            (None, true) => Some((at, users_end_s.max(at))),
+            (None, false) => None,
+        }
+    }
+}
+
+/// The users' time during which the engine was out, s: the union of the faults' outages (an
+/// outage that never closed lasts until `users_end_s`).
+pub fn unavailable_s(faults: &[FaultRecord], users_end_s: f64) -> f64 {
+    let mut spans: Vec<(f64, f64)> = faults.iter().filter_map(|f| f.outage_span(users_end_s)).collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut total, mut reach) = (0.0, f64::NEG_INFINITY);
+    for (from, to) in spans {
+        let from = from.max(reach);
+        if to > from {
+            total += to - from;
+            reach = to;
+        }
+    }
+    (total * 1000.0).round() / 1000.0
 }
 
 /// What an adapter reports of an injection that happened.
@@ -311,12 +419,15 @@ pub fn signal_tree(root: u32, signal: &str) -> Result<(), crate::OpError> {
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    let mut sent = vec![root];
-    for pid in before.into_iter().chain(tree(root)) {
-        if !sent.contains(&pid) {
-            let _ = send(pid);
-            sent.push(pid);
-        }
+    // The rest in one `kill` of many pids: a process each would take a fork each, and on a busy
+    // machine the tree would be stopped (or resumed) over a second, not at once.
+    let mut rest: Vec<u32> = before.into_iter().chain(tree(root)).filter(|p| *p != root).collect();
+    rest.sort_unstable();
+    rest.dedup();
+    if !rest.is_empty() {
+        let mut args = vec![format!("-{signal}")];
+        args.extend(rest.iter().map(u32::to_string));
+        let _ = std::process::Command::new("kill").args(&args).output();
     }
     Ok(())
 }

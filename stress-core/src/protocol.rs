@@ -252,7 +252,16 @@ impl Event {
             )),
             Self::Fault { workload, fault } => {
                 let hold = fault.hold_s.map_or(String::new(), |h| format!(" {h}s"));
-                let at = fault.at_s.map_or("at the end".to_owned(), |a| format!("at {a:.1}s"));
+                if let Some(why) = &fault.skipped {
+                    return Some(format!("{workload}: fault {}{hold} not injected: {why}", fault.kind));
+                }
+                let late = match (fault.due_s, fault.at_s) {
+                    (Some(due), Some(at)) if at - due >= 0.1 => format!(" ({:.1}s late: due at {due:.1}s)", at - due),
+                    _ => String::new(),
+                };
+                let at = fault
+                    .at_s
+                    .map_or("at the end".to_owned(), |a| format!("at {a:.1}s{late}"));
                 let outcome = match (&fault.error, fault.recovery_ms) {
                     (Some(e), _) => format!("not injected: {e}"),
                     (None, Some(ms)) => format!("accepting connections {ms} ms after"),

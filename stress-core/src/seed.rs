@@ -152,14 +152,19 @@ impl SeedPlan {
     }
 }
 
-/// A user's `op_digest`: a hash over the sequence of (op name, RNG stream position after the
-/// op). Two runs that executed the same ops with the same random arguments have equal digests.
+/// A user's `op_digest`: a hash over the user's seed, then the sequence of (op name, RNG stream
+/// position after the op). Two runs that executed the same ops with the same random arguments
+/// from the same seed have equal digests; users of another seed never do, even when their ops
+/// draw the same number of values.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OpDigest(Fnv64);
 
 impl OpDigest {
-    pub(crate) const fn new() -> Self {
-        Self(Fnv64::new())
+    /// The digest of a user with `seed` that ran no op yet.
+    pub(crate) fn new(seed: u64) -> Self {
+        let mut h = Fnv64::new();
+        h.write(&seed.to_le_bytes());
+        Self(h)
     }
 
     /// Hashes the op's name, a zero byte, and the position's 16 little-endian bytes — the
@@ -200,8 +205,9 @@ mod tests {
     #[test]
     fn the_op_digest_is_the_byte_by_byte_hash() {
         let mut r = rng(3);
-        let mut fast = OpDigest::new();
+        let mut fast = OpDigest::new(42);
         let mut slow = Fnv64::new();
+        slow.write(&42u64.to_le_bytes());
         let mut positions = vec![0u128, 1, 255, 256, u128::from(u64::MAX), u128::MAX, 1 << 120];
         positions.extend((0..200).map(|i| r.random::<u128>() >> (i % 128)));
         for (i, pos) in positions.into_iter().enumerate() {
@@ -261,15 +267,20 @@ mod tests {
     }
 
     #[test]
-    fn digest_tracks_names_and_positions() {
-        let mut a = OpDigest::new();
+    fn digest_tracks_seeds_names_and_positions() {
+        let mut a = OpDigest::new(1);
         a.push("select", 16);
-        let mut b = OpDigest::new();
+        let mut b = OpDigest::new(1);
         b.push("select", 17);
-        let mut c = OpDigest::new();
+        let mut c = OpDigest::new(1);
         c.push("insert", 16);
+        // Another user of the same class, drawing as many values: another seed, another digest.
+        let mut d = OpDigest::new(2);
+        d.push("select", 16);
         assert_ne!(a.hex(), b.hex());
         assert_ne!(a.hex(), c.hex());
+        assert_ne!(a.hex(), d.hex());
+        assert_ne!(OpDigest::new(1).hex(), OpDigest::new(2).hex());
         assert_eq!(a.hex().len(), 16);
     }
 }

@@ -145,6 +145,23 @@ pub(crate) fn validate_plan(config: &RunConfig, plan: &SeedPlan) -> Result<(), S
     if plan.users.len() != config.users.iter().map(|(_, n)| n).sum::<usize>() {
         return Err("it has user seeds of classes its configuration does not list".into());
     }
+    // Each id is one the workload makes: `class-index`, its index below the class's count.
+    for u in &plan.users {
+        let n = config.users.iter().find(|(c, _)| *c == u.class).map_or(0, |(_, n)| *n);
+        let fits =
+            u.id.strip_prefix(u.class.as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|i| i.parse::<usize>().ok().filter(|n| n.to_string() == i))
+                .is_some_and(|i| i < n);
+        if !fits {
+            let class = u.class.escape_debug();
+            return Err(format!(
+                "user `{}` is not one of the workload's: class `{class}` has users {class}-0 to {class}-{}",
+                u.id.escape_debug(),
+                n.saturating_sub(1)
+            ));
+        }
+    }
     let mut ids: Vec<&str> = plan.users.iter().map(|u| u.id.as_str()).collect();
     ids.sort_unstable();
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {

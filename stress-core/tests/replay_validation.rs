@@ -125,6 +125,51 @@ fn edited_replay_files_are_refused_with_what_is_wrong() {
             }),
             "the run would never end",
         ),
+        (
+            "a user id that is a path",
+            Box::new(|v| v["users"][0]["id"] = json!("../../../../etc/passwd")),
+            "user `../../../../etc/passwd` is not one of the workload's: class `reader` has users reader-0 to reader-1",
+        ),
+        (
+            "a user id of another case",
+            Box::new(|v| v["users"][2]["id"] = json!("WRITER-0")),
+            "user `WRITER-0` is not one of the workload's",
+        ),
+        (
+            "a user index beyond its class",
+            Box::new(|v| v["users"][1]["id"] = json!("reader-7")),
+            "user `reader-7` is not one of the workload's",
+        ),
+        (
+            "adapter settings the adapter does not have",
+            Box::new(|v| v["adapter_config"] = json!(0)),
+            "adapter_config records settings, and adapter `bare` has none",
+        ),
+        (
+            "a pause without its hold",
+            Box::new(|v| v["faults"] = json!([{"kind": "pause", "at_ms": 1000}])),
+            "its `pause` fault has no hold_ms",
+        ),
+        (
+            "a kill with a hold",
+            Box::new(|v| v["faults"] = json!([{"kind": "kill", "at_ms": 1000, "hold_ms": 5}])),
+            "its `kill` fault has a hold_ms",
+        ),
+        (
+            "a pause at the end",
+            Box::new(|v| v["faults"] = json!([{"kind": "pause", "at_ms": null, "hold_ms": 5}])),
+            "at the end, when no user would meet it",
+        ),
+        (
+            "an op count for a user the run does not have",
+            Box::new(|v| v["user_ops"] = json!({"reader-9": 3})),
+            "its user_ops name user `reader-9`",
+        ),
+        (
+            "more ops for a user than the run's limit",
+            Box::new(|v| v["user_ops"]["reader-0"] = json!(u64::MAX)),
+            "more than its ops_per_user 2",
+        ),
     ];
     for (what, edit, want) in cases {
         let e = check(&*edit).unwrap_or_else(|| panic!("{what}: accepted"));

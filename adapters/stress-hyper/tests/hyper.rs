@@ -349,9 +349,10 @@ fn a_paused_hyperd_shows_in_the_latencies_and_comes_back() {
     assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
     let f = &s.faults[0];
     assert_eq!(
-        (f.kind, f.at_s, f.error.as_deref()),
+        (f.kind, f.due_s, f.error.as_deref()),
         (FaultKind::Pause, Some(1.0), None)
     );
+    assert!(f.at_s.is_some_and(|a| a >= 1.0), "{f:?}");
     assert!(f.target.starts_with("hyperd (pid "), "{}", f.target);
     assert!(f.recovery_ms.is_some(), "hyperd accepted connections again");
     assert!(s.latency_us.max >= 1_000_000, "{:?}", s.latency_us);

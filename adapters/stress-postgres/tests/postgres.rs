@@ -592,7 +592,7 @@ fn a_paused_server_shows_in_the_latencies_and_a_replay_pauses_it_again() {
     let out = dir.path().join("paused");
     let r = Runner::new("paused")
         .seed(3)
-        .duration(Duration::from_secs(4))
+        .duration(Duration::from_secs(6))
         .fault("pause:1500ms@at=1s")
         .output_dir(&out)
         .run(workload())
@@ -601,7 +601,12 @@ fn a_paused_server_shows_in_the_latencies_and_a_replay_pauses_it_again() {
     assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
     assert_eq!(s.faults.len(), 1, "{:?}", s.faults);
     let f = &s.faults[0];
-    assert_eq!((f.kind, f.at_s, f.hold_s), (FaultKind::Pause, Some(1.0), Some(1.5)));
+    assert_eq!((f.kind, f.due_s, f.hold_s), (FaultKind::Pause, Some(1.0), Some(1.5)));
+    assert!(f.at_s.is_some_and(|a| a >= 1.0), "{f:?}");
+    // Users' ops hung in the frozen server until it resumed: the engine was out at least as
+    // long as the hold (until the users' end, if it resumed only then on a busy machine).
+    assert!(f.outage_ms.is_some_and(|ms| ms >= 1500) || f.outage_open, "{f:?}");
+    assert!(s.unavailable_s >= 1.5, "{}", s.unavailable_s);
     assert_eq!(f.error, None);
     assert!(f.target.starts_with("postgres (pid "), "{}", f.target);
     assert!(f.recovery_ms.is_some(), "the server accepted connections again");
@@ -625,22 +630,26 @@ fn a_paused_server_shows_in_the_latencies_and_a_replay_pauses_it_again() {
         .output_dir(dir.path().join("again"))
         .run(workload())
         .unwrap();
-    let table = |s: &stress_core::Summary| s.faults.iter().map(|f| (f.kind, f.at_s, f.hold_s)).collect::<Vec<_>>();
+    let table = |s: &stress_core::Summary| s.faults.iter().map(|f| (f.kind, f.due_s, f.hold_s)).collect::<Vec<_>>();
     assert_eq!(table(&again.summary), table(s));
 }
 
-/// A write-heavy workload on a managed server whose every write the checker tracks.
+/// A write-heavy workload on a managed server whose every write the checker tracks, and whose
+/// verify step counts the rows (a range, where a kill left a commit open).
 fn tracked_inserts(pg: Postgres) -> Workload<Postgres> {
     Workload::new(pg)
         .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE kv (k BIGINT PRIMARY KEY)"))
         .class(
             UserClass::new("writer", 4).write("insert", 1.0, |u: &mut User<Postgres>| {
                 let k = u.begin_write();
+                u.ledger().pending("kv", 1);
                 u.conn().execute("INSERT INTO kv VALUES ($1)", &[Value::BigInt(k)])?;
                 u.acknowledge_write(k);
+                u.ledger().acknowledge("kv", 1);
                 Ok(Outcome::rows(1))
             }),
         )
+        .verify(|db, ledger| ledger.check_counts(&["kv"], |_| 0, |t| db.count_rows(t)))
         .durability(|db: &mut PgConn, seen| {
             for row in db.client().query("SELECT k FROM kv", &[])? {
                 seen(row.get::<_, i64>(0));
@@ -660,7 +669,7 @@ fn killed_twenty_times_the_server_comes_back_and_keeps_every_acknowledged_write(
     let out = dir.path().join("killed");
     let r = Runner::new("killed")
         .seed(5)
-        .duration(Duration::from_secs(12))
+        .duration(Duration::from_secs(45))
         .fault("kill@every=300ms..700ms")
         .output_dir(&out)
         .run(tracked_inserts(pg))
@@ -668,11 +677,37 @@ fn killed_twenty_times_the_server_comes_back_and_keeps_every_acknowledged_write(
     let s = &r.summary;
     let planned = stress_core::ReplayFile::load(&out).unwrap().faults;
     assert!(planned.len() >= 20, "{} kills planned", planned.len());
-    assert_eq!(s.faults.len(), planned.len(), "every planned kill was injected");
-    for f in &s.faults {
+    assert_eq!(s.faults.len(), planned.len(), "every planned kill has its row");
+    let injected: Vec<_> = s.faults.iter().filter(|f| f.skipped.is_none()).collect();
+    assert!(
+        injected.len() >= 20,
+        "{} kills injected: {:?}",
+        injected.len(),
+        s.faults
+    );
+    for f in &injected {
         assert_eq!((f.kind, &f.error), (FaultKind::Kill, &None), "{f:?}");
         assert!(f.recovery_ms.is_some(), "{f:?}");
+        assert!(
+            f.at_s.unwrap() >= f.due_s.unwrap() && f.at_s.unwrap() <= s.duration_s,
+            "{f:?}"
+        );
+        // The users were without answers at least until the server took connections again.
+        match f.outage_ms {
+            Some(ms) => assert!(ms >= f.recovery_ms.unwrap(), "{f:?}"),
+            None => assert!(f.outage_open, "{f:?}"),
+        }
     }
+    // The outages are in the figures: a stall as long as the longest, the time unavailable.
+    let longest = injected.iter().filter_map(|f| f.outage_ms).max().unwrap_or(0) as f64 / 1000.0;
+    assert!(s.max_stall_s >= longest, "max_stall_s {} < {longest}", s.max_stall_s);
+    assert!(
+        s.unavailable_s >= longest && s.unavailable_s <= s.duration_s + 0.01,
+        "{}",
+        s.unavailable_s
+    );
+    // A kill during an insert whose commit was open never fails the row count: a range.
+    assert!(s.verify.passed, "{:?}", s.verify.errors);
     assert!(s.passed, "{:?} {:?}", s.failures, s.errors.first());
     assert_eq!(
         s.failed_ops,

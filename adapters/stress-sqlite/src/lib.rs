@@ -269,6 +269,18 @@ impl Adapter for Sqlite {
         })
     }
 
+    fn check_recorded(&self, recorded: &serde_json::Value) -> Result<(), String> {
+        stress_core::adapter::same_shape(recorded, &self.describe(), "adapter_config")?;
+        // SQLite takes its busy timeout as a C int of milliseconds.
+        match recorded.get("busy_timeout_ms") {
+            Some(v) if v.as_u64().is_none_or(|ms| ms > i32::MAX as u64) => Err(format!(
+                "adapter_config.busy_timeout_ms {v} does not fit: SQLite takes 0 to {} ms",
+                i32::MAX
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
         self.seed = ctx.seed;
         let base = match &self.location {

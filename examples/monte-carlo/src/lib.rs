@@ -142,6 +142,7 @@ where
     let n = u.batch_size();
     let rows: Vec<Row> = u.untimed(|rng| (0..n).map(|_| schema::inserted_row(rng, &t)).collect());
     let bytes = rows.iter().flatten().map(Value::payload_bytes).sum();
+    u.ledger().pending(&t.def.name, n);
     let inserted = u.conn().bulk_insert(&t.def, &rows)?;
     u.ledger().acknowledge(&t.def.name, inserted);
     Ok(Outcome::rows(inserted).with_bytes(bytes))
@@ -154,6 +155,7 @@ where
     let schema = Schema::of(u);
     let t = pick(u, &schema);
     let row = u.untimed(|rng| schema::inserted_row(rng, &t));
+    u.ledger().pending(&t.def.name, 1);
     let n = u.conn().execute(&t.def.insert_sql(), &row)?;
     u.ledger().acknowledge(&t.def.name, n);
     Ok(Outcome::rows(n))

@@ -89,6 +89,9 @@ pub fn roundtrip(u: &mut User<Postgres>) -> OpResult {
     let epochs: u64 = u.param("epochs")?;
     let format: Format = u.param::<String>("format")?.parse()?;
     let series = format!("{}-{}", u.id(), u.ops_done());
+    // Declared before the insert: if a fault cuts the connection during it, the verify step
+    // allows the row either way.
+    u.ledger().pending("payload", 1);
     let (id, client_bytes) = u.phase("write", |u| -> Result<(i64, usize), OpError> {
         let payload = u.phase("encode", |u| codec::encode(format, &series, epochs, u.rng()))?;
         let id = insert(u.conn(), format, &series, epochs, &payload)?;

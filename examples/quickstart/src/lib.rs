@@ -85,6 +85,7 @@ fn order(rng: &mut StressRng) -> (i64, f64, &'static str, i64) {
 /// Inserts a batch of orders in one transaction.
 pub fn bulk_insert(u: &mut User<Sqlite>) -> OpResult {
     let n = u.batch_size();
+    u.ledger().pending("orders", n);
     let (db, rng) = u.conn_and_rng();
     let rows = db.insert_rows(INSERT_ORDER, (0..n).map(|_| order(rng)))?;
     u.ledger().acknowledge("orders", rows);
@@ -94,6 +95,7 @@ pub fn bulk_insert(u: &mut User<Sqlite>) -> OpResult {
 /// Inserts one order.
 pub fn single_insert(u: &mut User<Sqlite>) -> OpResult {
     let row = order(u.rng());
+    u.ledger().pending("orders", 1);
     let rows = u.conn().write(|tx| tx.prepare_cached(INSERT_ORDER)?.execute(row))? as u64;
     u.ledger().acknowledge("orders", rows);
     Ok(Outcome::rows(rows))

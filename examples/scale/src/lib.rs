@@ -116,6 +116,7 @@ pub fn generate(u: &mut User<Sqlite>) -> OpResult {
             .collect()
     });
     let bytes: u64 = rows.iter().map(|(_, b)| b.len() as u64).sum();
+    u.ledger().pending("entities", rows.len() as u64);
     let stored = u.phase("write", |u| {
         u.conn().insert_rows(INSERT, rows.iter().map(|(a, b)| (a, b)))
     })?;

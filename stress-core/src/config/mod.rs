@@ -1,6 +1,7 @@
 //! Layered run configuration: built-in defaults < the workload's code < attribute options <
 //! `STRESS_*` environment < explicit API/CLI values; a replay file overrides them all.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -387,6 +388,11 @@ pub struct RunConfig {
     /// The fault specs (the schedule drawn from them is in `replay.json`'s `faults`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,
+    /// A replay's op count per user (by id), as the recorded run's users ran them: each user
+    /// stops after its own count, so that a replay of a run bounded by time runs the same ops
+    /// ([`crate::ReplayFile::user_ops`]). Empty: `ops_per_user` and the duration bound the run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_ops: BTreeMap<String, u64>,
 }
 
 fn one_try() -> u32 {
@@ -557,6 +563,7 @@ impl RunConfig {
             step: layer.step.clone().unwrap_or_default(),
             only_users: layer.only_users.clone(),
             faults: layer.faults.clone(),
+            user_ops: BTreeMap::new(),
         };
         // The same checks a replay file goes through.
         config.validate().map_err(ConfigError::Invalid)?;
@@ -582,6 +589,22 @@ impl RunConfig {
     /// The run length, if bounded by time.
     pub fn duration(&self) -> Option<Duration> {
         self.duration_ms.map(Duration::from_millis)
+    }
+
+    /// When the users stop at the latest: the duration, or for a replay that runs each user to
+    /// its recorded op count ([`user_ops`](Self::user_ops)), four times it and 30 s more — time
+    /// for a slower replay to finish the same ops, yet an end.
+    pub fn users_deadline(&self) -> Option<Duration> {
+        let d = self.duration()?;
+        if self.user_ops.is_empty() {
+            return Some(d);
+        }
+        Some(d.saturating_mul(4).saturating_add(Duration::from_secs(30)))
+    }
+
+    /// The ops user `id` runs at most: its recorded count in a replay, or `ops_per_user`.
+    pub fn op_limit(&self, id: &str) -> Option<u64> {
+        self.user_ops.get(id).copied().or(self.ops_per_user)
     }
 }
 

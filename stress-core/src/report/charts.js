@@ -39,6 +39,7 @@ function chart(container, title, series, opt) {
   const X = x => L + (x - xs[0]) / Math.max(1e-9, xs[1] - xs[0]) * (W - L - R);
   const Y = y => H - B - (y - yMin) / (yMax - yMin) * (H - T - B);
   for (const [a, b] of opt.paused || []) el("rect", { x: X(a), y: T, width: Math.max(1, X(b) - X(a)), height: H - T - B, fill: "#f6e3c6" }, svg);
+  for (const [a, b] of opt.outages || []) el("rect", { class: "outage", x: X(a), y: T, width: Math.max(1, X(b) - X(a)), height: H - T - B, fill: "#f3cfca", "fill-opacity": 0.7 }, svg);
   for (const s of opt.stages || []) el("line", { x1: X(s), x2: X(s), y1: T, y2: H - B, stroke: "#8a939c", "stroke-dasharray": "4 3" }, svg);
   for (const m of opt.marks || []) {
     el("line", { x1: X(m.x), x2: X(m.x), y1: T, y2: H - B, stroke: m.color, "stroke-width": 2 }, svg);

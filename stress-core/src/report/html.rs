@@ -73,8 +73,11 @@ struct Timeline {
 #[derive(Serialize)]
 struct Data {
     timeline: Timeline,
-    /// Injected faults, as marks on the timeline: when (s) and what.
+    /// Injected faults, as marks on the timeline: when they went in (s) and what.
     faults: Vec<(f64, String)>,
+    /// The engine's outages, shaded on the timeline: from each injection until an op
+    /// succeeded again (s).
+    outages: Vec<(f64, f64)>,
     resource_groups: Vec<Group>,
     spectra: Vec<Spectrum>,
     open_loop: bool,
@@ -131,6 +134,7 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, dir: &Path) -> Resul
             .iter()
             .filter_map(|f| Some((f.at_s?, f.kind.to_string())))
             .collect(),
+        outages: s.faults.iter().filter_map(|f| f.outage_span(s.duration_s)).collect(),
         resource_groups: resource_groups(s),
         spectra: intervals
             .iter()

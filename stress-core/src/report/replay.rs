@@ -43,6 +43,10 @@ pub struct ReplayFile {
     /// The fault schedule drawn from the seed (`--fault`), injected again as it is by a replay.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<crate::fault::PlannedFault>,
+    /// How many ops each user ran (by id), written when the run ends: a replay runs each user
+    /// to its count, so that a run bounded by time replays the same ops and its digests match.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub user_ops: std::collections::BTreeMap<String, u64>,
 }
 
 impl ReplayFile {

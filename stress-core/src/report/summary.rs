@@ -73,10 +73,16 @@ pub struct Summary {
     /// Mean schedule lag over the slots, µs.
     #[serde(default)]
     pub mean_lag_us: f64,
-    /// The longest time, s, during which ops were in flight and none completed: a server that
-    /// froze (seen every 100 ms). 0 when some op always completed.
+    /// The longest time, s, during which users waited on the engine and no op completed: a
+    /// server that froze (seen every 100 ms), users connecting again after a fault broke their
+    /// connections, or a fault's whole outage (`faults[].outage_ms`), whichever is longest. 0
+    /// when some op always completed.
     #[serde(default)]
     pub max_stall_s: f64,
+    /// The users' time, s, during which the engine was out: the union of the faults' outages
+    /// (from each injection until an op that began after it succeeded).
+    #[serde(default)]
+    pub unavailable_s: f64,
     /// Under a rate: the slots the users' schedules made due while they ran (warm-up included):
     /// those run, skipped, missed while paused, and due but not reached by a user behind; the
     /// integral of the target for uniform arrivals. `None` in a closed loop.
@@ -142,7 +148,9 @@ pub struct Summary {
     /// A shard's run, or a run merged from shards: which.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<Shards>,
-    /// The faults injected (`--fault`), one row each, in the order they were due.
+    /// The faults of the schedule (`--fault`), one row each, in the order they were due: when
+    /// due and when injected, what each did and how long the engine was out; a fault that came
+    /// due after the users stopped is `skipped`, not injected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<crate::fault::FaultRecord>,
     /// The acknowledged-write checker's verdict (`Workload::durability`): writes lost,

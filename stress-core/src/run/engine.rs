@@ -100,6 +100,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         stop_reason: None,
         origin: job.origin.clone(),
         faults: job.faults.clone(),
+        user_ops: BTreeMap::new(),
     };
     let mut findings = Findings::default();
     // replay.json first: even a run killed hard leaves what is needed to repeat it.
@@ -180,6 +181,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     }
     if let Some(dir) = job.out_dir {
         replay.stop_reason = Some(summary.stop_reason);
+        replay.user_ops = summary.users.iter().map(|u| (u.id.clone(), u.ops)).collect();
         // As the run had it: start may have taken settings from the parameters (Hyper's paths).
         replay.adapter_config = job.workload.adapter.describe();
         let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
@@ -404,7 +406,7 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     }
     // Faults due at the end: after the users stopped, before the verify step.
     for f in job.faults.iter().filter(|f| f.at_ms.is_none()) {
-        let record = inject(job.workload.adapter.as_ref(), f, &|| false);
+        let record = inject(job.workload.adapter.as_ref(), f, None, &|| false);
         findings.faults.push(record);
     }
     // The acknowledged-write checker, once per database, on what the engine holds now.
@@ -424,65 +426,103 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     });
 }
 
-/// Injects one fault; what it did, as a row of the summary.
-fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, stopping: &dyn Fn() -> bool) -> FaultRecord {
+/// Injects one fault; what it did, as a row of the summary (`at_s`: `at`, when it went in).
+fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, at: Option<f64>, stopping: &dyn Fn() -> bool) -> FaultRecord {
     let result = panic::catch(|| adapter.inject(f, stopping)).unwrap_or_else(|p| Err(crate::OpError::msg(p)));
     let (target, recovery_ms, error, check) = match result {
         Ok(i) => (i.target, i.recovery.map(|d| d.as_millis() as u64), None, i.check),
         Err(e) => (adapter.name().to_owned(), None, Some(e.to_string()), None),
     };
     FaultRecord {
-        kind: f.kind,
-        at_s: f.at_ms.map(|ms| ms as f64 / 1000.0),
-        hold_s: f.hold_ms.map(|ms| ms as f64 / 1000.0),
+        at_s: at,
         target,
         recovery_ms,
         error,
         check,
+        skipped: None,
+        ..FaultRecord::skipped(f, String::new())
     }
 }
 
-/// Injects the timed faults of the schedule, each when it is due from `start`. When the run
-/// stops, those already due are still injected (a slow recovery delays the next fault, it does
-/// not drop it: a run and its replay inject the same faults), unless it was interrupted.
-fn run_faults<A: Adapter>(adapter: &A, faults: &[PlannedFault], start: Instant, shared: &Shared) {
-    let stopping = || shared.signal.is_stopped() || signal::interrupted();
-    let mut stopped_at: Option<Instant> = None;
-    for f in faults {
-        let Some(at_ms) = f.at_ms else { continue };
-        let due = start + Duration::from_millis(at_ms);
-        loop {
-            if signal::interrupted() {
-                return;
-            }
-            if stopped_at.is_none() && stopping() {
-                stopped_at = Some(Instant::now());
-            }
-            if stopped_at.is_some_and(|s| due > s) {
-                return;
-            }
+/// Injects the timed faults of the schedule, each when it is due from `start` (or as soon as
+/// the fault before it is over: its row then says when it really went in). Nothing is injected
+/// once the users' time is over — their deadline, their stop, or Ctrl-C: the faults left get
+/// rows that say so, and a hold under way ends then. Returns, per row, the outage it opened.
+fn run_faults<A: Adapter>(
+    adapter: &A,
+    faults: &[PlannedFault],
+    start: Instant,
+    deadline: Option<Instant>,
+    shared: &Shared,
+) -> Vec<Option<usize>> {
+    let over = || {
+        shared.users_over.load(Ordering::SeqCst)
+            || shared.signal.is_stopped()
+            || signal::interrupted()
+            || deadline.is_some_and(|d| Instant::now() >= d)
+    };
+    let secs = |t: Instant| round3(t.saturating_duration_since(start).as_secs_f64());
+    let mut outages = Vec::new();
+    let mut rows = Vec::new();
+    let mut timed = faults.iter().filter(|f| f.at_ms.is_some());
+    for f in timed.by_ref() {
+        let due = start + Duration::from_millis(f.at_ms.unwrap_or(0));
+        while !over() {
             let now = Instant::now();
             if now >= due {
                 break;
             }
             std::thread::park_timeout((due - now).min(Duration::from_millis(50)));
         }
+        if over() {
+            rows.push(skip_row(f, secs(Instant::now())));
+            break;
+        }
         // Counted before and after, so the count is odd while the fault is under way: a user
         // whose connection broke then, or that connected to the server about to go down (and
         // read the count before), knows a fault broke it.
-        // A full disk may break connections too (PostgreSQL panics when it cannot write WAL).
-        let breaks = matches!(f.kind, FaultKind::Kill | FaultKind::Restart | FaultKind::DiskFull);
+        let breaks = f.kind.breaks_connections();
         if breaks {
             shared.breaks.fetch_add(1, Ordering::SeqCst);
         }
-        let record = inject(adapter, f, &stopping);
+        let at = Instant::now();
+        let outage = shared
+            .outages
+            .open(UserClock::stamp(start, at), f.kind.takes_engine_away());
+        let record = inject(adapter, f, Some(secs(at)), &over);
+        shared.outages.back(outage, UserClock::stamp(start, Instant::now()));
         if breaks {
             shared.breaks.fetch_add(1, Ordering::SeqCst);
+        }
+        if record.error.is_some() {
+            shared.outages.cancel(outage);
+            outages.push(None);
+        } else {
+            outages.push(Some(outage));
         }
         if let Ok(mut all) = shared.faults.lock() {
             all.push(record);
         }
     }
+    // The rest came due after the users' time (or never will within it).
+    let stopped = secs(Instant::now());
+    rows.extend(timed.map(|f| skip_row(f, stopped)));
+    if let Ok(mut all) = shared.faults.lock() {
+        outages.extend(rows.iter().map(|_| None));
+        all.extend(rows);
+    }
+    outages
+}
+
+/// The row of a timed fault not injected because the users' time was over at `over_s`.
+fn skip_row(f: &PlannedFault, over_s: f64) -> FaultRecord {
+    let due = f.at_ms.unwrap_or(0) as f64 / 1000.0;
+    let why = if signal::interrupted() {
+        format!("due at {due}s; the run was interrupted first")
+    } else {
+        format!("due at {due}s; the users' time was over at {over_s}s: nothing is injected after it")
+    };
+    FaultRecord::skipped(f, why)
 }
 
 /// Reads back every tracked key of each database and classifies the writes of `logs` (each
@@ -613,6 +653,8 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         max_stall_us: std::sync::atomic::AtomicU64::new(0),
         faults: std::sync::Mutex::new(Vec::new()),
         breaks: std::sync::atomic::AtomicU64::new(0),
+        outages: Default::default(),
+        users_over: AtomicBool::new(false),
     });
     let users_done = Arc::new(AtomicBool::new(false));
     let config = Arc::new(job.config.clone());
@@ -647,7 +689,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         pause_reason: None,
         paused_since: None,
         totals: (0, 0),
-        duration: config.duration(),
+        duration: config.users_deadline(),
         config: (*config).clone(),
         start: Instant::now(),
         workload: job.name.clone(),
@@ -758,6 +800,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     } else {
         None
     };
+    let mut outages: Vec<Option<usize>> = Vec::new();
     let (end, start, stuck) = match opened {
         Some(start) => {
             findings.users_started = SystemTime::now().checked_sub(start.elapsed());
@@ -784,20 +827,22 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             };
             // Faults on a thread of their own: a pause holds it, not the monitor.
             let timed: Vec<PlannedFault> = job.faults.iter().filter(|f| f.at_ms.is_some()).copied().collect();
+            let deadline = config.users_deadline().map(|d| start + d);
             let injector = (!timed.is_empty())
                 .then(|| {
                     let (adapter, shared) = (Arc::clone(&workload.adapter), Arc::clone(&shared));
                     std::thread::Builder::new()
                         .name("stress-faults".into())
-                        .spawn(move || run_faults(adapter.as_ref(), &timed, start, &shared))
+                        .spawn(move || run_faults(adapter.as_ref(), &timed, start, deadline, &shared))
                         .ok()
                 })
                 .flatten();
             let (end, stuck) = monitor.run(&rx, start);
+            // The users' time is over: no fault goes in after it, and a hold under way ends now.
+            shared.users_over.store(true, Ordering::SeqCst);
             if let Some(t) = injector {
-                // The run has stopped: a pause in progress ends now.
                 t.thread().unpark();
-                let _ = t.join();
+                outages = t.join().unwrap_or_default();
                 monitor.tell_faults();
             }
             users_done.store(true, Ordering::Relaxed);
@@ -927,6 +972,24 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         _ => {}
     }
     findings.faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
+    // Each outage as it stood when the users stopped: closed by an op that succeeded, or open.
+    for (record, outage) in findings.faults.iter_mut().zip(&outages) {
+        if let Some(i) = outage {
+            record.outage_ms = shared.outages.length_us(*i).map(|us| us / 1000);
+            record.outage_open = record.outage_ms.is_none();
+        }
+    }
+    // An outage is a stall: users waited on the engine and none got an answer.
+    let longest_outage_us = findings
+        .faults
+        .iter()
+        .filter_map(|f| f.outage_span(findings.duration.as_secs_f64()))
+        .map(|(from, to)| ((to - from) * 1e6) as u64)
+        .max()
+        .unwrap_or(0);
+    if let Some(c) = findings.collector.as_mut() {
+        c.max_stall_us = c.max_stall_us.max(longest_outage_us);
+    }
     findings.errors = shared.errors.take();
     findings.errors_seen = shared.errors.seen.load(Ordering::Relaxed);
 }
@@ -1010,6 +1073,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
             0.0
         },
         max_stall_s: round3(c.max_stall_us as f64 / 1e6),
+        unavailable_s: crate::fault::unavailable_s(&f.faults, f.duration.as_secs_f64()),
         scheduled_ops,
         delivered,
         retried_ops: f.users.iter().map(|u| u.summary.retried_ops).sum(),

@@ -360,6 +360,15 @@ impl Runner {
             .collect::<Result<Vec<_>, String>>()
             .map_err(ConfigError::Invalid)?;
         workload.adapter.check().map_err(ConfigError::Invalid)?;
+        if let Some((path, file)) = replay {
+            workload
+                .adapter
+                .check_recorded(&file.adapter_config)
+                .map_err(|message| ReplayError::Invalid {
+                    path: path.clone(),
+                    message,
+                })?;
+        }
         let faults = match replay {
             Some((_, file)) => file.faults.clone(),
             None => {
@@ -513,7 +522,26 @@ fn replay_plan(
     }
     file.config.validate().map_err(invalid)?;
     crate::validate::validate_plan(&file.config, &file.seed_plan()).map_err(invalid)?;
+    if let Some(id) = file.user_ops.keys().find(|id| !file.users.iter().any(|u| u.id == **id)) {
+        return Err(invalid(format!(
+            "its user_ops name user `{}`, which is not one of its users",
+            id.escape_debug()
+        )));
+    }
+    // A user ran no more ops than its limit: a count beyond it was not recorded by a run.
+    if let Some(limit) = file.config.ops_per_user
+        && let Some((id, n)) = file.user_ops.iter().find(|(_, n)| **n > limit)
+    {
+        return Err(invalid(format!(
+            "its user_ops give user `{}` {n} ops, more than its ops_per_user {limit}",
+            id.escape_debug()
+        )));
+    }
+    for f in &file.faults {
+        f.validate(file.config.duration()).map_err(invalid)?;
+    }
     let mut config = file.config.clone();
+    config.user_ops = file.user_ops.clone();
     // Parameters the workload declared since keep their defaults; one it no longer declares
     // cannot be repeated.
     config.params = Params::resolve(params, &file.config.params.to_pairs()).map_err(mismatch)?;

@@ -30,6 +30,88 @@ pub(crate) struct Shared {
     /// How many faults that break connections (kill, restart) began: a user whose connection
     /// is older than the last of them reconnects when it finds it broken.
     pub(crate) breaks: std::sync::atomic::AtomicU64,
+    /// The faults' outages: opened at each injection, closed by the first op that began after
+    /// it and succeeded.
+    pub(crate) outages: Outages,
+    /// Set when the users' time is over (they stopped, or the run is stopping): no fault is
+    /// injected after it, and a hold under way ends.
+    pub(crate) users_over: AtomicBool,
+}
+
+/// The outages of the faults injected so far, as stamps of the users' clock ([`UserClock`]).
+/// A user checks one atomic per op; only while an outage is open does a success take the lock.
+#[derive(Debug, Default)]
+pub(crate) struct Outages {
+    open: AtomicUsize,
+    spans: Mutex<Vec<Outage>>,
+}
+
+#[derive(Debug)]
+struct Outage {
+    /// The injection.
+    from: u64,
+    /// Only an op that began after this can end the outage: the fault's injection was over (a
+    /// killed engine restarted, a paused one resumed). Until then, `u64::MAX`.
+    after: u64,
+    /// The first such op's success.
+    until: Option<u64>,
+}
+
+impl Outages {
+    /// Opens an outage at `from` (a stamp); its index. An op that began after `from` and
+    /// succeeded ends it — or, for a fault that takes the engine away (`away`), only one that
+    /// began once the injection was over ([`back`](Self::back)): an op that slipped in before
+    /// the engine went down says nothing of when it came back.
+    pub(crate) fn open(&self, from: u64, away: bool) -> usize {
+        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        spans.push(Outage {
+            from,
+            after: if away { u64::MAX } else { from },
+            until: None,
+        });
+        self.open.fetch_add(1, Ordering::SeqCst);
+        spans.len() - 1
+    }
+
+    /// The injection of outage `i` was over at `at` (a stamp).
+    pub(crate) fn back(&self, i: usize, at: u64) {
+        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(o) = spans.get_mut(i) {
+            o.after = o.after.min(at);
+        }
+    }
+
+    /// An op that began at `began` succeeded at `done`: every outage it can end is over.
+    #[inline]
+    pub(crate) fn succeeded(&self, began: u64, done: u64) {
+        if self.open.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        for o in spans.iter_mut() {
+            if o.until.is_none() && o.after < began {
+                o.until = Some(done);
+                self.open.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Drops outage `i` (its fault was never injected): nothing was out.
+    pub(crate) fn cancel(&self, i: usize) {
+        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(o) = spans.get_mut(i)
+            && o.until.is_none()
+        {
+            o.until = Some(o.from);
+            self.open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Outage `i`: its length in µs, `None` while it is open.
+    pub(crate) fn length_us(&self, i: usize) -> Option<u64> {
+        let spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        spans.get(i).and_then(|o| Some(o.until?.saturating_sub(o.from)))
+    }
 }
 
 /// When a user's op started (0: no op in flight) and when its last op completed, µs from

@@ -79,7 +79,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         ops: 0,
         failed: 0,
         substituted: 0,
-        op_digest: OpDigest::new().hex(),
+        op_digest: OpDigest::new(job.seed.seed).hex(),
         scheduled_ops: None,
         retries: 0,
         retried_ops: 0,
@@ -135,9 +135,9 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
     let disk_budget = job.config.max_disk_mb.map(|mb| mb * 1_048_576);
     let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
     let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
-    let deadline = job.config.duration().map(|d| start + d);
-    let limit = job.config.ops_per_user;
-    let mut digest = OpDigest::new();
+    let deadline = job.config.users_deadline().map(|d| start + d);
+    let limit = job.config.op_limit(&job.seed.id);
+    let mut digest = OpDigest::new(job.seed.seed);
     // What the user recorded in the current interval, by class op index; handed over whole when
     // an op completes in a later interval, and at the end.
     let mut batch = Batch::default();
@@ -223,14 +223,13 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             let result = panic::catch(|| (op.f)(&mut user));
             // Tracked writes the try did not acknowledge: refused, or open when its error
             // leaves the commit open (or it panicked).
-            user.writes.settle(
-                writes_from,
-                match &result {
-                    Ok(Ok(_)) => WriteState::Failed,
-                    Ok(Err(e)) if !adapter.is_indeterminate(e) => WriteState::Failed,
-                    _ => WriteState::Indeterminate,
-                },
-            );
+            let state = match &result {
+                Ok(Ok(_)) => WriteState::Failed,
+                Ok(Err(e)) if !adapter.is_indeterminate(e) => WriteState::Failed,
+                _ => WriteState::Indeterminate,
+            };
+            user.writes.settle(writes_from, state);
+            user.ledger.settle(state == WriteState::Indeterminate);
             match (&result, &rng_at) {
                 (Ok(Err(e)), Some(rng))
                     if user.attempt < max_tries && !signal.is_stopped() && adapter.is_retryable(e) =>
@@ -247,8 +246,6 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         }
         let t1 = Instant::now();
         let since1 = t1.saturating_duration_since(start);
-        clock.last_done.store(UserClock::stamp_since(since1), Ordering::Relaxed);
-        clock.busy_since.store(0, Ordering::Relaxed);
         let untimed = user.untimed;
         user.ops_done += 1;
         clock.ops.store(user.ops_done, Ordering::Relaxed);
@@ -270,6 +267,16 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         let breaks = shared.breaks.load(Ordering::SeqCst);
         let interrupted = matches!(&result, Ok(Err(e)) if adapter.is_indeterminate(e))
             && (breaks > connected_after || breaks % 2 == 1);
+        // An op a fault interrupted did not complete: the user still waits on the engine (to
+        // connect again), and a stall goes on until it gets an answer.
+        if !interrupted {
+            let done = UserClock::stamp_since(since1);
+            clock.last_done.store(done, Ordering::Relaxed);
+            clock.busy_since.store(0, Ordering::Relaxed);
+            if matches!(result, Ok(Ok(_))) {
+                shared.outages.succeeded(UserClock::stamp_since(since0), done);
+            }
+        }
         let ok = match result {
             _ if interrupted => false,
             Ok(Ok(outcome)) => {
@@ -325,7 +332,9 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             break;
         }
         if interrupted {
-            match reconnect(&job, class, &mut user) {
+            let reconnected = reconnect(&job, class, &mut user);
+            clock.busy_since.store(0, Ordering::Relaxed);
+            match reconnected {
                 Some(breaks) => connected_after = breaks,
                 None => break,
             }
@@ -338,6 +347,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         }
     }
     set_active(false);
+    clock.busy_since.store(0, Ordering::Relaxed);
     flush(&job.tx, &mut batch, &mut parts, op_ids);
     summary.op_digest = digest.hex();
     // What the schedule made due while this user ran: up to the deadline, or to its stop.

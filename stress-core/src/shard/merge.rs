@@ -569,6 +569,7 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
             0.0
         },
         max_stall_s: shards.iter().map(|s| s.summary.max_stall_s).fold(0.0, f64::max),
+        unavailable_s: 0.0,
         scheduled_ops,
         delivered,
         retried_ops: sum(|s| s.retried_ops),
@@ -611,7 +612,8 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
             .zip(&offsets)
             .flat_map(|(s, off)| {
                 s.summary.faults.iter().map(move |f| crate::fault::FaultRecord {
-                    at_s: f.at_s.map(|a| a + *off as f64),
+                    at_s: f.at_s.map(|a| round3(a + *off as f64)),
+                    due_s: f.due_s.map(|a| round3(a + *off as f64)),
                     target: format!("shard {}: {}", s.manifest.index, f.target),
                     ..f.clone()
                 })
@@ -619,6 +621,8 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
             .collect(),
     };
 
+    let mut summary = summary;
+    summary.unavailable_s = crate::fault::unavailable_s(&summary.faults, secs);
     // The merged interval log: every op's histogram per second, from the first shard's start.
     let names: Vec<String> = summary.ops.keys().cloned().collect();
     let mut log = HistogramLog::new(&names);
