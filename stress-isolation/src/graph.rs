@@ -393,10 +393,10 @@ impl<'g> Searcher<'g> {
                     break;
                 }
             }
-            if let Some(c) = self.bfs(s, id, spec)? {
-                if best.as_ref().is_none_or(|b| c.len() < b.len()) {
-                    best = Some(c);
-                }
+            if let Some(c) = self.bfs(s, id, spec)?
+                && best.as_ref().is_none_or(|b| c.len() < b.len())
+            {
+                best = Some(c);
             }
         }
         Ok(best)

@@ -189,11 +189,11 @@ impl<'h> ListAppend<'h> {
                     edges.push(w[0], w[1], WW);
                 }
             }
-            if let Some(&last) = order.writers.last() {
-                if self.committed(last) {
-                    for &u in &order.unobserved {
-                        edges.push(last, u, WW);
-                    }
+            if let Some(&last) = order.writers.last()
+                && self.committed(last)
+            {
+                for &u in &order.unobserved {
+                    edges.push(last, u, WW);
                 }
             }
         }
@@ -332,16 +332,16 @@ impl<'h> ListAppend<'h> {
     fn g1a(&self, findings: &mut Findings<'h>, i: u32, key: Key, l: &[Value]) {
         let history = self.history;
         for e in l {
-            if let Some(r) = self.appends.get(&(key, *e)) {
-                if history[r.txn as usize].outcome == Outcome::Fail {
-                    findings.add(Anomaly::G1a, &[i, r.txn], || {
-                        format!(
-                            "T0 read key {key} as {} and saw {e}, which T1 appended, but T1 failed (aborted)",
-                            render_list(l)
-                        )
-                    });
-                    return;
-                }
+            if let Some(r) = self.appends.get(&(key, *e))
+                && history[r.txn as usize].outcome == Outcome::Fail
+            {
+                findings.add(Anomaly::G1a, &[i, r.txn], || {
+                    format!(
+                        "T0 read key {key} as {} and saw {e}, which T1 appended, but T1 failed (aborted)",
+                        render_list(l)
+                    )
+                });
+                return;
             }
         }
     }
@@ -419,10 +419,10 @@ impl Explainer for ListAppend<'_> {
                 else {
                     continue;
                 };
-                if let Some(e) = l.last() {
-                    if self.appends.get(&(*key, *e)).is_some_and(|r| r.txn == a) {
-                        return format!("{bn} read key {key} and saw {e} last, which {an} appended (wr)");
-                    }
+                if let Some(e) = l.last()
+                    && self.appends.get(&(*key, *e)).is_some_and(|r| r.txn == a)
+                {
+                    return format!("{bn} read key {key} and saw {e} last, which {an} appended (wr)");
                 }
             }
         }

@@ -29,8 +29,11 @@ pub(crate) struct RwRegister<'h> {
     writers: FxMap<(Key, Value), (u32, bool)>,
 }
 
+/// External reads (`None`: nil) and external writes of one transaction.
+type Externals = (Vec<(Key, Option<Value>)>, Vec<(Key, Value)>);
+
 /// A transaction's external reads and writes.
-fn externals(t: &Txn) -> (Vec<(Key, Option<Value>)>, Vec<(Key, Value)>) {
+fn externals(t: &Txn) -> Externals {
     let mut reads = Vec::new();
     let mut writes: Vec<(Key, Value)> = Vec::new();
     for (j, m) in t.mops.iter().enumerate() {
@@ -83,10 +86,10 @@ pub(crate) fn analyze<'h>(history: &'h [Txn], findings: &mut Findings<'h>, edges
                 None => nil_readers.entry(k).or_default().push(i),
                 Some(v) => {
                     readers.entry((k, v)).or_default().push(i);
-                    if let Some(&(w, true)) = rw.writers.get(&(k, v)) {
-                        if rw.committed(w) {
-                            edges.push(w, i, WR);
-                        }
+                    if let Some(&(w, true)) = rw.writers.get(&(k, v))
+                        && rw.committed(w)
+                    {
+                        edges.push(w, i, WR);
                     }
                     if let Some(&(_, v2)) = writes.iter().find(|w| w.0 == k) {
                         wfr.entry(k).or_default().push((v, v2));
@@ -112,10 +115,10 @@ pub(crate) fn analyze<'h>(history: &'h [Txn], findings: &mut Findings<'h>, edges
             let Some(&(w2, _)) = rw.writers.get(&(*k, v2)) else {
                 continue;
             };
-            if let Some(&(w1, true)) = rw.writers.get(&(*k, v1)) {
-                if rw.committed(w1) {
-                    edges.push(w1, w2, WW);
-                }
+            if let Some(&(w1, true)) = rw.writers.get(&(*k, v1))
+                && rw.committed(w1)
+            {
+                edges.push(w1, w2, WW);
             }
             for &r in readers.get(&(*k, v1)).map(Vec::as_slice).unwrap_or(&[]) {
                 edges.push(r, w2, RW);

@@ -40,7 +40,7 @@ pub fn serial_list_append(n: usize, processes: u32, keys: u64, step: u64, seed: 
         let commit = 10 * i as u64 + 1000;
         let process = (i as u32) % processes;
         let base = i as u64 / step;
-        if i as u64 % step == 0 && base > 0 {
+        if (i as u64).is_multiple_of(step) && base > 0 {
             lists.remove(&(base - 1));
             next_value.remove(&(base - 1));
         }
