@@ -237,19 +237,19 @@ impl<'h> ListAppend<'h> {
                 continue;
             }
             let i = i as u32;
-            for (j, mop) in t.mops.iter().enumerate() {
+            for mop in &t.mops {
                 if let Mop::Read {
                     key,
                     value: ReadValue::List(l),
                 } = mop
                 {
-                    self.read(findings, edges, i, j, *key, l);
+                    self.read(findings, edges, i, *key, l);
                 }
             }
         }
     }
 
-    fn read(&mut self, findings: &mut Findings<'h>, edges: &mut Edges, i: u32, j: usize, key: Key, l: &[Value]) {
+    fn read(&mut self, findings: &mut Findings<'h>, edges: &mut Edges, i: u32, key: Key, l: &[Value]) {
         let history = self.history;
         let ok = history[i as usize].outcome == Outcome::Ok;
         let order = self.keys.get_mut(&key).expect("every read key has an order");
@@ -306,7 +306,6 @@ impl<'h> ListAppend<'h> {
                 )
             });
         }
-        let _ = j;
         if self.committed(rec.txn) {
             edges.push(rec.txn, i, WR);
         }

@@ -108,7 +108,7 @@ pub(crate) fn analyze<'h>(history: &'h [Txn], findings: &mut Findings<'h>, edges
         }
     }
     for (k, pairs) in &wfr {
-        if cyclic(history, *k, pairs, findings) {
+        if cyclic(*k, pairs, findings) {
             continue;
         }
         for &(v1, v2) in pairs {
@@ -129,7 +129,7 @@ pub(crate) fn analyze<'h>(history: &'h [Txn], findings: &mut Findings<'h>, edges
 }
 
 /// Reports `cyclic-versions` if the writes-follow-reads order of `key` has a cycle.
-fn cyclic(history: &[Txn], key: Key, pairs: &[(Value, Value)], findings: &mut Findings<'_>) -> bool {
+fn cyclic(key: Key, pairs: &[(Value, Value)], findings: &mut Findings<'_>) -> bool {
     let mut ids: FxMap<Value, u32> = FxMap::default();
     let mut values = Vec::new();
     let mut edges = Edges::default();
@@ -148,7 +148,6 @@ fn cyclic(history: &[Txn], key: Key, pairs: &[(Value, Value)], findings: &mut Fi
     for scc in &sccs {
         let mut vs: Vec<Value> = scc.iter().map(|&i| values[i as usize]).collect();
         vs.sort_unstable();
-        let _ = history;
         findings.add(Anomaly::CyclicVersions, &[], || {
             format!(
                 "key {key}: versions {vs:?} each follow another by writes-follow-reads: the version order is cyclic"
@@ -265,7 +264,7 @@ fn internal(t: &Txn, i: u32, findings: &mut Findings<'_>) {
 
 impl Explainer for RwRegister<'_> {
     fn explain(&self, a: u32, b: u32, kind: u8, an: &str, bn: &str) -> String {
-        let (a_reads, a_writes) = externals(&self.history[a as usize]);
+        let (a_reads, _) = externals(&self.history[a as usize]);
         let (b_reads, b_writes) = externals(&self.history[b as usize]);
         let wrote = |k: Key, v: Value, t: u32| self.writers.get(&(k, v)).is_some_and(|w| w.0 == t);
         match kind {
@@ -306,7 +305,6 @@ impl Explainer for RwRegister<'_> {
             }
             _ => {}
         }
-        let _ = a_writes;
         format!("{an} precedes {bn} ({})", graph::kind_name(kind))
     }
 }
