@@ -35,6 +35,7 @@ pub mod error;
 pub mod fault;
 mod harness;
 pub mod host;
+pub mod isolation;
 pub mod keys;
 pub mod ledger;
 pub mod lifeline;
@@ -89,7 +90,7 @@ pub mod prelude {
     pub use crate::params::Params;
     pub use crate::run::{RunReport, Runner};
     pub use crate::seed::StressRng;
-    pub use crate::sql::{ColumnType, Row, SqlConn, TableDef, Value};
+    pub use crate::sql::{ColumnType, Isolation, Row, SqlConn, TableDef, Value};
     pub use crate::stress_workload;
     pub use crate::user::User;
     pub use crate::workload::{OpKind, UserClass, Workload};

@@ -248,8 +248,87 @@ impl fmt::Display for Value {
 /// A row of values.
 pub type Row = Vec<Value>;
 
+/// The isolation level a transaction asks the engine for ([`SqlConn::in_transaction`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Each statement sees what was committed before it began.
+    ReadCommitted,
+    /// The transaction sees one snapshot (PostgreSQL: snapshot isolation).
+    RepeatableRead,
+    /// As if the transactions ran one at a time.
+    Serializable,
+}
+
+impl Isolation {
+    /// Every level, as parameters name them.
+    pub const ALL: [Isolation; 3] = [Self::ReadCommitted, Self::RepeatableRead, Self::Serializable];
+
+    /// Its name: `read_committed`, `repeatable_read`, `serializable`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ReadCommitted => "read_committed",
+            Self::RepeatableRead => "repeatable_read",
+            Self::Serializable => "serializable",
+        }
+    }
+}
+
+impl fmt::Display for Isolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        Self::ALL.into_iter().find(|l| l.name() == s).ok_or_else(|| {
+            format!("isolation `{s}` is not a level: give read_committed, repeatable_read or serializable")
+        })
+    }
+}
+
 /// The SQL operations a workload uses, implemented by each adapter's connection.
 pub trait SqlConn {
+    /// The statement that begins a transaction at `isolation` on this engine, or an error naming
+    /// the levels it offers. The default is PostgreSQL's (`BEGIN ISOLATION LEVEL …`).
+    fn begin_sql(&self, isolation: Isolation) -> Result<&'static str, OpError> {
+        Ok(match isolation {
+            Isolation::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED",
+            Isolation::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            Isolation::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+        })
+    }
+
+    /// Runs `f` in one transaction at `isolation`: begins it, commits it when `f` returns `Ok`,
+    /// rolls it back when `f` fails (and returns `f`'s error). An error of the commit itself —
+    /// a serialization failure, say — is returned as the transaction's: it did not commit, or
+    /// (a broken connection: the adapter's `is_indeterminate`) it is not known whether it did.
+    fn in_transaction<T>(
+        &mut self,
+        isolation: Isolation,
+        f: impl FnOnce(&mut Self) -> Result<T, OpError>,
+    ) -> Result<T, OpError>
+    where
+        Self: Sized,
+    {
+        let begin = self.begin_sql(isolation)?;
+        self.batch(begin)?;
+        match f(self) {
+            Ok(v) => {
+                self.batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     /// Runs a statement; returns the rows it affected.
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, OpError>;
 

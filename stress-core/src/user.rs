@@ -39,7 +39,17 @@ pub struct User<A: Adapter> {
     pub(crate) states: Vec<Box<dyn Any + Send>>,
     /// The writes it tracks for the acknowledged-write checker.
     pub(crate) writes: crate::durability::WriteLog,
+    /// The run's history of transactions, when the workload checks isolation.
+    pub(crate) history: Option<Arc<crate::isolation::HistorySink>>,
+    /// The transaction the current try recorded ([`User::record_txn`]): invoked at, its
+    /// micro-operations, and its outcome when the op said it (else decided when the try ends).
+    pub(crate) txn: Option<PendingTxn>,
+    /// The engine: what its errors mean.
+    pub(crate) adapter: Arc<A>,
 }
+
+/// A transaction recorded by the current try: invoked at, micro-operations, outcome if known.
+pub(crate) type PendingTxn = (u64, Vec<crate::isolation::Mop>, Option<crate::isolation::Outcome>);
 
 impl<A: Adapter> fmt::Debug for User<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,6 +104,45 @@ impl<A: Adapter> User<A> {
     /// ignored.
     pub fn acknowledge_write(&mut self, key: i64) {
         self.writes.acknowledge(key);
+    }
+
+    /// Now, in µs on the clock of the run's transaction history: take it just before a
+    /// transaction begins, and give it to [`record_txn`](Self::record_txn).
+    pub fn txn_clock(&self) -> u64 {
+        self.history.as_ref().map_or(0, |h| h.now_us())
+    }
+
+    /// Records the transaction the current op ran, for the isolation checker
+    /// ([`Workload::isolation`](crate::Workload::isolation)): when it was invoked
+    /// ([`txn_clock`](Self::txn_clock)) and its micro-operations, reads with what they returned.
+    /// Its outcome is the framework's to decide when the op returns, as for tracked writes:
+    /// committed when the op returns `Ok`, aborted when it fails with the engine's own error,
+    /// indeterminate when the error leaves the commit open. One transaction per try of an op;
+    /// without `Workload::isolation` nothing is kept.
+    pub fn record_txn(&mut self, invoked_us: u64, mops: Vec<crate::isolation::Mop>) {
+        if self.history.is_some() {
+            self.txn = Some((invoked_us, mops, None));
+        }
+    }
+
+    /// Records a transaction the engine aborted on its own (a serialization failure, a
+    /// deadlock: [`is_retryable`](Self::is_retryable)) while the op goes on to return `Ok`: a
+    /// refusal is one of the answers an isolation test expects, not an error of the op.
+    pub fn record_aborted_txn(&mut self, invoked_us: u64, mops: Vec<crate::isolation::Mop>) {
+        if self.history.is_some() {
+            self.txn = Some((invoked_us, mops, Some(crate::isolation::Outcome::Fail)));
+        }
+    }
+
+    /// Whether the engine refused with `e` in a way a retry can succeed after (a serialization
+    /// failure, a deadlock, SQLite's busy): the adapter's [`Adapter::is_retryable`].
+    pub fn is_retryable(&self, e: &OpError) -> bool {
+        self.adapter.is_retryable(e)
+    }
+
+    /// The user's index in the run's plan (its transactions' `process` in the history).
+    pub fn plan_index(&self) -> u32 {
+        self.writes.user()
     }
 
     /// A batch size drawn from the configured range (`STRESS_BATCH_MIN..=STRESS_BATCH_MAX`).

@@ -103,6 +103,20 @@ pub enum FailureKind {
         /// Databases whose keys could not be read back.
         errors: Vec<String>,
     },
+    /// The isolation checker found anomalies the expected model forbids in the transactions'
+    /// history (or could not finish judging it).
+    Isolation {
+        /// The model the workload expects.
+        model: String,
+        /// Each forbidden anomaly found, with its count.
+        forbidden: std::collections::BTreeMap<String, u64>,
+        /// Ways the workload broke its kit's rules (not the engine's).
+        history_errors: Vec<String>,
+        /// Why the check could not finish.
+        incomplete: Option<String>,
+        /// The first forbidden anomaly's witness, step by step.
+        first_witness: Option<String>,
+    },
     /// The verify step failed.
     Verify {
         /// One error per failing database.
@@ -208,6 +222,32 @@ fn message(kind: &FailureKind) -> String {
             }
             parts.extend(errors.iter().cloned());
             format!("durability check failed: {}", parts.join("; "))
+        }
+        FailureKind::Isolation {
+            model,
+            forbidden,
+            history_errors,
+            incomplete,
+            first_witness,
+        } => {
+            let mut parts: Vec<String> = Vec::new();
+            if !forbidden.is_empty() {
+                let found: Vec<String> = forbidden.iter().map(|(a, n)| format!("{a} ×{n}")).collect();
+                parts.push(format!("{} ({model} forbids them)", found.join(", ")));
+            }
+            if let Some(w) = first_witness {
+                parts.push(format!("witness: {w}"));
+            }
+            if !history_errors.is_empty() {
+                parts.push(format!(
+                    "the workload broke its kit's rules: {}",
+                    history_errors.join("; ")
+                ));
+            }
+            if let Some(why) = incomplete {
+                parts.push(format!("not fully checked: {why}"));
+            }
+            format!("isolation check failed: {}", parts.join("; "))
         }
         FailureKind::Verify { errors } => format!("verify step failed: {}", errors.join("; ")),
         FailureKind::ErrorRate {

@@ -169,6 +169,7 @@ pub struct Workload<A: Adapter> {
     pub(crate) classes: Vec<UserClass<A>>,
     pub(crate) verify: Option<VerifyFn<A>>,
     pub(crate) durability: Option<DurabilityFn<A>>,
+    pub(crate) isolation: Option<crate::isolation::Expectation>,
     pub(crate) think_ms: Option<(u64, u64)>,
     pub(crate) batch: Option<(u64, u64)>,
     pub(crate) databases: Option<usize>,
@@ -199,6 +200,7 @@ impl<A: Adapter> Workload<A> {
             classes: Vec::new(),
             verify: None,
             durability: None,
+            isolation: None,
             think_ms: None,
             batch: None,
             databases: None,
@@ -292,6 +294,34 @@ impl<A: Adapter> Workload<A> {
         F: Fn(&mut A::Conn, &mut dyn FnMut(i64)) -> Result<(), OpError> + Send + Sync + 'static,
     {
         self.durability = Some(Box::new(f));
+        self
+    }
+
+    /// Checks the engine's answers: every transaction the ops record ([`User::record_txn`],
+    /// or the kits [`crate::isolation::append_txn`] and [`crate::isolation::register_txn`]) goes
+    /// into the run's history, and after the users stop the history is checked against `model`
+    /// (an Elle-class checker: see [`crate::isolation`]). An anomaly `model` forbids fails the
+    /// run (exit 1) with a witness; one it allows is reported. Declares the kits' parameters:
+    /// `isolation` (the level the kits ask the engine for, `serializable` by default), `keys`
+    /// (8), `txn_len` (4), `read_share` (0.5) and `key_rotation` (100).
+    pub fn isolation(mut self, model: crate::isolation::Model, kind: crate::isolation::Kind) -> Self {
+        self.isolation = Some(crate::isolation::Expectation { model, kind });
+        let declared = |w: &Self, n: &str| w.params.iter().any(|p| p.name == n);
+        if !declared(&self, "isolation") {
+            self = self.param_choice(
+                "isolation",
+                "serializable",
+                &["serializable", "repeatable_read", "read_committed"],
+            );
+        }
+        for (name, default) in [("keys", 8u64), ("txn_len", 4), ("key_rotation", 100)] {
+            if !declared(&self, name) {
+                self = self.param(name, default);
+            }
+        }
+        if !declared(&self, "read_share") {
+            self = self.param("read_share", 0.5);
+        }
         self
     }
 

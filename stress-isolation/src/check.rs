@@ -51,6 +51,9 @@ impl Default for Options {
 pub struct Report {
     /// The model checked against.
     pub model: Model,
+    /// The workload's data model.
+    #[serde(default)]
+    pub kind: Kind,
     /// Transactions in the history.
     pub txns: u64,
     /// Of which committed.
@@ -213,6 +216,7 @@ fn report(history: &[Txn], opts: &Options, findings: Findings<'_>, incomplete: O
         ));
     }
     Report {
+        kind: opts.kind,
         model: opts.model,
         txns: history.len() as u64,
         ok: count(Outcome::Ok),

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, Params, Transaction, TransactionBehavior};
 use stress_core::OpError;
-use stress_core::sql::{Row, SqlConn, TableDef, Value, dollar_to_question};
+use stress_core::sql::{Isolation, Row, SqlConn, TableDef, Value, dollar_to_question};
 
 use crate::host::HostConn;
 
@@ -173,6 +173,19 @@ impl SqliteConn {
 }
 
 impl SqlConn for SqliteConn {
+    /// SQLite runs every transaction serializable: `BEGIN IMMEDIATE` takes the write lock at
+    /// once (waiting up to the busy timeout), so a transaction that reads and then writes cannot
+    /// fail to upgrade its lock halfway.
+    fn begin_sql(&self, isolation: Isolation) -> Result<&'static str, OpError> {
+        match isolation {
+            Isolation::Serializable => Ok("BEGIN IMMEDIATE"),
+            other => Err(OpError::msg(format!(
+                "SQLite runs every transaction serializable: isolation {other} is not one it offers (give \
+                 serializable)"
+            ))),
+        }
+    }
+
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, OpError> {
         let conn = match &mut self.inner {
             Inner::Local(c) => c,

@@ -157,6 +157,10 @@ pub struct Summary {
     /// unexpected, recovered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub durability: Option<crate::durability::Durability>,
+    /// The isolation checker's verdict (`Workload::isolation`): the model, the transactions,
+    /// every anomaly found with its count, witnesses, and which anomalies the model forbids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::isolation::Report>,
 }
 
 /// The shards of a sharded run: in a shard's own summary, which one it is; in a merged run,
@@ -299,6 +303,23 @@ impl Summary {
                 first_lost: d.first_lost.clone(),
                 first_unexpected: d.first_unexpected.clone(),
                 errors: d.errors.clone(),
+            }));
+        }
+        if let Some(r) = self.isolation.as_ref().filter(|r| !r.valid()) {
+            failures.push(Failure::new(FailureKind::Isolation {
+                model: r.model.name().to_owned(),
+                forbidden: r
+                    .forbidden
+                    .iter()
+                    .map(|a| (a.clone(), r.anomalies.get(a).copied().unwrap_or(0)))
+                    .collect(),
+                history_errors: r.history_errors.clone(),
+                incomplete: r.incomplete.clone(),
+                first_witness: r
+                    .witnesses
+                    .iter()
+                    .find(|w| r.forbidden.contains(&w.anomaly))
+                    .map(|w| w.steps.join("; ")),
             }));
         }
         if self.verify.ran && !self.verify.passed {

@@ -75,6 +75,10 @@ struct Findings {
     faults: Vec<FaultRecord>,
     /// The acknowledged-write checker's verdict, when the workload tracks writes.
     durability: Option<crate::durability::Durability>,
+    /// The run's transaction history, when the workload checks isolation.
+    history: Option<Arc<crate::isolation::HistorySink>>,
+    /// The isolation checker's verdict on it.
+    isolation: Option<crate::isolation::Report>,
     op_names: Vec<String>,
     /// A phase that failed: (reason, message).
     stop: Option<(StopReason, String)>,
@@ -278,6 +282,7 @@ fn shard_manifest<A: Adapter>(
         service_seconds: BTreeMap::new(),
         untimed: BTreeMap::new(),
         phases: BTreeMap::new(),
+        isolation: job.workload.isolation,
     };
     if let Some(c) = &f.collector {
         m.lag_sum_us = c.schedule.lag_sum_us;
@@ -415,6 +420,7 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             findings.users.iter().map(|u| (u.summary.db, &u.writes)).collect();
         findings.durability = Some(check_durability(job, &logs));
     }
+    check_isolation(job, findings);
     // The shards of a run on a shared engine leave the verify step to its own step, after the
     // merge: their ledgers go to ledger.json.
     if shares_engine(job) {
@@ -523,6 +529,30 @@ fn skip_row(f: &PlannedFault, over_s: f64) -> FaultRecord {
         format!("due at {due}s; the users' time was over at {over_s}s: nothing is injected after it")
     };
     FaultRecord::skipped(f, why)
+}
+
+/// The isolation checker, on the history the users recorded. A shard's history is part of the
+/// run's (its reads see other shards' writes): it is checked after the merge, not alone.
+fn check_isolation<A: Adapter>(job: &Job<'_, A>, findings: &mut Findings) {
+    let (Some(expect), Some(history)) = (job.workload.isolation, findings.history.as_ref()) else {
+        return;
+    };
+    if job.config.shard.is_some() {
+        findings.warnings.push(
+            "a shard's transactions are checked with the other shards' after the merge (cargo stress check \
+             MERGED)"
+                .into(),
+        );
+        return;
+    }
+    match history.finish() {
+        Ok(txns) => findings.isolation = Some(crate::isolation::check(&txns, expect.model, expect.kind)),
+        Err(e) => {
+            let mut report = crate::isolation::check(&[], expect.model, expect.kind);
+            report.incomplete = Some(format!("the history could not be kept: {e}"));
+            findings.isolation = Some(report);
+        }
+    }
 }
 
 /// Reads back every tracked key of each database and classifies the writes of `logs` (each
@@ -658,6 +688,12 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     });
     let users_done = Arc::new(AtomicBool::new(false));
     let config = Arc::new(job.config.clone());
+    if workload.isolation.is_some() {
+        match crate::isolation::HistorySink::new(job.out_dir) {
+            Ok(sink) => findings.history = Some(Arc::new(sink)),
+            Err(e) => findings.warnings.push(format!("transactions are not checked: {e}")),
+        }
+    }
     let mut sources: Vec<Box<dyn MetricsSource>> = vec![Box::new(ProcessMetrics::new())];
     let keep_service_seconds = job.config.shard.is_some();
     sources.extend(workload.adapter.metrics_sources());
@@ -766,6 +802,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             config: config.clone(),
             shared: Arc::clone(&shared),
             tx: tx.clone(),
+            history: findings.history.clone(),
         };
         let spawned = std::thread::Builder::new()
             .name(format!("stress-user-{}", user.id))
@@ -1097,6 +1134,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         shards: None,
         faults: f.faults.clone(),
         durability: f.durability.clone(),
+        isolation: f.isolation.clone(),
     };
     // A shard's figures are a part of the run's: its thresholds are judged on the merged run.
     let thresholds = if job.config.shard.is_some() {

@@ -45,6 +45,8 @@ pub(crate) struct UserJob<A: Adapter> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) tx: Sender<Batch>,
     pub(crate) pace: Pace,
+    /// The run's transaction history, when the workload checks isolation.
+    pub(crate) history: Option<Arc<crate::isolation::HistorySink>>,
 }
 
 /// A slot that starts more than this after its intended time counts as late.
@@ -103,6 +105,9 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             attempt: 1,
             states: Vec::new(),
             writes: crate::durability::WriteLog::new(job.plan_index),
+            history: job.history.clone(),
+            txn: None,
+            adapter: Arc::clone(&adapter),
         }),
         Ok(Err(e)) => Err(format!("cannot connect: {e}")),
         Err(p) => Err(format!("cannot connect: {p}")),
@@ -230,6 +235,14 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             };
             user.writes.settle(writes_from, state);
             user.ledger.settle(state == WriteState::Indeterminate);
+            if let (Some((invoked, mops, said)), Some(history)) = (user.txn.take(), &job.history) {
+                let outcome = said.unwrap_or(match (&result, state) {
+                    (Ok(Ok(_)), _) => crate::isolation::Outcome::Ok,
+                    (_, WriteState::Indeterminate) => crate::isolation::Outcome::Info,
+                    _ => crate::isolation::Outcome::Fail,
+                });
+                history.record(job.plan_index, invoked, mops, outcome);
+            }
             match (&result, &rng_at) {
                 (Ok(Err(e)), Some(rng))
                     if user.attempt < max_tries && !signal.is_stopped() && adapter.is_retryable(e) =>

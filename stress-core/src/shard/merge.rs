@@ -119,6 +119,10 @@ fn prepare(dirs: &[PathBuf], options: MergeOptions) -> Result<(Summary, Files), 
         ));
     }
     let mut merged = combine(&shards, &missing)?;
+    let history = merged_history(&shards)?;
+    if let Some((expect, txns, _)) = &history {
+        merged.summary.isolation = Some(crate::isolation::check(txns, expect.model, expect.kind));
+    }
     let config = &shards[0].replay.config;
     judge(&mut merged.summary, &config.thresholds, config.max_error_rate)?;
     let mut replay = shards[0].replay.clone();
@@ -130,14 +134,48 @@ fn prepare(dirs: &[PathBuf], options: MergeOptions) -> Result<(Summary, Files), 
     }
     let csv = report::timeseries_csv(&merged.summary.timeseries).into_bytes();
     // summary.json last: a directory holds a run once it has one.
-    let files = vec![
+    let mut files = Vec::new();
+    if let Some((_, _, bytes)) = history {
+        files.push((crate::isolation::HISTORY_FILE, bytes));
+    }
+    files.extend([
         ("replay.json", json(&replay)),
         ("ledger.json", json(&ledgers)),
         ("timeseries.csv", csv),
         ("histograms.hlog", std::mem::take(&mut merged.hlog)),
         ("summary.json", json(&merged.summary)),
-    ];
+    ]);
     Ok((merged.summary, files))
+}
+
+/// The shards' transaction histories as one, when the workload checks isolation: each shard's
+/// times moved onto the first shard's clock (by when its users started), and the file of it.
+type MergedHistory = (crate::isolation::Expectation, Vec<crate::isolation::Txn>, Vec<u8>);
+
+fn merged_history(shards: &[ShardRun]) -> Result<Option<MergedHistory>, String> {
+    let Some(expect) = shards.iter().find_map(|s| s.manifest.isolation) else {
+        return Ok(None);
+    };
+    let base = shards.iter().map(|s| s.manifest.users_started_ms).min().unwrap_or(0);
+    let mut all = Vec::new();
+    for s in shards {
+        let path = s.dir.join(crate::isolation::HISTORY_FILE);
+        let mut txns = crate::isolation::history::read(&path).map_err(|e| e.to_string())?;
+        let shift = s.manifest.users_started_ms.saturating_sub(base) * 1000;
+        for t in &mut txns {
+            t.invoke_us += shift;
+            t.complete_us += shift;
+        }
+        all.push(txns);
+    }
+    let all = crate::isolation::history::merge(all);
+    let mut w = crate::isolation::history::Writer::new(Vec::new());
+    for t in &all {
+        w.write(t)
+            .map_err(|e| format!("cannot write the merged history: {e}"))?;
+    }
+    w.flush().map_err(|e| format!("cannot write the merged history: {e}"))?;
+    Ok(Some((expect, all, w.into_inner())))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -598,6 +636,8 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
             missing: missing.to_vec(),
         }),
         // Each shard checked the writes of its own engine.
+        // Checked on the shards' histories joined (`merged_history`), after this.
+        isolation: None,
         durability: shards.iter().filter_map(|s| s.summary.durability.as_ref()).fold(
             None,
             |acc: Option<crate::durability::Durability>, d| {

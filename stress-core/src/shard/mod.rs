@@ -72,6 +72,10 @@ pub struct ShardManifest {
     /// Per phase: its durations.
     #[serde(default)]
     pub phases: BTreeMap<String, EncodedHistogram>,
+    /// What the workload expects of its transactions, when it checks isolation: the merge
+    /// joins the shards' `history.jsonl` and checks the whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::isolation::Expectation>,
 }
 
 impl ShardManifest {

@@ -1,0 +1,5 @@
+use isolation as _;
+
+fn main() -> std::process::ExitCode {
+    stress_core::main()
+}
