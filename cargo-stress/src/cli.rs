@@ -69,6 +69,30 @@ pub enum Command {
     /// histograms added exactly, every figure, threshold and the verdict recomputed.
     #[command(after_help = MERGE_EXIT_CODES)]
     Merge(MergeArgs),
+    /// Check the transaction history of a run again (history.jsonl, recorded by a workload
+    /// with Workload::isolation), against the model it expects or another: every anomaly with
+    /// its count, and a witness for each kind.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(CheckArgs),
+}
+
+const CHECK_EXIT_CODES: &str = "Exit codes:
+  0  no anomaly the model forbids
+  1  anomalies the model forbids, a history the workload broke the kit's rules in, or a check
+     that could not finish
+  2  usage error: no run, a run that recorded no transactions, a damaged history.jsonl (the
+     line is named), a model that does not exist";
+
+/// `cargo stress check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A run directory (or a directory whose `latest` is one, such as
+    /// target/stress/append_postgres); a merged sharded run too.
+    pub dir: PathBuf,
+    /// Check against this model instead of the one the workload expects: read-committed,
+    /// repeatable-read, snapshot-isolation, serializable or strict-serializable.
+    #[arg(long)]
+    pub model: Option<String>,
 }
 
 const MERGE_EXIT_CODES: &str = "Exit codes:

@@ -34,6 +34,7 @@ pub mod durability;
 pub mod error;
 pub mod fault;
 mod harness;
+pub mod history;
 pub mod host;
 pub mod isolation;
 pub mod keys;

@@ -425,6 +425,20 @@ pub fn replace_params(sql: &str, mut f: impl FnMut(usize) -> String) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn isolation_levels_parse_as_parameters_name_them() {
+        for l in Isolation::ALL {
+            assert_eq!(l.name().parse::<Isolation>(), Ok(l));
+        }
+        assert_eq!("Repeatable Read".parse::<Isolation>(), Ok(Isolation::RepeatableRead));
+        assert_eq!("read-committed".parse::<Isolation>(), Ok(Isolation::ReadCommitted));
+        let e = "snapshot".parse::<Isolation>().unwrap_err();
+        assert!(
+            e.contains("isolation `snapshot` is not a level") && e.contains("repeatable_read"),
+            "{e}"
+        );
+    }
+
     fn table() -> TableDef {
         TableDef::new("t")
             .column("id", ColumnType::Int)

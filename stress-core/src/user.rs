@@ -40,7 +40,7 @@ pub struct User<A: Adapter> {
     /// The writes it tracks for the acknowledged-write checker.
     pub(crate) writes: crate::durability::WriteLog,
     /// The run's history of transactions, when the workload checks isolation.
-    pub(crate) history: Option<Arc<crate::isolation::HistorySink>>,
+    pub(crate) history: Option<Arc<crate::history::HistorySink>>,
     /// The transaction the current try recorded ([`User::record_txn`]): invoked at, its
     /// micro-operations, and its outcome when the op said it (else decided when the try ends).
     pub(crate) txn: Option<PendingTxn>,
@@ -49,7 +49,7 @@ pub struct User<A: Adapter> {
 }
 
 /// A transaction recorded by the current try: invoked at, micro-operations, outcome if known.
-pub(crate) type PendingTxn = (u64, Vec<crate::isolation::Mop>, Option<crate::isolation::Outcome>);
+pub(crate) type PendingTxn = (u64, Vec<stress_isolation::Mop>, Option<stress_isolation::Outcome>);
 
 impl<A: Adapter> fmt::Debug for User<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,7 +119,7 @@ impl<A: Adapter> User<A> {
     /// committed when the op returns `Ok`, aborted when it fails with the engine's own error,
     /// indeterminate when the error leaves the commit open. One transaction per try of an op;
     /// without `Workload::isolation` nothing is kept.
-    pub fn record_txn(&mut self, invoked_us: u64, mops: Vec<crate::isolation::Mop>) {
+    pub fn record_txn(&mut self, invoked_us: u64, mops: Vec<stress_isolation::Mop>) {
         if self.history.is_some() {
             self.txn = Some((invoked_us, mops, None));
         }
@@ -128,9 +128,9 @@ impl<A: Adapter> User<A> {
     /// Records a transaction the engine aborted on its own (a serialization failure, a
     /// deadlock: [`is_retryable`](Self::is_retryable)) while the op goes on to return `Ok`: a
     /// refusal is one of the answers an isolation test expects, not an error of the op.
-    pub fn record_aborted_txn(&mut self, invoked_us: u64, mops: Vec<crate::isolation::Mop>) {
+    pub fn record_aborted_txn(&mut self, invoked_us: u64, mops: Vec<stress_isolation::Mop>) {
         if self.history.is_some() {
-            self.txn = Some((invoked_us, mops, Some(crate::isolation::Outcome::Fail)));
+            self.txn = Some((invoked_us, mops, Some(stress_isolation::Outcome::Fail)));
         }
     }
 

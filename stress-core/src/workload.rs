@@ -303,7 +303,7 @@ impl<A: Adapter> Workload<A> {
     /// (an Elle-class checker: see [`crate::isolation`]). An anomaly `model` forbids fails the
     /// run (exit 1) with a witness; one it allows is reported. Declares the kits' parameters:
     /// `isolation` (the level the kits ask the engine for, `serializable` by default), `keys`
-    /// (8), `txn_len` (4), `read_share` (0.5) and `key_rotation` (100).
+    /// (8), `txn_len` (4), `read_share` (0.5) and `key_rotation` (20).
     pub fn isolation(mut self, model: crate::isolation::Model, kind: crate::isolation::Kind) -> Self {
         self.isolation = Some(crate::isolation::Expectation { model, kind });
         let declared = |w: &Self, n: &str| w.params.iter().any(|p| p.name == n);
@@ -314,7 +314,7 @@ impl<A: Adapter> Workload<A> {
                 &["serializable", "repeatable_read", "read_committed"],
             );
         }
-        for (name, default) in [("keys", 8u64), ("txn_len", 4), ("key_rotation", 100)] {
+        for (name, default) in [("keys", 8u64), ("txn_len", 4), ("key_rotation", 20)] {
             if !declared(&self, name) {
                 self = self.param(name, default);
             }

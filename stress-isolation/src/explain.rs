@@ -65,9 +65,21 @@ pub(crate) fn render_read(value: &ReadValue) -> String {
     }
 }
 
+/// A list as `[1 2 3]`; a long one by its ends, `[1 2 … 40 more … 97 98 99]`, so that a witness
+/// stays a few lines (the history file has every element).
 pub(crate) fn render_list(l: &[u64]) -> String {
-    let items: Vec<String> = l.iter().map(u64::to_string).collect();
-    format!("[{}]", items.join(" "))
+    const HEAD: usize = 2;
+    const TAIL: usize = 3;
+    let show = |s: &[u64]| s.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+    if l.len() <= HEAD + TAIL + 2 {
+        return format!("[{}]", show(l));
+    }
+    format!(
+        "[{} … {} more … {}]",
+        show(&l[..HEAD]),
+        l.len() - HEAD - TAIL,
+        show(&l[l.len() - TAIL..])
+    )
 }
 
 /// Explains a data dependency between two transactions; each checker kind has its own.
@@ -127,5 +139,18 @@ pub(crate) fn plain_witness(history: &[Txn], anomaly: Anomaly, indices: &[u32], 
         txns: witness_txns(history, indices),
         steps: vec![step],
         edges: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_list;
+
+    #[test]
+    fn long_lists_are_told_by_their_ends() {
+        assert_eq!(render_list(&[]), "[]");
+        assert_eq!(render_list(&[1, 2, 3, 4, 5, 6, 7]), "[1 2 3 4 5 6 7]");
+        let long: Vec<u64> = (1..=50).collect();
+        assert_eq!(render_list(&long), "[1 2 … 45 more … 48 49 50]");
     }
 }

@@ -1,5 +1,6 @@
 //! One module per command; what they share is in [`crate::shared`].
 
+mod check;
 pub(crate) mod compare;
 mod list;
 mod merge;
@@ -21,5 +22,6 @@ pub(crate) fn dispatch(cli: Cli, command_line: &str) -> Result<(), CliError> {
         Command::Compare(a) => compare::compare(&a),
         Command::Report(a) => report::report(&a),
         Command::Merge(a) => merge::merge(&a),
+        Command::Check(a) => check::check(&a),
     }
 }

@@ -3,6 +3,9 @@
 //! controls that must fail); hosted SQLite killed again and again gives none either, its
 //! transactions cut by a kill recorded as indeterminate.
 
+#[path = "../../../tests/support/browser.rs"]
+mod browser;
+
 use std::time::Duration;
 
 use isolation::workload;
@@ -20,10 +23,18 @@ fn engine_host() {
 }
 
 fn run_postgres(kind: Kind, level: &str, secs: u64, dir: &std::path::Path) -> Summary {
+    // Registers do not grow: a few hot keys for the whole run give the most contention (and the
+    // rw-register inference the most reads to order versions by).
+    let (keys, rotation) = match kind {
+        Kind::ListAppend => (8, 20),
+        Kind::RwRegister => (4, 1_000_000),
+    };
     Runner::new("isolation_pg")
         .seed(11)
         .duration(Duration::from_secs(secs))
         .param("isolation", level)
+        .param("keys", keys)
+        .param("key_rotation", rotation)
         .output_dir(dir.join(level))
         .run(workload(
             Postgres::managed()
@@ -75,6 +86,15 @@ fn postgres_serializable_answers_with_no_anomaly_and_weaker_levels_are_caught() 
     // `cargo stress check` reads the same history back and finds the same.
     let again = iso::check_dir(&dir.path().join("repeatable_read"), None).unwrap();
     assert_eq!(again.anomalies, r.anomalies);
+    // The report shows it: the anomaly with its meaning, each witness drawn as its cycle.
+    let dom = browser::dump_dom(&dir.path().join("repeatable_read/report.html"));
+    assert!(
+        dom.contains("<h2>Isolation</h2>") && dom.contains("G2-item (forbidden)"),
+        "the section"
+    );
+    assert!(dom.contains("write skew"), "the anomaly's meaning");
+    let arrows = dom.matches(r#"class="edge""#).count();
+    assert!(arrows >= 2, "a witness drawn as a cycle of arrows: {arrows}");
 
     // Read committed: a transaction can see another's commit halfway through.
     let s = run_postgres(Kind::ListAppend, "read_committed", 8, dir.path());
@@ -97,7 +117,7 @@ fn postgres_rw_register_at_repeatable_read_shows_write_skew() {
     let r = s.isolation.as_ref().expect("checked");
     println!("register serializable: {} txns, {:?}", r.txns, r.anomalies);
     assert!(r.valid() && s.passed, "{r:?} {:?}", s.failures);
-    let s = run_postgres(Kind::RwRegister, "repeatable_read", 6, dir.path());
+    let s = run_postgres(Kind::RwRegister, "repeatable_read", 8, dir.path());
     let r = s.isolation.as_ref().expect("checked");
     println!("register repeatable_read: {} txns, {:?}", r.txns, r.anomalies);
     assert!(!r.forbidden.is_empty() && !s.passed, "{:?}", r.anomalies);

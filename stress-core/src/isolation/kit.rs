@@ -6,8 +6,8 @@
 //!   `read(k)` returns the whole list. A read shows the order of every append before it.
 //! - *rw-register*: `write(k, v)` sets the register at `k`; `read(k)` returns its value.
 //!
-//! Every value is unique: the user's index in the run's plan in the high bits, a counter of its
-//! own in the low ones. Keys are drawn from `keys` keys, the low ones hottest; every
+//! Every value is unique: the user's own counter times the run's user count, plus its index in
+//! the run's plan. Keys are drawn from `keys` keys, the low ones hottest; every
 //! `key_rotation` transactions a user moves on to the next `keys` keys, so lists stay short
 //! (Elle's generators retire keys the same way).
 
@@ -102,9 +102,11 @@ fn plan<A: Adapter>(u: &mut User<A>, k: Knobs, register: bool) -> Vec<Mop> {
                 value: ReadValue::None,
             }
         } else {
+            // Unique and short: the user's own counter, spread over the run's users.
+            let users = u.config().users.iter().map(|(_, n)| *n as u64).sum::<u64>().max(1);
             let state = u.state::<KitState>();
             state.counter += 1;
-            let value = ((process + 1) << 32) | state.counter;
+            let value = state.counter * users + process;
             if register {
                 Mop::Write { key, value }
             } else {

@@ -19,18 +19,14 @@
 //! transactions a user moves on to fresh keys, so that lists stay short).
 
 mod kit;
-mod sink;
 
 use std::path::Path;
 
+pub use crate::history::HISTORY_FILE;
 pub use kit::{KITS_TABLES, append_txn, register_txn, setup};
-pub(crate) use sink::HistorySink;
 pub use stress_isolation::{
     Anomaly, HistoryError, Kind, Model, Mop, Options, Outcome, ReadValue, Report, Txn, Witness, WitnessTxn, history,
 };
-
-/// The history file of a run directory.
-pub const HISTORY_FILE: &str = "history.jsonl";
 
 /// What a workload expects of the engine's answers: the model its transactions must satisfy and
 /// how they read and write.

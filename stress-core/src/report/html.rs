@@ -78,6 +78,8 @@ struct Data {
     /// The engine's outages, shaded on the timeline: from each injection until an op
     /// succeeded again (s).
     outages: Vec<(f64, f64)>,
+    /// The isolation checker's witnesses, drawn as cycles.
+    witnesses: Vec<stress_isolation::Witness>,
     resource_groups: Vec<Group>,
     spectra: Vec<Spectrum>,
     open_loop: bool,
@@ -135,6 +137,7 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, dir: &Path) -> Resul
             .filter_map(|f| Some((f.at_s?, f.kind.to_string())))
             .collect(),
         outages: s.faults.iter().filter_map(|f| f.outage_span(s.duration_s)).collect(),
+        witnesses: s.isolation.as_ref().map(|i| i.witnesses.clone()).unwrap_or_default(),
         resource_groups: resource_groups(s),
         spectra: intervals
             .iter()
@@ -151,10 +154,11 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, dir: &Path) -> Resul
             .collect(),
         open_loop,
     };
-    // Inside <script>, `</` would end it: JSON allows `<\/`.
+    // Inside <script>, `</script>` would end it and `<!--` would change how it is read: every
+    // `<` (JSON has them only inside strings) goes as its escape, `\u003c`.
     let json = serde_json::to_string(&data)
         .map_err(|e| format!("cannot serialise the report's data: {e}"))?
-        .replace("</", "<\\/");
+        .replace('<', "\\u003c");
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)
         .map_err(|e| format!("the report template: {e}"))?;
@@ -175,8 +179,17 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, dir: &Path) -> Resul
             version => env!("CARGO_PKG_VERSION"),
             data => Value::from_safe_string(json),
             charts => Value::from_safe_string(CHARTS_JS.to_owned()),
+            meanings => Value::from(Serde(&meanings(s))),
         })
         .map_err(|e| format!("cannot render the report: {e}"))
+}
+
+/// What each anomaly the isolation checker found means, in a sentence.
+fn meanings(s: &Summary) -> BTreeMap<String, &'static str> {
+    let found = s.isolation.iter().flat_map(|i| i.anomalies.keys());
+    found
+        .filter_map(|name| Some((name.clone(), stress_isolation::Anomaly::parse(name)?.meaning())))
+        .collect()
 }
 
 fn timeline(s: &Summary) -> Timeline {

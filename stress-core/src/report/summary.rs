@@ -160,7 +160,7 @@ pub struct Summary {
     /// The isolation checker's verdict (`Workload::isolation`): the model, the transactions,
     /// every anomaly found with its count, witnesses, and which anomalies the model forbids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub isolation: Option<crate::isolation::Report>,
+    pub isolation: Option<stress_isolation::Report>,
 }
 
 /// The shards of a sharded run: in a shard's own summary, which one it is; in a merged run,

@@ -76,7 +76,7 @@ struct Findings {
     /// The acknowledged-write checker's verdict, when the workload tracks writes.
     durability: Option<crate::durability::Durability>,
     /// The run's transaction history, when the workload checks isolation.
-    history: Option<Arc<crate::isolation::HistorySink>>,
+    history: Option<Arc<crate::history::HistorySink>>,
     /// The isolation checker's verdict on it.
     isolation: Option<crate::isolation::Report>,
     op_names: Vec<String>,
@@ -689,7 +689,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     let users_done = Arc::new(AtomicBool::new(false));
     let config = Arc::new(job.config.clone());
     if workload.isolation.is_some() {
-        match crate::isolation::HistorySink::new(job.out_dir) {
+        match crate::history::HistorySink::new(job.out_dir) {
             Ok(sink) => findings.history = Some(Arc::new(sink)),
             Err(e) => findings.warnings.push(format!("transactions are not checked: {e}")),
         }

@@ -46,7 +46,7 @@ pub(crate) struct UserJob<A: Adapter> {
     pub(crate) tx: Sender<Batch>,
     pub(crate) pace: Pace,
     /// The run's transaction history, when the workload checks isolation.
-    pub(crate) history: Option<Arc<crate::isolation::HistorySink>>,
+    pub(crate) history: Option<Arc<crate::history::HistorySink>>,
 }
 
 /// A slot that starts more than this after its intended time counts as late.
@@ -237,9 +237,9 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             user.ledger.settle(state == WriteState::Indeterminate);
             if let (Some((invoked, mops, said)), Some(history)) = (user.txn.take(), &job.history) {
                 let outcome = said.unwrap_or(match (&result, state) {
-                    (Ok(Ok(_)), _) => crate::isolation::Outcome::Ok,
-                    (_, WriteState::Indeterminate) => crate::isolation::Outcome::Info,
-                    _ => crate::isolation::Outcome::Fail,
+                    (Ok(Ok(_)), _) => stress_isolation::Outcome::Ok,
+                    (_, WriteState::Indeterminate) => stress_isolation::Outcome::Info,
+                    _ => stress_isolation::Outcome::Fail,
                 });
                 history.record(job.plan_index, invoked, mops, outcome);
             }

@@ -537,7 +537,7 @@ impl SweepReport {
         points.push(point("Stability point", stability));
         points.push(point(&format!("Optimal point ({})", self.efficiency.name()), optimal));
         let axes: Vec<&str> = self.plan.axes.iter().map(|a| a.name.as_str()).collect();
-        let json = data.to_string().replace("</", "<\\/");
+        let json = data.to_string().replace('<', "\\u003c");
         let mut env = Environment::new();
         let rendered = env
             .add_template("sweep.html", include_str!("sweep.html.j2"))

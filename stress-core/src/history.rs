@@ -1,5 +1,6 @@
-//! Where the users' transactions go as the run goes: `history.jsonl` in the run directory (a line
-//! each, buffered: memory stays bounded), or memory for a run that writes no files.
+//! Where the users' transactions go as the run goes, for the isolation checker
+//! ([`crate::isolation`]): `history.jsonl` in the run directory (a line each, buffered: memory
+//! stays bounded), or memory for a run that writes no files.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -9,6 +10,9 @@ use std::time::Instant;
 
 use stress_isolation::history::{self, Writer};
 use stress_isolation::{Mop, Outcome, ReadValue, Txn};
+
+/// The history file of a run directory.
+pub const HISTORY_FILE: &str = "history.jsonl";
 
 /// The run's history, shared by its users.
 #[derive(Debug)]
@@ -34,7 +38,7 @@ impl HistorySink {
     pub(crate) fn new(dir: Option<&Path>) -> Result<Self, String> {
         let out = match dir {
             Some(dir) => {
-                let path = dir.join(super::HISTORY_FILE);
+                let path = dir.join(HISTORY_FILE);
                 let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
                 Out::File {
                     path,
