@@ -35,7 +35,7 @@ impl ShrinkReport {
         };
         let _ = writeln!(
             md,
-            "Search ended: {end}, after {} candidates in {:.1}s.\n",
+            "Search ended: {end}, after {} candidates (the original included) in {:.1}s.\n",
             self.steps.len(),
             self.elapsed.as_secs_f64()
         );

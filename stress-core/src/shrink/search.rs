@@ -232,6 +232,9 @@ struct Search<'a, R, P> {
     progress: P,
     steps: Vec<Step>,
     best: Best,
+    /// Users whose op count a binary search ended at (nothing shorter failed), while no other
+    /// pass has changed the run since: not searched again.
+    settled: std::collections::BTreeMap<String, u64>,
 }
 
 impl<R, P> Search<'_, R, P>
@@ -367,6 +370,9 @@ where
             let Some(mut hi) = self.best.file.user_ops.get(&id).copied() else {
                 continue;
             };
+            if self.settled.get(&id) == Some(&hi) {
+                continue;
+            }
             let mut lo = 1; // a user with no op is one the users pass drops
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
@@ -383,6 +389,7 @@ where
                     lo = mid + 1;
                 }
             }
+            self.settled.insert(id, hi);
         }
         Ok(progress)
     }
@@ -468,12 +475,19 @@ where
     /// The passes, again and again while one finds a smaller failing run.
     fn passes(&mut self) -> Result<(), Halt> {
         loop {
-            let mut progress = self.users()?;
-            progress |= self.ops()?;
-            progress |= self.faults()?;
-            progress |= self.duration()?;
-            progress |= self.databases()?;
-            if !progress {
+            let fewer = self.users()?;
+            if fewer {
+                self.settled.clear();
+            }
+            let shorter = self.ops()?;
+            let mut changed = self.faults()?;
+            changed |= self.duration()?;
+            changed |= self.databases()?;
+            if changed {
+                // Another run: the prefixes found may not be the shortest any more.
+                self.settled.clear();
+            }
+            if !(fewer || shorter || changed) {
                 return Ok(());
             }
         }
@@ -522,6 +536,7 @@ where
         run,
         progress: &mut progress,
         steps: Vec::new(),
+        settled: std::collections::BTreeMap::new(),
         best: Best {
             n: 0,
             attempt: 0,
