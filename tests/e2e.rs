@@ -19,7 +19,7 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("WORKLOAD"), "{stdout}");
-    assert_eq!(lines.len(), 7, "{stdout}");
+    assert_eq!(lines.len(), 8, "{stdout}");
     // The fixture's `plain` bench is harness = false but not a stress harness: never run.
     assert!(!stdout.contains("plain"), "{stdout}");
     let checkout = lines.iter().find(|l| l.starts_with("checkout")).unwrap();
@@ -37,13 +37,16 @@ fn list_shows_every_workload_with_package_target_and_defaults() {
         .iter()
         .map(|w| w["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["blobs", "broken_verify", "checkout", "lookup", "stall", "tick"]);
-    assert_eq!(list[2]["package"], "shop");
-    assert_eq!(list[2]["kind"], "test");
-    assert_eq!(list[2]["info"]["options"]["duration_ms"], 5000);
-    assert_eq!(list[2]["info"]["params"], serde_json::json!([]));
     assert_eq!(
-        list[0]["info"]["params"],
+        names,
+        ["acked", "blobs", "broken_verify", "checkout", "lookup", "stall", "tick"]
+    );
+    assert_eq!(list[3]["package"], "shop");
+    assert_eq!(list[3]["kind"], "test");
+    assert_eq!(list[3]["info"]["options"]["duration_ms"], 5000);
+    assert_eq!(list[3]["info"]["params"], serde_json::json!([]));
+    assert_eq!(
+        list[1]["info"]["params"],
         serde_json::json!([
             {"name": "size", "kind": "int", "default": 1000},
             {"name": "fill", "kind": "text", "default": "zeros", "choices": ["zeros", "random"]},
@@ -253,7 +256,7 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
     for (args, expect) in [
         (
             vec!["run", "nothing_like_this", "--out", never_s],
-            "no workload matches nothing_like_this: the workloads are blobs, broken_verify, checkout, lookup, stall, tick",
+            "no workload matches nothing_like_this: the workloads are acked, blobs, broken_verify, checkout, lookup, stall, tick",
         ),
         (
             vec!["run", "checkout", "--users", "auditor=1,clerk=2", "--out", never_s],
@@ -347,7 +350,7 @@ fn bad_replay_files_are_usage_errors_with_exit_code_2() {
                 "gone.json",
                 &recorded.replace("\"workload\": \"tick\"", "\"workload\": \"tock\""),
             ),
-            "workload `tock` no longer exists in test `stress` (it has: blobs, broken_verify, checkout, lookup, stall, tick)",
+            "workload `tock` no longer exists in test `stress` (it has: acked, blobs, broken_verify, checkout, lookup, stall, tick)",
         ),
     ];
     for (path, expect) in cases {

@@ -622,7 +622,7 @@ fn bad_sweep_input_is_refused_before_anything_runs() {
         ),
         (
             vec!["sweep", "nothing", "--param", "size=1,2"],
-            "no workload is named `nothing`: the workloads are blobs, broken_verify, checkout, lookup, stall, tick",
+            "no workload is named `nothing`: the workloads are acked, blobs, broken_verify, checkout, lookup, stall, tick",
         ),
         (
             vec!["run", "blobs", "--param", "size=1,2"],

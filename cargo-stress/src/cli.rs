@@ -50,6 +50,11 @@ pub enum Command {
     /// Rebuild and rerun a recorded run, then compare each user's op_digest with the original.
     #[command(after_help = EXIT_CODES)]
     Replay(ReplayArgs),
+    /// Search for the smallest run that fails the way a failed run did: replays of it with
+    /// fewer users, shorter prefixes of each user's ops, fewer faults, a shorter duration; write
+    /// the smallest failing run and shrink.md (each candidate, and the command that replays it).
+    #[command(after_help = SHRINK_EXIT_CODES)]
+    Shrink(ShrinkArgs),
     /// Run one workload once per value of one parameter (--param NAME=A..B:STEP or a,b,c), up
     /// to its breaking point; write sweep.csv and sweep.md.
     #[command(after_help = SWEEP_EXIT_CODES)]
@@ -102,6 +107,36 @@ const MERGE_EXIT_CODES: &str = "Exit codes:
   2  usage error (a directory that is not a shard's, a shard missing or given twice, shards of
      different runs); nothing is written
   4  a threshold was breached on the merged figures (and nothing else failed)";
+
+const SHRINK_EXIT_CODES: &str = "Exit codes:
+  0  a smallest failing run was found (smaller than the original, or the original itself) and
+     written with shrink.md; also when the budget ran out first (the smallest so far)
+  1  the original did not fail the same way in any of its tries (could not reproduce), or
+     Ctrl-C (the smallest failing run so far and shrink.md are still written)
+  2  usage error: a run that passed, a directory without a readable replay.json or
+     summary.json, a bad --budget or --tries 0; nothing runs
+  3  build failed";
+
+/// `cargo stress shrink`.
+#[derive(Debug, Args)]
+pub struct ShrinkArgs {
+    /// The failed run's directory (its replay.json and summary.json).
+    pub dir: PathBuf,
+    /// Where the smallest failing run and shrink.md go (default: a new directory
+    /// target/stress/WORKLOAD/RUN-ID-shrink/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Runs of each candidate at most (the original's included); the first that fails the
+    /// same way decides.
+    #[arg(long, value_name = "N", default_value = "3", value_parser = tries, allow_hyphen_values = true)]
+    pub tries: u32,
+    /// How long to search: then the smallest failing run so far is the result (90s, 10m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = duration, allow_hyphen_values = true)]
+    pub budget: Duration,
+    /// The build profile.
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
 
 /// `cargo stress merge`.
 #[derive(Debug, Args)]

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use stress_core::report::human_us;
-use stress_core::{ConfigLayer, Summary};
+use stress_core::{ConfigLayer, ReplayFile, Summary};
 
-use crate::cli::{Selection, Settings};
+use crate::cli::{BuildArgs, Selection, Settings};
 use crate::discover;
 use crate::error::{CliError, usage};
 use crate::harness::{self, Ran, Workload};
@@ -25,6 +25,57 @@ pub(crate) fn workloads(sel: &Selection) -> Result<(cargo_metadata::Metadata, Ve
     }
     let built = discover::build(&candidates, &sel.build)?;
     Ok((meta, harness::list(&built)?))
+}
+
+/// Rebuilds the harness a recorded run (`file`, read from `replay_json`) came from and finds
+/// its workload in it: for `replay` and `shrink`.
+pub(crate) fn rebuild(
+    file: &ReplayFile,
+    replay_json: &Path,
+    build: &BuildArgs,
+) -> Result<(cargo_metadata::Metadata, Workload), CliError> {
+    let origin = file.origin.clone().ok_or_else(|| {
+        usage(format!(
+            "{} was not recorded by cargo stress (it names no package and target): replay it with \
+             STRESS_REPLAY_FILE={} and the harness that wrote it",
+            replay_json.display(),
+            replay_json.display()
+        ))
+    })?;
+    let sel = Selection {
+        manifest_path: Some(origin.manifest_path.clone()),
+        packages: vec![origin.package.clone()],
+        workspace: false,
+        build: build.clone(),
+    };
+    let meta = discover::metadata(Some(&origin.manifest_path))?;
+    let wanted = discover::Candidate {
+        package: origin.package.clone(),
+        manifest_path: origin.manifest_path.clone(),
+        kind: origin.kind.clone(),
+        target: origin.target.clone(),
+    };
+    if !discover::candidates(&meta, &sel)?.contains(&wanted) {
+        return Err(usage(format!(
+            "package `{}` has no stress harness {} `{}` any more: the run cannot be rebuilt",
+            origin.package, origin.kind, origin.target
+        )));
+    }
+    let built = discover::build(std::slice::from_ref(&wanted), &sel.build)?;
+    let all = harness::list(&built)?;
+    match all.iter().position(|w| w.name == file.workload) {
+        Some(i) => Ok((meta, all.into_iter().nth(i).expect("found"))),
+        None => {
+            let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
+            Err(usage(format!(
+                "workload `{}` no longer exists in {} `{}` (it has: {})",
+                file.workload,
+                origin.kind,
+                origin.target,
+                names.join(", ")
+            )))
+        }
+    }
 }
 
 /// The parameters a workload declares, as its harness lists them.
@@ -71,7 +122,7 @@ pub(crate) fn seed_for(args: &Settings) -> Result<u64, CliError> {
     }
 }
 
-fn refuse_existing(dir: &Path) -> Result<(), CliError> {
+pub(crate) fn refuse_existing(dir: &Path) -> Result<(), CliError> {
     for f in ["summary.json", "replay.json"] {
         if dir.join(f).exists() {
             return Err(usage(format!(

@@ -13,6 +13,8 @@ pub struct Status {
     shown: bool,
     last_plain_s: f64,
     every_s: f64,
+    /// Shows nothing (the runs of `shrink`, which prints one line per candidate).
+    quiet: bool,
 }
 
 impl Status {
@@ -23,11 +25,23 @@ impl Status {
             shown: false,
             last_plain_s: 0.0,
             every_s,
+            quiet: false,
+        }
+    }
+
+    /// A status that shows nothing: the runs behind one line of their own (`shrink`'s).
+    pub fn quiet() -> Self {
+        Self {
+            quiet: true,
+            ..Self::new(f64::INFINITY)
         }
     }
 
     /// Handles one `stress-progress` event.
     pub fn event(&mut self, e: &Event) {
+        if self.quiet {
+            return;
+        }
         match e {
             Event::Start {
                 workload,
@@ -83,6 +97,9 @@ impl Status {
 
     /// Prints a line above the status line.
     pub fn println(&mut self, line: &str) {
+        if self.quiet {
+            return;
+        }
         self.clear();
         eprintln!("{line}");
     }

@@ -49,6 +49,7 @@ pub mod report;
 mod run;
 pub mod seed;
 pub mod shard;
+pub mod shrink;
 pub mod sizedfs;
 pub mod sql;
 pub mod stats;

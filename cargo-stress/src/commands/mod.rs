@@ -7,6 +7,7 @@ mod merge;
 mod replay;
 mod report;
 mod run;
+mod shrink;
 pub(crate) mod sweep;
 
 use crate::cli::{Cli, Command};
@@ -17,6 +18,7 @@ pub(crate) fn dispatch(cli: Cli, command_line: &str) -> Result<(), CliError> {
         Command::List(a) => list::list(&a),
         Command::Run(a) => run::run(&a),
         Command::Replay(a) => replay::replay(&a),
+        Command::Shrink(a) => shrink::shrink(&a),
         Command::Sweep(a) => sweep::sweep(&a, stress_core::sweep::Kind::Sweep, command_line),
         Command::Matrix(a) => sweep::sweep(&a, stress_core::sweep::Kind::Matrix, command_line),
         Command::Compare(a) => compare::compare(&a),

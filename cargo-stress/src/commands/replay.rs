@@ -6,11 +6,9 @@ use std::sync::atomic::Ordering;
 use stress_core::report::fresh_run_dir;
 use stress_core::{ReplayFile, Summary};
 
-use crate::cli::{BuildArgs, ReplayArgs, Selection};
-use crate::discover::{self, Candidate};
+use crate::cli::ReplayArgs;
 use crate::error::{CliError, usage};
-use crate::harness;
-use crate::shared::{interrupt_flag, print_table, report, run_one};
+use crate::shared::{interrupt_flag, print_table, rebuild, report, run_one};
 use crate::status::Status;
 
 pub(crate) fn replay(args: &ReplayArgs) -> Result<(), CliError> {
@@ -22,48 +20,8 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<(), CliError> {
         args.path.clone()
     };
     let original_dir = replay_json.parent().unwrap_or(Path::new(".")).to_owned();
-    let origin = file.origin.clone().ok_or_else(|| {
-        usage(format!(
-            "{} was not recorded by cargo stress (it names no package and target): replay it with \
-             STRESS_REPLAY_FILE={} and the harness that wrote it",
-            replay_json.display(),
-            replay_json.display()
-        ))
-    })?;
-    let sel = Selection {
-        manifest_path: Some(origin.manifest_path.clone()),
-        packages: vec![origin.package.clone()],
-        workspace: false,
-        build: BuildArgs {
-            profile: args.build.profile.clone(),
-            debug: args.build.debug,
-        },
-    };
-    let meta = discover::metadata(Some(&origin.manifest_path))?;
-    let wanted = Candidate {
-        package: origin.package.clone(),
-        manifest_path: origin.manifest_path.clone(),
-        kind: origin.kind.clone(),
-        target: origin.target.clone(),
-    };
-    if !discover::candidates(&meta, &sel)?.contains(&wanted) {
-        return Err(usage(format!(
-            "package `{}` has no stress harness {} `{}` any more: the run cannot be rebuilt",
-            origin.package, origin.kind, origin.target
-        )));
-    }
-    let built = discover::build(std::slice::from_ref(&wanted), &sel.build)?;
-    let all = harness::list(&built)?;
-    let Some(w) = all.iter().find(|w| w.name == file.workload) else {
-        let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
-        return Err(usage(format!(
-            "workload `{}` no longer exists in {} `{}` (it has: {})",
-            file.workload,
-            origin.kind,
-            origin.target,
-            names.join(", ")
-        )));
-    };
+    let (meta, w) = rebuild(&file, &replay_json, &args.build)?;
+    let w = &w;
     let out = match &args.out {
         Some(d) => d.clone(),
         None => fresh_run_dir(

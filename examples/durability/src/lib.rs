@@ -12,6 +12,11 @@
 //! Run them under faults: `cargo stress run -p durability durability_postgres --fault
 //! 'kill@every=1s..3s'`. After the users stop, every key is read back: an acknowledged key that
 //! is missing is *lost* and fails the run (exit 1).
+//!
+//! `--param ack_early=N` (default 0: off) is a bug switch, the checker's positive control and
+//! something to shrink (`cargo stress shrink`): with N > 0 each write is acknowledged before
+//! its transaction commits, and one commit in N (each writer's N-th, 2N-th, … op) is rolled
+//! back instead, so those acknowledged writes are lost, the same ones in every replay.
 
 #![warn(missing_docs)]
 
@@ -29,6 +34,7 @@ where
     A::Conn: SqlConn,
 {
     Workload::new(adapter)
+        .param("ack_early", 0u64)
         .setup(|db: &mut A::Conn, _| db.batch(CREATE))
         .class(UserClass::new("writer", 4).write("insert", 1.0, insert::<A>))
         .class(UserClass::new("reader", 1).read("count", 1.0, count::<A>))
@@ -44,7 +50,8 @@ where
 }
 
 /// One tracked write: a key no other write of the run has, one autocommit `INSERT`,
-/// acknowledged once the engine returned.
+/// acknowledged once the engine returned — or, with `ack_early=N`, acknowledged before an
+/// explicit transaction whose commit is a rollback at every N-th op of the writer (the bug).
 fn insert<A: Adapter>(u: &mut User<A>) -> OpResult
 where
     A::Conn: SqlConn,
@@ -52,10 +59,23 @@ where
     let k = u.begin_write();
     let writer = u.id().to_owned();
     let payload: String = u.untimed(|rng| (0..48).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect());
-    let n = u.conn().execute(
-        "INSERT INTO acked (k, writer, payload) VALUES ($1, $2, $3)",
-        &[Value::BigInt(k), Value::Text(writer), Value::Text(payload)],
-    )?;
+    let row = [Value::BigInt(k), Value::Text(writer), Value::Text(payload)];
+    let sql = "INSERT INTO acked (k, writer, payload) VALUES ($1, $2, $3)";
+    let ack_early: u64 = u.param("ack_early")?;
+    if ack_early > 0 {
+        u.acknowledge_write(k);
+        let end = if u.ops_done() % ack_early == ack_early - 1 {
+            "ROLLBACK"
+        } else {
+            "COMMIT"
+        };
+        let c = u.conn();
+        c.batch("BEGIN")?;
+        let n = c.execute(sql, &row)?;
+        c.batch(end)?;
+        return Ok(Outcome::rows(n));
+    }
+    let n = u.conn().execute(sql, &row)?;
     u.acknowledge_write(k);
     Ok(Outcome::rows(n))
 }
