@@ -65,7 +65,8 @@ fn the_report_of_a_real_run_renders_its_charts_in_a_browser_with_no_network() {
     assert!(lines >= charts, "every chart drew a line: {lines} for {charts} charts");
     for caption in [
         "Throughput",
-        "Latency per second",
+        "Latency per second (log scale)",
+        "Errors per second",
         "Active users",
         "Memory (MB)",
         "book",
@@ -87,4 +88,57 @@ fn the_report_of_a_real_run_renders_its_charts_in_a_browser_with_no_network() {
     std::fs::remove_file(&page_path).unwrap();
     let rebuilt = stress_core::report::html::write(&out).unwrap();
     assert_eq!(std::fs::read_to_string(rebuilt).unwrap(), page);
+}
+
+/// Data never breaks the page: op names that would end or comment out its script (`</script>`,
+/// `<!--<script>`) are data, every chart is still drawn, and the workload's own figures are in
+/// their table. One slow op does not flatten the latency chart: its axis is logarithmic.
+#[test]
+fn names_that_look_like_markup_break_no_chart() {
+    fn fast(u: &mut User<Bare>) -> OpResult {
+        u.figure("bytes <sent>", 512.0);
+        if u.ops_done() == 3 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(Outcome::rows(1))
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let w = Workload::new(Bare).class(UserClass::new("clerk", 2).write("<!--<script>", 0.5, fast).read(
+        "</script><script>alert(1)</script>",
+        0.5,
+        fast,
+    ));
+    let r = Runner::new("markup")
+        .seed(4)
+        .ops_per_user(300)
+        .think_ms(0, 3)
+        .output_dir(&out)
+        .run(w)
+        .unwrap();
+    assert!(r.summary.passed, "{:?}", r.summary.failures);
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let data = page
+        .split("id=\"data\">")
+        .nth(1)
+        .unwrap()
+        .split("</script>")
+        .next()
+        .unwrap();
+    assert!(!data.contains('<'), "no `<` inside the page's JSON: {data}");
+    let dom = dump_dom(&out.join("report.html"));
+    assert!(!dom.contains("<script>alert(1)"), "a name is never markup");
+    let charts = dom.matches("<svg class=\"chart\"").count();
+    // Throughput, errors, latency, users, memory, CPU, and one spectrum per op.
+    assert!(charts >= 8, "{charts} charts: {dom}");
+    let lines = dom.matches("<path d=\"M").count();
+    assert!(lines >= charts, "every chart drew a line: {lines} for {charts} charts");
+    assert!(
+        dom.contains("<figcaption>&lt;!--&lt;script&gt;</figcaption>"),
+        "the op's spectrum, named"
+    );
+    assert!(
+        dom.contains("Figures the workload recorded") && dom.contains("bytes &lt;sent&gt;"),
+        "the figures"
+    );
 }

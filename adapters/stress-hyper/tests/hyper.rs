@@ -383,30 +383,37 @@ fn a_killed_hyperd_comes_back_on_its_databases_and_the_checker_measures_it() {
             }
             Ok(())
         });
+    // A clean restart first: hyperd detaches the database as it shuts down, so the setup's
+    // table is in its file before any kill (a kill loses everything since the last attach, the
+    // schema too, and when hyperd last persisted on its own is a matter of speed).
     let r = Runner::new("hyper_kill")
         .seed(4)
-        .duration(Duration::from_secs(8))
-        .fault("kill@at=2s")
-        .fault("kill@at=4s")
-        .fault("restart@at=6s")
+        .duration(Duration::from_secs(10))
+        .fault("restart@at=1s")
+        .fault("kill@at=3s")
+        .fault("kill@at=5s")
         .run(w)
         .unwrap();
     let s = &r.summary;
     let kinds: Vec<FaultKind> = s.faults.iter().map(|f| f.kind).collect();
     assert_eq!(
         kinds,
-        [FaultKind::Kill, FaultKind::Kill, FaultKind::Restart],
+        [FaultKind::Restart, FaultKind::Kill, FaultKind::Kill],
         "{:?}",
         s.faults
     );
+    // A kill that came due while the machine was still busy with the one before may find the
+    // users' time over: it is then not injected, and says so.
+    let injected: Vec<_> = s.faults.iter().filter(|f| f.skipped.is_none()).collect();
+    assert!(injected.len() >= 2, "the restart and a kill at least: {:?}", s.faults);
     let mut pids = Vec::new();
-    for f in &s.faults {
+    for f in &injected {
         assert_eq!(f.error, None, "{f:?}");
         assert!(f.recovery_ms.is_some(), "{f:?}");
         pids.push(f.target.clone());
     }
     pids.dedup();
-    assert_eq!(pids.len(), 3, "each fault hit another hyperd: {pids:?}");
+    assert_eq!(pids.len(), injected.len(), "each fault hit another hyperd: {pids:?}");
     assert!(
         s.stop_reason != stress_core::StopReason::CrashDetected,
         "a fault is not a crash"

@@ -568,7 +568,7 @@ impl Server {
         &self,
         hold: Duration,
         stopping: &dyn Fn() -> bool,
-        serves: impl FnMut() -> bool,
+        mut serves: impl FnMut() -> bool,
     ) -> Result<(u64, Option<Duration>, bool), OpError> {
         let disk = self
             .disk
@@ -577,7 +577,9 @@ impl Server {
         // Its exit meanwhile is the fault's, not a crash.
         self.restarting.store(true, Ordering::SeqCst);
         let result = (|| {
-            let (taken, mut back) = disk.hold_full(hold, stopping, serves)?;
+            // A server that exited will not serve again by itself: stop waiting for it, and
+            // start it again below.
+            let (taken, mut back) = disk.hold_full(hold, stopping, || self.exited().is_some() || serves())?;
             let exited = self.exited().is_some();
             if exited {
                 let t0 = Instant::now();

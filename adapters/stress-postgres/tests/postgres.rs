@@ -621,6 +621,8 @@ fn a_paused_server_shows_in_the_latencies_and_a_replay_pauses_it_again() {
     );
     let marks = dom.matches(r##"fill="#b03a2e">pause</text>"##).count();
     assert!(marks >= 3, "a mark on every timeline chart: {marks}");
+    let shaded = dom.matches(r#"class="outage""#).count();
+    assert!(shaded >= 3, "the outage shaded on every timeline chart: {shaded}");
     // The schedule is in replay.json, and a replay injects it again.
     let file = stress_core::ReplayFile::load(&out).unwrap();
     assert_eq!(file.faults.len(), 1);

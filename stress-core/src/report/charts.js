@@ -35,9 +35,15 @@ function chart(container, title, series, opt) {
   const W = 560, H = 220, L = 56, R = 10, T = 8, B = 26;
   const svg = el("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": title }, fig);
   const xs = opt.xDomain, all = series.flatMap(s => s.points.map(p => p[1]));
-  const yMax = Math.max(1e-9, ...all, 0) * 1.05, yMin = 0;
+  // A log axis (latencies): one slow op does not flatten every percentile below it to zero.
+  const log = !!opt.log && all.some(v => v > 0);
+  const lo = log ? Math.pow(10, Math.floor(Math.log10(Math.min(...all.filter(v => v > 0))))) : 0;
+  const hi = log ? Math.pow(10, Math.ceil(Math.log10(Math.max(...all) * 1.0001))) : Math.max(1e-9, ...all, 0) * 1.05;
+  const yMax = hi, yMin = lo;
   const X = x => L + (x - xs[0]) / Math.max(1e-9, xs[1] - xs[0]) * (W - L - R);
-  const Y = y => H - B - (y - yMin) / (yMax - yMin) * (H - T - B);
+  const Y = log
+    ? y => H - B - (Math.log10(Math.max(y, lo)) - Math.log10(lo)) / Math.max(1e-9, Math.log10(hi) - Math.log10(lo)) * (H - T - B)
+    : y => H - B - (y - yMin) / (yMax - yMin) * (H - T - B);
   for (const [a, b] of opt.paused || []) el("rect", { x: X(a), y: T, width: Math.max(1, X(b) - X(a)), height: H - T - B, fill: "#f6e3c6" }, svg);
   for (const [a, b] of opt.outages || []) el("rect", { class: "outage", x: X(a), y: T, width: Math.max(1, X(b) - X(a)), height: H - T - B, fill: "#f3cfca", "fill-opacity": 0.7 }, svg);
   for (const s of opt.stages || []) el("line", { x1: X(s), x2: X(s), y1: T, y2: H - B, stroke: "#8a939c", "stroke-dasharray": "4 3" }, svg);
@@ -45,7 +51,8 @@ function chart(container, title, series, opt) {
     el("line", { x1: X(m.x), x2: X(m.x), y1: T, y2: H - B, stroke: m.color, "stroke-width": 2 }, svg);
     el("text", { x: X(m.x) + 3, y: T + 10 + 12 * (m.row || 0), fill: m.color }, svg).textContent = m.label;
   }
-  for (const t of ticks(yMin, yMax, 4)) {
+  const yTicks = log ? Array.from({ length: Math.round(Math.log10(hi / lo)) + 1 }, (_, k) => lo * Math.pow(10, k)) : ticks(yMin, yMax, 4);
+  for (const t of yTicks) {
     el("line", { x1: L, x2: W - R, y1: Y(t), y2: Y(t), stroke: "#eceff2" }, svg);
     el("text", { x: L - 4, y: Y(t) + 3, "text-anchor": "end" }, svg).textContent = fmt(t, opt.unit);
   }
