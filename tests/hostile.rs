@@ -34,7 +34,9 @@ fn guarded(args: &[&str], env: &[(&str, &str)]) -> Output {
     match rx.recv_timeout(HANG_GUARD) {
         Ok(out) => out.unwrap(),
         Err(_) => {
-            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("cargo stress {args:?} still ran after {HANG_GUARD:?}: killed");
         }
     }
@@ -53,12 +55,23 @@ fn our_lines(out: &Output) -> Vec<String> {
 /// every one of `wants`.
 fn refused(args: &[&str], env: &[(&str, &str)], code: i32, wants: &[&str]) -> String {
     let out = guarded(args, env);
-    let errors: Vec<String> = our_lines(&out).into_iter().filter(|l| l.starts_with("error: ")).collect();
+    let errors: Vec<String> = our_lines(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
     assert_eq!(out.status.code(), Some(code), "{args:?} {env:?}: {}", text(&out.stderr));
     assert_eq!(errors.len(), 1, "{args:?} {env:?}: one error line, not {errors:#?}");
-    assert_eq!(errors[0], last_error(&out), "{args:?} {env:?}: the error is the last line");
+    assert_eq!(
+        errors[0],
+        last_error(&out),
+        "{args:?} {env:?}: the error is the last line"
+    );
     for want in wants {
-        assert!(errors[0].contains(want), "{args:?} {env:?}: {:?} lacks {want:?}", errors[0]);
+        assert!(
+            errors[0].contains(want),
+            "{args:?} {env:?}: {:?} lacks {want:?}",
+            errors[0]
+        );
     }
     errors[0].clone()
 }
@@ -95,7 +108,10 @@ fn hostile_flags_and_variables_are_refused_in_one_line_naming_them() {
         (
             &["run", "checkout", "--users", "18446744073709551615"],
             &[],
-            &["18446744073709551615 users is more than this run may start", "STRESS_MAX_USERS"],
+            &[
+                "18446744073709551615 users is more than this run may start",
+                "STRESS_MAX_USERS",
+            ],
         ),
         // Found after the run, or not at all.
         (
@@ -116,7 +132,10 @@ fn hostile_flags_and_variables_are_refused_in_one_line_naming_them() {
         (
             &["run", "tick", "--shard", "0/18446744073709551615"],
             &[],
-            &["shard 0/18446744073709551615 (--shard, STRESS_SHARD)", "more than the run's 2 users"],
+            &[
+                "shard 0/18446744073709551615 (--shard, STRESS_SHARD)",
+                "more than the run's 2 users",
+            ],
         ),
         // Messages that named nothing, or too much.
         (
@@ -127,7 +146,10 @@ fn hostile_flags_and_variables_are_refused_in_one_line_naming_them() {
         (
             &["run", "tick"],
             &[("STRESS_STUCK_GRACE", "99999999999h")],
-            &["STRESS_STUCK_GRACE=`99999999999h`", "`99999999999h` is longer than 30 days"],
+            &[
+                "STRESS_STUCK_GRACE=`99999999999h`",
+                "`99999999999h` is longer than 30 days",
+            ],
         ),
         (
             &["run", "tick", "--stages", "99999999999h:10"],
@@ -137,7 +159,10 @@ fn hostile_flags_and_variables_are_refused_in_one_line_naming_them() {
         (
             &["run", "tick", "--latency-limit", "1s"],
             &[],
-            &["--latency-limit needs a target rate", "without a schedule no op is late"],
+            &[
+                "--latency-limit needs a target rate",
+                "without a schedule no op is late",
+            ],
         ),
         (
             &["run", "tick"],
@@ -250,7 +275,10 @@ fn damaged_and_foreign_run_files_are_named_with_what_is_wrong() {
         ),
         (
             vec!["compare", b, newer.to_str().unwrap()],
-            vec!["newer/summary.json was written by a newer cargo-stress", "upgrade cargo-stress"],
+            vec![
+                "newer/summary.json was written by a newer cargo-stress",
+                "upgrade cargo-stress",
+            ],
         ),
         (
             vec!["compare", b, wrong_type.to_str().unwrap()],
@@ -258,7 +286,10 @@ fn damaged_and_foreign_run_files_are_named_with_what_is_wrong() {
         ),
         (
             vec!["report", damaged.to_str().unwrap()],
-            vec!["damaged/histograms.hlog is damaged: entry", "is not an interval-log line"],
+            vec![
+                "damaged/histograms.hlog is damaged: entry",
+                "is not an interval-log line",
+            ],
         ),
     ] {
         let out = cmd(&args);
@@ -303,7 +334,9 @@ fn guarded_plain(args: &[&str]) -> Output {
     match rx.recv_timeout(HANG_GUARD) {
         Ok(out) => out.unwrap(),
         Err(_) => {
-            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("cargo stress {args:?} still ran after {HANG_GUARD:?}: killed");
         }
     }

@@ -181,7 +181,11 @@ impl ParamDef {
     /// What it takes, for listings: `whole number`, `one of jsonb, bson`, ….
     pub fn takes(&self) -> String {
         if let (Some((lo, hi)), ParamKind::Int | ParamKind::Float) = (&self.range, self.kind) {
-            let what = if self.kind == ParamKind::Int { "whole number" } else { "number" };
+            let what = if self.kind == ParamKind::Int {
+                "whole number"
+            } else {
+                "number"
+            };
             return format!("{what} from {lo} to {hi}");
         }
         match self.kind {
@@ -430,7 +434,12 @@ mod tests {
         }
         assert_eq!(epochs.takes(), "whole number from 1 to 1000000");
         let ratio = ParamDef::new("ratio", 0.5).with_range(0.0, 1.0);
-        assert!(ratio.parse("1.5").unwrap_err().contains("a number from 0 to 1, not `1.5`"));
+        assert!(
+            ratio
+                .parse("1.5")
+                .unwrap_err()
+                .contains("a number from 0 to 1, not `1.5`")
+        );
         assert_eq!(ratio.parse("0.25"), Ok(ParamValue::Float(0.25)));
         // Through the check the CLI runs before a build.
         let e = check_value(&[epochs], "epochs", "-5").unwrap_err();

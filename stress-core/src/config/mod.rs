@@ -256,7 +256,10 @@ impl ConfigLayer {
 /// for that is an error, never a class emptied silently.
 pub fn scale_users(users: &mut [(String, usize)], total: usize) -> Result<(), ConfigError> {
     let too_many = || ConfigError::Invalid(format!("{total} users in all is more than any machine can count"));
-    let current = users.iter().try_fold(0usize, |t, (_, n)| t.checked_add(*n)).ok_or_else(too_many)?;
+    let current = users
+        .iter()
+        .try_fold(0usize, |t, (_, n)| t.checked_add(*n))
+        .ok_or_else(too_many)?;
     if current == 0 || current == total {
         return Ok(());
     }
@@ -278,9 +281,20 @@ pub fn scale_users(users: &mut [(String, usize)], total: usize) -> Result<(), Co
     let mut share: Vec<usize> = users
         .iter()
         .zip(&quota)
-        .map(|((_, n), q)| if *n == 0 { 0 } else { (q.floor() as usize).clamp(1, total) })
+        .map(|((_, n), q)| {
+            if *n == 0 {
+                0
+            } else {
+                (q.floor() as usize).clamp(1, total)
+            }
+        })
         .collect();
-    let sum = |share: &[usize]| share.iter().try_fold(0usize, |t, n| t.checked_add(*n)).ok_or_else(too_many);
+    let sum = |share: &[usize]| {
+        share
+            .iter()
+            .try_fold(0usize, |t, n| t.checked_add(*n))
+            .ok_or_else(too_many)
+    };
     // Too many after the minimum of one: take back from the classes furthest above their quota.
     while sum(&share)? > total {
         let i = (0..share.len())
@@ -954,7 +968,9 @@ mod tests {
             max_users: Some(1000),
             ..ConfigLayer::default()
         };
-        let e = RunConfig::resolve(&layer, &classes(), 0, false).unwrap_err().to_string();
+        let e = RunConfig::resolve(&layer, &classes(), 0, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("18446744073709551615 users is more than this run may start: at most 1000"),
             "{e}"
@@ -967,17 +983,24 @@ mod tests {
             max_users: Some(1000),
             ..ConfigLayer::default()
         };
-        let e = RunConfig::resolve(&staged, &classes(), 0, false).unwrap_err().to_string();
+        let e = RunConfig::resolve(&staged, &classes(), 0, false)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("100000000 users is more than"), "{e}");
     }
 
     #[test]
     fn a_shard_count_beyond_the_users_is_refused() {
         let layer = ConfigLayer {
-            shard: Some(Shard { index: 0, count: usize::MAX }),
+            shard: Some(Shard {
+                index: 0,
+                count: usize::MAX,
+            }),
             ..ConfigLayer::default()
         };
-        let e = RunConfig::resolve(&layer, &classes(), 0, false).unwrap_err().to_string();
+        let e = RunConfig::resolve(&layer, &classes(), 0, false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("more than the run's 7 users"), "{e}");
         let fits = ConfigLayer {
             shard: Some(Shard { index: 6, count: 7 }),

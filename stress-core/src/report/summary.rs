@@ -392,7 +392,9 @@ impl Summary {
         // missing field's name).
         let summary: Self =
             serde_json::from_str(&text).map_err(|e| format!("{} is not a summary: {e}", path.display()))?;
-        summary.check_figures().map_err(|e| format!("{} is damaged: {e}", path.display()))?;
+        summary
+            .check_figures()
+            .map_err(|e| format!("{} is damaged: {e}", path.display()))?;
         Ok(summary)
     }
 
