@@ -504,8 +504,11 @@ impl RunConfig {
         if total > bound {
             return Err(over_bound(total.to_string()));
         }
+        // (A shard whose own index is beyond the users is refused with the plan, which says
+        // so of that shard: `check_selection`.)
         if let Some(shard) = layer.shard
             && shard.count > total
+            && shard.index < total
         {
             return Err(ConfigError::Invalid(format!(
                 "shard {shard} (--shard, STRESS_SHARD) is of {} shards, more than the run's {total} users: \
