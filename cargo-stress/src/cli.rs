@@ -398,10 +398,12 @@ pub struct Settings {
     /// Run ops but leave them out of the statistics for this long from the start.
     #[arg(long, value_parser = duration_or_zero, allow_hyphen_values = true)]
     pub warmup: Option<Duration>,
-    /// Under --rate, skip slots that start later than this (counted as skipped).
-    #[arg(long, value_parser = duration, requires = "rate", allow_hyphen_values = true)]
+    /// Under --rate, skip slots that start later than this (counted as skipped). Needs a rate
+    /// (--rate, --param rate=R or STRESS_RATE): without a schedule no op is late.
+    #[arg(long, value_parser = duration, allow_hyphen_values = true)]
     pub latency_limit: Option<Duration>,
-    /// Fraction of failed ops a run may have and still pass (0 to 1, default 0).
+    /// Share of failed ops a run may have and still pass, as a fraction or a percentage (0.01
+    /// or 1%; default 0).
     #[arg(long, value_parser = fraction, value_name = "FRACTION", allow_hyphen_values = true)]
     pub max_error_rate: Option<f64>,
     /// Tries an op gets when it fails with a retryable error (PostgreSQL serialization
@@ -467,6 +469,22 @@ pub enum ArrivalArg {
 }
 
 impl Settings {
+    /// Refuses, before anything is built, settings that cannot go together.
+    pub fn check(&self) -> Result<(), crate::CliError> {
+        let rate_given = self.rate.is_some()
+            || self.params.iter().any(|p| p.name == "rate")
+            || ["STRESS_RATE", "STRESS_PARAM_RATE"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some());
+        if self.latency_limit.is_some() && !rate_given {
+            return Err(crate::error::usage(
+                "--latency-limit needs a target rate (--rate, --param rate=R or STRESS_RATE): without a \
+                 schedule no op is late, so there is nothing to limit",
+            ));
+        }
+        Ok(())
+    }
+
     /// The settings as the one typed layer a harness is handed (`stress_core::protocol::Handover`): the flags, the
     /// seed and every fixed parameter; a sweep adds its cell's parameters to it.
     pub fn to_layer(&self, seed: u64) -> ConfigLayer {

@@ -110,6 +110,28 @@ pub struct Ran {
     pub stdout: String,
     /// Whether it outlived its time limit and was stopped.
     pub timed_out: bool,
+    /// The `error: …` lines the harness printed on stderr, without the prefix: held back when
+    /// the run did not start, for [`why_not`](Self::why_not) to say once (printed as they came
+    /// when it did).
+    pub errors: Vec<String>,
+}
+
+impl Ran {
+    /// Why a run that wrote no summary did not start, in one line: libtest's failure message,
+    /// or the error the harness printed, or (when it said nothing) its exit code.
+    pub fn why_not(&self) -> String {
+        let why = failure_message(&self.stdout);
+        if !why.is_empty() {
+            return why;
+        }
+        if !self.errors.is_empty() {
+            return self.errors.join("; ");
+        }
+        match self.code {
+            Some(code) => format!("the harness exited with code {code} and said nothing"),
+            None => "the harness ended without an exit code and said nothing".to_owned(),
+        }
+    }
 }
 
 /// How long a harness interrupted at its time limit may take to write its reports before it
@@ -220,9 +242,15 @@ pub fn run(
     let stderr = BufReader::new(child.stderr.take().expect("piped"));
     // The summary the harness could not write to disk (a full disk), if it says so.
     let mut handed_over: Option<Summary> = None;
+    let mut errors: Vec<String> = Vec::new();
     for line in stderr.lines().map_while(Result::ok) {
         if let Some(json) = line.strip_prefix(stress_core::SUMMARY_PREFIX) {
             handed_over = serde_json::from_str(json).ok();
+            continue;
+        }
+        if let Some(e) = line.strip_prefix("error: ") {
+            // Said once by us, after the run: as the reason it did not start, or below.
+            errors.push(e.to_owned());
             continue;
         }
         match Event::from_line(&line) {
@@ -244,12 +272,18 @@ pub fn run(
         p if p.is_file() => Some(Summary::load(&p).map_err(usage)?),
         _ => handed_over,
     };
+    if summary.is_some() {
+        for e in &errors {
+            status.println(&format!("error: {e}"));
+        }
+    }
     Ok(Ran {
         summary,
         code,
         signal,
         stdout,
         timed_out,
+        errors,
     })
 }
 

@@ -99,7 +99,21 @@ pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<(), CliError> {
             path.display()
         )));
     }
-    Ok(())
+    // A directory that exists may still refuse files (/proc, a read-only mount, another
+    // user's): the report is written after the run, so try now with a file of our own.
+    // (The report is written by rename from a temp file beside it: the directory must take one.)
+    let probe = parent.join(format!(".cargo-stress-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(usage(format!(
+            "{flag} {}: cannot write in {}: {e}; give a file in a directory you can write",
+            path.display(),
+            parent.display(),
+        ))),
+    }
 }
 
 /// Writes the report of `done` (and their comparisons) to `path`.

@@ -33,7 +33,15 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            // clap's own rendering; help and version are not errors.
+            use clap::error::ErrorKind;
+            // clap's own rendering; help and version are not errors. A bad value is one line,
+            // as every other usage error is: the flag, the value and what to give instead
+            // (without clap's "For more information, try '--help'" after a blank line).
+            if e.kind() == ErrorKind::ValueValidation {
+                let rendered = e.to_string();
+                eprintln!("{}", rendered.lines().next().unwrap_or_default());
+                return ExitCode::from(EXIT_USAGE);
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }

@@ -167,12 +167,7 @@ pub(crate) fn run_one(
                 signal_name(sig)
             )));
         }
-        let why = harness::failure_message(&ran.stdout);
-        return Err(usage(if why.is_empty() {
-            format!("workload `{}` did not start (harness exit code {:?})", w.name, ran.code)
-        } else {
-            format!("workload `{}` did not start: {why}", w.name)
-        }));
+        return Err(usage(format!("workload `{}` did not start: {}", w.name, ran.why_not())));
     }
     Ok(ran)
 }

@@ -99,6 +99,11 @@ pub struct ParamDef {
     /// The values a text parameter may take (empty: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+    /// The least and the greatest value a number may take, both included (`None`: any):
+    /// declared with [`Workload::param_range`](crate::Workload::param_range); a value outside
+    /// is refused before the run starts, in the words it was given in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<(ParamValue, ParamValue)>,
 }
 
 impl ParamDef {
@@ -116,6 +121,28 @@ impl ParamDef {
             kind,
             default,
             choices: Vec::new(),
+            range: None,
+        }
+    }
+
+    /// This parameter limited to `min..=max` (of its own kind: whole numbers for a whole
+    /// number's).
+    pub fn with_range(mut self, min: impl Into<ParamValue>, max: impl Into<ParamValue>) -> Self {
+        self.range = Some((min.into(), max.into()));
+        self
+    }
+
+    /// Whether a number lies in the declared range (any value does when none is declared).
+    fn in_range(&self, v: &ParamValue) -> bool {
+        let Some((lo, hi)) = &self.range else {
+            return true;
+        };
+        match (v, lo, hi) {
+            (ParamValue::Int(v), ParamValue::Int(lo), ParamValue::Int(hi)) => (lo..=hi).contains(&v),
+            _ => match (number(v), number(lo), number(hi)) {
+                (Some(v), Some(lo), Some(hi)) => (lo..=hi).contains(&v),
+                _ => true,
+            },
         }
     }
 
@@ -124,6 +151,14 @@ impl ParamDef {
     pub fn parse(&self, text: &str) -> Result<ParamValue, String> {
         let t = text.trim();
         let bad = |takes: &str| format!("parameter `{}` takes {takes}, not `{t}`", self.name);
+        let v = self.parse_kind(t, &bad)?;
+        if !self.in_range(&v) {
+            return Err(bad(&format!("a {}", self.takes())));
+        }
+        Ok(v)
+    }
+
+    fn parse_kind(&self, t: &str, bad: &dyn Fn(&str) -> String) -> Result<ParamValue, String> {
         match self.kind {
             ParamKind::Int => parse_int(t)
                 .map(ParamValue::Int)
@@ -145,6 +180,14 @@ impl ParamDef {
 
     /// What it takes, for listings: `whole number`, `one of jsonb, bson`, ….
     pub fn takes(&self) -> String {
+        if let (Some((lo, hi)), ParamKind::Int | ParamKind::Float) = (&self.range, self.kind) {
+            let what = if self.kind == ParamKind::Int {
+                "whole number"
+            } else {
+                "number"
+            };
+            return format!("{what} from {lo} to {hi}");
+        }
         match self.kind {
             ParamKind::Int => "whole number".into(),
             ParamKind::Float => "number".into(),
@@ -152,6 +195,14 @@ impl ParamDef {
             ParamKind::Text if self.choices.is_empty() => "text".into(),
             ParamKind::Text => format!("one of {}", self.choices.join(", ")),
         }
+    }
+}
+
+fn number(v: &ParamValue) -> Option<f64> {
+    match v {
+        ParamValue::Int(i) => Some(*i as f64),
+        ParamValue::Float(x) => Some(*x),
+        _ => None,
     }
 }
 
@@ -367,6 +418,38 @@ mod tests {
             ParamDef::new("check", true),
             format,
         ]
+    }
+
+    #[test]
+    fn a_declared_range_refuses_values_outside_it_in_the_words_given() {
+        let epochs = ParamDef::new("epochs", 10_000u64).with_range(1u64, 1_000_000u64);
+        assert_eq!(epochs.parse("50k"), Ok(ParamValue::Int(50_000)));
+        assert_eq!(epochs.parse("1"), Ok(ParamValue::Int(1)));
+        assert_eq!(epochs.parse("1m"), Ok(ParamValue::Int(1_000_000)));
+        for bad in ["-5", "0", "2m"] {
+            assert_eq!(
+                epochs.parse(bad).unwrap_err(),
+                format!("parameter `epochs` takes a whole number from 1 to 1000000, not `{bad}`")
+            );
+        }
+        assert_eq!(epochs.takes(), "whole number from 1 to 1000000");
+        let ratio = ParamDef::new("ratio", 0.5).with_range(0.0, 1.0);
+        assert!(
+            ratio
+                .parse("1.5")
+                .unwrap_err()
+                .contains("a number from 0 to 1, not `1.5`")
+        );
+        assert_eq!(ratio.parse("0.25"), Ok(ParamValue::Float(0.25)));
+        // Through the check the CLI runs before a build.
+        let e = check_value(&[epochs], "epochs", "-5").unwrap_err();
+        assert!(e.contains("from 1 to 1000000, not `-5`"), "{e}");
+        // A range travels with the listing.
+        let json = serde_json::to_string(&ParamDef::new("n", 3u64).with_range(1u64, 9u64)).unwrap();
+        let back: ParamDef = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.range, Some((ParamValue::Int(1), ParamValue::Int(9))));
+        let plain: ParamDef = serde_json::from_str(r#"{"name":"n","kind":"int","default":3}"#).unwrap();
+        assert_eq!(plain.range, None, "a listing of an older harness has none");
     }
 
     #[test]

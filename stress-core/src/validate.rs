@@ -93,12 +93,23 @@ impl RunConfig {
         if let Some(r) = self.rate
             && !(r.is_finite() && r > 0.0 && r <= MAX_RATE)
         {
-            return Err(format!("rate {r} does not fit: give ops/s above 0, at most {MAX_RATE}"));
+            return Err(format!(
+                "rate {} does not fit: give ops/s above 0, at most {}",
+                crate::config::values::show_number(r),
+                crate::config::values::show_number(MAX_RATE)
+            ));
         }
         let mut staged = 0u64;
         for s in &self.stages {
             if !(s.target.is_finite() && s.target >= 0.0) {
                 return Err(format!("a stage targets {}: give 0 or more", s.target));
+            }
+            if s.target > MAX_RATE {
+                return Err(format!(
+                    "a stage targets {}: give at most {} ops/s, and users fewer still",
+                    crate::config::values::show_number(s.target),
+                    crate::config::values::show_number(MAX_RATE)
+                ));
             }
             staged = staged.saturating_add(s.duration_ms);
         }
@@ -121,6 +132,18 @@ impl RunConfig {
         }
         if self.latency_limit_ms.is_some() && self.rate.is_none() {
             return Err("a latency limit needs a rate: without a schedule no op is late".into());
+        }
+        if let Some(at) = self.start_at_ms {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let ahead = crate::config::values::MAX_START_AHEAD.as_millis() as u64;
+            if at > now.saturating_add(ahead) {
+                return Err(format!(
+                    "start_at is {} s from now, more than a day: give a start within 24 hours",
+                    (at - now) / 1000
+                ));
+            }
         }
         if self.max_tries == 0 || self.max_tries > MAX_TRIES {
             return Err(format!(

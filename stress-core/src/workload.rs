@@ -107,7 +107,8 @@ impl<A: Adapter> UserClass<A> {
     /// A hook each user of the class runs once, after it connects and before the run starts
     /// (not timed, not counted as an op): session settings, prepared statements, a
     /// [`User::set_state`] to start from. It draws from the user's RNG like an op, so a replay
-    /// repeats it. A failure is the user's connect error: the user runs no op.
+    /// repeats it. A failure ends the run before it starts, with stop reason `Error` and a
+    /// message naming the user and the error: no user runs an op.
     pub fn on_connect<F>(mut self, f: F) -> Self
     where
         F: Fn(&mut User<A>) -> Result<(), OpError> + Send + Sync + 'static,
@@ -259,6 +260,19 @@ impl<A: Adapter> Workload<A> {
         let mut def = ParamDef::new(name, default);
         def.choices = choices.iter().map(|c| (*c).to_owned()).collect();
         self.params.push(def);
+        self
+    }
+
+    /// Declares a number parameter limited to `range`, both ends included: a value outside it
+    /// (`--param epochs=-5` where `.param_range("epochs", 10_000u64, 1..=1_000_000)`) is
+    /// refused before the run starts, naming the parameter, the range and the value as given.
+    /// The default should lie in the range.
+    pub fn param_range<T>(mut self, name: &str, default: T, range: std::ops::RangeInclusive<T>) -> Self
+    where
+        T: Into<ParamValue>,
+    {
+        let (min, max) = range.into_inner();
+        self.params.push(ParamDef::new(name, default).with_range(min, max));
         self
     }
 

@@ -75,7 +75,7 @@ fn state_that_was_never_set_is_an_error_of_the_op() {
 }
 
 #[test]
-fn a_failing_hook_is_the_users_connect_error_and_it_runs_no_op() {
+fn a_failing_hook_ends_the_run_with_its_cause_and_no_user_runs_an_op() {
     let w = Workload::new(Bare).class(
         UserClass::new("u", 2)
             .on_connect(|u: &mut User<Bare>| {
@@ -89,12 +89,16 @@ fn a_failing_hook_is_the_users_connect_error_and_it_runs_no_op() {
     let r = Runner::new("hook").seed(1).ops_per_user(3).run(w).unwrap();
     let s = &r.summary;
     assert!(!s.passed);
-    assert_eq!(s.ops["noop"].count, 3, "u-0 ran its ops");
-    assert_eq!(s.ops["connect"].failed, 1);
+    assert_eq!(s.stop_reason, StopReason::Error);
+    assert_eq!(
+        s.stop_detail.as_deref(),
+        Some("user u-1: on_connect failed: no session for u-1"),
+        "the user and its error"
+    );
     assert!(
-        s.errors[0].message.contains("on_connect failed: no session for u-1"),
-        "{:?}",
-        s.errors
+        s.ops.get("noop").is_none_or(|o| o.count == 0),
+        "u-0 did not go on alone: {:?}",
+        s.ops
     );
 }
 
@@ -138,6 +142,15 @@ fn retryable_errors_are_tried_again_with_the_same_arguments_and_counted_apart() 
     // Ops 0, 3 and 6 of each of 2 users took 3 tries: 6 ops retried, 12 retries.
     assert_eq!((s.retried_ops, s.retries), (6, 12));
     assert!(s.users.iter().all(|u| (u.retried_ops, u.retries) == (3, 6)));
+    // The builder method says the same as the layer.
+    let by_method = Runner::new("retries")
+        .seed(3)
+        .ops_per_user(9)
+        .max_tries(3)
+        .run(flaky(2, Arc::default()))
+        .unwrap()
+        .summary;
+    assert_eq!((by_method.retried_ops, by_method.retries), (6, 12));
     // Every try of an op drew the same argument; the next op drew a new one.
     let draws = draws.lock().unwrap();
     assert_eq!(draws.len(), 9 + 6);

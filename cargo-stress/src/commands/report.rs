@@ -22,6 +22,9 @@ pub(crate) fn report(args: &ReportArgs) -> Result<(), CliError> {
         };
         let dir = dir.canonicalize().unwrap_or(dir);
         let page = stress_core::report::html::render(&dir).map_err(usage)?;
+        if let Some(why) = stress_core::report::html::missing_log(&dir) {
+            eprintln!("warning: {why}");
+        }
         pages.push((dir.join("report.html"), page));
     }
     for (path, page) in pages {

@@ -27,6 +27,7 @@ fn matches(w: &Workload, filters: &[String], exact: bool) -> bool {
 
 pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let interrupted = interrupt_flag();
+    args.settings.check()?;
     if let Some(p) = args.settings.params.iter().find(|p| p.varies()) {
         return Err(usage(format!(
             "run takes one value per parameter (`{p}` has {}): vary it with cargo stress sweep or cargo stress matrix",
@@ -198,7 +199,7 @@ fn step(args: &RunArgs, selected: &[&Workload], mut layer: stress_core::ConfigLa
     let mut status = Status::new(5.0);
     let ran = crate::harness::run(w, &layer, None, &nowhere, &mut status, None)?;
     let Some(s) = ran.summary else {
-        let why = crate::harness::failure_message(&ran.stdout);
+        let why = ran.why_not();
         return Err(usage(format!("workload `{}`: the step did not run: {why}", w.name)));
     };
     match &step {

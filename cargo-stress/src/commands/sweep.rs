@@ -19,6 +19,7 @@ use crate::shared::{declared, interrupt_flag, print_table, seed_for, workloads};
 use crate::status::Status;
 
 pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<(), CliError> {
+    args.settings.check()?;
     let interrupted = interrupt_flag();
     let plan = check_plan(args, kind)?;
     let seed = seed_for(&args.settings)?;
@@ -95,7 +96,7 @@ pub(crate) fn sweep(args: &SweepArgs, kind: Kind, command_line: &str) -> Result<
             return Ok(sweep::CellEnd::TimedOut(why));
         }
         let Some(summary) = ran.summary else {
-            let why = harness::failure_message(&ran.stdout);
+            let why = ran.why_not();
             let _ = std::fs::remove_dir(dir); // only if empty
             if i == 1 {
                 // Nothing has run: the settings are wrong, not the system under test.

@@ -54,7 +54,9 @@ pub fn fanout(pg: Postgres) -> Workload<Postgres> {
 
 fn ramp(pg: Postgres, writers: usize) -> Workload<Postgres> {
     Workload::new(pg)
-        .param("epochs", DEFAULT_EPOCHS)
+        // A series of no epochs measures nothing, a negative one nothing at all (every op would
+        // fail); 100 million (3 GB of JSON a record) is well past any engine's breaking point.
+        .param_range("epochs", DEFAULT_EPOCHS, 1..=100_000_000)
         .param_choice("format", "jsonb", &codec::FORMATS)
         .setup_with_params(setup)
         .class(UserClass::new("writer", writers).write("roundtrip", 1.0, roundtrip))

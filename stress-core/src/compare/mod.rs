@@ -67,7 +67,7 @@ impl RunData {
         let log_path = dir.join("histograms.hlog");
         let (intervals, has_log) = match std::fs::read(&log_path) {
             Ok(bytes) => (
-                hlog::read(&bytes).map_err(|e| format!("{}: {e}", log_path.display()))?,
+                hlog::read(&bytes).map_err(|e| format!("{} {e}", log_path.display()))?,
                 true,
             ),
             Err(_) => (Intervals::new(), false),

@@ -255,7 +255,11 @@ impl ConfigLayer {
 /// largest remainder, with at least one user for every class that had any: a total too small
 /// for that is an error, never a class emptied silently.
 pub fn scale_users(users: &mut [(String, usize)], total: usize) -> Result<(), ConfigError> {
-    let current: usize = users.iter().map(|(_, n)| n).sum();
+    let too_many = || ConfigError::Invalid(format!("{total} users in all is more than any machine can count"));
+    let current = users
+        .iter()
+        .try_fold(0usize, |t, (_, n)| t.checked_add(*n))
+        .ok_or_else(too_many)?;
     if current == 0 || current == total {
         return Ok(());
     }
@@ -268,17 +272,31 @@ pub fn scale_users(users: &mut [(String, usize)], total: usize) -> Result<(), Co
             names.join(", ")
         )));
     }
+    // In u128: `n * total` of two usizes always fits it (in usize, 18446744073709551615
+    // users times a class of 2 wraps).
     let quota: Vec<f64> = users
         .iter()
-        .map(|(_, n)| (*n * total) as f64 / current as f64)
+        .map(|(_, n)| (*n as u128 * total as u128) as f64 / current as f64)
         .collect();
     let mut share: Vec<usize> = users
         .iter()
         .zip(&quota)
-        .map(|((_, n), q)| if *n == 0 { 0 } else { (q.floor() as usize).max(1) })
+        .map(|((_, n), q)| {
+            if *n == 0 {
+                0
+            } else {
+                (q.floor() as usize).clamp(1, total)
+            }
+        })
         .collect();
+    let sum = |share: &[usize]| {
+        share
+            .iter()
+            .try_fold(0usize, |t, n| t.checked_add(*n))
+            .ok_or_else(too_many)
+    };
     // Too many after the minimum of one: take back from the classes furthest above their quota.
-    while share.iter().sum::<usize>() > total {
+    while sum(&share)? > total {
         let i = (0..share.len())
             .filter(|&i| share[i] > 1)
             .max_by(|&a, &b| {
@@ -290,7 +308,7 @@ pub fn scale_users(users: &mut [(String, usize)], total: usize) -> Result<(), Co
         share[i] -= 1;
     }
     // Too few: give to the classes furthest below their quota, the first on a tie.
-    while share.iter().sum::<usize>() < total {
+    while sum(&share)? < total {
         let i = (0..share.len())
             .filter(|&i| users[i].1 > 0)
             .max_by(|&a, &b| {
@@ -440,9 +458,24 @@ impl RunConfig {
                 "stages are empty: give DURATION:TARGET steps".into(),
             ));
         }
+        let (bound, why) = match layer.max_users {
+            Some(n) => (n, "STRESS_MAX_USERS".to_owned()),
+            None => crate::bounds::max_users(),
+        };
+        let over_bound = |total: String| {
+            ConfigError::Invalid(format!(
+                "{total} users is more than this run may start: at most {bound} ({why}); run fewer users, \
+                 or set STRESS_MAX_USERS={total} to try anyway"
+            ))
+        };
         if layer.rate.is_none() && !stages.is_empty() {
             // Stages of users: as many users as the highest stage, in the classes' proportions.
-            let peak = stages.iter().map(|s| s.target).fold(0.0, f64::max).round() as usize;
+            let peak = stages.iter().map(|s| s.target).fold(0.0, f64::max).round();
+            // Refused before it is scaled to: a peak of 1e308 users is no count of threads.
+            if peak > bound as f64 {
+                return Err(over_bound(values::show_number(peak)));
+            }
+            let peak = peak as usize;
             let total: usize = users.iter().map(|(_, n)| n).sum();
             if peak == 0 {
                 return Err(ConfigError::Invalid(
@@ -454,6 +487,9 @@ impl RunConfig {
                     .map_err(|e| ConfigError::Invalid(format!("the stages' peak of {peak} users: {e}")))?;
             }
         } else if let (Some(want), false) = (layer.users_total, smoke) {
+            if want > bound {
+                return Err(over_bound(want.to_string()));
+            }
             if users.iter().all(|(_, n)| *n == 0) {
                 users.iter_mut().for_each(|(_, n)| *n = 1);
             }
@@ -465,14 +501,19 @@ impl RunConfig {
             ));
         }
         let total = users.iter().fold(0usize, |t, (_, n)| t.saturating_add(*n));
-        let (bound, why) = match layer.max_users {
-            Some(n) => (n, "STRESS_MAX_USERS".to_owned()),
-            None => crate::bounds::max_users(),
-        };
         if total > bound {
+            return Err(over_bound(total.to_string()));
+        }
+        // (A shard whose own index is beyond the users is refused with the plan, which says
+        // so of that shard: `check_selection`.)
+        if let Some(shard) = layer.shard
+            && shard.count > total
+            && shard.index < total
+        {
             return Err(ConfigError::Invalid(format!(
-                "{total} users is more than this run may start: at most {bound} ({why}); run fewer users, \
-                 or set STRESS_MAX_USERS={total} to try anyway"
+                "shard {shard} (--shard, STRESS_SHARD) is of {} shards, more than the run's {total} users: \
+                 shards beyond them would run no one; give at most {total} shards",
+                shard.count
             )));
         }
         let databases = layer.databases.unwrap_or(1).max(1);
@@ -913,6 +954,62 @@ mod tests {
                 .databases,
             20000
         );
+    }
+
+    #[test]
+    fn scaling_to_a_huge_total_never_wraps() {
+        let mut users = vec![("a".to_owned(), 2), ("b".to_owned(), 1)];
+        // Ok or a refusal, never a wrapped multiplication (a panic in debug, a hang in release).
+        if scale_users(&mut users, usize::MAX).is_ok() {
+            assert!(users.iter().all(|(_, n)| *n > 0), "{users:?}");
+        }
+        let mut huge = vec![("a".to_owned(), usize::MAX), ("b".to_owned(), 1)];
+        let e = scale_users(&mut huge, 3).unwrap_err();
+        assert!(e.to_string().contains("more than any machine can count"), "{e}");
+        let layer = ConfigLayer {
+            users_total: Some(usize::MAX),
+            max_users: Some(1000),
+            ..ConfigLayer::default()
+        };
+        let e = RunConfig::resolve(&layer, &classes(), 0, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("18446744073709551615 users is more than this run may start: at most 1000"),
+            "{e}"
+        );
+        let staged = ConfigLayer {
+            stages: Some(vec![Stage {
+                duration_ms: 1000,
+                target: 1e8,
+            }]),
+            max_users: Some(1000),
+            ..ConfigLayer::default()
+        };
+        let e = RunConfig::resolve(&staged, &classes(), 0, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("100000000 users is more than"), "{e}");
+    }
+
+    #[test]
+    fn a_shard_count_beyond_the_users_is_refused() {
+        let layer = ConfigLayer {
+            shard: Some(Shard {
+                index: 0,
+                count: usize::MAX,
+            }),
+            ..ConfigLayer::default()
+        };
+        let e = RunConfig::resolve(&layer, &classes(), 0, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than the run's 7 users"), "{e}");
+        let fits = ConfigLayer {
+            shard: Some(Shard { index: 6, count: 7 }),
+            ..ConfigLayer::default()
+        };
+        assert!(RunConfig::resolve(&fits, &classes(), 0, false).is_ok());
     }
 
     #[test]

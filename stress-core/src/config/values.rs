@@ -6,7 +6,33 @@
 use std::time::Duration;
 
 use super::{Arrival, Stage};
+use crate::validate::{MAX_DURATION, MAX_RATE};
 use crate::{params, syntax};
+
+/// How far ahead a start time may be: a day. A start further away is a typo (or a year
+/// 9999), and would keep every user waiting, Ctrl-C aside, until then.
+pub const MAX_START_AHEAD: Duration = Duration::from_secs(24 * 3600);
+
+/// A number as people read it: as is, or in scientific notation when it is huge or tiny (a
+/// rate of `1e308` is not 309 digits long).
+pub fn show_number(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Refuses a duration longer than [`MAX_DURATION`], in the words it was given in.
+fn at_most_30_days(s: &str, d: Duration) -> Result<Duration, String> {
+    if d > MAX_DURATION {
+        return Err(format!(
+            "`{}` is longer than 30 days, the longest a run or a wait may take: give a shorter duration",
+            s.trim()
+        ));
+    }
+    Ok(d)
+}
 
 /// The message for a negative number where a count or a duration goes.
 fn not_negative(s: &str, what: &str) -> Result<(), String> {
@@ -65,23 +91,28 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     if d.is_zero() {
         return Err(format!("`{s}` is no time: give a duration above 0, like 30s"));
     }
-    Ok(d)
+    at_most_30_days(s, d)
 }
 
 /// A duration, 0 included (a warm-up, a grace).
 pub fn duration_or_zero(s: &str) -> Result<Duration, String> {
     not_negative(s, "give a duration like 5s, or 0")?;
-    syntax::parse_duration(s)
+    at_most_30_days(s, syntax::parse_duration(s)?)
 }
 
-/// A fraction from 0 to 1 (`0.001`).
+/// A fraction from 0 to 1, or a percentage from 0% to 100% (`0.001`, `0.1%`), as thresholds
+/// and `--noise` take them.
 pub fn fraction(s: &str) -> Result<f64, String> {
-    not_negative(s, "expected 0 to 1, like 0.001")?;
-    s.trim()
-        .parse::<f64>()
-        .ok()
+    let what = "expected 0 to 1 or 0% to 100%, like 0.001 or 0.1%";
+    not_negative(s, what)?;
+    let t = s.trim();
+    let value = match t.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => t.parse::<f64>().ok(),
+    };
+    value
         .filter(|f| (0.0..=1.0).contains(f))
-        .ok_or_else(|| format!("`{s}` is not a fraction: expected 0 to 1, like 0.001"))
+        .ok_or_else(|| format!("`{s}` is not a fraction: {what}"))
 }
 
 /// A share below 1 as a percentage or a fraction (`5%`, `0.05`): `compare --noise`.
@@ -102,9 +133,17 @@ pub fn share(s: &str) -> Result<f64, String> {
 pub fn rate(s: &str) -> Result<f64, String> {
     let what = "expected ops/s above 0, like 500, 0.5 or 2k";
     not_negative(s, what)?;
-    params::parse_float(s)
+    let r = params::parse_float(s)
         .filter(|r| *r > 0.0)
-        .ok_or_else(|| format!("`{s}` is not a rate: {what}"))
+        .ok_or_else(|| format!("`{s}` is not a rate: {what}"))?;
+    if r > MAX_RATE {
+        return Err(format!(
+            "`{}` ops/s is more than this machine can schedule: give at most {} ops/s",
+            s.trim(),
+            show_number(MAX_RATE)
+        ));
+    }
+    Ok(r)
 }
 
 /// Users, as a flag or `STRESS_USERS` gives them.
@@ -161,6 +200,7 @@ pub fn arrival(s: &str) -> Result<Arrival, String> {
 pub fn stages(text: &str) -> Result<Vec<Stage>, String> {
     let expected = "expected DURATION:TARGET steps separated by commas, like `10s:50,30s:200,10s:0`";
     let mut out = Vec::new();
+    let mut total = Duration::ZERO;
     for part in text.split(',').map(str::trim) {
         let (d, t) = part
             .split_once(':')
@@ -174,6 +214,20 @@ pub fn stages(text: &str) -> Result<Vec<Stage>, String> {
             .ok_or_else(|| format!("stage `{part}` has no target of 0 or more: {expected}"))?;
         if d.is_zero() {
             return Err(format!("stage `{part}` lasts 0s: {expected}"));
+        }
+        // Users or ops/s: either way more than any machine runs (users are far fewer).
+        if target > MAX_RATE {
+            return Err(format!(
+                "stage `{part}` targets more than this machine can run: give at most {} ops/s, and users \
+                 fewer still",
+                show_number(MAX_RATE)
+            ));
+        }
+        total = total.saturating_add(d);
+        if total > MAX_DURATION {
+            return Err(format!(
+                "stage `{part}` ends more than 30 days after the start, the longest run: give shorter stages"
+            ));
         }
         out.push(Stage {
             duration_ms: d.as_millis() as u64,
@@ -194,17 +248,45 @@ pub fn switch(s: &str) -> Result<bool, String> {
 
 /// A wall-clock time, as ms since the Unix epoch: RFC 3339 in UTC (`2026-12-02T10:00:00Z`,
 /// fractions of a second allowed) or `@SECONDS` since the epoch (`date +@%s`).
+///
+/// A time more than [`MAX_START_AHEAD`] (a day) from now is refused: the users would wait for
+/// it, doing nothing.
 pub fn start_at(s: &str) -> Result<u64, String> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    start_at_from(s, now_ms)
+}
+
+/// [`start_at`] with the clock read by the caller: `now_ms`, ms since the Unix epoch.
+pub fn start_at_from(s: &str, now_ms: u64) -> Result<u64, String> {
     let what = "give a time in UTC like 2026-12-02T10:00:00Z, or @SECONDS since the Unix epoch";
     let t = s.trim();
-    if let Some(secs) = t.strip_prefix('@') {
+    let ms = if let Some(secs) = t.strip_prefix('@') {
         let secs: f64 = secs.parse().map_err(|_| format!("`{s}` is not a time: {what}"))?;
         if !(secs.is_finite() && secs >= 0.0) {
             return Err(format!("`{s}` is not a time: {what}"));
         }
-        return Ok((secs * 1000.0).round() as u64);
+        // Compared as a float first: `@1e30` is beyond any u64 of ms.
+        let ms = (secs * 1000.0).round();
+        if ms > now_ms as f64 + MAX_START_AHEAD.as_millis() as f64 {
+            return Err(too_far(s));
+        }
+        ms as u64
+    } else {
+        crate::report::parse_rfc3339_ms(t).ok_or_else(|| format!("`{s}` is not a time: {what}"))?
+    };
+    if ms > now_ms.saturating_add(MAX_START_AHEAD.as_millis() as u64) {
+        return Err(too_far(s));
     }
-    crate::report::parse_rfc3339_ms(t).ok_or_else(|| format!("`{s}` is not a time: {what}"))
+    Ok(ms)
+}
+
+fn too_far(s: &str) -> String {
+    format!(
+        "`{}` is more than a day from now: the users would wait until then; give a start within 24 hours",
+        s.trim()
+    )
 }
 
 #[cfg(test)]
@@ -263,9 +345,63 @@ mod tests {
     }
 
     #[test]
+    fn start_times_more_than_a_day_ahead_are_refused() {
+        let now = 1_796_212_800_000; // 2026-12-02T12:00:00Z
+        assert_eq!(start_at_from("@1796212800", now), Ok(now));
+        let in_a_day = format!("@{}", 1_796_212_800 + 24 * 3600);
+        assert_eq!(start_at_from(&in_a_day, now), Ok(now + 86_400_000));
+        let past = start_at_from("2026-12-01T10:00:00Z", now).unwrap();
+        assert!(past < now, "a start in the past starts at once");
+        for far in [
+            "9999-12-31T23:59:59Z",
+            "@1e30",
+            "@1796299201",
+            "2026-12-03T12:00:01Z",
+            "@18446744073709551615",
+        ] {
+            let e = start_at_from(far, now).unwrap_err();
+            assert!(e.contains("is more than a day from now"), "{far}: {e}");
+            assert!(e.starts_with(&format!("`{far}`")), "{far}: {e}");
+        }
+    }
+
+    #[test]
+    fn fractions_take_percentages_too() {
+        assert_eq!(fraction("0.01"), Ok(0.01));
+        assert_eq!(fraction("1%"), Ok(0.01));
+        assert_eq!(fraction(" 0.1 % "), Ok(0.001));
+        assert_eq!(fraction("100%"), Ok(1.0));
+        for bad in ["101%", "1.5", "-1%", "%", "NaN%", "x"] {
+            assert!(fraction(bad).unwrap_err().contains("0% to 100%"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn huge_values_are_refused_in_the_words_they_came_in() {
+        let e = rate("1e308").unwrap_err();
+        assert!(e.starts_with("`1e308` ops/s is more than"), "{e}");
+        assert!(e.len() < 150, "{e}");
+        let e = duration_or_zero("99999999999h").unwrap_err();
+        assert!(e.starts_with("`99999999999h` is longer than 30 days"), "{e}");
+        let e = stages("99999999999h:10").unwrap_err();
+        assert!(e.contains("`99999999999h:10`") && e.contains("30 days"), "{e}");
+        assert!(!e.contains(" ms"), "{e}");
+        let e = stages("400h:10,400h:5").unwrap_err();
+        assert!(e.contains("`400h:5` ends more than 30 days"), "{e}");
+        let e = stages("1s:1e308").unwrap_err();
+        assert!(e.contains("`1s:1e308` targets more than this machine can run"), "{e}");
+        assert_eq!(show_number(1e308), "1e308");
+        assert_eq!(show_number(2000.5), "2000.5");
+    }
+
+    #[test]
     fn start_times_read_utc_or_epoch_seconds() {
-        assert_eq!(start_at("@1796212800"), Ok(1_796_212_800_000));
-        assert_eq!(start_at("2026-12-02T10:00:00Z"), start_at("@1796205600"));
+        let now = 1_796_212_800_000;
+        assert_eq!(start_at_from("@1796212800", now), Ok(1_796_212_800_000));
+        assert_eq!(
+            start_at_from("2026-12-02T10:00:00Z", now),
+            start_at_from("@1796205600", now)
+        );
         for bad in ["@-5", "10:00", "2026-12-02T10:00:00+01:00", "@x"] {
             assert!(start_at(bad).unwrap_err().contains("give a time in UTC"), "{bad}");
         }

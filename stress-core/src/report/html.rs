@@ -88,11 +88,26 @@ struct Data {
 /// Renders the report of the run in `dir`.
 pub fn render(dir: &Path) -> Result<String, String> {
     let summary = Summary::load(&dir.join("summary.json"))?;
-    let intervals = match std::fs::read(dir.join("histograms.hlog")) {
-        Ok(bytes) => hlog::read(&bytes).map_err(|e| format!("{}: {e}", dir.join("histograms.hlog").display()))?,
-        Err(_) => hlog::Intervals::new(),
+    let log = dir.join("histograms.hlog");
+    let (intervals, has_log) = match std::fs::read(&log) {
+        Ok(bytes) => (hlog::read(&bytes).map_err(|e| format!("{} {e}", log.display()))?, true),
+        // Not an error: the page says what it cannot draw (and `cargo stress report` says so
+        // on the console, with missing_log).
+        Err(_) => (hlog::Intervals::new(), false),
     };
-    render_summary(&summary, &intervals, dir)
+    render_summary(&summary, &intervals, has_log, dir)
+}
+
+/// Why the report of the run in `dir` lacks its percentile spectrum, if it does: one line
+/// naming the missing `histograms.hlog`.
+pub fn missing_log(dir: &Path) -> Option<String> {
+    let log = dir.join("histograms.hlog");
+    (!log.is_file()).then(|| {
+        format!(
+            "{} is missing: report.html has no percentile spectrum (the tables come from summary.json)",
+            log.display()
+        )
+    })
 }
 
 /// Renders the report of the run in `dir` and writes it there as `report.html`.
@@ -103,7 +118,7 @@ pub fn write(dir: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn render_summary(s: &Summary, intervals: &hlog::Intervals, dir: &Path) -> Result<String, String> {
+fn render_summary(s: &Summary, intervals: &hlog::Intervals, has_log: bool, dir: &Path) -> Result<String, String> {
     let open_loop = s.ops.values().any(|o| o.service_us.is_some());
     let ops: Vec<OpRow> = s
         .ops
@@ -173,6 +188,7 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, dir: &Path) -> Resul
             replay => format!("cargo stress replay {}", dir.display()),
             ops => Value::from(Serde(&ops)),
             open_loop => open_loop,
+            has_log => has_log,
             errors => Value::from(Serde(&errors)),
             users_shown => Value::from(Serde(&s.users[..s.users.len().min(USERS_SHOWN)])),
             users_more => s.users.len().saturating_sub(USERS_SHOWN),

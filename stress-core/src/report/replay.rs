@@ -91,7 +91,8 @@ impl ReplayFile {
                     .to_owned(),
             });
         }
-        serde_json::from_value(v).map_err(|e| malformed(e.to_string()))
+        // From the text, not the value: serde_json then names the line and column.
+        serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))
     }
 
     /// The directory the file was in, to refuse writing a replay over its original.

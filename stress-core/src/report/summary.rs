@@ -371,13 +371,54 @@ impl Summary {
         let v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
         let version = v.get("format_version").and_then(serde_json::Value::as_u64);
-        if version != Some(SUMMARY_FORMAT_VERSION) {
-            return Err(format!(
-                "{} is summary format_version {}, this cargo-stress reads {SUMMARY_FORMAT_VERSION}: rerun it with this version",
-                path.display(),
-                version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
-            ));
+        match version {
+            Some(SUMMARY_FORMAT_VERSION) => {}
+            Some(v) if v > SUMMARY_FORMAT_VERSION => {
+                return Err(format!(
+                    "{} was written by a newer cargo-stress (summary format_version {v}; this one reads \
+                     {SUMMARY_FORMAT_VERSION}): upgrade cargo-stress to read it",
+                    path.display()
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "{} is summary format_version {}, this cargo-stress reads {SUMMARY_FORMAT_VERSION}: rerun it with this version",
+                    path.display(),
+                    version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
+                ));
+            }
         }
-        serde_json::from_value(v).map_err(|e| format!("{} is not a summary: {e}", path.display()))
+        // From the text, not the value: serde_json then says at which line and column (and a
+        // missing field's name).
+        let summary: Self =
+            serde_json::from_str(&text).map_err(|e| format!("{} is not a summary: {e}", path.display()))?;
+        summary
+            .check_figures()
+            .map_err(|e| format!("{} is damaged: {e}", path.display()))?;
+        Ok(summary)
+    }
+
+    /// Refuses figures no run produces (a negative or non-finite rate or time): a file edited
+    /// or damaged, whose comparison would mean nothing.
+    fn check_figures(&self) -> Result<(), String> {
+        for (field, x) in [
+            ("duration_s", self.duration_s),
+            ("startup_s", self.startup_s),
+            ("ops_per_sec", self.ops_per_sec),
+            ("rows_per_sec", self.rows_per_sec),
+            ("mean_lag_us", self.mean_lag_us),
+            ("max_stall_s", self.max_stall_s),
+            ("unavailable_s", self.unavailable_s),
+        ] {
+            if !(x.is_finite() && x >= 0.0) {
+                return Err(format!("field `{field}` is {x}: a run's figures are 0 or more"));
+            }
+        }
+        if let Some(d) = self.delivered
+            && !(d.is_finite() && d >= 0.0)
+        {
+            return Err(format!("field `delivered` is {d}: a run's figures are 0 or more"));
+        }
+        Ok(())
     }
 }

@@ -235,6 +235,15 @@ impl Runner {
         self
     }
 
+    /// Tries an op gets when it fails with an error its adapter calls retryable (a PostgreSQL
+    /// serialization failure or deadlock, `SQLITE_BUSY`), like pgbench `--max-tries`: the API's
+    /// `--max-tries` / `STRESS_MAX_TRIES`. Default 1 (no retry); 1 to
+    /// [`validate::MAX_TRIES`](crate::validate::MAX_TRIES), checked when the run resolves.
+    pub fn max_tries(mut self, tries: u32) -> Self {
+        self.api.max_tries = Some(tries);
+        self
+    }
+
     /// Adds a pass/fail rule, like `p99<50ms`.
     pub fn threshold(mut self, rule: impl Into<String>) -> Self {
         self.api.thresholds.push(rule.into());

@@ -112,13 +112,22 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         Ok(Err(e)) => Err(format!("cannot connect: {e}")),
         Err(p) => Err(format!("cannot connect: {p}")),
     };
+    // An on_connect failure is the workload's own code refusing this user (a bad parameter, a
+    // session setting the engine does not take): it ends the run with its cause, rather than
+    // leaving the users it did not refuse to measure a run nobody asked for.
     let connected = connected.and_then(|mut user| match &class.on_connect {
         None => Ok(user),
-        Some(hook) => match panic::catch(|| hook(&mut user)) {
-            Ok(Ok(())) => Ok(user),
-            Ok(Err(e)) => Err(format!("on_connect failed: {e}")),
-            Err(p) => Err(format!("on_connect {p}")),
-        },
+        Some(hook) => {
+            let failed = match panic::catch(|| hook(&mut user)) {
+                Ok(Ok(())) => return Ok(user),
+                Ok(Err(e)) => format!("on_connect failed: {e}"),
+                Err(p) => format!("on_connect {p}"),
+            };
+            shared
+                .signal
+                .stop(StopReason::Error, Some(format!("user {}: {failed}", job.seed.id)));
+            Err(failed)
+        }
     });
     let Some(start) = shared.wait_for_start() else {
         // The run was called off before it started: this user ran nothing.

@@ -51,7 +51,7 @@ impl ShardRun {
         let replay = ReplayFile::load(&dir.join("replay.json")).map_err(|e| e.to_string())?;
         let hlog_path = dir.join("histograms.hlog");
         let bytes = std::fs::read(&hlog_path).map_err(|e| format!("cannot read {}: {e}", hlog_path.display()))?;
-        let intervals = hlog::read(&bytes).map_err(|e| format!("{}: {e}", hlog_path.display()))?;
+        let intervals = hlog::read(&bytes).map_err(|e| format!("{} {e}", hlog_path.display()))?;
         let ledgers = Ledgers::load(dir)?;
         Ok(Self {
             dir: dir.to_owned(),

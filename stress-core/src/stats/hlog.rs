@@ -186,13 +186,19 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Intervals, String> {
         let interval = match entry {
             Ok(LogEntry::Interval(i)) => i,
             Ok(_) => continue,
-            Err(e) => return Err(format!("entry {} is not an interval-log line: {e:?}", n + 1)),
+            Err(hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset }) => {
+                return Err(format!(
+                    "is damaged: entry {} (at byte {offset}) is not an interval-log line; rerun the workload, or \
+                     remove the file to report without it",
+                    n + 1
+                ));
+            }
         };
         let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, interval.encoded_histogram())
-            .map_err(|e| format!("entry {}: bad base64: {e}", n + 1))?;
+            .map_err(|e| format!("is damaged: entry {} is not base64 ({e})", n + 1))?;
         let h: hdrhistogram::Histogram<u64> = deserializer
             .deserialize(&mut raw.as_slice())
-            .map_err(|e| format!("entry {}: bad histogram: {e:?}", n + 1))?;
+            .map_err(|e| format!("is damaged: entry {} is not a histogram ({e:?})", n + 1))?;
         let tag = interval.tag().map_or_else(String::new, |t| t.as_str().to_owned());
         out.entry(tag)
             .or_default()
