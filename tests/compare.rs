@@ -248,8 +248,8 @@ fn what_cannot_be_compared_or_reported_is_one_line_and_exit_2() {
             vec!["report", old_s],
             "is summary format_version 1, this cargo-stress reads 2",
         ),
-        (vec!["report", bad_log_s], "histograms.hlog: entry "),
-        (vec!["compare", run_s, bad_log_s], "histograms.hlog: entry "),
+        (vec!["report", bad_log_s], "histograms.hlog is damaged: entry "),
+        (vec!["compare", run_s, bad_log_s], "histograms.hlog is damaged: entry "),
     ];
     for (args, want) in cases {
         // compare and report need no cargo project; run does.

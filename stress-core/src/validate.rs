@@ -8,8 +8,7 @@ use std::time::Duration;
 use crate::config::RunConfig;
 use crate::seed::SeedPlan;
 
-/// The longest run, stage, warm-up or duration anything may take: 30 days.
-pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+pub use crate::config::values::{MAX_DURATION, MAX_RATE};
 /// The longest think time between two ops: an hour.
 pub const MAX_THINK_MS: u64 = 3_600_000;
 /// The most rows a bulk op may be asked for.
@@ -18,8 +17,6 @@ pub const MAX_BATCH: u64 = 1_000_000_000;
 pub const MAX_TRIES: u32 = 1_000;
 /// The most databases any run may have, whatever `STRESS_MAX_DATABASES` allows.
 pub const MAX_DATABASES: usize = 1_000_000;
-/// The highest open-loop rate, ops/s.
-pub const MAX_RATE: f64 = 1e9;
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64

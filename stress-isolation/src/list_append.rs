@@ -371,7 +371,7 @@ impl Explainer for ListAppend<'_> {
         for (key, v2, rec) in self.appends_of(b) {
             let order = &self.keys[&key];
             let prev = self.prev_pos(key, &rec);
-            let unseen = if rec.pos == NONE { ", which no read saw," } else { "" };
+            let unseen = if rec.pos == NONE { " (no read saw it)" } else { "" };
             if kind == WW {
                 if let Some(p) = prev.filter(|&p| order.writers[p] == a) {
                     return format!(
@@ -401,7 +401,7 @@ impl Explainer for ListAppend<'_> {
                             format!("{an} read key {key} as empty, and {bn} then appended {v2}{unseen} to it (rw)")
                         } else {
                             format!(
-                                "{an} read key {key} as {} without {bn}'s append of {v2}{unseen}, which came next (rw)",
+                                "{an} read key {key} as {} without {bn}'s append of {v2}, which came next{unseen} (rw)",
                                 render_list(l)
                             )
                         };

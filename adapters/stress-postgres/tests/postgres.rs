@@ -671,7 +671,7 @@ fn killed_twenty_times_the_server_comes_back_and_keeps_every_acknowledged_write(
     let out = dir.path().join("killed");
     let r = Runner::new("killed")
         .seed(5)
-        .duration(Duration::from_secs(45))
+        .duration(Duration::from_secs(60))
         .fault("kill@every=300ms..700ms")
         .output_dir(&out)
         .run(tracked_inserts(pg))

@@ -6,8 +6,12 @@
 use std::time::Duration;
 
 use super::{Arrival, Stage};
-use crate::validate::{MAX_DURATION, MAX_RATE};
 use crate::{params, syntax};
+
+/// The longest run, stage, warm-up or duration anything may take: 30 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The highest open-loop rate, ops/s.
+pub const MAX_RATE: f64 = 1e9;
 
 /// How far ahead a start time may be: a day. A start further away is a typo (or a year
 /// 9999), and would keep every user waiting, Ctrl-C aside, until then.
