@@ -12,6 +12,8 @@ use crate::seed::SeedPlan;
 pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The longest think time between two ops: an hour.
 pub const MAX_THINK_MS: u64 = 3_600_000;
+/// The longest wait before a retry (`--retry-backoff`'s MIN and MAX): an hour.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(3600);
 /// The most rows a bulk op may be asked for.
 pub const MAX_BATCH: u64 = 1_000_000_000;
 /// The most tries an op may get.
@@ -149,6 +151,15 @@ impl RunConfig {
             return Err(format!(
                 "max_tries {} does not fit: give 1 to {MAX_TRIES}",
                 self.max_tries
+            ));
+        }
+        let (lo, hi) = (
+            Duration::from_micros(self.retry_backoff_min_us),
+            Duration::from_micros(self.retry_backoff_max_us),
+        );
+        if let Err(m) = crate::config::values::backoff_fits(lo, hi) {
+            return Err(format!(
+                "retry backoff {lo:?}..{hi:?} {m} (--retry-backoff, STRESS_RETRY_BACKOFF, Runner::retry_backoff)"
             ));
         }
         Ok(())

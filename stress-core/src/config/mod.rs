@@ -26,6 +26,9 @@ pub const DEFAULT_BATCH: (u64, u64) = (100, 1_000);
 /// How long a memory or CPU limit may stay breached, users paused, before the run stops with
 /// `ResourceLimit`: 10 s.
 pub const DEFAULT_LIMIT_GRACE: Duration = Duration::from_secs(10);
+/// Default retry backoff (`--retry-backoff`): before try k+1 of an op, a wait drawn from
+/// 0 to min(100 ms, 1 ms·2^(k-1)).
+pub const DEFAULT_RETRY_BACKOFF: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(100));
 /// Ops per user in a smoke run (plain `cargo test`).
 pub const SMOKE_OPS_PER_USER: u64 = 3;
 /// Longest a smoke run may take before it stops by duration.
@@ -95,6 +98,11 @@ pub struct ConfigLayer {
     /// serialization failure or deadlock on PostgreSQL, `SQLITE_BUSY` on SQLite), like pgbench
     /// `--max-tries` (`STRESS_MAX_TRIES`); default 1, no retry.
     pub max_tries: Option<u32>,
+    /// How long a user waits before it tries an op again (`STRESS_RETRY_BACKOFF`:
+    /// `MIN..MAX`, like `1ms..100ms`; `0..0` for none): before try k+1, a wait drawn uniformly
+    /// from 0 to min(MAX, MIN·2^(k-1)) — exponential backoff with full jitter — from a stream
+    /// of the user's own. Default [`DEFAULT_RETRY_BACKOFF`] (1ms..100ms).
+    pub retry_backoff: Option<(Duration, Duration)>,
     /// Stop the run at the first op that fails for good, after its tries
     /// (`STRESS_ABORT_ON_ERROR=1`), like pgbench's default; default off.
     pub abort_on_error: Option<bool>,
@@ -213,6 +221,7 @@ impl ConfigLayer {
             stages,
             abort_on_fail,
             max_tries,
+            retry_backoff,
             abort_on_error,
             max_users,
             max_databases,
@@ -376,6 +385,14 @@ pub struct RunConfig {
     /// Tries an op gets when it fails with a retryable error (1: no retry).
     #[serde(default = "one_try")]
     pub max_tries: u32,
+    /// The retry backoff's MIN, µs: before try k+1 of an op a user waits a time drawn
+    /// uniformly from 0 to min(MAX, MIN·2^(k-1)). 0 (with MAX 0): no backoff, what a
+    /// `replay.json` written before backoff existed ran with.
+    #[serde(default)]
+    pub retry_backoff_min_us: u64,
+    /// The retry backoff's MAX, µs (see `retry_backoff_min_us`).
+    #[serde(default)]
+    pub retry_backoff_max_us: u64,
     /// Stop at the first op that fails for good.
     #[serde(default)]
     pub abort_on_error: bool,
@@ -566,6 +583,7 @@ impl RunConfig {
         if duration == Some(Duration::ZERO) {
             return Err(ConfigError::Invalid("duration is 0: give a run at least 1s".into()));
         }
+        let retry_backoff = layer.retry_backoff.unwrap_or(DEFAULT_RETRY_BACKOFF);
         let config = Self {
             seed,
             duration_ms: duration.map(|d| d.as_millis() as u64),
@@ -588,6 +606,8 @@ impl RunConfig {
             thresholds: layer.thresholds.clone(),
             abort_on_fail: layer.abort_on_fail.unwrap_or(false),
             max_tries: layer.max_tries.unwrap_or(1),
+            retry_backoff_min_us: retry_backoff.0.as_micros().try_into().unwrap_or(u64::MAX),
+            retry_backoff_max_us: retry_backoff.1.as_micros().try_into().unwrap_or(u64::MAX),
             abort_on_error: layer.abort_on_error.unwrap_or(false),
             stuck_grace_ms: layer
                 .stuck_grace

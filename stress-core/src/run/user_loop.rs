@@ -146,6 +146,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
     // The connection-breaking faults (kill, restart) begun before this connection was made.
     let mut connected_after = 0u64;
     let max_tries = job.config.max_tries.max(1);
+    let mut backoff = super::backoff::Backoff::new(&job.config, job.seed.seed);
     let disk_budget = job.config.max_disk_mb.map(|mb| mb * 1_048_576);
     let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
     let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
@@ -229,7 +230,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             .busy_since
             .store(UserClock::stamp_since(since0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
-        // pgbench), and the op's latency covers them all.
+        // pgbench), after a backoff wait; the op's latency covers them all, waits included.
         let rng_at = (max_tries > 1).then(|| user.rng.clone());
         user.attempt = 1;
         let result = loop {
@@ -256,6 +257,11 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
                 (Ok(Err(e)), Some(rng))
                     if user.attempt < max_tries && !signal.is_stopped() && adapter.is_retryable(e) =>
                 {
+                    // A run that stops during the wait ends the op with this try's error.
+                    let wait = backoff.wait(user.attempt);
+                    if !wait.is_zero() && signal.sleep(wait) {
+                        break result;
+                    }
                     user.attempt += 1;
                     user.rng = rng.clone();
                 }
