@@ -86,6 +86,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         retries: 0,
         retried_ops: 0,
         interrupted: 0,
+        exhausted: 0,
     };
     // Connect and run the class's hook before the start: neither is timed.
     let connected = match panic::catch(|| adapter.connect(job.seed.db)) {
@@ -268,6 +269,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
                 _ => break result,
             }
         };
+        let retryable_failure = matches!(&result, Ok(Err(e)) if adapter.is_retryable(e));
         if user.attempt > 1 {
             summary.retries += u64::from(user.attempt - 1);
             summary.retried_ops += 1;
@@ -335,6 +337,8 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         summary.ops += 1;
         summary.failed += u64::from(!ok && !interrupted);
         summary.interrupted += u64::from(interrupted);
+        // Failed for good: the last of all its tries failed with an error worth another.
+        summary.exhausted += u64::from(measured && !interrupted && user.attempt >= max_tries && retryable_failure);
         if substituted {
             summary.substituted += 1;
             batch.substituted += 1;
