@@ -416,7 +416,7 @@ pub struct Settings {
     /// 1ms..100ms; 0..0: none).
     #[arg(long, value_parser = backoff, value_name = "MIN..MAX", allow_hyphen_values = true)]
     pub retry_backoff: Option<(Duration, Duration)>,
-    /// Stop the run at the first op that fails for good (after its tries).
+    /// Stop the run at the first op that fails (after its tries, when its error is retryable).
     #[arg(long)]
     pub abort_on_error: bool,
     /// Inject a fault into the engine on a schedule drawn from the seed (repeatable):

@@ -103,7 +103,7 @@ pub struct ConfigLayer {
     /// from 0 to min(MAX, MIN·2^(k-1)) — exponential backoff with full jitter — from a stream
     /// of the user's own. Default [`DEFAULT_RETRY_BACKOFF`] (1ms..100ms).
     pub retry_backoff: Option<(Duration, Duration)>,
-    /// Stop the run at the first op that fails for good, after its tries
+    /// Stop the run at the first op that fails, after its tries when its error is retryable
     /// (`STRESS_ABORT_ON_ERROR=1`), like pgbench's default; default off.
     pub abort_on_error: Option<bool>,
     /// How long users may stay in an op after the run stopped (its duration elapsed, Ctrl-C,
@@ -393,7 +393,7 @@ pub struct RunConfig {
     /// The retry backoff's MAX, µs (see `retry_backoff_min_us`).
     #[serde(default)]
     pub retry_backoff_max_us: u64,
-    /// Stop at the first op that fails for good.
+    /// Stop at the first op that fails (after its tries).
     #[serde(default)]
     pub abort_on_error: bool,
     /// How long users may stay in an op after the run stopped before they are abandoned, ms.

@@ -417,7 +417,7 @@ fn reconnect<A: Adapter>(job: &UserJob<A>, class: &crate::workload::UserClass<A>
     }
 }
 
-/// With `--abort-on-error`, the first op that fails for good stops the run.
+/// With `--abort-on-error`, the first op that fails (after its tries) stops the run.
 fn abort_on_error<A: Adapter>(job: &UserJob<A>, user: &str, op: &str, message: impl FnOnce() -> String) {
     if job.config.abort_on_error {
         job.shared
