@@ -583,4 +583,20 @@ mod tests {
             assert!(!e.contains("invalid digit"), "{flag} {value}: {e}");
         }
     }
+
+    #[test]
+    fn retry_backoff_reaches_the_layer() {
+        let layer = |args: &[&str]| {
+            let mut all = vec!["cargo-stress", "run"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).unwrap().command {
+                Command::Run(run) => run.settings.to_layer(1).retry_backoff,
+                _ => unreachable!("a run"),
+            }
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(layer(&["--retry-backoff", "2ms..50ms"]), Some((ms(2), ms(50))));
+        assert_eq!(layer(&["--retry-backoff", "0..0"]), Some((ms(0), ms(0))));
+        assert_eq!(layer(&[]), None, "the default is the core's");
+    }
 }

@@ -1171,4 +1171,52 @@ mod tests {
             assert!(err.contains(want), "{err}");
         }
     }
+
+    #[test]
+    fn the_retry_backoff_comes_from_the_variable_the_api_or_the_default() {
+        let ms = Duration::from_millis;
+        let rc = |l: &ConfigLayer| RunConfig::resolve(l, &classes(), 0, false);
+        let default = rc(&ConfigLayer::default()).unwrap();
+        assert_eq!(
+            (default.retry_backoff_min_us, default.retry_backoff_max_us),
+            (1_000, 100_000)
+        );
+        let e = env(&[("STRESS_RETRY_BACKOFF", "5ms..2s")]).unwrap();
+        assert_eq!(e.layer.retry_backoff, Some((ms(5), ms(2_000))));
+        let r = rc(&e.layer).unwrap();
+        assert_eq!((r.retry_backoff_min_us, r.retry_backoff_max_us), (5_000, 2_000_000));
+        let off = rc(&env(&[("STRESS_RETRY_BACKOFF", "0..0")]).unwrap().layer).unwrap();
+        assert_eq!((off.retry_backoff_min_us, off.retry_backoff_max_us), (0, 0));
+        // A bad value names the variable and what to give, on one line.
+        for (bad, want) in [
+            ("100ms..1ms", "is an empty range"),
+            ("1ms..2h", "waits longer than an hour"),
+            ("10..100", "has no unit"),
+        ] {
+            let err = env(&[("STRESS_RETRY_BACKOFF", bad)]).unwrap_err().to_string();
+            assert!(err.contains("STRESS_RETRY_BACKOFF") && err.contains(want), "{err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        // The API's values go through the same checks when the run resolves.
+        for (lo, hi, want) in [
+            (ms(5), ms(1), "retry backoff 5ms..1ms is an empty range"),
+            (ms(1), ms(3_600_001), "waits longer than an hour"),
+            (Duration::ZERO, ms(100), "would never wait"),
+        ] {
+            let l = ConfigLayer {
+                retry_backoff: Some((lo, hi)),
+                ..ConfigLayer::default()
+            };
+            let err = rc(&l).unwrap_err().to_string();
+            assert!(err.contains(want) && err.contains("--retry-backoff"), "{err}");
+        }
+        // A replay.json written before backoff existed replays without it, as it ran.
+        let mut json = serde_json::to_value(&default).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("retry_backoff_min_us");
+        fields.remove("retry_backoff_max_us");
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!((old.retry_backoff_min_us, old.retry_backoff_max_us), (0, 0));
+        assert!(old.validate().is_ok());
+    }
 }
