@@ -410,7 +410,13 @@ pub struct Settings {
     /// failure or deadlock, SQLite busy), like pgbench --max-tries (default 1: no retry).
     #[arg(long, value_name = "N", value_parser = tries, allow_hyphen_values = true)]
     pub max_tries: Option<u32>,
-    /// Stop the run at the first op that fails for good (after its tries).
+    /// How long a user waits before it tries an op again: before try k+1, a time drawn
+    /// uniformly from 0 to min(MAX, MIN·2^(k-1)) (exponential backoff, full jitter), from a
+    /// stream of the user's seed, so a replay waits the same. Durations with units (default
+    /// 1ms..100ms; 0..0: none).
+    #[arg(long, value_parser = backoff, value_name = "MIN..MAX", allow_hyphen_values = true)]
+    pub retry_backoff: Option<(Duration, Duration)>,
+    /// Stop the run at the first op that fails (after its tries, when its error is retryable).
     #[arg(long)]
     pub abort_on_error: bool,
     /// Inject a fault into the engine on a schedule drawn from the seed (repeatable):
@@ -443,7 +449,7 @@ pub struct ReplayArgs {
 // Every value is read by the parsers the `STRESS_*` variables use, so a flag and its variable
 // mean the same and are refused with the same words.
 use stress_core::config::values::{
-    batch, count, duration, duration_or_zero, fraction, range, rate, seed, share, start_at, tries, users,
+    backoff, batch, count, duration, duration_or_zero, fraction, range, rate, seed, share, start_at, tries, users,
 };
 use stress_core::shard::Shard;
 
@@ -511,6 +517,7 @@ impl Settings {
             latency_limit: self.latency_limit,
             max_error_rate: self.max_error_rate,
             max_tries: self.max_tries,
+            retry_backoff: self.retry_backoff,
             abort_on_error: self.abort_on_error.then_some(true),
             max_memory_mb: self.max_memory_mb,
             max_cpu_percent: self.max_cpu_percent,
@@ -556,6 +563,14 @@ mod tests {
             ("--ops-per-user", "0", "`0` is not above 0"),
             ("--max-cpu-percent", "1.5", "`1.5` is not a whole number"),
             ("--max-tries", "-2", "`-2` is negative"),
+            ("--retry-backoff", "-1ms..5ms", "`-1ms..5ms` is negative"),
+            (
+                "--retry-backoff",
+                "100ms..1ms",
+                "`100ms..1ms` is an empty range: its minimum exceeds its maximum; give MIN <= MAX",
+            ),
+            ("--retry-backoff", "1ms..2h", "`1ms..2h` waits longer than an hour"),
+            ("--retry-backoff", "5..100", "`5..100`: `5` has no unit"),
             (
                 "--batch",
                 "0..0",
@@ -567,5 +582,21 @@ mod tests {
             assert!(!e.contains("unexpected argument"), "{flag} {value}: {e}");
             assert!(!e.contains("invalid digit"), "{flag} {value}: {e}");
         }
+    }
+
+    #[test]
+    fn retry_backoff_reaches_the_layer() {
+        let layer = |args: &[&str]| {
+            let mut all = vec!["cargo-stress", "run"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).unwrap().command {
+                Command::Run(run) => run.settings.to_layer(1).retry_backoff,
+                _ => unreachable!("a run"),
+            }
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(layer(&["--retry-backoff", "2ms..50ms"]), Some((ms(2), ms(50))));
+        assert_eq!(layer(&["--retry-backoff", "0..0"]), Some((ms(0), ms(0))));
+        assert_eq!(layer(&[]), None, "the default is the core's");
     }
 }

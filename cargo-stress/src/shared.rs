@@ -206,7 +206,7 @@ pub(crate) fn report(done: &[(&Workload, PathBuf, Summary)]) {
         if s.retried_ops > 0 {
             println!(
                 "{}: {} ops retried ({} retries in all), {} failed for good",
-                w.name, s.retried_ops, s.retries, s.failed_ops
+                w.name, s.retried_ops, s.retries, s.exhausted_ops
             );
         }
         for warning in &s.warnings {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::config::RunConfig;
 use crate::seed::SeedPlan;
 
-pub use crate::config::values::{MAX_DURATION, MAX_RATE};
+pub use crate::config::values::{MAX_DURATION, MAX_RATE, MAX_RETRY_BACKOFF};
 /// The longest think time between two ops: an hour.
 pub const MAX_THINK_MS: u64 = 3_600_000;
 /// The most rows a bulk op may be asked for.
@@ -146,6 +146,15 @@ impl RunConfig {
             return Err(format!(
                 "max_tries {} does not fit: give 1 to {MAX_TRIES}",
                 self.max_tries
+            ));
+        }
+        let (lo, hi) = (
+            Duration::from_micros(self.retry_backoff_min_us),
+            Duration::from_micros(self.retry_backoff_max_us),
+        );
+        if let Err(m) = crate::config::values::backoff_fits(lo, hi) {
+            return Err(format!(
+                "retry backoff {lo:?}..{hi:?} {m} (--retry-backoff, STRESS_RETRY_BACKOFF, Runner::retry_backoff)"
             ));
         }
         Ok(())

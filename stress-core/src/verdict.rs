@@ -38,7 +38,7 @@ pub enum StopReason {
     ThresholdBreached,
     /// The run could not go on (adapter start, setup or connection failure): see `error`.
     Error,
-    /// An op failed for good (after its tries) and `abort_on_error` was set.
+    /// An op failed (after its tries) and `abort_on_error` was set.
     OpFailed,
     /// Users were still in an op after the run stopped and its grace passed (or a second
     /// Ctrl-C came): they were abandoned, not waited for, and are named in the detail.
@@ -79,7 +79,7 @@ pub enum FailureKind {
         /// The threshold as it stood when it stopped the run.
         detail: String,
     },
-    /// An op failed for good and `abort_on_error` stopped the run.
+    /// An op failed (after its tries) and `abort_on_error` stopped the run.
     OpFailed {
         /// The user, the op and the error.
         detail: String,

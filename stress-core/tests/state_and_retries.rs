@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use stress_core::prelude::*;
 use stress_core::{ConfigLayer, Failure, FailureKind, StopReason, Summary};
@@ -181,6 +182,19 @@ fn retryable_errors_are_tried_again_with_the_same_arguments_and_counted_apart() 
         s.users[0].op_digest, s1.users[0].op_digest,
         "retries do not change what a user ran"
     );
+    // Nor does the backoff between them (the default's, 1ms..100ms, above): its waits come
+    // from a stream of their own.
+    let off = with(
+        ConfigLayer {
+            max_tries: Some(3),
+            retry_backoff: Some((Duration::ZERO, Duration::ZERO)),
+            ..Default::default()
+        },
+        flaky(2, Arc::default()),
+    );
+    assert_eq!((off.retried_ops, off.retries, off.failed_ops), (6, 12, 0));
+    let digests = |s: &Summary| s.users.iter().map(|u| u.op_digest.clone()).collect::<Vec<_>>();
+    assert_eq!(digests(&off), digests(&s), "the backoff leaves the op streams alone");
 }
 
 #[test]
@@ -194,6 +208,7 @@ fn an_op_out_of_tries_fails_and_says_how_many_it_took() {
     );
     assert!(!s.passed);
     assert_eq!(s.failed_ops, 6);
+    assert_eq!(s.exhausted_ops, 6, "each failed with a retryable error and no try left");
     assert_eq!((s.retried_ops, s.retries), (6, 6));
     assert!(s.errors[0].message == "conflict (after 2 tries)", "{:?}", s.errors[0]);
     // Without --max-tries, nothing is retried.
@@ -218,6 +233,7 @@ fn an_error_the_adapter_does_not_call_retryable_is_not_retried() {
     );
     assert_eq!(tries.load(Ordering::SeqCst), 9, "one try per op");
     assert_eq!((s.failed_ops, s.retries), (9, 0));
+    assert_eq!(s.exhausted_ops, 0, "no try could have mended them: not failed for good");
 }
 
 #[test]

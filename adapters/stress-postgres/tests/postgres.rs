@@ -418,6 +418,83 @@ fn contended(max_tries: u32, driver: Driver) -> stress_core::Summary {
         .summary
 }
 
+/// Users that all bump one row under SERIALIZABLE, with `max_tries` tries and the retry
+/// backoff `backoff`: each op reads the row, then updates it, so any other user's commit in
+/// between fails it (SQLSTATE 40001), and a retry at once meets the same crowd again.
+fn hot_row(max_tries: u32, backoff: (Duration, Duration)) -> stress_core::Summary {
+    use stress_core::ConfigLayer;
+
+    let parent = tempfile::tempdir().unwrap();
+    let bump = |u: &mut User<Postgres>| -> OpResult {
+        u.conn().serializable(|c| {
+            c.query_scalar("SELECT n FROM hot WHERE id = 0", &[])?;
+            c.execute("UPDATE hot SET n = n + 1 WHERE id = 0", &[])?;
+            Ok(())
+        })?;
+        u.ledger().acknowledge("bumps", 1);
+        Ok(Outcome::rows(1))
+    };
+    let w = Workload::new(
+        Postgres::managed()
+            .cluster_parent(parent.path())
+            .setting("fsync", "off"),
+    )
+    .setup(|c, _| {
+        c.client()
+            .batch_execute("CREATE TABLE hot (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO hot VALUES (0, 0)")?;
+        Ok(())
+    })
+    .class(UserClass::new("bumper", 8).write("bump", 1.0, bump))
+    .verify(|c, ledger| {
+        let n: i64 = c.client().query_one("SELECT n FROM hot WHERE id = 0", &[])?.get(0);
+        let want = ledger.rows("bumps") as i64;
+        if n != want {
+            stress_core::op_bail!("the hot row holds {n}: {want} bumps were acknowledged");
+        }
+        Ok(())
+    });
+    Runner::new("hot-row")
+        .seed(11)
+        .ops_per_user(500)
+        .duration(Duration::from_secs(120))
+        .settings(&ConfigLayer {
+            max_tries: Some(max_tries),
+            max_error_rate: Some(1.0),
+            ..Default::default()
+        })
+        .retry_backoff(backoff.0, backoff.1)
+        .run(w)
+        .unwrap()
+        .summary
+}
+
+#[test]
+fn backoff_leaves_fewer_ops_failed_for_good_on_a_hot_row() {
+    let off = hot_row(5, (Duration::ZERO, Duration::ZERO));
+    let on = hot_row(5, stress_core::config::DEFAULT_RETRY_BACKOFF);
+    for (name, s) in [("no backoff", &off), ("backoff 1ms..100ms", &on)] {
+        eprintln!(
+            "{name}: {} ops, {} failed ({} failed for good), {} retried ({} retries), {:.1}s, p99 {} µs",
+            s.total_ops, s.failed_ops, s.exhausted_ops, s.retried_ops, s.retries, s.duration_s, s.latency_us.p99
+        );
+        assert_eq!(s.total_ops, 8 * 500, "{name}: every op ran: {:?}", s.stop_reason);
+        assert!(s.verify.ran && s.verify.passed, "{name}: {:?}", s.verify);
+        assert_eq!(
+            s.failed_ops,
+            s.exhausted_ops,
+            "{name}: only conflicts fail: {:?}",
+            s.errors.first()
+        );
+    }
+    assert!(off.retried_ops > 0 && on.retried_ops > 0, "the row is hot both times");
+    assert!(
+        on.failed_ops < off.failed_ops,
+        "backoff: {} failed ops, without: {}",
+        on.failed_ops,
+        off.failed_ops
+    );
+}
+
 #[test]
 fn serialization_failures_are_retried_and_counted_with_max_tries() {
     for driver in [Driver::Wire, Driver::Postgres] {

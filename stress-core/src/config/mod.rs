@@ -26,6 +26,9 @@ pub const DEFAULT_BATCH: (u64, u64) = (100, 1_000);
 /// How long a memory or CPU limit may stay breached, users paused, before the run stops with
 /// `ResourceLimit`: 10 s.
 pub const DEFAULT_LIMIT_GRACE: Duration = Duration::from_secs(10);
+/// Default retry backoff (`--retry-backoff`): before try k+1 of an op, a wait drawn from
+/// 0 to min(100 ms, 1 ms·2^(k-1)).
+pub const DEFAULT_RETRY_BACKOFF: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(100));
 /// Ops per user in a smoke run (plain `cargo test`).
 pub const SMOKE_OPS_PER_USER: u64 = 3;
 /// Longest a smoke run may take before it stops by duration.
@@ -95,7 +98,12 @@ pub struct ConfigLayer {
     /// serialization failure or deadlock on PostgreSQL, `SQLITE_BUSY` on SQLite), like pgbench
     /// `--max-tries` (`STRESS_MAX_TRIES`); default 1, no retry.
     pub max_tries: Option<u32>,
-    /// Stop the run at the first op that fails for good, after its tries
+    /// How long a user waits before it tries an op again (`STRESS_RETRY_BACKOFF`:
+    /// `MIN..MAX`, like `1ms..100ms`; `0..0` for none): before try k+1, a wait drawn uniformly
+    /// from 0 to min(MAX, MIN·2^(k-1)) — exponential backoff with full jitter — from a stream
+    /// of the user's own. Default [`DEFAULT_RETRY_BACKOFF`] (1ms..100ms).
+    pub retry_backoff: Option<(Duration, Duration)>,
+    /// Stop the run at the first op that fails, after its tries when its error is retryable
     /// (`STRESS_ABORT_ON_ERROR=1`), like pgbench's default; default off.
     pub abort_on_error: Option<bool>,
     /// How long users may stay in an op after the run stopped (its duration elapsed, Ctrl-C,
@@ -213,6 +221,7 @@ impl ConfigLayer {
             stages,
             abort_on_fail,
             max_tries,
+            retry_backoff,
             abort_on_error,
             max_users,
             max_databases,
@@ -376,7 +385,15 @@ pub struct RunConfig {
     /// Tries an op gets when it fails with a retryable error (1: no retry).
     #[serde(default = "one_try")]
     pub max_tries: u32,
-    /// Stop at the first op that fails for good.
+    /// The retry backoff's MIN, µs: before try k+1 of an op a user waits a time drawn
+    /// uniformly from 0 to min(MAX, MIN·2^(k-1)). 0 (with MAX 0): no backoff, what a
+    /// `replay.json` written before backoff existed ran with.
+    #[serde(default)]
+    pub retry_backoff_min_us: u64,
+    /// The retry backoff's MAX, µs (see `retry_backoff_min_us`).
+    #[serde(default)]
+    pub retry_backoff_max_us: u64,
+    /// Stop at the first op that fails (after its tries).
     #[serde(default)]
     pub abort_on_error: bool,
     /// How long users may stay in an op after the run stopped before they are abandoned, ms.
@@ -566,6 +583,7 @@ impl RunConfig {
         if duration == Some(Duration::ZERO) {
             return Err(ConfigError::Invalid("duration is 0: give a run at least 1s".into()));
         }
+        let retry_backoff = layer.retry_backoff.unwrap_or(DEFAULT_RETRY_BACKOFF);
         let config = Self {
             seed,
             duration_ms: duration.map(|d| d.as_millis() as u64),
@@ -588,6 +606,8 @@ impl RunConfig {
             thresholds: layer.thresholds.clone(),
             abort_on_fail: layer.abort_on_fail.unwrap_or(false),
             max_tries: layer.max_tries.unwrap_or(1),
+            retry_backoff_min_us: retry_backoff.0.as_micros().try_into().unwrap_or(u64::MAX),
+            retry_backoff_max_us: retry_backoff.1.as_micros().try_into().unwrap_or(u64::MAX),
             abort_on_error: layer.abort_on_error.unwrap_or(false),
             stuck_grace_ms: layer
                 .stuck_grace
@@ -1150,5 +1170,53 @@ mod tests {
             let err = RunConfig::resolve(layer, &classes(), 0, false).unwrap_err().to_string();
             assert!(err.contains(want), "{err}");
         }
+    }
+
+    #[test]
+    fn the_retry_backoff_comes_from_the_variable_the_api_or_the_default() {
+        let ms = Duration::from_millis;
+        let rc = |l: &ConfigLayer| RunConfig::resolve(l, &classes(), 0, false);
+        let default = rc(&ConfigLayer::default()).unwrap();
+        assert_eq!(
+            (default.retry_backoff_min_us, default.retry_backoff_max_us),
+            (1_000, 100_000)
+        );
+        let e = env(&[("STRESS_RETRY_BACKOFF", "5ms..2s")]).unwrap();
+        assert_eq!(e.layer.retry_backoff, Some((ms(5), ms(2_000))));
+        let r = rc(&e.layer).unwrap();
+        assert_eq!((r.retry_backoff_min_us, r.retry_backoff_max_us), (5_000, 2_000_000));
+        let off = rc(&env(&[("STRESS_RETRY_BACKOFF", "0..0")]).unwrap().layer).unwrap();
+        assert_eq!((off.retry_backoff_min_us, off.retry_backoff_max_us), (0, 0));
+        // A bad value names the variable and what to give, on one line.
+        for (bad, want) in [
+            ("100ms..1ms", "is an empty range"),
+            ("1ms..2h", "waits longer than an hour"),
+            ("10..100", "has no unit"),
+        ] {
+            let err = env(&[("STRESS_RETRY_BACKOFF", bad)]).unwrap_err().to_string();
+            assert!(err.contains("STRESS_RETRY_BACKOFF") && err.contains(want), "{err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        // The API's values go through the same checks when the run resolves.
+        for (lo, hi, want) in [
+            (ms(5), ms(1), "retry backoff 5ms..1ms is an empty range"),
+            (ms(1), ms(3_600_001), "waits longer than an hour"),
+            (Duration::ZERO, ms(100), "would never wait"),
+        ] {
+            let l = ConfigLayer {
+                retry_backoff: Some((lo, hi)),
+                ..ConfigLayer::default()
+            };
+            let err = rc(&l).unwrap_err().to_string();
+            assert!(err.contains(want) && err.contains("--retry-backoff"), "{err}");
+        }
+        // A replay.json written before backoff existed replays without it, as it ran.
+        let mut json = serde_json::to_value(&default).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("retry_backoff_min_us");
+        fields.remove("retry_backoff_max_us");
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!((old.retry_backoff_min_us, old.retry_backoff_max_us), (0, 0));
+        assert!(old.validate().is_ok());
     }
 }

@@ -12,6 +12,8 @@ use crate::{params, syntax};
 pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The highest open-loop rate, ops/s.
 pub const MAX_RATE: f64 = 1e9;
+/// The longest wait before a retry (`--retry-backoff`'s MIN and MAX): an hour.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(3600);
 
 /// How far ahead a start time may be: a day. A start further away is a typo (or a year
 /// 9999), and would keep every user waiting, Ctrl-C aside, until then.
@@ -189,6 +191,49 @@ pub fn batch(s: &str) -> Result<(u64, u64), String> {
         ));
     }
     Ok((lo, hi))
+}
+
+/// The retry backoff: `MIN..MAX` durations with units (`1ms..100ms`, `5ms..2s`), or `0..0`
+/// (`0ms..0ms`) for none. A bare number other than 0 is refused: `--think` reads `10..200` as
+/// milliseconds and a duration reads `90` as seconds, so `5..100` would mean one or the other.
+/// Checked by [`backoff_fits`].
+pub fn backoff(s: &str) -> Result<(Duration, Duration), String> {
+    let what = "give MIN..MAX durations like 1ms..100ms, or 0..0 for no backoff";
+    not_negative(s, what)?;
+    let (lo, hi) = s
+        .trim()
+        .split_once("..")
+        .ok_or_else(|| format!("`{s}` is not a range: {what}"))?;
+    let one = |part: &str| -> Result<Duration, String> {
+        let p = part.trim();
+        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.bytes().any(|b| b != b'0') {
+            return Err(format!("`{s}`: `{p}` has no unit: {what}"));
+        }
+        syntax::parse_duration(p).map_err(|_| format!("`{s}` is not a range: {what}"))
+    };
+    let (lo, hi) = (one(lo)?, one(hi)?);
+    backoff_fits(lo, hi).map_err(|m| format!("`{s}` {m}"))?;
+    Ok((lo, hi))
+}
+
+/// Whether a retry backoff `min..max` can run: `min <= max`, both at most
+/// [`MAX_RETRY_BACKOFF`] (an hour), and `min` above 0 unless both are 0 (the waits grow from
+/// `min`: `0..100ms` would never wait). The error reads after the value.
+pub fn backoff_fits(min: Duration, max: Duration) -> Result<(), String> {
+    if min > max {
+        return Err("is an empty range: its minimum exceeds its maximum; give MIN <= MAX, like 1ms..100ms".into());
+    }
+    if max > MAX_RETRY_BACKOFF {
+        return Err("waits longer than an hour, the longest retry backoff: give at most 1h".into());
+    }
+    if min.is_zero() && !max.is_zero() {
+        return Err(
+            "would never wait (the waits grow from MIN, and MIN is 0): give MIN above 0, like 1ms, or 0..0 for \
+             no backoff"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// `uniform` or `poisson`.
@@ -396,6 +441,37 @@ mod tests {
         assert!(e.contains("`1s:1e308` targets more than this machine can run"), "{e}");
         assert_eq!(show_number(1e308), "1e308");
         assert_eq!(show_number(2000.5), "2000.5");
+    }
+
+    #[test]
+    fn backoffs_are_ranges_of_durations_with_units() {
+        let ms = Duration::from_millis;
+        assert_eq!(backoff("1ms..100ms"), Ok((ms(1), ms(100))));
+        assert_eq!(backoff(" 5ms .. 2s "), Ok((ms(5), ms(2_000))));
+        assert_eq!(backoff("1h..1h"), Ok((ms(3_600_000), ms(3_600_000))));
+        assert_eq!(backoff("0..0"), Ok((Duration::ZERO, Duration::ZERO)));
+        assert_eq!(backoff("0ms..0ms"), Ok((Duration::ZERO, Duration::ZERO)));
+        for (bad, want) in [
+            (
+                "100ms..1ms",
+                "`100ms..1ms` is an empty range: its minimum exceeds its maximum",
+            ),
+            ("1ms..2h", "`1ms..2h` waits longer than an hour"),
+            ("61m..61m", "`61m..61m` waits longer than an hour"),
+            ("0..100ms", "`0..100ms` would never wait"),
+            ("5..100", "`5..100`: `5` has no unit"),
+            ("1ms..100", "`1ms..100`: `100` has no unit"),
+            ("-1ms..5ms", "`-1ms..5ms` is negative"),
+            ("1ms", "`1ms` is not a range"),
+            ("1ms..", "`1ms..` is not a range"),
+            ("1.5ms..3ms", "`1.5ms..3ms` is not a range"),
+            ("fast", "`fast` is not a range"),
+        ] {
+            let e = backoff(bad).unwrap_err();
+            assert!(e.starts_with(want), "{bad}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert!(backoff("5..100").unwrap_err().contains("like 1ms..100ms"));
     }
 
     #[test]

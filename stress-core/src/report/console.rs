@@ -278,7 +278,10 @@ impl Observer for ConsoleProgress {
             eprintln!("  failed: {f}");
         }
         if s.retried_ops > 0 {
-            eprintln!("  retried: {} ops ({} retries in all)", s.retried_ops, s.retries);
+            eprintln!(
+                "  retried: {} ops ({} retries in all), {} failed for good",
+                s.retried_ops, s.retries, s.exhausted_ops
+            );
         }
         for w in &s.warnings {
             eprintln!("  warning: {w}");

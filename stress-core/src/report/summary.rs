@@ -101,6 +101,12 @@ pub struct Summary {
     /// Tries beyond the first, over all ops (pgbench's "total number of retries").
     #[serde(default)]
     pub retries: u64,
+    /// Ops that failed for good: after the warm-up, ops whose last try failed with an error
+    /// its adapter calls retryable, every one of its tries (`--max-tries`) used up. Ops that
+    /// failed with an error no try could mend, whose connection a fault broke, or whose tries
+    /// the run's end cut short are not among them. Part of `failed_ops`.
+    #[serde(default)]
+    pub exhausted_ops: u64,
     /// Ops whose connection a fault broke (`--fault kill`, `restart`): their outcome is open,
     /// so they count neither as done nor as failed (a write among them is indeterminate).
     #[serde(default)]
@@ -241,6 +247,10 @@ pub struct UserSummary {
     /// Its ops that took more than one try, whether they then succeeded or not.
     #[serde(default)]
     pub retried_ops: u64,
+    /// Its ops that failed for good: their last try failed with a retryable error and they
+    /// had no try left (see [`Summary::exhausted_ops`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub exhausted: u64,
 }
 
 /// Backpressure totals.

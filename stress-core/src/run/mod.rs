@@ -2,6 +2,7 @@
 //! directory, and hands over to the engine, which starts the adapter, runs setup, users,
 //! monitor and verify step, and writes the reports.
 
+mod backoff;
 mod engine;
 mod monitor_loop;
 mod pace;
@@ -241,6 +242,17 @@ impl Runner {
     /// [`validate::MAX_TRIES`](crate::validate::MAX_TRIES), checked when the run resolves.
     pub fn max_tries(mut self, tries: u32) -> Self {
         self.api.max_tries = Some(tries);
+        self
+    }
+
+    /// How long a user waits before it tries an op again: before try k+1 (k ≥ 1), a time drawn
+    /// uniformly from 0 to min(`max`, `min`·2^(k-1)) — exponential backoff with full jitter —
+    /// from a stream derived from the user's seed, so that a replay waits the same. The wait
+    /// counts in the op's latency, and ends when the run stops. The API's `--retry-backoff` /
+    /// `STRESS_RETRY_BACKOFF`. Default 1 ms..100 ms; `(ZERO, ZERO)` for none. `min <= max`,
+    /// both at most an hour, `min` above 0 unless both are: checked when the run resolves.
+    pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.api.retry_backoff = Some((min, max));
         self
     }
 

@@ -86,6 +86,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         retries: 0,
         retried_ops: 0,
         interrupted: 0,
+        exhausted: 0,
     };
     // Connect and run the class's hook before the start: neither is timed.
     let connected = match panic::catch(|| adapter.connect(job.seed.db)) {
@@ -146,6 +147,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
     // The connection-breaking faults (kill, restart) begun before this connection was made.
     let mut connected_after = 0u64;
     let max_tries = job.config.max_tries.max(1);
+    let mut backoff = super::backoff::Backoff::new(&job.config, job.seed.seed);
     let disk_budget = job.config.max_disk_mb.map(|mb| mb * 1_048_576);
     let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
     let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
@@ -229,7 +231,7 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             .busy_since
             .store(UserClock::stamp_since(since0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
-        // pgbench), and the op's latency covers them all.
+        // pgbench), after a backoff wait; the op's latency covers them all, waits included.
         let rng_at = (max_tries > 1).then(|| user.rng.clone());
         user.attempt = 1;
         let result = loop {
@@ -256,12 +258,18 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
                 (Ok(Err(e)), Some(rng))
                     if user.attempt < max_tries && !signal.is_stopped() && adapter.is_retryable(e) =>
                 {
+                    // A run that stops during the wait ends the op with this try's error.
+                    let wait = backoff.wait(user.attempt);
+                    if !wait.is_zero() && signal.sleep(wait) {
+                        break result;
+                    }
                     user.attempt += 1;
                     user.rng = rng.clone();
                 }
                 _ => break result,
             }
         };
+        let retryable_failure = matches!(&result, Ok(Err(e)) if adapter.is_retryable(e));
         if user.attempt > 1 {
             summary.retries += u64::from(user.attempt - 1);
             summary.retried_ops += 1;
@@ -329,6 +337,8 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
         summary.ops += 1;
         summary.failed += u64::from(!ok && !interrupted);
         summary.interrupted += u64::from(interrupted);
+        // Failed for good: the last of all its tries failed with an error worth another.
+        summary.exhausted += u64::from(measured && !interrupted && user.attempt >= max_tries && retryable_failure);
         if substituted {
             summary.substituted += 1;
             batch.substituted += 1;
@@ -407,7 +417,7 @@ fn reconnect<A: Adapter>(job: &UserJob<A>, class: &crate::workload::UserClass<A>
     }
 }
 
-/// With `--abort-on-error`, the first op that fails for good stops the run.
+/// With `--abort-on-error`, the first op that fails (after its tries) stops the run.
 fn abort_on_error<A: Adapter>(job: &UserJob<A>, user: &str, op: &str, message: impl FnOnce() -> String) {
     if job.config.abort_on_error {
         job.shared

@@ -612,6 +612,7 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
         delivered,
         retried_ops: sum(|s| s.retried_ops),
         retries: sum(|s| s.retries),
+        exhausted_ops: sum(|s| s.exhausted_ops),
         interrupted_ops: sum(|s| s.interrupted_ops),
         thresholds: Vec::new(),
         timeseries,
