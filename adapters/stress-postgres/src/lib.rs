@@ -410,6 +410,26 @@ impl Adapter for Postgres {
         })
     }
 
+    fn check_recorded(&self, recorded: &serde_json::Value) -> Result<(), String> {
+        stress_core::adapter::same_shape(recorded, &self.describe(), "adapter_config")?;
+        if let Some(d) = recorded.get("driver").and_then(serde_json::Value::as_str)
+            && !["wire", "postgres"].contains(&d)
+        {
+            return Err(format!(
+                "adapter_config.driver `{}` is not a driver: wire or postgres",
+                d.escape_debug()
+            ));
+        }
+        // PostgreSQL takes statement_timeout as an int of milliseconds.
+        match recorded.get("statement_timeout_ms") {
+            Some(v) if !v.is_null() && v.as_u64().is_none_or(|ms| ms > i32::MAX as u64) => Err(format!(
+                "adapter_config.statement_timeout_ms {v} does not fit: PostgreSQL takes 0 to {} ms",
+                i32::MAX
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
         self.targets.clear();
         self.teardown = ctx.teardown;

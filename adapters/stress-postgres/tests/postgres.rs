@@ -1404,3 +1404,36 @@ fn the_wire_client_answers_as_the_postgres_crate_does() {
     );
     assert!(!e.contains("first-pw"), "never the password: {e}");
 }
+
+/// A replay file's PostgreSQL settings are PostgreSQL's: a statement timeout beyond its int of
+/// milliseconds, a driver that does not exist, or settings of another shape are refused in one
+/// line before anything runs (`Runner::check` calls this for a replay).
+#[test]
+fn recorded_settings_postgres_cannot_take_are_refused() {
+    let pg = Postgres::managed().statement_timeout(Duration::from_secs(5));
+    let good = pg.describe();
+    assert_eq!(pg.check_recorded(&good), Ok(()));
+    for (what, edit, want) in [
+        (
+            "a timeout beyond an int",
+            Box::new(|v: &mut serde_json::Value| v["statement_timeout_ms"] = 4_294_967_297u64.into())
+                as Box<dyn Fn(&mut serde_json::Value)>,
+            "adapter_config.statement_timeout_ms 4294967297 does not fit: PostgreSQL takes 0 to 2147483647 ms",
+        ),
+        (
+            "another driver",
+            Box::new(|v: &mut serde_json::Value| v["driver"] = "odbc".into()),
+            "adapter_config.driver `odbc` is not a driver: wire or postgres",
+        ),
+        (
+            "settings that are a number",
+            Box::new(|v: &mut serde_json::Value| *v = 0.into()),
+            "adapter_config is a number, where this adapter records an object",
+        ),
+    ] {
+        let mut v = good.clone();
+        edit(&mut v);
+        let e = pg.check_recorded(&v).expect_err(what);
+        assert!(e.contains(want) && !e.contains('\n'), "{what}: {e}");
+    }
+}
