@@ -111,12 +111,7 @@ pub fn duration_or_zero(s: &str) -> Result<Duration, String> {
 pub fn fraction(s: &str) -> Result<f64, String> {
     let what = "expected 0 to 1 or 0% to 100%, like 0.001 or 0.1%";
     not_negative(s, what)?;
-    let t = s.trim();
-    let value = match t.strip_suffix('%') {
-        Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
-        None => t.parse::<f64>().ok(),
-    };
-    value
+    percent_or_fraction(s)
         .filter(|f| (0.0..=1.0).contains(f))
         .ok_or_else(|| format!("`{s}` is not a fraction: {what}"))
 }
@@ -125,14 +120,18 @@ pub fn fraction(s: &str) -> Result<f64, String> {
 pub fn share(s: &str) -> Result<f64, String> {
     let what = "expected a percentage from 0% to below 100%, like 5%, or a fraction like 0.05";
     not_negative(s, what)?;
-    let t = s.trim();
-    let value = match t.strip_suffix('%') {
-        Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
-        None => t.parse::<f64>().ok(),
-    };
-    value
+    percent_or_fraction(s)
         .filter(|v| (0.0..1.0).contains(v))
         .ok_or_else(|| format!("`{s}` is not a share: {what}"))
+}
+
+/// `5%` as 0.05, `0.05` as it is; `None` for anything else.
+fn percent_or_fraction(s: &str) -> Option<f64> {
+    let t = s.trim();
+    match t.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => t.parse::<f64>().ok(),
+    }
 }
 
 /// A rate in ops/s above 0, with an optional `k`/`m` suffix (`500`, `0.5`, `2k`).
