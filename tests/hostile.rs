@@ -20,7 +20,12 @@ const HANG_GUARD: Duration = Duration::from_secs(600);
 
 /// `cargo stress <args>` on the fixture with `env`, killed (and failed) after [`HANG_GUARD`].
 fn guarded(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let child = command(&fixture_args(args), Path::new(env!("CARGO_MANIFEST_DIR")), env)
+    within_guard(&fixture_args(args), env)
+}
+
+/// `cargo stress <args>` as they are, with `env`, killed (and failed) after [`HANG_GUARD`].
+fn within_guard(args: &[impl AsRef<std::ffi::OsStr> + std::fmt::Debug], env: &[(&str, &str)]) -> Output {
+    let child = command(args, Path::new(env!("CARGO_MANIFEST_DIR")), env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -320,24 +325,5 @@ fn damaged_and_foreign_run_files_are_named_with_what_is_wrong() {
 
 /// `cargo stress <args>` as given (no fixture arguments), within the hang guard.
 fn guarded_plain(args: &[&str]) -> Output {
-    let child = command(args, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(HANG_GUARD) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("cargo stress {args:?} still ran after {HANG_GUARD:?}: killed");
-        }
-    }
+    within_guard(args, &[])
 }
