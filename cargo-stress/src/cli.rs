@@ -420,7 +420,7 @@ pub struct Settings {
     #[arg(long)]
     pub abort_on_error: bool,
     /// Inject a fault into the engine on a schedule drawn from the seed (repeatable):
-    /// KIND[:HOLD]@WHEN, like kill@every=5s..15s, pause:3s@at=20s or restart@at=1m (a managed
+    /// KIND[(ARG)][:HOLD]@WHEN, like kill@every=5s..15s, pause:3s@at=20s or restart@at=1m (a managed
     /// PostgreSQL: kill, pause, restart; a managed hyperd: pause).
     #[arg(long = "fault", value_parser = fault, value_name = "SPEC")]
     pub faults: Vec<String>,

@@ -112,6 +112,14 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         Vec::new()
     }
 
+    /// Why this adapter, as configured, does not inject `kind` and what would (said after the
+    /// list of kinds it does inject when a run asks for another): "on a managed server: …".
+    /// `None` (the default) says nothing more.
+    fn fault_hint(&self, kind: crate::fault::FaultKind) -> Option<String> {
+        let _ = kind;
+        None
+    }
+
     /// Injects one fault while users run (from a thread of its own): a pause lasts its hold
     /// time, or until `stopping()` says the run is ending; then the adapter waits until the
     /// engine accepts a connection again. `Err` is a fault that could not be injected (the

@@ -3,7 +3,7 @@
 //! first fault, so that a replay injects the same faults at the same offsets), and what each
 //! injection did (a row of `summary.json`'s `faults`).
 //!
-//! A spec is `KIND[:HOLD]@WHEN`: `pause:3s@at=20s`, `kill@every=5s..15s`, `restart@every=30s`,
+//! A spec is `KIND[(ARG)][:HOLD]@WHEN`: `pause:3s@at=20s`, `kill@every=5s..15s`, `restart@every=30s`,
 //! `disk-full:10s@at=12s`, `corrupt@end`. Adapters declare which kinds they can inject
 //! ([`crate::Adapter::faults`]); asking for another is refused before anything runs.
 
@@ -15,9 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::syntax;
 
-/// What a fault does to the engine.
+/// What a fault does to the engine. Marked `#[non_exhaustive]`: kinds are added here, with
+/// their [`FaultFacts`], and in the adapters that inject them ([`crate::Adapter::faults`]);
+/// an adapter's `match` needs a last arm for the kinds it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum FaultKind {
     /// SIGKILL the engine (a server's whole process group at once), start it again on the same
     /// data, wait until it accepts connections.
@@ -32,37 +35,213 @@ pub enum FaultKind {
     Corrupt,
 }
 
+/// What a kind of fault needs of the machine or the run, checked before anything starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Need {
+    /// Root and private mount namespaces (`unshare --mount`): a filesystem of the run's own.
+    MountNamespace,
+}
+
+impl Need {
+    /// Whether this machine has it: one line naming what is missing and the fix otherwise.
+    pub fn check(self) -> Result<(), String> {
+        match self {
+            Need::MountNamespace => crate::sizedfs::can_create(),
+        }
+    }
+}
+
+/// What a kind takes in parentheses after its name (`net-delay(250ms)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArgUnit {
+    /// Nothing.
+    None,
+    /// A time: `250ms`, `1s`.
+    Duration,
+    /// A rate of bytes: `64KB/s`, `1MiB/s`, `500B/s`.
+    Rate,
+}
+
+/// The argument of one fault, typed (a row of `replay.json` carries it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FaultArg {
+    /// A time, ms.
+    Ms(u64),
+    /// A rate, bytes per second.
+    BytesPerS(u64),
+}
+
+impl fmt::Display for FaultArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultArg::Ms(ms) => write!(f, "{ms}ms"),
+            FaultArg::BytesPerS(b) => write!(f, "{b}B/s"),
+        }
+    }
+}
+
+/// Everything the run and the parser know of a kind, in one place: adding a kind is a variant,
+/// its facts in [`FaultKind::facts`], and the adapters that inject it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultFacts {
+    /// Its name in specs and reports.
+    pub name: &'static str,
+    /// What it does, one line (for `--help` and errors).
+    pub about: &'static str,
+    /// What it takes in parentheses.
+    pub arg: ArgUnit,
+    /// Whether it lasts a given time (`pause:3s`).
+    pub holds: bool,
+    /// Whether it may come `@end` (after the users stopped, before verify): never for a kind
+    /// that holds, since no user would meet it.
+    pub at_end: bool,
+    /// Whether it breaks the users' connections.
+    pub breaks_connections: bool,
+    /// Whether it takes the whole engine away until it is over (a full disk still serves
+    /// reads).
+    pub takes_engine_away: bool,
+    /// What it needs of the machine, checked before anything starts.
+    pub needs: &'static [Need],
+}
+
 impl FaultKind {
     /// Every kind, in the order the help lists them.
-    pub const ALL: [FaultKind; 5] = [Self::Kill, Self::Pause, Self::Restart, Self::DiskFull, Self::Corrupt];
+    pub const ALL: &'static [FaultKind] = &[Self::Kill, Self::Pause, Self::Restart, Self::DiskFull, Self::Corrupt];
+
+    /// Its facts.
+    pub fn facts(self) -> &'static FaultFacts {
+        const STOPS: FaultFacts = FaultFacts {
+            name: "",
+            about: "",
+            arg: ArgUnit::None,
+            holds: false,
+            at_end: true,
+            breaks_connections: true,
+            takes_engine_away: true,
+            needs: &[],
+        };
+        const KILL: FaultFacts = FaultFacts {
+            name: "kill",
+            about: "SIGKILL the engine, start it again on the same data",
+            ..STOPS
+        };
+        const PAUSE: FaultFacts = FaultFacts {
+            name: "pause",
+            about: "SIGSTOP the engine for HOLD, then SIGCONT",
+            holds: true,
+            at_end: false,
+            breaks_connections: false,
+            ..STOPS
+        };
+        const RESTART: FaultFacts = FaultFacts {
+            name: "restart",
+            about: "stop the engine cleanly and start it again",
+            ..STOPS
+        };
+        const DISK_FULL: FaultFacts = FaultFacts {
+            name: "disk-full",
+            about: "fill the engine's filesystem for HOLD, then free it",
+            holds: true,
+            at_end: false,
+            // PostgreSQL panics when it cannot write WAL; reads are still served.
+            breaks_connections: true,
+            takes_engine_away: false,
+            needs: &[Need::MountNamespace],
+            ..STOPS
+        };
+        const CORRUPT: FaultFacts = FaultFacts {
+            name: "corrupt",
+            about: "with the engine stopped, damage bytes of a data or WAL file",
+            ..STOPS
+        };
+        match self {
+            Self::Kill => &KILL,
+            Self::Pause => &PAUSE,
+            Self::Restart => &RESTART,
+            Self::DiskFull => &DISK_FULL,
+            Self::Corrupt => &CORRUPT,
+        }
+    }
 
     /// Its name in specs and reports.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Kill => "kill",
-            Self::Pause => "pause",
-            Self::Restart => "restart",
-            Self::DiskFull => "disk-full",
-            Self::Corrupt => "corrupt",
-        }
+        self.facts().name
     }
 
     /// Whether it breaks the users' connections: kill, restart and corrupt stop the engine; a
     /// full disk may (PostgreSQL panics when it cannot write WAL).
     pub fn breaks_connections(self) -> bool {
-        matches!(self, Self::Kill | Self::Restart | Self::DiskFull | Self::Corrupt)
+        self.facts().breaks_connections
     }
 
     /// Whether it takes the whole engine away until its injection is over (kill, restart and
     /// corrupt stop it, pause freezes it); a full disk refuses writes and still serves reads.
     pub fn takes_engine_away(self) -> bool {
-        !matches!(self, Self::DiskFull)
+        self.facts().takes_engine_away
     }
 
     /// Whether the fault lasts a given time (`pause:3s`, `disk-full:10s`).
     pub fn holds(self) -> bool {
-        matches!(self, Self::Pause | Self::DiskFull)
+        self.facts().holds
     }
+
+    /// The kinds' names, for messages: `kill, pause, …`.
+    pub fn list(kinds: &[FaultKind]) -> String {
+        if kinds.is_empty() {
+            return "none".to_owned();
+        }
+        kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Checks what the schedule's kinds need of the machine (root and mount namespaces, …), each
+/// once: one line naming what is missing otherwise.
+pub fn check_needs(faults: &[PlannedFault]) -> Result<(), String> {
+    let mut checked: Vec<Need> = Vec::new();
+    for f in faults {
+        for &need in f.kind.facts().needs {
+            if !checked.contains(&need) {
+                need.check().map_err(|e| format!("fault `{}`: {e}", f.kind))?;
+                checked.push(need);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses a rate of bytes: `500B/s`, `64KB/s` (1000), `1MiB/s` (1024), `2GB/s`; the `/s` may
+/// be left out. One line naming the form otherwise.
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t);
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "b" | "" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        u => {
+            return Err(format!(
+                "rate `{s}` has no unit `{u}`: give B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s or GiB/s"
+            ));
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("rate `{s}` is not a number of bytes per second, like 64KB/s"))?;
+    let bytes = n * scale;
+    if !(1.0..=1e12).contains(&bytes) {
+        return Err(format!("rate `{s}` is out of range: give 1B/s to 1000GB/s"));
+    }
+    Ok(bytes.round() as u64)
 }
 
 impl fmt::Display for FaultKind {
@@ -88,36 +267,84 @@ pub enum When {
     End,
 }
 
-/// One `--fault` spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One `--fault` spec, parsed where the user typed it and carried typed from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultSpec {
     /// What.
     pub kind: FaultKind,
+    /// What it takes in parentheses (`net-delay(250ms)`), for the kinds that take one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg: Option<FaultArg>,
     /// For how long (pause, disk-full).
     pub hold: Option<Duration>,
     /// When.
     pub when: When,
 }
 
-const FORM: &str = "give KIND[:HOLD]@WHEN, like pause:3s@at=20s, kill@every=5s..15s, restart@every=30s, \
-disk-full:10s@at=12s or corrupt@end (KIND: kill, pause, restart, disk-full, corrupt)";
+/// The spec's form, with every kind's name.
+fn form() -> String {
+    format!(
+        "give KIND[(ARG)][:HOLD]@WHEN, like pause:3s@at=20s, kill@every=5s..15s, restart@every=30s, \
+         disk-full:10s@at=12s or corrupt@end (KIND: {})",
+        FaultKind::list(FaultKind::ALL)
+    )
+}
 
 impl FaultSpec {
     /// Parses a spec; one line naming what is wrong and the form otherwise.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = |why: String| format!("fault `{s}` {why}: {FORM}");
+        let bad = |why: String| format!("fault `{s}` {why}: {}", form());
         let (what, when) = s
             .trim()
             .split_once('@')
             .ok_or_else(|| bad("says not when (no `@`)".into()))?;
-        let (kind, hold) = match what.split_once(':') {
-            Some((k, h)) => (k.trim(), Some(h.trim())),
-            None => (what.trim(), None),
-        };
+        let what = what.trim();
+        // The longest name the spec starts with, followed by its end, `(` or `:` (a name may
+        // hold a `:` of its own).
         let kind = FaultKind::ALL
-            .into_iter()
-            .find(|k| k.name() == kind)
-            .ok_or_else(|| bad(format!("has no kind `{kind}`")))?;
+            .iter()
+            .copied()
+            .filter(|k| {
+                what.strip_prefix(k.name())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['(', ':']))
+            })
+            .max_by_key(|k| k.name().len())
+            .ok_or_else(|| {
+                let name = what.split(['(', ':']).next().unwrap_or(what).trim();
+                bad(format!("has no kind `{name}`"))
+            })?;
+        let facts = kind.facts();
+        let rest = &what[kind.name().len()..];
+        let (arg, rest) = match rest.strip_prefix('(') {
+            Some(inner) => {
+                let (arg, after) = inner
+                    .split_once(')')
+                    .ok_or_else(|| bad(format!("opens `(` after `{kind}` and does not close it")))?;
+                (Some(arg.trim()), after)
+            }
+            None => (None, rest),
+        };
+        let arg = match (arg, facts.arg) {
+            (None, ArgUnit::None) => None,
+            (Some(_), ArgUnit::None) => return Err(bad(format!("gives `{kind}` an argument, and it takes none"))),
+            (None, ArgUnit::Duration) => {
+                return Err(bad(format!("says not how long `{kind}` delays (`{kind}(250ms)`)")));
+            }
+            (None, ArgUnit::Rate) => return Err(bad(format!("says not the rate of `{kind}` (`{kind}(64KB/s)`)"))),
+            (Some(a), ArgUnit::Duration) => {
+                let d = syntax::parse_duration(a).map_err(|e| bad(e.to_string()))?;
+                if d.is_zero() || d > Duration::from_secs(3600) {
+                    return Err(bad(format!("delays by `{a}`: give more than 0 and at most 1h")));
+                }
+                Some(FaultArg::Ms(d.as_millis() as u64))
+            }
+            (Some(a), ArgUnit::Rate) => Some(FaultArg::BytesPerS(parse_rate(a).map_err(bad)?)),
+        };
+        let hold = match rest.strip_prefix(':') {
+            Some(h) => Some(h.trim()),
+            None if rest.trim().is_empty() => None,
+            None => return Err(bad(format!("has `{rest}` after `{kind}`"))),
+        };
         let duration = |v: &str| -> Result<Duration, String> {
             let d = syntax::parse_duration(v).map_err(|e| bad(e.to_string()))?;
             if d.is_zero() {
@@ -125,7 +352,7 @@ impl FaultSpec {
             }
             Ok(d)
         };
-        let hold = match (hold, kind.holds()) {
+        let hold = match (hold, facts.holds) {
             (Some(h), true) => Some(duration(h)?),
             (None, true) => return Err(bad(format!("says not how long `{kind}` lasts (`{kind}:3s@…`)"))),
             (Some(_), false) => return Err(bad(format!("gives a time to `{kind}`, which does not last"))),
@@ -133,7 +360,7 @@ impl FaultSpec {
         };
         let when = when.trim();
         let when = if when == "end" {
-            if kind.holds() {
+            if !facts.at_end {
                 return Err(bad(format!("puts `{kind}` at the end, when no user would meet it")));
             }
             When::End
@@ -154,7 +381,7 @@ impl FaultSpec {
         } else {
             return Err(bad(format!("has no time `{when}` (at=…, every=… or end)")));
         };
-        Ok(Self { kind, hold, when })
+        Ok(Self { kind, arg, hold, when })
     }
 }
 
@@ -168,14 +395,53 @@ pub struct PlannedFault {
     /// For how long, ms (pause, disk-full).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_ms: Option<u64>,
+    /// What it takes in parentheses (`net-delay(250ms)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg: Option<FaultArg>,
 }
 
 impl PlannedFault {
+    /// A fault of `kind` at `at_ms` (`None`: at the end), with no hold and no argument.
+    pub fn new(kind: FaultKind, at_ms: Option<u64>) -> Self {
+        Self {
+            kind,
+            at_ms,
+            hold_ms: None,
+            arg: None,
+        }
+    }
+
+    /// The same, held for `hold_ms`.
+    pub fn held(self, hold_ms: u64) -> Self {
+        Self {
+            hold_ms: Some(hold_ms),
+            ..self
+        }
+    }
+
+    /// Its name with its argument, as a spec writes it: `net-delay(250ms)`.
+    pub fn label(&self) -> String {
+        match self.arg {
+            Some(a) => format!("{}({a})", self.kind),
+            None => self.kind.to_string(),
+        }
+    }
+
     /// Checks a recorded fault (a row of `replay.json`) as [`FaultSpec::parse`] checks a
     /// `--fault`: a hold exactly for the kinds that last, none at the end for those, a time
     /// within the run. One line naming what is wrong.
     pub fn validate(&self, duration: Option<Duration>) -> Result<(), String> {
         let kind = self.kind;
+        let facts = kind.facts();
+        match (self.arg, facts.arg) {
+            (None, ArgUnit::None) | (Some(FaultArg::Ms(1..)), ArgUnit::Duration) => {}
+            (Some(FaultArg::BytesPerS(1..)), ArgUnit::Rate) => {}
+            (Some(_), ArgUnit::None) => {
+                return Err(format!("its `{kind}` fault has an arg, and a `{kind}` takes none"));
+            }
+            (None, _) => return Err(format!("its `{kind}` fault has no arg, and a `{kind}` takes one")),
+            (Some(a), _) => return Err(format!("its `{kind}` fault has an arg `{a}` of the wrong kind or 0")),
+        }
         match (self.hold_ms, kind.holds()) {
             (None, true) => {
                 return Err(format!(
@@ -191,7 +457,7 @@ impl PlannedFault {
             _ => {}
         }
         match (self.at_ms, duration) {
-            (None, _) if kind.holds() => Err(format!("its `{kind}` fault is at the end, when no user would meet it")),
+            (None, _) if !facts.at_end => Err(format!("its `{kind}` fault is at the end, when no user would meet it")),
             (Some(at), Some(d)) if u128::from(at) >= d.as_millis() => Err(format!(
                 "its `{kind}` fault at {at} ms is at or after the run's end ({} ms)",
                 d.as_millis()
@@ -217,6 +483,7 @@ pub fn schedule(specs: &[FaultSpec], seed: u64, duration: Option<Duration>) -> R
                 kind: spec.kind,
                 at_ms: None,
                 hold_ms,
+                arg: spec.arg,
             }),
             When::At(at) => {
                 if let Some(d) = duration.filter(|d| at >= *d) {
@@ -231,6 +498,7 @@ pub fn schedule(specs: &[FaultSpec], seed: u64, duration: Option<Duration>) -> R
                     kind: spec.kind,
                     at_ms: Some(at.as_millis() as u64),
                     hold_ms,
+                    arg: spec.arg,
                 });
             }
             When::Every { min, max } => {
@@ -257,6 +525,7 @@ pub fn schedule(specs: &[FaultSpec], seed: u64, duration: Option<Duration>) -> R
                         kind: spec.kind,
                         at_ms: Some(t),
                         hold_ms,
+                        arg: spec.arg,
                     });
                 }
             }
@@ -273,6 +542,9 @@ pub fn schedule(specs: &[FaultSpec], seed: u64, duration: Option<Duration>) -> R
 pub struct FaultRecord {
     /// What.
     pub kind: FaultKind,
+    /// What it took in parentheses (`net-delay(250ms)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg: Option<FaultArg>,
     /// When the schedule made it due (`None`: at the end, after the users stopped).
     #[serde(default)]
     pub due_s: Option<f64>,
@@ -314,6 +586,7 @@ impl FaultRecord {
     pub fn skipped(f: &PlannedFault, why: String) -> Self {
         Self {
             kind: f.kind,
+            arg: f.arg,
             due_s: f.at_ms.map(|ms| ms as f64 / 1000.0),
             at_s: None,
             hold_s: f.hold_ms.map(|ms| ms as f64 / 1000.0),
@@ -465,6 +738,44 @@ pub fn pause_tree(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rates_read_in_the_units_people_write() {
+        assert_eq!(parse_rate("500B/s"), Ok(500));
+        assert_eq!(parse_rate("64KB/s"), Ok(64_000));
+        assert_eq!(parse_rate("1MiB/s"), Ok(1 << 20));
+        assert_eq!(parse_rate("1.5mb"), Ok(1_500_000));
+        for bad in ["", "fast", "10furlongs/s", "0B/s", "1e300GB/s"] {
+            let e = parse_rate(bad).unwrap_err();
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_kind_is_found_by_its_longest_name_and_its_facts_guide_the_parse() {
+        // Every kind parses by its own name, with a hold exactly when its facts say it holds.
+        for &k in FaultKind::ALL {
+            let f = k.facts();
+            let spec = match (f.arg, f.holds) {
+                (ArgUnit::None, false) => format!("{}@at=1s", f.name),
+                (ArgUnit::None, true) => format!("{}:2s@at=1s", f.name),
+                (ArgUnit::Duration, _) => format!("{}(250ms){}@at=1s", f.name, if f.holds { ":2s" } else { "" }),
+                (_, _) => format!("{}(1MB/s){}@at=1s", f.name, if f.holds { ":2s" } else { "" }),
+            };
+            let parsed = FaultSpec::parse(&spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_eq!(parsed.kind, k, "{spec}");
+            assert_eq!(parsed.hold.is_some(), f.holds, "{spec}");
+            assert_eq!(
+                FaultSpec::parse(&format!("{}@end", f.name)).is_ok(),
+                f.at_end && f.arg == ArgUnit::None && !f.holds,
+                "{spec}"
+            );
+        }
+        let e = FaultSpec::parse("pause(1s:3s@at=1s").unwrap_err();
+        assert!(e.contains("does not close it"), "{e}");
+        let e = FaultSpec::parse("kill-all@at=1s").unwrap_err();
+        assert!(e.contains("has no kind `kill-all`"), "{e}");
+    }
+
     use super::*;
 
     #[test]
@@ -474,6 +785,7 @@ mod tests {
             p("pause:3s@at=20s"),
             FaultSpec {
                 kind: FaultKind::Pause,
+                arg: None,
                 hold: Some(Duration::from_secs(3)),
                 when: When::At(Duration::from_secs(20))
             }
@@ -498,7 +810,7 @@ mod tests {
             ("pause:0s@at=1s", "has no time in `0s`"),
         ] {
             let e = FaultSpec::parse(bad).unwrap_err();
-            assert!(e.contains(want) && e.contains("KIND[:HOLD]@WHEN"), "{bad}: {e}");
+            assert!(e.contains(want) && e.contains("KIND[(ARG)][:HOLD]@WHEN"), "{bad}: {e}");
         }
     }
 

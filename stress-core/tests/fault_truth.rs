@@ -336,3 +336,32 @@ fn digests_tell_users_apart_and_a_replay_of_a_timed_run_matches_every_one() {
         assert_eq!((&u.id, u.ops, &u.op_digest), (&r.id, r.ops, &r.op_digest));
     }
 }
+
+/// The adapter declares the kinds it injects (kill and pause here, in a crate of its own): a
+/// kind it does not declare is refused before anything runs, naming those it does; an argument
+/// for a kind that takes none is refused by the spec's parser.
+#[test]
+fn a_kind_the_adapter_does_not_declare_is_refused_with_the_kinds_it_does() {
+    let refused = |spec: &str| {
+        Runner::new("undeclared")
+            .seed(1)
+            .duration(Duration::from_secs(2))
+            .fault(spec)
+            .run(workload(Duration::from_millis(10)))
+            .expect_err(spec)
+            .to_string()
+    };
+    let m = refused("restart@at=1s");
+    assert!(
+        m.contains("flaky cannot inject `restart` faults: it injects kill, pause"),
+        "{m}"
+    );
+    assert!(!m.contains('\n'), "one line: {m}");
+    let m = refused("kill(250ms)@at=1s");
+    assert!(m.contains("gives `kill` an argument, and it takes none"), "{m}");
+    let m = refused("freeze@at=1s");
+    assert!(
+        m.contains("has no kind `freeze`") && m.contains("kill, pause, restart"),
+        "{m}"
+    );
+}

@@ -145,11 +145,13 @@ fn the_planner_halves_the_users_halves_each_prefix_and_drops_each_fault() {
             kind: FaultKind::Kill,
             at_ms: Some(1_000),
             hold_ms: None,
+            arg: None,
         },
         PlannedFault {
             kind: FaultKind::Pause,
             at_ms: Some(3_000),
             hold_ms: Some(500),
+            arg: None,
         },
     ];
     assert_eq!(
@@ -357,6 +359,7 @@ fn faults_not_needed_are_dropped_and_a_needed_kill_is_tried_at_the_end() {
         kind: FaultKind::Kill,
         at_ms: Some(at),
         hold_ms: None,
+        arg: None,
     };
     file.faults = vec![kill(1_000), kill(2_000), kill(4_000)];
     let original = failing(&summary, lost(2));

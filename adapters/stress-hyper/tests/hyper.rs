@@ -442,6 +442,7 @@ fn a_harness_killed_after_a_kill_fault_leaves_no_hyperd_behind() {
             kind: FaultKind::Kill,
             at_ms: Some(0),
             hold_ms: None,
+            arg: None,
         };
         h.inject(&kill, &|| false).unwrap();
         let after = h.hyperd_pid().unwrap();

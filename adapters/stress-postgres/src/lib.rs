@@ -318,6 +318,11 @@ impl Adapter for Postgres {
         }
     }
 
+    fn fault_hint(&self, _kind: FaultKind) -> Option<String> {
+        matches!(self.mode, Mode::Dsn(_))
+            .then(|| "on a managed server: a server given by address is not this run's to stop".to_owned())
+    }
+
     fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
         let server = self
             .server
@@ -387,6 +392,7 @@ impl Adapter for Postgres {
                     check: Some(format!("{damage}; {found}")),
                 })
             }
+            other => Err(OpError::msg(format!("postgres cannot inject `{other}`"))),
         }
     }
 

@@ -852,6 +852,7 @@ fn a_harness_killed_after_a_kill_fault_leaves_no_server_behind() {
             kind: FaultKind::Kill,
             at_ms: Some(0),
             hold_ms: None,
+            arg: None,
         };
         pg.inject(&kill, &|| false).unwrap();
         let after = pg.postmaster_pid().unwrap();
@@ -911,6 +912,7 @@ fn a_harness_killed_during_a_pause_leaves_no_stopped_process_behind() {
                 kind: FaultKind::Pause,
                 at_ms: Some(0),
                 hold_ms: Some(600_000),
+                arg: None,
             };
             let _ = pausing.inject(&pause, &|| false);
         });
@@ -1116,6 +1118,7 @@ fn a_corrupted_page_is_found_by_amcheck() {
         kind: FaultKind::Corrupt,
         at_ms: None,
         hold_ms: None,
+        arg: None,
     };
     let mut said = Vec::new();
     for _ in 0..2 {
@@ -1186,6 +1189,7 @@ fn a_harness_killed_during_disk_full_leaves_no_server_and_no_mount() {
                 kind: FaultKind::DiskFull,
                 at_ms: Some(0),
                 hold_ms: Some(600_000),
+                arg: None,
             };
             let _ = filling.inject(&full, &|| false);
         });

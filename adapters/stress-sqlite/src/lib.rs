@@ -398,6 +398,10 @@ impl Adapter for Sqlite {
         }
     }
 
+    fn fault_hint(&self, _kind: FaultKind) -> Option<String> {
+        (!self.hosted).then(|| "faults need the engine in a process of its own: Sqlite::hosted()".to_owned())
+    }
+
     fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
         if fault.kind == FaultKind::DiskFull {
             let disk = self

@@ -784,6 +784,7 @@ fn a_corrupted_page_is_found_by_integrity_check() {
         kind: FaultKind::Corrupt,
         at_ms: None,
         hold_ms: None,
+        arg: None,
     };
     let done = s.inject(&corrupt, &|| false).unwrap();
     let check = done.check.unwrap();
@@ -868,6 +869,7 @@ fn a_harness_killed_leaves_no_engine_host_behind() {
                 kind: FaultKind::Pause,
                 at_ms: Some(0),
                 hold_ms: Some(600_000),
+                arg: None,
             };
             let _ = pausing.inject(&pause, &|| false);
         });
@@ -988,6 +990,7 @@ fn a_harness_killed_during_disk_full_leaves_no_host_and_no_mount() {
                 kind: FaultKind::DiskFull,
                 at_ms: Some(0),
                 hold_ms: Some(600_000),
+                arg: None,
             };
             let _ = filling.inject(&full, &|| false);
         });

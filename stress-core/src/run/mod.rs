@@ -404,26 +404,20 @@ impl Runner {
         };
         let supported = workload.adapter.faults();
         if let Some(f) = faults.iter().find(|f| !supported.contains(&f.kind)) {
-            let can = if supported.is_empty() {
-                "none".to_owned()
-            } else {
-                supported.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
-            };
             return Err(ConfigError::Invalid(format!(
-                "{} cannot inject `{}` faults: it injects {can}{}",
+                "{} cannot inject `{}` faults: it injects {}{}",
                 workload.adapter.name(),
                 f.kind,
-                match workload.adapter.name() {
-                    "postgres" => " (on a managed server: a server given by address is not this run's to stop)",
-                    "sqlite" => " (faults need the engine in a process of its own: Sqlite::hosted())",
-                    _ => "",
-                }
+                fault::FaultKind::list(&supported),
+                workload
+                    .adapter
+                    .fault_hint(f.kind)
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default()
             ))
             .into());
         }
-        if faults.iter().any(|f| f.kind == fault::FaultKind::DiskFull) {
-            crate::sizedfs::can_create().map_err(ConfigError::Invalid)?;
-        }
+        fault::check_needs(&faults).map_err(ConfigError::Invalid)?;
         Ok((config, plan, thresholds, faults))
     }
 
