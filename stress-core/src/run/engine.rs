@@ -23,8 +23,8 @@ use crate::ledger::Ledger;
 use crate::monitor::{Limits, MetricsSource, ProcessMetrics};
 use crate::protocol::SUMMARY_PREFIX;
 use crate::report::{
-    self, Backpressure, ErrorRecord, Observer, REPLAY_FORMAT_VERSION, ReplayFile, RunStart, SUMMARY_FORMAT_VERSION,
-    Summary, Verify,
+    self, Backpressure, Counts, ErrorRecord, Observer, REPLAY_FORMAT_VERSION, Record, ReplayFile, RunStart, Summary,
+    Verify,
 };
 use crate::seed::{self, SeedPlan};
 use crate::shard::Step;
@@ -1037,14 +1037,28 @@ fn round3(x: f64) -> f64 {
 }
 
 fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings) -> Summary {
-    let (stop_reason, detail) = f.stop.clone().unwrap_or((StopReason::OpLimit, String::new()));
     let empty = Collector::new(&[]);
     let c = f.collector.as_ref().unwrap_or(&empty);
-    let (total_ops, failed_ops) = c.counts();
     // Rates count the measured part of the run: the warm-up's ops are not in the statistics.
     let warmup = Duration::from_millis(job.config.warmup_ms);
     let secs = f.duration.saturating_sub(warmup).as_secs_f64();
-    let per_sec = |n: u64| if secs > 0.0 { round3(n as f64 / secs) } else { 0.0 };
+    let record = record(job, started_at, f, c, secs);
+    let mut observed = observed(c, &f.op_names, secs);
+    observed.delivered = report::schedule(&record.users).1;
+    let mut summary = record.into_summary();
+    // A shard's figures are a part of the run's: its thresholds are judged on the merged run.
+    let thresholds = if job.config.shard.is_some() {
+        &[][..]
+    } else {
+        &job.thresholds[..]
+    };
+    summary.judge(thresholds, &observed, job.config.max_error_rate);
+    summary
+}
+
+/// What the run measured, from its findings and its collector's totals.
+fn record<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings, c: &Collector, secs: f64) -> Record {
+    let (total_ops, failed_ops) = c.counts();
     let ops = f
         .op_names
         .iter()
@@ -1052,15 +1066,13 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
         .zip(c.per_op())
         .filter(|(name, s)| name != "connect" || s.count > 0)
         .collect();
-    let mut observed = observed(c, &f.op_names, secs);
-    observed.delivered = schedule(&f.users).1;
     let mut measures = Measures::default();
     for u in &f.users {
         measures.merge(&u.measures);
     }
+    let users: Vec<report::UserSummary> = f.users.iter().map(|u| u.summary.clone()).collect();
     let mut warnings = f.warnings.clone();
-    let (scheduled_ops, delivered) = schedule(&f.users);
-    if let (Some(due), Some(share)) = (scheduled_ops, delivered)
+    if let (Some(due), Some(share)) = report::schedule(&users)
         && share < DELIVERED_WARNING
     {
         warnings.push(format!(
@@ -1081,71 +1093,50 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
             f.errors_seen - f.errors.len()
         ));
     }
-    let mut summary = Summary {
-        format_version: SUMMARY_FORMAT_VERSION,
+    let (reason, detail) = f.stop.clone().unwrap_or((StopReason::OpLimit, String::new()));
+    Record {
         workload: job.name.clone(),
         adapter: job.workload.adapter.name().to_owned(),
         seed: job.plan.seed,
         smoke: job.config.smoke,
         started_at: report::rfc3339(started_at),
-        stop_reason,
-        stop_detail: (!detail.is_empty()).then_some(detail),
-        duration_s: round3(secs),
-        startup_s: round3(f.startup.as_secs_f64()),
-        total_ops,
-        failed_ops,
-        substituted_ops: c.substituted,
-        ops_per_sec: per_sec(total_ops),
-        rows_per_sec: per_sec(c.rows),
-        total_rows: c.rows,
-        total_bytes: c.bytes,
+        stop: (reason, (!detail.is_empty()).then_some(detail)),
+        window_s: secs,
+        users_s: f.duration.as_secs_f64(),
+        startup_s: f.startup.as_secs_f64(),
+        counts: Counts {
+            total_ops,
+            failed_ops,
+            substituted_ops: c.substituted,
+            rows: c.rows,
+            bytes: c.bytes,
+            late_ops: c.schedule.late,
+            skipped_ops: c.schedule.skipped,
+            warmup_ops: c.schedule.warmup,
+            max_lag_us: c.schedule.max_lag_us,
+            lag_sum_us: c.schedule.lag_sum_us,
+        },
         latency_us: c.total().summary(),
         service_us: c.total_service().summary(),
-        late_ops: c.schedule.late,
-        skipped_ops: c.schedule.skipped,
-        warmup_ops: c.schedule.warmup,
-        max_lag_us: c.schedule.max_lag_us,
-        mean_lag_us: if c.schedule.lag_sum_us > 0 {
-            round3(c.schedule.lag_sum_us as f64 / (total_ops + c.schedule.skipped).max(1) as f64)
-        } else {
-            0.0
-        },
-        max_stall_s: round3(c.max_stall_us as f64 / 1e6),
-        unavailable_s: crate::fault::unavailable_s(&f.faults, f.duration.as_secs_f64()),
-        scheduled_ops,
-        delivered,
-        retried_ops: f.users.iter().map(|u| u.summary.retried_ops).sum(),
-        retries: f.users.iter().map(|u| u.summary.retries).sum(),
-        exhausted_ops: f.users.iter().map(|u| u.summary.exhausted).sum(),
-        interrupted_ops: f.users.iter().map(|u| u.summary.interrupted).sum(),
-        thresholds: Vec::new(),
-        timeseries: c.intervals().to_vec(),
+        max_stall_us: c.max_stall_us,
         ops,
-        users: f.users.iter().map(|u| u.summary.clone()).collect(),
-        resources: f.peaks.iter().map(|(k, v)| (k.clone(), round3(*v))).collect(),
-        resources_start: f.baseline.iter().map(|(k, v)| (k.clone(), round3(*v))).collect(),
+        timeseries: c.intervals().to_vec(),
+        users,
+        resources: f.peaks.clone(),
+        resources_start: f.baseline.clone(),
         phases: measures.phase_stats(),
         figures: measures.figure_stats(),
         server_latency_us: f.server_latency.iter().map(|(k, h)| (k.clone(), h.summary())).collect(),
         backpressure: f.backpressure.clone(),
         verify: f.verify.clone(),
         errors: f.errors.clone(),
+        errors_seen: f.errors_seen,
         warnings,
-        passed: true,
-        failures: Vec::new(),
-        shards: None,
         faults: f.faults.clone(),
         durability: f.durability.clone(),
         isolation: f.isolation.clone(),
-    };
-    // A shard's figures are a part of the run's: its thresholds are judged on the merged run.
-    let thresholds = if job.config.shard.is_some() {
-        &[][..]
-    } else {
-        &job.thresholds[..]
-    };
-    summary.judge(thresholds, &observed, job.config.max_error_rate);
-    summary
+        shards: None,
+    }
 }
 
 /// How often the stall watcher looks at the users' clocks.
@@ -1156,19 +1147,3 @@ const STALL_WARNING: Duration = Duration::from_secs(3);
 
 /// Below this share of the scheduled ops delivered, the summary warns.
 const DELIVERED_WARNING: f64 = 0.9;
-
-/// The ops the users' schedules made due, and the share of them that ran; `None` in a closed
-/// loop.
-fn schedule(users: &[UserResult]) -> (Option<u64>, Option<f64>) {
-    let scheduled: Vec<(u64, u64)> = users
-        .iter()
-        .filter_map(|u| Some((u.summary.scheduled_ops?, u.summary.ops)))
-        .collect();
-    if scheduled.is_empty() {
-        return (None, None);
-    }
-    let due: u64 = scheduled.iter().map(|(d, _)| d).sum();
-    let ran: u64 = scheduled.iter().map(|(_, r)| r).sum();
-    let share = if due == 0 { 1.0 } else { round3(ran as f64 / due as f64) };
-    (Some(due), Some(share))
-}

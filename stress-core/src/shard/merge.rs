@@ -13,13 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{EncodedHistogram, Ledgers, ShardManifest, decode};
-use crate::report::{
-    self, ErrorRecord, MAX_KEPT_ERRORS, MergedShard, ReplayFile, SUMMARY_FORMAT_VERSION, Shards, Summary, Verify,
-};
+use crate::report::{self, MergedShard, Record, ReplayFile, Shards, Summary, Verify};
 use crate::stats::hlog::{self, HistogramLog, Intervals};
-use crate::stats::{FigureStats, IntervalRecord, LatencyHistogram, OpStats, PhaseStats};
+use crate::stats::{LatencyHistogram, PhaseStats};
 use crate::thresholds::{Observed, Threshold};
-use crate::verdict::StopReason;
 
 /// How to merge.
 #[derive(Debug, Clone, Copy, Default)]
@@ -235,10 +232,6 @@ struct Merged {
     hlog: Vec<u8>,
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 fn decoded(s: &EncodedHistogram, dir: &Path) -> Result<LatencyHistogram, String> {
     decode(s).map_err(|e| format!("{}: {e}", dir.join("shard.json").display()))
 }
@@ -248,158 +241,173 @@ fn add<K: Ord>(map: &mut BTreeMap<K, LatencyHistogram>, key: K, h: &LatencyHisto
     map.entry(key).or_default().merge(h);
 }
 
-fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
-    let first = &shards[0];
-    let base_ms = shards.iter().map(|s| s.manifest.users_started_ms).min().unwrap_or(0);
-    let offsets: Vec<u64> = shards
-        .iter()
-        .map(|s| ((s.manifest.users_started_ms - base_ms) as f64 / 1000.0).round() as u64)
-        .collect();
-    let open_loop = shards.iter().any(|s| s.manifest.open_loop);
+/// The shards' histograms, added on the first shard's clock: per op and second (the interval
+/// logs), service time per op and per second, untimed time per op, phases.
+#[derive(Default)]
+struct Histograms {
+    intervals: Intervals,
+    service: BTreeMap<String, LatencyHistogram>,
+    service_seconds: BTreeMap<u64, LatencyHistogram>,
+    untimed: BTreeMap<String, LatencyHistogram>,
+    phases: BTreeMap<String, LatencyHistogram>,
+}
 
-    // Histograms, added.
-    let mut intervals: Intervals = Intervals::new();
-    let mut service: BTreeMap<String, LatencyHistogram> = BTreeMap::new();
-    let mut service_seconds: BTreeMap<u64, LatencyHistogram> = BTreeMap::new();
-    let mut untimed: BTreeMap<String, LatencyHistogram> = BTreeMap::new();
-    let mut phases: BTreeMap<String, LatencyHistogram> = BTreeMap::new();
-    for (s, off) in shards.iter().zip(&offsets) {
+impl Histograms {
+    fn add(&mut self, s: &ShardRun, off: u64) -> Result<(), String> {
         for (tag, seconds) in &s.intervals {
-            let mine = intervals.entry(tag.clone()).or_default();
+            let mine = self.intervals.entry(tag.clone()).or_default();
             for (second, h) in seconds {
                 add(mine, second + off, h);
             }
         }
         let m = &s.manifest;
         for (op, h) in &m.service {
-            add(&mut service, op.clone(), &decoded(h, &s.dir)?);
+            add(&mut self.service, op.clone(), &decoded(h, &s.dir)?);
         }
         for (second, h) in &m.service_seconds {
-            add(&mut service_seconds, second + off, &decoded(h, &s.dir)?);
+            add(&mut self.service_seconds, second + off, &decoded(h, &s.dir)?);
         }
         for (op, h) in &m.untimed {
-            add(&mut untimed, op.clone(), &decoded(h, &s.dir)?);
+            add(&mut self.untimed, op.clone(), &decoded(h, &s.dir)?);
         }
         for (name, h) in &m.phases {
-            add(&mut phases, name.clone(), &decoded(h, &s.dir)?);
+            add(&mut self.phases, name.clone(), &decoded(h, &s.dir)?);
         }
+        Ok(())
     }
 
-    // Per op.
-    let mut ops: BTreeMap<String, OpStats> = BTreeMap::new();
-    let mut total = LatencyHistogram::new();
-    let mut total_service = LatencyHistogram::new();
-    for s in shards {
-        for (name, o) in &s.summary.ops {
-            let e = ops.entry(name.clone()).or_default();
-            e.count += o.count;
-            e.failed += o.failed;
-        }
-    }
-    for (name, o) in &mut ops {
+    /// An op's latencies over the whole run.
+    fn latency(&self, op: &str) -> LatencyHistogram {
         let mut latency = LatencyHistogram::new();
-        for h in intervals
-            .get(&hlog::tag_of(name))
+        for h in self
+            .intervals
+            .get(&hlog::tag_of(op))
             .into_iter()
             .flat_map(BTreeMap::values)
         {
             latency.merge(h);
         }
-        // The interval log rounds each maximum to its bucket; the shards' summaries have it exactly.
-        let exact = shards
+        latency
+    }
+
+    /// The percentiles the added counts leave open: per op, in total and per second.
+    fn fill(&self, r: &mut Record, shards: &[ShardRun], open_loop: bool) {
+        let mut total = LatencyHistogram::new();
+        let mut total_service = LatencyHistogram::new();
+        for (name, o) in &mut r.ops {
+            let mut latency = self.latency(name);
+            // The interval log rounds each maximum to its bucket; the shards' summaries have it exactly.
+            let exact = shards
+                .iter()
+                .filter_map(|s| s.summary.ops.get(name))
+                .map(|o| o.latency_us.max)
+                .max()
+                .unwrap_or(0);
+            latency.set_exact_max(exact);
+            o.latency_us = latency.summary();
+            total.merge(&latency);
+            if open_loop {
+                let sv = self.service.get(name).cloned().unwrap_or_default();
+                o.service_us = Some(sv.summary());
+                total_service.merge(&sv);
+            } else {
+                total_service.merge(&latency);
+            }
+            o.untimed_us = self.untimed.get(name).map(LatencyHistogram::summary);
+        }
+        r.latency_us = total.summary();
+        r.service_us = total_service.summary();
+        for x in &mut r.timeseries {
+            let mut h = LatencyHistogram::new();
+            for seconds in self.intervals.values() {
+                if let Some(s) = seconds.get(&x.second) {
+                    h.merge(s);
+                }
+            }
+            h.set_exact_max(x.max_us);
+            let sum = h.summary();
+            (x.p50_us, x.p99_us, x.max_us) = (sum.p50, sum.p99, sum.max);
+            x.service_p99_us = if open_loop {
+                self.service_seconds.get(&x.second).map_or(0, |h| h.quantile(0.99))
+            } else {
+                sum.p99
+            };
+        }
+        r.phases = self
+            .phases
             .iter()
-            .filter_map(|s| s.summary.ops.get(name))
-            .map(|o| o.latency_us.max)
-            .max()
-            .unwrap_or(0);
-        latency.set_exact_max(exact);
-        o.latency_us = latency.summary();
-        total.merge(&latency);
-        if open_loop {
-            let sv = service.get(name).cloned().unwrap_or_default();
-            o.service_us = Some(sv.summary());
-            total_service.merge(&sv);
-        } else {
-            total_service.merge(&latency);
-        }
-        o.untimed_us = untimed.get(name).map(LatencyHistogram::summary);
+            .map(|(name, h)| {
+                let total_s: f64 = shards
+                    .iter()
+                    .filter_map(|s| s.summary.phases.get(name))
+                    .map(|p| p.total_s)
+                    .sum();
+                let stats = PhaseStats {
+                    count: h.len(),
+                    total_s: (total_s * 1e6).round() / 1e6,
+                    latency_us: h.summary(),
+                };
+                (name.clone(), stats)
+            })
+            .collect();
     }
 
-    // Per second.
-    let last = shards
+    /// The merged interval log: every op's histogram per second, from the first shard's start.
+    fn log(&self, names: &[String], base_ms: u64, workload: &str) -> Vec<u8> {
+        let mut log = HistogramLog::new(names);
+        let seconds: BTreeSet<u64> = self.intervals.values().flat_map(|s| s.keys().copied()).collect();
+        for second in seconds {
+            for (i, name) in names.iter().enumerate() {
+                if let Some(h) = self.intervals.get(&hlog::tag_of(name)).and_then(|s| s.get(&second)) {
+                    log.push(second, i as u32, h);
+                }
+            }
+        }
+        log.render(SystemTime::UNIX_EPOCH + Duration::from_millis(base_ms), workload)
+    }
+}
+
+/// Each shard's whole seconds after the first shard's users started, and that start, ms.
+fn offsets(shards: &[ShardRun]) -> (u64, Vec<u64>) {
+    let base_ms = shards.iter().map(|s| s.manifest.users_started_ms).min().unwrap_or(0);
+    let offsets = shards
         .iter()
-        .zip(&offsets)
-        .filter_map(|(s, off)| s.summary.timeseries.last().map(|r| r.second + off))
-        .max();
-    let mut timeseries: Vec<IntervalRecord> = Vec::new();
-    for second in last.map_or(0..0, |l| 0..l + 1) {
-        let mut r = IntervalRecord {
-            second,
-            ..IntervalRecord::default()
-        };
-        let mut resources: BTreeMap<String, f64> = BTreeMap::new();
-        for (s, off) in shards.iter().zip(&offsets) {
-            let Some(x) = second
-                .checked_sub(*off)
-                .and_then(|i| s.summary.timeseries.get(i as usize))
-            else {
-                continue;
-            };
-            r.ops += x.ops;
-            r.failed += x.failed;
-            r.substituted += x.substituted;
-            r.rows += x.rows;
-            r.late += x.late;
-            r.skipped += x.skipped;
-            r.max_lag_us = r.max_lag_us.max(x.max_lag_us);
-            r.max_us = r.max_us.max(x.max_us);
-            r.active_users += x.active_users;
-            // Each shard's target is its share of the run's.
-            r.target = match (r.target, x.target) {
-                (Some(a), Some(b)) => Some(a + b),
-                (a, b) => a.or(b),
-            };
-            r.stage = r.stage.max(x.stage);
-            r.paused |= x.paused;
-            for (k, v) in &x.resources {
-                let e = resources.entry(k.clone()).or_insert(*v);
-                *e = e.max(*v);
-            }
-        }
-        r.resources = resources.into_iter().collect();
-        let exact_max = r.max_us;
-        let mut h = LatencyHistogram::new();
-        for seconds in intervals.values() {
-            if let Some(x) = seconds.get(&second) {
-                h.merge(x);
-            }
-        }
-        h.set_exact_max(exact_max);
-        let sum = h.summary();
-        (r.p50_us, r.p99_us, r.max_us) = (sum.p50, sum.p99, sum.max);
-        r.service_p99_us = if open_loop {
-            service_seconds.get(&second).map_or(0, |h| h.quantile(0.99))
-        } else {
-            sum.p99
-        };
-        timeseries.push(r);
-    }
+        .map(|s| ((s.manifest.users_started_ms - base_ms) as f64 / 1000.0).round() as u64)
+        .collect();
+    (base_ms, offsets)
+}
 
-    // The measured window: from the first shard's measured start to the last one's end.
-    let warmup_ms = first.replay.config.warmup_ms;
+/// The measured window, s: from the first shard's measured start to the last one's end.
+fn window_s(shards: &[ShardRun]) -> f64 {
+    let warmup_ms = shards[0].replay.config.warmup_ms;
     let window = |s: &ShardRun| {
         let start = s.manifest.users_started_ms + warmup_ms;
         (start, start + (s.summary.duration_s * 1000.0).round() as u64)
     };
     let start = shards.iter().map(|s| window(s).0).min().unwrap_or(0);
     let end = shards.iter().map(|s| window(s).1).max().unwrap_or(0);
-    let secs = end.saturating_sub(start) as f64 / 1000.0;
-    let per_sec = |n: u64| if secs > 0.0 { round3(n as f64 / secs) } else { 0.0 };
-    let sum = |f: fn(&Summary) -> u64| shards.iter().map(|s| f(&s.summary)).sum::<u64>();
-    let total_ops = sum(|s| s.total_ops);
-    let skipped = sum(|s| s.skipped_ops);
-    let lag_sum: u64 = shards.iter().map(|s| s.manifest.lag_sum_us).sum();
+    end.saturating_sub(start) as f64 / 1000.0
+}
 
+/// The shards' records added into the run's: what a single process that had run every user
+/// would have recorded, bar what is per machine (resources, server latency).
+fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
+    let first = &shards[0];
+    let (base_ms, offsets) = offsets(shards);
+    let mut hists = Histograms::default();
+    let mut record: Option<Record> = None;
+    for (s, off) in shards.iter().zip(&offsets) {
+        hists.add(s, *off)?;
+        let r = Record::of_shard(&s.summary, s.manifest.index, *off, s.manifest.lag_sum_us);
+        match record.as_mut() {
+            Some(all) => all.add(r),
+            None => record = Some(r),
+        }
+    }
+    let mut r = record.ok_or("no shards to merge")?;
+    hists.fill(&mut r, shards, shards.iter().any(|s| s.manifest.open_loop));
+    r.window_s = window_s(shards);
+    r.users_s = r.window_s;
     // Users, in the run's order.
     let order: BTreeMap<&str, usize> = first
         .replay
@@ -408,276 +416,66 @@ fn combine(shards: &[ShardRun], missing: &[usize]) -> Result<Merged, String> {
         .enumerate()
         .map(|(i, u)| (u.id.as_str(), i))
         .collect();
-    let mut users: Vec<_> = shards.iter().flat_map(|s| s.summary.users.iter().cloned()).collect();
-    users.sort_by_key(|u| order.get(u.id.as_str()).copied().unwrap_or(usize::MAX));
-    let scheduled: Vec<(u64, u64)> = users.iter().filter_map(|u| Some((u.scheduled_ops?, u.ops))).collect();
-    let (scheduled_ops, delivered) = if scheduled.is_empty() {
-        (None, None)
-    } else {
-        let due: u64 = scheduled.iter().map(|(d, _)| d).sum();
-        let ran: u64 = scheduled.iter().map(|(_, r)| r).sum();
-        (
-            Some(due),
-            Some(if due == 0 { 1.0 } else { round3(ran as f64 / due as f64) }),
-        )
-    };
-
-    // Resources are per machine: the merged run shows the busiest shard's.
-    let mut resources: BTreeMap<String, f64> = BTreeMap::new();
-    let mut resources_start: BTreeMap<String, f64> = BTreeMap::new();
-    for s in shards {
-        for (k, v) in &s.summary.resources {
-            if resources.get(k).is_none_or(|m| v > m) {
-                resources.insert(k.clone(), *v);
-                if let Some(b) = s.summary.resources_start.get(k) {
-                    resources_start.insert(k.clone(), *b);
-                }
-            }
-        }
+    r.users
+        .sort_by_key(|u| order.get(u.id.as_str()).copied().unwrap_or(usize::MAX));
+    r.warnings.splice(0..0, merge_warnings(shards, missing, &r));
+    if first.manifest.shared_engine {
+        r.verify = Verify::default();
     }
-
-    let mut figures: BTreeMap<String, FigureStats> = BTreeMap::new();
-    for s in shards {
-        for (name, f) in &s.summary.figures {
-            figures
-                .entry(name.clone())
-                .and_modify(|m| m.add(f))
-                .or_insert_with(|| f.clone());
-        }
-    }
-    let phase_stats: BTreeMap<String, PhaseStats> = phases
-        .iter()
-        .map(|(name, h)| {
-            let total_s: f64 = shards
-                .iter()
-                .filter_map(|s| s.summary.phases.get(name))
-                .map(|p| p.total_s)
-                .sum();
-            let stats = PhaseStats {
-                count: h.len(),
-                total_s: (total_s * 1e6).round() / 1e6,
-                latency_us: h.summary(),
-            };
-            (name.clone(), stats)
-        })
-        .collect();
-
-    // The first abnormal stop of any shard is the run's.
-    let abnormal = shards.iter().find(|s| !s.summary.stop_reason.is_normal());
-    let (stop_reason, stop_detail) = match abnormal {
-        Some(s) => (
-            s.summary.stop_reason,
-            Some(format!(
-                "shard {}: {}",
-                s.manifest.index,
-                s.summary.stop_detail.as_deref().unwrap_or("stopped")
-            )),
-        ),
-        None if shards
+    r.server_latency_us.clear();
+    r.shards = Some(Shards {
+        count: first.manifest.count,
+        index: None,
+        late_ms: shards.iter().map(|s| s.manifest.late_ms).max().unwrap_or(0),
+        merged: shards
             .iter()
-            .any(|s| s.summary.stop_reason == StopReason::DurationElapsed) =>
-        {
-            (StopReason::DurationElapsed, None)
-        }
-        None => (StopReason::OpLimit, None),
-    };
+            .zip(&offsets)
+            .map(|(s, off)| MergedShard {
+                index: s.manifest.index,
+                dir: s.dir.display().to_string(),
+                users: s.summary.users.len(),
+                ops: s.summary.total_ops,
+                late_ms: s.manifest.late_ms,
+                offset_s: *off,
+            })
+            .collect(),
+        missing: missing.to_vec(),
+    });
+    let summary = r.into_summary();
+    let names: Vec<String> = summary.ops.keys().cloned().collect();
+    let hlog = hists.log(&names, base_ms, &summary.workload);
+    Ok(Merged { summary, hlog })
+}
 
+/// What a merge says beyond its shards' warnings: shards missing, an engine shared, errors not
+/// kept, server latency left per shard.
+fn merge_warnings(shards: &[ShardRun], missing: &[usize], r: &Record) -> Vec<String> {
     let mut warnings = Vec::new();
     if !missing.is_empty() {
         warnings.push(format!(
             "partial merge: shard{} {} of {} missing; the figures are those of the shards merged",
             if missing.len() == 1 { "" } else { "s" },
             join(missing),
-            first.manifest.count
+            shards[0].manifest.count
         ));
     }
-    let shared = first.manifest.shared_engine;
-    let verify = if shared {
+    if shards[0].manifest.shared_engine {
         warnings.push(
             "the shards share one engine: its verify step runs on its own, against this run's ledger.json \
              (cargo stress run WORKLOAD --verify-only THIS_DIR)"
                 .into(),
         );
-        Verify::default()
-    } else {
-        let ran = shards.iter().any(|s| s.summary.verify.ran);
-        let errors: Vec<String> = shards
-            .iter()
-            .flat_map(|s| {
-                s.summary
-                    .verify
-                    .errors
-                    .iter()
-                    .map(move |e| format!("shard {}: {e}", s.manifest.index))
-            })
-            .collect();
-        Verify {
-            ran,
-            passed: ran && shards.iter().all(|s| s.summary.verify.passed) && errors.is_empty(),
-            errors,
-        }
-    };
-    for (s, off) in shards.iter().zip(&offsets) {
-        if *off > 0 {
-            warnings.push(format!(
-                "shard {}'s users started {off}s after the first shard's: its seconds are shifted by {off}s",
-                s.manifest.index
-            ));
-        }
-        warnings.extend(
-            s.summary
-                .warnings
-                .iter()
-                .map(|w| format!("shard {}: {w}", s.manifest.index)),
-        );
     }
     if shards.iter().any(|s| !s.summary.server_latency_us.is_empty()) {
         warnings.push("server_latency_us is per shard (percentiles cannot be added): see the shards' summaries".into());
     }
-    let mut errors: Vec<ErrorRecord> = shards
-        .iter()
-        .zip(&offsets)
-        .flat_map(|(s, off)| {
-            s.summary.errors.iter().map(move |e| ErrorRecord {
-                at_s: round3(e.at_s + *off as f64),
-                ..e.clone()
-            })
-        })
-        .collect();
-    errors.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-    let errors_seen: usize = shards.iter().map(|s| s.summary.errors.len()).sum();
-    errors.truncate(MAX_KEPT_ERRORS);
-    if errors_seen > errors.len() {
+    if r.errors_seen > r.errors.len() {
         warnings.push(format!(
             "{} more errors were kept by the shards but not here",
-            errors_seen - errors.len()
+            r.errors_seen - r.errors.len()
         ));
     }
-
-    let backpressure = report::Backpressure {
-        pauses: shards.iter().map(|s| s.summary.backpressure.pauses).sum(),
-        paused_s: round3(shards.iter().map(|s| s.summary.backpressure.paused_s).sum()),
-        disk_budget_hits: shards.iter().map(|s| s.summary.backpressure.disk_budget_hits).sum(),
-    };
-    let started_at = shards
-        .iter()
-        .map(|s| s.summary.started_at.clone())
-        .min()
-        .unwrap_or_default();
-    let merged_shards: Vec<MergedShard> = shards
-        .iter()
-        .zip(&offsets)
-        .map(|(s, off)| MergedShard {
-            index: s.manifest.index,
-            dir: s.dir.display().to_string(),
-            users: s.summary.users.len(),
-            ops: s.summary.total_ops,
-            late_ms: s.manifest.late_ms,
-            offset_s: *off,
-        })
-        .collect();
-
-    let summary = Summary {
-        format_version: SUMMARY_FORMAT_VERSION,
-        workload: first.summary.workload.clone(),
-        adapter: first.summary.adapter.clone(),
-        seed: first.summary.seed,
-        smoke: first.summary.smoke,
-        started_at,
-        stop_reason,
-        stop_detail,
-        duration_s: round3(secs),
-        startup_s: shards.iter().map(|s| s.summary.startup_s).fold(0.0, f64::max),
-        total_ops,
-        failed_ops: sum(|s| s.failed_ops),
-        substituted_ops: sum(|s| s.substituted_ops),
-        ops_per_sec: per_sec(total_ops),
-        rows_per_sec: per_sec(sum(|s| s.total_rows)),
-        total_rows: sum(|s| s.total_rows),
-        total_bytes: sum(|s| s.total_bytes),
-        latency_us: total.summary(),
-        service_us: total_service.summary(),
-        late_ops: sum(|s| s.late_ops),
-        skipped_ops: skipped,
-        warmup_ops: sum(|s| s.warmup_ops),
-        max_lag_us: shards.iter().map(|s| s.summary.max_lag_us).max().unwrap_or(0),
-        mean_lag_us: if lag_sum > 0 {
-            round3(lag_sum as f64 / (total_ops + skipped).max(1) as f64)
-        } else {
-            0.0
-        },
-        max_stall_s: shards.iter().map(|s| s.summary.max_stall_s).fold(0.0, f64::max),
-        unavailable_s: 0.0,
-        scheduled_ops,
-        delivered,
-        retried_ops: sum(|s| s.retried_ops),
-        retries: sum(|s| s.retries),
-        exhausted_ops: sum(|s| s.exhausted_ops),
-        interrupted_ops: sum(|s| s.interrupted_ops),
-        thresholds: Vec::new(),
-        timeseries,
-        ops,
-        users,
-        resources,
-        resources_start,
-        phases: phase_stats,
-        figures,
-        server_latency_us: BTreeMap::new(),
-        backpressure,
-        verify,
-        errors,
-        warnings,
-        passed: true,
-        failures: Vec::new(),
-        shards: Some(Shards {
-            count: first.manifest.count,
-            index: None,
-            late_ms: shards.iter().map(|s| s.manifest.late_ms).max().unwrap_or(0),
-            merged: merged_shards,
-            missing: missing.to_vec(),
-        }),
-        // Each shard checked the writes of its own engine.
-        // Checked on the shards' histories joined (`merged_history`), after this.
-        isolation: None,
-        durability: shards.iter().filter_map(|s| s.summary.durability.as_ref()).fold(
-            None,
-            |acc: Option<crate::durability::Durability>, d| {
-                let mut acc = acc.unwrap_or_default();
-                acc.add(d);
-                Some(acc)
-            },
-        ),
-        // Each shard's faults hit its own engine.
-        faults: shards
-            .iter()
-            .zip(&offsets)
-            .flat_map(|(s, off)| {
-                s.summary.faults.iter().map(move |f| crate::fault::FaultRecord {
-                    at_s: f.at_s.map(|a| round3(a + *off as f64)),
-                    due_s: f.due_s.map(|a| round3(a + *off as f64)),
-                    target: format!("shard {}: {}", s.manifest.index, f.target),
-                    ..f.clone()
-                })
-            })
-            .collect(),
-    };
-
-    let mut summary = summary;
-    summary.unavailable_s = crate::fault::unavailable_s(&summary.faults, secs);
-    // The merged interval log: every op's histogram per second, from the first shard's start.
-    let names: Vec<String> = summary.ops.keys().cloned().collect();
-    let mut log = HistogramLog::new(&names);
-    let seconds: BTreeSet<u64> = intervals.values().flat_map(|s| s.keys().copied()).collect();
-    for second in seconds {
-        for (i, name) in names.iter().enumerate() {
-            if let Some(h) = intervals.get(&hlog::tag_of(name)).and_then(|s| s.get(&second)) {
-                log.push(second, i as u32, h);
-            }
-        }
-    }
-    let start = SystemTime::UNIX_EPOCH + Duration::from_millis(base_ms);
-    let hlog = log.render(start, &summary.workload);
-    Ok(Merged { summary, hlog })
+    warnings
 }
 
 /// Judges the verdict of a summary again, with the thresholds and error limit of `config`.
