@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::monitor_loop::Monitor;
 use super::pace::{Gate, Pace, Share};
 use super::panic;
 use super::sampling::Sampler;
-use super::shared::{ErrorLog, Shared, StartGate, UserClock, observed, stall_at};
-use super::signal::{self, StopReason, StopSignal};
+use super::shared::{Shared, UserClock, observed, stall_at};
+use super::signal::{self, StopReason};
 use super::stop_policy::StopPolicy;
 use super::user_loop::{UserJob, UserResult, run_user};
 use crate::adapter::{Adapter, StartContext};
@@ -184,67 +184,82 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         }
     }
     if let Some(dir) = job.out_dir {
-        replay.stop_reason = Some(summary.stop_reason);
-        replay.user_ops = summary.users.iter().map(|u| (u.id.clone(), u.ops)).collect();
-        // As the run had it: start may have taken settings from the parameters (Hyper's paths).
-        replay.adapter_config = job.workload.adapter.describe();
-        let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
-        let csv = report::timeseries_csv(intervals);
-        let hlog_path = dir.join("histograms.hlog");
-        let users_started = findings.users_started.unwrap_or(started_at);
-        let hlog = match findings
-            .collector
-            .as_mut()
-            .map(|c| c.finish_log(&hlog_path, users_started, &job.name))
-        {
-            Some(Ok(None)) => Ok(()),
-            Some(Ok(Some(bytes))) => write_bytes(&hlog_path, &bytes),
-            None => write_bytes(&hlog_path, b""),
-            Some(Err(e)) => Err(format!("cannot write {}: {e}", hlog_path.display())),
-        };
-        let shard_files = match job.config.shard {
-            Some(shard) => {
-                let manifest = shard_manifest(&job, &findings, shard, users_started, late_ms);
-                [
-                    write_json(&dir.join("shard.json"), &manifest),
-                    write_json(&dir.join("ledger.json"), &ledgers_of(&findings.users)),
-                ]
-            }
-            None => [Ok(()), Ok(())],
-        };
-        let problems = [
-            shard_files[0].clone(),
-            shard_files[1].clone(),
-            write_bytes(&dir.join("timeseries.csv"), csv.as_bytes()),
-            hlog,
-            write_json(&dir.join("replay.json"), &replay),
-            write_json(&dir.join("summary.json"), &summary),
-        ];
-        let mut problems: Vec<String> = problems.into_iter().filter_map(Result::err).collect();
-        // Built from the files just written, as `cargo stress report DIR` rebuilds it.
-        if problems.is_empty()
-            && let Err(e) = report::html::write(dir)
-        {
-            problems.push(e);
-        }
-        if !problems.is_empty() {
-            // A full disk, say: what was measured is not lost — the run fails, says where the
-            // writing failed, and the summary goes to stderr, where `cargo stress` reads it.
-            for p in &problems {
-                eprintln!("error: {p}");
-            }
-            summary.passed = false;
-            summary
-                .failures
-                .push(Failure::new(FailureKind::ReportsNotWritten { problems }));
-            let json = serde_json::to_string(&summary).unwrap_or_default();
-            let _ = writeln!(std::io::stderr(), "{SUMMARY_PREFIX}{json}");
-        }
+        write_run(&job, &mut findings, dir, started_at, &mut replay, &mut summary, late_ms);
     }
     for o in &mut job.observers {
         o.on_finish(&summary, job.out_dir);
     }
     summary
+}
+
+/// Writes the run's files into `dir`: replay.json again with what the run did, the time series,
+/// the interval log, a shard's manifest and ledger, summary.json, and report.html built from
+/// them. A file that cannot be written fails the run, and the summary goes to stderr.
+fn write_run<A: Adapter>(
+    job: &Job<'_, A>,
+    findings: &mut Findings,
+    dir: &Path,
+    started_at: SystemTime,
+    replay: &mut ReplayFile,
+    summary: &mut Summary,
+    late_ms: u64,
+) {
+    replay.stop_reason = Some(summary.stop_reason);
+    replay.user_ops = summary.users.iter().map(|u| (u.id.clone(), u.ops)).collect();
+    // As the run had it: start may have taken settings from the parameters (Hyper's paths).
+    replay.adapter_config = job.workload.adapter.describe();
+    let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
+    let csv = report::timeseries_csv(intervals);
+    let hlog_path = dir.join("histograms.hlog");
+    let users_started = findings.users_started.unwrap_or(started_at);
+    let hlog = match findings
+        .collector
+        .as_mut()
+        .map(|c| c.finish_log(&hlog_path, users_started, &job.name))
+    {
+        Some(Ok(None)) => Ok(()),
+        Some(Ok(Some(bytes))) => write_bytes(&hlog_path, &bytes),
+        None => write_bytes(&hlog_path, b""),
+        Some(Err(e)) => Err(format!("cannot write {}: {e}", hlog_path.display())),
+    };
+    let shard_files = match job.config.shard {
+        Some(shard) => {
+            let manifest = shard_manifest(job, findings, shard, users_started, late_ms);
+            [
+                write_json(&dir.join("shard.json"), &manifest),
+                write_json(&dir.join("ledger.json"), &ledgers_of(&findings.users)),
+            ]
+        }
+        None => [Ok(()), Ok(())],
+    };
+    let problems = [
+        shard_files[0].clone(),
+        shard_files[1].clone(),
+        write_bytes(&dir.join("timeseries.csv"), csv.as_bytes()),
+        hlog,
+        write_json(&dir.join("replay.json"), &replay),
+        write_json(&dir.join("summary.json"), &summary),
+    ];
+    let mut problems: Vec<String> = problems.into_iter().filter_map(Result::err).collect();
+    // Built from the files just written, as `cargo stress report DIR` rebuilds it.
+    if problems.is_empty()
+        && let Err(e) = report::html::write(dir)
+    {
+        problems.push(e);
+    }
+    if !problems.is_empty() {
+        // A full disk, say: what was measured is not lost — the run fails, says where the
+        // writing failed, and the summary goes to stderr, where `cargo stress` reads it.
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        summary.passed = false;
+        summary
+            .failures
+            .push(Failure::new(FailureKind::ReportsNotWritten { problems }));
+        let json = serde_json::to_string(&summary).unwrap_or_default();
+        let _ = writeln!(std::io::stderr(), "{SUMMARY_PREFIX}{json}");
+    }
 }
 
 /// Ms since the Unix epoch.
@@ -630,39 +645,56 @@ fn verify_all<A: Adapter>(job: &Job<'_, A>, findings: &mut Findings, ledger: imp
     }
 }
 
-fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
-    let workload = &job.workload;
-    // Op names across classes: the same name in two classes is one op in the summary.
-    let mut names: Vec<String> = Vec::new();
-    let mut op_ids: Vec<Vec<u32>> = Vec::new();
-    let mut tables = Vec::new();
-    for class in &workload.classes {
-        op_ids.push(
-            class
-                .ops
-                .iter()
-                .map(|op| match names.iter().position(|n| *n == op.name) {
-                    Some(i) => i as u32,
-                    None => {
-                        names.push(op.name.clone());
-                        (names.len() - 1) as u32
-                    }
-                })
-                .collect(),
-        );
-        tables.push(OpTable::new(class).expect("validated before the run"));
-    }
-    names.push("connect".to_owned());
-    let connect_id = (names.len() - 1) as u32;
-    findings.op_names = names.clone();
+/// The ops of the workload's classes: names across classes (the same name in two classes is
+/// one op in the summary), each class's op ids and draw table, and the id of `connect`.
+struct Ops {
+    names: Vec<String>,
+    op_ids: Vec<Vec<u32>>,
+    tables: Vec<OpTable>,
+    connect_id: u32,
+}
 
-    // This process's users (a shard's part of the plan), each with its index in its class
-    // over the whole run: the stages' gate ranks users across every shard.
-    let mut index_in_class: Vec<usize> = vec![0; workload.classes.len()];
-    let mut mine: Vec<(crate::seed::UserSeed, usize, usize, u32)> = Vec::new();
+impl Ops {
+    fn of<A: Adapter>(workload: &Workload<A>) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        let mut op_ids: Vec<Vec<u32>> = Vec::new();
+        let mut tables = Vec::new();
+        for class in &workload.classes {
+            op_ids.push(
+                class
+                    .ops
+                    .iter()
+                    .map(|op| match names.iter().position(|n| *n == op.name) {
+                        Some(i) => i as u32,
+                        None => {
+                            names.push(op.name.clone());
+                            (names.len() - 1) as u32
+                        }
+                    })
+                    .collect(),
+            );
+            tables.push(OpTable::new(class).expect("validated before the run"));
+        }
+        names.push("connect".to_owned());
+        let connect_id = (names.len() - 1) as u32;
+        Self {
+            names,
+            op_ids,
+            tables,
+            connect_id,
+        }
+    }
+}
+
+/// This process's users (a shard's part of the plan), each with its class, its index in its
+/// class over the whole run (the stages' gate ranks users across every shard) and its index in
+/// the plan.
+fn my_users<A: Adapter>(job: &Job<'_, A>) -> Vec<(crate::seed::UserSeed, usize, usize, u32)> {
+    let classes = &job.workload.classes;
+    let mut index_in_class: Vec<usize> = vec![0; classes.len()];
+    let mut mine = Vec::new();
     for (global, user) in job.plan.users.iter().enumerate() {
-        let ci = workload
-            .classes
+        let ci = classes
             .iter()
             .position(|c| c.name == user.class)
             .expect("replay users were checked against the classes");
@@ -672,71 +704,37 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             mine.push((user.clone(), ci, in_class, global as u32));
         }
     }
-    let shared = Arc::new(Shared {
-        signal: StopSignal::default(),
-        paused: AtomicBool::new(false),
-        disk_over: AtomicBool::new(false),
-        errors: ErrorLog::default(),
-        active: AtomicUsize::new(0),
-        gate: StartGate::default(),
-        clocks: (0..mine.len()).map(|_| UserClock::default()).collect(),
-        max_stall_us: std::sync::atomic::AtomicU64::new(0),
-        faults: std::sync::Mutex::new(Vec::new()),
-        breaks: std::sync::atomic::AtomicU64::new(0),
-        outages: Default::default(),
-        users_over: AtomicBool::new(false),
-    });
-    let users_done = Arc::new(AtomicBool::new(false));
+    mine
+}
+
+/// The users' part of the run: user threads, the monitor, the stall watcher and the faults;
+/// what they measured goes to `findings`.
+fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
+    let ops = Ops::of(&job.workload);
+    findings.op_names = ops.names.clone();
+    let mine = my_users(job);
+    let shared = Arc::new(Shared::new(mine.len()));
     let config = Arc::new(job.config.clone());
-    if workload.isolation.is_some() {
+    if job.workload.isolation.is_some() {
         match crate::history::HistorySink::new(job.out_dir) {
             Ok(sink) => findings.history = Some(Arc::new(sink)),
             Err(e) => findings.warnings.push(format!("transactions are not checked: {e}")),
         }
     }
     let mut sources: Vec<Box<dyn MetricsSource>> = vec![Box::new(ProcessMetrics::new())];
-    let keep_service_seconds = job.config.shard.is_some();
-    sources.extend(workload.adapter.metrics_sources());
+    sources.extend(job.workload.adapter.metrics_sources());
     sources.append(&mut job.sources);
-    let mut monitor = Monitor {
-        shared: &shared,
-        sampler: Sampler::new(sources),
-        policy: StopPolicy {
-            deadline: None,
-            stuck_grace: Duration::from_millis(config.stuck_grace_ms),
-            stopped_at: None,
-            abort_on: if config.abort_on_fail {
-                job.thresholds.clone()
-            } else {
-                Vec::new()
-            },
-            warmup: Duration::from_millis(config.warmup_ms),
-            op_names: names.clone(),
-        },
-        limits: Limits::new(
-            config.max_memory_mb,
-            config.max_cpu_percent,
-            config.max_disk_mb,
-            Duration::from_millis(config.limit_grace_ms),
-        ),
-        collector: Collector::new(&names),
-        observers: &mut job.observers,
-        backpressure: Backpressure::default(),
-        pause_reason: None,
-        paused_since: None,
-        totals: (0, 0),
-        duration: config.users_deadline(),
-        config: (*config).clone(),
-        start: Instant::now(),
-        workload: job.name.clone(),
-        stage: None,
-        told_stopping: false,
-        target_share: mine.len() as f64 / job.plan.users.len().max(1) as f64,
-        faults_told: 0,
-    };
-    if keep_service_seconds {
-        monitor.collector.keep_service_seconds();
-    }
+    let target_share = mine.len() as f64 / job.plan.users.len().max(1) as f64;
+    let mut monitor = new_monitor(
+        &job.name,
+        &config,
+        &job.thresholds,
+        sources,
+        &mut job.observers,
+        &shared,
+        &ops.names,
+    );
+    monitor.target_share = target_share;
     for o in monitor.observers.iter_mut() {
         o.on_start(&RunStart {
             workload: &job.name,
@@ -751,94 +749,23 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     // grows with users, not with ops. Bounded all the same: should the collector fall behind
     // (a thousand users on two cores), users wait for it instead of queueing without limit.
     let (tx, rx) = crossbeam::channel::bounded::<Batch>(mine.len().max(1) * PARTS_IN_FLIGHT_PER_USER);
-    // Users of classes with a rate of their own follow it; the others share the workload's, as
-    // one of all the run's users (a shard runs its users' shares).
-    let has_rate = |class: &str| workload.classes.iter().any(|c| c.name == class && c.rate.is_some());
-    let total_users = job.plan.users.iter().filter(|u| !has_rate(&u.class)).count().max(1) as f64;
-    let peak = config.stages.iter().map(|s| s.target).fold(0.0, f64::max);
     let spawning = Instant::now();
-    let planned = mine.len();
-    // What the user threads share, owned: a thread stuck in an op is abandoned with its copy.
-    let (classes, tables, op_ids) = (Arc::new(workload.classes.clone()), Arc::new(tables), Arc::new(op_ids));
-    let mut handles = Vec::new();
-    for (user, ci, index_in_class, plan_index) in &mine {
-        let (ci, index_in_class, plan_index) = (*ci, *index_in_class, *plan_index);
-        let in_class = config
-            .users
-            .iter()
-            .find(|(c, _)| *c == user.class)
-            .map_or(1, |(_, n)| (*n).max(1));
-        let rank = (index_in_class as f64 + 0.5) / in_class as f64;
-        let pace = Pace {
-            share: match (workload.classes[ci].rate, config.rate, config.stages.is_empty()) {
-                (Some(r), _, _) => Share::Fixed(r / in_class as f64),
-                (None, None, _) => Share::None,
-                (None, Some(r), true) => Share::Fixed(r / total_users),
-                (None, Some(_), false) => Share::Staged(1.0 / total_users),
-            },
-            arrival: config.arrival,
-            rng: seed::rng(seed::derive(user.seed, "arrival", "")),
-            stages: config.stages.clone(),
-            gate: (config.rate.is_none() && workload.classes[ci].rate.is_none() && peak > 0.0)
-                .then_some(Gate { rank, peak }),
-            latency_limit: config.latency_limit_ms.map(Duration::from_millis),
-            next: None,
-            slots: 0,
-            missed: 0,
-            paused_at: None,
-        };
-        let user_job = UserJob {
-            pace,
-            adapter: Arc::clone(&workload.adapter),
-            classes: Arc::clone(&classes),
-            tables: Arc::clone(&tables),
-            op_ids: Arc::clone(&op_ids),
-            class_index: ci,
-            user_index: handles.len(),
-            plan_index,
-            connect_id,
-            seed: user.clone(),
-            db_seed: job.plan.databases.get(user.db).map_or(0, |d| d.schema_seed),
-            config: config.clone(),
-            shared: Arc::clone(&shared),
-            tx: tx.clone(),
-            history: findings.history.clone(),
-        };
-        let spawned = std::thread::Builder::new()
-            .name(format!("stress-user-{}", user.id))
-            .spawn(move || run_user(user_job));
-        match spawned {
-            Ok(h) => handles.push(h),
-            Err(e) => {
-                // Without this user the gate would never open: call the start off, and the
-                // users already waiting return at once.
-                shared.signal.stop(
-                    StopReason::Error,
-                    Some(format!(
-                        "cannot start user thread {} ({} of {} started): {e}; run fewer users, or raise the \
-                         process's thread or memory limits (ulimit -u, ulimit -v)",
-                        user.id,
-                        handles.len(),
-                        planned
-                    )),
-                );
-                shared.cancel_start();
-                break;
-            }
-        }
-        if shared.signal.is_stopped() || signal::interrupted() {
-            break;
-        }
-    }
+    let users = Users {
+        workload: &job.workload,
+        plan: &job.plan,
+        config: &config,
+        shared: &shared,
+        history: findings.history.clone(),
+    };
+    let handles = users.spawn(&ops, &mine, &tx);
     drop(tx);
-    let spawned = handles.len();
-    let opened = if spawned == planned {
-        shared.open_when_all(spawned)
+    let all_started = handles.len() == mine.len();
+    let opened = if all_started {
+        shared.open_when_all(handles.len())
     } else {
         None
     };
-    let mut outages: Vec<Option<usize>> = Vec::new();
-    let (end, start, stuck) = match opened {
+    let (end, start, stuck, outages) = match opened {
         Some(start) => {
             findings.users_started = SystemTime::now().checked_sub(start.elapsed());
             match (job.out_dir, findings.users_started) {
@@ -846,48 +773,8 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 (None, _) => monitor.collector.discard_log(),
                 _ => {}
             }
-            // A thread of its own looks for stalls every 100 ms: the monitor may itself be
-            // held by a metrics source reading the frozen server.
-            let watcher = {
-                let (shared, users_done) = (Arc::clone(&shared), Arc::clone(&users_done));
-                std::thread::Builder::new()
-                    .name("stress-stall-watch".into())
-                    .spawn(move || {
-                        while !users_done.load(Ordering::Relaxed) {
-                            // Parked, not asleep: the run's end wakes it at once.
-                            std::thread::park_timeout(STALL_WATCH);
-                            let stall = stall_at(&shared.clocks, UserClock::stamp(start, Instant::now()));
-                            shared.max_stall_us.fetch_max(stall, Ordering::Relaxed);
-                        }
-                    })
-                    .ok()
-            };
-            // Faults on a thread of their own: a pause holds it, not the monitor.
-            let timed: Vec<PlannedFault> = job.faults.iter().filter(|f| f.at_ms.is_some()).copied().collect();
-            let deadline = config.users_deadline().map(|d| start + d);
-            let injector = (!timed.is_empty())
-                .then(|| {
-                    let (adapter, shared) = (Arc::clone(&workload.adapter), Arc::clone(&shared));
-                    std::thread::Builder::new()
-                        .name("stress-faults".into())
-                        .spawn(move || run_faults(adapter.as_ref(), &timed, start, deadline, &shared))
-                        .ok()
-                })
-                .flatten();
-            let (end, stuck) = monitor.run(&rx, start);
-            // The users' time is over: no fault goes in after it, and a hold under way ends now.
-            shared.users_over.store(true, Ordering::SeqCst);
-            if let Some(t) = injector {
-                t.thread().unpark();
-                outages = t.join().unwrap_or_default();
-                monitor.tell_faults();
-            }
-            users_done.store(true, Ordering::Relaxed);
-            if let Some(w) = watcher {
-                w.thread().unpark();
-                let _ = w.join();
-            }
-            (end, start, stuck)
+            let (end, stuck, outages) = measure(&job.workload, &job.faults, &config, &shared, &mut monitor, &rx, start);
+            (end, start, stuck, outages)
         }
         None => {
             shared.cancel_start();
@@ -897,13 +784,261 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                     .stop(StopReason::Interrupted, Some("while users were connecting".into()));
             }
             let now = Instant::now();
-            (now, now, false)
+            (now, now, false, Vec::new())
         }
     };
     findings.startup = start.saturating_duration_since(spawning);
     findings.duration = end.saturating_duration_since(start);
-    // Users still in an op after the grace are abandoned, not waited for: their in-flight op
-    // is counted as failed, and they are named.
+    let abandoned = join_users(
+        handles,
+        stuck,
+        &mine,
+        &shared,
+        &mut monitor,
+        start,
+        &ops.names,
+        findings,
+    );
+    // Batches of users that finished after the monitor stopped listening.
+    while let Ok(batch) = rx.try_recv() {
+        monitor.collector.add(&batch);
+    }
+    let grace = monitor.policy.stuck_grace;
+    keep_monitor(monitor, &shared, findings);
+    settle_stop(&shared, &abandoned, grace, findings);
+    settle_faults(&shared, &outages, findings);
+}
+
+/// The monitor of a run: its sampler over `sources`, its stop policy and limits, its collector.
+fn new_monitor<'m>(
+    name: &str,
+    config: &RunConfig,
+    thresholds: &[Threshold],
+    sources: Vec<Box<dyn MetricsSource>>,
+    observers: &'m mut Vec<Box<dyn Observer>>,
+    shared: &'m Shared,
+    names: &[String],
+) -> Monitor<'m> {
+    let mut monitor = Monitor {
+        shared,
+        sampler: Sampler::new(sources),
+        policy: StopPolicy {
+            deadline: None,
+            stuck_grace: Duration::from_millis(config.stuck_grace_ms),
+            stopped_at: None,
+            abort_on: if config.abort_on_fail {
+                thresholds.to_vec()
+            } else {
+                Vec::new()
+            },
+            warmup: Duration::from_millis(config.warmup_ms),
+            op_names: names.to_vec(),
+        },
+        limits: Limits::new(
+            config.max_memory_mb,
+            config.max_cpu_percent,
+            config.max_disk_mb,
+            Duration::from_millis(config.limit_grace_ms),
+        ),
+        collector: Collector::new(names),
+        observers,
+        backpressure: Backpressure::default(),
+        pause_reason: None,
+        paused_since: None,
+        totals: (0, 0),
+        duration: config.users_deadline(),
+        config: config.clone(),
+        start: Instant::now(),
+        workload: name.to_owned(),
+        stage: None,
+        told_stopping: false,
+        target_share: 1.0,
+        faults_told: 0,
+    };
+    if config.shard.is_some() {
+        monitor.collector.keep_service_seconds();
+    }
+    monitor
+}
+
+/// What the user threads are started with.
+struct Users<'j, A: Adapter> {
+    workload: &'j Workload<A>,
+    plan: &'j SeedPlan,
+    config: &'j Arc<RunConfig>,
+    shared: &'j Arc<Shared>,
+    history: Option<Arc<crate::history::HistorySink>>,
+}
+
+impl<A: Adapter> Users<'_, A> {
+    /// Starts a thread per user of `mine`; stops the run (and calls the start off) when one
+    /// cannot be started. Returns the threads started.
+    fn spawn(
+        &self,
+        ops: &Ops,
+        mine: &[(crate::seed::UserSeed, usize, usize, u32)],
+        tx: &crossbeam::channel::Sender<Batch>,
+    ) -> Vec<std::thread::JoinHandle<UserResult>> {
+        let (workload, config, shared) = (self.workload, self.config, self.shared);
+        // What the user threads share, owned: a thread stuck in an op is abandoned with its copy.
+        let classes = Arc::new(workload.classes.clone());
+        let (tables, op_ids) = (Arc::new(ops.tables.clone()), Arc::new(ops.op_ids.clone()));
+        let mut handles = Vec::new();
+        for (user, ci, index_in_class, plan_index) in mine {
+            let user_job = UserJob {
+                pace: self.pace(user, *ci, *index_in_class),
+                adapter: Arc::clone(&workload.adapter),
+                classes: Arc::clone(&classes),
+                tables: Arc::clone(&tables),
+                op_ids: Arc::clone(&op_ids),
+                class_index: *ci,
+                user_index: handles.len(),
+                plan_index: *plan_index,
+                connect_id: ops.connect_id,
+                seed: user.clone(),
+                db_seed: self.plan.databases.get(user.db).map_or(0, |d| d.schema_seed),
+                config: Arc::clone(config),
+                shared: Arc::clone(shared),
+                tx: tx.clone(),
+                history: self.history.clone(),
+            };
+            let spawned = std::thread::Builder::new()
+                .name(format!("stress-user-{}", user.id))
+                .spawn(move || run_user(user_job));
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    // Without this user the gate would never open: call the start off, and the
+                    // users already waiting return at once.
+                    shared.signal.stop(
+                        StopReason::Error,
+                        Some(format!(
+                            "cannot start user thread {} ({} of {} started): {e}; run fewer users, or raise the \
+                             process's thread or memory limits (ulimit -u, ulimit -v)",
+                            user.id,
+                            handles.len(),
+                            mine.len()
+                        )),
+                    );
+                    shared.cancel_start();
+                    break;
+                }
+            }
+            if shared.signal.is_stopped() || signal::interrupted() {
+                break;
+            }
+        }
+        handles
+    }
+
+    /// A user's pace: classes with a rate of their own follow it; the others share the
+    /// workload's, as one of all the run's users (a shard runs its users' shares).
+    fn pace(&self, user: &crate::seed::UserSeed, ci: usize, index_in_class: usize) -> Pace {
+        let (classes, config) = (&self.workload.classes, self.config);
+        let has_rate = |class: &str| classes.iter().any(|c| c.name == class && c.rate.is_some());
+        let total_users = self.plan.users.iter().filter(|u| !has_rate(&u.class)).count().max(1) as f64;
+        let peak = config.stages.iter().map(|s| s.target).fold(0.0, f64::max);
+        let in_class = config
+            .users
+            .iter()
+            .find(|(c, _)| *c == user.class)
+            .map_or(1, |(_, n)| (*n).max(1));
+        let rank = (index_in_class as f64 + 0.5) / in_class as f64;
+        Pace {
+            share: match (classes[ci].rate, config.rate, config.stages.is_empty()) {
+                (Some(r), _, _) => Share::Fixed(r / in_class as f64),
+                (None, None, _) => Share::None,
+                (None, Some(r), true) => Share::Fixed(r / total_users),
+                (None, Some(_), false) => Share::Staged(1.0 / total_users),
+            },
+            arrival: config.arrival,
+            rng: seed::rng(seed::derive(user.seed, "arrival", "")),
+            stages: config.stages.clone(),
+            gate: (config.rate.is_none() && classes[ci].rate.is_none() && peak > 0.0).then_some(Gate { rank, peak }),
+            latency_limit: config.latency_limit_ms.map(Duration::from_millis),
+            next: None,
+            slots: 0,
+            missed: 0,
+            paused_at: None,
+        }
+    }
+}
+
+/// The users' time, from `start`: the monitor runs until the users are done, beside a stall
+/// watcher and the fault thread. Returns when it ended, whether users were left in an op, and
+/// per fault row the outage it opened.
+fn measure<A: Adapter>(
+    workload: &Workload<A>,
+    faults: &[PlannedFault],
+    config: &RunConfig,
+    shared: &Arc<Shared>,
+    monitor: &mut Monitor<'_>,
+    rx: &crossbeam::channel::Receiver<Batch>,
+    start: Instant,
+) -> (Instant, bool, Vec<Option<usize>>) {
+    let users_done = Arc::new(AtomicBool::new(false));
+    // A thread of its own looks for stalls every 100 ms: the monitor may itself be held by a
+    // metrics source reading the frozen server.
+    let watcher = {
+        let (shared, users_done) = (Arc::clone(shared), Arc::clone(&users_done));
+        std::thread::Builder::new()
+            .name("stress-stall-watch".into())
+            .spawn(move || {
+                while !users_done.load(Ordering::Relaxed) {
+                    // Parked, not asleep: the run's end wakes it at once.
+                    std::thread::park_timeout(STALL_WATCH);
+                    let stall = stall_at(&shared.clocks, UserClock::stamp(start, Instant::now()));
+                    shared.max_stall_us.fetch_max(stall, Ordering::Relaxed);
+                }
+            })
+            .ok()
+    };
+    // Faults on a thread of their own: a pause holds it, not the monitor.
+    let timed: Vec<PlannedFault> = faults.iter().filter(|f| f.at_ms.is_some()).copied().collect();
+    let deadline = config.users_deadline().map(|d| start + d);
+    let injector = (!timed.is_empty())
+        .then(|| {
+            let (adapter, shared) = (Arc::clone(&workload.adapter), Arc::clone(shared));
+            std::thread::Builder::new()
+                .name("stress-faults".into())
+                .spawn(move || run_faults(adapter.as_ref(), &timed, start, deadline, &shared))
+                .ok()
+        })
+        .flatten();
+    let (end, stuck) = monitor.run(rx, start);
+    // The users' time is over: no fault goes in after it, and a hold under way ends now.
+    shared.users_over.store(true, Ordering::SeqCst);
+    let mut outages = Vec::new();
+    if let Some(t) = injector {
+        t.thread().unpark();
+        outages = t.join().unwrap_or_default();
+        monitor.tell_faults();
+    }
+    users_done.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        w.thread().unpark();
+        let _ = w.join();
+    }
+    (end, stuck, outages)
+}
+
+/// Joins the user threads into `findings.users`. Users still in an op after the grace are
+/// abandoned, not waited for: their in-flight op is counted as failed, and they are named
+/// (returned).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the phase reads the run's parts one by one; a struct of them would only rename them"
+)]
+fn join_users(
+    handles: Vec<std::thread::JoinHandle<UserResult>>,
+    stuck: bool,
+    mine: &[(crate::seed::UserSeed, usize, usize, u32)],
+    shared: &Shared,
+    monitor: &mut Monitor<'_>,
+    start: Instant,
+    names: &[String],
+    findings: &mut Findings,
+) -> Vec<String> {
     let mut abandoned: Vec<String> = Vec::new();
     for (index, h) in handles.into_iter().enumerate() {
         if stuck && !h.is_finished() {
@@ -933,26 +1068,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             );
             abandoned.push(format!("{} in `{op_name}`", seed.id));
             let ops = clock.ops.load(Ordering::Relaxed) + 1;
-            findings.users.push(UserResult {
-                summary: crate::report::UserSummary {
-                    id: seed.id.clone(),
-                    class: seed.class.clone(),
-                    seed: seed.seed,
-                    db: seed.db,
-                    ops,
-                    failed: 1,
-                    substituted: 0,
-                    op_digest: String::new(),
-                    scheduled_ops: None,
-                    retries: 0,
-                    retried_ops: 0,
-                    interrupted: 0,
-                    exhausted: 0,
-                },
-                ledger: Ledger::default(),
-                measures: Measures::default(),
-                writes: crate::durability::WriteLog::new(mine[index].3),
-            });
+            findings.users.push(abandoned_user(seed, ops, mine[index].3));
             continue;
         }
         match h.join() {
@@ -960,26 +1076,35 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             Err(_) => findings.stop = Some((StopReason::Error, "a user thread panicked".into())),
         }
     }
-    // Batches of users that finished after the monitor stopped listening.
-    while let Ok(batch) = rx.try_recv() {
-        monitor.collector.add(&batch);
+    abandoned
+}
+
+/// What is known of a user abandoned in an op: its ops so far, the one in flight failed.
+fn abandoned_user(seed: &crate::seed::UserSeed, ops: u64, plan_index: u32) -> UserResult {
+    UserResult {
+        summary: crate::report::UserSummary {
+            id: seed.id.clone(),
+            class: seed.class.clone(),
+            seed: seed.seed,
+            db: seed.db,
+            ops,
+            failed: 1,
+            substituted: 0,
+            op_digest: String::new(),
+            scheduled_ops: None,
+            retries: 0,
+            retried_ops: 0,
+            interrupted: 0,
+            exhausted: 0,
+        },
+        ledger: Ledger::default(),
+        measures: Measures::default(),
+        writes: crate::durability::WriteLog::new(plan_index),
     }
-    if !abandoned.is_empty() {
-        findings.stop = Some((
-            StopReason::StuckOps,
-            format!(
-                "{} still in an op {:.0}s after the run stopped ({}), abandoned: {}",
-                if abandoned.len() == 1 {
-                    "1 user was"
-                } else {
-                    "users were"
-                },
-                monitor.policy.stuck_grace.as_secs_f64(),
-                shared.signal.reason().map_or("?".into(), |(r, _)| format!("{r:?}")),
-                abandoned.join(", ")
-            ),
-        ));
-    }
+}
+
+/// What the monitor and its sampler measured, into `findings`.
+fn keep_monitor(monitor: Monitor<'_>, shared: &Shared, findings: &mut Findings) {
     let Monitor {
         mut collector,
         sampler,
@@ -1000,18 +1125,42 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     findings.server_latency = server_latency;
     findings.backpressure = backpressure;
     findings.warnings.extend(warned);
-    let stop = shared.signal.reason();
-    match stop {
-        _ if !abandoned.is_empty() => {}
+}
+
+/// Why the users' part stopped: users abandoned, else the stop signal's reason when it is not
+/// a normal one (or nothing else was found), else an op limit.
+fn settle_stop(shared: &Shared, abandoned: &[String], grace: Duration, findings: &mut Findings) {
+    if !abandoned.is_empty() {
+        findings.stop = Some((
+            StopReason::StuckOps,
+            format!(
+                "{} still in an op {:.0}s after the run stopped ({}), abandoned: {}",
+                if abandoned.len() == 1 {
+                    "1 user was"
+                } else {
+                    "users were"
+                },
+                grace.as_secs_f64(),
+                shared.signal.reason().map_or("?".into(), |(r, _)| format!("{r:?}")),
+                abandoned.join(", ")
+            ),
+        ));
+        return;
+    }
+    match shared.signal.reason() {
         Some((reason, detail)) if !reason.is_normal() || findings.stop.is_none() => {
             findings.stop = Some((reason, detail.unwrap_or_default()));
         }
         None if findings.stop.is_none() => findings.stop = Some((StopReason::OpLimit, String::new())),
         _ => {}
     }
+}
+
+/// The faults' rows, each outage as it stood when the users stopped (closed by an op that
+/// succeeded, or open), and the errors kept.
+fn settle_faults(shared: &Shared, outages: &[Option<usize>], findings: &mut Findings) {
     findings.faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
-    // Each outage as it stood when the users stopped: closed by an op that succeeded, or open.
-    for (record, outage) in findings.faults.iter_mut().zip(&outages) {
+    for (record, outage) in findings.faults.iter_mut().zip(outages) {
         if let Some(i) = outage {
             record.outage_ms = shared.outages.length_us(*i).map(|us| us / 1000);
             record.outage_open = record.outage_ms.is_none();

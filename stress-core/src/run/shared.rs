@@ -175,6 +175,24 @@ pub(crate) struct GateState {
 }
 
 impl Shared {
+    /// What `users` users and the run's other threads share, before the start.
+    pub(crate) fn new(users: usize) -> Self {
+        Self {
+            signal: StopSignal::default(),
+            paused: AtomicBool::new(false),
+            disk_over: AtomicBool::new(false),
+            errors: ErrorLog::default(),
+            active: AtomicUsize::new(0),
+            gate: StartGate::default(),
+            clocks: (0..users).map(|_| UserClock::default()).collect(),
+            max_stall_us: std::sync::atomic::AtomicU64::new(0),
+            faults: std::sync::Mutex::new(Vec::new()),
+            breaks: std::sync::atomic::AtomicU64::new(0),
+            outages: Default::default(),
+            users_over: AtomicBool::new(false),
+        }
+    }
+
     /// Waits until every user has connected and returns the common start instant; `None` when
     /// the run was called off before it started.
     pub(crate) fn wait_for_start(&self) -> Option<Instant> {

@@ -60,7 +60,30 @@ pub(crate) struct UserResult {
     pub(crate) writes: crate::durability::WriteLog,
 }
 
-pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
+pub(crate) fn run_user<A: Adapter>(job: UserJob<A>) -> UserResult {
+    let (classes, shared) = (Arc::clone(&job.classes), Arc::clone(&job.shared));
+    let class = &classes[job.class_index];
+    let summary = fresh_summary(&job.seed);
+    // Connect and run the class's hook before the start: neither is timed.
+    let connected = connect_user(&job, class, &shared);
+    let Some(start) = shared.wait_for_start() else {
+        // The run was called off before it started: this user ran nothing.
+        return UserResult {
+            summary,
+            ledger: Ledger::default(),
+            measures: Measures::default(),
+            writes: crate::durability::WriteLog::new(job.plan_index),
+        };
+    };
+    match connected {
+        Ok(user) => drive(job, user, summary, start),
+        Err(message) => connect_failed(&job, summary, start, message),
+    }
+}
+
+/// The user's ops from the common `start` until the run stops, its op limit or its deadline:
+/// roll, run (and try again), record, think.
+fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSummary, start: Instant) -> UserResult {
     let (classes, tables, op_ids, shared_arc, adapter) = (
         Arc::clone(&job.classes),
         Arc::clone(&job.tables),
@@ -73,23 +96,309 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
     let op_ids = &op_ids[job.class_index];
     let shared = &*shared_arc;
     let clock = &shared.clocks[job.user_index];
-    let mut summary = UserSummary {
-        id: job.seed.id.clone(),
-        class: job.seed.class.clone(),
-        seed: job.seed.seed,
-        db: job.seed.db,
+    user.measured_from = start + Duration::from_millis(job.config.warmup_ms);
+    // The connection-breaking faults (kill, restart) begun before this connection was made.
+    let mut connected_after = 0u64;
+    let max_tries = job.config.max_tries.max(1);
+    let mut backoff = super::backoff::Backoff::new(&job.config, job.seed.seed);
+    let disk_budget = job.config.max_disk_mb.map(|mb| mb * 1_048_576);
+    let mut think = Think::new(&job.config, job.seed.seed);
+    let deadline = job.config.users_deadline().map(|d| start + d);
+    let limit = job.config.op_limit(&job.seed.id);
+    let mut digest = OpDigest::new(job.seed.seed);
+    // What the user recorded in the current interval, by class op index; handed over whole when
+    // an op completes in a later interval, and at the end.
+    let mut batch = Batch::default();
+    let mut parts: Vec<OpPart> = vec![OpPart::default(); class.ops.len()];
+    let signal = &shared.signal;
+    let warmup = start + Duration::from_millis(job.config.warmup_ms);
+    let mut active = Active {
+        on: false,
+        count: &shared.active,
+    };
+    loop {
+        if signal.is_stopped() || limit.is_some_and(|n| user.ops_done >= n) {
+            break;
+        }
+        if shared.paused.load(Ordering::Relaxed) {
+            signal.wait_while(|| shared.paused.load(Ordering::Relaxed));
+            job.pace.restart();
+            continue;
+        }
+        let (intended, lag) = match active.next(&mut job.pace, start, signal, &mut batch) {
+            None => break,
+            Some(None) => continue,
+            Some(Some(run)) => run,
+        };
+        let Some((i, substituted)) = pick_op(&mut user, class, table, shared, disk_budget) else {
+            continue;
+        };
+        let op = &class.ops[i];
+        user.untimed = Duration::ZERO;
+        let t0 = Instant::now();
+        // Each instant is taken apart once: this loop runs once per op.
+        let since0 = t0.saturating_duration_since(start);
+        // What finished in earlier intervals goes now, before an op that might never return.
+        roll_over(&job.tx, &mut batch, &mut parts, op_ids, since0.as_secs());
+        clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
+        clock
+            .busy_since
+            .store(UserClock::stamp_since(since0), Ordering::Relaxed);
+        // Tries of one op: each starts from the first's RNG position (the same arguments, like
+        // pgbench), after a backoff wait; the op's latency covers them all, waits included.
+        let result = run_tries(&job, &mut user, &op.f, &mut backoff, max_tries);
+        let retryable_failure = matches!(&result, Ok(Err(e)) if adapter.is_retryable(e));
+        let t1 = Instant::now();
+        let since1 = t1.saturating_duration_since(start);
+        let untimed = user.untimed;
+        user.ops_done += 1;
+        clock.ops.store(user.ops_done, Ordering::Relaxed);
+        digest.push(&op.name, user.rng.get_word_pos());
+        roll_over(&job.tx, &mut batch, &mut parts, op_ids, since1.as_secs());
+        batch.interval = since1.as_secs();
+        if intended.is_some() {
+            batch.lag(lag, LATE_AFTER);
+        }
+        let measured = t1 >= warmup;
+        // A connection a fault broke: the op's outcome is open (neither success nor failure),
+        // and the user connects again before its next op.
+        // The count of breaking faults is odd while one is under way (see `run_faults`).
+        let breaks = shared.breaks.load(Ordering::SeqCst);
+        let interrupted = matches!(&result, Ok(Err(e)) if adapter.is_indeterminate(e))
+            && (breaks > connected_after || breaks % 2 == 1);
+        // An op a fault interrupted did not complete: the user still waits on the engine (to
+        // connect again), and a stall goes on until it gets an answer.
+        if !interrupted {
+            completed(clock, shared, since0, since1, matches!(result, Ok(Ok(_))));
+        }
+        let ok = tally(
+            &job,
+            &summary.id,
+            &op.name,
+            result,
+            interrupted,
+            user.attempt,
+            since1,
+            measured.then_some(&mut batch),
+        );
+        // Failed for good: the last of all its tries failed with an error worth another.
+        let exhausted = measured && !interrupted && user.attempt >= max_tries && retryable_failure;
+        count(&mut summary, user.attempt, ok, interrupted, exhausted, substituted);
+        batch.substituted += u64::from(substituted);
+        if !measured {
+            batch.warmup += 1;
+        } else if interrupted {
+            parts[i].record_interrupted();
+        } else {
+            let times = Times {
+                intended,
+                t1,
+                since0,
+                since1,
+                untimed,
+            };
+            times.record(&mut parts[i], ok);
+        }
+        if deadline.is_some_and(|d| t1 >= d) {
+            signal.stop(StopReason::DurationElapsed, None);
+            break;
+        }
+        if interrupted {
+            let reconnected = reconnect(&job, class, &mut user);
+            clock.busy_since.store(0, Ordering::Relaxed);
+            match reconnected {
+                Some(breaks) => connected_after = breaks,
+                None => break,
+            }
+        }
+        if !job.pace.open_loop() && think.sleep(signal) {
+            break;
+        }
+    }
+    active.set(false);
+    clock.busy_since.store(0, Ordering::Relaxed);
+    flush(&job.tx, &mut batch, &mut parts, op_ids);
+    summary.op_digest = digest.hex();
+    // What the schedule made due while this user ran: up to the deadline, or to its stop.
+    let end = deadline.map_or_else(Instant::now, |d| d.min(Instant::now()));
+    summary.scheduled_ops = job
+        .pace
+        .scheduled(end.saturating_duration_since(start))
+        .map(|due| limit.map_or(due, |n| n.min(due)));
+    UserResult {
+        summary,
+        ledger: user.ledger,
+        measures: user.measures,
+        writes: user.writes,
+    }
+}
+
+/// Whether the user counts among the active ones (`Shared::active`): it does while it has
+/// slots to run, not while its stage parks it.
+struct Active<'a> {
+    on: bool,
+    count: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl Active<'_> {
+    /// The user's next slot: `None` to stop, `Some(None)` to ask again (parked by its stage, or
+    /// a slot skipped), otherwise the op's intended start and its lag.
+    #[inline]
+    fn next(
+        &mut self,
+        pace: &mut Pace,
+        start: Instant,
+        signal: &super::signal::StopSignal,
+        batch: &mut Batch,
+    ) -> Option<Option<(Option<Instant>, Duration)>> {
+        match pace.next(start, signal) {
+            Slot::Stop => None,
+            Slot::Park => {
+                self.set(false);
+                Some(None)
+            }
+            Slot::Skip { lag } => {
+                self.set(true);
+                batch.skipped += 1;
+                batch.max_lag_us = batch.max_lag_us.max(lag.as_micros() as u64);
+                Some(None)
+            }
+            Slot::Run { intended, lag } => {
+                self.set(true);
+                Some(Some((intended, lag)))
+            }
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, on: bool) {
+        if on != self.on {
+            self.on = on;
+            if on {
+                self.count.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// An op into its user's summary: tried `tries` times, succeeded, interrupted by a fault,
+/// failed for good, a read in a write's place.
+#[inline]
+fn count(s: &mut UserSummary, tries: u32, ok: bool, interrupted: bool, exhausted: bool, substituted: bool) {
+    if tries > 1 {
+        s.retries += u64::from(tries - 1);
+        s.retried_ops += 1;
+    }
+    s.ops += 1;
+    s.failed += u64::from(!ok && !interrupted);
+    s.interrupted += u64::from(interrupted);
+    s.exhausted += u64::from(exhausted);
+    s.substituted += u64::from(substituted);
+}
+
+/// Think time between a closed loop's ops (`--think`), from the user's own stream.
+struct Think {
+    rng: seed::StressRng,
+    min_ms: u64,
+    max_ms: u64,
+}
+
+impl Think {
+    fn new(config: &RunConfig, seed: u64) -> Self {
+        Self {
+            rng: seed::rng(seed::derive(seed, "think", "")),
+            min_ms: config.think_min_ms,
+            max_ms: config.think_max_ms,
+        }
+    }
+
+    /// Thinks; `true` when the run stopped meanwhile.
+    #[inline]
+    fn sleep(&mut self, signal: &super::signal::StopSignal) -> bool {
+        if self.max_ms == 0 {
+            return false;
+        }
+        let ms = self.rng.random_range(self.min_ms..=self.max_ms);
+        signal.sleep(Duration::from_millis(ms))
+    }
+}
+
+/// Hands what the user recorded over when `interval` is a later one than the batch's.
+#[inline]
+fn roll_over(tx: &Sender<Batch>, batch: &mut Batch, parts: &mut [OpPart], op_ids: &[u32], interval: u64) {
+    if interval != batch.interval {
+        flush(tx, batch, parts, op_ids);
+    }
+}
+
+/// A user's summary before its first op.
+fn fresh_summary(seed: &UserSeed) -> UserSummary {
+    UserSummary {
+        id: seed.id.clone(),
+        class: seed.class.clone(),
+        seed: seed.seed,
+        db: seed.db,
         ops: 0,
         failed: 0,
         substituted: 0,
-        op_digest: OpDigest::new(job.seed.seed).hex(),
+        op_digest: OpDigest::new(seed.seed).hex(),
         scheduled_ops: None,
         retries: 0,
         retried_ops: 0,
         interrupted: 0,
         exhausted: 0,
-    };
-    // Connect and run the class's hook before the start: neither is timed.
-    let connected = match panic::catch(|| adapter.connect(job.seed.db)) {
+    }
+}
+
+/// An op completed (it was not interrupted by a fault): the user's clock says so, and one that
+/// succeeded closes the outages it began after.
+#[inline]
+fn completed(clock: &UserClock, shared: &Shared, since0: Duration, since1: Duration, succeeded: bool) {
+    let done = UserClock::stamp_since(since1);
+    clock.last_done.store(done, Ordering::Relaxed);
+    clock.busy_since.store(0, Ordering::Relaxed);
+    if succeeded {
+        shared.outages.succeeded(UserClock::stamp_since(since0), done);
+    }
+}
+
+/// When a measured op ran: its intended start (under a rate), its end, both since the users'
+/// start, and the time it spent untimed.
+struct Times {
+    intended: Option<Instant>,
+    t1: Instant,
+    since0: Duration,
+    since1: Duration,
+    untimed: Duration,
+}
+
+impl Times {
+    /// Records the op into its part: service time from its actual start; latency, under a rate,
+    /// from its intended start (a stalled server shows up in every op that had to wait for it,
+    /// not only in the one that hit the stall).
+    #[inline]
+    fn record(&self, part: &mut OpPart, ok: bool) {
+        let service = self.since1.saturating_sub(self.since0).saturating_sub(self.untimed);
+        let latency = self.intended.map_or(service, |t| {
+            self.t1.saturating_duration_since(t).saturating_sub(self.untimed)
+        });
+        part.record(
+            ok,
+            latency.as_micros() as u64,
+            service.as_micros() as u64,
+            self.untimed.as_micros() as u64,
+        );
+    }
+}
+
+/// Connects the user and runs its class's `on_connect` hook. A hook that fails is the
+/// workload's own code refusing this user (a bad parameter, a session setting the engine does
+/// not take): it ends the run with its cause, rather than leaving the users it did not refuse
+/// to measure a run nobody asked for.
+fn connect_user<A: Adapter>(job: &UserJob<A>, class: &UserClass<A>, shared: &Shared) -> Result<User<A>, String> {
+    let connected = match panic::catch(|| job.adapter.connect(job.seed.db)) {
         Ok(Ok(conn)) => Ok(User::<A> {
             conn,
             rng: seed::rng(job.seed.seed),
@@ -108,15 +417,12 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
             writes: crate::durability::WriteLog::new(job.plan_index),
             history: job.history.clone(),
             txn: None,
-            adapter: Arc::clone(&adapter),
+            adapter: Arc::clone(&job.adapter),
         }),
         Ok(Err(e)) => Err(format!("cannot connect: {e}")),
         Err(p) => Err(format!("cannot connect: {p}")),
     };
-    // An on_connect failure is the workload's own code refusing this user (a bad parameter, a
-    // session setting the engine does not take): it ends the run with its cause, rather than
-    // leaving the users it did not refuse to measure a run nobody asked for.
-    let connected = connected.and_then(|mut user| match &class.on_connect {
+    connected.and_then(|mut user| match &class.on_connect {
         None => Ok(user),
         Some(hook) => {
             let failed = match panic::catch(|| hook(&mut user)) {
@@ -129,270 +435,135 @@ pub(crate) fn run_user<A: Adapter>(mut job: UserJob<A>) -> UserResult {
                 .stop(StopReason::Error, Some(format!("user {}: {failed}", job.seed.id)));
             Err(failed)
         }
-    });
-    let Some(start) = shared.wait_for_start() else {
-        // The run was called off before it started: this user ran nothing.
-        return UserResult {
-            summary,
-            ledger: Ledger::default(),
-            measures: Measures::default(),
-            writes: crate::durability::WriteLog::new(job.plan_index),
-        };
-    };
-    let mut user = match connected {
-        Ok(user) => user,
-        Err(message) => return connect_failed(&job, summary, start, message),
-    };
-    user.measured_from = start + Duration::from_millis(job.config.warmup_ms);
-    // The connection-breaking faults (kill, restart) begun before this connection was made.
-    let mut connected_after = 0u64;
-    let max_tries = job.config.max_tries.max(1);
-    let mut backoff = super::backoff::Backoff::new(&job.config, job.seed.seed);
-    let disk_budget = job.config.max_disk_mb.map(|mb| mb * 1_048_576);
-    let mut think_rng = seed::rng(seed::derive(job.seed.seed, "think", ""));
-    let (think_min, think_max) = (job.config.think_min_ms, job.config.think_max_ms);
-    let deadline = job.config.users_deadline().map(|d| start + d);
-    let limit = job.config.op_limit(&job.seed.id);
-    let mut digest = OpDigest::new(job.seed.seed);
-    // What the user recorded in the current interval, by class op index; handed over whole when
-    // an op completes in a later interval, and at the end.
-    let mut batch = Batch::default();
-    let mut parts: Vec<OpPart> = vec![OpPart::default(); class.ops.len()];
-    let signal = &shared.signal;
-    let warmup = start + Duration::from_millis(job.config.warmup_ms);
-    let mut active = false;
-    let mut set_active = |on: bool| {
-        if on != active {
-            active = on;
-            if on {
-                shared.active.fetch_add(1, Ordering::Relaxed);
-            } else {
-                shared.active.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
-    };
-    loop {
-        if signal.is_stopped() || limit.is_some_and(|n| user.ops_done >= n) {
-            break;
-        }
-        if shared.paused.load(Ordering::Relaxed) {
-            signal.wait_while(|| shared.paused.load(Ordering::Relaxed));
-            job.pace.restart();
-            continue;
-        }
-        let (intended, lag) = match job.pace.next(start, signal) {
-            Slot::Stop => break,
-            Slot::Park => {
-                set_active(false);
-                continue;
-            }
-            Slot::Skip { lag } => {
-                set_active(true);
-                batch.skipped += 1;
-                batch.max_lag_us = batch.max_lag_us.max(lag.as_micros() as u64);
-                continue;
-            }
-            Slot::Run { intended, lag } => {
-                set_active(true);
-                (intended, lag)
-            }
-        };
-        let mut i = table.roll(&mut user.rng);
-        let mut substituted = false;
-        // With a budget the adapter can measure cheaply, a write asks before it runs: the
-        // budget then holds to within one op's writes per writing user, not a second's.
-        if class.ops[i].kind == OpKind::Write
-            && let Some(budget) = disk_budget
-            && adapter.disk_bytes().is_some_and(|b| b >= budget)
-        {
-            shared.disk_over.store(true, Ordering::Relaxed);
-        }
-        if class.ops[i].kind == OpKind::Write && shared.disk_over.load(Ordering::Relaxed) {
-            match table.roll_read(&mut user.rng) {
-                Some(r) => (i, substituted) = (r, true),
-                None => {
-                    // A class with no reads waits for disk to be freed, or for the run to end.
-                    signal.wait_while(|| shared.disk_over.load(Ordering::Relaxed));
-                    continue;
-                }
-            }
-        }
-        let op = &class.ops[i];
-        user.untimed = Duration::ZERO;
-        let t0 = Instant::now();
-        // Each instant is taken apart once: this loop runs once per op.
-        let since0 = t0.saturating_duration_since(start);
-        // What finished in earlier intervals goes now, before an op that might never return.
-        if since0.as_secs() != batch.interval {
-            flush(&job.tx, &mut batch, &mut parts, op_ids);
-        }
-        clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
-        clock
-            .busy_since
-            .store(UserClock::stamp_since(since0), Ordering::Relaxed);
-        // Tries of one op: each starts from the first's RNG position (the same arguments, like
-        // pgbench), after a backoff wait; the op's latency covers them all, waits included.
-        let rng_at = (max_tries > 1).then(|| user.rng.clone());
-        user.attempt = 1;
-        let result = loop {
-            let writes_from = user.writes.len();
-            let result = panic::catch(|| (op.f)(&mut user));
-            // Tracked writes the try did not acknowledge: refused, or open when its error
-            // leaves the commit open (or it panicked).
-            let state = match &result {
-                Ok(Ok(_)) => WriteState::Failed,
-                Ok(Err(e)) if !adapter.is_indeterminate(e) => WriteState::Failed,
-                _ => WriteState::Indeterminate,
-            };
-            user.writes.settle(writes_from, state);
-            user.ledger.settle(state == WriteState::Indeterminate);
-            if let (Some((invoked, mops, said)), Some(history)) = (user.txn.take(), &job.history) {
-                let outcome = said.unwrap_or(match (&result, state) {
-                    (Ok(Ok(_)), _) => stress_isolation::Outcome::Ok,
-                    (_, WriteState::Indeterminate) => stress_isolation::Outcome::Info,
-                    _ => stress_isolation::Outcome::Fail,
-                });
-                history.record(job.plan_index, invoked, mops, outcome);
-            }
-            match (&result, &rng_at) {
-                (Ok(Err(e)), Some(rng))
-                    if user.attempt < max_tries && !signal.is_stopped() && adapter.is_retryable(e) =>
-                {
-                    // A run that stops during the wait ends the op with this try's error.
-                    let wait = backoff.wait(user.attempt);
-                    if !wait.is_zero() && signal.sleep(wait) {
-                        break result;
-                    }
-                    user.attempt += 1;
-                    user.rng = rng.clone();
-                }
-                _ => break result,
-            }
-        };
-        let retryable_failure = matches!(&result, Ok(Err(e)) if adapter.is_retryable(e));
-        if user.attempt > 1 {
-            summary.retries += u64::from(user.attempt - 1);
-            summary.retried_ops += 1;
-        }
-        let t1 = Instant::now();
-        let since1 = t1.saturating_duration_since(start);
-        let untimed = user.untimed;
-        user.ops_done += 1;
-        clock.ops.store(user.ops_done, Ordering::Relaxed);
-        digest.push(&op.name, user.rng.get_word_pos());
-        let interval = since1.as_secs();
-        if interval != batch.interval {
-            flush(&job.tx, &mut batch, &mut parts, op_ids);
-        }
-        batch.interval = interval;
-        if intended.is_some() {
-            batch.lag_sum_us += lag.as_micros() as u64;
-            batch.max_lag_us = batch.max_lag_us.max(lag.as_micros() as u64);
-            batch.late += u64::from(lag > LATE_AFTER);
-        }
-        let measured = t1 >= warmup;
-        // A connection a fault broke: the op's outcome is open (neither success nor failure),
-        // and the user connects again before its next op.
-        // The count of breaking faults is odd while one is under way (see `run_faults`).
-        let breaks = shared.breaks.load(Ordering::SeqCst);
-        let interrupted = matches!(&result, Ok(Err(e)) if adapter.is_indeterminate(e))
-            && (breaks > connected_after || breaks % 2 == 1);
-        // An op a fault interrupted did not complete: the user still waits on the engine (to
-        // connect again), and a stall goes on until it gets an answer.
-        if !interrupted {
-            let done = UserClock::stamp_since(since1);
-            clock.last_done.store(done, Ordering::Relaxed);
-            clock.busy_since.store(0, Ordering::Relaxed);
-            if matches!(result, Ok(Ok(_))) {
-                shared.outages.succeeded(UserClock::stamp_since(since0), done);
-            }
-        }
-        let ok = match result {
-            _ if interrupted => false,
-            Ok(Ok(outcome)) => {
-                if measured {
-                    batch.rows += outcome.rows;
-                    batch.bytes += outcome.bytes;
-                }
-                true
-            }
-            Ok(Err(e)) => {
-                let tries = if user.attempt > 1 {
-                    format!(" (after {} tries)", user.attempt)
-                } else {
-                    String::new()
-                };
-                shared
-                    .errors
-                    .record(&summary.id, &op.name, || format!("{e}{tries}"), since1);
-                abort_on_error(&job, &summary.id, &op.name, || format!("{e}{tries}"));
-                false
-            }
-            Err(p) => {
-                abort_on_error(&job, &summary.id, &op.name, || p.clone());
-                shared.errors.record(&summary.id, &op.name, || p, since1);
-                false
-            }
-        };
-        summary.ops += 1;
-        summary.failed += u64::from(!ok && !interrupted);
-        summary.interrupted += u64::from(interrupted);
-        // Failed for good: the last of all its tries failed with an error worth another.
-        summary.exhausted += u64::from(measured && !interrupted && user.attempt >= max_tries && retryable_failure);
-        if substituted {
-            summary.substituted += 1;
-            batch.substituted += 1;
-        }
-        let service = since1.saturating_sub(since0).saturating_sub(untimed);
-        // Under a rate, latency counts from the intended start: a stalled server shows up in
-        // every op that had to wait for it, not only in the one that hit the stall.
-        let latency = intended.map_or(service, |t| t1.saturating_duration_since(t).saturating_sub(untimed));
-        if measured && interrupted {
-            parts[i].record_interrupted();
-        } else if measured {
-            parts[i].record(
-                ok,
-                latency.as_micros() as u64,
-                service.as_micros() as u64,
-                untimed.as_micros() as u64,
-            );
-        } else {
-            batch.warmup += 1;
-        }
-        if deadline.is_some_and(|d| t1 >= d) {
-            signal.stop(StopReason::DurationElapsed, None);
-            break;
-        }
-        if interrupted {
-            let reconnected = reconnect(&job, class, &mut user);
-            clock.busy_since.store(0, Ordering::Relaxed);
-            match reconnected {
-                Some(breaks) => connected_after = breaks,
-                None => break,
-            }
-        }
-        if think_max > 0 && !job.pace.open_loop() {
-            let ms = think_rng.random_range(think_min..=think_max);
-            if signal.sleep(Duration::from_millis(ms)) {
-                break;
-            }
+    })
+}
+
+/// The op to run next and whether it stands in for a write: the class's roll, or a read in its
+/// place while the disk is over its budget. `None` when the class has no read: the user waited
+/// for the disk to be freed (or the run to end) and rolls again.
+#[inline]
+fn pick_op<A: Adapter>(
+    user: &mut User<A>,
+    class: &UserClass<A>,
+    table: &OpTable,
+    shared: &Shared,
+    disk_budget: Option<u64>,
+) -> Option<(usize, bool)> {
+    let i = table.roll(&mut user.rng);
+    if class.ops[i].kind != OpKind::Write {
+        return Some((i, false));
+    }
+    // With a budget the adapter can measure cheaply, a write asks before it runs: the budget
+    // then holds to within one op's writes per writing user, not a second's.
+    if let Some(budget) = disk_budget
+        && user.adapter.disk_bytes().is_some_and(|b| b >= budget)
+    {
+        shared.disk_over.store(true, Ordering::Relaxed);
+    }
+    if !shared.disk_over.load(Ordering::Relaxed) {
+        return Some((i, false));
+    }
+    match table.roll_read(&mut user.rng) {
+        Some(r) => Some((r, true)),
+        None => {
+            shared.signal.wait_while(|| shared.disk_over.load(Ordering::Relaxed));
+            None
         }
     }
-    set_active(false);
-    clock.busy_since.store(0, Ordering::Relaxed);
-    flush(&job.tx, &mut batch, &mut parts, op_ids);
-    summary.op_digest = digest.hex();
-    // What the schedule made due while this user ran: up to the deadline, or to its stop.
-    let end = deadline.map_or_else(Instant::now, |d| d.min(Instant::now()));
-    summary.scheduled_ops = job
-        .pace
-        .scheduled(end.saturating_duration_since(start))
-        .map(|due| limit.map_or(due, |n| n.min(due)));
-    UserResult {
-        summary,
-        ledger: user.ledger,
-        measures: user.measures,
-        writes: user.writes,
+}
+
+/// Runs one op, tried again after a backoff wait while it fails with a retryable error and has
+/// tries left: each try from the first's RNG position (the same arguments, like pgbench). Each
+/// try's tracked writes are settled and its transaction recorded. A run that stops during a
+/// wait ends the op with that try's error.
+#[inline]
+fn run_tries<A: Adapter>(
+    job: &UserJob<A>,
+    user: &mut User<A>,
+    f: &crate::workload::OpFn<A>,
+    backoff: &mut super::backoff::Backoff,
+    max_tries: u32,
+) -> Result<crate::outcome::OpResult, String> {
+    let (adapter, signal) = (&*job.adapter, &job.shared.signal);
+    let rng_at = (max_tries > 1).then(|| user.rng.clone());
+    user.attempt = 1;
+    loop {
+        let writes_from = user.writes.len();
+        let result = panic::catch(|| f(user));
+        // Tracked writes the try did not acknowledge: refused, or open when its error
+        // leaves the commit open (or it panicked).
+        let state = match &result {
+            Ok(Ok(_)) => WriteState::Failed,
+            Ok(Err(e)) if !adapter.is_indeterminate(e) => WriteState::Failed,
+            _ => WriteState::Indeterminate,
+        };
+        user.writes.settle(writes_from, state);
+        user.ledger.settle(state == WriteState::Indeterminate);
+        if let (Some((invoked, mops, said)), Some(history)) = (user.txn.take(), &job.history) {
+            let outcome = said.unwrap_or(match (&result, state) {
+                (Ok(Ok(_)), _) => stress_isolation::Outcome::Ok,
+                (_, WriteState::Indeterminate) => stress_isolation::Outcome::Info,
+                _ => stress_isolation::Outcome::Fail,
+            });
+            history.record(job.plan_index, invoked, mops, outcome);
+        }
+        match (&result, &rng_at) {
+            (Ok(Err(e)), Some(rng)) if user.attempt < max_tries && !signal.is_stopped() && adapter.is_retryable(e) => {
+                // A run that stops during the wait ends the op with this try's error.
+                let wait = backoff.wait(user.attempt);
+                if !wait.is_zero() && signal.sleep(wait) {
+                    break result;
+                }
+                user.attempt += 1;
+                user.rng = rng.clone();
+            }
+            _ => break result,
+        }
+    }
+}
+
+/// Whether an op succeeded (an interrupted one did not, nor failed): its rows and bytes go to
+/// `batch` when it is measured; its error is kept and may stop the run.
+#[inline]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the phase reads the run's parts one by one; a struct of them would only rename them"
+)]
+fn tally<A: Adapter>(
+    job: &UserJob<A>,
+    id: &str,
+    op: &str,
+    result: Result<crate::outcome::OpResult, String>,
+    interrupted: bool,
+    attempt: u32,
+    since1: Duration,
+    batch: Option<&mut Batch>,
+) -> bool {
+    let shared = &job.shared;
+    match result {
+        _ if interrupted => false,
+        Ok(Ok(outcome)) => {
+            if let Some(batch) = batch {
+                batch.rows += outcome.rows;
+                batch.bytes += outcome.bytes;
+            }
+            true
+        }
+        Ok(Err(e)) => {
+            let tries = if attempt > 1 {
+                format!(" (after {attempt} tries)")
+            } else {
+                String::new()
+            };
+            shared.errors.record(id, op, || format!("{e}{tries}"), since1);
+            abort_on_error(job, id, op, || format!("{e}{tries}"));
+            false
+        }
+        Err(p) => {
+            abort_on_error(job, id, op, || p.clone());
+            shared.errors.record(id, op, || p, since1);
+            false
+        }
     }
 }
 

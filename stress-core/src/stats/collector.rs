@@ -97,6 +97,17 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// An op that started `lag` after its intended time (open loop): late beyond `late_after`.
+    #[inline]
+    pub(crate) fn lag(&mut self, lag: std::time::Duration, late_after: std::time::Duration) {
+        let us = lag.as_micros() as u64;
+        self.lag_sum_us += us;
+        self.max_lag_us = self.max_lag_us.max(us);
+        self.late += u64::from(lag > late_after);
+    }
+}
+
+impl Batch {
     /// Whether the batch holds nothing worth sending.
     pub(crate) fn is_empty(&self) -> bool {
         self.ops.is_empty() && self.rows == 0 && self.substituted == 0 && self.skipped == 0 && self.warmup == 0
