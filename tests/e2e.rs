@@ -481,8 +481,9 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
         text(&out.stdout)
     );
     assert_eq!(summary(&broken)["passed"], false);
-    // The JUnit report: one suite, a case for the run and one per threshold, the breached one
-    // failed with what was observed; the seed and the replay command as properties.
+    // The JUnit report: one suite, a case per checker's section (the run, the error rate, each
+    // threshold, the schedule delivered, the stall), the breached threshold failed with what was
+    // observed; the seed and the replay command as properties.
     let xml = std::fs::read_to_string(&junit).unwrap();
     let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
     assert_eq!(report.test_suites.len(), 1, "{xml}");
@@ -500,14 +501,17 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
         cases,
         [
             ("run", true),
+            ("error rate", true),
             ("threshold ops_per_sec>100000000", false),
-            ("threshold error_rate<1%", true)
+            ("threshold error_rate<1%", true),
+            ("delivered", true),
+            ("stall", true)
         ],
         "{xml}"
     );
     let quick_junit::TestCaseStatus::NonSuccess {
         message: Some(message), ..
-    } = &suite.test_cases[1].status
+    } = &suite.test_cases[2].status
     else {
         panic!("a failure with a message: {xml}");
     };
@@ -535,8 +539,9 @@ fn an_open_loop_run_with_thresholds_exits_4_when_only_a_threshold_breaks() {
         "| tick | **FAIL** | DurationElapsed |",
         "### tick",
         "- failed: threshold ops\\_per\\_sec>100000000 breached: observed ",
-        "- threshold `ops_per_sec>100000000`: **breached** (observed ",
-        "- threshold `error_rate<1%`: held (observed 0%)",
+        "- **failed**: threshold ops\\_per\\_sec>100000000 breached: observed ",
+        "- ok: threshold error\\_rate<1% held: observed 0%",
+        "- ok: run: ",
         &format!("replay: `cargo stress replay {}`", broken.display()),
     ] {
         assert!(md.contains(part), "missing {part:?} in:\n{md}");

@@ -1,6 +1,6 @@
 //! JUnit XML for CI systems (`cargo stress run --junit PATH`): one test suite per workload, one
-//! test case per threshold, for the verify step when it ran, and for the run itself (every
-//! other failure: an error rate, a crash, a limit, Ctrl-C, …), and with `--baseline` one per
+//! test case per checker's section (the run's stop, the verify step, the acknowledged-write and
+//! isolation checkers, the error rate, each threshold, a workload's own checkers), and with `--baseline` one per
 //! compared metric, each failure with its message (observed value and limit, or the change and
 //! the test); the seed and the command that replays the run as properties.
 
@@ -39,21 +39,24 @@ pub(crate) fn report(done: &[(&Workload, PathBuf, Summary)], compared: &[Option<
             "replay",
             format!("cargo stress replay {}", dir.display()),
         ));
-        let others: Vec<&str> = s
-            .failures
-            .iter()
-            .filter(|f| !matches!(f.kind, FailureKind::Threshold { .. } | FailureKind::Verify { .. }))
-            .map(|f| f.message.as_str())
-            .collect();
-        let mut cases = vec![case("run".into(), &others)];
-        for t in &s.thresholds {
-            let message = t.to_string();
-            let failed: &[&str] = if t.passed { &[] } else { &[&message] };
-            cases.push(case(format!("threshold {}", t.rule), failed));
-        }
-        if s.verify.ran {
-            let errors: Vec<&str> = s.verify.errors.iter().map(String::as_str).collect();
-            cases.push(case("verify".into(), &errors));
+        // One case per checker's section (a workload's own checkers too), failed with what it
+        // found; failures no checker made (reports not written) fail the run's case.
+        let mut cases = Vec::new();
+        for c in &s.checks {
+            let mut messages: Vec<&str> = Vec::new();
+            if !c.passed {
+                messages.push(&c.headline);
+                messages.extend(c.details.iter().map(String::as_str));
+            }
+            if c.name == "run" {
+                messages.extend(
+                    s.failures
+                        .iter()
+                        .filter(|f| matches!(f.kind, FailureKind::ReportsNotWritten { .. }))
+                        .map(|f| f.message.as_str()),
+                );
+            }
+            cases.push(case(c.name.clone(), &messages));
         }
         if let Some(Some(c)) = compared.get(i) {
             suite.add_property(Property::new("baseline", c.base.dir.display().to_string()));

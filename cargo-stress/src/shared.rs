@@ -197,8 +197,8 @@ pub(crate) fn report(done: &[(&Workload, PathBuf, Summary)]) {
         &rows,
     );
     for (w, dir, s) in done {
-        for t in s.thresholds.iter().filter(|t| t.passed) {
-            println!("{}: {t}", w.name);
+        for c in s.checks.iter().filter(|c| c.passed) {
+            println!("{}: {}", w.name, c.headline);
         }
         for f in &s.failures {
             println!("{}: {f}", w.name);

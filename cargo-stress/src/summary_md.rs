@@ -33,21 +33,17 @@ pub(crate) fn markdown(done: &[(&Workload, PathBuf, Summary)]) -> String {
         );
     }
     for (w, dir, s) in done {
-        if s.failures.is_empty() && s.thresholds.is_empty() {
-            continue;
-        }
         let _ = writeln!(md, "\n### {}\n", w.name);
         for f in &s.failures {
             let _ = writeln!(md, "- failed: {}", escape(&f.message));
         }
-        for t in &s.thresholds {
+        // Each checker's section, as it says it: renders a workload's own checkers too.
+        for c in &s.checks {
             let _ = writeln!(
                 md,
-                "- threshold `{}`: {} (observed {}{})",
-                t.rule,
-                if t.passed { "held" } else { "**breached**" },
-                t.observed,
-                t.unit
+                "- {}: {}",
+                if c.passed { "ok" } else { "**failed**" },
+                escape(&c.headline)
             );
         }
         let _ = writeln!(md, "- seed {}; replay: `cargo stress replay {}`", s.seed, dir.display());

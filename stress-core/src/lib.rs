@@ -28,6 +28,7 @@
 
 pub mod adapter;
 pub mod bounds;
+pub mod checkers;
 pub mod compare;
 pub mod config;
 pub mod durability;

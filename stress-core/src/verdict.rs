@@ -151,6 +151,13 @@ pub enum FailureKind {
         /// How many users fell short, or how long it ran.
         detail: String,
     },
+    /// A workload's own checker ([`crate::Workload::checker`]) found the run wrong.
+    Check {
+        /// The checker's name.
+        checker: String,
+        /// What it found.
+        detail: String,
+    },
     /// The run's reports could not be written (a full disk): the summary went to stderr.
     ReportsNotWritten {
         /// Each file that failed, and why.
@@ -250,6 +257,7 @@ fn message(kind: &FailureKind) -> String {
             format!("isolation check failed: {}", parts.join("; "))
         }
         FailureKind::Verify { errors } => format!("verify step failed: {}", errors.join("; ")),
+        FailureKind::Check { checker, detail } => format!("check `{checker}` failed: {detail}"),
         FailureKind::ErrorRate {
             failed,
             total,

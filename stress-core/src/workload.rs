@@ -177,6 +177,8 @@ pub struct Workload<A: Adapter> {
     pub(crate) params: Vec<ParamDef>,
     /// `STRESS_*` variables the workload's own code reads.
     pub(crate) variables: Vec<&'static str>,
+    /// The workload's own checkers, run after the built-in ones.
+    pub(crate) checkers: Vec<Arc<dyn crate::checkers::Checker>>,
 }
 
 impl<A: Adapter> fmt::Debug for Workload<A> {
@@ -207,7 +209,18 @@ impl<A: Adapter> Workload<A> {
             databases: None,
             params,
             variables: Vec::new(),
+            checkers: Vec::new(),
         }
+    }
+
+    /// A checker of the workload's own, judged after the built-in ones (stop, verify,
+    /// durability, isolation, error rate, thresholds) on the run's summary: its sections go to
+    /// the summary's `checks` (and the console, report.html, JUnit and `--summary-md` show
+    /// them), its failures fail the run (exit 1). In a sharded run each shard judges its own
+    /// part; the merge carries their sections and failures, naming the shard.
+    pub fn checker(mut self, checker: impl crate::checkers::Checker + 'static) -> Self {
+        self.checkers.push(Arc::new(checker));
+        self
     }
 
     /// The setup step, run once per database before the users start, with that database's

@@ -101,6 +101,10 @@ fn a_run_and_the_merge_of_its_three_shards_agree_on_every_figure_that_adds() {
     same("verify", &whole.verify, &merged.verify);
     assert!(merged.verify.ran && merged.verify.passed, "{:?}", merged.verify);
     same("passed", &whole.passed, &merged.passed);
+    let checks = |s: &stress_core::Summary| -> Vec<(String, bool)> {
+        s.checks.iter().map(|c| (c.name.clone(), c.passed)).collect()
+    };
+    same("checks", &checks(&whole), &checks(&merged));
     let kinds =
         |s: &stress_core::Summary| -> Vec<String> { s.failures.iter().map(|f| format!("{:?}", f.kind)).collect() };
     same("failures", &kinds(&whole).len(), &kinds(&merged).len());

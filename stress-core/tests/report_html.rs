@@ -83,6 +83,15 @@ fn the_report_of_a_real_run_renders_its_charts_in_a_browser_with_no_network() {
     assert!(dom.contains(&format!("seed {}", s.seed)));
     // The page's own figures are the summary's.
     assert!(dom.contains(&format!("{} ops", s.total_ops)), "total ops in the header");
+    // Every checker's section is in the checks table, as it said it.
+    assert!(!s.checks.is_empty());
+    for c in &s.checks {
+        assert!(
+            dom.contains(&format!("<td>{}</td>", c.name)),
+            "{} in the checks table",
+            c.name
+        );
+    }
 
     // `cargo stress report DIR` rebuilds it from the files alone.
     std::fs::remove_file(&page_path).unwrap();

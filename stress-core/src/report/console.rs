@@ -274,6 +274,9 @@ impl Observer for ConsoleProgress {
             human_us(s.latency_us.max),
             out_dir.map_or(String::new(), |d| format!("\n  results: {}", d.display()))
         );
+        for c in s.checks.iter().filter(|c| c.passed) {
+            eprintln!("  ok: {}", c.headline);
+        }
         for f in &s.failures {
             eprintln!("  failed: {f}");
         }

@@ -116,6 +116,11 @@ pub(crate) struct Record {
     pub isolation: Option<stress_isolation::Report>,
     /// Which shard, or which shards merged.
     pub shards: Option<Shards>,
+    /// In a merged run, the shards' sections of the workload's own checkers (judged in the
+    /// shards, where the workload's code ran), each naming its shard.
+    pub checks: Vec<crate::checkers::CheckSection>,
+    /// And their failures.
+    pub failures: Vec<crate::verdict::Failure>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -182,8 +187,9 @@ impl Record {
             verify: self.verify,
             errors: self.errors,
             warnings: self.warnings,
-            passed: true,
-            failures: Vec::new(),
+            passed: self.failures.is_empty(),
+            failures: self.failures,
+            checks: self.checks,
             shards: self.shards,
             faults: self.faults,
             durability: self.durability,
@@ -272,6 +278,28 @@ impl Record {
             durability: s.durability.clone(),
             isolation: None,
             shards: None,
+            checks: s
+                .checks
+                .iter()
+                .filter(|c| !crate::checkers::is_builtin(&c.name))
+                .map(|c| crate::checkers::CheckSection {
+                    name: tell(&c.name),
+                    ..c.clone()
+                })
+                .collect(),
+            failures: s
+                .failures
+                .iter()
+                .filter_map(|f| match &f.kind {
+                    crate::verdict::FailureKind::Check { checker, detail } => {
+                        Some(crate::verdict::Failure::new(crate::verdict::FailureKind::Check {
+                            checker: tell(checker),
+                            detail: detail.clone(),
+                        }))
+                    }
+                    _ => None,
+                })
+                .collect(),
         }
     }
 
@@ -327,6 +355,8 @@ impl Record {
         self.errors_seen += o.errors_seen;
         self.warnings.extend(o.warnings);
         self.faults.extend(o.faults);
+        self.checks.extend(o.checks);
+        self.failures.extend(o.failures);
         self.durability = match (self.durability.take(), o.durability) {
             (Some(mut a), Some(b)) => {
                 a.add(&b);

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::stats::{FigureStats, IntervalRecord, LatencySummary, OpStats, PhaseStats};
 use crate::thresholds::{Observed, Threshold, ThresholdResult};
-use crate::verdict::StopReason;
-use crate::verdict::{Failure, FailureKind};
+use crate::verdict::{Failure, FailureKind, StopReason};
 
 /// The version of `summary.json` this build writes and reads: 2 since `failures` are typed
 /// ([`Failure`]: `kind`, its figures, `message`) rather than lines of text.
@@ -167,6 +166,11 @@ pub struct Summary {
     /// every anomaly found with its count, witnesses, and which anomalies the model forbids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<stress_isolation::Report>,
+    /// What each checker said ([`crate::checkers`]): the run's stop, the verify step, the
+    /// acknowledged-write and isolation checkers, the error rate, each threshold, the schedule
+    /// delivered, the longest stall, and the workload's own checkers, in that order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::checkers::CheckSection>,
 }
 
 /// The shards of a sharded run: in a shard's own summary, which one it is; in a merged run,
@@ -289,82 +293,50 @@ pub struct ErrorRecord {
 }
 
 impl Summary {
-    /// Sets the verdict from what the run did: its stop, its verify step, its error rate
-    /// against `max_error_rate` and `thresholds` against `observed` (`thresholds`, `failures`
-    /// and `passed` are replaced; other failures, such as reports not written, are kept).
-    pub(crate) fn judge(&mut self, thresholds: &[Threshold], observed: &Observed, max_error_rate: f64) {
-        let detail = self.stop_detail.clone().unwrap_or_default();
+    /// Sets the verdict from what the run did: every built-in checker and `extra` (a
+    /// workload's own) judge the summary, and their sections and failures replace `checks`,
+    /// `failures`, `thresholds` and `passed`. Kept: failures the figures do not decide (reports
+    /// not written) and, in a merged run, the sections and failures of the shards' own checkers,
+    /// which are not judged again (`extra` is empty there).
+    pub(crate) fn judge(
+        &mut self,
+        thresholds: &[Threshold],
+        observed: &Observed,
+        max_error_rate: f64,
+        extra: &[std::sync::Arc<dyn crate::checkers::Checker>],
+    ) {
+        use crate::checkers::{Judged, builtin, is_builtin};
+        let evaluated: Vec<ThresholdResult> = thresholds.iter().map(|t| t.evaluate(observed)).collect();
+        let mut checks = Vec::new();
         let mut failures = Vec::new();
-        let stopped = match self.stop_reason {
-            StopReason::DurationElapsed | StopReason::OpLimit => None,
-            StopReason::Error => Some(FailureKind::Error { detail }),
-            StopReason::CrashDetected => Some(FailureKind::Crash { detail }),
-            StopReason::ResourceLimit => Some(FailureKind::ResourceLimit { detail }),
-            StopReason::Interrupted => Some(FailureKind::Interrupted),
-            StopReason::ThresholdBreached => Some(FailureKind::ThresholdAbort { detail }),
-            StopReason::OpFailed => Some(FailureKind::OpFailed { detail }),
-            StopReason::StuckOps => Some(FailureKind::Stuck { detail }),
-        };
-        failures.extend(stopped.map(Failure::new));
-        if let Some(d) = self.durability.as_ref().filter(|d| !d.held()) {
-            failures.push(Failure::new(FailureKind::Durability {
-                lost: d.lost,
-                unexpected: d.unexpected,
-                first_lost: d.first_lost.clone(),
-                first_unexpected: d.first_unexpected.clone(),
-                errors: d.errors.clone(),
-            }));
+        {
+            let run = Judged {
+                summary: self,
+                thresholds: &evaluated,
+                observed,
+                max_error_rate,
+            };
+            let all = builtin();
+            for c in all.iter().map(|c| c.as_ref()).chain(extra.iter().map(|c| c.as_ref())) {
+                if let Some(v) = c.check(&run) {
+                    checks.extend(v.sections);
+                    failures.extend(v.failures);
+                }
+            }
         }
-        if let Some(r) = self.isolation.as_ref().filter(|r| !r.valid()) {
-            failures.push(Failure::new(FailureKind::Isolation {
-                model: r.model.name().to_owned(),
-                forbidden: r
-                    .forbidden
-                    .iter()
-                    .map(|a| (a.clone(), r.anomalies.get(a).copied().unwrap_or(0)))
-                    .collect(),
-                history_errors: r.history_errors.clone(),
-                incomplete: r.incomplete.clone(),
-                first_witness: r
-                    .witnesses
-                    .iter()
-                    .find(|w| r.forbidden.contains(&w.anomaly))
-                    .map(|w| w.steps.join("; ")),
-            }));
-        }
-        if self.verify.ran && !self.verify.passed {
-            failures.push(Failure::new(FailureKind::Verify {
-                errors: self.verify.errors.clone(),
-            }));
-        }
-        let (failed, total) = (self.failed_ops, self.total_ops);
-        let rate = if total > 0 { failed as f64 / total as f64 } else { 0.0 };
-        if failed > 0 && rate > max_error_rate {
-            failures.push(Failure::new(FailureKind::ErrorRate {
-                failed,
-                total,
-                observed: rate,
-                limit: max_error_rate,
-                first_error: self
-                    .errors
-                    .first()
-                    .map(|e| format!("{} {}: {}", e.user, e.op, e.message)),
-            }));
-        }
-        self.thresholds = thresholds.iter().map(|t| t.evaluate(observed)).collect();
-        for t in self.thresholds.iter().filter(|t| !t.passed) {
-            failures.push(Failure::new(FailureKind::Threshold {
-                rule: t.rule.clone(),
-                observed: t.observed,
-                unit: t.unit.clone(),
-            }));
-        }
-        // Kept: what the verdict of the run's figures does not decide.
-        failures.extend(
-            self.failures
+        let judged: Vec<&str> = extra.iter().map(|c| c.name()).collect();
+        checks.extend(
+            self.checks
                 .drain(..)
-                .filter(|f| matches!(f.kind, FailureKind::ReportsNotWritten { .. })),
+                .filter(|c| !is_builtin(&c.name) && !judged.contains(&c.name.as_str())),
         );
+        failures.extend(self.failures.drain(..).filter(|f| match &f.kind {
+            FailureKind::ReportsNotWritten { .. } => true,
+            FailureKind::Check { checker, .. } => !judged.contains(&checker.as_str()),
+            _ => false,
+        }));
+        self.thresholds = evaluated;
+        self.checks = checks;
         self.passed = failures.is_empty();
         self.failures = failures;
     }

@@ -1201,7 +1201,7 @@ fn summarize<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings)
     } else {
         &job.thresholds[..]
     };
-    summary.judge(thresholds, &observed, job.config.max_error_rate);
+    summary.judge(thresholds, &observed, job.config.max_error_rate, &job.workload.checkers);
     summary
 }
 
@@ -1285,6 +1285,8 @@ fn record<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings, c:
         durability: f.durability.clone(),
         isolation: f.isolation.clone(),
         shards: None,
+        checks: Vec::new(),
+        failures: Vec::new(),
     }
 }
 

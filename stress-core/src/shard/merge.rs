@@ -486,7 +486,7 @@ fn judge(summary: &mut Summary, rules: &[String], max_error_rate: f64) -> Result
         .map(|r| Threshold::parse(r, &names))
         .collect::<Result<Vec<_>, _>>()?;
     let observed = Observed::from_summary(summary);
-    summary.judge(&thresholds, &observed, max_error_rate);
+    summary.judge(&thresholds, &observed, max_error_rate, &[]);
     Ok(())
 }
 

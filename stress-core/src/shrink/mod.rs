@@ -164,7 +164,7 @@ fn rank(kind: &FailureKind) -> Option<u8> {
     Some(match kind {
         FailureKind::Durability { .. } => 0,
         FailureKind::Isolation { .. } => 1,
-        FailureKind::Verify { .. } => 2,
+        FailureKind::Verify { .. } | FailureKind::Check { .. } => 2,
         FailureKind::Crash { .. } => 3,
         FailureKind::Stuck { .. } => 4,
         FailureKind::OpFailed { .. } => 5,
@@ -234,6 +234,7 @@ pub fn same_kind(target: &FailureKind, candidate: &FailureKind) -> bool {
             }
         }
         (K::Threshold { rule, .. }, K::Threshold { rule: r, .. }) => rule == r,
+        (K::Check { checker, .. }, K::Check { checker: c, .. }) => checker == c,
         (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
     }
 }
