@@ -31,6 +31,9 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::OpError;
+use crate::fault::{FaultArg, FaultKind, Injected, PlannedFault};
+
 /// The most bytes one read takes.
 const CHUNK: usize = 64 * 1024;
 /// Chunks read and not yet written, per direction: beyond them the reader waits (and TCP holds
@@ -222,6 +225,67 @@ impl NetProxy {
             reset: s.reset.load(Ordering::Relaxed),
             upstream_failed: s.upstream_failed.load(Ordering::Relaxed),
         }
+    }
+
+    /// Injects a network fault of the run's schedule: sets the toxics its kind stands for,
+    /// holds them for its hold time (cut short when `stopping()` says the users' time is over),
+    /// clears them; or resets every open connection (`net-reset`). Then times a TCP connection
+    /// to the upstream: the fault's recovery.
+    pub fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
+        let label = fault.label();
+        let toxics = match (fault.kind, fault.arg) {
+            (FaultKind::NetReset, _) => None,
+            (FaultKind::NetDelay, Some(FaultArg::Ms(ms))) => Some(Toxics {
+                delay: Duration::from_millis(ms),
+                ..Toxics::default()
+            }),
+            (FaultKind::NetBandwidth, Some(FaultArg::BytesPerS(rate))) => Some(Toxics {
+                rate: Some(rate),
+                ..Toxics::default()
+            }),
+            (FaultKind::NetDrop, _) => Some(Toxics {
+                blackhole: true,
+                ..Toxics::default()
+            }),
+            (FaultKind::NetPartition, _) => Some(Toxics {
+                blackhole: true,
+                refuse: true,
+                ..Toxics::default()
+            }),
+            _ => return Err(OpError::msg(format!("the network proxy cannot inject `{label}`"))),
+        };
+        let before = self.counts();
+        let open = self.open_connections();
+        let check = match toxics {
+            None => format!("reset {} open connections", self.reset_all()),
+            Some(toxics) => {
+                let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
+                self.set(toxics);
+                let t0 = Instant::now();
+                while !stopping() && t0.elapsed() < hold {
+                    thread::sleep((hold - t0.elapsed().min(hold)).min(Duration::from_millis(20)));
+                }
+                self.clear();
+                let held = t0.elapsed().as_secs_f64();
+                let refused = self.counts().refused - before.refused;
+                match fault.kind {
+                    FaultKind::NetPartition => {
+                        format!("{held:.1}s: {open} open connections held, {refused} new ones refused")
+                    }
+                    FaultKind::NetDrop => format!("{held:.1}s: the bytes of {open} open connections held"),
+                    _ => format!("{held:.1}s on {open} open connections"),
+                }
+            }
+        };
+        let t0 = Instant::now();
+        let recovery = TcpStream::connect_timeout(&self.state.upstream, CONNECT_TIMEOUT)
+            .ok()
+            .map(|_| t0.elapsed());
+        Ok(Injected {
+            target: format!("network {} -> {}", self.addr, self.state.upstream),
+            recovery,
+            check: Some(check),
+        })
     }
 
     fn live(&self) -> Vec<Arc<Conn>> {

@@ -182,3 +182,82 @@ fn an_upstream_that_is_gone_resets_the_client() {
     }
     assert_eq!(p.counts().upstream_failed, 1);
 }
+
+#[test]
+fn each_network_fault_sets_its_toxics_while_it_holds_and_clears_them_after() {
+    use crate::fault::{FaultArg, FaultKind, PlannedFault};
+    let p = Arc::new(proxy());
+    let mut s = connect(&p);
+    round_trip(&mut s, b"open");
+    let cases = [
+        (
+            PlannedFault {
+                arg: Some(FaultArg::Ms(250)),
+                ..PlannedFault::new(FaultKind::NetDelay, Some(0))
+            },
+            Toxics {
+                delay: Duration::from_millis(250),
+                ..Toxics::default()
+            },
+        ),
+        (
+            PlannedFault {
+                arg: Some(FaultArg::BytesPerS(64_000)),
+                ..PlannedFault::new(FaultKind::NetBandwidth, Some(0))
+            },
+            Toxics {
+                rate: Some(64_000),
+                ..Toxics::default()
+            },
+        ),
+        (
+            PlannedFault::new(FaultKind::NetDrop, Some(0)),
+            Toxics {
+                blackhole: true,
+                ..Toxics::default()
+            },
+        ),
+        (
+            PlannedFault::new(FaultKind::NetPartition, Some(0)),
+            Toxics {
+                blackhole: true,
+                refuse: true,
+                ..Toxics::default()
+            },
+        ),
+    ];
+    for (fault, want) in cases {
+        // A long hold, ended by the run's stop: what it set is seen while it holds.
+        let fault = fault.held(600_000);
+        let stop = Arc::new(AtomicBool::new(false));
+        let injector = {
+            let (p, stop) = (Arc::clone(&p), Arc::clone(&stop));
+            thread::spawn(move || p.inject(&fault, &|| stop.load(Ordering::SeqCst)))
+        };
+        while p.toxics() == Toxics::default() {
+            thread::yield_now();
+        }
+        assert_eq!(p.toxics(), want, "{}", fault.label());
+        stop.store(true, Ordering::SeqCst);
+        let injected = injector.join().unwrap().unwrap();
+        assert_eq!(p.toxics(), Toxics::default(), "{}: cleared", fault.label());
+        assert!(injected.target.starts_with("network 127.0.0.1:"), "{injected:?}");
+        assert!(injected.recovery.is_some(), "the upstream takes connections again");
+        assert!(
+            injected.check.as_deref().unwrap().contains("1 open connections"),
+            "{injected:?}"
+        );
+    }
+    // The held bytes of the drop and the partition were held, not lost.
+    round_trip(&mut s, b"still open");
+    let reset = p
+        .inject(&PlannedFault::new(FaultKind::NetReset, Some(0)), &|| false)
+        .unwrap();
+    assert_eq!(reset.check.as_deref(), Some("reset 1 open connections"));
+    let mut buf = [0u8; 1];
+    assert_eq!(s.read(&mut buf).unwrap_err().kind(), io::ErrorKind::ConnectionReset);
+    let other = p
+        .inject(&PlannedFault::new(FaultKind::Kill, Some(0)), &|| false)
+        .unwrap_err();
+    assert!(other.to_string().contains("cannot inject `kill`"), "{other}");
+}
