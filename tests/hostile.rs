@@ -197,7 +197,7 @@ fn bad_network_faults_are_refused_in_one_line_before_anything_starts() {
         ),
         (
             "net-bandwidth(fast):3s@at=1s",
-            &["rate `fast` is not a number of bytes per second"],
+            &["rate `fast` has no unit `fast`"],
         ),
         ("net-drop@at=1s", &["says not how long `net-drop` lasts"]),
         (
