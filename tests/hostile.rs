@@ -195,10 +195,7 @@ fn bad_network_faults_are_refused_in_one_line_before_anything_starts() {
             "net-delay:3s@at=1s",
             &["says not how long `net-delay` delays (`net-delay(250ms)`)"],
         ),
-        (
-            "net-bandwidth(fast):3s@at=1s",
-            &["rate `fast` has no unit `fast`"],
-        ),
+        ("net-bandwidth(fast):3s@at=1s", &["rate `fast` has no unit `fast`"]),
         ("net-drop@at=1s", &["says not how long `net-drop` lasts"]),
         (
             "net-partition:2s@end",

@@ -21,12 +21,13 @@
 //!
 //! Blocking std threads: one accepts, and each connection has a reader and a writer per
 //! direction (a reader timestamps what it reads, so that a delayed writer does not delay what
-//! comes after it twice). Without toxics, a chunk costs a channel hop and one relaxed atomic
-//! load more than a direct connection (BENCHMARKS.md measures it).
+//! comes after it twice). Without toxics and with nothing queued, the reader writes each chunk
+//! on itself: a read and a write per chunk, no hop to another thread (BENCHMARKS.md measures
+//! what that costs).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -353,7 +354,7 @@ fn serve(client: TcpStream, state: &Arc<State>) {
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let clones = || -> io::Result<[TcpStream; 4]> {
+    let clones = || -> io::Result<[TcpStream; 6]> {
         for s in [&client, &server] {
             s.set_write_timeout(Some(WRITE_POLL))?;
         }
@@ -361,12 +362,25 @@ fn serve(client: TcpStream, state: &Arc<State>) {
             client.try_clone()?,
             server.try_clone()?,
             server.try_clone()?,
+            server.try_clone()?,
+            client.try_clone()?,
             client.try_clone()?,
         ])
     };
-    let Ok([from_client, to_server, from_server, to_client]) = clones() else {
+    let Ok(
+        [
+            from_client,
+            to_server,
+            straight_to_server,
+            from_server,
+            to_client,
+            straight_to_client,
+        ],
+    ) = clones()
+    else {
         return;
     };
+    let (up, down) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let conn = Arc::new(Conn {
         client,
         server,
@@ -388,22 +402,36 @@ fn serve(client: TcpStream, state: &Arc<State>) {
     };
     let threads = [
         spawn("stress-netproxy", {
-            let conn = Arc::clone(&conn);
-            Box::new(move || read_side(from_client, &tx_up, &conn))
+            let (conn, state, up) = (Arc::clone(&conn), Arc::clone(state), Arc::clone(&up));
+            Box::new(move || {
+                let to = Side {
+                    queue: tx_up,
+                    straight: straight_to_server,
+                    queued: &up,
+                };
+                read_side(from_client, to, &conn, &state);
+            })
         }),
         spawn("stress-netproxy", {
-            let (conn, state) = (Arc::clone(&conn), Arc::clone(state));
-            Box::new(move || write_side(to_server, &rx_up, &conn, &state))
+            let (conn, state, up) = (Arc::clone(&conn), Arc::clone(state), Arc::clone(&up));
+            Box::new(move || write_side(to_server, &rx_up, &up, &conn, &state))
         }),
         spawn("stress-netproxy", {
-            let conn = Arc::clone(&conn);
-            Box::new(move || read_side(from_server, &tx_down, &conn))
+            let (conn, state, down) = (Arc::clone(&conn), Arc::clone(state), Arc::clone(&down));
+            Box::new(move || {
+                let to = Side {
+                    queue: tx_down,
+                    straight: straight_to_client,
+                    queued: &down,
+                };
+                read_side(from_server, to, &conn, &state);
+            })
         }),
     ];
     if threads.iter().any(Option::is_none) {
         conn.kill();
     }
-    write_side(to_client, &rx_down, &conn, state);
+    write_side(to_client, &rx_down, &down, &conn, state);
     for t in threads.into_iter().flatten() {
         let _ = t.join();
     }
@@ -415,19 +443,38 @@ struct Chunk {
     bytes: Vec<u8>,
 }
 
-/// Reads from `from` into the queue until the end of its stream, an error or a reset; an error
-/// resets the whole connection (as the peer reset its side).
-fn read_side(mut from: TcpStream, queue: &crossbeam::channel::Sender<Chunk>, conn: &Conn) {
+/// Where a reader's chunks go: its direction's queue (to the writer, which applies the
+/// toxics), or straight to the destination from the reader's own thread.
+struct Side<'a> {
+    queue: crossbeam::channel::Sender<Chunk>,
+    straight: TcpStream,
+    /// Chunks queued and not yet written.
+    queued: &'a AtomicUsize,
+}
+
+/// Reads from `from` until the end of its stream, an error or a reset; an error resets the
+/// whole connection (as the peer reset its side). With no toxic set and nothing queued, a
+/// chunk goes straight on from this thread (the cost of the proxy with no fault under way: no
+/// hop to another thread); otherwise through the queue, in order.
+fn read_side(mut from: TcpStream, mut to: Side<'_>, conn: &Conn, state: &State) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         match from.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
+                if !state.active.load(Ordering::SeqCst) && to.queued.load(Ordering::SeqCst) == 0 {
+                    if write_some(&mut to.straight, &buf[..n], conn).is_err() {
+                        conn.kill();
+                        return;
+                    }
+                    continue;
+                }
                 let chunk = Chunk {
                     at: Instant::now(),
                     bytes: buf[..n].to_vec(),
                 };
-                if queue.send(chunk).is_err() {
+                to.queued.fetch_add(1, Ordering::SeqCst);
+                if to.queue.send(chunk).is_err() {
                     return;
                 }
             }
@@ -442,7 +489,13 @@ fn read_side(mut from: TcpStream, queue: &crossbeam::channel::Sender<Chunk>, con
 
 /// Writes the queue's chunks to `to` as the toxics allow; at the end of the stream, passes it
 /// on (a FIN), unless the connection was reset.
-fn write_side(mut to: TcpStream, queue: &crossbeam::channel::Receiver<Chunk>, conn: &Conn, state: &State) {
+fn write_side(
+    mut to: TcpStream,
+    queue: &crossbeam::channel::Receiver<Chunk>,
+    queued: &AtomicUsize,
+    conn: &Conn,
+    state: &State,
+) {
     let mut paced = Instant::now();
     while let Ok(chunk) = queue.recv() {
         let mut bytes = &chunk.bytes[..];
@@ -480,6 +533,8 @@ fn write_side(mut to: TcpStream, queue: &crossbeam::channel::Receiver<Chunk>, co
                 }
             }
         }
+        // Written whole: once none is left, the reader may write straight on again.
+        queued.fetch_sub(1, Ordering::SeqCst);
     }
     if !conn.dead.load(Ordering::SeqCst) {
         let _ = to.shutdown(Shutdown::Write);
