@@ -42,6 +42,7 @@ pub mod keys;
 pub mod ledger;
 pub mod lifeline;
 pub mod monitor;
+pub mod netproxy;
 mod outcome;
 pub mod params;
 pub mod protocol;

@@ -49,6 +49,9 @@ impl Driver {
 pub(crate) struct Session {
     pub(crate) config: postgres::Config,
     pub(crate) setup: Vec<String>,
+    /// How long the wire client waits for an answer before it gives the connection up
+    /// (`statement_timeout` plus a second; `None`: for ever).
+    pub(crate) answer_timeout: Option<Duration>,
 }
 
 impl Session {
@@ -62,6 +65,7 @@ impl Session {
 
     fn wire(&self) -> Result<wire::Conn, OpError> {
         let mut c = wire::Conn::connect(&self.config).map_err(|e| crate::cannot_connect(&self.config, e.into()))?;
+        c.set_answer_timeout(self.answer_timeout)?;
         for sql in &self.setup {
             c.batch(sql)?;
         }

@@ -68,6 +68,9 @@ pub struct Postgres {
     disk_limit_mb: u64,
     /// The client the SQL layer runs on (`None`: `STRESS_PG_DRIVER`, else the wire client).
     driver: Option<Driver>,
+    /// The run's network proxy, which the users' connections go through instead of the
+    /// server's TCP address (a run with a network fault).
+    proxy: Option<std::net::SocketAddr>,
 }
 
 impl Postgres {
@@ -82,6 +85,7 @@ impl Postgres {
             seed: 0,
             disk_limit_mb: 512,
             driver: None,
+            proxy: None,
         }
     }
 
@@ -233,6 +237,76 @@ fn connect(config: &postgres::Config) -> Result<postgres::Client, OpError> {
         .map_err(|e| cannot_connect(config, e.into()))
 }
 
+/// The TCP address a config's first host names (its `hostaddr`, or its host name resolved),
+/// `None` for a Unix socket.
+fn tcp_address(config: &postgres::Config) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    if let Some(ip) = config.get_hostaddrs().first() {
+        return Some(std::net::SocketAddr::new(*ip, port));
+    }
+    match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => (h.as_str(), port).to_socket_addrs().ok()?.next(),
+        _ => None,
+    }
+}
+
+/// The `statement_timeout` a connection string sets for the session the PostgreSQL way
+/// (`options='-c statement_timeout=1500'`, or `=2s`, `500ms`, `1min`), if it does.
+fn options_statement_timeout(config: &postgres::Config) -> Option<Duration> {
+    let options = config.get_options()?;
+    let value = options
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("-c ", "-c")
+        .split_whitespace()
+        .find_map(|o| {
+            o.strip_prefix("-cstatement_timeout=")
+                .or_else(|| o.strip_prefix("--statement_timeout="))
+                .or_else(|| o.strip_prefix("--statement-timeout="))
+                .map(str::to_owned)
+        })?;
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (n, unit) = value.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let ms = match unit.trim() {
+        "" | "ms" => n,
+        "s" => n.checked_mul(1000)?,
+        "min" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+/// `config` sent to `to` (the run's network proxy) instead of its hosts; the rest unchanged.
+fn routed(config: &postgres::Config, to: std::net::SocketAddr) -> postgres::Config {
+    let mut c = postgres::Config::new();
+    c.host(&to.ip().to_string()).port(to.port());
+    if let Some(u) = config.get_user() {
+        c.user(u);
+    }
+    if let Some(p) = config.get_password() {
+        c.password(p);
+    }
+    if let Some(d) = config.get_dbname() {
+        c.dbname(d);
+    }
+    if let Some(o) = config.get_options() {
+        c.options(o);
+    }
+    if let Some(a) = config.get_application_name() {
+        c.application_name(a);
+    }
+    if let Some(t) = config.get_connect_timeout() {
+        c.connect_timeout(*t);
+    }
+    c.ssl_mode(config.get_ssl_mode());
+    c
+}
+
 /// A connection that failed, named by where it went (never its password).
 fn cannot_connect(config: &postgres::Config, e: OpError) -> OpError {
     OpError::msg(format!("cannot connect to PostgreSQL at {}: {e}", describe(config)))
@@ -318,9 +392,38 @@ impl Adapter for Postgres {
         }
     }
 
-    fn fault_hint(&self, _kind: FaultKind) -> Option<String> {
-        matches!(self.mode, Mode::Dsn(_))
-            .then(|| "on a managed server: a server given by address is not this run's to stop".to_owned())
+    fn fault_hint(&self, kind: FaultKind) -> Option<String> {
+        match &self.mode {
+            _ if kind.is_network() => Some(
+                "network faults need a server the users reach over TCP: a DSN with a host name or address, or a managed \
+                 server with .tcp(true) or STRESS_PG_TCP=1"
+                    .to_owned(),
+            ),
+            Mode::Dsn(_) => Some("on a managed server: a server given by address is not this run's to stop".to_owned()),
+            Mode::Managed => None,
+        }
+    }
+
+    /// Over TCP: a DSN whose first host is a name or an address, or a managed server with
+    /// `.tcp(true)` (`STRESS_PG_TCP=1`).
+    fn over_tcp(&self) -> bool {
+        match &self.mode {
+            Mode::Managed => self.options.tcp,
+            Mode::Dsn(dsn) => parse_dsn(dsn)
+                .is_ok_and(|c| !c.get_hostaddrs().is_empty() || matches!(c.get_hosts().first(), Some(Host::Tcp(_)))),
+        }
+    }
+
+    fn tcp_target(&self) -> Option<std::net::SocketAddr> {
+        self.targets.first().and_then(|t| tcp_address(&t.config))
+    }
+
+    fn route_through(&mut self, proxy: std::net::SocketAddr) -> Result<(), OpError> {
+        if self.tcp_target().is_none() {
+            return Err(OpError::msg("the users reach PostgreSQL by no TCP address"));
+        }
+        self.proxy = Some(proxy);
+        Ok(())
     }
 
     fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
@@ -490,9 +593,20 @@ impl Adapter for Postgres {
         if let Some(t) = self.statement_timeout {
             setup.push(format!("SET statement_timeout = {}", t.as_millis()));
         }
+        let config = match self.proxy {
+            Some(proxy) => routed(&target.config, proxy),
+            None => target.config.clone(),
+        };
         let session = conn::Session {
-            config: with_timeout(&target.config),
+            config: with_timeout(&config),
             setup,
+            // The server's statement_timeout fires for a statement that reached it; a network
+            // that holds the bytes needs the client's own, a second later.
+            answer_timeout: self
+                .statement_timeout
+                .or_else(|| options_statement_timeout(&target.config))
+                .filter(|t| !t.is_zero())
+                .map(|t| t + Duration::from_secs(1)),
         };
         PgConn::open(
             session,
@@ -564,6 +678,32 @@ impl Adapter for Postgres {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_timeout_in_the_connection_string_is_read_the_postgresql_way() {
+        let t = |dsn: &str| options_statement_timeout(&parse_dsn(dsn).unwrap());
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(t("host=h options='-c statement_timeout=1500'"), ms(1500));
+        assert_eq!(
+            t("host=h options='-cstatement_timeout=2s -c lock_timeout=1s'"),
+            ms(2000)
+        );
+        assert_eq!(t("host=h options='--statement_timeout=1min'"), ms(60_000));
+        assert_eq!(t("host=h options='-c lock_timeout=1s'"), None);
+        assert_eq!(t("host=h"), None);
+        assert_eq!(t("host=h options='-c statement_timeout=soon'"), None);
+    }
+
+    #[test]
+    fn a_routed_config_goes_to_the_proxy_with_the_rest_unchanged() {
+        let c = parse_dsn("host=db.example port=6543 user=u password=pw dbname=d application_name=a connect_timeout=3")
+            .unwrap();
+        let r = routed(&c, "127.0.0.1:4000".parse().unwrap());
+        assert_eq!(describe(&r), "127.0.0.1:4000/d");
+        assert_eq!((r.get_user(), r.get_password()), (Some("u"), Some(&b"pw"[..])));
+        assert_eq!(r.get_application_name(), Some("a"));
+        assert_eq!(r.get_connect_timeout(), Some(&Duration::from_secs(3)));
+    }
 
     #[test]
     fn stress_pg_driver_names_a_driver_or_is_refused_with_the_choices() {

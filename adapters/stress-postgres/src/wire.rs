@@ -37,6 +37,8 @@ enum Kind {
     Message(String),
     Io,
     Closed,
+    /// No answer within the connection's answer timeout: the connection was given up.
+    TimedOut(Duration),
     Db,
     Unexpected,
     ToSql(usize),
@@ -97,7 +99,12 @@ impl WireError {
 
     /// Whether the connection is gone (closed, or a read or write failed).
     pub fn is_closed(&self) -> bool {
-        matches!(self.kind, Kind::Io | Kind::Closed)
+        matches!(self.kind, Kind::Io | Kind::Closed | Kind::TimedOut(_))
+    }
+
+    /// Whether the client gave up waiting for the server (its answer timeout).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, Kind::TimedOut(_))
     }
 }
 
@@ -109,6 +116,11 @@ impl fmt::Display for WireError {
             Kind::Message(m) => f.write_str(m),
             Kind::Io => f.write_str("error communicating with the server"),
             Kind::Closed => f.write_str("connection closed"),
+            Kind::TimedOut(d) => write!(
+                f,
+                "timed out: no answer from the server in {} ms (statement_timeout plus a second), the connection given up",
+                d.as_millis()
+            ),
             Kind::Db => f.write_str("db error"),
             Kind::Unexpected => f.write_str("unexpected message from server"),
             Kind::ToSql(i) => write!(f, "error serializing parameter {i}"),
@@ -257,6 +269,8 @@ pub(crate) struct Conn {
     /// The last ReadyForQuery's status: `I` idle, `T` in a transaction, `E` in a failed one.
     status: u8,
     broken: bool,
+    /// How long a read or write waits before the connection is given up (`None`: for ever).
+    answer_timeout: Option<Duration>,
 }
 
 impl Conn {
@@ -312,6 +326,7 @@ impl Conn {
             by_sql: HashMap::new(),
             status: b'I',
             broken: false,
+            answer_timeout: None,
         };
         let user = match config.get_user() {
             Some(u) => u.to_owned(),
@@ -434,7 +449,22 @@ impl Conn {
 
     fn lost(&mut self, e: io::Error) -> WireError {
         self.broken = true;
-        WireError::io(e)
+        match (self.answer_timeout, e.kind()) {
+            (Some(d), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => WireError::new(Kind::TimedOut(d), None),
+            _ => WireError::io(e),
+        }
+    }
+
+    /// Gives the connection up when the server has not answered a read (or taken a write) in
+    /// `t`: a network that holds the bytes cannot hang the user (a server's own
+    /// `statement_timeout` never fires for a statement that never reached it).
+    pub(crate) fn set_answer_timeout(&mut self, t: Option<Duration>) -> Result<(), WireError> {
+        if let Stream::Tcp(s) = &self.stream {
+            s.set_write_timeout(t).map_err(WireError::io)?;
+        }
+        self.stream.set_read_timeout(t).map_err(WireError::io)?;
+        self.answer_timeout = t;
+        Ok(())
     }
 
     /// The next message that answers something (notices and parameter changes are skipped).

@@ -1036,7 +1036,10 @@ fn faults_a_server_given_by_address_cannot_take_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("postgres cannot inject `pause` faults: it injects none (on a managed server"),
+        e.contains(
+            "postgres cannot inject `pause` faults: it injects net-delay, net-bandwidth, net-drop, net-reset, \
+             net-partition (on a managed server"
+        ),
         "{e}"
     );
 }

@@ -50,6 +50,9 @@ pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) origin: Option<crate::config::Origin>,
     /// Whether stdin is the lifeline of the process that started us.
     pub(crate) lifeline: bool,
+    /// The network proxy in front of the engine, in a run with a network fault (set after
+    /// the adapter started).
+    pub(crate) proxy: Option<Arc<crate::netproxy::NetProxy>>,
 }
 
 /// What the phases of a run found, gathered into the summary at the end.
@@ -130,7 +133,13 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     let adapter = Arc::get_mut(&mut job.workload.adapter).expect("no user holds the adapter before the run");
     match panic::catch(|| adapter.start(&ctx)) {
         Ok(Ok(())) => {
-            let phases = panic::catch(|| run_started(&mut job, &mut findings));
+            let phases = match super::network::route(&mut job) {
+                Ok(()) => panic::catch(|| run_started(&mut job, &mut findings)),
+                Err(e) => {
+                    findings.stop = Some((StopReason::Error, e));
+                    Ok(())
+                }
+            };
             if let Err(p) = phases {
                 findings
                     .stop
@@ -426,7 +435,7 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     }
     // Faults due at the end: after the users stopped, before the verify step.
     for f in job.faults.iter().filter(|f| f.at_ms.is_none()) {
-        let record = inject(job.workload.adapter.as_ref(), f, None, &|| false);
+        let record = inject(job.workload.adapter.as_ref(), job.proxy.as_deref(), f, None, &|| false);
         findings.faults.push(record);
     }
     // The acknowledged-write checker, once per database, on what the engine holds now.
@@ -448,8 +457,19 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
 }
 
 /// Injects one fault; what it did, as a row of the summary (`at_s`: `at`, when it went in).
-fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, at: Option<f64>, stopping: &dyn Fn() -> bool) -> FaultRecord {
-    let result = panic::catch(|| adapter.inject(f, stopping)).unwrap_or_else(|p| Err(crate::OpError::msg(p)));
+fn inject<A: Adapter>(
+    adapter: &A,
+    proxy: Option<&crate::netproxy::NetProxy>,
+    f: &PlannedFault,
+    at: Option<f64>,
+    stopping: &dyn Fn() -> bool,
+) -> FaultRecord {
+    // The network's faults are the run's own, through its proxy.
+    let result = match proxy.filter(|_| f.kind.is_network()) {
+        Some(proxy) => panic::catch(|| proxy.inject(f, stopping)),
+        None => panic::catch(|| adapter.inject(f, stopping)),
+    }
+    .unwrap_or_else(|p| Err(crate::OpError::msg(p)));
     let (target, recovery_ms, error, check) = match result {
         Ok(i) => (i.target, i.recovery.map(|d| d.as_millis() as u64), None, i.check),
         Err(e) => (adapter.name().to_owned(), None, Some(e.to_string()), None),
@@ -471,6 +491,7 @@ fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, at: Option<f64>, stopping: 
 /// rows that say so, and a hold under way ends then. Returns, per row, the outage it opened.
 fn run_faults<A: Adapter>(
     adapter: &A,
+    proxy: Option<&crate::netproxy::NetProxy>,
     faults: &[PlannedFault],
     start: Instant,
     deadline: Option<Instant>,
@@ -510,7 +531,7 @@ fn run_faults<A: Adapter>(
         let outage = shared
             .outages
             .open(UserClock::stamp(start, at), f.kind.takes_engine_away());
-        let record = inject(adapter, f, Some(secs(at)), &over);
+        let record = inject(adapter, proxy, f, Some(secs(at)), &over);
         shared.outages.back(outage, UserClock::stamp(start, Instant::now()));
         if breaks {
             shared.breaks.fetch_add(1, Ordering::SeqCst);
@@ -773,7 +794,16 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 (None, _) => monitor.collector.discard_log(),
                 _ => {}
             }
-            let (end, stuck, outages) = measure(&job.workload, &job.faults, &config, &shared, &mut monitor, &rx, start);
+            let (end, stuck, outages) = measure(
+                &job.workload,
+                &job.faults,
+                job.proxy.as_ref(),
+                &config,
+                &shared,
+                &mut monitor,
+                &rx,
+                start,
+            );
             (end, start, stuck, outages)
         }
         None => {
@@ -967,9 +997,14 @@ impl<A: Adapter> Users<'_, A> {
 /// The users' time, from `start`: the monitor runs until the users are done, beside a stall
 /// watcher and the fault thread. Returns when it ended, whether users were left in an op, and
 /// per fault row the outage it opened.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the phase reads the run's parts one by one; a struct of them would only rename them"
+)]
 fn measure<A: Adapter>(
     workload: &Workload<A>,
     faults: &[PlannedFault],
+    proxy: Option<&Arc<crate::netproxy::NetProxy>>,
     config: &RunConfig,
     shared: &Arc<Shared>,
     monitor: &mut Monitor<'_>,
@@ -998,10 +1033,10 @@ fn measure<A: Adapter>(
     let deadline = config.users_deadline().map(|d| start + d);
     let injector = (!timed.is_empty())
         .then(|| {
-            let (adapter, shared) = (Arc::clone(&workload.adapter), Arc::clone(shared));
+            let (adapter, shared, proxy) = (Arc::clone(&workload.adapter), Arc::clone(shared), proxy.cloned());
             std::thread::Builder::new()
                 .name("stress-faults".into())
-                .spawn(move || run_faults(adapter.as_ref(), &timed, start, deadline, &shared))
+                .spawn(move || run_faults(adapter.as_ref(), proxy.as_deref(), &timed, start, deadline, &shared))
                 .ok()
         })
         .flatten();

@@ -5,6 +5,7 @@
 mod backoff;
 mod engine;
 mod monitor_loop;
+mod network;
 mod pace;
 mod panic;
 mod sampling;
@@ -402,7 +403,16 @@ impl Runner {
                 fault::schedule(&specs, config.seed, config.duration()).map_err(ConfigError::Invalid)?
             }
         };
-        let supported = workload.adapter.faults();
+        let mut supported = workload.adapter.faults();
+        // The network's faults are the run's own, through its proxy, for any adapter whose
+        // users connect over TCP.
+        if workload.adapter.over_tcp() {
+            for k in fault::FaultKind::NETWORK {
+                if !supported.contains(k) {
+                    supported.push(*k);
+                }
+            }
+        }
         if let Some(f) = faults.iter().find(|f| !supported.contains(&f.kind)) {
             return Err(ConfigError::Invalid(format!(
                 "{} cannot inject `{}` faults: it injects {}{}",
@@ -412,6 +422,10 @@ impl Runner {
                 workload
                     .adapter
                     .fault_hint(f.kind)
+                    .or_else(|| f
+                        .kind
+                        .is_network()
+                        .then(|| "network faults need an engine its users reach over TCP".to_owned()))
                     .map(|h| format!(" ({h})"))
                     .unwrap_or_default()
             ))
@@ -460,6 +474,7 @@ impl Runner {
             faults,
             origin: self.origin.or_else(|| self.replay.and_then(|(_, f)| f.origin)),
             lifeline: self.lifeline,
+            proxy: None,
         });
         let is_step = step != crate::shard::Step::Run;
         let (summary, out_dir) = match step {

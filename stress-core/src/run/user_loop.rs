@@ -164,8 +164,8 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         // and the user connects again before its next op.
         // The count of breaking faults is odd while one is under way (see `run_faults`).
         let breaks = shared.breaks.load(Ordering::SeqCst);
-        let interrupted = matches!(&result, Ok(Err(e)) if adapter.is_indeterminate(e))
-            && (breaks > connected_after || breaks % 2 == 1);
+        let indeterminate = matches!(&result, Ok(Err(e)) if adapter.is_indeterminate(e));
+        let interrupted = indeterminate && (breaks > connected_after || breaks % 2 == 1);
         // An op a fault interrupted did not complete: the user still waits on the engine (to
         // connect again), and a stall goes on until it gets an answer.
         if !interrupted {
@@ -203,7 +203,10 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
             signal.stop(StopReason::DurationElapsed, None);
             break;
         }
-        if interrupted {
+        // A connection that may be gone with no fault to blame (a client's timeout while the
+        // network held its bytes, a server that ended the session): the op failed, and the
+        // user connects again before its next one, as after an interruption.
+        if indeterminate {
             let reconnected = reconnect(&job, class, &mut user);
             clock.busy_since.store(0, Ordering::Relaxed);
             match reconnected {
