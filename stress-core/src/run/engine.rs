@@ -50,6 +50,8 @@ pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) origin: Option<crate::config::Origin>,
     /// Whether stdin is the lifeline of the process that started us.
     pub(crate) lifeline: bool,
+    /// Controls from outside the run (the dashboard), or a replay's recorded ones.
+    pub(crate) controls: Option<Arc<super::control::ControlHub>>,
 }
 
 /// What the phases of a run found, gathered into the summary at the end.
@@ -82,6 +84,8 @@ struct Findings {
     op_names: Vec<String>,
     /// A phase that failed: (reason, message).
     stop: Option<(StopReason, String)>,
+    /// The CPU profile of the measured window, when asked for (`--cpu-profile`).
+    profile: Option<Result<crate::profile::Recorded, String>>,
 }
 
 /// Runs the job and writes its reports; never fails: what went wrong is in the summary.
@@ -105,6 +109,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         origin: job.origin.clone(),
         faults: job.faults.clone(),
         user_ops: BTreeMap::new(),
+        controls: Vec::new(),
     };
     let mut findings = Findings::default();
     // replay.json first: even a run killed hard leaves what is needed to repeat it.
@@ -164,6 +169,11 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
             ))
         }
     }
+    if let (Some(dir), Some(profile)) = (job.out_dir, findings.profile.take())
+        && let Err(e) = profile.and_then(|p| p.write(dir, &job.name))
+    {
+        findings.warnings.push(e);
+    }
     let mut summary = summarize(&job, started_at, &findings);
     let late_ms = match (job.config.start_at_ms, findings.users_started) {
         (Some(at), Some(t)) => unix_ms(t).saturating_sub(at),
@@ -186,6 +196,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     if let Some(dir) = job.out_dir {
         replay.stop_reason = Some(summary.stop_reason);
         replay.user_ops = summary.users.iter().map(|u| (u.id.clone(), u.ops)).collect();
+        replay.controls = job.controls.as_ref().map(|c| c.applied()).unwrap_or_default();
         // As the run had it: start may have taken settings from the parameters (Hyper's paths).
         replay.adapter_config = job.workload.adapter.describe();
         let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
@@ -786,6 +797,12 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
             slots: 0,
             missed: 0,
             paused_at: None,
+            // Users that share the run's rate follow its changes (`--dashboard`, a replay).
+            control: match (workload.classes[ci].rate, &job.controls) {
+                (None, Some(hub)) => hub.rate().map(|r| (r, 1.0 / total_users)),
+                _ => None,
+            },
+            control_seen: 0,
         };
         let user_job = UserJob {
             pace,
@@ -874,7 +891,13 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                         .ok()
                 })
                 .flatten();
+            let profiling = crate::profile::begin(&config, job.out_dir, workload.adapter.profiled_pid());
+            let replaying = job.controls.as_ref().and_then(|c| c.attach(&shared, start));
             let (end, stuck) = monitor.run(&rx, start);
+            if let Some(c) = &job.controls {
+                c.detach(replaying);
+            }
+            findings.profile = profiling.map(|p| p.and_then(crate::profile::Recording::stop));
             // The users' time is over: no fault goes in after it, and a hold under way ends now.
             shared.users_over.store(true, Ordering::SeqCst);
             if let Some(t) = injector {
