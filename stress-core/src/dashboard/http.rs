@@ -181,7 +181,8 @@ fn html_escape(s: &str) -> String {
 /// The event stream: every frame from the run's start, then each as it comes; ends after the
 /// `done` frame, or when the dashboard closes.
 fn events(mut stream: TcpStream, state: &State) {
-    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
     if stream.write_all(head.as_bytes()).is_err() {
         return;
     }

@@ -210,7 +210,8 @@ impl Observer for Dashboard {
             ops_per_user: s.ops_per_user,
             out_dir: s.out_dir.map(Path::to_path_buf),
         };
-        self.state.push("start", serde_json::to_string(&event).unwrap_or_default());
+        self.state
+            .push("start", serde_json::to_string(&event).unwrap_or_default());
     }
 
     fn on_interval(&mut self, p: &Progress<'_>) {
@@ -223,7 +224,8 @@ impl Observer for Dashboard {
             interval: p.interval.clone(),
             paused: p.paused.map(str::to_owned),
         };
-        self.state.push("interval", serde_json::to_string(&event).unwrap_or_default());
+        self.state
+            .push("interval", serde_json::to_string(&event).unwrap_or_default());
     }
 
     fn on_event(&mut self, event: &Event) {
@@ -252,11 +254,15 @@ impl Observer for Dashboard {
                 )
             });
         let data = serde_json::json!({ "passed": summary.passed, "report": report });
-        self.state.push("done", data.to_string());
         // Open pages get the report before the server goes.
         let deadline = Instant::now() + DRAIN;
         if let Ok(mut log) = self.state.log.lock() {
+            log.frames.push(Frame {
+                name: "done",
+                data: data.to_string(),
+            });
             log.done = true;
+            self.state.changed.notify_all();
             while log.streams > 0 && Instant::now() < deadline {
                 let wait = deadline.saturating_duration_since(Instant::now());
                 match self.state.changed.wait_timeout(log, wait) {

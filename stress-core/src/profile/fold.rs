@@ -32,7 +32,13 @@ pub(super) fn fold_perf_data(data: &Path) -> Result<Vec<(String, u64)>, String> 
     // line tables, minutes for a run of a few seconds. No `period` field: each sample counts
     // one (with it, inferno weighs a cpu-clock sample by its nanoseconds).
     let mut child = Command::new("perf")
-        .args(["script", "--no-inline", "-F", "comm,pid,tid,time,event,ip,sym,dso", "-i"])
+        .args([
+            "script",
+            "--no-inline",
+            "-F",
+            "comm,pid,tid,time,event,ip,sym,dso",
+            "-i",
+        ])
         .arg(data)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -119,7 +125,11 @@ pub fn hottest(folded: &[(String, u64)], n: usize) -> Vec<Hot> {
             }
         })
         .collect();
-    rows.sort_by(|a, b| b.self_samples.cmp(&a.self_samples).then_with(|| a.function.cmp(&b.function)));
+    rows.sort_by(|a, b| {
+        b.self_samples
+            .cmp(&a.self_samples)
+            .then_with(|| a.function.cmp(&b.function))
+    });
     rows.truncate(n);
     rows
 }
@@ -141,16 +151,25 @@ mod tests {
         let names: Vec<&str> = hot.iter().map(|h| h.function.as_str()).collect();
         assert_eq!(names, ["sqlite3BtreeInsert", "sqlite3VdbeExec", "f"]);
         assert_eq!((hot[0].self_samples, hot[0].self_percent), (50, 50.0));
-        assert_eq!((hot[1].self_samples, hot[1].total_samples, hot[1].total_percent), (30, 80, 80.0));
-        assert_eq!(hot[2].total_samples, 20, "f three times in one stack is one stack's samples");
+        assert_eq!(
+            (hot[1].self_samples, hot[1].total_samples, hot[1].total_percent),
+            (30, 80, 80.0)
+        );
+        assert_eq!(
+            hot[2].total_samples, 20,
+            "f three times in one stack is one stack's samples"
+        );
         assert_eq!(hottest(&folded, 1).len(), 1);
         assert!(hottest(&[], 5).is_empty());
     }
 
     #[test]
     fn a_flame_graph_names_its_functions_and_can_be_searched() {
-        let svg = flame_graph("harness;main;sqlite3VdbeExec 3\nharness;main;PostgresMain 1\n", "orders")
-            .expect("drawn");
+        let svg = flame_graph(
+            "harness;main;sqlite3VdbeExec 3\nharness;main;PostgresMain 1\n",
+            "orders",
+        )
+        .expect("drawn");
         let svg = String::from_utf8(svg).expect("utf-8");
         assert!(svg.starts_with("<?xml"), "{}", &svg[..80.min(svg.len())]);
         for want in ["sqlite3VdbeExec", "PostgresMain", "orders", "search"] {

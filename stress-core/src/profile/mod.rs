@@ -81,7 +81,11 @@ pub fn check_available() -> Result<(), String> {
         Err(e) => Err(format!("--cpu-profile (STRESS_PROFILE): cannot run perf: {e}")),
         Ok(o) if !o.status.success() => {
             let why = String::from_utf8_lossy(&o.stderr);
-            let why = why.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message");
+            let why = why
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("no message");
             Err(format!(
                 "--cpu-profile (STRESS_PROFILE): perf cannot sample here ({why}): run as root, or lower \
                  /proc/sys/kernel/perf_event_paranoid to 1 or less, or leave the flag out"

@@ -218,9 +218,12 @@ fn profile_section(dir: &Path) -> Result<Option<ProfileView>, String> {
     let Some(p) = crate::profile::ProfileSummary::load(dir)? else {
         return Ok(None);
     };
-    let svg_url = std::fs::read(dir.join("flamegraph.svg"))
-        .ok()
-        .map(|svg| format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)));
+    let svg_url = std::fs::read(dir.join("flamegraph.svg")).ok().map(|svg| {
+        format!(
+            "data:image/svg+xml;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(svg)
+        )
+    });
     let perf_core_percent = if p.window_s > 0.0 {
         (1000.0 * p.perf_cpu_s / p.window_s).round() / 10.0
     } else {

@@ -60,7 +60,9 @@ impl Control {
                 return Err("a rate control in a run without a rate (--rate)".into());
             }
             if !(ops_per_sec.is_finite() && ops_per_sec > 0.0 && ops_per_sec <= 1e9) {
-                return Err(format!("a rate control of {ops_per_sec} ops/s (expected above 0, at most 1e9)"));
+                return Err(format!(
+                    "a rate control of {ops_per_sec} ops/s (expected above 0, at most 1e9)"
+                ));
             }
         }
         if u128::from(self.at_ms) > crate::config::values::MAX_DURATION.as_millis() {
@@ -193,7 +195,11 @@ impl ControlHub {
 
     /// The users started at `start`: controls apply from now on; a replay's recorded controls
     /// are applied at their offsets by a thread of their own.
-    pub(crate) fn attach(self: &Arc<Self>, shared: &Arc<Shared>, start: Instant) -> Option<std::thread::JoinHandle<()>> {
+    pub(crate) fn attach(
+        self: &Arc<Self>,
+        shared: &Arc<Shared>,
+        start: Instant,
+    ) -> Option<std::thread::JoinHandle<()>> {
         if let Ok(mut a) = self.attached.lock() {
             *a = Some((Arc::clone(shared), start));
         }
@@ -210,7 +216,10 @@ impl ControlHub {
                         if hub.over.load(Ordering::SeqCst) {
                             return;
                         }
-                        std::thread::park_timeout(due.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)));
+                        std::thread::park_timeout(
+                            due.saturating_duration_since(Instant::now())
+                                .min(Duration::from_millis(50)),
+                        );
                     }
                     let _ = hub.apply_at(c.action, c.at_ms);
                 }
@@ -233,7 +242,12 @@ impl ControlHub {
     /// Applies `action` now; `Err` says why it cannot be (the users have not started or have
     /// stopped, a rate control in a run without a rate).
     pub fn apply(&self, action: ControlAction) -> Result<Control, String> {
-        let at_ms = match self.attached.lock().ok().and_then(|a| a.as_ref().map(|(_, s)| s.elapsed())) {
+        let at_ms = match self
+            .attached
+            .lock()
+            .ok()
+            .and_then(|a| a.as_ref().map(|(_, s)| s.elapsed()))
+        {
             Some(e) => e.as_millis() as u64,
             None => return Err("the users are not running".into()),
         };
@@ -254,7 +268,10 @@ impl ControlHub {
             ControlAction::Pause => shared.paused.store(true, Ordering::Relaxed),
             ControlAction::Resume => shared.paused.store(false, Ordering::Relaxed),
             ControlAction::Rate { ops_per_sec } => {
-                let rate = self.rate.as_ref().ok_or("the run has no target rate (--rate) to change")?;
+                let rate = self
+                    .rate
+                    .as_ref()
+                    .ok_or("the run has no target rate (--rate) to change")?;
                 if let Ok(mut c) = rate.changes.lock() {
                     c.push((at_ms, *ops_per_sec));
                 }
@@ -291,7 +308,13 @@ mod tests {
         assert_eq!(with_changes(&flat, &[]), flat.to_vec());
         assert_eq!(
             with_changes(&flat, &[(3000, 500.0), (5000, 50.0)]),
-            [st(1, 100.0), st(2999, 100.0), st(1, 500.0), st(1999, 500.0), st(1, 50.0)]
+            [
+                st(1, 100.0),
+                st(2999, 100.0),
+                st(1, 500.0),
+                st(1999, 500.0),
+                st(1, 50.0)
+            ]
         );
         // A ramp cut in its middle ends at the target it had reached.
         let ramp = [st(10_000, 1000.0), st(10_000, 1000.0)];

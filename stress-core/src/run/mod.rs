@@ -455,7 +455,11 @@ impl Runner {
             }
             Output::Under(base) => Some(report::claim_new(base, &self.name, config.seed)?),
         };
-        let recorded = self.replay.as_ref().map(|(_, f)| f.controls.clone()).unwrap_or_default();
+        let recorded = self
+            .replay
+            .as_ref()
+            .map(|(_, f)| f.controls.clone())
+            .unwrap_or_default();
         let controls = (config.dashboard.is_some() || !recorded.is_empty())
             .then(|| std::sync::Arc::new(control::ControlHub::new(config.rate, &config.stages, recorded)));
         let mut observers = self.observers;
@@ -556,7 +560,8 @@ fn replay_plan(
     file.config.validate().map_err(invalid)?;
     crate::validate::validate_plan(&file.config, &file.seed_plan()).map_err(invalid)?;
     for c in &file.controls {
-        c.check(file.config.rate).map_err(|e| invalid(format!("its controls hold {e}")))?;
+        c.check(file.config.rate)
+            .map_err(|e| invalid(format!("its controls hold {e}")))?;
     }
     if let Some(id) = file.user_ops.keys().find(|id| !file.users.iter().any(|u| u.id == **id)) {
         return Err(invalid(format!(
