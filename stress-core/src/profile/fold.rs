@@ -31,6 +31,9 @@ pub(super) fn fold_perf_data(data: &Path) -> Result<Vec<(String, u64)>, String> 
     // --no-inline: perf would otherwise ask addr2line about every address of a binary with
     // line tables, minutes for a run of a few seconds. No `period` field: each sample counts
     // one (with it, inferno weighs a cpu-clock sample by its nanoseconds).
+    // perf's complaints go to a file beside the data: read only when it fails.
+    let complaints = data.with_extension("err");
+    let errors = std::fs::File::create(&complaints).map_err(|e| format!("no CPU profile: {e}"))?;
     let mut child = Command::new("perf")
         .args([
             "script",
@@ -42,7 +45,7 @@ pub(super) fn fold_perf_data(data: &Path) -> Result<Vec<(String, u64)>, String> 
         .arg(data)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(errors)
         .spawn()
         .map_err(|e| format!("no CPU profile: cannot run perf script: {e}"))?;
     let stdout = child.stdout.take().ok_or("no CPU profile: perf script has no output")?;
@@ -51,9 +54,16 @@ pub(super) fn fold_perf_data(data: &Path) -> Result<Vec<(String, u64)>, String> 
     let mut folded = Vec::new();
     let collapsed = inferno::collapse::perf::Folder::from(options).collapse(BufReader::new(stdout), &mut folded);
     let status = child.wait().map_err(|e| format!("no CPU profile: perf script: {e}"))?;
+    let said = std::fs::read_to_string(&complaints).unwrap_or_default();
+    let _ = std::fs::remove_file(&complaints);
     collapsed.map_err(|e| format!("no CPU profile: cannot fold perf's stacks: {e}"))?;
     if !status.success() {
-        return Err(format!("no CPU profile: perf script failed ({status})"));
+        let why = said
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no message");
+        return Err(format!("no CPU profile: perf script failed ({status}): {why}"));
     }
     Ok(parse_folded(&String::from_utf8_lossy(&folded)))
 }
@@ -76,10 +86,14 @@ pub(super) fn flame_graph(folded: &str, title: &str) -> Result<Vec<u8>, String> 
     options.deterministic = true;
     let mut svg = Vec::new();
     if folded.trim().is_empty() {
-        // inferno refuses an empty input: a page saying so is the honest drawing.
-        options.subtitle = Some("no samples: the sampled processes did not run on a CPU in the window".into());
-        inferno::flamegraph::from_lines(&mut options, ["nothing 0"], &mut svg).ok();
-        return Ok(svg);
+        // inferno refuses an empty input: a drawing that says so is the honest one.
+        let title = title.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        return Ok(format!(
+            "<?xml version=\"1.0\" standalone=\"no\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\" \
+             height=\"60\"><text x=\"10\" y=\"34\" font-family=\"sans-serif\" font-size=\"14\">{title}: no samples \
+             (the sampled processes did not run on a CPU in the window)</text></svg>\n"
+        )
+        .into_bytes());
     }
     inferno::flamegraph::from_lines(&mut options, folded.lines(), &mut svg)
         .map_err(|e| format!("cannot draw the flame graph: {e}"))?;
