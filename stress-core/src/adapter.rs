@@ -159,6 +159,13 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         Err(OpError::msg(format!("{} cannot inject `{}`", self.name(), fault.kind)))
     }
 
+    /// The server process a CPU profile (`run --cpu-profile`) samples, with its children, once
+    /// started. `None` (the default): this process is sampled — the engine's own code where it
+    /// runs in-process (SQLite), only the client side otherwise.
+    fn profiled_pid(&self) -> Option<u32> {
+        None
+    }
+
     /// Stops what it can of what `start` started, through a shared reference: called instead
     /// of [`stop`](Adapter::stop) when users stuck in an op were abandoned and still hold the
     /// adapter (kill a server, remove temporary files). The default does nothing.

@@ -646,6 +646,12 @@ impl Adapter for Postgres {
         })]
     }
 
+    /// The managed server's postmaster and its children (the backends of the users'
+    /// connections among them); a given server (a DSN) is not this run's to sample.
+    fn profiled_pid(&self) -> Option<u32> {
+        self.postmaster_pid()
+    }
+
     /// Users stuck in a query were abandoned: the managed server is killed and its cluster
     /// removed now, which also ends their queries (a given server is left alone).
     fn abandon(&self) {

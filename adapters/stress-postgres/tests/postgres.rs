@@ -245,6 +245,60 @@ fn a_managed_run_reports_the_server_s_resources() {
 }
 
 #[test]
+fn a_cpu_profile_of_a_managed_run_samples_the_server_s_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let w = Workload::new(Postgres::managed().setting("fsync", "off"))
+        .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE t (x INTEGER, s TEXT)"))
+        .class(
+            UserClass::new("writer", 2).write("insert", 1.0, |u: &mut User<Postgres>| {
+                let n = u.conn().execute(
+                    "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 50) g",
+                    &[],
+                )?;
+                Ok(Outcome::rows(n))
+            }),
+        );
+    let r = Runner::new("profiled")
+        .seed(4)
+        .duration(Duration::from_secs(3))
+        .settings(&stress_core::ConfigLayer {
+            profile: Some(true),
+            ..Default::default()
+        })
+        .output_dir(&out)
+        .run(w)
+        .unwrap();
+    assert!(r.summary.passed, "{:?}", r.summary.failures);
+    assert!(r.summary.warnings.is_empty(), "{:?}", r.summary.warnings);
+    let p = stress_core::profile::ProfileSummary::load(&out)
+        .unwrap()
+        .expect("profile.json");
+    assert!(p.target.contains("server"), "{}", p.target);
+    assert!(
+        p.pids.len() >= 3,
+        "the postmaster and its children, both users' backends among them: {p:?}"
+    );
+    assert!(
+        !p.pids.contains(&std::process::id()),
+        "the server, not this process: {p:?}"
+    );
+    let svg = std::fs::read_to_string(out.join("flamegraph.svg")).unwrap();
+    assert!(svg.contains("PostgresMain"), "a backend's main loop, by name");
+    let folded = std::fs::read_to_string(out.join("profile.folded")).unwrap();
+    assert!(
+        folded.lines().all(|l| l.starts_with("postgres;")),
+        "only the server's processes: {}",
+        folded.lines().find(|l| !l.starts_with("postgres;")).unwrap_or_default()
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains("id=\"hottest\"") && page.contains("id=\"flamegraph\""),
+        "report.html carries the profile"
+    );
+}
+
+#[test]
 fn bad_input_is_one_clear_error_with_nothing_left_behind() {
     let parent = tempfile::tempdir().unwrap();
     let needle = parent.path().to_str().unwrap().to_owned();

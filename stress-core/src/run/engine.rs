@@ -53,6 +53,8 @@ pub(crate) struct Job<'a, A: Adapter> {
     /// The network proxy in front of the engine, in a run with a network fault (set after
     /// the adapter started).
     pub(crate) proxy: Option<Arc<crate::netproxy::NetProxy>>,
+    /// Controls from outside the run (the dashboard), or a replay's recorded ones.
+    pub(crate) controls: Option<Arc<super::control::ControlHub>>,
 }
 
 /// What the phases of a run found, gathered into the summary at the end.
@@ -85,6 +87,8 @@ struct Findings {
     op_names: Vec<String>,
     /// A phase that failed: (reason, message).
     stop: Option<(StopReason, String)>,
+    /// The CPU profile of the measured window, when asked for (`--cpu-profile`).
+    profile: Option<Result<crate::profile::Recorded, String>>,
 }
 
 /// Runs the job and writes its reports; never fails: what went wrong is in the summary.
@@ -108,6 +112,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         origin: job.origin.clone(),
         faults: job.faults.clone(),
         user_ops: BTreeMap::new(),
+        controls: Vec::new(),
     };
     let mut findings = Findings::default();
     // replay.json first: even a run killed hard leaves what is needed to repeat it.
@@ -173,6 +178,11 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
             ))
         }
     }
+    if let (Some(dir), Some(profile)) = (job.out_dir, findings.profile.take())
+        && let Err(e) = profile.and_then(|p| p.write(dir, &job.name))
+    {
+        findings.warnings.push(e);
+    }
     let mut summary = summarize(&job, started_at, &findings);
     let late_ms = match (job.config.start_at_ms, findings.users_started) {
         (Some(at), Some(t)) => unix_ms(t).saturating_sub(at),
@@ -215,6 +225,7 @@ fn write_run<A: Adapter>(
 ) {
     replay.stop_reason = Some(summary.stop_reason);
     replay.user_ops = summary.users.iter().map(|u| (u.id.clone(), u.ops)).collect();
+    replay.controls = job.controls.as_ref().map(|c| c.applied()).unwrap_or_default();
     // As the run had it: start may have taken settings from the parameters (Hyper's paths).
     replay.adapter_config = job.workload.adapter.describe();
     let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
@@ -777,6 +788,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         config: &config,
         shared: &shared,
         history: findings.history.clone(),
+        controls: job.controls.as_ref(),
     };
     let handles = users.spawn(&ops, &mine, &tx);
     drop(tx);
@@ -794,16 +806,16 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 (None, _) => monitor.collector.discard_log(),
                 _ => {}
             }
-            let (end, stuck, outages) = measure(
-                &job.workload,
-                &job.faults,
-                job.proxy.as_ref(),
-                &config,
-                &shared,
-                &mut monitor,
-                &rx,
-                start,
-            );
+            let around = Around {
+                workload: &job.workload,
+                faults: &job.faults,
+                proxy: job.proxy.as_ref(),
+                controls: job.controls.as_ref(),
+                out_dir: job.out_dir,
+                config: &config,
+            };
+            let (end, stuck, outages, profile) = measure(&around, &shared, &mut monitor, &rx, start);
+            findings.profile = profile;
             (end, start, stuck, outages)
         }
         None => {
@@ -898,6 +910,8 @@ struct Users<'j, A: Adapter> {
     config: &'j Arc<RunConfig>,
     shared: &'j Arc<Shared>,
     history: Option<Arc<crate::history::HistorySink>>,
+    /// Controls from outside the run (the dashboard), or a replay's recorded ones.
+    controls: Option<&'j Arc<super::control::ControlHub>>,
 }
 
 impl<A: Adapter> Users<'_, A> {
@@ -990,6 +1004,12 @@ impl<A: Adapter> Users<'_, A> {
             slots: 0,
             missed: 0,
             paused_at: None,
+            // Users that share the run's rate follow its changes (`--dashboard`, a replay).
+            control: match (classes[ci].rate, self.controls) {
+                (None, Some(hub)) => hub.rate().map(|r| (r, 1.0 / total_users)),
+                _ => None,
+            },
+            control_seen: 0,
         }
     }
 }
@@ -997,20 +1017,21 @@ impl<A: Adapter> Users<'_, A> {
 /// The users' time, from `start`: the monitor runs until the users are done, beside a stall
 /// watcher and the fault thread. Returns when it ended, whether users were left in an op, and
 /// per fault row the outage it opened.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the phase reads the run's parts one by one; a struct of them would only rename them"
-)]
 fn measure<A: Adapter>(
-    workload: &Workload<A>,
-    faults: &[PlannedFault],
-    proxy: Option<&Arc<crate::netproxy::NetProxy>>,
-    config: &RunConfig,
+    around: &Around<'_, A>,
     shared: &Arc<Shared>,
     monitor: &mut Monitor<'_>,
     rx: &crossbeam::channel::Receiver<Batch>,
     start: Instant,
-) -> (Instant, bool, Vec<Option<usize>>) {
+) -> (Instant, bool, Vec<Option<usize>>, Profiled) {
+    let Around {
+        workload,
+        faults,
+        proxy,
+        controls,
+        out_dir,
+        config,
+    } = *around;
     let users_done = Arc::new(AtomicBool::new(false));
     // A thread of its own looks for stalls every 100 ms: the monitor may itself be held by a
     // metrics source reading the frozen server.
@@ -1040,7 +1061,13 @@ fn measure<A: Adapter>(
                 .ok()
         })
         .flatten();
+    let profiling = crate::profile::begin(config, out_dir, workload.adapter.profiled_pid());
+    let replaying = controls.and_then(|c| c.attach(shared, start));
     let (end, stuck) = monitor.run(rx, start);
+    if let Some(c) = controls {
+        c.detach(replaying);
+    }
+    let profile = profiling.map(|p| p.and_then(crate::profile::Recording::stop));
     // The users' time is over: no fault goes in after it, and a hold under way ends now.
     shared.users_over.store(true, Ordering::SeqCst);
     let mut outages = Vec::new();
@@ -1054,7 +1081,21 @@ fn measure<A: Adapter>(
         w.thread().unpark();
         let _ = w.join();
     }
-    (end, stuck, outages)
+    (end, stuck, outages, profile)
+}
+
+/// The CPU profile of the users' time (`--cpu-profile`), when one was asked for.
+type Profiled = Option<Result<crate::profile::Recorded, String>>;
+
+/// What runs around the users while they run: the fault thread (and the network proxy), the
+/// controls, the profiler.
+struct Around<'j, A: Adapter> {
+    workload: &'j Workload<A>,
+    faults: &'j [PlannedFault],
+    proxy: Option<&'j Arc<crate::netproxy::NetProxy>>,
+    controls: Option<&'j Arc<super::control::ControlHub>>,
+    out_dir: Option<&'j Path>,
+    config: &'j RunConfig,
 }
 
 /// Joins the user threads into `findings.users`. Users still in an op after the grace are

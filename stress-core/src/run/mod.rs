@@ -3,6 +3,7 @@
 //! monitor and verify step, and writes the reports.
 
 mod backoff;
+pub(crate) mod control;
 mod engine;
 mod monitor_loop;
 mod network;
@@ -462,19 +463,34 @@ impl Runner {
             }
             Output::Under(base) => Some(report::claim_new(base, &self.name, config.seed)?),
         };
+        let recorded = self
+            .replay
+            .as_ref()
+            .map(|(_, f)| f.controls.clone())
+            .unwrap_or_default();
+        let controls = (config.dashboard.is_some() || !recorded.is_empty())
+            .then(|| std::sync::Arc::new(control::ControlHub::new(config.rate, &config.stages, recorded)));
+        let mut observers = self.observers;
+        // Served from before the users start until the run's end (the observer closes it).
+        match crate::dashboard::for_run(config.dashboard, &self.name, controls.as_ref()) {
+            Ok(Some(d)) => observers.push(Box::new(d)),
+            Ok(None) => {}
+            Err(message) => return Err(ConfigError::Invalid(message).into()),
+        }
         let summary = engine::execute(engine::Job {
             name: self.name,
             workload,
             config,
             plan,
             out_dir: out_dir.as_deref(),
-            observers: self.observers,
+            observers,
             sources: self.sources,
             thresholds,
             faults,
             origin: self.origin.or_else(|| self.replay.and_then(|(_, f)| f.origin)),
             lifeline: self.lifeline,
             proxy: None,
+            controls,
         });
         let is_step = step != crate::shard::Step::Run;
         let (summary, out_dir) = match step {
@@ -552,6 +568,10 @@ fn replay_plan(
     }
     file.config.validate().map_err(invalid)?;
     crate::validate::validate_plan(&file.config, &file.seed_plan()).map_err(invalid)?;
+    for c in &file.controls {
+        c.check(file.config.rate)
+            .map_err(|e| invalid(format!("its controls hold {e}")))?;
+    }
     if let Some(id) = file.user_ops.keys().find(|id| !file.users.iter().any(|u| u.id == **id)) {
         return Err(invalid(format!(
             "its user_ops name user `{}`, which is not one of its users",

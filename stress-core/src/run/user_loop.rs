@@ -207,9 +207,7 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         // network held its bytes, a server that ended the session): the op failed, and the
         // user connects again before its next one, as after an interruption.
         if indeterminate {
-            let reconnected = reconnect(&job, class, &mut user);
-            clock.busy_since.store(0, Ordering::Relaxed);
-            match reconnected {
+            match reconnect(&job, class, &mut user) {
                 Some(breaks) => connected_after = breaks,
                 None => break,
             }
@@ -574,6 +572,17 @@ fn tally<A: Adapter>(
 /// (it may be starting again) or the run stops (`None`). Returns the count of breaking faults
 /// begun before the new connection.
 fn reconnect<A: Adapter>(job: &UserJob<A>, class: &crate::workload::UserClass<A>, user: &mut User<A>) -> Option<u64> {
+    let again = reconnect_loop(job, class, user);
+    // Waiting on the engine is over, connected or not.
+    job.shared.clocks[job.user_index].busy_since.store(0, Ordering::Relaxed);
+    again
+}
+
+fn reconnect_loop<A: Adapter>(
+    job: &UserJob<A>,
+    class: &crate::workload::UserClass<A>,
+    user: &mut User<A>,
+) -> Option<u64> {
     loop {
         let breaks = job.shared.breaks.load(Ordering::SeqCst);
         if let Ok(Ok(conn)) = panic::catch(|| job.adapter.connect(job.seed.db)) {
