@@ -5,12 +5,12 @@
 //! `postgres` crate instead of the wire client. With `--tls` the server takes TLS connections
 //! only (a certificate made for the run) and both clients connect with `sslmode=require`.
 //!
-//! `cargo bench -p stress-bench --bench pgbench [-- --tls]`
+//! `cargo bench -p stress-bench --bench pgbench [-- --tls] [--pairs N]`
 
 use std::process::Command;
 use std::time::Duration;
 
-use stress_bench::{full, median, own_cpu_seconds};
+use stress_bench::{arg, full, median, own_cpu_seconds};
 use stress_core::prelude::*;
 use stress_core::{Adapter, StartContext};
 use stress_postgres::{PgConn, Postgres};
@@ -148,6 +148,8 @@ fn main() {
         tls,
     };
     let (secs, pairs, scale) = if full() { (20, 5, SCALE) } else { (2, 1, SCALE) };
+    // `-- --pairs N`: fewer (or more) pairs than the full run's 5.
+    let pairs = arg("--pairs").and_then(|n| n.parse().ok()).unwrap_or(pairs);
     let init = Command::new("pgbench")
         .env("PGPASSWORD", PASSWORD)
         .env("PGSSLMODE", pg.sslmode())

@@ -198,9 +198,15 @@ impl TlsServer {
         self
     }
 
+    /// A connection string for `db`, to `localhost` unless `tls` names the host.
     fn dsn(&self, db: &str, tls: &str) -> String {
+        let host = if tls.split_whitespace().any(|w| w.starts_with("host=")) {
+            ""
+        } else {
+            "host=localhost "
+        };
         format!(
-            "host=localhost port={} user=postgres password={PASSWORD} dbname={db} {tls}",
+            "{host}port={} user=postgres password={PASSWORD} dbname={db} {tls}",
             self.port
         )
     }
@@ -246,6 +252,15 @@ fn durability_runs_over_tls_only_and_a_wrong_authority_is_refused_naming_it() {
         ("postgres", "sslmode=require".to_owned()),
         ("wire", format!("sslmode=verify-full sslrootcert={ca}")),
         ("postgres", format!("sslmode=verify-full sslrootcert={ca}")),
+        // verify-ca checks the chain, not the name: a host the certificate does not name.
+        (
+            "wire",
+            format!("hostaddr=127.0.0.1 host=db.invalid sslmode=verify-ca sslrootcert={ca}"),
+        ),
+        (
+            "postgres",
+            format!("hostaddr=127.0.0.1 host=db.invalid sslmode=verify-ca sslrootcert={ca}"),
+        ),
     ];
     for (i, (driver, tls)) in cases.iter().enumerate() {
         let out = tmp.path().join(format!("ok-{i}"));
@@ -278,6 +293,25 @@ fn durability_runs_over_tls_only_and_a_wrong_authority_is_refused_naming_it() {
     );
     assert!(!plain.status.success());
     assert!(both(&plain).contains("no encryption"), "{}", both(&plain));
+
+    // verify-full checks the name too.
+    for driver in ["wire", "postgres"] {
+        let done = run(
+            &server.dsn(
+                "postgres",
+                &format!("hostaddr=127.0.0.1 host=db.invalid sslmode=verify-full sslrootcert={ca}"),
+            ),
+            driver,
+            &tmp.path().join(format!("name-{driver}")),
+        );
+        let text = both(&done);
+        assert!(!done.status.success(), "{driver}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.contains("certificate not valid for name") && l.contains("does not name the host")),
+            "{driver}: {text}"
+        );
+    }
 
     // The control: an authority that signed nothing of the server's.
     let wrong = server.wrong_ca.display().to_string();
