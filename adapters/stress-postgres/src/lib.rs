@@ -17,19 +17,24 @@
 //! wire protocol ([`Driver::Wire`]: no runtime between the user's thread and its socket, as with
 //! libpq); [`PgConn::client`] gives the synchronous `postgres` crate's `Client`, and
 //! [`Postgres::driver`] (or `STRESS_PG_DRIVER=postgres`) puts the SQL layer on it too.
+//!
+//! Both clients speak TLS (rustls, no system OpenSSL) as the connection string's `sslmode`
+//! (`disable`, `prefer` — the default —, `require`, `verify-ca`, `verify-full`), `sslrootcert`
+//! (a PEM file, or `system`) and `sslcert`/`sslkey` say, as libpq reads them; a managed server
+//! speaks TLS with [`Postgres::tls`] (or `STRESS_PG_TLS=1`).
 #![warn(missing_docs)]
 
 mod conn;
 mod corrupt;
 mod metrics;
 mod server;
+mod tls;
 mod wire;
 
 use std::time::Duration;
 
 pub use conn::{Driver, PgConn};
 pub use postgres;
-use postgres::NoTls;
 use postgres::config::Host;
 use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
@@ -38,6 +43,7 @@ pub use wire::{DbError, WireError};
 
 use crate::metrics::{PgMetrics, Watched};
 use crate::server::Server;
+use crate::tls::Tls;
 
 #[derive(Debug, Clone)]
 enum Mode {
@@ -49,6 +55,7 @@ enum Mode {
 #[derive(Debug, Clone)]
 struct Target {
     config: postgres::Config,
+    tls: Tls,
     schema: Option<String>,
 }
 
@@ -94,6 +101,7 @@ impl Postgres {
     pub fn managed() -> Self {
         let mut pg = Self::with(Mode::Managed);
         pg.options.tcp = std::env::var("STRESS_PG_TCP").is_ok_and(|v| v == "1" || v == "true");
+        pg.options.tls = std::env::var("STRESS_PG_TLS").is_ok_and(|v| v == "1" || v == "true");
         pg
     }
 
@@ -144,6 +152,16 @@ impl Postgres {
     /// password, random per run unless [`password`](Self::password) gives one.
     pub fn tcp(mut self, on: bool) -> Self {
         self.options.tcp = on;
+        self
+    }
+
+    /// Whether the managed server speaks TLS (default: no, unless `STRESS_PG_TLS=1`): a
+    /// certificate authority and a server certificate made for the run, `ssl=on`, and only
+    /// TLS connections over TCP (`hostssl`); it then listens on 127.0.0.1 (as with
+    /// [`tcp`](Self::tcp)), and the run's own connections verify its certificate
+    /// (`verify-full` against that authority).
+    pub fn tls(mut self, on: bool) -> Self {
+        self.options.tls = on;
         self
     }
 
@@ -231,10 +249,19 @@ fn with_timeout(config: &postgres::Config) -> postgres::Config {
     config
 }
 
-fn connect(config: &postgres::Config) -> Result<postgres::Client, OpError> {
-    with_timeout(config)
-        .connect(NoTls)
-        .map_err(|e| cannot_connect(config, e.into()))
+fn connect(config: &postgres::Config, tls: &Tls) -> Result<postgres::Client, OpError> {
+    client(&with_timeout(config), tls).map_err(|e| cannot_connect(config, e.into()))
+}
+
+/// The `postgres` crate's client on `config` with `tls` (never over a Unix socket, as with
+/// libpq: the server offers none there).
+fn client(config: &postgres::Config, tls: &Tls) -> Result<postgres::Client, postgres::Error> {
+    let mut config = config.clone();
+    match config.get_hosts().first() {
+        Some(Host::Unix(_)) => Tls::disabled().apply(&mut config),
+        _ => tls.apply(&mut config),
+    }
+    config.connect(tls.connector())
 }
 
 /// The TCP address a config's first host names (its `hostaddr`, or its host name resolved),
@@ -333,14 +360,17 @@ fn connection_lost(e: &OpError) -> bool {
         .is_some_and(|pe| pe.is_closed() || std::error::Error::source(pe).is_some_and(|s| s.is::<std::io::Error>()))
 }
 
-/// A connection string, or a one-line error that says what form it takes (never echoing it:
-/// it may hold a password).
-fn parse_dsn(dsn: &str) -> Result<postgres::Config, String> {
-    dsn.parse().map_err(|e| {
+/// A connection string and the TLS it asks for, or a one-line error that says what form it
+/// takes or which TLS setting is wrong (never echoing the string: it may hold a password).
+fn parse_dsn(dsn: &str) -> Result<(postgres::Config, Tls), String> {
+    let (rest, options) = tls::split_dsn(dsn);
+    let config = rest.parse().map_err(|e| {
         format!(
             "the PostgreSQL connection string is not valid ({e}): use `host=… port=… user=… dbname=…` or a postgresql:// URL"
         )
-    })
+    })?;
+    let tls = Tls::from_options(&options).map_err(|e| format!("STRESS_PG_DSN: {e}"))?;
+    Ok((config, tls))
 }
 
 impl Adapter for Postgres {
@@ -355,7 +385,7 @@ impl Adapter for Postgres {
     }
 
     fn variables(&self) -> &'static [&'static str] {
-        &["STRESS_PG_DSN", "STRESS_PG_TCP", "STRESS_PG_DRIVER"]
+        &["STRESS_PG_DSN", "STRESS_PG_TCP", "STRESS_PG_TLS", "STRESS_PG_DRIVER"]
     }
 
     fn name(&self) -> &'static str {
@@ -409,8 +439,9 @@ impl Adapter for Postgres {
     fn over_tcp(&self) -> bool {
         match &self.mode {
             Mode::Managed => self.options.tcp,
-            Mode::Dsn(dsn) => parse_dsn(dsn)
-                .is_ok_and(|c| !c.get_hostaddrs().is_empty() || matches!(c.get_hosts().first(), Some(Host::Tcp(_)))),
+            Mode::Dsn(dsn) => parse_dsn(dsn).is_ok_and(|(c, _)| {
+                !c.get_hostaddrs().is_empty() || matches!(c.get_hosts().first(), Some(Host::Tcp(_)))
+            }),
         }
     }
 
@@ -436,7 +467,7 @@ impl Adapter for Postgres {
                 let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
                 let config = server.config("postgres");
                 let recovery = stress_core::fault::pause_tree(server.pid(), hold, stopping, || {
-                    connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
+                    connect(&config, &server.tls).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
                 })?;
                 Ok(Injected {
                     target: format!("postgres (pid {})", server.pid()),
@@ -462,7 +493,7 @@ impl Adapter for Postgres {
                 let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
                 let config = server.config("postgres");
                 let (taken, recovery, exited) = server.disk_full(hold, stopping, || {
-                    connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
+                    connect(&config, &server.tls).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
                 })?;
                 let on = server
                     .disk
@@ -488,7 +519,7 @@ impl Adapter for Postgres {
                 let mut rng = stress_core::fault::corrupt_rng(self.seed, fault);
                 let damage = server.damaged_and_started(|data| corrupt::damage(data, &mut rng))?;
                 let recovery = t0.elapsed();
-                let found = corrupt::amcheck(self.targets.iter().map(|t| &t.config));
+                let found = corrupt::amcheck(self.targets.iter().map(|t| (&t.config, &t.tls)));
                 Ok(Injected {
                     target,
                     recovery: Some(recovery),
@@ -507,7 +538,8 @@ impl Adapter for Postgres {
     fn describe(&self) -> serde_json::Value {
         let mode = match &self.mode {
             Mode::Managed => "managed".to_owned(),
-            Mode::Dsn(dsn) => dsn
+            Mode::Dsn(dsn) => tls::split_dsn(dsn)
+                .0
                 .parse::<postgres::Config>()
                 .map_or_else(|_| "dsn (unparsable)".into(), |c| format!("dsn {}", describe(&c))),
         };
@@ -550,20 +582,21 @@ impl Adapter for Postgres {
                     options.disk_mb = Some(self.disk_limit_mb);
                 }
                 let server = Server::start(&options)?;
-                let mut admin = connect(&server.config("postgres"))?;
+                let mut admin = connect(&server.config("postgres"), &server.tls)?;
                 for i in 0..ctx.databases {
                     let name = format!("stress_{i}");
                     admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
                     self.targets.push(Target {
                         config: server.config(&name),
+                        tls: server.tls.clone(),
                         schema: None,
                     });
                 }
                 self.server = Some(server);
             }
             Mode::Dsn(dsn) => {
-                let config = parse_dsn(&dsn).map_err(OpError::msg)?;
-                let mut client = connect(&config)?;
+                let (config, tls) = parse_dsn(&dsn).map_err(OpError::msg)?;
+                let mut client = connect(&config, &tls)?;
                 for i in 0..ctx.databases {
                     let schema = (ctx.databases > 1).then(|| format!("stress_db{i}"));
                     // A shard of a run whose setup step made the schemas reaches them as they are.
@@ -572,6 +605,7 @@ impl Adapter for Postgres {
                     }
                     self.targets.push(Target {
                         config: config.clone(),
+                        tls: tls.clone(),
                         schema,
                     });
                 }
@@ -593,12 +627,20 @@ impl Adapter for Postgres {
         if let Some(t) = self.statement_timeout {
             setup.push(format!("SET statement_timeout = {}", t.as_millis()));
         }
-        let config = match self.proxy {
-            Some(proxy) => routed(&target.config, proxy),
-            None => target.config.clone(),
+        // Through the run's network proxy, the server's certificate still names the server.
+        let (config, tls) = match self.proxy {
+            Some(proxy) => (
+                routed(&target.config, proxy),
+                match target.config.get_hosts().first() {
+                    Some(postgres::config::Host::Tcp(host)) => target.tls.named(host),
+                    _ => target.tls.clone(),
+                },
+            ),
+            None => (target.config.clone(), target.tls.clone()),
         };
         let session = conn::Session {
             config: with_timeout(&config),
+            tls,
             setup,
             // The server's statement_timeout fires for a statement that reached it; a network
             // that holds the bytes needs the client's own, a second later.
@@ -619,6 +661,7 @@ impl Adapter for Postgres {
         let Some(first) = self.targets.first() else {
             return Vec::new();
         };
+        let tls = first.tls.clone();
         let (config, databases, own_backends) = match &self.server {
             Some(_) => {
                 let mut admin = first.config.clone();
@@ -639,6 +682,7 @@ impl Adapter for Postgres {
                 log: s.log.clone(),
             }),
             config,
+            tls,
             databases,
             own_backends,
             client: None,
@@ -672,7 +716,7 @@ impl Adapter for Postgres {
             .filter_map(|t| t.schema.clone())
             .collect();
         if let (false, Some(t)) = (schemas.is_empty(), self.targets.first()) {
-            let mut client = connect(&t.config)?;
+            let mut client = connect(&t.config, &t.tls)?;
             for s in schemas {
                 client.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))?;
             }
@@ -687,7 +731,7 @@ mod tests {
 
     #[test]
     fn a_statement_timeout_in_the_connection_string_is_read_the_postgresql_way() {
-        let t = |dsn: &str| options_statement_timeout(&parse_dsn(dsn).unwrap());
+        let t = |dsn: &str| options_statement_timeout(&parse_dsn(dsn).unwrap().0);
         let ms = |n| Some(Duration::from_millis(n));
         assert_eq!(t("host=h options='-c statement_timeout=1500'"), ms(1500));
         assert_eq!(
@@ -703,7 +747,8 @@ mod tests {
     #[test]
     fn a_routed_config_goes_to_the_proxy_with_the_rest_unchanged() {
         let c = parse_dsn("host=db.example port=6543 user=u password=pw dbname=d application_name=a connect_timeout=3")
-            .unwrap();
+            .unwrap()
+            .0;
         let r = routed(&c, "127.0.0.1:4000".parse().unwrap());
         assert_eq!(describe(&r), "127.0.0.1:4000/d");
         assert_eq!((r.get_user(), r.get_password()), (Some("u"), Some(&b"pw"[..])));

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use stress_core::OpError;
 use stress_core::lifeline::Lifeline;
+
+use crate::tls::Tls;
 pub(crate) use stress_core::monitor::last_lines;
 
 /// How long the server may take to accept connections.
@@ -132,6 +134,9 @@ pub(crate) struct Options {
     pub(crate) parent: Option<PathBuf>,
     /// Listen on 127.0.0.1 too (with a password), not only on the private socket.
     pub(crate) tcp: bool,
+    /// TLS on 127.0.0.1 (implies `tcp`), with a certificate made for the run; TCP connections
+    /// without it are refused (`hostssl` only).
+    pub(crate) tls: bool,
     /// The cluster's data on a size-limited filesystem of this many MiB (for `disk-full`).
     pub(crate) disk_mb: Option<u64>,
 }
@@ -141,6 +146,9 @@ pub(crate) struct Options {
 pub(crate) struct Server {
     pub(crate) port: u16,
     pub(crate) tcp: bool,
+    /// How the run's clients reach it: verify-full against the run's own CA with TLS on,
+    /// else no TLS.
+    pub(crate) tls: Tls,
     /// Stops the server and removes the cluster if this process dies without doing it.
     lifeline: Mutex<Option<Lifeline>>,
     pub(crate) password: Option<String>,
@@ -202,8 +210,9 @@ impl Server {
     /// Starts a server with the given `-c name=value` settings.
     pub(crate) fn start(o: &Options) -> Result<Self, OpError> {
         let bindir = find_bindir(o.bindir.as_deref())?;
+        let tcp = o.tcp || o.tls;
         // Over TCP any local account can reach the port: never without a password there.
-        let password = match (&o.password, o.tcp) {
+        let password = match (&o.password, tcp) {
             (Some(pw), _) => Some(pw.clone()),
             (None, true) => Some(random_password()),
             (None, false) => None,
@@ -295,6 +304,15 @@ impl Server {
             Some(p) => p,
             None => free_port()?,
         };
+        let tls = if o.tls {
+            let data = match &disk {
+                Some(fs) => fs.outside(&data),
+                None => data.clone(),
+            };
+            certify(dir.path(), &data, user)?
+        } else {
+            Tls::disabled()
+        };
         std::fs::File::create(&log)?;
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(&log, Some(uid), Some(gid))?;
@@ -309,7 +327,7 @@ impl Server {
             "-k".into(),
             dir.path().into(),
             "-c".into(),
-            if o.tcp {
+            if tcp {
                 "listen_addresses=127.0.0.1"
             } else {
                 "listen_addresses="
@@ -321,6 +339,16 @@ impl Server {
             "-c".into(),
             "dynamic_shared_memory_type=mmap".into(),
         ];
+        if o.tls {
+            for setting in [
+                "ssl=on".to_owned(),
+                format!("ssl_cert_file={}", dir.path().join("server.crt").display()),
+                format!("ssl_key_file={}", dir.path().join("server.key").display()),
+            ] {
+                args.push("-c".into());
+                args.push(setting.into());
+            }
+        }
         for (k, v) in &o.settings {
             args.push("-c".into());
             args.push(format!("{k}={v}").into());
@@ -355,7 +383,8 @@ impl Server {
         let lifeline = Lifeline::guard(Some(pid), Some(dir.path()), STOP_TIMEOUT);
         let mut server = Self {
             password,
-            tcp: o.tcp,
+            tcp,
+            tls,
             lifeline: Mutex::new(None),
             port,
             dir: Some(dir),
@@ -591,6 +620,55 @@ impl Server {
         self.restarting.store(false, Ordering::SeqCst);
         result
     }
+}
+
+/// TLS for the server in `dir`: a certificate authority made for this run (its key never
+/// written), a server certificate it signs for `localhost` and 127.0.0.1 (`server.crt`,
+/// `server.key` in the private directory, the key readable by the server's account alone), and
+/// `pg_hba.conf`'s TCP lines made `hostssl`: a connection without TLS finds no line and is
+/// refused. Returns how the run's clients connect: verify-full against that authority.
+fn certify(dir: &Path, data: &Path, user: Option<(u32, u32)>) -> Result<Tls, OpError> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let made = |e: rcgen::Error| OpError::msg(format!("cannot make the run's TLS certificate: {e}"));
+    let ca_key = KeyPair::generate().map_err(made)?;
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name.push(DnType::CommonName, "cargo-stress run CA");
+    let ca_cert = ca.self_signed(&ca_key).map_err(made)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().map_err(made)?;
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).map_err(made)?;
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &issuer).map_err(made)?;
+    let write = |name: &str, text: String, mode: u32| -> Result<(), OpError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = dir.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    };
+    write("server.crt", cert.pem(), 0o644)?;
+    write("server.key", key.serialize_pem(), 0o600)?;
+    let hba = data.join("pg_hba.conf");
+    let lines =
+        std::fs::read_to_string(&hba).map_err(|e| OpError::msg(format!("cannot read {}: {e}", hba.display())))?;
+    let ssl_only: String = lines
+        .lines()
+        .map(|l| match l.strip_prefix("host ") {
+            Some(rest) => format!("hostssl {rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&hba, ssl_only).map_err(|e| OpError::msg(format!("cannot write {}: {e}", hba.display())))?;
+    Tls::verify_full_with(ca_cert.der().clone()).map_err(OpError::msg)
 }
 
 /// Waits for the postmaster to exit, told to; SIGKILL after [`STOP_TIMEOUT`].

@@ -1498,3 +1498,64 @@ fn recorded_settings_postgres_cannot_take_are_refused() {
         assert!(e.contains(want) && !e.contains('\n'), "{what}: {e}");
     }
 }
+
+/// `.tls(true)`: a certificate made for the run, TLS only over TCP. Both drivers reach the
+/// server over TLS (the server says so in `pg_stat_ssl`), verifying its certificate; a client
+/// without TLS is refused by the server, and a client that verifies against another authority
+/// is refused by itself, naming the certificate problem.
+#[test]
+fn a_managed_server_with_tls_takes_tls_connections_only() {
+    let mut pg = started(
+        Postgres::managed().tls(true).password("s3cret").setting("fsync", "off"),
+        1,
+    );
+    let port = pg.server_port().unwrap();
+    for driver in [Driver::Wire, Driver::Postgres] {
+        let mut c = pg.connect(0).unwrap();
+        if driver == Driver::Postgres {
+            let ssl: bool = c
+                .client()
+                .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+                .unwrap()
+                .get(0);
+            assert!(ssl, "the postgres crate's session is over TLS");
+        } else {
+            assert_eq!(
+                c.query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+                    .unwrap(),
+                Value::Bool(true),
+                "the wire client's session is over TLS"
+            );
+        }
+    }
+    // The same server by address: refused without TLS (hostssl only), taken with it.
+    let by_dsn = |tls: &str, driver: Driver| {
+        let mut given = Postgres::dsn(format!(
+            "host=127.0.0.1 port={port} user=postgres password=s3cret dbname=stress_0 {tls}"
+        ))
+        .driver(driver);
+        given.start(&ctx(1)).and_then(|()| given.connect(0).map(drop))
+    };
+    for driver in [Driver::Wire, Driver::Postgres] {
+        let e = by_dsn("sslmode=disable", driver).unwrap_err().to_string();
+        assert!(e.contains("no encryption"), "{driver:?}: {e}");
+        by_dsn("sslmode=require", driver).unwrap();
+        // Another authority's certificate as the root: the run's server is not trusted.
+        let other = tempfile::NamedTempFile::new().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::default();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        std::fs::write(other.path(), ca.self_signed(&key).unwrap().pem()).unwrap();
+        let e = by_dsn(
+            &format!("sslmode=verify-full sslrootcert={}", other.path().display()),
+            driver,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("UnknownIssuer") && e.contains("not signed by a CA in sslrootcert") && !e.contains('\n'),
+            "{driver:?}: {e}"
+        );
+    }
+    pg.stop().unwrap();
+}
