@@ -33,6 +33,7 @@ pub mod config;
 pub mod durability;
 pub mod error;
 pub mod fault;
+pub mod faultfs;
 mod harness;
 pub mod history;
 pub mod host;
