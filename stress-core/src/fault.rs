@@ -33,6 +33,19 @@ pub enum FaultKind {
     DiskFull,
     /// With the engine stopped, damage bytes of a data or WAL file chosen by the seed.
     Corrupt,
+    /// Cut the power under the engine: stop its whole tree, drop every write its filesystem
+    /// has not fsynced, start it again on what is left.
+    PowerLoss,
+    /// A power loss that also keeps a prefix of the last unsynced write (a torn page), its
+    /// length drawn from the seed.
+    #[serde(rename = "power-loss:torn")]
+    PowerLossTorn,
+    /// The next `fsync` of a file fails with EIO and its unsynced writes are dropped, as Linux
+    /// does.
+    FsyncError,
+    /// Every write and `fsync` of the engine's filesystem takes the argument longer, for the
+    /// hold time.
+    IoDelay,
 }
 
 /// What a kind of fault needs of the machine or the run, checked before anything starts.
@@ -41,6 +54,8 @@ pub enum FaultKind {
 pub enum Need {
     /// Root and private mount namespaces (`unshare --mount`): a filesystem of the run's own.
     MountNamespace,
+    /// FUSE (`/dev/fuse`), root and mount namespaces: the fault filesystem.
+    Fuse,
 }
 
 impl Need {
@@ -48,6 +63,7 @@ impl Need {
     pub fn check(self) -> Result<(), String> {
         match self {
             Need::MountNamespace => crate::sizedfs::can_create(),
+            Need::Fuse => crate::faultfs::can_create(),
         }
     }
 }
@@ -110,7 +126,17 @@ pub struct FaultFacts {
 
 impl FaultKind {
     /// Every kind, in the order the help lists them.
-    pub const ALL: &'static [FaultKind] = &[Self::Kill, Self::Pause, Self::Restart, Self::DiskFull, Self::Corrupt];
+    pub const ALL: &'static [FaultKind] = &[
+        Self::Kill,
+        Self::Pause,
+        Self::Restart,
+        Self::DiskFull,
+        Self::Corrupt,
+        Self::PowerLoss,
+        Self::PowerLossTorn,
+        Self::FsyncError,
+        Self::IoDelay,
+    ];
 
     /// Its facts.
     pub fn facts(self) -> &'static FaultFacts {
@@ -158,7 +184,43 @@ impl FaultKind {
             about: "with the engine stopped, damage bytes of a data or WAL file",
             ..STOPS
         };
+        const POWER_LOSS: FaultFacts = FaultFacts {
+            name: "power-loss",
+            about: "cut the power: stop the engine, drop every write not fsynced, start it again on what is left",
+            needs: &[Need::Fuse],
+            ..STOPS
+        };
+        const POWER_LOSS_TORN: FaultFacts = FaultFacts {
+            name: "power-loss:torn",
+            about: "a power-loss that keeps a seeded prefix of the last unsynced write (a torn page)",
+            ..POWER_LOSS
+        };
+        const FSYNC_ERROR: FaultFacts = FaultFacts {
+            name: "fsync-error",
+            about: "the next fsync fails with EIO and drops the file's unsynced writes, as Linux does",
+            at_end: false,
+            // PostgreSQL panics on a failed fsync and restarts; SQLite reports an error.
+            breaks_connections: true,
+            takes_engine_away: false,
+            needs: &[Need::Fuse],
+            ..STOPS
+        };
+        const IO_DELAY: FaultFacts = FaultFacts {
+            name: "io-delay",
+            about: "every write and fsync takes ARG longer for HOLD",
+            arg: ArgUnit::Duration,
+            holds: true,
+            at_end: false,
+            breaks_connections: false,
+            takes_engine_away: false,
+            needs: &[Need::Fuse],
+            ..STOPS
+        };
         match self {
+            Self::PowerLoss => &POWER_LOSS,
+            Self::PowerLossTorn => &POWER_LOSS_TORN,
+            Self::FsyncError => &FSYNC_ERROR,
+            Self::IoDelay => &IO_DELAY,
             Self::Kill => &KILL,
             Self::Pause => &PAUSE,
             Self::Restart => &RESTART,

@@ -105,11 +105,6 @@ impl SizedFs {
         })
     }
 
-    /// Where it is mounted, inside its namespace.
-    pub fn mountpoint(&self) -> &Path {
-        &self.mountpoint
-    }
-
     /// What it is, for a fault's row: `a 256 MiB filesystem at /tmp/stress-disk-x, held by pid 42`.
     pub fn describe(&self) -> String {
         format!(
@@ -191,6 +186,9 @@ pub trait Namespaced {
     /// The pid of the process that holds the namespace.
     fn holder_pid(&self) -> u32;
 
+    /// Where it is mounted, inside its namespace.
+    fn mountpoint(&self) -> &Path;
+
     /// The path by which this process reaches `inside` (a path under the mountpoint, as the
     /// namespace sees it): through the holder's root.
     fn outside(&self, inside: &Path) -> PathBuf {
@@ -226,6 +224,10 @@ pub trait Namespaced {
 impl Namespaced for SizedFs {
     fn holder_pid(&self) -> u32 {
         self.holder.id()
+    }
+
+    fn mountpoint(&self) -> &Path {
+        &self.mountpoint
     }
 }
 

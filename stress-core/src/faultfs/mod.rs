@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::lifeline::Lifeline;
@@ -262,11 +263,6 @@ impl FaultFs {
         }
     }
 
-    /// Where it is mounted, inside its namespace.
-    pub fn mountpoint(&self) -> &Path {
-        &self.mountpoint
-    }
-
     /// What it is, for a fault's row.
     pub fn describe(&self) -> String {
         format!(
@@ -324,9 +320,42 @@ impl FaultFs {
     }
 }
 
+/// Whether a schedule's kinds put the engine on the fault filesystem.
+pub fn wanted(kinds: &[crate::fault::FaultKind]) -> bool {
+    kinds.iter().any(|k| k.facts().needs.contains(&crate::fault::Need::Fuse))
+}
+
+/// The `torn` seed of a power loss: drawn from the run's seed and the fault's place, so that a
+/// replay tears the same write the same way.
+pub fn torn_seed(seed: u64, fault: &crate::fault::PlannedFault) -> Option<u64> {
+    (fault.kind == crate::fault::FaultKind::PowerLossTorn)
+        .then(|| crate::fault::corrupt_rng(seed, fault).random::<u64>())
+}
+
+/// `io-delay(D):HOLD` on this filesystem: every write and fsync takes D longer for the hold
+/// (cut short when the run is `stopping`).
+pub fn hold_delay(fs: &FaultFs, fault: &crate::fault::PlannedFault, stopping: &dyn Fn() -> bool) -> Result<String, OpError> {
+    let delay = match fault.arg {
+        Some(crate::fault::FaultArg::Ms(ms)) => Duration::from_millis(ms),
+        _ => return Err(OpError::msg("io-delay says not how long (`io-delay(5ms):10s@…`)")),
+    };
+    let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
+    fs.set_delay(delay)?;
+    let until = Instant::now() + hold;
+    while !stopping() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+    }
+    fs.set_delay(Duration::ZERO)?;
+    Ok(format!("every write and fsync took {} ms longer", delay.as_millis()))
+}
+
 impl Namespaced for FaultFs {
     fn holder_pid(&self) -> u32 {
         self.server.id()
+    }
+
+    fn mountpoint(&self) -> &Path {
+        &self.mountpoint
     }
 }
 
