@@ -220,3 +220,20 @@ fn a_harness_killed_during_a_power_cut_leaves_nothing_mounted_or_running() {
         "a fault filesystem is mounted here: {mounts}"
     );
 }
+
+/// A truncation through a path opened write-only (`open(O_WRONLY|O_TRUNC)`, as PostgreSQL's
+/// recovery rewrites a file) saves what it cuts off first: the filesystem reads it even though
+/// the engine's handle cannot.
+#[test]
+fn a_write_only_truncate_of_synced_bytes_is_undone_by_a_cut() {
+    let Some(fs) = mounted() else { return };
+    let path = fs.outside(&fs.mountpoint().join("version"));
+    std::fs::write(&path, b"15\n").unwrap();
+    fs.sync_all().unwrap();
+    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(&path).unwrap();
+    f.write_all(b"16\n").unwrap();
+    drop(f);
+    fs.cut().unwrap();
+    fs.restore(None).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"15\n");
+}

@@ -287,7 +287,8 @@ impl Filesystem for FaultFs {
                 s.delay();
                 let file = match fh.map(|fh| s.handle(fh)) {
                     Some(Ok((_, f))) => f,
-                    _ => Arc::new(OpenOptions::new().write(true).open(&path).map_err(io)?),
+                    // Read too: a shrink first saves what it cuts off.
+                    _ => Arc::new(OpenOptions::new().read(true).write(true).open(&path).map_err(io)?),
                 };
                 s.model.lock().unwrap().truncate(ino.0, &file, size).map_err(io)?;
             }
