@@ -344,6 +344,13 @@ impl Server {
             "-c".into(),
             "dynamic_shared_memory_type=mmap".into(),
         ];
+        if o.faultfs {
+            // After a crash PostgreSQL fsyncs every file of the cluster before its recovery:
+            // through FUSE, one round trip after another, seconds on a busy machine. After a
+            // power loss of the fault filesystem nothing unsynced is left to sync, so one
+            // syncfs() does (a setting given goes after, and wins).
+            args.extend(["-c".into(), "recovery_init_sync_method=syncfs".into()]);
+        }
         for (k, v) in &o.settings {
             args.push("-c".into());
             args.push(format!("{k}={v}").into());
