@@ -214,7 +214,6 @@ impl FaultKind {
             breaks_connections: false,
             takes_engine_away: false,
             needs: &[Need::Fuse],
-            ..STOPS
         };
         match self {
             Self::PowerLoss => &POWER_LOSS,

@@ -230,7 +230,11 @@ fn a_write_only_truncate_of_synced_bytes_is_undone_by_a_cut() {
     let path = fs.outside(&fs.mountpoint().join("version"));
     std::fs::write(&path, b"15\n").unwrap();
     fs.sync_all().unwrap();
-    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
     f.write_all(b"16\n").unwrap();
     drop(f);
     fs.cut().unwrap();

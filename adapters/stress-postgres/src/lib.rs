@@ -412,9 +412,9 @@ impl Adapter for Postgres {
                     connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
                 })?;
                 let check = match struck {
-                    Some((file, bytes)) => format!(
-                        "fsync of {file} failed with EIO, {bytes} unsynced bytes dropped; postgres: {said}"
-                    ),
+                    Some((file, bytes)) => {
+                        format!("fsync of {file} failed with EIO, {bytes} unsynced bytes dropped; postgres: {said}")
+                    }
                     None => "no fsync came while the fault was armed".to_owned(),
                 };
                 Ok(Injected {

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use stress_core::OpError;
 use stress_core::lifeline::Lifeline;
-use stress_core::sizedfs::Namespaced;
 pub(crate) use stress_core::monitor::last_lines;
+use stress_core::sizedfs::Namespaced;
 
 /// How long the server may take to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -625,7 +625,7 @@ impl Server {
         &self,
         stopping: &dyn Fn() -> bool,
         mut serves: impl FnMut() -> bool,
-    ) -> Result<(Option<(String, u64)>, String, Option<Duration>), OpError> {
+    ) -> Result<(FailedFsync, String, Option<Duration>), OpError> {
         let fs = self.faultfs()?;
         let logged_before = std::fs::metadata(&self.log).map_or(0, |m| m.len());
         // A PANIC and the crash restart that follows are the fault's, not a crash of the run.
@@ -693,6 +693,9 @@ impl Server {
         result
     }
 }
+
+/// The file whose fsync failed and the bytes dropped (`None`: no fsync came).
+type FailedFsync = Option<(String, u64)>;
 
 /// Waits for the postmaster to exit, told to; SIGKILL after [`STOP_TIMEOUT`].
 fn exit_or_kill(child: &mut Child) {

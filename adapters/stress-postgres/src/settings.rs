@@ -47,7 +47,12 @@ pub(crate) fn check_known(settings: &[(String, String)], bindir: Option<&Path>) 
     let out = Command::new(bindir.join("postgres"))
         .arg("--describe-config")
         .output()
-        .map_err(|e| format!("{VAR}: cannot ask {} for its settings: {e}", bindir.join("postgres").display()))?;
+        .map_err(|e| {
+            format!(
+                "{VAR}: cannot ask {} for its settings: {e}",
+                bindir.join("postgres").display()
+            )
+        })?;
     let described = String::from_utf8_lossy(&out.stdout);
     for (name, value) in settings {
         // Columns: name, context, group, type, …
@@ -62,7 +67,9 @@ pub(crate) fn check_known(settings: &[(String, String)], bindir: Option<&Path>) 
         };
         let boolean = ["on", "off", "true", "false", "yes", "no", "1", "0"];
         if row.split('\t').nth(3) == Some("BOOLEAN") && !boolean.contains(&value.to_ascii_lowercase().as_str()) {
-            return Err(format!("{VAR}: `{name}={value}` is not a boolean: give {name}=on or {name}=off"));
+            return Err(format!(
+                "{VAR}: `{name}={value}` is not a boolean: give {name}=on or {name}=off"
+            ));
         }
     }
     Ok(())
@@ -76,9 +83,16 @@ mod tests {
     fn pairs_read_and_bad_ones_are_named() {
         assert_eq!(
             parse("fsync=off, synchronous_commit = on,").unwrap(),
-            [("fsync".to_owned(), "off".to_owned()), ("synchronous_commit".to_owned(), "on".to_owned())]
+            [
+                ("fsync".to_owned(), "off".to_owned()),
+                ("synchronous_commit".to_owned(), "on".to_owned())
+            ]
         );
-        for (bad, names) in [("fsync", "`fsync` has no `=`"), ("fsync=", "no value"), ("a b=1", "`a b`")] {
+        for (bad, names) in [
+            ("fsync", "`fsync` has no `=`"),
+            ("fsync=", "no value"),
+            ("a b=1", "`a b`"),
+        ] {
             let e = parse(bad).unwrap_err();
             assert!(e.starts_with(VAR) && e.contains(names), "{e}");
         }

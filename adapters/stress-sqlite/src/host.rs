@@ -153,7 +153,11 @@ fn answer(conn: &mut Option<SqliteConn>, request: Request) -> Result<Reply, OpEr
         pragmas,
     } = request
     {
-        *conn = Some(crate::open_local(&path, Duration::from_millis(busy_timeout_ms), &pragmas)?);
+        *conn = Some(crate::open_local(
+            &path,
+            Duration::from_millis(busy_timeout_ms),
+            &pragmas,
+        )?);
         return Ok(Reply::Done);
     }
     if matches!(request, Request::Ping) {

@@ -573,7 +573,10 @@ impl Adapter for Sqlite {
                 stress_core::fault::signal_tree(host.pid(), "STOP")?;
                 fs.cut()?;
                 host.kill()?;
-                Some(fs.restore(stress_core::faultfs::torn_seed(self.seed, fault))?.to_string())
+                Some(
+                    fs.restore(stress_core::faultfs::torn_seed(self.seed, fault))?
+                        .to_string(),
+                )
             }
             other => {
                 *slot = Some(host);

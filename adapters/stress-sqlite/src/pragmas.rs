@@ -19,11 +19,17 @@ pub(crate) fn parse(v: &str) -> Result<Vec<(String, String)>, String> {
             return Err(format!("{VAR}: `{name}` is not a pragma's name: {form}"));
         }
         if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(format!("{VAR}: `{name}={value}` is not a value SQLite takes here: {form}"));
+            return Err(format!(
+                "{VAR}: `{name}={value}` is not a value SQLite takes here: {form}"
+            ));
         }
         let conn = rusqlite::Connection::open_in_memory().map_err(|e| format!("{VAR}: cannot open SQLite: {e}"))?;
         let known: bool = conn
-            .query_row("SELECT count(*) > 0 FROM pragma_pragma_list WHERE name = ?1", [&name], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) > 0 FROM pragma_pragma_list WHERE name = ?1",
+                [&name],
+                |r| r.get(0),
+            )
             .map_err(|e| format!("{VAR}: cannot ask SQLite for its pragmas: {e}"))?;
         if !known {
             return Err(format!("{VAR}: SQLite has no pragma `{name}`"));

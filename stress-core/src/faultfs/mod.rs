@@ -203,8 +203,7 @@ impl FaultFs {
                 }
                 let said = said
                     .lines()
-                    .filter(|l| l.contains("error"))
-                    .last()
+                    .rfind(|l| l.contains("error"))
                     .unwrap_or("")
                     .trim()
                     .to_owned();
@@ -322,7 +321,9 @@ impl FaultFs {
 
 /// Whether a schedule's kinds put the engine on the fault filesystem.
 pub fn wanted(kinds: &[crate::fault::FaultKind]) -> bool {
-    kinds.iter().any(|k| k.facts().needs.contains(&crate::fault::Need::Fuse))
+    kinds
+        .iter()
+        .any(|k| k.facts().needs.contains(&crate::fault::Need::Fuse))
 }
 
 /// The `torn` seed of a power loss: drawn from the run's seed and the fault's place, so that a
@@ -334,7 +335,11 @@ pub fn torn_seed(seed: u64, fault: &crate::fault::PlannedFault) -> Option<u64> {
 
 /// `io-delay(D):HOLD` on this filesystem: every write and fsync takes D longer for the hold
 /// (cut short when the run is `stopping`).
-pub fn hold_delay(fs: &FaultFs, fault: &crate::fault::PlannedFault, stopping: &dyn Fn() -> bool) -> Result<String, OpError> {
+pub fn hold_delay(
+    fs: &FaultFs,
+    fault: &crate::fault::PlannedFault,
+    stopping: &dyn Fn() -> bool,
+) -> Result<String, OpError> {
     let delay = match fault.arg {
         Some(crate::fault::FaultArg::Ms(ms)) => Duration::from_millis(ms),
         _ => return Err(OpError::msg("io-delay says not how long (`io-delay(5ms):10s@…`)")),

@@ -66,17 +66,13 @@ fn saved_page(file: &File, page: u64, durable_len: u64) -> io::Result<Vec<u8>> {
 
 impl Model {
     fn entry(&mut self, ino: u64, file: &File) -> io::Result<&mut Unsynced> {
-        if !self.files.contains_key(&ino) {
-            let durable_len = file.metadata()?.len();
-            self.files.insert(
-                ino,
-                Unsynced {
-                    durable_len,
-                    ..Unsynced::default()
-                },
-            );
-        }
-        Ok(self.files.get_mut(&ino).expect("just inserted"))
+        Ok(match self.files.entry(ino) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(Unsynced {
+                durable_len: file.metadata()?.len(),
+                ..Unsynced::default()
+            }),
+        })
     }
 
     /// Saves the pages `[from, to)` of `file` touches, if not saved since its last `fsync`.
