@@ -610,7 +610,15 @@ impl Server {
             |pid| {
                 stress_core::fault::signal_tree(pid, "STOP")?;
                 fs.cut()?;
-                stress_core::fault::signal_tree(pid, "KILL")
+                let tree = tree_of(pid);
+                stress_core::fault::signal_tree(pid, "KILL")?;
+                // Every process of the old tree gone before a new postmaster starts: one still
+                // dying holds the old shared memory, and the new one refuses to start.
+                let until = Instant::now() + STOP_TIMEOUT;
+                while tree.iter().any(|p| *p != pid && alive(*p)) && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(())
             },
             |_| fs.restore(torn_seed),
         )
@@ -692,6 +700,26 @@ impl Server {
         self.restarting.store(false, Ordering::SeqCst);
         result
     }
+}
+
+/// `root` and every process descended from it.
+fn tree_of(root: u32) -> Vec<u32> {
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(stress_core::monitor::children_of(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// The file whose fsync failed and the bytes dropped (`None`: no fsync came).
