@@ -47,6 +47,19 @@ pub enum FaultKind {
     /// Through the run's network proxy: new connections refused and open ones blackholed
     /// for the hold time.
     NetPartition,
+    /// Cut the power under the engine: stop its whole tree, drop every write its filesystem
+    /// has not fsynced, start it again on what is left.
+    PowerLoss,
+    /// A power loss that also keeps a prefix of the last unsynced write (a torn page), its
+    /// length drawn from the seed.
+    #[serde(rename = "power-loss:torn")]
+    PowerLossTorn,
+    /// The next `fsync` of a file fails with EIO and its unsynced writes are dropped, as Linux
+    /// does.
+    FsyncError,
+    /// Every write and `fsync` of the engine's filesystem takes the argument longer, for the
+    /// hold time.
+    IoDelay,
 }
 
 /// What a kind of fault needs of the machine or the run, checked before anything starts.
@@ -58,6 +71,8 @@ pub enum Need {
     /// The run's network proxy between the users and the engine: an adapter whose users reach
     /// it over TCP ([`crate::Adapter::tcp_target`]). No root, nothing else on the machine.
     NetworkProxy,
+    /// FUSE (`/dev/fuse`), root and mount namespaces: the fault filesystem.
+    Fuse,
 }
 
 impl Need {
@@ -67,6 +82,7 @@ impl Need {
             Need::MountNamespace => crate::sizedfs::can_create(),
             // The adapter's part is checked with the adapter; the machine needs nothing.
             Need::NetworkProxy => Ok(()),
+            Need::Fuse => crate::faultfs::can_create(),
         }
     }
 }
@@ -140,6 +156,10 @@ impl FaultKind {
         Self::NetDrop,
         Self::NetReset,
         Self::NetPartition,
+        Self::PowerLoss,
+        Self::PowerLossTorn,
+        Self::FsyncError,
+        Self::IoDelay,
     ];
 
     /// The kinds the run injects itself, through its network proxy, into the users'
@@ -198,6 +218,37 @@ impl FaultKind {
             about: "with the engine stopped, damage bytes of a data or WAL file",
             ..STOPS
         };
+        const POWER_LOSS: FaultFacts = FaultFacts {
+            name: "power-loss",
+            about: "cut the power: stop the engine, drop every write not fsynced, start it again on what is left",
+            needs: &[Need::Fuse],
+            ..STOPS
+        };
+        const POWER_LOSS_TORN: FaultFacts = FaultFacts {
+            name: "power-loss:torn",
+            about: "a power-loss that keeps a seeded prefix of the last unsynced write (a torn page)",
+            ..POWER_LOSS
+        };
+        const FSYNC_ERROR: FaultFacts = FaultFacts {
+            name: "fsync-error",
+            about: "the next fsync fails with EIO and drops the file's unsynced writes, as Linux does",
+            at_end: false,
+            // PostgreSQL panics on a failed fsync and restarts; SQLite reports an error.
+            breaks_connections: true,
+            takes_engine_away: false,
+            needs: &[Need::Fuse],
+            ..STOPS
+        };
+        const IO_DELAY: FaultFacts = FaultFacts {
+            name: "io-delay",
+            about: "every write and fsync takes ARG longer for HOLD",
+            arg: ArgUnit::Duration,
+            holds: true,
+            at_end: false,
+            breaks_connections: false,
+            takes_engine_away: false,
+            needs: &[Need::Fuse],
+        };
         // The network's: the engine is never touched; what the users meet is the network's.
         const NET: FaultFacts = FaultFacts {
             name: "",
@@ -248,6 +299,10 @@ impl FaultKind {
             Self::NetDrop => &NET_DROP,
             Self::NetReset => &NET_RESET,
             Self::NetPartition => &NET_PARTITION,
+            Self::PowerLoss => &POWER_LOSS,
+            Self::PowerLossTorn => &POWER_LOSS_TORN,
+            Self::FsyncError => &FSYNC_ERROR,
+            Self::IoDelay => &IO_DELAY,
             Self::Kill => &KILL,
             Self::Pause => &PAUSE,
             Self::Restart => &RESTART,

@@ -35,6 +35,7 @@ pub mod dashboard;
 pub mod durability;
 pub mod error;
 pub mod fault;
+pub mod faultfs;
 mod harness;
 pub mod history;
 pub mod host;

@@ -28,6 +28,7 @@ mod conn;
 mod corrupt;
 mod metrics;
 mod server;
+mod settings;
 mod tls;
 mod wire;
 
@@ -378,14 +379,30 @@ impl Adapter for Postgres {
 
     fn check(&self) -> Result<(), String> {
         self.effective_driver()?;
+        let env = settings::from_env()?;
         match &self.mode {
-            Mode::Dsn(dsn) => parse_dsn(dsn).map(|_| ()),
-            Mode::Managed => Ok(()),
+            Mode::Dsn(dsn) => {
+                if !env.is_empty() {
+                    return Err(format!(
+                        "{}: a server given by address keeps its own settings; unset it, or unset STRESS_PG_DSN \
+                         for a managed server",
+                        settings::VAR
+                    ));
+                }
+                parse_dsn(dsn).map(|_| ())
+            }
+            Mode::Managed => settings::check_known(&env, self.options.bindir.as_deref()),
         }
     }
 
     fn variables(&self) -> &'static [&'static str] {
-        &["STRESS_PG_DSN", "STRESS_PG_TCP", "STRESS_PG_TLS", "STRESS_PG_DRIVER"]
+        &[
+            "STRESS_PG_DSN",
+            "STRESS_PG_TCP",
+            "STRESS_PG_TLS",
+            "STRESS_PG_DRIVER",
+            settings::VAR,
+        ]
     }
 
     fn name(&self) -> &'static str {
@@ -417,6 +434,10 @@ impl Adapter for Postgres {
                 FaultKind::Restart,
                 FaultKind::DiskFull,
                 FaultKind::Corrupt,
+                FaultKind::PowerLoss,
+                FaultKind::PowerLossTorn,
+                FaultKind::FsyncError,
+                FaultKind::IoDelay,
             ],
             Mode::Dsn(_) => Vec::new(),
         }
@@ -513,6 +534,47 @@ impl Adapter for Postgres {
                     )),
                 })
             }
+            FaultKind::PowerLoss | FaultKind::PowerLossTorn => {
+                let target = format!("postgres (pid {})", server.pid());
+                let t0 = std::time::Instant::now();
+                let dropped = server.power_loss(stress_core::faultfs::torn_seed(self.seed, fault))?;
+                let recovery = t0.elapsed();
+                let found = corrupt::amcheck(self.targets.iter().map(|t| (&t.config, &t.tls)));
+                Ok(Injected {
+                    target,
+                    recovery: Some(recovery),
+                    check: Some(format!("{dropped}; recovered; {found}")),
+                })
+            }
+            FaultKind::FsyncError => {
+                let config = server.config("postgres");
+                let (struck, said, recovery) = server.fsync_error(stopping, || {
+                    connect(&config, &server.tls).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
+                })?;
+                let check = match struck {
+                    Some((file, bytes)) => {
+                        format!("fsync of {file} failed with EIO, {bytes} unsynced bytes dropped; postgres: {said}")
+                    }
+                    None => "no fsync came while the fault was armed".to_owned(),
+                };
+                Ok(Injected {
+                    target: format!("postgres (pid {})", server.pid()),
+                    recovery,
+                    check: Some(check),
+                })
+            }
+            FaultKind::IoDelay => {
+                let fs = server
+                    .faultfs
+                    .as_ref()
+                    .ok_or_else(|| OpError::msg("the cluster is not on the fault filesystem"))?;
+                let check = stress_core::faultfs::hold_delay(fs, fault, stopping)?;
+                Ok(Injected {
+                    target: format!("postgres data ({})", fs.describe()),
+                    recovery: None,
+                    check: Some(check),
+                })
+            }
             FaultKind::Corrupt => {
                 let target = format!("postgres (pid {})", server.pid());
                 let t0 = std::time::Instant::now();
@@ -581,6 +643,17 @@ impl Adapter for Postgres {
                 if ctx.faults.contains(&FaultKind::DiskFull) {
                     options.disk_mb = Some(self.disk_limit_mb);
                 }
+                // The storage faults: the cluster on the fault filesystem (a disk-full fault's
+                // size-limited filesystem is another; both at once are refused at start).
+                options.faultfs = stress_core::faultfs::wanted(ctx.faults);
+                if options.faultfs && options.disk_mb.is_some() {
+                    return Err(OpError::msg(
+                        "disk-full and the storage faults (power-loss, fsync-error, io-delay) each put the cluster on \
+                         a filesystem of their own: give one or the other in a run",
+                    ));
+                }
+                // STRESS_PG_SETTINGS after the workload's own: the environment wins.
+                options.settings.extend(settings::from_env().map_err(OpError::msg)?);
                 let server = Server::start(&options)?;
                 let mut admin = connect(&server.config("postgres"), &server.tls)?;
                 for i in 0..ctx.databases {

@@ -15,6 +15,7 @@ use stress_core::lifeline::Lifeline;
 
 use crate::tls::Tls;
 pub(crate) use stress_core::monitor::last_lines;
+use stress_core::sizedfs::Namespaced;
 
 /// How long the server may take to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -139,6 +140,8 @@ pub(crate) struct Options {
     pub(crate) tls: bool,
     /// The cluster's data on a size-limited filesystem of this many MiB (for `disk-full`).
     pub(crate) disk_mb: Option<u64>,
+    /// The cluster's data on the fault filesystem (for `power-loss`, `fsync-error`, `io-delay`).
+    pub(crate) faultfs: bool,
 }
 
 /// A running managed server.
@@ -167,6 +170,9 @@ pub(crate) struct Server {
     /// The size-limited filesystem the data lives on (for `disk-full`), dropped after the
     /// server stopped.
     pub(crate) disk: Option<stress_core::sizedfs::SizedFs>,
+    /// The fault filesystem the data lives on (for the storage faults), dropped after the
+    /// server stopped.
+    pub(crate) faultfs: Option<stress_core::faultfs::FaultFs>,
 }
 
 /// The postmaster's command line and account, to start it again on the same cluster.
@@ -235,7 +241,19 @@ impl Server {
             Some(mb) => Some(stress_core::sizedfs::SizedFs::create(mb, user)?),
             None => None,
         };
-        let data = match &disk {
+        let faultfs = if o.faultfs {
+            Some(stress_core::faultfs::FaultFs::create(user)?)
+        } else {
+            None
+        };
+        // The filesystem of the run's own the data lives on, if any: processes that must see
+        // it at its path are started in its namespace.
+        let private: Option<&dyn Namespaced> = match (&disk, &faultfs) {
+            (Some(d), _) => Some(d),
+            (None, Some(f)) => Some(f),
+            (None, None) => None,
+        };
+        let data = match private {
             Some(fs) => fs.mountpoint().join("data"),
             None => dir.path().join("data"),
         };
@@ -253,7 +271,7 @@ impl Server {
                 cmd.uid(uid).gid(gid);
             }
         };
-        let mut initdb = match &disk {
+        let mut initdb = match private {
             Some(fs) => fs.command(&bindir.join("initdb"), user),
             None => {
                 let mut c = Command::new(bindir.join("initdb"));
@@ -294,6 +312,11 @@ impl Server {
             .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("initdb").display())))?;
         // The password is in the server's catalog now: no copy of it stays on disk.
         let _ = std::fs::remove_file(dir.path().join("pwfile"));
+        if let (true, Some(fs)) = (out.status.success(), &faultfs) {
+            // `initdb --no-sync` left the new cluster unsynced: it is durable from here, as
+            // after a `sync`, so that a power cut takes only what the server wrote.
+            fs.sync_all()?;
+        }
         if !out.status.success() {
             return Err(OpError::msg(format!(
                 "initdb failed: {}",
@@ -349,11 +372,18 @@ impl Server {
                 args.push(setting.into());
             }
         }
+        if o.faultfs {
+            // After a crash PostgreSQL fsyncs every file of the cluster before its recovery:
+            // through FUSE, one round trip after another, seconds on a busy machine. After a
+            // power loss of the fault filesystem nothing unsynced is left to sync, so one
+            // syncfs() does (a setting given goes after, and wins).
+            args.extend(["-c".into(), "recovery_init_sync_method=syncfs".into()]);
+        }
         for (k, v) in &o.settings {
             args.push("-c".into());
             args.push(format!("{k}={v}").into());
         }
-        let recipe = match &disk {
+        let recipe = match private {
             // Started inside the filesystem's namespace, as the server's account.
             Some(fs) => Recipe {
                 program: PathBuf::from("nsenter"),
@@ -372,7 +402,7 @@ impl Server {
                 user,
             },
         };
-        let data_outside = match &disk {
+        let data_outside = match private {
             Some(fs) => fs.outside(&data),
             None => data.clone(),
         };
@@ -395,6 +425,7 @@ impl Server {
             recipe,
             data: data_outside,
             disk,
+            faultfs,
         };
         match lifeline {
             Ok(l) => *server.lifeline.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(l),
@@ -587,6 +618,84 @@ impl Server {
         // the cluster's files go now (on a filesystem of its own, with it).
         let _ = dir.close();
         self.disk = None;
+        self.faultfs = None;
+    }
+
+    /// The fault filesystem the cluster lives on.
+    fn faultfs(&self) -> Result<&stress_core::faultfs::FaultFs, OpError> {
+        self.faultfs
+            .as_ref()
+            .ok_or_else(|| OpError::msg("the cluster is not on the fault filesystem"))
+    }
+
+    /// The `power-loss` fault: the server's whole tree stopped at once (SIGSTOP), the power
+    /// cut (nothing more reaches the disk), the tree killed, every write not fsynced dropped
+    /// (with `torn_seed`, a prefix of the last one kept), and the server started again on
+    /// what is left: its crash recovery is the check. Returns what was dropped.
+    pub(crate) fn power_loss(&self, torn_seed: Option<u64>) -> Result<stress_core::faultfs::Dropped, OpError> {
+        let fs = self.faultfs()?;
+        self.go_down_and_start(
+            false,
+            |pid| {
+                stress_core::fault::signal_tree(pid, "STOP")?;
+                fs.cut()?;
+                let tree = tree_of(pid);
+                stress_core::fault::signal_tree(pid, "KILL")?;
+                // Every process of the old tree gone before a new postmaster starts: one still
+                // dying holds the old shared memory, and the new one refuses to start.
+                let until = Instant::now() + STOP_TIMEOUT;
+                while tree.iter().any(|p| *p != pid && alive(*p)) && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(())
+            },
+            |_| fs.restore(torn_seed),
+        )
+    }
+
+    /// The `fsync-error` fault: the next fsync of a file of the cluster fails with EIO (its
+    /// unsynced writes dropped, as Linux does); waits (until the run is `stopping`, a minute at
+    /// most) for it to strike, then for the server to serve again (it PANICs and recovers, or
+    /// carries on). Returns the file and the bytes dropped (`None`: no fsync came), what the
+    /// server's log said of it, and how long it took to serve again.
+    pub(crate) fn fsync_error(
+        &self,
+        stopping: &dyn Fn() -> bool,
+        mut serves: impl FnMut() -> bool,
+    ) -> Result<(FailedFsync, String, Option<Duration>), OpError> {
+        let fs = self.faultfs()?;
+        let logged_before = std::fs::metadata(&self.log).map_or(0, |m| m.len());
+        // A PANIC and the crash restart that follows are the fault's, not a crash of the run.
+        self.restarting.store(true, Ordering::SeqCst);
+        let result = (|| {
+            fs.fail_next_fsync()?;
+            let until = Instant::now() + Duration::from_secs(60);
+            let mut struck = None;
+            while struck.is_none() && !stopping() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+                struck = fs.fsync_failed()?;
+            }
+            if struck.is_none() {
+                struck = fs.fsync_failed()?;
+            }
+            let t0 = Instant::now();
+            let mut back = None;
+            while struck.is_some() && t0.elapsed() < Duration::from_secs(60) {
+                if serves() {
+                    back = Some(t0.elapsed());
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let log = std::fs::read(&self.log).unwrap_or_default();
+            let said = String::from_utf8_lossy(log.get(logged_before as usize..).unwrap_or_default())
+                .lines()
+                .find(|l| l.contains("PANIC") || l.contains("could not fsync") || l.contains("fsync"))
+                .map_or_else(|| "the server logged nothing of it".to_owned(), |l| l.trim().to_owned());
+            Ok((struck, said, back))
+        })();
+        self.restarting.store(false, Ordering::SeqCst);
+        result
     }
 
     /// The `disk-full` fault: the data's filesystem filled for `hold` (cut short when the run
@@ -670,6 +779,29 @@ fn certify(dir: &Path, data: &Path, user: Option<(u32, u32)>) -> Result<Tls, OpE
     std::fs::write(&hba, ssl_only).map_err(|e| OpError::msg(format!("cannot write {}: {e}", hba.display())))?;
     Tls::verify_full_with(ca_cert.der().clone()).map_err(OpError::msg)
 }
+
+/// `root` and every process descended from it.
+fn tree_of(root: u32) -> Vec<u32> {
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(stress_core::monitor::children_of(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// The file whose fsync failed and the bytes dropped (`None`: no fsync came).
+type FailedFsync = Option<(String, u64)>;
 
 /// Waits for the postmaster to exit, told to; SIGKILL after [`STOP_TIMEOUT`].
 fn exit_or_kill(child: &mut Child) {
