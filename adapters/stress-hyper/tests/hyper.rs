@@ -377,11 +377,7 @@ fn no_other_local_account_can_reach_a_managed_hyperds_grpc_listener() {
     assert_eq!(c.transport(), Transport::Grpc);
     assert_eq!(c.query_scalar("SELECT 1", &[]).unwrap(), Value::Int(1));
     drop(c);
-    let kill = stress_core::fault::PlannedFault {
-        kind: stress_core::fault::FaultKind::Kill,
-        at_ms: Some(0),
-        hold_ms: None,
-    };
+    let kill = stress_core::fault::PlannedFault::new(stress_core::fault::FaultKind::Kill, Some(0));
     h.inject(&kill, &|| false).unwrap();
     assert_ne!(h.hyperd_pid(), Some(pid));
     let mut c = h.connect(0).unwrap();
