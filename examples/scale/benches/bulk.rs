@@ -151,8 +151,10 @@ fn harness(rows: u64, batch: u64, hosted: bool) -> Load {
     );
     let cpu = cpu_s();
     let s = std::thread::scope(|scope| {
+        // Only a hosted run has an engine host to look for: in process, the scan of /proc would
+        // be CPU the hand loop does not spend.
         scope.spawn(|| {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            while hosted && !done.load(std::sync::atomic::Ordering::Relaxed) {
                 for child in engine_hosts() {
                     if let Some(kb) = status_kb(&child, "VmHWM:") {
                         engine_kb.fetch_max(kb, std::sync::atomic::Ordering::Relaxed);
