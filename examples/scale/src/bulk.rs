@@ -4,8 +4,9 @@
 //! the same batches, and the verify step can check the table against them.
 //!
 //! The loader's op *k* loads batch *k*; a run of `rows / batch` ops (rounded up) loads every
-//! row (`cargo bench -p scale --bench bulk` drives 1M → 10M → 100M that way, each run with its
-//! op limit); ops past the last batch insert nothing.
+//! row: the workloads' own op limit (100) loads the default million, `--ops-per-user` others
+//! (`cargo bench -p scale --bench bulk` drives 1M → 10M → 100M that way, each run with its op
+//! limit); ops past the last batch insert nothing.
 
 use stress_core::prelude::*;
 use stress_core::sql::{ColumnType, SqlConn, TableDef, Value};
@@ -21,14 +22,15 @@ pub const CREATE: &str = "CREATE TABLE bulk (id INTEGER PRIMARY KEY, k INTEGER N
 /// The insert every bulk load runs, once per row.
 pub const INSERT: &str = "INSERT INTO bulk (id, k, v) VALUES (?1, ?2, ?3)";
 
-/// Bulk load on in-process SQLite: one loader, `rows` rows in batches of `batch`.
-#[stress_workload(duration = "1h")]
+/// Bulk load on in-process SQLite: one loader, `rows` rows in batches of `batch`; by default
+/// its 100 ops load the default million rows (`--ops-per-user` is `rows / batch` for others).
+#[stress_workload(ops_per_user = 100)]
 pub fn bulk_load() -> Workload<Sqlite> {
     bulk(Sqlite::temp_file())
 }
 
-/// Bulk load on SQLite in an engine host process of its own.
-#[stress_workload(duration = "1h")]
+/// Bulk load on SQLite in an engine host process of its own (100 ops: the default million rows).
+#[stress_workload(ops_per_user = 100)]
 pub fn bulk_load_hosted() -> Workload<Sqlite> {
     bulk(Sqlite::temp_file().hosted())
 }
