@@ -6,7 +6,8 @@
 //! streams to disk as the run goes. A thread samples this process's RSS every `--every`
 //! seconds (default 10) into `rss.csv` in the run's directory (`--out DIR`, default a temporary
 //! one) as it goes, so a soak can be read before it ends; at the end the least-squares slope of
-//! RSS over time, after the first tenth of the run (the warm-up), is printed in MB per hour.
+//! RSS over time, after the first tenth of the run (the warm-up) and before its end, is printed
+//! in MB per hour.
 //!
 //! Under `cargo test --benches` (no `--bench` flag) it runs for 3 s.
 
@@ -132,8 +133,14 @@ fn main() {
         s
     });
     let samples = samples.into_inner().unwrap();
+    // After the warm-up and before the run's end: a sample taken while the run writes its
+    // summary and report is that work's, not growth.
     let warm = samples.iter().position(|(t, _)| *t >= secs as f64 / 10.0).unwrap_or(0);
-    let after = &samples[warm..];
+    let end = samples
+        .iter()
+        .rposition(|(t, _)| *t <= secs as f64)
+        .map_or(samples.len(), |i| i + 1);
+    let after = &samples[warm..end.max(warm)];
     let mb_per_hour = slope(after) / 1024.0 * 3_600.0;
     let (first, last) = (after.first().map_or(0.0, |p| p.1), after.last().map_or(0.0, |p| p.1));
     let peak = after.iter().map(|p| p.1).fold(0.0, f64::max);
