@@ -26,6 +26,24 @@ fn user_loop_per_op(b: Bencher, ops: u64) {
     });
 }
 
+/// One clock read (`Instant::now()`: `clock_gettime(CLOCK_MONOTONIC)` through the vDSO): the
+/// unit the loop's cost is stated in, measured in the same run.
+#[divan::bench]
+fn clock_read(b: Bencher) {
+    b.counter(ItemsCount::new(1usize))
+        .bench_local(|| divan::black_box(std::time::Instant::now()));
+}
+
+/// The no-op loop with 8 users sharing the machine's cores: the same ops in all, 200,000 per
+/// user (ops/s against `user_loop_per_op`'s: how the loop scales over cores).
+#[divan::bench(args = [200_000])]
+fn user_loop_8_users(b: Bencher, ops: u64) {
+    b.counter(ItemsCount::new(ops * 8)).bench(|| {
+        let w = Workload::new(Bare).class(UserClass::new("u", 8).read("noop", 1.0, noop));
+        Runner::new("noop8").seed(1).ops_per_user(ops).run(w).unwrap()
+    });
+}
+
 /// The same loop with three ops to roll from.
 #[divan::bench(args = [200_000])]
 fn user_loop_per_op_three_ops(b: Bencher, ops: u64) {

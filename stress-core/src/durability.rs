@@ -135,6 +135,7 @@ impl WriteLog {
 
     /// Gives every write from `from` on that has no outcome yet `state` (the end of an op: an
     /// op that returned without acknowledging a write did not make it).
+    #[inline]
     pub(crate) fn settle(&mut self, from: u64, state: WriteState) {
         for seq in from..self.len {
             if self.state(seq) == Some(WriteState::Invoked) {

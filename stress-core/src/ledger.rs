@@ -42,6 +42,7 @@ impl Ledger {
     /// Ends the current op's pending rows: kept as possible rows when the op's outcome is
     /// open (`open`), dropped otherwise (it committed and acknowledged them, or the engine
     /// refused them).
+    #[inline]
     pub(crate) fn settle(&mut self, open: bool) {
         if self.pending.is_empty() {
             return;

@@ -468,7 +468,13 @@ impl OpTable {
     }
 
     /// Rolls an op: one uniform draw from the RNG.
+    #[inline]
     pub(crate) fn roll(&self, rng: &mut StressRng) -> usize {
+        if self.cumulative.len() == 1 {
+            // The one op: the same draw (a `u64`, what a uniform `f64` takes), no search.
+            rand::RngCore::next_u64(rng);
+            return 0;
+        }
         let total = *self.cumulative.last().expect("validated non-empty");
         let x = rng.random::<f64>() * total;
         // The first op whose cumulative weight exceeds x; zero-weight ops are never chosen.

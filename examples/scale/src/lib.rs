@@ -18,6 +18,8 @@
 
 #![warn(missing_docs)]
 
+pub mod bulk;
+
 use sha2::{Digest, Sha256};
 use stress_core::prelude::*;
 use stress_sqlite::rusqlite::{OptionalExtension, params};

@@ -90,3 +90,35 @@ fn an_entity_is_found_under_the_hash_of_its_content() {
     }
     assert_ne!(scale::namespace(42), scale::namespace(43));
 }
+
+#[test]
+fn a_bulk_load_puts_every_row_in_its_batches_in_process_and_hosted() {
+    for db in [
+        stress_sqlite::Sqlite::temp_file(),
+        stress_sqlite::Sqlite::temp_file().hosted(),
+    ] {
+        let s = Runner::new("bulk_load")
+            .seed(5)
+            .param("rows", 25_500)
+            .param("batch", 1_000)
+            // One op past the last batch: it inserts nothing.
+            .ops_per_user(27)
+            .run(scale::bulk::bulk(db))
+            .unwrap()
+            .summary;
+        assert_eq!(s.failed_ops, 0, "{:?}", s.errors.first());
+        assert_eq!(s.ops["load"].count, 27);
+        assert_eq!(s.total_rows, 25_500);
+        assert!(s.verify.ran && s.verify.passed, "{:?}", s.verify);
+    }
+    assert_eq!(scale::bulk::batch_range(25, 1_000, 25_500), 25_000..25_500);
+    assert!(scale::bulk::batch_range(26, 1_000, 25_500).is_empty());
+    assert_eq!(scale::bulk::row(7), scale::bulk::row(7));
+    assert_ne!(scale::bulk::row(7).1, scale::bulk::row(8).1);
+}
+
+/// The hosted bulk load's engine host is this binary again: it serves here.
+#[test]
+fn engine_host() {
+    stress_core::serve_engine_host();
+}

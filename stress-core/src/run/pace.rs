@@ -230,14 +230,21 @@ impl Pace {
     }
 
     /// Decides the next slot, sleeping until it is due.
+    #[inline]
     pub(crate) fn next(&mut self, start: Instant, signal: &StopSignal) -> Slot {
-        // The closed loop without stages needs no clock: the common case stays cheap.
+        // The closed loop without stages needs no clock: the common case stays cheap (and
+        // inlined into the user loop).
         if self.gate.is_none() && !self.open_loop() {
             return Slot::Run {
                 intended: None,
                 lag: Duration::ZERO,
             };
         }
+        self.next_paced(start, signal)
+    }
+
+    /// `next` under a schedule or stages.
+    fn next_paced(&mut self, start: Instant, signal: &StopSignal) -> Slot {
         if let Some((c, fraction)) = &self.control {
             let v = c.version();
             if v != self.control_seen {

@@ -27,6 +27,7 @@ impl StopSignal {
         self.cv.notify_all();
     }
 
+    #[inline]
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)
     }

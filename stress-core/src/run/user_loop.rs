@@ -116,7 +116,13 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         on: false,
         count: &shared.active,
     };
+    // In a closed loop with nothing that waits between ops (no think time, schedule, stages or
+    // disk budget), one op's end (`carried`) is the next one's start: one clock read per op.
+    let chain = !job.pace.open_loop() && job.pace.gate.is_none() && think.max_ms == 0 && disk_budget.is_none();
+    let mut carried: Option<Duration> = None;
     loop {
+        // Taken here, so that every wait below (a pause, a stage, the disk) drops it.
+        let ended = carried.take();
         if signal.is_stopped() || limit.is_some_and(|n| user.ops_done >= n) {
             break;
         }
@@ -135,11 +141,10 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         };
         let op = &class.ops[i];
         user.untimed = Duration::ZERO;
-        let t0 = Instant::now();
         // Each instant is taken apart once: this loop runs once per op.
-        let since0 = t0.saturating_duration_since(start);
+        let since0 = ended.unwrap_or_else(|| Instant::now().saturating_duration_since(start));
         // What finished in earlier intervals goes now, before an op that might never return.
-        roll_over(&job.tx, &mut batch, &mut parts, op_ids, since0.as_secs());
+        let _ = roll_over(&job.tx, &mut batch, &mut parts, op_ids, since0.as_secs());
         clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
         clock
             .busy_since
@@ -154,7 +159,7 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         user.ops_done += 1;
         clock.ops.store(user.ops_done, Ordering::Relaxed);
         digest.push(&op.name, user.rng.get_word_pos());
-        roll_over(&job.tx, &mut batch, &mut parts, op_ids, since1.as_secs());
+        let handed_over = roll_over(&job.tx, &mut batch, &mut parts, op_ids, since1.as_secs());
         batch.interval = since1.as_secs();
         if intended.is_some() {
             batch.lag(lag, LATE_AFTER);
@@ -185,20 +190,14 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         let exhausted = measured && !interrupted && user.attempt >= max_tries && retryable_failure;
         count(&mut summary, user.attempt, ok, interrupted, exhausted, substituted);
         batch.substituted += u64::from(substituted);
-        if !measured {
-            batch.warmup += 1;
-        } else if interrupted {
-            parts[i].record_interrupted();
-        } else {
-            let times = Times {
-                intended,
-                t1,
-                since0,
-                since1,
-                untimed,
-            };
-            times.record(&mut parts[i], ok);
-        }
+        let times = Times {
+            intended,
+            t1,
+            since0,
+            since1,
+            untimed,
+        };
+        times.record_op(&mut batch, &mut parts[i], measured, interrupted, ok);
         if deadline.is_some_and(|d| t1 >= d) {
             signal.stop(StopReason::DurationElapsed, None);
             break;
@@ -215,23 +214,29 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         if !job.pace.open_loop() && think.sleep(signal) {
             break;
         }
+        // Not after more than bookkeeping: a hand-over (a send may wait), a failure, a reconnect.
+        if chain && ok && !handed_over && !interrupted {
+            carried = Some(since1);
+        }
     }
     active.set(false);
     clock.busy_since.store(0, Ordering::Relaxed);
     flush(&job.tx, &mut batch, &mut parts, op_ids);
     summary.op_digest = digest.hex();
-    // What the schedule made due while this user ran: up to the deadline, or to its stop.
-    let end = deadline.map_or_else(Instant::now, |d| d.min(Instant::now()));
-    summary.scheduled_ops = job
-        .pace
-        .scheduled(end.saturating_duration_since(start))
-        .map(|due| limit.map_or(due, |n| n.min(due)));
+    summary.scheduled_ops = scheduled(&job.pace, start, deadline, limit);
     UserResult {
         summary,
         ledger: user.ledger,
         measures: user.measures,
         writes: user.writes,
     }
+}
+
+/// What the schedule made due while the user ran: up to the deadline, or to its stop.
+fn scheduled(pace: &Pace, start: Instant, deadline: Option<Instant>, limit: Option<u64>) -> Option<u64> {
+    let end = deadline.map_or_else(Instant::now, |d| d.min(Instant::now()));
+    pace.scheduled(end.saturating_duration_since(start))
+        .map(|due| limit.map_or(due, |n| n.min(due)))
 }
 
 /// Whether the user counts among the active ones (`Shared::active`): it does while it has
@@ -326,12 +331,15 @@ impl Think {
     }
 }
 
-/// Hands what the user recorded over when `interval` is a later one than the batch's.
+/// Hands what the user recorded over when `interval` is a later one than the batch's; `true`
+/// when it did.
 #[inline]
-fn roll_over(tx: &Sender<Batch>, batch: &mut Batch, parts: &mut [OpPart], op_ids: &[u32], interval: u64) {
-    if interval != batch.interval {
+fn roll_over(tx: &Sender<Batch>, batch: &mut Batch, parts: &mut [OpPart], op_ids: &[u32], interval: u64) -> bool {
+    let later = interval != batch.interval;
+    if later {
         flush(tx, batch, parts, op_ids);
     }
+    later
 }
 
 /// A user's summary before its first op.
@@ -376,6 +384,19 @@ struct Times {
 }
 
 impl Times {
+    /// Records a finished op where it belongs: a warm-up op is only counted, an interrupted
+    /// one counted as such, a measured one with its times.
+    #[inline]
+    fn record_op(&self, batch: &mut Batch, part: &mut OpPart, measured: bool, interrupted: bool, ok: bool) {
+        if !measured {
+            batch.warmup += 1;
+        } else if interrupted {
+            part.record_interrupted();
+        } else {
+            self.record(part, ok);
+        }
+    }
+
     /// Records the op into its part: service time from its actual start; latency, under a rate,
     /// from its intended start (a stalled server shows up in every op that had to wait for it,
     /// not only in the one that hit the stall).
