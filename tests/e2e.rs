@@ -581,8 +581,8 @@ fn bad_load_flags_are_usage_errors() {
 
 /// Ctrl-C during `cargo stress run` (SIGINT to its process group, as a terminal sends it):
 /// the users stop, the verify step still runs, every report is written and says
-/// `Interrupted`, and the exit code is 1 (README: Ctrl-C is a failure). The run is 10 minutes
-/// long: nothing but the Ctrl-C ends it while the test waits.
+/// `Interrupted`, and the exit code is 1 (the guide, docs/guide/src/exit-codes.md: Ctrl-C is a
+/// failure). The run is 10 minutes long: nothing but the Ctrl-C ends it while the test waits.
 #[test]
 fn ctrl_c_stops_a_run_writes_its_reports_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();

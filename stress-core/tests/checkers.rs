@@ -11,19 +11,20 @@ use stress_core::{FailureKind, Summary};
 #[path = "readme/checker.rs"]
 #[expect(
     unreachable_pub,
-    reason = "the README shows the snippet as a workload crate of a user's would have it"
+    reason = "the guide shows the snippet as a workload crate of a user's would have it"
 )]
 mod snippet;
 
 use snippet::RowsPerOp;
 
+/// The guide shows this very file: its checkers page includes it in a Rust block (mdBook's
+/// `{{#include}}`, which the guide's doctests expand as well, compiling and running it).
 #[test]
-fn the_readme_shows_this_very_checker() {
-    let readme = include_str!("../../README.md");
-    let snippet = include_str!("readme/checker.rs");
+fn the_guide_shows_this_very_checker() {
+    let page = include_str!("../../docs/guide/src/checkers.md");
     assert!(
-        readme.contains(&format!("```rust\n{snippet}```")),
-        "README.md must show stress-core/tests/readme/checker.rs verbatim"
+        page.contains("```rust\n{{#include ../../../stress-core/tests/readme/checker.rs}}\n"),
+        "docs/guide/src/checkers.md must include stress-core/tests/readme/checker.rs"
     );
 }
 

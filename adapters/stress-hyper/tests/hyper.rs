@@ -418,7 +418,8 @@ fn a_paused_hyperd_shows_in_the_latencies_and_comes_back() {
 
 /// hyperd killed (and restarted) under a write-heavy workload whose writes the checker tracks:
 /// it comes back on the same databases every time, the users reconnect, and what it acknowledged
-/// is measured (Hyper's durability is what this test writes down, see the README).
+/// is measured (Hyper's durability is what this test writes down, see the guide:
+/// docs/guide/src/checkers.md).
 #[test]
 fn a_killed_hyperd_comes_back_on_its_databases_and_the_checker_measures_it() {
     use std::time::Duration;

@@ -48,7 +48,7 @@ impl Run {
         self.summary["durability"]["lost"].as_u64().unwrap_or(0)
     }
 
-    /// One line of figures, for the test's output and the README.
+    /// One line of figures, for the test's output and the guide (docs/guide/src/checkers.md).
     fn figures(&self, what: &str) -> String {
         let d = &self.summary["durability"];
         let mut injected = std::collections::BTreeMap::<String, usize>::new();

@@ -1,5 +1,5 @@
-//! The README's durability snippet, exactly as the README shows it (the test checks the text),
-//! run as written: on a hosted SQLite killed again and again, and on a managed PostgreSQL killed
+//! The guide's durability snippet, exactly as the guide shows it (its checkers page includes this
+//! file), run as written: on a hosted SQLite killed again and again, and on a managed PostgreSQL killed
 //! once. Every acknowledged write is there afterwards.
 
 use std::time::Duration;
@@ -17,17 +17,18 @@ fn engine_host() {
 #[path = "readme/durability.rs"]
 #[expect(
     unreachable_pub,
-    reason = "the README shows the snippet as a workload crate of a user's would have it"
+    reason = "the guide shows the snippet as a workload crate of a user's would have it"
 )]
 mod snippet;
 
+/// The guide shows this very file: its checkers page includes it in a Rust block (mdBook's
+/// `{{#include}}`, which the guide's doctests expand as well, compiling and running it).
 #[test]
-fn the_readme_shows_this_very_snippet() {
-    let readme = include_str!("../../../README.md");
-    let snippet = include_str!("readme/durability.rs");
+fn the_guide_shows_this_very_snippet() {
+    let page = include_str!("../../../docs/guide/src/checkers.md");
     assert!(
-        readme.contains(&format!("```rust\n{snippet}```")),
-        "README.md must show examples/isolation/tests/readme/durability.rs verbatim"
+        page.contains("```rust\n{{#include ../../../examples/isolation/tests/readme/durability.rs}}\n"),
+        "docs/guide/src/checkers.md must include examples/isolation/tests/readme/durability.rs"
     );
 }
 

@@ -1,7 +1,7 @@
 //! The payload ramp on a managed PostgreSQL (`fsync` off: these runs check behaviour, not
 //! speed), in every format and both modes, over a small range of epochs: each iteration a full
 //! run in its own directory, compared in `sweep.csv` and `sweep.md` as `cargo stress sweep`
-//! compares them. The full range runs by hand (see the README).
+//! compares them. The full range runs by hand (see the guide: docs/guide/src/sweeps.md).
 
 use std::path::Path;
 

@@ -41,7 +41,7 @@ pub fn content_addressing() -> Workload<Sqlite> {
 /// The same on a given SQLite database.
 pub fn addressing(db: Sqlite) -> Workload<Sqlite> {
     Workload::new(db)
-        // At least one entity for the readers to look up; the README goes to 10m.
+        // At least one entity for the readers to look up; the guide goes to 10m.
         .param_range("entities", DEFAULT_ENTITIES, 1..=1_000_000_000)
         .setup_with_params(setup)
         .class(UserClass::new("generator", 1).write("generate", 1.0, generate))
