@@ -34,7 +34,12 @@
 //! [`Hyper::from_env()`] reads the original simulation's knobs: `STRESS_TRANSPORT` (`tcp` or
 //! `grpc`), `STRESS_DATA_FORMAT` (`hyperbinary` or `arrow`), `STRESS_LOG_INTERVAL` (`5`,
 //! `500ms`), `STRESS_LOG_MODE` (bitmask, 2047 = all), `STRESS_MEMORY_LIMIT` (hyperd's
-//! `memory_limit`: `80%`, `2g`).
+//! `memory_limit`: `80%`, `2g`), `STRESS_HYPER_SETTINGS` (`name=value,…`, given to hyperd as
+//! [`Hyper::setting`] does: `disable_fsync=true` is the power-loss tests' control).
+//!
+//! With a storage fault in the schedule (`power-loss`, `power-loss:torn`, `fsync-error`,
+//! `io-delay`) the databases live on the run's fault filesystem, with `disk-full` on a
+//! size-limited one; hyperd is started inside that filesystem's mount namespace.
 #![warn(missing_docs)]
 
 mod conn;
@@ -227,6 +232,14 @@ impl Hyper {
         if let Some(v) = var("STRESS_MEMORY_LIMIT") {
             self = self.memory_limit(v.trim());
         }
+        if let Some(v) = var("STRESS_HYPER_SETTINGS") {
+            for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                match item.split_once('=') {
+                    Some((k, val)) if !k.trim().is_empty() => self = self.setting(k.trim(), val.trim()),
+                    _ => errors.push(format!("STRESS_HYPER_SETTINGS: `{item}` has no `=` (use name=value,…)")),
+                }
+            }
+        }
         self.env_error = (!errors.is_empty()).then(|| errors.join("; "));
         self
     }
@@ -335,6 +348,12 @@ impl Hyper {
         self.format
     }
 
+    /// The hyperd binary this adapter runs (the one given, else `HYPERD_PATH`'s, else the
+    /// `tableauhyperapi` package's), or why there is none.
+    pub fn hyperd_path(&self) -> Result<PathBuf, OpError> {
+        discover::find_hyperd(self.options.hyperd.as_deref())
+    }
+
     /// The managed hyperd's pid, once started.
     pub fn hyperd_pid(&self) -> Option<u32> {
         self.server.as_ref().map(Server::pid)
@@ -427,13 +446,25 @@ impl Hyper {
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             loop {
-                match self.open(p, CreateMode::DoNotCreate) {
+                let endpoint = self.endpoint().unwrap_or_default();
+                match Connection::connect(endpoint, &p.to_string_lossy(), CreateMode::DoNotCreate) {
                     Ok(_) => {
                         said.push(format!("{name} attached"));
                         break;
                     }
-                    Err(e) if t0.elapsed() > Duration::from_secs(60) || self.crashed() => {
-                        said.push(format!("{name} not attached: {e}"));
+                    // hyperd answered, and refused the file (`not a valid database`): no
+                    // waiting makes that better. A connection not yet taken is waited for.
+                    Err(e)
+                        if t0.elapsed() > Duration::from_secs(60)
+                            || self.crashed()
+                            || e.sqlstate()
+                                .is_some_and(|c| !c.starts_with("08") && !c.starts_with("57")) =>
+                    {
+                        said.push(format!(
+                            "{name} not attached: cannot open Hyper database {}: {}",
+                            p.display(),
+                            OpError::from(e)
+                        ));
                         break;
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
@@ -551,6 +582,7 @@ impl Adapter for Hyper {
             "STRESS_LOG_INTERVAL",
             "STRESS_LOG_MODE",
             "STRESS_MEMORY_LIMIT",
+            "STRESS_HYPER_SETTINGS",
         ]
     }
 
@@ -915,6 +947,7 @@ mod tests {
             ("STRESS_LOG_INTERVAL", "5"),
             ("STRESS_LOG_MODE", "2047"),
             ("STRESS_MEMORY_LIMIT", "2g"),
+            ("STRESS_HYPER_SETTINGS", "disable_fsync=true, log_dir_size_limit=1g"),
         ]));
         assert_eq!((h.transport, h.format), (Transport::Grpc, DataFormat::Arrow));
         assert!(h.options.grpc && h.env_error.is_none());
@@ -923,16 +956,23 @@ mod tests {
             ("log_resource_usage_interval", "5000ms"),
             ("log_resource_usage_mode", "2047"),
             ("memory_limit", "2g"),
+            ("disable_fsync", "true"),
         ] {
             assert!(
                 settings.contains(&(want.0.into(), want.1.into())),
                 "{want:?} in {settings:?}"
             );
         }
-        let h = Hyper::managed().env_vars(vars(&[("STRESS_TRANSPORT", "udp"), ("STRESS_LOG_MODE", "all")]));
+        let h = Hyper::managed().env_vars(vars(&[
+            ("STRESS_TRANSPORT", "udp"),
+            ("STRESS_LOG_MODE", "all"),
+            ("STRESS_HYPER_SETTINGS", "disable_fsync"),
+        ]));
         let e = h.env_error.unwrap();
         assert!(
-            e.contains("STRESS_TRANSPORT=udp") && e.contains("STRESS_LOG_MODE=all"),
+            e.contains("STRESS_TRANSPORT=udp")
+                && e.contains("STRESS_LOG_MODE=all")
+                && e.contains("`disable_fsync` has no `=`"),
             "{e}"
         );
     }
