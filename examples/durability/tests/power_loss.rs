@@ -302,9 +302,10 @@ fn settings_that_do_not_parse_or_that_the_engine_rejects_are_refused_before_anyt
 }
 
 /// hyperd on the fault filesystem (HYPERD_PATH or `scripts/install-hyperd`'s; skipped where
-/// there is none). What it does, measured: while a database is attached hyperd writes nothing of
-/// it to the filesystem — every power loss drops 0 unsynced bytes — and at a detach (a clean
-/// restart, or its last session closing) it writes the file and fsyncs it. So a power loss
+/// there is none). What it does, measured: while a database is attached hyperd fsyncs nothing
+/// and mostly writes nothing of it to the filesystem (most power losses drop 0 unsynced bytes,
+/// a few 64 KiB), and at a detach (a clean restart, or its last session closing) it writes the
+/// file and fsyncs it. So a power loss
 /// takes every write acknowledged since the last detach (the table too, if it was created
 /// since), and keeps what came before it; with `disable_fsync=true` (the control) the detach's writes are not synced,
 /// and the same power loss takes them too.
@@ -321,13 +322,23 @@ fn hyper_loses_every_write_since_attach_on_power_loss_and_keeps_what_a_detach_sy
     eprintln!("{}", r.figures("hyper, power losses"));
     assert!(!r.ok, "every acknowledged write is lost: the run fails: {}", r.said);
     assert_injected(&r, "power-loss", 5);
-    for f in r.faults("power-loss") {
-        let check = f["check"].as_str().unwrap_or_default();
-        assert!(
-            check.starts_with("dropped 0 unsynced bytes in 0 files") && check.ends_with("db_0.hyper attached"),
-            "{f}"
-        );
+    let checks: Vec<&str> = r
+        .faults("power-loss")
+        .iter()
+        .map(|f| f["check"].as_str().unwrap_or_default())
+        .collect();
+    for check in &checks {
+        assert!(check.contains("hyperd started again; db_0.hyper attached"), "{check}");
     }
+    eprintln!(
+        "  {} of {} power losses dropped 0 unsynced bytes; the others: {:?}",
+        checks.iter().filter(|c| c.starts_with("dropped 0 ")).count(),
+        checks.len(),
+        checks
+            .iter()
+            .filter(|c| !c.starts_with("dropped 0 "))
+            .collect::<Vec<_>>()
+    );
     // Every write since the last detach is lost: the acknowledged inserts, and the table itself
     // when no detach came after the setup's CREATE TABLE (which one it is depends on timing: a
     // detach happens when the last session on the database closes).
@@ -344,13 +355,7 @@ fn hyper_loses_every_write_since_attach_on_power_loss_and_keeps_what_a_detach_sy
     let faults = "restart@at=3s;power-loss@at=7s";
     let k = run("durability_hyper", "10s", faults, &[]);
     eprintln!("{}", k.figures("hyper, restart then power loss"));
-    assert!(
-        k.faults("power-loss")[0]["check"]
-            .as_str()
-            .is_some_and(|c| c.starts_with("dropped 0 unsynced bytes")),
-        "{}",
-        k.summary["faults"]
-    );
+    eprintln!("  {}", k.faults("power-loss")[0]["check"]);
     let d = &k.summary["durability"];
     assert!(d["present"].as_u64().unwrap_or(0) > 0, "{d}");
     assert!(k.lost() > 0, "{d}");
