@@ -34,7 +34,12 @@
 //! [`Hyper::from_env()`] reads the original simulation's knobs: `STRESS_TRANSPORT` (`tcp` or
 //! `grpc`), `STRESS_DATA_FORMAT` (`hyperbinary` or `arrow`), `STRESS_LOG_INTERVAL` (`5`,
 //! `500ms`), `STRESS_LOG_MODE` (bitmask, 2047 = all), `STRESS_MEMORY_LIMIT` (hyperd's
-//! `memory_limit`: `80%`, `2g`).
+//! `memory_limit`: `80%`, `2g`), `STRESS_HYPER_SETTINGS` (`name=value,…`, given to hyperd as
+//! [`Hyper::setting`] does: `disable_fsync=true` is the power-loss tests' control).
+//!
+//! With a storage fault in the schedule (`power-loss`, `power-loss:torn`, `fsync-error`,
+//! `io-delay`) the databases live on the run's fault filesystem, with `disk-full` on a
+//! size-limited one; hyperd is started inside that filesystem's mount namespace.
 #![warn(missing_docs)]
 
 mod conn;
@@ -147,6 +152,10 @@ pub struct Hyper {
     temp: Option<tempfile::TempDir>,
     /// Stops hyperd and removes the temporary directory if this process dies without doing it.
     lifeline: std::sync::Mutex<Option<stress_core::lifeline::Lifeline>>,
+    /// The run's seed: what `corrupt` damages and `power-loss:torn` tears are drawn from it.
+    seed: u64,
+    /// The size of the databases' filesystem in a run with a `disk-full` fault, MiB.
+    disk_limit_mb: u64,
 }
 
 impl Hyper {
@@ -160,6 +169,8 @@ impl Hyper {
                 settings: Vec::new(),
                 port: None,
                 grpc: false,
+                faultfs: false,
+                disk_mb: None,
             },
             transport: Transport::LibPq,
             format: DataFormat::HyperBinary,
@@ -176,6 +187,8 @@ impl Hyper {
             databases: Vec::new(),
             temp: None,
             lifeline: std::sync::Mutex::new(None),
+            seed: 0,
+            disk_limit_mb: 512,
         }
     }
 
@@ -218,6 +231,14 @@ impl Hyper {
         }
         if let Some(v) = var("STRESS_MEMORY_LIMIT") {
             self = self.memory_limit(v.trim());
+        }
+        if let Some(v) = var("STRESS_HYPER_SETTINGS") {
+            for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                match item.split_once('=') {
+                    Some((k, val)) if !k.trim().is_empty() => self = self.setting(k.trim(), val.trim()),
+                    _ => errors.push(format!("STRESS_HYPER_SETTINGS: `{item}` has no `=` (use name=value,…)")),
+                }
+            }
         }
         self.env_error = (!errors.is_empty()).then(|| errors.join("; "));
         self
@@ -303,6 +324,13 @@ impl Hyper {
         self
     }
 
+    /// The size of the filesystem the databases live on in a run with a `disk-full` fault
+    /// (default 512 MiB: a tmpfs, so memory, taken whole while the fault fills it).
+    pub fn disk_limit_mb(mut self, mb: u64) -> Self {
+        self.disk_limit_mb = mb.max(1);
+        self
+    }
+
     /// Leaves the run's `.hyper` files in place after the run (they are also kept when hyperd
     /// crashed).
     pub fn keep_databases(mut self, keep: bool) -> Self {
@@ -318,6 +346,12 @@ impl Hyper {
     /// How bulk inserts travel, as configured (a `data_format` parameter may still change it).
     pub fn data_format_setting(&self) -> DataFormat {
         self.format
+    }
+
+    /// The hyperd binary this adapter runs (the one given, else `HYPERD_PATH`'s, else the
+    /// `tableauhyperapi` package's), or why there is none.
+    pub fn hyperd_path(&self) -> Result<PathBuf, OpError> {
+        discover::find_hyperd(self.options.hyperd.as_deref())
     }
 
     /// The managed hyperd's pid, once started.
@@ -371,6 +405,153 @@ impl Hyper {
         })
     }
 
+    /// A new hyperd (`pid`) guarded before the old guard lets go of the directory.
+    fn guard(&self, pid: u32) -> Result<(), OpError> {
+        let guard = stress_core::lifeline::Lifeline::guard(
+            Some(pid),
+            self.temp.as_ref().map(tempfile::TempDir::path),
+            Duration::from_secs(10),
+        )
+        .map_err(|e| OpError::msg(format!("cannot start the watchdog: {e}")))?;
+        if let Some(old) = self.lifeline.lock().unwrap_or_else(|p| p.into_inner()).replace(guard) {
+            old.release();
+        }
+        Ok(())
+    }
+
+    /// Waits (a minute at most) until hyperd attaches the first database again.
+    fn await_first(&self) -> Result<(), OpError> {
+        let t0 = std::time::Instant::now();
+        let first = self.databases.first().cloned();
+        while first
+            .as_deref()
+            .is_some_and(|p| self.open(p, CreateMode::DoNotCreate).is_err())
+        {
+            if t0.elapsed() > Duration::from_secs(60) {
+                return Err(OpError::msg(
+                    "hyperd did not take a connection within 60 s of its start",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// The check after hyperd started again on what a fault left: every database attached,
+    /// or what hyperd said of the ones it would not (tried until a minute after `t0`).
+    fn attach_all(&self, t0: std::time::Instant) -> String {
+        let mut said = Vec::new();
+        for p in &self.databases {
+            let name = p
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            loop {
+                let endpoint = self.endpoint().unwrap_or_default();
+                match Connection::connect(endpoint, &p.to_string_lossy(), CreateMode::DoNotCreate) {
+                    Ok(_) => {
+                        said.push(format!("{name} attached"));
+                        break;
+                    }
+                    // hyperd answered, and refused the file (`not a valid database`): no
+                    // waiting makes that better. A connection not yet taken is waited for.
+                    Err(e)
+                        if t0.elapsed() > Duration::from_secs(60)
+                            || self.crashed()
+                            || e.sqlstate()
+                                .is_some_and(|c| !c.starts_with("08") && !c.starts_with("57")) =>
+                    {
+                        said.push(format!(
+                            "{name} not attached: cannot open Hyper database {}: {}",
+                            p.display(),
+                            OpError::from(e)
+                        ));
+                        break;
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+        format!("hyperd started again; {}", said.join(", "))
+    }
+
+    /// The `fsync-error` fault: the next fsync of a file on the fault filesystem fails with EIO
+    /// (its unsynced writes dropped, as Linux does); waits (until the run is `stopping`, a minute
+    /// at most) for it to strike, then for hyperd to serve again (started again if it exited).
+    /// Returns what happened — the file, the bytes dropped, what hyperd logged, whether it
+    /// exited — and how long it took to serve again.
+    fn fsync_error(&self, server: &Server, stopping: &dyn Fn() -> bool) -> Result<(String, Option<Duration>), OpError> {
+        use std::sync::atomic::Ordering;
+        let fs = server.faultfs()?;
+        let marks = server.log_marks();
+        // An exit of hyperd's is the fault's, not a crash of the run.
+        server.restarting.store(true, Ordering::SeqCst);
+        let struck = (|| {
+            fs.fail_next_fsync()?;
+            let until = std::time::Instant::now() + Duration::from_secs(60);
+            let mut struck = None;
+            while struck.is_none() && !stopping() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+                struck = fs.fsync_failed()?;
+            }
+            if struck.is_none() {
+                struck = fs.fsync_failed()?;
+            }
+            Ok::<_, OpError>(struck)
+        })();
+        let Some((file, bytes)) = (match struck {
+            Ok(s) => s,
+            Err(e) => {
+                server.restarting.store(false, Ordering::SeqCst);
+                return Err(e);
+            }
+        }) else {
+            server.restarting.store(false, Ordering::SeqCst);
+            return Ok((
+                "no fsync came while the fault was armed (a minute, or until the run stopped)".to_owned(),
+                None,
+            ));
+        };
+        let t0 = std::time::Instant::now();
+        let first = self.databases.first().cloned();
+        let mut back = None;
+        // A second for hyperd to act on it (exit, or carry on) before it is asked to serve.
+        while t0.elapsed() < Duration::from_secs(1) && server.exited().is_none() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        while server.exited().is_none() && t0.elapsed() < Duration::from_secs(60) {
+            if first
+                .as_deref()
+                .is_some_and(|p| self.open(p, CreateMode::DoNotCreate).is_ok())
+            {
+                back = Some(t0.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let exited = server.exited();
+        server.restarting.store(false, Ordering::SeqCst);
+        let said = server.said_since(&marks);
+        let said = if said.is_empty() {
+            "hyperd logged no error of it".to_owned()
+        } else {
+            said[..said.len().min(3)].join(" | ")
+        };
+        let what = match exited {
+            Some(status) => {
+                let new_pid = server.start_again()?;
+                self.guard(new_pid)?;
+                self.await_first()?;
+                back = Some(t0.elapsed());
+                format!("hyperd exited ({status}) and was started again")
+            }
+            None => "hyperd carried on".to_owned(),
+        };
+        Ok((
+            format!("fsync of {file} failed with EIO, {bytes} unsynced bytes dropped; {what}; hyperd: {said}"),
+            back,
+        ))
+    }
+
     /// Whether hyperd is gone (then its files are kept for a post-mortem).
     fn crashed(&self) -> bool {
         self.server.as_ref().is_some_and(|s| s.exited().is_some())
@@ -401,6 +582,7 @@ impl Adapter for Hyper {
             "STRESS_LOG_INTERVAL",
             "STRESS_LOG_MODE",
             "STRESS_MEMORY_LIMIT",
+            "STRESS_HYPER_SETTINGS",
         ]
     }
 
@@ -448,6 +630,25 @@ impl Adapter for Hyper {
         let base = ctx.out_dir.map_or_else(|| temp.path().to_owned(), Path::to_owned);
         let mut options = self.options.clone();
         options.settings = self.settings();
+        self.seed = ctx.seed;
+        // The storage faults: the databases on the fault filesystem; `disk-full`: on a
+        // size-limited one (both at once are refused).
+        options.faultfs = stress_core::faultfs::wanted(ctx.faults);
+        if ctx.faults.contains(&FaultKind::DiskFull) {
+            options.disk_mb = Some(self.disk_limit_mb);
+        }
+        if options.faultfs && options.disk_mb.is_some() {
+            return Err(OpError::msg(
+                "disk-full and the storage faults (power-loss, fsync-error, io-delay) each put hyperd's databases on \
+                 a filesystem of their own: give one or the other in a run",
+            ));
+        }
+        if (options.faultfs || options.disk_mb.is_some()) && self.database_dir.is_some() {
+            return Err(OpError::msg(
+                "with a storage fault or disk-full hyperd's databases live on a filesystem of the run's own: leave \
+                 database_dir out",
+            ));
+        }
         let started = Server::start(&options, &base.join("hyperd"), temp.path());
         let temp_path = temp.path().to_owned();
         self.temp = Some(temp);
@@ -465,11 +666,18 @@ impl Adapter for Hyper {
                 "cannot start the watchdog that stops hyperd if this process dies: {e}"
             ))
         })?);
-        let (dir, mode) = match &self.database_dir {
-            Some(d) => (d.clone(), CreateMode::CreateIfNotExists),
-            None => (base.join("databases"), CreateMode::CreateAndReplace),
+        let on_own_fs = self
+            .server
+            .as_ref()
+            .and_then(Server::private_fs)
+            .map(|fs| fs.mountpoint().join("databases"));
+        let (dir, mode) = match (&self.database_dir, on_own_fs) {
+            (_, Some(d)) => (d, CreateMode::CreateAndReplace),
+            (Some(d), None) => (d.clone(), CreateMode::CreateIfNotExists),
+            (None, None) => (base.join("databases"), CreateMode::CreateAndReplace),
         };
-        std::fs::create_dir_all(&dir)
+        let dir_here = self.server.as_ref().map_or_else(|| dir.clone(), |s| s.outside(&dir));
+        std::fs::create_dir_all(&dir_here)
             .map_err(|e| OpError::msg(format!("cannot create the database directory {}: {e}", dir.display())))?;
         self.databases = (0..ctx.databases).map(|i| dir.join(format!("db_{i}.hyper"))).collect();
         for path in &self.databases {
@@ -509,9 +717,22 @@ impl Adapter for Hyper {
     }
 
     /// hyperd can be killed (its tree frozen, then SIGKILL, then started again on the same
-    /// databases), paused and restarted (`--fault kill@every=5s..15s`).
+    /// databases), paused and restarted (`--fault kill@every=5s..15s`); its databases damaged
+    /// while it is down (`corrupt`); and, on a filesystem of the run's own, filled
+    /// (`disk-full`), and cut from the power, torn, failed an fsync or slowed (`power-loss`,
+    /// `power-loss:torn`, `fsync-error`, `io-delay`).
     fn faults(&self) -> Vec<FaultKind> {
-        vec![FaultKind::Kill, FaultKind::Pause, FaultKind::Restart]
+        vec![
+            FaultKind::Kill,
+            FaultKind::Pause,
+            FaultKind::Restart,
+            FaultKind::DiskFull,
+            FaultKind::Corrupt,
+            FaultKind::PowerLoss,
+            FaultKind::PowerLossTorn,
+            FaultKind::FsyncError,
+            FaultKind::IoDelay,
+        ]
     }
 
     /// An op whose connection to hyperd broke (the client's connection or I/O error, a closed
@@ -551,32 +772,95 @@ impl Adapter for Hyper {
                 let target = format!("hyperd (pid {})", server.pid());
                 let t0 = std::time::Instant::now();
                 let new_pid = server.go_down_and_start(fault.kind == FaultKind::Kill)?;
-                // The new hyperd is guarded before the old guard lets go of the directory.
-                let guard = stress_core::lifeline::Lifeline::guard(
-                    Some(new_pid),
-                    self.temp.as_ref().map(tempfile::TempDir::path),
-                    std::time::Duration::from_secs(10),
-                )
-                .map_err(|e| OpError::msg(format!("cannot start the watchdog: {e}")))?;
-                if let Some(old) = self.lifeline.lock().unwrap_or_else(|p| p.into_inner()).replace(guard) {
-                    old.release();
-                }
-                let first = self.databases.first().cloned();
-                while first
-                    .as_deref()
-                    .is_some_and(|p| self.open(p, CreateMode::DoNotCreate).is_err())
-                {
-                    if t0.elapsed() > std::time::Duration::from_secs(60) {
-                        return Err(OpError::msg(
-                            "hyperd did not take a connection within 60 s of its start",
-                        ));
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
+                self.guard(new_pid)?;
+                self.await_first()?;
                 Ok(Injected {
                     target,
                     recovery: Some(t0.elapsed()),
                     check: None,
+                })
+            }
+            FaultKind::PowerLoss | FaultKind::PowerLossTorn => {
+                let target = format!("hyperd (pid {})", server.pid());
+                let t0 = std::time::Instant::now();
+                let (new_pid, dropped) = server.power_loss(stress_core::faultfs::torn_seed(self.seed, fault))?;
+                self.guard(new_pid)?;
+                let check = self.attach_all(t0);
+                Ok(Injected {
+                    target,
+                    recovery: Some(t0.elapsed()),
+                    check: Some(format!("{dropped}; {check}")),
+                })
+            }
+            FaultKind::FsyncError => {
+                let target = format!("hyperd (pid {})", server.pid());
+                let (check, recovery) = self.fsync_error(server, stopping)?;
+                Ok(Injected {
+                    target,
+                    recovery,
+                    check: Some(check),
+                })
+            }
+            FaultKind::IoDelay => {
+                let fs = server.faultfs()?;
+                let check = stress_core::faultfs::hold_delay(fs, fault, stopping)?;
+                Ok(Injected {
+                    target: format!("hyperd's databases ({})", fs.describe()),
+                    recovery: None,
+                    check: Some(check),
+                })
+            }
+            FaultKind::DiskFull => {
+                let disk = server
+                    .disk
+                    .as_ref()
+                    .ok_or_else(|| OpError::msg("hyperd's databases are not on a size-limited filesystem"))?;
+                let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
+                let first = self.databases.first().cloned();
+                // Its exit meanwhile is the fault's, not a crash.
+                server.restarting.store(true, std::sync::atomic::Ordering::SeqCst);
+                let held = disk.hold_full(hold, stopping, || {
+                    server.exited().is_some()
+                        || first
+                            .as_deref()
+                            .is_some_and(|p| self.open(p, CreateMode::DoNotCreate).is_ok())
+                });
+                server.restarting.store(false, std::sync::atomic::Ordering::SeqCst);
+                let (taken, mut recovery) = held?;
+                let exited = server.exited().is_some();
+                if exited {
+                    let t0 = std::time::Instant::now();
+                    let new_pid = server.start_again()?;
+                    self.guard(new_pid)?;
+                    self.await_first()?;
+                    recovery = Some(t0.elapsed());
+                }
+                Ok(Injected {
+                    target: format!("hyperd's databases ({})", disk.describe()),
+                    recovery,
+                    check: Some(format!(
+                        "filled with {} MiB, then freed{}",
+                        taken >> 20,
+                        if exited {
+                            "; hyperd exited while the disk was full and was started again"
+                        } else {
+                            ""
+                        }
+                    )),
+                })
+            }
+            FaultKind::Corrupt => {
+                let target = format!("hyperd (pid {})", server.pid());
+                let t0 = std::time::Instant::now();
+                let files: Vec<PathBuf> = self.databases.iter().map(|p| server.outside(p)).collect();
+                let mut rng = stress_core::fault::corrupt_rng(self.seed, fault);
+                let (new_pid, damage) = server.damaged_and_started(|| damage(&files, &mut rng))?;
+                self.guard(new_pid)?;
+                let check = self.attach_all(t0);
+                Ok(Injected {
+                    target,
+                    recovery: Some(t0.elapsed()),
+                    check: Some(format!("{damage}; {check}")),
                 })
             }
             other => Err(OpError::msg(format!("hyper cannot inject `{other}`"))),
@@ -585,12 +869,15 @@ impl Adapter for Hyper {
 
     fn metrics_sources(&self) -> Vec<Box<dyn MetricsSource>> {
         let Some(s) = &self.server else { return Vec::new() };
+        // The files' sizes, as this process reaches them (through a filesystem of the run's
+        // own, if they are on one).
+        let databases = self.databases.iter().map(|p| s.outside(p)).collect();
         vec![Box::new(HyperMetrics {
             pid: s.pid.clone(),
             restarting: s.restarting.clone(),
             child: s.child.clone(),
             log_dir: s.log_dir.clone(),
-            databases: self.databases.clone(),
+            databases,
             server_latency: self.server_latency,
             tailer: LogTailer::new(&s.log_dir),
             latest: None,
@@ -601,7 +888,9 @@ impl Adapter for Hyper {
     }
 
     fn stop(&mut self) -> Result<(), OpError> {
-        let keep = self.keep_databases || self.database_dir.is_some() || self.crashed();
+        // On a filesystem of the run's own the databases go with it.
+        let on_own_fs = self.server.as_ref().is_some_and(|s| s.private_fs().is_some());
+        let keep = self.keep_databases || self.database_dir.is_some() || self.crashed() || on_own_fs;
         if let Some(mut server) = self.server.take() {
             server.stop();
         }
@@ -615,6 +904,32 @@ impl Adapter for Hyper {
         *self.lifeline.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
+}
+
+/// The `corrupt` fault's damage: one 4 KiB block (not the first, which holds the file's
+/// header) of one of the `.hyper` files, both chosen by `rng`, overwritten with random bytes.
+fn damage(files: &[PathBuf], rng: &mut impl stress_core::rand::Rng) -> Result<String, OpError> {
+    const BLOCK: u64 = 4096;
+    let candidates: Vec<(&PathBuf, u64)> = files
+        .iter()
+        .filter_map(|p| {
+            let blocks = std::fs::metadata(p).map_or(0, |m| m.len()) / BLOCK;
+            (blocks > 1).then_some((p, blocks))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Err(OpError::msg("no .hyper file holds a block to damage yet"));
+    }
+    let (file, blocks) = candidates[rng.random_range(0..candidates.len())];
+    let block = rng.random_range(1..blocks);
+    stress_core::fault::overwrite(file, block * BLOCK, BLOCK as usize, rng)?;
+    let name = file
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    Ok(format!(
+        "damaged block {block} of {blocks} of {name} ({BLOCK} bytes at {})",
+        block * BLOCK
+    ))
 }
 
 #[cfg(test)]
@@ -632,6 +947,7 @@ mod tests {
             ("STRESS_LOG_INTERVAL", "5"),
             ("STRESS_LOG_MODE", "2047"),
             ("STRESS_MEMORY_LIMIT", "2g"),
+            ("STRESS_HYPER_SETTINGS", "disable_fsync=true, log_dir_size_limit=1g"),
         ]));
         assert_eq!((h.transport, h.format), (Transport::Grpc, DataFormat::Arrow));
         assert!(h.options.grpc && h.env_error.is_none());
@@ -640,16 +956,23 @@ mod tests {
             ("log_resource_usage_interval", "5000ms"),
             ("log_resource_usage_mode", "2047"),
             ("memory_limit", "2g"),
+            ("disable_fsync", "true"),
         ] {
             assert!(
                 settings.contains(&(want.0.into(), want.1.into())),
                 "{want:?} in {settings:?}"
             );
         }
-        let h = Hyper::managed().env_vars(vars(&[("STRESS_TRANSPORT", "udp"), ("STRESS_LOG_MODE", "all")]));
+        let h = Hyper::managed().env_vars(vars(&[
+            ("STRESS_TRANSPORT", "udp"),
+            ("STRESS_LOG_MODE", "all"),
+            ("STRESS_HYPER_SETTINGS", "disable_fsync"),
+        ]));
         let e = h.env_error.unwrap();
         assert!(
-            e.contains("STRESS_TRANSPORT=udp") && e.contains("STRESS_LOG_MODE=all"),
+            e.contains("STRESS_TRANSPORT=udp")
+                && e.contains("STRESS_LOG_MODE=all")
+                && e.contains("`disable_fsync` has no `=`"),
             "{e}"
         );
     }

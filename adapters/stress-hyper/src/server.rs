@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use stress_core::OpError;
 use stress_core::monitor::last_lines;
+use stress_core::sizedfs::Namespaced;
 
 use crate::discover::find_hyperd;
 
@@ -31,6 +32,10 @@ pub(crate) struct Options {
     pub(crate) settings: Vec<(String, String)>,
     pub(crate) port: Option<u16>,
     pub(crate) grpc: bool,
+    /// The databases on the fault filesystem (for `power-loss`, `fsync-error`, `io-delay`).
+    pub(crate) faultfs: bool,
+    /// The databases on a size-limited filesystem of this many MiB (for `disk-full`).
+    pub(crate) disk_mb: Option<u64>,
 }
 
 /// A running hyperd.
@@ -54,12 +59,21 @@ pub(crate) struct Server {
     callback: Mutex<Option<TcpStream>>,
     /// How hyperd is started, again after a fault.
     recipe: Recipe,
+    /// The fault filesystem the databases live on (for the storage faults), dropped after
+    /// hyperd stopped.
+    pub(crate) faultfs: Option<stress_core::faultfs::FaultFs>,
+    /// The size-limited filesystem the databases live on (for `disk-full`), dropped after
+    /// hyperd stopped.
+    pub(crate) disk: Option<stress_core::sizedfs::SizedFs>,
 }
 
 /// hyperd's command line, less its callback address (a new listener each start).
 #[derive(Debug)]
 struct Recipe {
     hyperd: PathBuf,
+    /// `nsenter`'s arguments when hyperd runs in the mount namespace of a filesystem of the
+    /// run's own (the databases' home), before hyperd's path.
+    enter: Option<Vec<String>>,
     args: Vec<String>,
     log_dir: PathBuf,
 }
@@ -119,8 +133,26 @@ impl Server {
         for (k, v) in &opts.settings {
             args.push(flag(k, v));
         }
+        // With a storage fault the databases live on a filesystem of the run's own, mounted in
+        // a private namespace: hyperd is started inside it (`nsenter`), and sees the files at
+        // their paths under its mountpoint.
+        let disk = match opts.disk_mb {
+            Some(mb) => Some(stress_core::sizedfs::SizedFs::create(mb, None)?),
+            None => None,
+        };
+        let faultfs = if opts.faultfs {
+            Some(stress_core::faultfs::FaultFs::create(None)?)
+        } else {
+            None
+        };
+        let enter = match (&disk, &faultfs) {
+            (Some(d), _) => Some(d.enter_args(None)),
+            (None, Some(f)) => Some(f.enter_args(None)),
+            (None, None) => None,
+        };
         let recipe = Recipe {
             hyperd,
+            enter,
             args,
             log_dir: log_dir.to_owned(),
         };
@@ -134,7 +166,33 @@ impl Server {
             log_dir: log_dir.to_owned(),
             callback: Mutex::new(Some(callback)),
             recipe,
+            faultfs,
+            disk,
         })
+    }
+
+    /// The filesystem of the run's own the databases live on, if any.
+    pub(crate) fn private_fs(&self) -> Option<&dyn Namespaced> {
+        match (&self.disk, &self.faultfs) {
+            (Some(d), _) => Some(d),
+            (None, Some(f)) => Some(f),
+            (None, None) => None,
+        }
+    }
+
+    /// The path by which this process reaches `path`, a path as hyperd sees it.
+    pub(crate) fn outside(&self, path: &Path) -> PathBuf {
+        match self.private_fs() {
+            Some(fs) => fs.outside(path),
+            None => path.to_owned(),
+        }
+    }
+
+    /// The fault filesystem the databases live on.
+    pub(crate) fn faultfs(&self) -> Result<&stress_core::faultfs::FaultFs, OpError> {
+        self.faultfs
+            .as_ref()
+            .ok_or_else(|| OpError::msg("hyperd's databases are not on the fault filesystem"))
     }
 
     /// hyperd's pid now.
@@ -146,14 +204,67 @@ impl Server {
     /// fault (its callback connection closed: hyperd shuts down in order), then hyperd started
     /// again on the same listener, log and databases. Returns the new pid once it serves.
     pub(crate) fn go_down_and_start(&self, kill: bool) -> Result<u32, OpError> {
-        self.restarting.store(true, Ordering::SeqCst);
-        let result = (|| {
-            let pid = self.pid();
+        let down = |pid: u32| {
             if kill {
                 stress_core::fault::signal_tree(pid, "STOP")?;
                 stress_core::fault::signal_tree(pid, "KILL")?;
             } else {
                 drop(self.callback.lock().unwrap_or_else(|e| e.into_inner()).take());
+            }
+            Ok(())
+        };
+        self.down_and_start(down, || Ok(())).map(|(pid, ())| pid)
+    }
+
+    /// The `corrupt` fault's stop: hyperd shut down in order (its callback connection closed:
+    /// it detaches its databases), `damage` done while it is down, hyperd started again.
+    pub(crate) fn damaged_and_started<T>(
+        &self,
+        damage: impl FnOnce() -> Result<T, OpError>,
+    ) -> Result<(u32, T), OpError> {
+        self.down_and_start(
+            |_| {
+                drop(self.callback.lock().unwrap_or_else(|e| e.into_inner()).take());
+                Ok(())
+            },
+            damage,
+        )
+    }
+
+    /// The `power-loss` fault: hyperd's whole tree stopped at once (SIGSTOP), the power cut
+    /// (nothing more reaches the disk), the tree killed, every write not fsynced dropped (with
+    /// `torn_seed`, a prefix of the last one kept), and hyperd started again on what is left.
+    /// Returns the new pid and what was dropped.
+    pub(crate) fn power_loss(&self, torn_seed: Option<u64>) -> Result<(u32, stress_core::faultfs::Dropped), OpError> {
+        let fs = self.faultfs()?;
+        self.down_and_start(
+            |pid| {
+                stress_core::fault::signal_tree(pid, "STOP")?;
+                fs.cut()?;
+                stress_core::fault::signal_tree(pid, "KILL")
+            },
+            || fs.restore(torn_seed),
+        )
+    }
+
+    /// hyperd started again after it exited by itself (a fault made it: a full disk, a failed
+    /// fsync). Returns the new pid.
+    pub(crate) fn start_again(&self) -> Result<u32, OpError> {
+        self.down_and_start(|_| Ok(()), || Ok(())).map(|(pid, ())| pid)
+    }
+
+    /// hyperd taken down with `down` (given its pid; a hyperd that already exited is not
+    /// taken down), `while_down` done once it has exited, and hyperd started again.
+    fn down_and_start<T>(
+        &self,
+        down: impl FnOnce(u32) -> Result<(), OpError>,
+        while_down: impl FnOnce() -> Result<T, OpError>,
+    ) -> Result<(u32, T), OpError> {
+        self.restarting.store(true, Ordering::SeqCst);
+        let result = (|| {
+            let pid = self.pid();
+            if self.exited().is_none() {
+                down(pid)?;
             }
             {
                 let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
@@ -164,6 +275,7 @@ impl Server {
                 let _ = child.kill();
                 let _ = child.wait();
             }
+            let done = while_down()?;
             let (child, callback, endpoint) = self.recipe.spawn(false)?;
             let new_pid = child.id();
             *self.child.lock().unwrap_or_else(|e| e.into_inner()) = child;
@@ -175,11 +287,52 @@ impl Server {
                     self.endpoint
                 )));
             }
-            Ok(new_pid)
+            Ok((new_pid, done))
         })();
         self.restarting.store(false, Ordering::SeqCst);
         result
     }
+
+    /// Where hyperd's log ends now: each log file and its length (what a fault's row quotes is
+    /// what came after).
+    pub(crate) fn log_marks(&self) -> Vec<(PathBuf, u64)> {
+        let mut marks: Vec<(PathBuf, u64)> = log_files(&self.log_dir)
+            .into_iter()
+            .map(|p| {
+                let len = std::fs::metadata(&p).map_or(0, |m| m.len());
+                (p, len)
+            })
+            .collect();
+        let stderr = self.log_dir.join("hyperd.stderr");
+        marks.push((stderr.clone(), std::fs::metadata(&stderr).map_or(0, |m| m.len())));
+        marks
+    }
+
+    /// hyperd's error and fatal log lines (and stderr lines) written since `marks`, and the
+    /// lines that name a sync or an I/O error, as `k: message`.
+    pub(crate) fn said_since(&self, marks: &[(PathBuf, u64)]) -> Vec<String> {
+        let mut files = log_files(&self.log_dir);
+        files.push(self.log_dir.join("hyperd.stderr"));
+        let mut said = Vec::new();
+        for f in files {
+            let from = marks.iter().find(|(p, _)| *p == f).map_or(0, |(_, n)| *n);
+            let text = std::fs::read(&f).unwrap_or_default();
+            let text = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default()).into_owned();
+            for line in text.lines() {
+                let lower = line.to_ascii_lowercase();
+                if line.contains(r#""sev":"error""#)
+                    || line.contains(r#""sev":"fatal""#)
+                    || lower.contains("fsync")
+                    || lower.contains("input/output")
+                    || (!line.starts_with('{') && lower.contains("error"))
+                {
+                    said.push(log_message(line));
+                }
+            }
+        }
+        said
+    }
+
     /// hyperd's exit status, once it has exited.
     pub(crate) fn exited(&self) -> Option<ExitStatus> {
         try_wait(&self.child).ok().flatten()
@@ -192,19 +345,20 @@ impl Server {
     }
 
     /// Closes the callback connection (hyperd shuts down in order), then kills what is left.
+    /// The filesystem the databases live on, if any, goes after hyperd.
     pub(crate) fn stop(&mut self) {
-        let Some(callback) = self.callback.get_mut().unwrap_or_else(|e| e.into_inner()).take() else {
-            return;
-        };
-        drop(callback);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if !matches!(try_wait(&self.child), Ok(None)) {
-                return;
+        if let Some(callback) = self.callback.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            drop(callback);
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while Instant::now() < deadline && matches!(try_wait(&self.child), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        self.kill();
+        if matches!(try_wait(&self.child), Ok(None)) {
+            self.kill();
+        }
+        self.faultfs = None;
+        self.disk = None;
     }
 }
 
@@ -222,7 +376,15 @@ impl Recipe {
             .truncate(first)
             .append(!first)
             .open(self.log_dir.join("hyperd.stderr"))?;
-        let mut child = Command::new(&self.hyperd)
+        let mut cmd = match &self.enter {
+            Some(enter) => {
+                let mut c = Command::new("nsenter");
+                c.args(enter).arg(&self.hyperd);
+                c
+            }
+            None => Command::new(&self.hyperd),
+        };
+        let mut child = cmd
             .arg("run")
             .arg(format!("--callback-connection=tab.tcp://{}", callback.local_addr()?))
             .args(&self.args)
