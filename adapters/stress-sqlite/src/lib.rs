@@ -22,14 +22,17 @@
 mod conn;
 mod corrupt;
 mod files;
-mod host;
+mod host_client;
+mod host_server;
+mod host_wire;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 pub use conn::SqliteConn;
-pub use host::{HOST_VAR, HostLost};
+pub use host_client::HostLost;
+pub use host_wire::HOST_VAR;
 pub use rusqlite;
 use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
@@ -62,7 +65,7 @@ pub struct Sqlite {
     hosted: bool,
     /// The host's socket, in a directory of its own.
     socket: Option<(tempfile::TempDir, PathBuf)>,
-    host: Mutex<Option<host::Host>>,
+    host: Mutex<Option<host_client::Host>>,
     /// The run's seed: what `corrupt` damages is drawn from it.
     seed: u64,
     /// With a `disk-full` fault: the size-limited filesystem the databases live on.
@@ -165,7 +168,7 @@ impl Sqlite {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(host::Host::pid)
+            .map(host_client::Host::pid)
     }
 
     fn open(&self, path: &Path) -> Result<SqliteConn, OpError> {
@@ -344,7 +347,7 @@ impl Adapter for Sqlite {
                 .tempdir()
                 .map_err(|e| OpError::msg(format!("cannot create a directory for the SQLite host's socket: {e}")))?;
             let socket = dir.path().join("host.sock");
-            let host = host::Host::start(&socket, self.disk.as_ref())?;
+            let host = host_client::Host::start(&socket, self.disk.as_ref())?;
             self.socket = Some((dir, socket));
             *self.host.lock().unwrap_or_else(|p| p.into_inner()) = Some(host);
         }
@@ -376,7 +379,7 @@ impl Adapter for Sqlite {
             .get(db)
             .ok_or_else(|| OpError::msg(format!("no SQLite database {db}: the adapter was not started with it")))?;
         if self.hosted {
-            let conn = host::HostConn::open(self.socket()?, path, self.busy_timeout, &self.synchronous)?;
+            let conn = host_client::HostConn::open(self.socket()?, path, self.busy_timeout, &self.synchronous)?;
             return Ok(SqliteConn::hosted(conn));
         }
         self.open(path)
@@ -432,7 +435,7 @@ impl Adapter for Sqlite {
                 *slot = Some(host);
                 // Others may ask for the host meanwhile (its pid, a stop): it is not ours to hold.
                 drop(slot);
-                let recovery = stress_core::fault::pause_tree(pid, hold, stopping, || host::answers(socket))?;
+                let recovery = stress_core::fault::pause_tree(pid, hold, stopping, || host_client::answers(socket))?;
                 return Ok(Injected {
                     target,
                     recovery,
@@ -456,7 +459,7 @@ impl Adapter for Sqlite {
                 return Err(OpError::msg(format!("sqlite cannot inject `{other}`")));
             }
         };
-        *slot = Some(host::Host::start(socket, self.disk.as_ref())?);
+        *slot = Some(host_client::Host::start(socket, self.disk.as_ref())?);
         let recovery = t0.elapsed();
         drop(slot);
         // The files reopened (a WAL recovered) and checked by the engine that serves them now.
