@@ -44,6 +44,7 @@ pub mod lifeline;
 pub mod monitor;
 mod outcome;
 pub mod params;
+mod event;
 pub mod protocol;
 pub mod registry;
 pub mod report;
@@ -60,6 +61,7 @@ pub mod thresholds;
 mod user;
 pub mod validate;
 pub mod verdict;
+mod wire;
 mod workload;
 
 pub use adapter::{Adapter, Bare, StartContext};

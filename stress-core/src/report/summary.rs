@@ -404,3 +404,32 @@ impl Summary {
         Ok(())
     }
 }
+
+impl Observed {
+    /// What a summary says the run did (a merged run's verdict is judged from its summary).
+    /// Here rather than in `thresholds`, which then needs nothing of the reports.
+    pub fn from_summary(s: &Summary) -> Self {
+        Self {
+            latency: s.latency_us,
+            service: s.service_us,
+            ops: s
+                .ops
+                .iter()
+                .map(|(n, o)| {
+                    (
+                        n.clone(),
+                        (o.latency_us, o.service_us.unwrap_or(o.latency_us), o.count, o.failed),
+                    )
+                })
+                .collect(),
+            total_ops: s.total_ops,
+            failed_ops: s.failed_ops,
+            ops_per_sec: s.ops_per_sec,
+            max_lag_us: s.max_lag_us,
+            delivered: s.delivered,
+            max_stall_us: (s.max_stall_s * 1e6).round() as u64,
+        }
+    }
+}
+
+
