@@ -61,6 +61,7 @@ pub mod thresholds;
 mod user;
 pub mod validate;
 pub mod verdict;
+mod utc;
 mod wire;
 mod workload;
 

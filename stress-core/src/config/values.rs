@@ -322,7 +322,7 @@ pub fn start_at_from(s: &str, now_ms: u64) -> Result<u64, String> {
         }
         ms as u64
     } else {
-        crate::report::parse_rfc3339_ms(t).ok_or_else(|| format!("`{s}` is not a time: {what}"))?
+        crate::utc::parse_rfc3339_ms(t).ok_or_else(|| format!("`{s}` is not a time: {what}"))?
     };
     if ms > now_ms.saturating_add(MAX_START_AHEAD.as_millis() as u64) {
         return Err(too_far(s));
