@@ -19,7 +19,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use crate::config::EnvConfig;
 use crate::error::ReplayError;
 use crate::params::{self, ParamDef};
-use crate::protocol::{self, ListedOptions, ListedWorkload, Listing, Message, PROTOCOL_VERSION, SETTINGS_VAR, TrialOutcome};
+use crate::protocol::{self, ListedWorkload, Listing, Message, PROTOCOL_VERSION, SETTINGS_VAR, TrialOutcome};
 use crate::registry::{self, WorkloadEntry};
 use crate::report::{ConsoleProgress, ProgressStyle, ReplayFile, default_base};
 use crate::run::Runner;
@@ -289,17 +289,6 @@ fn listed(e: &WorkloadEntry) -> ListedWorkload {
         classes: w.classes(),
         params: w.params(),
         ignore: o.ignore,
-        options: ListedOptions {
-            duration_ms: o.duration.map(|d| d.as_millis() as u64),
-            users: o.users.map(|u| u.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect()),
-            ops_per_user: o.ops_per_user,
-            seed: o.seed,
-            think_ms: o.think_ms,
-            batch: o.batch,
-            databases: o.databases,
-            max_memory_mb: o.max_memory_mb,
-            max_cpu_percent: o.max_cpu_percent,
-            max_disk_mb: o.max_disk_mb,
-        },
+        options: o.listed(),
     }
 }

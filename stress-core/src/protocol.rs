@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::params::ParamDef;
 use crate::report::Summary;
 
-pub use crate::config::{Handover, SETTINGS_VAR};
+pub use crate::config::{Handover, ListedOptions, SETTINGS_VAR};
 pub use crate::event::Event;
 pub use crate::wire::{MESSAGE_PREFIX, PROTOCOL_VERSION, Versioned};
 
@@ -57,31 +57,6 @@ pub struct ListedWorkload {
     pub ignore: bool,
     /// The attribute's options.
     pub options: ListedOptions,
-}
-
-/// A workload's attribute options (`#[stress_workload(duration = "30s", …)]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ListedOptions {
-    /// `duration`, in milliseconds.
-    pub duration_ms: Option<u64>,
-    /// `users`: class and count, laid over the code's.
-    pub users: Option<Vec<(String, usize)>>,
-    /// `ops_per_user`.
-    pub ops_per_user: Option<u64>,
-    /// `seed`.
-    pub seed: Option<u64>,
-    /// `think_ms`: (min, max).
-    pub think_ms: Option<(u64, u64)>,
-    /// `batch`: (min, max).
-    pub batch: Option<(u64, u64)>,
-    /// `databases`.
-    pub databases: Option<u64>,
-    /// `max_memory_mb`.
-    pub max_memory_mb: Option<u64>,
-    /// `max_cpu_percent`.
-    pub max_cpu_percent: Option<u64>,
-    /// `max_disk_mb`.
-    pub max_disk_mb: Option<u64>,
 }
 
 impl Listing {

@@ -11,7 +11,7 @@ mod env;
 mod shard;
 pub mod values;
 
-pub use attr::AttrOptions;
+pub use attr::{AttrOptions, ListedOptions};
 pub use env::{EnvConfig, EnvRun, Handover, KNOWN_VARS, Origin, SETTINGS_VAR};
 pub use shard::{AUTO_INDEX_VARS, Shard, Step};
 pub use values::{UserCounts, stages as parse_stages};
