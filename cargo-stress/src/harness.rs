@@ -240,12 +240,7 @@ pub fn run(
     let timed_out = watchdog.is_some_and(Watchdog::finish);
     status.clear();
     if let Some(e) = refused {
-        return Err(usage(format!(
-            "{} ({} `{}`) {e}",
-            w.exe.display(),
-            w.kind,
-            w.target
-        )));
+        return Err(usage(format!("{} ({} `{}`) {e}", w.exe.display(), w.kind, w.target)));
     }
     let outcome = outcome.unwrap_or_default();
     let summary = match out_dir.join("summary.json") {
@@ -340,7 +335,6 @@ mod tests {
         assert!(list(&[harness_printing(dir.path(), &ours)]).unwrap().is_empty());
     }
 
-
     #[test]
     fn a_run_message_of_another_protocol_is_refused_and_the_outcome_is_read() {
         use stress_core::protocol::{MESSAGE_PREFIX, TrialOutcome};
@@ -361,7 +355,9 @@ mod tests {
         let msg = refused.unwrap().to_string();
         assert!(!msg.contains('\n'), "{msg}");
         assert!(
-            msg.contains(&format!("speaks harness protocol 9, this cargo stress speaks {PROTOCOL_VERSION}")),
+            msg.contains(&format!(
+                "speaks harness protocol 9, this cargo stress speaks {PROTOCOL_VERSION}"
+            )),
             "{msg}"
         );
     }

@@ -243,13 +243,14 @@ fn run_entry(
         workload: Some(entry.name.to_owned()),
         ..TrialOutcome::default()
     };
-    let report = match runner_for(entry, full, env, replay).and_then(|(w, runner)| w.run(runner).map_err(|e| e.to_string())) {
-        Ok(report) => report,
-        Err(e) => {
-            outcome.error = Some(e.clone());
-            return (outcome, Err(e.into()));
-        }
-    };
+    let report =
+        match runner_for(entry, full, env, replay).and_then(|(w, runner)| w.run(runner).map_err(|e| e.to_string())) {
+            Ok(report) => report,
+            Err(e) => {
+                outcome.error = Some(e.clone());
+                return (outcome, Err(e.into()));
+            }
+        };
     outcome.summary = Some(Box::new(report.summary.clone()));
     (outcome, verdict(&report))
 }

@@ -217,7 +217,9 @@ mod tests {
                     );
                     continue;
                 }
-                _ => Message::from_line(&format!("{MESSAGE_PREFIX}{text}")).unwrap().unwrap_err(),
+                _ => Message::from_line(&format!("{MESSAGE_PREFIX}{text}"))
+                    .unwrap()
+                    .unwrap_err(),
             };
             assert_eq!(e, ProtocolError::Version { harness: 7 }, "{what}");
             let msg = e.to_string();
@@ -333,11 +335,11 @@ mod tests {
 
     #[test]
     fn the_outcome_round_trips_with_its_summary() {
-        let workload = crate::Workload::new(crate::Bare).class(
-            crate::UserClass::new("u", 1).read("nop", 1.0, |_: &mut crate::User<crate::Bare>| {
-                Ok(crate::Outcome::default())
-            }),
-        );
+        let workload = crate::Workload::new(crate::Bare).class(crate::UserClass::new("u", 1).read(
+            "nop",
+            1.0,
+            |_: &mut crate::User<crate::Bare>| Ok(crate::Outcome::default()),
+        ));
         let summary = crate::Runner::new("orders")
             .seed(1)
             .ops_per_user(2)

@@ -20,8 +20,27 @@ const CRATES: &[(&str, &[&[&str]])] = &[
         &[
             // Leaves: values, measures and records that need nothing above them.
             &[
-                "bounds", "durability", "error", "history", "host", "lifeline", "monitor", "outcome", "seed", "stats",
-                "utc", "verdict", "wire", "keys", "ledger", "params", "sql", "sizedfs", "thresholds", "fault", "event",
+                "bounds",
+                "durability",
+                "error",
+                "history",
+                "host",
+                "lifeline",
+                "monitor",
+                "outcome",
+                "seed",
+                "stats",
+                "utc",
+                "verdict",
+                "wire",
+                "keys",
+                "ledger",
+                "params",
+                "sql",
+                "sizedfs",
+                "thresholds",
+                "fault",
+                "event",
             ],
             // The settings, in layers, and what a resolved run may ask for.
             &["config", "validate"],
@@ -62,10 +81,21 @@ const CRATES: &[(&str, &[&[&str]])] = &[
     ),
     (
         "adapters/stress-sqlite",
-        &[&["host_wire", "files", "corrupt"], &["host_client"], &["conn"], &["host_server"]],
+        &[
+            &["host_wire", "files", "corrupt"],
+            &["host_client"],
+            &["conn"],
+            &["host_server"],
+        ],
     ),
-    ("adapters/stress-postgres", &[&["wire", "corrupt", "server"], &["conn", "metrics"]]),
-    ("adapters/stress-hyper", &[&["discover"], &["server"], &["conn", "metrics"]]),
+    (
+        "adapters/stress-postgres",
+        &[&["wire", "corrupt", "server"], &["conn", "metrics"]],
+    ),
+    (
+        "adapters/stress-hyper",
+        &[&["discover"], &["server"], &["conn", "metrics"]],
+    ),
 ];
 
 /// Arrows allowed to point up a crate's layers, `(crate, from, to)` between top-level modules;
@@ -209,7 +239,6 @@ fn circle(g: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Option<Vec<Stri
     }
     None
 }
-
 
 /// Each top-level module's top-level modules used: the graph of folders, each taken whole.
 fn folders(g: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, BTreeSet<String>> {
@@ -481,7 +510,9 @@ fn no_function_is_longer_than_150_lines() {
         for (name, lines) in fn_lengths(&std::fs::read_to_string(&file).unwrap()) {
             seen += 1;
             if lines > MAX_FN_LINES && !TEMPORARY_LONG_FNS.contains(&(rel.as_str(), name.as_str())) {
-                long.push(format!("{rel}: fn {name} is {lines} lines (at most {MAX_FN_LINES}): split it"));
+                long.push(format!(
+                    "{rel}: fn {name} is {lines} lines (at most {MAX_FN_LINES}): split it"
+                ));
             }
         }
     }
@@ -495,10 +526,7 @@ fn the_length_reader_counts_code_not_literals() {
                // fn not_one() {\n\
                fn long<'a>(x: &'a str) -> Vec<[u8; 2]> where 'a: 'static {\n    /* { */\n\n\n}\n\
                trait T { fn declared(&self); }\n";
-    assert_eq!(
-        fn_lengths(src),
-        vec![("short".to_owned(), 5), ("long".to_owned(), 5)]
-    );
+    assert_eq!(fn_lengths(src), vec![("short".to_owned(), 5), ("long".to_owned(), 5)]);
 }
 
 #[test]

@@ -431,5 +431,3 @@ impl Observed {
         }
     }
 }
-
-
