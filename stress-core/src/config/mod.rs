@@ -464,14 +464,13 @@ fn default_stuck_grace_ms() -> u64 {
     DEFAULT_STUCK_GRACE_MS
 }
 
+/// The users per class and the stages of a run.
+type Load = (Vec<(String, usize)>, Vec<Stage>);
+
 /// The users per class and the stages of a run: the layer's counts laid over the classes'
 /// (one each in a smoke run), scaled to the stages' peak or the total asked for, and checked
 /// against what this machine may run and the shards.
-fn resolve_load(
-    layer: &ConfigLayer,
-    classes: &[(String, usize)],
-    smoke: bool,
-) -> Result<(Vec<(String, usize)>, Vec<Stage>), ConfigError> {
+fn resolve_load(layer: &ConfigLayer, classes: &[(String, usize)], smoke: bool) -> Result<Load, ConfigError> {
     for (class, _) in &layer.users {
         if !classes.iter().any(|(c, _)| c == class) {
             let known: Vec<&str> = classes.iter().map(|(c, _)| c.as_str()).collect();
