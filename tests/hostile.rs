@@ -186,6 +186,40 @@ fn hostile_flags_and_variables_are_refused_in_one_line_naming_them() {
 }
 
 #[test]
+fn bad_network_faults_are_refused_in_one_line_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let never = dir.path().join("never");
+    let never_s = never.to_str().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "net-delay:3s@at=1s",
+            &["says not how long `net-delay` delays (`net-delay(250ms)`)"],
+        ),
+        ("net-bandwidth(fast):3s@at=1s", &["rate `fast` has no unit `fast`"]),
+        ("net-drop@at=1s", &["says not how long `net-drop` lasts"]),
+        (
+            "net-partition:2s@end",
+            &["puts `net-partition` at the end, when no user would meet it"],
+        ),
+        ("net-delay(250ms):2s@end", &["puts `net-delay` at the end"]),
+        // A fine spec, and an engine its users reach by no TCP address.
+        (
+            "net-reset@at=1s",
+            &[
+                "bare cannot inject `net-reset` faults",
+                "network faults need an engine its users reach over TCP",
+            ],
+        ),
+    ];
+    for (spec, wants) in cases {
+        let args = ["run", "tick", "--duration", "3s", "--fault", spec, "--out", never_s];
+        let line = refused(&args, &[], 2, wants);
+        assert!(line.contains(spec) || line.contains("net-reset"), "{spec}: {line}");
+        assert!(!never.exists(), "{spec} left an output directory");
+    }
+}
+
+#[test]
 fn a_percentage_is_a_max_error_rate_too() {
     let dir = tempfile::tempdir().unwrap();
     for (i, share) in ["1%", "0.01"].into_iter().enumerate() {

@@ -2,27 +2,35 @@
 //! A B A B pgbench and a cargo-stress workload running the same transaction (select-only, then
 //! tpcb-like) through the SQL layer, 8 clients each, 5 pairs; TPS, latency, client CPU per
 //! 1,000 transactions, ratio per pair. `STRESS_PG_DRIVER=postgres` runs the workload on the
-//! `postgres` crate instead of the wire client.
+//! `postgres` crate instead of the wire client. With `--tls` the server takes TLS connections
+//! only (a certificate made for the run) and both clients connect with `sslmode=require`.
 //!
-//! `cargo bench -p stress-bench --bench pgbench`
+//! `cargo bench -p stress-bench --bench pgbench [-- --tls] [--pairs N]`
 
 use std::process::Command;
 use std::time::Duration;
 
-use stress_bench::{full, median, own_cpu_seconds};
+use stress_bench::{arg, full, median, own_cpu_seconds};
 use stress_core::prelude::*;
 use stress_core::{Adapter, StartContext};
 use stress_postgres::{PgConn, Postgres};
 
 struct Pg {
     port: u16,
+    /// TLS for both clients (`sslmode=require`): the server takes nothing else.
+    tls: bool,
 }
 
 impl Pg {
+    fn sslmode(&self) -> &'static str {
+        if self.tls { "require" } else { "prefer" }
+    }
+
     fn dsn(&self) -> String {
         format!(
-            "host=127.0.0.1 port={} user=postgres password={PASSWORD} dbname=stress_0",
-            self.port
+            "host=127.0.0.1 port={} user=postgres password={PASSWORD} dbname=stress_0 sslmode={}",
+            self.port,
+            self.sslmode()
         )
     }
 }
@@ -31,7 +39,8 @@ impl Pg {
 fn pgbench(pg: &Pg, args: &[&str]) -> (f64, f64, f64) {
     // The shell reports the CPU of the pgbench it waited for (cutime + cstime of its own stat).
     let cmd = format!(
-        "PGPASSWORD={PASSWORD} pgbench -h 127.0.0.1 -p {} -U postgres {} stress_0 > \"$OUT\" 2>&1; cat /proc/$$/stat",
+        "PGPASSWORD={PASSWORD} PGSSLMODE={} pgbench -h 127.0.0.1 -p {} -U postgres {} stress_0 > \"$OUT\" 2>&1; cat /proc/$$/stat",
+        pg.sslmode(),
         pg.port,
         args.join(" ")
     );
@@ -116,8 +125,10 @@ const PASSWORD: &str = "pgbench-side-by-side";
 
 fn main() {
     // pgbench is another process: it reaches the server over TCP, with the run's password.
+    let tls = std::env::args().any(|a| a == "--tls");
     let mut server = Postgres::managed()
         .tcp(true)
+        .tls(tls)
         .password(PASSWORD)
         .setting("shared_buffers", "256MB")
         .setting("max_connections", "50");
@@ -134,10 +145,14 @@ fn main() {
         .expect("a managed PostgreSQL");
     let pg = Pg {
         port: server.server_port().unwrap(),
+        tls,
     };
     let (secs, pairs, scale) = if full() { (20, 5, SCALE) } else { (2, 1, SCALE) };
+    // `-- --pairs N`: fewer (or more) pairs than the full run's 5.
+    let pairs = arg("--pairs").and_then(|n| n.parse().ok()).unwrap_or(pairs);
     let init = Command::new("pgbench")
         .env("PGPASSWORD", PASSWORD)
+        .env("PGSSLMODE", pg.sslmode())
         .args([
             "-i",
             "-q",

@@ -294,6 +294,12 @@ pub struct RunArgs {
     /// When a change against the baseline counts.
     #[command(flatten)]
     pub gate: GateArgs,
+    /// Serve the run live on ADDR (default 127.0.0.1:0, a free port on loopback): its charts
+    /// each second, faults and stages as they happen, and controls to pause and resume the
+    /// users, change the rate and stop the run (recorded in replay.json). Prints the URL with
+    /// its token; nothing listens after the run ends.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0", value_parser = dashboard_addr)]
+    pub dashboard: Option<std::net::SocketAddr>,
     /// Run only shard I of N (users whose index % N == I), or auto/N to take I from
     /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job), SLURM_ARRAY_TASK_ID or NOMAD_ALLOC_INDEX;
     /// merge the shards with cargo stress merge.
@@ -424,6 +430,12 @@ pub struct Settings {
     /// PostgreSQL: kill, pause, restart; a managed hyperd: pause).
     #[arg(long = "fault", value_parser = fault, value_name = "SPEC")]
     pub faults: Vec<FaultSpec>,
+    /// Sample the engine's on-CPU stacks with Linux perf while the users run (this process for
+    /// SQLite, the managed server's processes for PostgreSQL) and write flamegraph.svg,
+    /// profile.folded and profile.json into the run's directory; report.html shows the flame
+    /// graph and the hottest functions. (`--profile NAME` is cargo's build profile.)
+    #[arg(long)]
+    pub cpu_profile: bool,
 }
 
 /// `cargo stress replay`.
@@ -465,6 +477,10 @@ fn threshold(s: &str) -> Result<Threshold, String> {
     Threshold::parse_rule(s)
 }
 
+fn dashboard_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    stress_core::dashboard::parse_addr(s)
+}
+
 fn shard(s: &str) -> Result<Shard, String> {
     Shard::parse(s)
 }
@@ -486,6 +502,12 @@ impl Settings {
             || ["STRESS_RATE", "STRESS_PARAM_RATE"]
                 .iter()
                 .any(|v| std::env::var_os(v).is_some());
+        let profile_env = std::env::var("STRESS_PROFILE")
+            .ok()
+            .is_some_and(|v| stress_core::config::values::switch(&v).unwrap_or(false));
+        if self.cpu_profile || profile_env {
+            stress_core::profile::check_available().map_err(|e| crate::error::usage(&e))?;
+        }
         if self.latency_limit.is_some() && !rate_given {
             return Err(crate::error::usage(
                 "--latency-limit needs a target rate (--rate, --param rate=R or STRESS_RATE): without a \
@@ -524,6 +546,7 @@ impl Settings {
             max_cpu_percent: self.max_cpu_percent,
             max_disk_mb: self.max_disk_mb,
             faults: self.faults.clone(),
+            profile: self.cpu_profile.then_some(true),
             ..ConfigLayer::default()
         };
         match &self.users {

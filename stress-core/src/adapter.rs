@@ -112,6 +112,32 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         Vec::new()
     }
 
+    /// Whether its users reach the engine over TCP once started, so that the run can put its
+    /// network proxy between them and inject the `net-*` faults itself (into a server the run
+    /// did not start, too). Asked before start; `false` (the default): those faults are
+    /// refused before anything runs.
+    fn over_tcp(&self) -> bool {
+        false
+    }
+
+    /// Once started, the TCP address its users connect to (what the run's network proxy passes
+    /// their connections on to). `None` (the default): no TCP target.
+    fn tcp_target(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+
+    /// Sends every connection [`connect`](Adapter::connect) opens from now on to `proxy`
+    /// instead of [`tcp_target`](Adapter::tcp_target) (the run's network proxy, on loopback),
+    /// the rest of the connection's settings unchanged. Called once, after `start` and before
+    /// the setup step, in a run whose schedule has a network fault; the adapter's own
+    /// connections (metrics, stop) may stay direct.
+    fn route_through(&mut self, proxy: std::net::SocketAddr) -> Result<(), OpError> {
+        Err(OpError::msg(format!(
+            "{} cannot route its connections through a proxy at {proxy}",
+            self.name()
+        )))
+    }
+
     /// Why this adapter, as configured, does not inject `kind` and what would (said after the
     /// list of kinds it does inject when a run asks for another): "on a managed server: …".
     /// `None` (the default) says nothing more.
@@ -131,6 +157,13 @@ pub trait Adapter: Send + Sync + Sized + 'static {
     ) -> Result<crate::fault::Injected, OpError> {
         let _ = stopping;
         Err(OpError::msg(format!("{} cannot inject `{}`", self.name(), fault.kind)))
+    }
+
+    /// The server process a CPU profile (`run --cpu-profile`) samples, with its children, once
+    /// started. `None` (the default): this process is sampled — the engine's own code where it
+    /// runs in-process (SQLite), only the client side otherwise.
+    fn profiled_pid(&self) -> Option<u32> {
+        None
     }
 
     /// Stops what it can of what `start` started, through a shared reference: called instead

@@ -33,6 +33,33 @@ pub enum FaultKind {
     DiskFull,
     /// With the engine stopped, damage bytes of a data or WAL file chosen by the seed.
     Corrupt,
+    /// Through the run's network proxy: each direction's bytes delayed by the argument
+    /// (`net-delay(250ms):3s`) for the hold time.
+    NetDelay,
+    /// Through the run's network proxy: each direction of each connection limited to the
+    /// argument's bytes a second (`net-bandwidth(64KB/s):5s`) for the hold time.
+    NetBandwidth,
+    /// Through the run's network proxy: a blackhole for the hold time — no byte delivered,
+    /// the bytes held and the connections left open (the case that makes clients hang).
+    NetDrop,
+    /// Through the run's network proxy: every open connection reset at once (a TCP RST).
+    NetReset,
+    /// Through the run's network proxy: new connections refused and open ones blackholed
+    /// for the hold time.
+    NetPartition,
+    /// Cut the power under the engine: stop its whole tree, drop every write its filesystem
+    /// has not fsynced, start it again on what is left.
+    PowerLoss,
+    /// A power loss that also keeps a prefix of the last unsynced write (a torn page), its
+    /// length drawn from the seed.
+    #[serde(rename = "power-loss:torn")]
+    PowerLossTorn,
+    /// The next `fsync` of a file fails with EIO and its unsynced writes are dropped, as Linux
+    /// does.
+    FsyncError,
+    /// Every write and `fsync` of the engine's filesystem takes the argument longer, for the
+    /// hold time.
+    IoDelay,
 }
 
 /// What a kind of fault needs of the machine or the run, checked before anything starts.
@@ -41,6 +68,11 @@ pub enum FaultKind {
 pub enum Need {
     /// Root and private mount namespaces (`unshare --mount`): a filesystem of the run's own.
     MountNamespace,
+    /// The run's network proxy between the users and the engine: an adapter whose users reach
+    /// it over TCP ([`crate::Adapter::tcp_target`]). No root, nothing else on the machine.
+    NetworkProxy,
+    /// FUSE (`/dev/fuse`), root and mount namespaces: the fault filesystem.
+    Fuse,
 }
 
 impl Need {
@@ -48,6 +80,9 @@ impl Need {
     pub fn check(self) -> Result<(), String> {
         match self {
             Need::MountNamespace => crate::sizedfs::can_create(),
+            // The adapter's part is checked with the adapter; the machine needs nothing.
+            Need::NetworkProxy => Ok(()),
+            Need::Fuse => crate::faultfs::can_create(),
         }
     }
 }
@@ -110,7 +145,32 @@ pub struct FaultFacts {
 
 impl FaultKind {
     /// Every kind, in the order the help lists them.
-    pub const ALL: &'static [FaultKind] = &[Self::Kill, Self::Pause, Self::Restart, Self::DiskFull, Self::Corrupt];
+    pub const ALL: &'static [FaultKind] = &[
+        Self::Kill,
+        Self::Pause,
+        Self::Restart,
+        Self::DiskFull,
+        Self::Corrupt,
+        Self::NetDelay,
+        Self::NetBandwidth,
+        Self::NetDrop,
+        Self::NetReset,
+        Self::NetPartition,
+        Self::PowerLoss,
+        Self::PowerLossTorn,
+        Self::FsyncError,
+        Self::IoDelay,
+    ];
+
+    /// The kinds the run injects itself, through its network proxy, into the users'
+    /// connections of any adapter with a TCP target.
+    pub const NETWORK: &'static [FaultKind] = &[
+        Self::NetDelay,
+        Self::NetBandwidth,
+        Self::NetDrop,
+        Self::NetReset,
+        Self::NetPartition,
+    ];
 
     /// Its facts.
     pub fn facts(self) -> &'static FaultFacts {
@@ -158,7 +218,91 @@ impl FaultKind {
             about: "with the engine stopped, damage bytes of a data or WAL file",
             ..STOPS
         };
+        const POWER_LOSS: FaultFacts = FaultFacts {
+            name: "power-loss",
+            about: "cut the power: stop the engine, drop every write not fsynced, start it again on what is left",
+            needs: &[Need::Fuse],
+            ..STOPS
+        };
+        const POWER_LOSS_TORN: FaultFacts = FaultFacts {
+            name: "power-loss:torn",
+            about: "a power-loss that keeps a seeded prefix of the last unsynced write (a torn page)",
+            ..POWER_LOSS
+        };
+        const FSYNC_ERROR: FaultFacts = FaultFacts {
+            name: "fsync-error",
+            about: "the next fsync fails with EIO and drops the file's unsynced writes, as Linux does",
+            at_end: false,
+            // PostgreSQL panics on a failed fsync and restarts; SQLite reports an error.
+            breaks_connections: true,
+            takes_engine_away: false,
+            needs: &[Need::Fuse],
+            ..STOPS
+        };
+        const IO_DELAY: FaultFacts = FaultFacts {
+            name: "io-delay",
+            about: "every write and fsync takes ARG longer for HOLD",
+            arg: ArgUnit::Duration,
+            holds: true,
+            at_end: false,
+            breaks_connections: false,
+            takes_engine_away: false,
+            needs: &[Need::Fuse],
+        };
+        // The network's: the engine is never touched; what the users meet is the network's.
+        const NET: FaultFacts = FaultFacts {
+            name: "",
+            about: "",
+            arg: ArgUnit::None,
+            holds: true,
+            at_end: false,
+            breaks_connections: false,
+            takes_engine_away: false,
+            needs: &[Need::NetworkProxy],
+        };
+        const NET_DELAY: FaultFacts = FaultFacts {
+            name: "net-delay",
+            about: "delay each direction's bytes by ARG for HOLD (through the run's proxy)",
+            arg: ArgUnit::Duration,
+            ..NET
+        };
+        const NET_BANDWIDTH: FaultFacts = FaultFacts {
+            name: "net-bandwidth",
+            about: "limit each direction of each connection to ARG bytes a second for HOLD",
+            arg: ArgUnit::Rate,
+            ..NET
+        };
+        // Connections stay open: a user meets a timeout (its own or none), not a broken
+        // connection, and an op that failed then counts as failed.
+        const NET_DROP: FaultFacts = FaultFacts {
+            name: "net-drop",
+            about: "blackhole for HOLD: bytes held, connections left open",
+            takes_engine_away: true,
+            ..NET
+        };
+        const NET_RESET: FaultFacts = FaultFacts {
+            name: "net-reset",
+            about: "reset every open connection at once (TCP RST)",
+            holds: false,
+            breaks_connections: true,
+            ..NET
+        };
+        const NET_PARTITION: FaultFacts = FaultFacts {
+            name: "net-partition",
+            about: "for HOLD: new connections refused, open ones blackholed",
+            takes_engine_away: true,
+            ..NET
+        };
         match self {
+            Self::NetDelay => &NET_DELAY,
+            Self::NetBandwidth => &NET_BANDWIDTH,
+            Self::NetDrop => &NET_DROP,
+            Self::NetReset => &NET_RESET,
+            Self::NetPartition => &NET_PARTITION,
+            Self::PowerLoss => &POWER_LOSS,
+            Self::PowerLossTorn => &POWER_LOSS_TORN,
+            Self::FsyncError => &FSYNC_ERROR,
+            Self::IoDelay => &IO_DELAY,
             Self::Kill => &KILL,
             Self::Pause => &PAUSE,
             Self::Restart => &RESTART,
@@ -187,6 +331,12 @@ impl FaultKind {
     /// Whether the fault lasts a given time (`pause:3s`, `disk-full:10s`).
     pub fn holds(self) -> bool {
         self.facts().holds
+    }
+
+    /// Whether the run injects it itself, through its network proxy ([`Need::NetworkProxy`]),
+    /// rather than the adapter.
+    pub fn is_network(self) -> bool {
+        self.facts().needs.contains(&Need::NetworkProxy)
     }
 
     /// The kinds' names, for messages: `kill, pause, …`.
@@ -285,7 +435,8 @@ pub struct FaultSpec {
 fn form() -> String {
     format!(
         "give KIND[(ARG)][:HOLD]@WHEN, like pause:3s@at=20s, kill@every=5s..15s, restart@every=30s, \
-         disk-full:10s@at=12s or corrupt@end (KIND: {})",
+         disk-full:10s@at=12s, corrupt@end, net-delay(250ms):3s@at=2s or net-bandwidth(64KB/s):5s@every=20s \
+         (KIND: {})",
         FaultKind::list(FaultKind::ALL)
     )
 }
@@ -811,6 +962,47 @@ mod tests {
         ] {
             let e = FaultSpec::parse(bad).unwrap_err();
             assert!(e.contains(want) && e.contains("KIND[(ARG)][:HOLD]@WHEN"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn network_specs_parse_with_their_argument_and_bad_ones_say_why() {
+        let p = |s: &str| FaultSpec::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let delay = p("net-delay(250ms):3s@at=2s");
+        assert_eq!(
+            (delay.kind, delay.arg, delay.hold),
+            (
+                FaultKind::NetDelay,
+                Some(FaultArg::Ms(250)),
+                Some(Duration::from_secs(3))
+            )
+        );
+        let rate = p("net-bandwidth(64KB/s):5s@every=10s");
+        assert_eq!(
+            (rate.kind, rate.arg),
+            (FaultKind::NetBandwidth, Some(FaultArg::BytesPerS(64_000)))
+        );
+        assert_eq!(p("net-drop:2s@at=1s").kind, FaultKind::NetDrop);
+        assert_eq!(p("net-reset@at=6s").hold, None);
+        assert_eq!(p("net-partition:1s@at=1s").kind, FaultKind::NetPartition);
+        for k in FaultKind::NETWORK {
+            assert!(k.is_network() && !k.facts().at_end, "{k}");
+        }
+        assert!(!FaultKind::Kill.is_network());
+        for (bad, want) in [
+            ("net-delay:3s@at=1s", "says not how long `net-delay` delays"),
+            ("net-delay(0ms):3s@at=1s", "give more than 0"),
+            ("net-bandwidth(fast):3s@at=1s", "rate `fast`"),
+            ("net-bandwidth:3s@at=1s", "says not the rate of `net-bandwidth`"),
+            ("net-drop@at=1s", "says not how long `net-drop` lasts"),
+            ("net-drop:3s@end", "at the end"),
+            ("net-delay(250ms):3s@end", "at the end"),
+            ("net-reset@end", "at the end"),
+            ("net-reset:3s@at=1s", "gives a time to `net-reset`"),
+            ("net-reset(1s)@at=1s", "takes none"),
+        ] {
+            let e = FaultSpec::parse(bad).unwrap_err();
+            assert!(e.contains(want) && !e.contains('\n'), "{bad}: {e}");
         }
     }
 

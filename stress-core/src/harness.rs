@@ -65,6 +65,13 @@ pub fn main() -> ExitCode {
     if let Err(e) = check_params(&entries, &env) {
         return refuse(None, e);
     }
+    // Asked to profile on a machine where perf cannot sample: said before anything runs.
+    if env.layer.profile == Some(true)
+        && let Err(e) = crate::profile::check_available()
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let replay = match env.run.replay_file.as_deref().map(ReplayFile::load) {
         None => None,
         Some(Ok(file)) => Some(file),

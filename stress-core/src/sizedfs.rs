@@ -105,16 +105,6 @@ impl SizedFs {
         })
     }
 
-    /// Where it is mounted, inside its namespace.
-    pub fn mountpoint(&self) -> &Path {
-        &self.mountpoint
-    }
-
-    /// The pid of the process that holds its namespace.
-    pub fn holder_pid(&self) -> u32 {
-        self.holder.id()
-    }
-
     /// What it is, for a fault's row: `a 256 MiB filesystem at /tmp/stress-disk-x, held by pid 42`.
     pub fn describe(&self) -> String {
         format!(
@@ -128,37 +118,6 @@ impl SizedFs {
     /// Its size, MiB.
     pub fn size_mb(&self) -> u64 {
         self.size_mb
-    }
-
-    /// The path by which this process reaches `inside` (a path under the mountpoint, as the
-    /// namespace sees it): through the holder's root.
-    pub fn outside(&self, inside: &Path) -> PathBuf {
-        let relative = inside.strip_prefix("/").unwrap_or(inside);
-        PathBuf::from(format!("/proc/{}/root", self.holder.id())).join(relative)
-    }
-
-    /// A command that runs `program` inside the namespace (through `nsenter`), as the account
-    /// `user` (uid, gid) if given: set that way, not with `Command::uid`, which would drop the
-    /// right to enter the namespace first.
-    pub fn command(&self, program: &Path, user: Option<(u32, u32)>) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(self.enter_args(user)).arg(program);
-        cmd
-    }
-
-    /// The arguments to `nsenter` that [`command`](Self::command) gives, before the program.
-    pub fn enter_args(&self, user: Option<(u32, u32)>) -> Vec<String> {
-        let mut args = vec![format!("--mount=/proc/{}/ns/mnt", self.holder.id())];
-        if let Some((uid, gid)) = user {
-            args.extend([
-                "--setuid".to_owned(),
-                uid.to_string(),
-                "--setgid".to_owned(),
-                gid.to_string(),
-            ]);
-        }
-        args.push("--".to_owned());
-        args
     }
 
     /// Fills it: a file of zeros written until the filesystem says it is full. Returns the
@@ -218,6 +177,57 @@ impl SizedFs {
             std::thread::sleep(Duration::from_millis(10));
         }
         Ok((taken, None))
+    }
+}
+
+/// A filesystem mounted in a private mount namespace that a process of its own holds: how the
+/// run reaches its files, and how a process is started inside it.
+pub trait Namespaced {
+    /// The pid of the process that holds the namespace.
+    fn holder_pid(&self) -> u32;
+
+    /// Where it is mounted, inside its namespace.
+    fn mountpoint(&self) -> &Path;
+
+    /// The path by which this process reaches `inside` (a path under the mountpoint, as the
+    /// namespace sees it): through the holder's root.
+    fn outside(&self, inside: &Path) -> PathBuf {
+        let relative = inside.strip_prefix("/").unwrap_or(inside);
+        PathBuf::from(format!("/proc/{}/root", self.holder_pid())).join(relative)
+    }
+
+    /// A command that runs `program` inside the namespace (through `nsenter`), as the account
+    /// `user` (uid, gid) if given: set that way, not with `Command::uid`, which would drop the
+    /// right to enter the namespace first.
+    fn command(&self, program: &Path, user: Option<(u32, u32)>) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(self.enter_args(user)).arg(program);
+        cmd
+    }
+
+    /// The arguments to `nsenter` that [`command`](Self::command) gives, before the program.
+    fn enter_args(&self, user: Option<(u32, u32)>) -> Vec<String> {
+        let mut args = vec![format!("--mount=/proc/{}/ns/mnt", self.holder_pid())];
+        if let Some((uid, gid)) = user {
+            args.extend([
+                "--setuid".to_owned(),
+                uid.to_string(),
+                "--setgid".to_owned(),
+                gid.to_string(),
+            ]);
+        }
+        args.push("--".to_owned());
+        args
+    }
+}
+
+impl Namespaced for SizedFs {
+    fn holder_pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    fn mountpoint(&self) -> &Path {
+        &self.mountpoint
     }
 }
 

@@ -17,8 +17,9 @@
 //!   them.
 //! - **Who can connect**: the run alone. libpq is served on a Unix socket in a private (0700)
 //!   temporary directory, as PostgreSQL's own test clusters do: hyperd has no password setting,
-//!   so the directory's permissions keep other local accounts out. A TCP port
-//!   ([`Hyper::port`]) and gRPC (TCP only) are opt-in, and open to every local account.
+//!   so the directory's permissions keep other local accounts out. gRPC ([`Transport::Grpc`])
+//!   is served on a Unix socket in the same directory, as private. A TCP port for libpq
+//!   ([`Hyper::port`]) is opt-in, and open to every local account.
 //! - **Monitoring**: hyperd's resource log (`resource-metrics` records: process memory, CPU,
 //!   load, scheduler threads and waiting jobs) feeds the run's monitor, so memory and CPU
 //!   limits pause users with hysteresis; `query-end` records give server-side latency beside
@@ -64,9 +65,9 @@ pub enum Transport {
     #[default]
     #[serde(rename = "tcp")]
     LibPq,
-    /// gRPC, results as Arrow (`STRESS_TRANSPORT=grpc`); writes stay on libpq. hyperd serves
-    /// gRPC on TCP only and without a password: any local account can reach that port while the
-    /// run lasts.
+    /// gRPC, results as Arrow (`STRESS_TRANSPORT=grpc`); writes stay on libpq. hyperd's gRPC
+    /// takes no credentials, so it listens on a Unix socket in the run's private (0700)
+    /// directory, beside libpq's: no other local account can reach it.
     Grpc,
 }
 

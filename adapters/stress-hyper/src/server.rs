@@ -46,7 +46,8 @@ pub(crate) struct Server {
     /// directory only this account can enter (the default), or `127.0.0.1:port` when a port
     /// was asked for.
     pub(crate) endpoint: String,
-    /// `http://127.0.0.1:port` of the gRPC listener.
+    /// `unix://<dir>/grpc:0` of the gRPC listener: a Unix socket beside the libpq one, in
+    /// the same private directory.
     pub(crate) grpc_url: Option<String>,
     pub(crate) log_dir: PathBuf,
     /// Closing it tells hyperd to shut down.
@@ -68,11 +69,6 @@ fn flag(name: &str, value: &str) -> String {
     format!("--{}={value}", name.replace('_', "-"))
 }
 
-fn free_port() -> Result<u16, OpError> {
-    let l = TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
 impl Server {
     /// Starts hyperd with its log in `log_dir`; without a port, its libpq listener is a Unix
     /// socket in `socket_dir`, which must be private (0700): hyperd has no password setting,
@@ -80,15 +76,20 @@ impl Server {
     pub(crate) fn start(opts: &Options, log_dir: &Path, socket_dir: &Path) -> Result<Self, OpError> {
         let hyperd = find_hyperd(opts.hyperd.as_deref())?;
         std::fs::create_dir_all(log_dir)?;
-        let grpc_port = if opts.grpc { Some(free_port()?) } else { None };
+        // gRPC on a Unix socket in the same private directory: hyperd's gRPC takes no
+        // credentials ("trusted authentication" only), so, as for libpq, the directory's
+        // permissions keep other local accounts out. hyperd's `tcp.grpc` scheme hands its
+        // `host:port` to gRPC as the address, and gRPC reads `unix:PATH:0` as a socket at
+        // `PATH:0` (hyperd wants a numeric port); the client (tonic) reaches it as `unix://`.
+        let grpc_socket = opts.grpc.then(|| socket_dir.join("grpc"));
         let mut listen = match opts.port {
             Some(port) => format!("tab.tcp://127.0.0.1:{port}"),
             // Named as PostgreSQL names its sockets (and hyperd its default one), so that `psql -h
             // <dir> -p 7483` reaches it too.
             None => format!("tab.domain://{}/domain/.s.PGSQL.7483", socket_dir.display()),
         };
-        if let Some(g) = grpc_port {
-            listen.push_str(&format!(",tcp.grpc://127.0.0.1:{g}"));
+        if let Some(g) = &grpc_socket {
+            listen.push_str(&format!(",tcp.grpc://[unix:{}]:0", g.display()));
         }
         let mut args = vec![
             // A misspelt or unknown setting fails the start instead of being ignored.
@@ -129,7 +130,7 @@ impl Server {
             child: Arc::new(Mutex::new(child)),
             restarting: Arc::new(AtomicBool::new(false)),
             endpoint,
-            grpc_url: grpc_port.map(|g| format!("http://127.0.0.1:{g}")),
+            grpc_url: grpc_socket.map(|g| format!("unix://{}:0", g.display())),
             log_dir: log_dir.to_owned(),
             callback: Mutex::new(Some(callback)),
             recipe,

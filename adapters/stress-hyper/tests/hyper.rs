@@ -329,6 +329,64 @@ fn no_other_local_account_can_connect_to_a_managed_hyperd() {
     h.stop().unwrap();
 }
 
+/// hyperd's gRPC takes no credentials either: with `transport=grpc` it listens on a Unix socket
+/// beside libpq's, in the same private directory, and on no TCP port; another local account
+/// cannot connect to it, the run's reads go over it.
+#[test]
+fn no_other_local_account_can_reach_a_managed_hyperds_grpc_listener() {
+    let out = tempfile::tempdir().unwrap();
+    let mut h = Hyper::managed().transport(Transport::Grpc);
+    h.start(&ctx(1, out.path())).unwrap();
+    let pid = h.hyperd_pid().unwrap();
+    assert_eq!(
+        tcp_listeners(pid),
+        Vec::<u16>::new(),
+        "hyperd listens on no TCP port, gRPC on"
+    );
+    let endpoint = h.endpoint().unwrap().to_owned();
+    let socket_dir = Path::new(
+        endpoint
+            .strip_prefix("tab.domain://")
+            .and_then(|e| e.strip_suffix("/domain/.s.PGSQL.7483"))
+            .unwrap(),
+    )
+    .to_owned();
+    let grpc = socket_dir.join("grpc:0");
+    // Ours can connect: the socket is there and listening.
+    std::os::unix::net::UnixStream::connect(&grpc)
+        .unwrap_or_else(|e| panic!("the gRPC socket {}: {e}", grpc.display()));
+    if is_root() {
+        use std::os::unix::process::CommandExt;
+        let knock = std::process::Command::new("perl")
+            .args([
+                "-MIO::Socket::UNIX",
+                "-e",
+                "IO::Socket::UNIX->new(Peer => $ARGV[0]) or die \"$!\\n\"; print \"in\\n\"",
+            ])
+            .arg(&grpc)
+            .current_dir("/")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&knock.stderr);
+        assert!(!knock.status.success() && said.contains("Permission denied"), "{said}");
+    }
+    // The run's reads go over it, and over it again after a kill (hyperd binds the same path).
+    let mut c = h.connect(0).unwrap();
+    assert_eq!(c.transport(), Transport::Grpc);
+    assert_eq!(c.query_scalar("SELECT 1", &[]).unwrap(), Value::Int(1));
+    drop(c);
+    let kill = stress_core::fault::PlannedFault::new(stress_core::fault::FaultKind::Kill, Some(0));
+    h.inject(&kill, &|| false).unwrap();
+    assert_ne!(h.hyperd_pid(), Some(pid));
+    let mut c = h.connect(0).unwrap();
+    assert_eq!(c.query_scalar("SELECT 2", &[]).unwrap(), Value::Int(2));
+    drop(c);
+    h.stop().unwrap();
+    assert!(!grpc.exists(), "{} was left behind", grpc.display());
+}
+
 #[test]
 fn a_paused_hyperd_shows_in_the_latencies_and_comes_back() {
     use std::time::Duration;

@@ -48,12 +48,16 @@ impl Driver {
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub(crate) config: postgres::Config,
+    pub(crate) tls: crate::tls::Tls,
     pub(crate) setup: Vec<String>,
+    /// How long the wire client waits for an answer before it gives the connection up
+    /// (`statement_timeout` plus a second; `None`: for ever).
+    pub(crate) answer_timeout: Option<Duration>,
 }
 
 impl Session {
     fn client(&self) -> Result<Client, OpError> {
-        let mut c = crate::connect(&self.config)?;
+        let mut c = crate::connect(&self.config, &self.tls)?;
         for sql in &self.setup {
             c.batch_execute(sql)?;
         }
@@ -61,7 +65,9 @@ impl Session {
     }
 
     fn wire(&self) -> Result<wire::Conn, OpError> {
-        let mut c = wire::Conn::connect(&self.config).map_err(|e| crate::cannot_connect(&self.config, e.into()))?;
+        let mut c =
+            wire::Conn::connect(&self.config, &self.tls).map_err(|e| crate::cannot_connect(&self.config, e.into()))?;
+        c.set_answer_timeout(self.answer_timeout)?;
         for sql in &self.setup {
             c.batch(sql)?;
         }

@@ -10,6 +10,8 @@ use std::path::Path;
 use stress_core::OpError;
 use stress_core::rand::Rng;
 
+use crate::tls::Tls;
+
 /// PostgreSQL's page size (the default build's `BLCKSZ`).
 const PAGE: u64 = 8192;
 /// The first object id of objects made after initdb: the run's own relations.
@@ -47,10 +49,10 @@ pub(crate) fn damage(data: &Path, rng: &mut impl Rng) -> Result<String, OpError>
 
 /// `amcheck` over every table and B-tree index of the run's databases: what it found (or that
 /// the check itself failed, which is a finding too: the damage stopped it).
-pub(crate) fn amcheck<'a>(databases: impl Iterator<Item = &'a postgres::Config>) -> String {
+pub(crate) fn amcheck<'a>(databases: impl Iterator<Item = (&'a postgres::Config, &'a Tls)>) -> String {
     let mut found = Vec::new();
-    for config in databases {
-        if let Err(e) = check_one(config, &mut found) {
+    for (config, tls) in databases {
+        if let Err(e) = check_one(config, tls, &mut found) {
             found.push(format!("the check failed: {}", OpError::from(e)));
         }
     }
@@ -63,8 +65,8 @@ pub(crate) fn amcheck<'a>(databases: impl Iterator<Item = &'a postgres::Config>)
     }
 }
 
-fn check_one(config: &postgres::Config, found: &mut Vec<String>) -> Result<(), postgres::Error> {
-    let mut c = config.connect(postgres::NoTls)?;
+fn check_one(config: &postgres::Config, tls: &Tls, found: &mut Vec<String>) -> Result<(), postgres::Error> {
+    let mut c = crate::client(config, tls)?;
     c.batch_execute("CREATE EXTENSION IF NOT EXISTS amcheck")?;
     let relations = c.query(
         "SELECT c.oid::regclass::text, c.relkind::text FROM pg_class c \

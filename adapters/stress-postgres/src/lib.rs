@@ -17,19 +17,25 @@
 //! wire protocol ([`Driver::Wire`]: no runtime between the user's thread and its socket, as with
 //! libpq); [`PgConn::client`] gives the synchronous `postgres` crate's `Client`, and
 //! [`Postgres::driver`] (or `STRESS_PG_DRIVER=postgres`) puts the SQL layer on it too.
+//!
+//! Both clients speak TLS (rustls, no system OpenSSL) as the connection string's `sslmode`
+//! (`disable`, `prefer` — the default —, `require`, `verify-ca`, `verify-full`), `sslrootcert`
+//! (a PEM file, or `system`) and `sslcert`/`sslkey` say, as libpq reads them; a managed server
+//! speaks TLS with [`Postgres::tls`] (or `STRESS_PG_TLS=1`).
 #![warn(missing_docs)]
 
 mod conn;
 mod corrupt;
 mod metrics;
 mod server;
+mod settings;
+mod tls;
 mod wire;
 
 use std::time::Duration;
 
 pub use conn::{Driver, PgConn};
 pub use postgres;
-use postgres::NoTls;
 use postgres::config::Host;
 use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
@@ -38,6 +44,7 @@ pub use wire::{DbError, WireError};
 
 use crate::metrics::{PgMetrics, Watched};
 use crate::server::Server;
+use crate::tls::Tls;
 
 #[derive(Debug, Clone)]
 enum Mode {
@@ -49,6 +56,7 @@ enum Mode {
 #[derive(Debug, Clone)]
 struct Target {
     config: postgres::Config,
+    tls: Tls,
     schema: Option<String>,
 }
 
@@ -68,6 +76,9 @@ pub struct Postgres {
     disk_limit_mb: u64,
     /// The client the SQL layer runs on (`None`: `STRESS_PG_DRIVER`, else the wire client).
     driver: Option<Driver>,
+    /// The run's network proxy, which the users' connections go through instead of the
+    /// server's TCP address (a run with a network fault).
+    proxy: Option<std::net::SocketAddr>,
 }
 
 impl Postgres {
@@ -82,6 +93,7 @@ impl Postgres {
             seed: 0,
             disk_limit_mb: 512,
             driver: None,
+            proxy: None,
         }
     }
 
@@ -90,6 +102,7 @@ impl Postgres {
     pub fn managed() -> Self {
         let mut pg = Self::with(Mode::Managed);
         pg.options.tcp = std::env::var("STRESS_PG_TCP").is_ok_and(|v| v == "1" || v == "true");
+        pg.options.tls = std::env::var("STRESS_PG_TLS").is_ok_and(|v| v == "1" || v == "true");
         pg
     }
 
@@ -140,6 +153,16 @@ impl Postgres {
     /// password, random per run unless [`password`](Self::password) gives one.
     pub fn tcp(mut self, on: bool) -> Self {
         self.options.tcp = on;
+        self
+    }
+
+    /// Whether the managed server speaks TLS (default: no, unless `STRESS_PG_TLS=1`): a
+    /// certificate authority and a server certificate made for the run, `ssl=on`, and only
+    /// TLS connections over TCP (`hostssl`); it then listens on 127.0.0.1 (as with
+    /// [`tcp`](Self::tcp)), and the run's own connections verify its certificate
+    /// (`verify-full` against that authority).
+    pub fn tls(mut self, on: bool) -> Self {
+        self.options.tls = on;
         self
     }
 
@@ -227,10 +250,89 @@ fn with_timeout(config: &postgres::Config) -> postgres::Config {
     config
 }
 
-fn connect(config: &postgres::Config) -> Result<postgres::Client, OpError> {
-    with_timeout(config)
-        .connect(NoTls)
-        .map_err(|e| cannot_connect(config, e.into()))
+fn connect(config: &postgres::Config, tls: &Tls) -> Result<postgres::Client, OpError> {
+    client(&with_timeout(config), tls).map_err(|e| cannot_connect(config, e.into()))
+}
+
+/// The `postgres` crate's client on `config` with `tls` (never over a Unix socket, as with
+/// libpq: the server offers none there).
+fn client(config: &postgres::Config, tls: &Tls) -> Result<postgres::Client, postgres::Error> {
+    let mut config = config.clone();
+    match config.get_hosts().first() {
+        Some(Host::Unix(_)) => Tls::disabled().apply(&mut config),
+        _ => tls.apply(&mut config),
+    }
+    config.connect(tls.connector())
+}
+
+/// The TCP address a config's first host names (its `hostaddr`, or its host name resolved),
+/// `None` for a Unix socket.
+fn tcp_address(config: &postgres::Config) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    if let Some(ip) = config.get_hostaddrs().first() {
+        return Some(std::net::SocketAddr::new(*ip, port));
+    }
+    match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => (h.as_str(), port).to_socket_addrs().ok()?.next(),
+        _ => None,
+    }
+}
+
+/// The `statement_timeout` a connection string sets for the session the PostgreSQL way
+/// (`options='-c statement_timeout=1500'`, or `=2s`, `500ms`, `1min`), if it does.
+fn options_statement_timeout(config: &postgres::Config) -> Option<Duration> {
+    let options = config.get_options()?;
+    let value = options
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("-c ", "-c")
+        .split_whitespace()
+        .find_map(|o| {
+            o.strip_prefix("-cstatement_timeout=")
+                .or_else(|| o.strip_prefix("--statement_timeout="))
+                .or_else(|| o.strip_prefix("--statement-timeout="))
+                .map(str::to_owned)
+        })?;
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (n, unit) = value.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let ms = match unit.trim() {
+        "" | "ms" => n,
+        "s" => n.checked_mul(1000)?,
+        "min" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+/// `config` sent to `to` (the run's network proxy) instead of its hosts; the rest unchanged.
+fn routed(config: &postgres::Config, to: std::net::SocketAddr) -> postgres::Config {
+    let mut c = postgres::Config::new();
+    c.host(&to.ip().to_string()).port(to.port());
+    if let Some(u) = config.get_user() {
+        c.user(u);
+    }
+    if let Some(p) = config.get_password() {
+        c.password(p);
+    }
+    if let Some(d) = config.get_dbname() {
+        c.dbname(d);
+    }
+    if let Some(o) = config.get_options() {
+        c.options(o);
+    }
+    if let Some(a) = config.get_application_name() {
+        c.application_name(a);
+    }
+    if let Some(t) = config.get_connect_timeout() {
+        c.connect_timeout(*t);
+    }
+    c.ssl_mode(config.get_ssl_mode());
+    c
 }
 
 /// A connection that failed, named by where it went (never its password).
@@ -259,14 +361,17 @@ fn connection_lost(e: &OpError) -> bool {
         .is_some_and(|pe| pe.is_closed() || std::error::Error::source(pe).is_some_and(|s| s.is::<std::io::Error>()))
 }
 
-/// A connection string, or a one-line error that says what form it takes (never echoing it:
-/// it may hold a password).
-fn parse_dsn(dsn: &str) -> Result<postgres::Config, String> {
-    dsn.parse().map_err(|e| {
+/// A connection string and the TLS it asks for, or a one-line error that says what form it
+/// takes or which TLS setting is wrong (never echoing the string: it may hold a password).
+fn parse_dsn(dsn: &str) -> Result<(postgres::Config, Tls), String> {
+    let (rest, options) = tls::split_dsn(dsn);
+    let config = rest.parse().map_err(|e| {
         format!(
             "the PostgreSQL connection string is not valid ({e}): use `host=… port=… user=… dbname=…` or a postgresql:// URL"
         )
-    })
+    })?;
+    let tls = Tls::from_options(&options).map_err(|e| format!("STRESS_PG_DSN: {e}"))?;
+    Ok((config, tls))
 }
 
 impl Adapter for Postgres {
@@ -274,14 +379,30 @@ impl Adapter for Postgres {
 
     fn check(&self) -> Result<(), String> {
         self.effective_driver()?;
+        let env = settings::from_env()?;
         match &self.mode {
-            Mode::Dsn(dsn) => parse_dsn(dsn).map(|_| ()),
-            Mode::Managed => Ok(()),
+            Mode::Dsn(dsn) => {
+                if !env.is_empty() {
+                    return Err(format!(
+                        "{}: a server given by address keeps its own settings; unset it, or unset STRESS_PG_DSN \
+                         for a managed server",
+                        settings::VAR
+                    ));
+                }
+                parse_dsn(dsn).map(|_| ())
+            }
+            Mode::Managed => settings::check_known(&env, self.options.bindir.as_deref()),
         }
     }
 
     fn variables(&self) -> &'static [&'static str] {
-        &["STRESS_PG_DSN", "STRESS_PG_TCP", "STRESS_PG_DRIVER"]
+        &[
+            "STRESS_PG_DSN",
+            "STRESS_PG_TCP",
+            "STRESS_PG_TLS",
+            "STRESS_PG_DRIVER",
+            settings::VAR,
+        ]
     }
 
     fn name(&self) -> &'static str {
@@ -313,14 +434,48 @@ impl Adapter for Postgres {
                 FaultKind::Restart,
                 FaultKind::DiskFull,
                 FaultKind::Corrupt,
+                FaultKind::PowerLoss,
+                FaultKind::PowerLossTorn,
+                FaultKind::FsyncError,
+                FaultKind::IoDelay,
             ],
             Mode::Dsn(_) => Vec::new(),
         }
     }
 
-    fn fault_hint(&self, _kind: FaultKind) -> Option<String> {
-        matches!(self.mode, Mode::Dsn(_))
-            .then(|| "on a managed server: a server given by address is not this run's to stop".to_owned())
+    fn fault_hint(&self, kind: FaultKind) -> Option<String> {
+        match &self.mode {
+            _ if kind.is_network() => Some(
+                "network faults need a server the users reach over TCP: a DSN with a host name or address, or a managed \
+                 server with .tcp(true) or STRESS_PG_TCP=1"
+                    .to_owned(),
+            ),
+            Mode::Dsn(_) => Some("on a managed server: a server given by address is not this run's to stop".to_owned()),
+            Mode::Managed => None,
+        }
+    }
+
+    /// Over TCP: a DSN whose first host is a name or an address, or a managed server with
+    /// `.tcp(true)` (`STRESS_PG_TCP=1`).
+    fn over_tcp(&self) -> bool {
+        match &self.mode {
+            Mode::Managed => self.options.tcp,
+            Mode::Dsn(dsn) => parse_dsn(dsn).is_ok_and(|(c, _)| {
+                !c.get_hostaddrs().is_empty() || matches!(c.get_hosts().first(), Some(Host::Tcp(_)))
+            }),
+        }
+    }
+
+    fn tcp_target(&self) -> Option<std::net::SocketAddr> {
+        self.targets.first().and_then(|t| tcp_address(&t.config))
+    }
+
+    fn route_through(&mut self, proxy: std::net::SocketAddr) -> Result<(), OpError> {
+        if self.tcp_target().is_none() {
+            return Err(OpError::msg("the users reach PostgreSQL by no TCP address"));
+        }
+        self.proxy = Some(proxy);
+        Ok(())
     }
 
     fn inject(&self, fault: &PlannedFault, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
@@ -333,7 +488,7 @@ impl Adapter for Postgres {
                 let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
                 let config = server.config("postgres");
                 let recovery = stress_core::fault::pause_tree(server.pid(), hold, stopping, || {
-                    connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
+                    connect(&config, &server.tls).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
                 })?;
                 Ok(Injected {
                     target: format!("postgres (pid {})", server.pid()),
@@ -359,7 +514,7 @@ impl Adapter for Postgres {
                 let hold = Duration::from_millis(fault.hold_ms.unwrap_or(0));
                 let config = server.config("postgres");
                 let (taken, recovery, exited) = server.disk_full(hold, stopping, || {
-                    connect(&config).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
+                    connect(&config, &server.tls).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
                 })?;
                 let on = server
                     .disk
@@ -379,13 +534,54 @@ impl Adapter for Postgres {
                     )),
                 })
             }
+            FaultKind::PowerLoss | FaultKind::PowerLossTorn => {
+                let target = format!("postgres (pid {})", server.pid());
+                let t0 = std::time::Instant::now();
+                let dropped = server.power_loss(stress_core::faultfs::torn_seed(self.seed, fault))?;
+                let recovery = t0.elapsed();
+                let found = corrupt::amcheck(self.targets.iter().map(|t| (&t.config, &t.tls)));
+                Ok(Injected {
+                    target,
+                    recovery: Some(recovery),
+                    check: Some(format!("{dropped}; recovered; {found}")),
+                })
+            }
+            FaultKind::FsyncError => {
+                let config = server.config("postgres");
+                let (struck, said, recovery) = server.fsync_error(stopping, || {
+                    connect(&config, &server.tls).is_ok_and(|mut c| c.simple_query("SELECT 1").is_ok())
+                })?;
+                let check = match struck {
+                    Some((file, bytes)) => {
+                        format!("fsync of {file} failed with EIO, {bytes} unsynced bytes dropped; postgres: {said}")
+                    }
+                    None => "no fsync came while the fault was armed".to_owned(),
+                };
+                Ok(Injected {
+                    target: format!("postgres (pid {})", server.pid()),
+                    recovery,
+                    check: Some(check),
+                })
+            }
+            FaultKind::IoDelay => {
+                let fs = server
+                    .faultfs
+                    .as_ref()
+                    .ok_or_else(|| OpError::msg("the cluster is not on the fault filesystem"))?;
+                let check = stress_core::faultfs::hold_delay(fs, fault, stopping)?;
+                Ok(Injected {
+                    target: format!("postgres data ({})", fs.describe()),
+                    recovery: None,
+                    check: Some(check),
+                })
+            }
             FaultKind::Corrupt => {
                 let target = format!("postgres (pid {})", server.pid());
                 let t0 = std::time::Instant::now();
                 let mut rng = stress_core::fault::corrupt_rng(self.seed, fault);
                 let damage = server.damaged_and_started(|data| corrupt::damage(data, &mut rng))?;
                 let recovery = t0.elapsed();
-                let found = corrupt::amcheck(self.targets.iter().map(|t| &t.config));
+                let found = corrupt::amcheck(self.targets.iter().map(|t| (&t.config, &t.tls)));
                 Ok(Injected {
                     target,
                     recovery: Some(recovery),
@@ -404,7 +600,8 @@ impl Adapter for Postgres {
     fn describe(&self) -> serde_json::Value {
         let mode = match &self.mode {
             Mode::Managed => "managed".to_owned(),
-            Mode::Dsn(dsn) => dsn
+            Mode::Dsn(dsn) => tls::split_dsn(dsn)
+                .0
                 .parse::<postgres::Config>()
                 .map_or_else(|_| "dsn (unparsable)".into(), |c| format!("dsn {}", describe(&c))),
         };
@@ -446,21 +643,33 @@ impl Adapter for Postgres {
                 if ctx.faults.contains(&FaultKind::DiskFull) {
                     options.disk_mb = Some(self.disk_limit_mb);
                 }
+                // The storage faults: the cluster on the fault filesystem (a disk-full fault's
+                // size-limited filesystem is another; both at once are refused at start).
+                options.faultfs = stress_core::faultfs::wanted(ctx.faults);
+                if options.faultfs && options.disk_mb.is_some() {
+                    return Err(OpError::msg(
+                        "disk-full and the storage faults (power-loss, fsync-error, io-delay) each put the cluster on \
+                         a filesystem of their own: give one or the other in a run",
+                    ));
+                }
+                // STRESS_PG_SETTINGS after the workload's own: the environment wins.
+                options.settings.extend(settings::from_env().map_err(OpError::msg)?);
                 let server = Server::start(&options)?;
-                let mut admin = connect(&server.config("postgres"))?;
+                let mut admin = connect(&server.config("postgres"), &server.tls)?;
                 for i in 0..ctx.databases {
                     let name = format!("stress_{i}");
                     admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
                     self.targets.push(Target {
                         config: server.config(&name),
+                        tls: server.tls.clone(),
                         schema: None,
                     });
                 }
                 self.server = Some(server);
             }
             Mode::Dsn(dsn) => {
-                let config = parse_dsn(&dsn).map_err(OpError::msg)?;
-                let mut client = connect(&config)?;
+                let (config, tls) = parse_dsn(&dsn).map_err(OpError::msg)?;
+                let mut client = connect(&config, &tls)?;
                 for i in 0..ctx.databases {
                     let schema = (ctx.databases > 1).then(|| format!("stress_db{i}"));
                     // A shard of a run whose setup step made the schemas reaches them as they are.
@@ -469,6 +678,7 @@ impl Adapter for Postgres {
                     }
                     self.targets.push(Target {
                         config: config.clone(),
+                        tls: tls.clone(),
                         schema,
                     });
                 }
@@ -490,9 +700,28 @@ impl Adapter for Postgres {
         if let Some(t) = self.statement_timeout {
             setup.push(format!("SET statement_timeout = {}", t.as_millis()));
         }
+        // Through the run's network proxy, the server's certificate still names the server.
+        let (config, tls) = match self.proxy {
+            Some(proxy) => (
+                routed(&target.config, proxy),
+                match target.config.get_hosts().first() {
+                    Some(postgres::config::Host::Tcp(host)) => target.tls.named(host),
+                    _ => target.tls.clone(),
+                },
+            ),
+            None => (target.config.clone(), target.tls.clone()),
+        };
         let session = conn::Session {
-            config: with_timeout(&target.config),
+            config: with_timeout(&config),
+            tls,
             setup,
+            // The server's statement_timeout fires for a statement that reached it; a network
+            // that holds the bytes needs the client's own, a second later.
+            answer_timeout: self
+                .statement_timeout
+                .or_else(|| options_statement_timeout(&target.config))
+                .filter(|t| !t.is_zero())
+                .map(|t| t + Duration::from_secs(1)),
         };
         PgConn::open(
             session,
@@ -505,6 +734,7 @@ impl Adapter for Postgres {
         let Some(first) = self.targets.first() else {
             return Vec::new();
         };
+        let tls = first.tls.clone();
         let (config, databases, own_backends) = match &self.server {
             Some(_) => {
                 let mut admin = first.config.clone();
@@ -525,11 +755,18 @@ impl Adapter for Postgres {
                 log: s.log.clone(),
             }),
             config,
+            tls,
             databases,
             own_backends,
             client: None,
             cpu: Default::default(),
         })]
+    }
+
+    /// The managed server's postmaster and its children (the backends of the users'
+    /// connections among them); a given server (a DSN) is not this run's to sample.
+    fn profiled_pid(&self) -> Option<u32> {
+        self.postmaster_pid()
     }
 
     /// Users stuck in a query were abandoned: the managed server is killed and its cluster
@@ -552,7 +789,7 @@ impl Adapter for Postgres {
             .filter_map(|t| t.schema.clone())
             .collect();
         if let (false, Some(t)) = (schemas.is_empty(), self.targets.first()) {
-            let mut client = connect(&t.config)?;
+            let mut client = connect(&t.config, &t.tls)?;
             for s in schemas {
                 client.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))?;
             }
@@ -564,6 +801,33 @@ impl Adapter for Postgres {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_timeout_in_the_connection_string_is_read_the_postgresql_way() {
+        let t = |dsn: &str| options_statement_timeout(&parse_dsn(dsn).unwrap().0);
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(t("host=h options='-c statement_timeout=1500'"), ms(1500));
+        assert_eq!(
+            t("host=h options='-cstatement_timeout=2s -c lock_timeout=1s'"),
+            ms(2000)
+        );
+        assert_eq!(t("host=h options='--statement_timeout=1min'"), ms(60_000));
+        assert_eq!(t("host=h options='-c lock_timeout=1s'"), None);
+        assert_eq!(t("host=h"), None);
+        assert_eq!(t("host=h options='-c statement_timeout=soon'"), None);
+    }
+
+    #[test]
+    fn a_routed_config_goes_to_the_proxy_with_the_rest_unchanged() {
+        let c = parse_dsn("host=db.example port=6543 user=u password=pw dbname=d application_name=a connect_timeout=3")
+            .unwrap()
+            .0;
+        let r = routed(&c, "127.0.0.1:4000".parse().unwrap());
+        assert_eq!(describe(&r), "127.0.0.1:4000/d");
+        assert_eq!((r.get_user(), r.get_password()), (Some("u"), Some(&b"pw"[..])));
+        assert_eq!(r.get_application_name(), Some("a"));
+        assert_eq!(r.get_connect_timeout(), Some(&Duration::from_secs(3)));
+    }
 
     #[test]
     fn stress_pg_driver_names_a_driver_or_is_refused_with_the_choices() {

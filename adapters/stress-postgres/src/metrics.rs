@@ -6,7 +6,7 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use stress_core::monitor::{CpuMeter, Health, MetricsSource, Reading, ResourceKind, read_tree};
 
 use crate::server::last_lines;
@@ -25,6 +25,7 @@ pub(crate) struct Watched {
 pub(crate) struct PgMetrics {
     pub(crate) watched: Option<Watched>,
     pub(crate) config: postgres::Config,
+    pub(crate) tls: crate::tls::Tls,
     pub(crate) databases: Vec<String>,
     /// Backends of the monitor itself counted in `numbackends` (it connects to a watched
     /// database only on a given server).
@@ -61,7 +62,7 @@ impl PgMetrics {
         if self.client.is_none() {
             let mut config = self.config.clone();
             config.connect_timeout(Duration::from_secs(2));
-            self.client = Some(config.connect(NoTls).map_err(|e| e.to_string())?);
+            self.client = Some(crate::client(&config, &self.tls).map_err(|e| e.to_string())?);
         }
         let client = self.client.as_mut().expect("connected above");
         let row = client

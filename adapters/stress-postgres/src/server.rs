@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use stress_core::OpError;
 use stress_core::lifeline::Lifeline;
+
+use crate::tls::Tls;
 pub(crate) use stress_core::monitor::last_lines;
+use stress_core::sizedfs::Namespaced;
 
 /// How long the server may take to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -132,8 +135,13 @@ pub(crate) struct Options {
     pub(crate) parent: Option<PathBuf>,
     /// Listen on 127.0.0.1 too (with a password), not only on the private socket.
     pub(crate) tcp: bool,
+    /// TLS on 127.0.0.1 (implies `tcp`), with a certificate made for the run; TCP connections
+    /// without it are refused (`hostssl` only).
+    pub(crate) tls: bool,
     /// The cluster's data on a size-limited filesystem of this many MiB (for `disk-full`).
     pub(crate) disk_mb: Option<u64>,
+    /// The cluster's data on the fault filesystem (for `power-loss`, `fsync-error`, `io-delay`).
+    pub(crate) faultfs: bool,
 }
 
 /// A running managed server.
@@ -141,6 +149,9 @@ pub(crate) struct Options {
 pub(crate) struct Server {
     pub(crate) port: u16,
     pub(crate) tcp: bool,
+    /// How the run's clients reach it: verify-full against the run's own CA with TLS on,
+    /// else no TLS.
+    pub(crate) tls: Tls,
     /// Stops the server and removes the cluster if this process dies without doing it.
     lifeline: Mutex<Option<Lifeline>>,
     pub(crate) password: Option<String>,
@@ -159,6 +170,9 @@ pub(crate) struct Server {
     /// The size-limited filesystem the data lives on (for `disk-full`), dropped after the
     /// server stopped.
     pub(crate) disk: Option<stress_core::sizedfs::SizedFs>,
+    /// The fault filesystem the data lives on (for the storage faults), dropped after the
+    /// server stopped.
+    pub(crate) faultfs: Option<stress_core::faultfs::FaultFs>,
 }
 
 /// The postmaster's command line and account, to start it again on the same cluster.
@@ -199,13 +213,14 @@ fn fast_shutdown(pid: u32) -> Result<(), OpError> {
 }
 
 /// Creates the cluster in `data` with `initdb`, as the server's account (`user`), inside the
-/// size-limited filesystem's namespace when there is one; with `password`, host connections
-/// need it (its file in `dir` is gone when this returns).
+/// namespace of the run's own filesystem (`private`) when there is one; with `password`, host
+/// connections need it (its file in `dir` is gone when this returns). On the fault filesystem
+/// (`faultfs`) the new cluster is synced once made.
 fn init_cluster(
     bindir: &Path,
     data: &Path,
     dir: &Path,
-    disk: Option<&stress_core::sizedfs::SizedFs>,
+    (private, faultfs): (Option<&dyn Namespaced>, Option<&stress_core::faultfs::FaultFs>),
     user: Option<(u32, u32)>,
     password: Option<&str>,
 ) -> Result<(), OpError> {
@@ -214,7 +229,7 @@ fn init_cluster(
             cmd.uid(uid).gid(gid);
         }
     };
-    let mut initdb = match disk {
+    let mut initdb = match private {
         Some(fs) => fs.command(&bindir.join("initdb"), user),
         None => {
             let mut c = Command::new(bindir.join("initdb"));
@@ -255,6 +270,11 @@ fn init_cluster(
         .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("initdb").display())))?;
     // The password is in the server's catalog now: no copy of it stays on disk.
     let _ = std::fs::remove_file(dir.join("pwfile"));
+    if let (true, Some(fs)) = (out.status.success(), faultfs) {
+        // `initdb --no-sync` left the new cluster unsynced: it is durable from here, as
+        // after a `sync`, so that a power cut takes only what the server wrote.
+        fs.sync_all()?;
+    }
     if !out.status.success() {
         return Err(OpError::msg(format!(
             "initdb failed: {}",
@@ -264,9 +284,9 @@ fn init_cluster(
     Ok(())
 }
 
-/// The postmaster's arguments: its data, port and socket directory, where it listens, and the
-/// settings given (after ours, so that they win).
-fn postmaster_args(o: &Options, data: &Path, port: u16, dir: &Path) -> Vec<std::ffi::OsString> {
+/// The postmaster's arguments: its data, port and socket directory, where it listens (over
+/// `tcp` or not), TLS, and the settings given (after ours, so that they win).
+fn postmaster_args(o: &Options, data: &Path, port: u16, dir: &Path, tcp: bool) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = vec![
         "-D".into(),
         data.into(),
@@ -277,7 +297,7 @@ fn postmaster_args(o: &Options, data: &Path, port: u16, dir: &Path) -> Vec<std::
         "-k".into(),
         dir.into(),
         "-c".into(),
-        if o.tcp {
+        if tcp {
             "listen_addresses=127.0.0.1"
         } else {
             "listen_addresses="
@@ -289,6 +309,23 @@ fn postmaster_args(o: &Options, data: &Path, port: u16, dir: &Path) -> Vec<std::
         "-c".into(),
         "dynamic_shared_memory_type=mmap".into(),
     ];
+    if o.tls {
+        for setting in [
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", dir.join("server.crt").display()),
+            format!("ssl_key_file={}", dir.join("server.key").display()),
+        ] {
+            args.push("-c".into());
+            args.push(setting.into());
+        }
+    }
+    if o.faultfs {
+        // After a crash PostgreSQL fsyncs every file of the cluster before its recovery:
+        // through FUSE, one round trip after another, seconds on a busy machine. After a
+        // power loss of the fault filesystem nothing unsynced is left to sync, so one
+        // syncfs() does (a setting given goes after, and wins).
+        args.extend(["-c".into(), "recovery_init_sync_method=syncfs".into()]);
+    }
     for (k, v) in &o.settings {
         args.push("-c".into());
         args.push(format!("{k}={v}").into());
@@ -300,8 +337,9 @@ impl Server {
     /// Starts a server with the given `-c name=value` settings.
     pub(crate) fn start(o: &Options) -> Result<Self, OpError> {
         let bindir = find_bindir(o.bindir.as_deref())?;
+        let tcp = o.tcp || o.tls;
         // Over TCP any local account can reach the port: never without a password there.
-        let password = match (&o.password, o.tcp) {
+        let password = match (&o.password, tcp) {
             (Some(pw), _) => Some(pw.clone()),
             (None, true) => Some(random_password()),
             (None, false) => None,
@@ -324,7 +362,19 @@ impl Server {
             Some(mb) => Some(stress_core::sizedfs::SizedFs::create(mb, user)?),
             None => None,
         };
-        let data = match &disk {
+        let faultfs = if o.faultfs {
+            Some(stress_core::faultfs::FaultFs::create(user)?)
+        } else {
+            None
+        };
+        // The filesystem of the run's own the data lives on, if any: processes that must see
+        // it at its path are started in its namespace.
+        let private: Option<&dyn Namespaced> = match (&disk, &faultfs) {
+            (Some(d), _) => Some(d),
+            (None, Some(f)) => Some(f),
+            (None, None) => None,
+        };
+        let data = match private {
             Some(fs) => fs.mountpoint().join("data"),
             None => dir.path().join("data"),
         };
@@ -337,17 +387,33 @@ impl Server {
                 ))
             })?;
         }
-        init_cluster(&bindir, &data, dir.path(), disk.as_ref(), user, password.as_deref())?;
+        init_cluster(
+            &bindir,
+            &data,
+            dir.path(),
+            (private, faultfs.as_ref()),
+            user,
+            password.as_deref(),
+        )?;
         let port = match o.port {
             Some(p) => p,
             None => free_port()?,
+        };
+        let tls = if o.tls {
+            let data = match &disk {
+                Some(fs) => fs.outside(&data),
+                None => data.clone(),
+            };
+            certify(dir.path(), &data, user)?
+        } else {
+            Tls::disabled()
         };
         std::fs::File::create(&log)?;
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(&log, Some(uid), Some(gid))?;
         }
-        let args = postmaster_args(o, &data, port, dir.path());
-        let recipe = match &disk {
+        let args = postmaster_args(o, &data, port, dir.path(), tcp);
+        let recipe = match private {
             // Started inside the filesystem's namespace, as the server's account.
             Some(fs) => Recipe {
                 program: PathBuf::from("nsenter"),
@@ -366,7 +432,7 @@ impl Server {
                 user,
             },
         };
-        let data_outside = match &disk {
+        let data_outside = match private {
             Some(fs) => fs.outside(&data),
             None => data.clone(),
         };
@@ -377,7 +443,8 @@ impl Server {
         let lifeline = Lifeline::guard(Some(pid), Some(dir.path()), STOP_TIMEOUT);
         let mut server = Self {
             password,
-            tcp: o.tcp,
+            tcp,
+            tls,
             lifeline: Mutex::new(None),
             port,
             dir: Some(dir),
@@ -388,6 +455,7 @@ impl Server {
             recipe,
             data: data_outside,
             disk,
+            faultfs,
         };
         match lifeline {
             Ok(l) => *server.lifeline.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(l),
@@ -580,6 +648,84 @@ impl Server {
         // the cluster's files go now (on a filesystem of its own, with it).
         let _ = dir.close();
         self.disk = None;
+        self.faultfs = None;
+    }
+
+    /// The fault filesystem the cluster lives on.
+    fn faultfs(&self) -> Result<&stress_core::faultfs::FaultFs, OpError> {
+        self.faultfs
+            .as_ref()
+            .ok_or_else(|| OpError::msg("the cluster is not on the fault filesystem"))
+    }
+
+    /// The `power-loss` fault: the server's whole tree stopped at once (SIGSTOP), the power
+    /// cut (nothing more reaches the disk), the tree killed, every write not fsynced dropped
+    /// (with `torn_seed`, a prefix of the last one kept), and the server started again on
+    /// what is left: its crash recovery is the check. Returns what was dropped.
+    pub(crate) fn power_loss(&self, torn_seed: Option<u64>) -> Result<stress_core::faultfs::Dropped, OpError> {
+        let fs = self.faultfs()?;
+        self.go_down_and_start(
+            false,
+            |pid| {
+                stress_core::fault::signal_tree(pid, "STOP")?;
+                fs.cut()?;
+                let tree = tree_of(pid);
+                stress_core::fault::signal_tree(pid, "KILL")?;
+                // Every process of the old tree gone before a new postmaster starts: one still
+                // dying holds the old shared memory, and the new one refuses to start.
+                let until = Instant::now() + STOP_TIMEOUT;
+                while tree.iter().any(|p| *p != pid && alive(*p)) && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(())
+            },
+            |_| fs.restore(torn_seed),
+        )
+    }
+
+    /// The `fsync-error` fault: the next fsync of a file of the cluster fails with EIO (its
+    /// unsynced writes dropped, as Linux does); waits (until the run is `stopping`, a minute at
+    /// most) for it to strike, then for the server to serve again (it PANICs and recovers, or
+    /// carries on). Returns the file and the bytes dropped (`None`: no fsync came), what the
+    /// server's log said of it, and how long it took to serve again.
+    pub(crate) fn fsync_error(
+        &self,
+        stopping: &dyn Fn() -> bool,
+        mut serves: impl FnMut() -> bool,
+    ) -> Result<(FailedFsync, String, Option<Duration>), OpError> {
+        let fs = self.faultfs()?;
+        let logged_before = std::fs::metadata(&self.log).map_or(0, |m| m.len());
+        // A PANIC and the crash restart that follows are the fault's, not a crash of the run.
+        self.restarting.store(true, Ordering::SeqCst);
+        let result = (|| {
+            fs.fail_next_fsync()?;
+            let until = Instant::now() + Duration::from_secs(60);
+            let mut struck = None;
+            while struck.is_none() && !stopping() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+                struck = fs.fsync_failed()?;
+            }
+            if struck.is_none() {
+                struck = fs.fsync_failed()?;
+            }
+            let t0 = Instant::now();
+            let mut back = None;
+            while struck.is_some() && t0.elapsed() < Duration::from_secs(60) {
+                if serves() {
+                    back = Some(t0.elapsed());
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let log = std::fs::read(&self.log).unwrap_or_default();
+            let said = String::from_utf8_lossy(log.get(logged_before as usize..).unwrap_or_default())
+                .lines()
+                .find(|l| l.contains("PANIC") || l.contains("could not fsync") || l.contains("fsync"))
+                .map_or_else(|| "the server logged nothing of it".to_owned(), |l| l.trim().to_owned());
+            Ok((struck, said, back))
+        })();
+        self.restarting.store(false, Ordering::SeqCst);
+        result
     }
 
     /// The `disk-full` fault: the data's filesystem filled for `hold` (cut short when the run
@@ -614,6 +760,78 @@ impl Server {
         result
     }
 }
+
+/// TLS for the server in `dir`: a certificate authority made for this run (its key never
+/// written), a server certificate it signs for `localhost` and 127.0.0.1 (`server.crt`,
+/// `server.key` in the private directory, the key readable by the server's account alone), and
+/// `pg_hba.conf`'s TCP lines made `hostssl`: a connection without TLS finds no line and is
+/// refused. Returns how the run's clients connect: verify-full against that authority.
+fn certify(dir: &Path, data: &Path, user: Option<(u32, u32)>) -> Result<Tls, OpError> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let made = |e: rcgen::Error| OpError::msg(format!("cannot make the run's TLS certificate: {e}"));
+    let ca_key = KeyPair::generate().map_err(made)?;
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name.push(DnType::CommonName, "cargo-stress run CA");
+    let ca_cert = ca.self_signed(&ca_key).map_err(made)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().map_err(made)?;
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).map_err(made)?;
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &issuer).map_err(made)?;
+    let write = |name: &str, text: String, mode: u32| -> Result<(), OpError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = dir.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    };
+    write("server.crt", cert.pem(), 0o644)?;
+    write("server.key", key.serialize_pem(), 0o600)?;
+    let hba = data.join("pg_hba.conf");
+    let lines =
+        std::fs::read_to_string(&hba).map_err(|e| OpError::msg(format!("cannot read {}: {e}", hba.display())))?;
+    let ssl_only: String = lines
+        .lines()
+        .map(|l| match l.strip_prefix("host ") {
+            Some(rest) => format!("hostssl {rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&hba, ssl_only).map_err(|e| OpError::msg(format!("cannot write {}: {e}", hba.display())))?;
+    Tls::verify_full_with(ca_cert.der().clone()).map_err(OpError::msg)
+}
+
+/// `root` and every process descended from it.
+fn tree_of(root: u32) -> Vec<u32> {
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(stress_core::monitor::children_of(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// The file whose fsync failed and the bytes dropped (`None`: no fsync came).
+type FailedFsync = Option<(String, u64)>;
 
 /// Waits for the postmaster to exit, told to; SIGKILL after [`STOP_TIMEOUT`].
 fn exit_or_kill(child: &mut Child) {

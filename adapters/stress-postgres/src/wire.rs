@@ -18,11 +18,13 @@ use std::time::Duration;
 use bytes::{BufMut, BytesMut};
 use fallible_iterator::FallibleIterator;
 use postgres::Config;
-use postgres::config::{Host, SslMode};
+use postgres::config::Host;
 use postgres::types::{IsNull, Kind as TypeKind, ToSql, Type};
 use postgres_protocol::authentication::{md5_hash, sasl};
 use postgres_protocol::message::backend::{DataRowBody, ErrorResponseBody, Message};
 use postgres_protocol::message::frontend;
+
+use crate::tls::Tls;
 
 /// An error of the wire client: the server's own (with its SQLSTATE), or the connection's.
 #[derive(Debug)]
@@ -37,6 +39,8 @@ enum Kind {
     Message(String),
     Io,
     Closed,
+    /// No answer within the connection's answer timeout: the connection was given up.
+    TimedOut(Duration),
     Db,
     Unexpected,
     ToSql(usize),
@@ -97,7 +101,12 @@ impl WireError {
 
     /// Whether the connection is gone (closed, or a read or write failed).
     pub fn is_closed(&self) -> bool {
-        matches!(self.kind, Kind::Io | Kind::Closed)
+        matches!(self.kind, Kind::Io | Kind::Closed | Kind::TimedOut(_))
+    }
+
+    /// Whether the client gave up waiting for the server (its answer timeout).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, Kind::TimedOut(_))
     }
 }
 
@@ -109,6 +118,11 @@ impl fmt::Display for WireError {
             Kind::Message(m) => f.write_str(m),
             Kind::Io => f.write_str("error communicating with the server"),
             Kind::Closed => f.write_str("connection closed"),
+            Kind::TimedOut(d) => write!(
+                f,
+                "timed out: no answer from the server in {} ms (statement_timeout plus a second), the connection given up",
+                d.as_millis()
+            ),
             Kind::Db => f.write_str("db error"),
             Kind::Unexpected => f.write_str("unexpected message from server"),
             Kind::ToSql(i) => write!(f, "error serializing parameter {i}"),
@@ -192,6 +206,7 @@ impl StdError for DbError {}
 enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
@@ -199,6 +214,33 @@ impl Stream {
         match self {
             Self::Tcp(s) => s.set_read_timeout(t),
             Self::Unix(s) => s.set_read_timeout(t),
+            Self::Tls(s) => s.sock.set_read_timeout(t),
+        }
+    }
+
+    /// Over TCP, TLS as `tls` asks: the server asked first (SSLRequest), the handshake done
+    /// if it agrees; refused if it does not and TLS is required.
+    fn secure(sock: TcpStream, host: &str, tls: &Tls, timeout: Option<Duration>) -> Result<Self, WireError> {
+        if !tls.wanted() {
+            return Ok(Self::Tcp(sock));
+        }
+        sock.set_read_timeout(timeout)?;
+        let mut request = BytesMut::new();
+        frontend::ssl_request(&mut request);
+        (&sock).write_all(&request)?;
+        let mut answer = [0u8];
+        (&sock).read_exact(&mut answer)?;
+        match answer[0] {
+            b'S' => tls
+                .handshake(sock, host)
+                .map(|s| Self::Tls(Box::new(s)))
+                .map_err(|e| WireError::message(format!("error performing TLS handshake: {e}"))),
+            b'N' if tls.required() => Err(WireError::message(format!(
+                "server does not support TLS ({}): enable ssl on the server, or connect with sslmode=prefer or disable",
+                tls.said()
+            ))),
+            b'N' => Ok(Self::Tcp(sock)),
+            _ => Err(WireError::unexpected("in answer to the TLS request")),
         }
     }
 }
@@ -208,6 +250,7 @@ impl Read for Stream {
         match self {
             Self::Tcp(s) => s.read(buf),
             Self::Unix(s) => s.read(buf),
+            Self::Tls(s) => s.read(buf),
         }
     }
 }
@@ -217,11 +260,16 @@ impl Write for Stream {
         match self {
             Self::Tcp(s) => s.write(buf),
             Self::Unix(s) => s.write(buf),
+            Self::Tls(s) => s.write(buf),
         }
     }
 
+    /// A plain socket sends at `write`; a TLS session sends the records it still holds.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Self::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -257,17 +305,15 @@ pub(crate) struct Conn {
     /// The last ReadyForQuery's status: `I` idle, `T` in a transaction, `E` in a failed one.
     status: u8,
     broken: bool,
+    /// How long a read or write waits before the connection is given up (`None`: for ever).
+    answer_timeout: Option<Duration>,
 }
 
 impl Conn {
     /// Connects as `config` says: each of its hosts in turn (TCP, or a Unix socket directory),
-    /// startup, authentication (trust, password, MD5, SCRAM-SHA-256), until the server is ready.
-    pub(crate) fn connect(config: &Config) -> Result<Self, WireError> {
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(WireError::config(
-                "sslmode=require: the wire client speaks no TLS (use sslmode=prefer or disable, or STRESS_PG_DRIVER=postgres)",
-            ));
-        }
+    /// TLS over TCP as `tls` says (never over a Unix socket, as with libpq), startup,
+    /// authentication (trust, password, MD5, SCRAM-SHA-256), until the server is ready.
+    pub(crate) fn connect(config: &Config, tls: &Tls) -> Result<Self, WireError> {
         let hosts = config.get_hosts();
         let addrs = config.get_hostaddrs();
         let ports = config.get_ports();
@@ -279,20 +325,28 @@ impl Conn {
         let mut last = None;
         for i in 0..n {
             let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            // The name the server's certificate must carry: the host's, else the address's.
             let stream = match (addrs.get(i), hosts.get(i)) {
-                (Some(ip), _) => tcp(&[SocketAddr::new(*ip, port)], timeout),
+                (Some(ip), host) => {
+                    let name = match host {
+                        Some(Host::Tcp(h)) => h.clone(),
+                        _ => ip.to_string(),
+                    };
+                    tcp(&[SocketAddr::new(*ip, port)], timeout)
+                        .map_err(WireError::io)
+                        .and_then(|s| Stream::secure(s, &name, tls, timeout))
+                }
                 (None, Some(Host::Tcp(h))) => (h.as_str(), port)
                     .to_socket_addrs()
-                    .and_then(|a| tcp(&a.collect::<Vec<_>>(), timeout)),
-                (None, Some(Host::Unix(dir))) => {
-                    UnixStream::connect(dir.join(format!(".s.PGSQL.{port}"))).map(Stream::Unix)
-                }
+                    .and_then(|a| tcp(&a.collect::<Vec<_>>(), timeout))
+                    .map_err(WireError::io)
+                    .and_then(|s| Stream::secure(s, h, tls, timeout)),
+                (None, Some(Host::Unix(dir))) => UnixStream::connect(dir.join(format!(".s.PGSQL.{port}")))
+                    .map(Stream::Unix)
+                    .map_err(WireError::io),
                 (None, None) => continue,
             };
-            match stream
-                .map_err(WireError::io)
-                .and_then(|s| Self::start(s, config, timeout))
-            {
+            match stream.and_then(|s| Self::start(s, config, timeout)) {
                 Ok(c) => return Ok(c),
                 Err(e) => last = Some(e),
             }
@@ -312,6 +366,7 @@ impl Conn {
             by_sql: HashMap::new(),
             status: b'I',
             broken: false,
+            answer_timeout: None,
         };
         let user = match config.get_user() {
             Some(u) => u.to_owned(),
@@ -419,7 +474,7 @@ impl Conn {
     /// Sends what was written. When the server has closed the connection, what it said before
     /// closing (a terminated backend's FATAL, with its SQLSTATE) is the error, if it said it.
     fn flush(&mut self) -> Result<(), WireError> {
-        let r = self.stream.write_all(&self.write);
+        let r = self.stream.write_all(&self.write).and_then(|()| self.stream.flush());
         self.write.clear();
         let Err(e) = r else { return Ok(()) };
         let lost = self.lost(e);
@@ -434,7 +489,22 @@ impl Conn {
 
     fn lost(&mut self, e: io::Error) -> WireError {
         self.broken = true;
-        WireError::io(e)
+        match (self.answer_timeout, e.kind()) {
+            (Some(d), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => WireError::new(Kind::TimedOut(d), None),
+            _ => WireError::io(e),
+        }
+    }
+
+    /// Gives the connection up when the server has not answered a read (or taken a write) in
+    /// `t`: a network that holds the bytes cannot hang the user (a server's own
+    /// `statement_timeout` never fires for a statement that never reached it).
+    pub(crate) fn set_answer_timeout(&mut self, t: Option<Duration>) -> Result<(), WireError> {
+        if let Stream::Tcp(s) = &self.stream {
+            s.set_write_timeout(t).map_err(WireError::io)?;
+        }
+        self.stream.set_read_timeout(t).map_err(WireError::io)?;
+        self.answer_timeout = t;
+        Ok(())
     }
 
     /// The next message that answers something (notices and parameter changes are skipped).
@@ -705,12 +775,12 @@ impl Drop for Conn {
         if !self.broken {
             self.write.clear();
             frontend::terminate(&mut self.write);
-            let _ = self.stream.write_all(&self.write);
+            let _ = self.stream.write_all(&self.write).and_then(|()| self.stream.flush());
         }
     }
 }
 
-fn tcp(addrs: &[SocketAddr], timeout: Option<Duration>) -> io::Result<Stream> {
+fn tcp(addrs: &[SocketAddr], timeout: Option<Duration>) -> io::Result<TcpStream> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name resolved to no address");
     for a in addrs {
         let s = match timeout {
@@ -720,7 +790,7 @@ fn tcp(addrs: &[SocketAddr], timeout: Option<Duration>) -> io::Result<Stream> {
         match s {
             Ok(s) => {
                 s.set_nodelay(true)?;
-                return Ok(Stream::Tcp(s));
+                return Ok(s);
             }
             Err(e) => last = e,
         }

@@ -245,6 +245,60 @@ fn a_managed_run_reports_the_server_s_resources() {
 }
 
 #[test]
+fn a_cpu_profile_of_a_managed_run_samples_the_server_s_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let w = Workload::new(Postgres::managed().setting("fsync", "off"))
+        .setup(|db: &mut PgConn, _| db.batch("CREATE TABLE t (x INTEGER, s TEXT)"))
+        .class(
+            UserClass::new("writer", 2).write("insert", 1.0, |u: &mut User<Postgres>| {
+                let n = u.conn().execute(
+                    "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 50) g",
+                    &[],
+                )?;
+                Ok(Outcome::rows(n))
+            }),
+        );
+    let r = Runner::new("profiled")
+        .seed(4)
+        .duration(Duration::from_secs(3))
+        .settings(&stress_core::ConfigLayer {
+            profile: Some(true),
+            ..Default::default()
+        })
+        .output_dir(&out)
+        .run(w)
+        .unwrap();
+    assert!(r.summary.passed, "{:?}", r.summary.failures);
+    assert!(r.summary.warnings.is_empty(), "{:?}", r.summary.warnings);
+    let p = stress_core::profile::ProfileSummary::load(&out)
+        .unwrap()
+        .expect("profile.json");
+    assert!(p.target.contains("server"), "{}", p.target);
+    assert!(
+        p.pids.len() >= 3,
+        "the postmaster and its children, both users' backends among them: {p:?}"
+    );
+    assert!(
+        !p.pids.contains(&std::process::id()),
+        "the server, not this process: {p:?}"
+    );
+    let svg = std::fs::read_to_string(out.join("flamegraph.svg")).unwrap();
+    assert!(svg.contains("PostgresMain"), "a backend's main loop, by name");
+    let folded = std::fs::read_to_string(out.join("profile.folded")).unwrap();
+    assert!(
+        folded.lines().all(|l| l.starts_with("postgres;")),
+        "only the server's processes: {}",
+        folded.lines().find(|l| !l.starts_with("postgres;")).unwrap_or_default()
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains("id=\"hottest\"") && page.contains("id=\"flamegraph\""),
+        "report.html carries the profile"
+    );
+}
+
+#[test]
 fn bad_input_is_one_clear_error_with_nothing_left_behind() {
     let parent = tempfile::tempdir().unwrap();
     let needle = parent.path().to_str().unwrap().to_owned();
@@ -1036,7 +1090,10 @@ fn faults_a_server_given_by_address_cannot_take_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("postgres cannot inject `pause` faults: it injects none (on a managed server"),
+        e.contains(
+            "postgres cannot inject `pause` faults: it injects net-delay, net-bandwidth, net-drop, net-reset, \
+             net-partition (on a managed server"
+        ),
         "{e}"
     );
 }
@@ -1440,4 +1497,65 @@ fn recorded_settings_postgres_cannot_take_are_refused() {
         let e = pg.check_recorded(&v).expect_err(what);
         assert!(e.contains(want) && !e.contains('\n'), "{what}: {e}");
     }
+}
+
+/// `.tls(true)`: a certificate made for the run, TLS only over TCP. Both drivers reach the
+/// server over TLS (the server says so in `pg_stat_ssl`), verifying its certificate; a client
+/// without TLS is refused by the server, and a client that verifies against another authority
+/// is refused by itself, naming the certificate problem.
+#[test]
+fn a_managed_server_with_tls_takes_tls_connections_only() {
+    let mut pg = started(
+        Postgres::managed().tls(true).password("s3cret").setting("fsync", "off"),
+        1,
+    );
+    let port = pg.server_port().unwrap();
+    for driver in [Driver::Wire, Driver::Postgres] {
+        let mut c = pg.connect(0).unwrap();
+        if driver == Driver::Postgres {
+            let ssl: bool = c
+                .client()
+                .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+                .unwrap()
+                .get(0);
+            assert!(ssl, "the postgres crate's session is over TLS");
+        } else {
+            assert_eq!(
+                c.query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+                    .unwrap(),
+                Value::Bool(true),
+                "the wire client's session is over TLS"
+            );
+        }
+    }
+    // The same server by address: refused without TLS (hostssl only), taken with it.
+    let by_dsn = |tls: &str, driver: Driver| {
+        let mut given = Postgres::dsn(format!(
+            "host=127.0.0.1 port={port} user=postgres password=s3cret dbname=stress_0 {tls}"
+        ))
+        .driver(driver);
+        given.start(&ctx(1)).and_then(|()| given.connect(0).map(drop))
+    };
+    for driver in [Driver::Wire, Driver::Postgres] {
+        let e = by_dsn("sslmode=disable", driver).unwrap_err().to_string();
+        assert!(e.contains("no encryption"), "{driver:?}: {e}");
+        by_dsn("sslmode=require", driver).unwrap();
+        // Another authority's certificate as the root: the run's server is not trusted.
+        let other = tempfile::NamedTempFile::new().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::default();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        std::fs::write(other.path(), ca.self_signed(&key).unwrap().pem()).unwrap();
+        let e = by_dsn(
+            &format!("sslmode=verify-full sslrootcert={}", other.path().display()),
+            driver,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("UnknownIssuer") && e.contains("not signed by a CA in sslrootcert") && !e.contains('\n'),
+            "{driver:?}: {e}"
+        );
+    }
+    pg.stop().unwrap();
 }

@@ -34,13 +34,18 @@ pub(crate) struct HostConn {
 }
 
 impl HostConn {
-    pub(crate) fn open(socket: &Path, db: &Path, busy_timeout: Duration, synchronous: &str) -> Result<Self, OpError> {
+    pub(crate) fn open(
+        socket: &Path,
+        db: &Path,
+        busy_timeout: Duration,
+        pragmas: &[(String, String)],
+    ) -> Result<Self, OpError> {
         let stream = UnixStream::connect(socket).map_err(|e| OpError::from(HostLost(e.to_string())))?;
         let mut conn = Self { stream };
         conn.call(Request::Open {
             path: db.to_owned(),
             busy_timeout_ms: busy_timeout.as_millis() as u64,
-            synchronous: synchronous.to_owned(),
+            pragmas: pragmas.to_vec(),
         })?;
         Ok(conn)
     }
@@ -122,7 +127,7 @@ impl Host {
     /// Starts the host on `socket` and waits until it answers.
     /// Inside the mount namespace of `disk` if given (the databases on its size-limited
     /// filesystem, at the paths the namespace sees).
-    pub(crate) fn start(socket: &Path, disk: Option<&stress_core::sizedfs::SizedFs>) -> Result<Self, OpError> {
+    pub(crate) fn start(socket: &Path, disk: Option<&dyn stress_core::sizedfs::Namespaced>) -> Result<Self, OpError> {
         let exe = std::env::current_exe()
             .map_err(|e| OpError::msg(format!("cannot find the harness's executable to host SQLite: {e}")))?;
         let mut command = match disk {

@@ -84,13 +84,13 @@ fn answer(conn: &mut Option<SqliteConn>, request: Request) -> Result<Reply, OpEr
     if let Request::Open {
         path,
         busy_timeout_ms,
-        synchronous,
+        pragmas,
     } = request
     {
         *conn = Some(crate::open_local(
             &path,
             Duration::from_millis(busy_timeout_ms),
-            &synchronous,
+            &pragmas,
         )?);
         return Ok(Reply::Done);
     }

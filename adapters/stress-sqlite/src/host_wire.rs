@@ -22,7 +22,8 @@ pub(crate) enum Request {
     Open {
         path: PathBuf,
         busy_timeout_ms: u64,
-        synchronous: String,
+        /// `PRAGMA name = value` run on the connection, in order (`synchronous` first).
+        pragmas: Vec<(String, String)>,
     },
     Execute {
         sql: String,

@@ -25,6 +25,7 @@ mod files;
 mod host_client;
 mod host_server;
 mod host_wire;
+mod pragmas;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -36,6 +37,7 @@ pub use host_wire::HOST_VAR;
 pub use rusqlite;
 use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
+use stress_core::sizedfs::Namespaced;
 use stress_core::sql::SqlConn;
 use stress_core::{Adapter, OpError, StartContext};
 
@@ -71,6 +73,11 @@ pub struct Sqlite {
     /// With a `disk-full` fault: the size-limited filesystem the databases live on.
     disk: Option<stress_core::sizedfs::SizedFs>,
     disk_limit_mb: u64,
+    /// With a storage fault (power-loss, fsync-error, io-delay): the fault filesystem the
+    /// databases live on.
+    faultfs: Option<stress_core::faultfs::FaultFs>,
+    /// `PRAGMA`s every connection runs after `synchronous`: `STRESS_SQLITE_PRAGMAS`, read at start.
+    pragmas: Vec<(String, String)>,
 }
 
 impl Default for Sqlite {
@@ -96,6 +103,8 @@ impl Sqlite {
             seed: 0,
             disk: None,
             disk_limit_mb: 256,
+            faultfs: None,
+            pragmas: Vec::new(),
         }
     }
 
@@ -172,7 +181,24 @@ impl Sqlite {
     }
 
     fn open(&self, path: &Path) -> Result<SqliteConn, OpError> {
-        open_local(path, self.busy_timeout, &self.synchronous)
+        open_local(path, self.busy_timeout, &self.all_pragmas())
+    }
+
+    /// What each connection runs: `synchronous`, then `STRESS_SQLITE_PRAGMAS` (which may set
+    /// it again: the environment wins).
+    fn all_pragmas(&self) -> Vec<(String, String)> {
+        let mut all = vec![("synchronous".to_owned(), self.synchronous.clone())];
+        all.extend(self.pragmas.iter().cloned());
+        all
+    }
+
+    /// The filesystem of the run's own the databases live on, if any.
+    fn private(&self) -> Option<&dyn Namespaced> {
+        match (&self.disk, &self.faultfs) {
+            (Some(d), _) => Some(d),
+            (None, Some(f)) => Some(f),
+            (None, None) => None,
+        }
     }
 
     fn socket(&self) -> Result<&Path, OpError> {
@@ -180,6 +206,42 @@ impl Sqlite {
             .as_ref()
             .map(|(_, p)| p.as_path())
             .ok_or_else(|| OpError::msg("the SQLite engine host was not started"))
+    }
+
+    /// The fault filesystem the databases live on.
+    fn faultfs(&self) -> Result<&stress_core::faultfs::FaultFs, OpError> {
+        self.faultfs
+            .as_ref()
+            .ok_or_else(|| OpError::msg("the databases are not on the fault filesystem"))
+    }
+
+    /// The `fsync-error` fault: the next fsync of a database's file fails with EIO (its
+    /// unsynced writes dropped, as Linux does); waits (until the run is `stopping`, a minute at
+    /// most) for it to strike, then checks every file through the host, which carries on.
+    fn fsync_error(&self, stopping: &dyn Fn() -> bool) -> Result<Injected, OpError> {
+        let fs = self.faultfs()?;
+        fs.fail_next_fsync()?;
+        let t0 = std::time::Instant::now();
+        let mut struck = None;
+        while struck.is_none() && !stopping() && t0.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+            struck = fs.fsync_failed()?;
+        }
+        if struck.is_none() {
+            struck = fs.fsync_failed()?;
+        }
+        let check = match struck {
+            Some((file, bytes)) => format!(
+                "fsync of {file} failed with EIO, {bytes} unsynced bytes dropped; {}",
+                self.check_files()
+            ),
+            None => "no fsync came while the fault was armed".to_owned(),
+        };
+        Ok(Injected {
+            target: format!("sqlite files ({})", fs.describe()),
+            recovery: None,
+            check: Some(check),
+        })
     }
 
     /// `PRAGMA integrity_check` of every database, as the engine sees it (on a hosted adapter,
@@ -206,12 +268,17 @@ impl Sqlite {
 }
 
 /// Opens a connection to the file at `path` with the adapter's settings.
-pub(crate) fn open_local(path: &Path, busy_timeout: Duration, synchronous: &str) -> Result<SqliteConn, OpError> {
+pub(crate) fn open_local(
+    path: &Path,
+    busy_timeout: Duration,
+    pragmas: &[(String, String)],
+) -> Result<SqliteConn, OpError> {
     let conn = rusqlite::Connection::open(path)
         .map_err(|e| OpError::msg(format!("cannot open SQLite database {}: {e}", path.display())))?;
     conn.busy_timeout(busy_timeout)?;
-    conn.pragma_update(None, "synchronous", synchronous)
-        .map_err(|e| OpError::msg(format!("PRAGMA synchronous = {synchronous}: {e}")))?;
+    for (name, value) in pragmas {
+        pragmas::apply(&conn, name, value).map_err(OpError::msg)?;
+    }
     Ok(SqliteConn::new(conn))
 }
 
@@ -234,6 +301,14 @@ impl Adapter for Sqlite {
 
     fn name(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn check(&self) -> Result<(), String> {
+        pragmas::from_env().map(drop)
+    }
+
+    fn variables(&self) -> &'static [&'static str] {
+        &[pragmas::VAR]
     }
 
     /// `SQLITE_BUSY` and `SQLITE_LOCKED`: another connection held the lock past the busy
@@ -286,7 +361,26 @@ impl Adapter for Sqlite {
 
     fn start(&mut self, ctx: &StartContext<'_>) -> Result<(), OpError> {
         self.seed = ctx.seed;
+        self.pragmas = pragmas::from_env().map_err(OpError::msg)?;
         let base = match &self.location {
+            _ if stress_core::faultfs::wanted(ctx.faults) => {
+                if ctx.faults.contains(&FaultKind::DiskFull) {
+                    return Err(OpError::msg(
+                        "disk-full and the storage faults (power-loss, fsync-error, io-delay) each put the databases \
+                         on a filesystem of their own: give one or the other in a run",
+                    ));
+                }
+                if !self.hosted || matches!(self.location, Location::Path(_)) {
+                    return Err(OpError::msg(
+                        "the storage faults (power-loss, fsync-error, io-delay) put the databases on a filesystem of \
+                         the run's own, in a process of their own: use Sqlite::temp_file().hosted()",
+                    ));
+                }
+                let fs = stress_core::faultfs::FaultFs::create(None)?;
+                let base = fs.mountpoint().join("db.sqlite");
+                self.faultfs = Some(fs);
+                base
+            }
             _ if ctx.faults.contains(&FaultKind::DiskFull) => {
                 if let Location::Path(p) = &self.location {
                     return Err(OpError::msg(format!(
@@ -331,8 +425,8 @@ impl Adapter for Sqlite {
             }
         };
         self.engine_paths = (0..ctx.databases).map(|i| numbered(&base, i)).collect();
-        self.paths = match &self.disk {
-            Some(disk) => self.engine_paths.iter().map(|p| disk.outside(p)).collect(),
+        self.paths = match self.private() {
+            Some(fs) => self.engine_paths.iter().map(|p| fs.outside(p)).collect(),
             None => self.engine_paths.clone(),
         };
         for path in &self.paths {
@@ -347,7 +441,7 @@ impl Adapter for Sqlite {
                 .tempdir()
                 .map_err(|e| OpError::msg(format!("cannot create a directory for the SQLite host's socket: {e}")))?;
             let socket = dir.path().join("host.sock");
-            let host = host_client::Host::start(&socket, self.disk.as_ref())?;
+            let host = host_client::Host::start(&socket, self.private())?;
             self.socket = Some((dir, socket));
             *self.host.lock().unwrap_or_else(|p| p.into_inner()) = Some(host);
         }
@@ -379,7 +473,7 @@ impl Adapter for Sqlite {
             .get(db)
             .ok_or_else(|| OpError::msg(format!("no SQLite database {db}: the adapter was not started with it")))?;
         if self.hosted {
-            let conn = host_client::HostConn::open(self.socket()?, path, self.busy_timeout, &self.synchronous)?;
+            let conn = host_client::HostConn::open(self.socket()?, path, self.busy_timeout, &self.all_pragmas())?;
             return Ok(SqliteConn::hosted(conn));
         }
         self.open(path)
@@ -395,6 +489,10 @@ impl Adapter for Sqlite {
                 FaultKind::Restart,
                 FaultKind::DiskFull,
                 FaultKind::Corrupt,
+                FaultKind::PowerLoss,
+                FaultKind::PowerLossTorn,
+                FaultKind::FsyncError,
+                FaultKind::IoDelay,
             ]
         } else {
             Vec::new()
@@ -420,6 +518,17 @@ impl Adapter for Sqlite {
                 recovery,
                 check: Some(format!("filled with {} MiB, then freed", taken >> 20)),
             });
+        }
+        if fault.kind == FaultKind::IoDelay {
+            let fs = self.faultfs()?;
+            return Ok(Injected {
+                target: format!("sqlite files ({})", fs.describe()),
+                recovery: None,
+                check: Some(stress_core::faultfs::hold_delay(fs, fault, stopping)?),
+            });
+        }
+        if fault.kind == FaultKind::FsyncError {
+            return self.fsync_error(stopping);
         }
         let socket = self.socket()?;
         let mut slot = self.host.lock().unwrap_or_else(|p| p.into_inner());
@@ -454,12 +563,30 @@ impl Adapter for Sqlite {
                 host.stop();
                 Some(corrupt::damage(&self.paths, self.seed, fault)?)
             }
+            FaultKind::PowerLoss | FaultKind::PowerLossTorn => {
+                let fs = match self.faultfs() {
+                    Ok(fs) => fs,
+                    Err(e) => {
+                        *slot = Some(host);
+                        return Err(e);
+                    }
+                };
+                // The host's whole tree stopped at once, the power cut, then the kill: nothing
+                // it did after the cut reached the disk.
+                stress_core::fault::signal_tree(host.pid(), "STOP")?;
+                fs.cut()?;
+                host.kill()?;
+                Some(
+                    fs.restore(stress_core::faultfs::torn_seed(self.seed, fault))?
+                        .to_string(),
+                )
+            }
             other => {
                 *slot = Some(host);
                 return Err(OpError::msg(format!("sqlite cannot inject `{other}`")));
             }
         };
-        *slot = Some(host_client::Host::start(socket, self.disk.as_ref())?);
+        *slot = Some(host_client::Host::start(socket, self.private())?);
         let recovery = t0.elapsed();
         drop(slot);
         // The files reopened (a WAL recovered) and checked by the engine that serves them now.
@@ -497,6 +624,7 @@ impl Adapter for Sqlite {
         self.socket = None;
         // The filesystem goes with its holder, and the databases with it.
         self.disk = None;
+        self.faultfs = None;
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_owned();
             dir.close()

@@ -79,6 +79,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let mut layer = args.settings.to_layer(seed);
     layer.shard = args.shard;
     layer.start_at_ms = args.start_at;
+    layer.dashboard = args.dashboard;
     if args.setup_only || args.verify_only.is_some() {
         return step(args, &selected, layer);
     }

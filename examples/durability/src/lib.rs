@@ -6,7 +6,7 @@
 //! - `durability_sqlite`: SQLite, hosted (its connections in a child process of the harness, so
 //!   that `kill`, `pause`, `restart` and `corrupt` hit the engine, not the harness);
 //! - `durability_postgres`: a managed PostgreSQL (or the server in `STRESS_PG_DSN`, which takes
-//!   no faults);
+//!   the network's faults only: `net-delay(250ms):3s@at=2s`, `net-reset@at=6s`, …);
 //! - `durability_hyper`: a managed hyperd.
 //!
 //! Run them under faults: `cargo stress run -p durability durability_postgres --fault

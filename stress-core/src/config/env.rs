@@ -126,6 +126,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "STRESS_VERIFY_ONLY",
     "STRESS_ONLY_USERS",
     "STRESS_FAULTS",
+    "STRESS_PROFILE",
+    "STRESS_DASHBOARD",
     SETTINGS_VAR,
     // And one per class: users of class `inserter` (overridden by STRESS_USERS).
     "STRESS_<CLASS>_USERS",
@@ -239,6 +241,8 @@ impl EnvConfig {
                         .map_err(at)?;
                 }
                 "STRESS_ABORT_ON_FAIL" => l.abort_on_fail = Some(values::switch(v).map_err(at)?),
+                "STRESS_PROFILE" => l.profile = Some(values::switch(v).map_err(at)?),
+                "STRESS_DASHBOARD" => l.dashboard = Some(crate::dashboard::parse_addr(v).map_err(at)?),
                 "STRESS_ABORT_ON_ERROR" => l.abort_on_error = Some(values::switch(v).map_err(at)?),
                 "STRESS_MAX_TRIES" => l.max_tries = Some(values::tries(v).map_err(at)?),
                 "STRESS_RETRY_BACKOFF" => l.retry_backoff = Some(values::backoff(v).map_err(at)?),

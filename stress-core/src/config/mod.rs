@@ -143,6 +143,12 @@ pub struct ConfigLayer {
     /// Faults to inject (`STRESS_FAULTS=pause:3s@at=20s;kill@every=5s..15s`, see
     /// [`crate::fault`]), parsed where they were typed; default: none.
     pub faults: Vec<FaultSpec>,
+    /// Sample the engine's on-CPU stacks with perf during the measured window and write a
+    /// flame graph (`STRESS_PROFILE=1`, `run --cpu-profile`); default off.
+    pub profile: Option<bool>,
+    /// Serve the run live on this address (`STRESS_DASHBOARD=127.0.0.1:0`, `run --dashboard`);
+    /// default: no dashboard.
+    pub dashboard: Option<std::net::SocketAddr>,
 }
 
 impl ConfigLayer {
@@ -234,7 +240,9 @@ impl ConfigLayer {
             users_total,
             shard,
             start_at_ms,
-            step
+            step,
+            profile,
+            dashboard
         );
         if !upper.only_users.is_empty() {
             self.only_users = upper.only_users.clone();
@@ -434,6 +442,15 @@ pub struct RunConfig {
     /// ([`crate::ReplayFile::user_ops`]). Empty: `ops_per_user` and the duration bound the run.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user_ops: BTreeMap<String, u64>,
+    /// Sample the engine's stacks with perf during the measured window
+    /// ([`crate::profile`]). An observation, not part of the load: not in `replay.json`, so
+    /// a replay runs without it.
+    #[serde(skip)]
+    pub profile: bool,
+    /// Where the run is served live ([`crate::dashboard`]): not in `replay.json` (the controls
+    /// applied through it are).
+    #[serde(skip)]
+    pub dashboard: Option<std::net::SocketAddr>,
 }
 
 /// Fault specs as `replay.json` records them: typed, or (written before they were) as typed.
@@ -659,6 +676,8 @@ impl RunConfig {
             only_users: layer.only_users.clone(),
             faults: layer.faults.clone(),
             user_ops: BTreeMap::new(),
+            profile: !smoke && layer.profile.unwrap_or(false),
+            dashboard: if smoke { None } else { layer.dashboard },
         };
         // The same checks a replay file goes through.
         config.validate().map_err(ConfigError::Invalid)?;

@@ -129,8 +129,16 @@ pub fn children_of(parent: u32) -> Vec<u32> {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| read_process(&pid.to_string()).is_some_and(|s| s.ppid == parent))
+        .filter(|pid| ppid_of(*pid) == Some(parent))
         .collect()
+}
+
+/// The parent of `pid`, from `/proc/PID/stat` alone: what [`children_of`] reads of every
+/// process of the machine, so none of the costly files ([`read_process`] reads `smaps_rollup`,
+/// which walks the process's memory: tens of ms for a large one, seconds over a busy machine).
+fn ppid_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Live processes (not zombies) whose command line contains `needle`: a server started with

@@ -174,6 +174,7 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, has_log: bool, dir: 
     let json = serde_json::to_string(&data)
         .map_err(|e| format!("cannot serialise the report's data: {e}"))?
         .replace('<', "\\u003c");
+    let profile = profile_section(dir)?;
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)
         .map_err(|e| format!("the report template: {e}"))?;
@@ -196,8 +197,43 @@ fn render_summary(s: &Summary, intervals: &hlog::Intervals, has_log: bool, dir: 
             data => Value::from_safe_string(json),
             charts => Value::from_safe_string(CHARTS_JS.to_owned()),
             meanings => Value::from(Serde(&meanings(s))),
+            profile => Value::from(Serde(&profile)),
         })
         .map_err(|e| format!("cannot render the report: {e}"))
+}
+
+/// The CPU profile of the run (`--cpu-profile`), as the page shows it.
+#[derive(Serialize)]
+struct ProfileView {
+    p: crate::profile::ProfileSummary,
+    /// `flamegraph.svg` as a `data:` URL: the page stays one file that loads nothing, and
+    /// the flame graph keeps its own script (zoom, search) in a frame of its own.
+    svg_url: Option<String>,
+    /// perf's CPU over the window, as a percentage of one core.
+    perf_core_percent: f64,
+}
+
+fn profile_section(dir: &Path) -> Result<Option<ProfileView>, String> {
+    use base64::Engine as _;
+    let Some(p) = crate::profile::ProfileSummary::load(dir)? else {
+        return Ok(None);
+    };
+    let svg_url = std::fs::read(dir.join("flamegraph.svg")).ok().map(|svg| {
+        format!(
+            "data:image/svg+xml;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(svg)
+        )
+    });
+    let perf_core_percent = if p.window_s > 0.0 {
+        (1000.0 * p.perf_cpu_s / p.window_s).round() / 10.0
+    } else {
+        0.0
+    };
+    Ok(Some(ProfileView {
+        p,
+        svg_url,
+        perf_core_percent,
+    }))
 }
 
 /// What each anomaly the isolation checker found means, in a sentence.

@@ -47,6 +47,10 @@ pub struct ReplayFile {
     /// to its count, so that a run bounded by time replays the same ops and its digests match.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub user_ops: std::collections::BTreeMap<String, u64>,
+    /// The controls applied while the users ran (the dashboard's pause, resume, rate and stop),
+    /// each with its offset: a replay applies them again at the same offsets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<crate::run::control::Control>,
 }
 
 impl ReplayFile {

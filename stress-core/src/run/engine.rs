@@ -50,6 +50,11 @@ pub(crate) struct Job<'a, A: Adapter> {
     pub(crate) origin: Option<crate::config::Origin>,
     /// Whether stdin is the lifeline of the process that started us.
     pub(crate) lifeline: bool,
+    /// The network proxy in front of the engine, in a run with a network fault (set after
+    /// the adapter started).
+    pub(crate) proxy: Option<Arc<crate::netproxy::NetProxy>>,
+    /// Controls from outside the run (the dashboard), or a replay's recorded ones.
+    pub(crate) controls: Option<Arc<super::control::ControlHub>>,
 }
 
 /// What the phases of a run found, gathered into the summary at the end.
@@ -82,6 +87,8 @@ struct Findings {
     op_names: Vec<String>,
     /// A phase that failed: (reason, message).
     stop: Option<(StopReason, String)>,
+    /// The CPU profile of the measured window, when asked for (`--cpu-profile`).
+    profile: Option<Result<crate::profile::Recorded, String>>,
 }
 
 /// Runs the job and writes its reports; never fails: what went wrong is in the summary.
@@ -105,6 +112,7 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
         origin: job.origin.clone(),
         faults: job.faults.clone(),
         user_ops: BTreeMap::new(),
+        controls: Vec::new(),
     };
     let mut findings = Findings::default();
     // replay.json first: even a run killed hard leaves what is needed to repeat it.
@@ -130,7 +138,13 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     let adapter = Arc::get_mut(&mut job.workload.adapter).expect("no user holds the adapter before the run");
     match panic::catch(|| adapter.start(&ctx)) {
         Ok(Ok(())) => {
-            let phases = panic::catch(|| run_started(&mut job, &mut findings));
+            let phases = match super::network::route(&mut job) {
+                Ok(()) => panic::catch(|| run_started(&mut job, &mut findings)),
+                Err(e) => {
+                    findings.stop = Some((StopReason::Error, e));
+                    Ok(())
+                }
+            };
             if let Err(p) = phases {
                 findings
                     .stop
@@ -163,6 +177,11 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
                 format!("failed to start {}: {p}", job.workload.adapter.name()),
             ))
         }
+    }
+    if let (Some(dir), Some(profile)) = (job.out_dir, findings.profile.take())
+        && let Err(e) = profile.and_then(|p| p.write(dir, &job.name))
+    {
+        findings.warnings.push(e);
     }
     let mut summary = summarize(&job, started_at, &findings);
     let late_ms = match (job.config.start_at_ms, findings.users_started) {
@@ -206,6 +225,7 @@ fn write_run<A: Adapter>(
 ) {
     replay.stop_reason = Some(summary.stop_reason);
     replay.user_ops = summary.users.iter().map(|u| (u.id.clone(), u.ops)).collect();
+    replay.controls = job.controls.as_ref().map(|c| c.applied()).unwrap_or_default();
     // As the run had it: start may have taken settings from the parameters (Hyper's paths).
     replay.adapter_config = job.workload.adapter.describe();
     let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
@@ -426,7 +446,7 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     }
     // Faults due at the end: after the users stopped, before the verify step.
     for f in job.faults.iter().filter(|f| f.at_ms.is_none()) {
-        let record = inject(job.workload.adapter.as_ref(), f, None, &|| false);
+        let record = inject(job.workload.adapter.as_ref(), job.proxy.as_deref(), f, None, &|| false);
         findings.faults.push(record);
     }
     // The acknowledged-write checker, once per database, on what the engine holds now.
@@ -448,8 +468,19 @@ fn run_started<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
 }
 
 /// Injects one fault; what it did, as a row of the summary (`at_s`: `at`, when it went in).
-fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, at: Option<f64>, stopping: &dyn Fn() -> bool) -> FaultRecord {
-    let result = panic::catch(|| adapter.inject(f, stopping)).unwrap_or_else(|p| Err(crate::OpError::msg(p)));
+fn inject<A: Adapter>(
+    adapter: &A,
+    proxy: Option<&crate::netproxy::NetProxy>,
+    f: &PlannedFault,
+    at: Option<f64>,
+    stopping: &dyn Fn() -> bool,
+) -> FaultRecord {
+    // The network's faults are the run's own, through its proxy.
+    let result = match proxy.filter(|_| f.kind.is_network()) {
+        Some(proxy) => panic::catch(|| proxy.inject(f, stopping)),
+        None => panic::catch(|| adapter.inject(f, stopping)),
+    }
+    .unwrap_or_else(|p| Err(crate::OpError::msg(p)));
     let (target, recovery_ms, error, check) = match result {
         Ok(i) => (i.target, i.recovery.map(|d| d.as_millis() as u64), None, i.check),
         Err(e) => (adapter.name().to_owned(), None, Some(e.to_string()), None),
@@ -471,6 +502,7 @@ fn inject<A: Adapter>(adapter: &A, f: &PlannedFault, at: Option<f64>, stopping: 
 /// rows that say so, and a hold under way ends then. Returns, per row, the outage it opened.
 fn run_faults<A: Adapter>(
     adapter: &A,
+    proxy: Option<&crate::netproxy::NetProxy>,
     faults: &[PlannedFault],
     start: Instant,
     deadline: Option<Instant>,
@@ -510,7 +542,7 @@ fn run_faults<A: Adapter>(
         let outage = shared
             .outages
             .open(UserClock::stamp(start, at), f.kind.takes_engine_away());
-        let record = inject(adapter, f, Some(secs(at)), &over);
+        let record = inject(adapter, proxy, f, Some(secs(at)), &over);
         shared.outages.back(outage, UserClock::stamp(start, Instant::now()));
         if breaks {
             shared.breaks.fetch_add(1, Ordering::SeqCst);
@@ -756,6 +788,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
         config: &config,
         shared: &shared,
         history: findings.history.clone(),
+        controls: job.controls.as_ref(),
     };
     let handles = users.spawn(&ops, &mine, &tx);
     drop(tx);
@@ -773,7 +806,16 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
                 (None, _) => monitor.collector.discard_log(),
                 _ => {}
             }
-            let (end, stuck, outages) = measure(&job.workload, &job.faults, &config, &shared, &mut monitor, &rx, start);
+            let around = Around {
+                workload: &job.workload,
+                faults: &job.faults,
+                proxy: job.proxy.as_ref(),
+                controls: job.controls.as_ref(),
+                out_dir: job.out_dir,
+                config: &config,
+            };
+            let (end, stuck, outages, profile) = measure(&around, &shared, &mut monitor, &rx, start);
+            findings.profile = profile;
             (end, start, stuck, outages)
         }
         None => {
@@ -868,6 +910,8 @@ struct Users<'j, A: Adapter> {
     config: &'j Arc<RunConfig>,
     shared: &'j Arc<Shared>,
     history: Option<Arc<crate::history::HistorySink>>,
+    /// Controls from outside the run (the dashboard), or a replay's recorded ones.
+    controls: Option<&'j Arc<super::control::ControlHub>>,
 }
 
 impl<A: Adapter> Users<'_, A> {
@@ -960,6 +1004,12 @@ impl<A: Adapter> Users<'_, A> {
             slots: 0,
             missed: 0,
             paused_at: None,
+            // Users that share the run's rate follow its changes (`--dashboard`, a replay).
+            control: match (classes[ci].rate, self.controls) {
+                (None, Some(hub)) => hub.rate().map(|r| (r, 1.0 / total_users)),
+                _ => None,
+            },
+            control_seen: 0,
         }
     }
 }
@@ -968,14 +1018,20 @@ impl<A: Adapter> Users<'_, A> {
 /// watcher and the fault thread. Returns when it ended, whether users were left in an op, and
 /// per fault row the outage it opened.
 fn measure<A: Adapter>(
-    workload: &Workload<A>,
-    faults: &[PlannedFault],
-    config: &RunConfig,
+    around: &Around<'_, A>,
     shared: &Arc<Shared>,
     monitor: &mut Monitor<'_>,
     rx: &crossbeam::channel::Receiver<Batch>,
     start: Instant,
-) -> (Instant, bool, Vec<Option<usize>>) {
+) -> (Instant, bool, Vec<Option<usize>>, Profiled) {
+    let Around {
+        workload,
+        faults,
+        proxy,
+        controls,
+        out_dir,
+        config,
+    } = *around;
     let users_done = Arc::new(AtomicBool::new(false));
     // A thread of its own looks for stalls every 100 ms: the monitor may itself be held by a
     // metrics source reading the frozen server.
@@ -998,14 +1054,20 @@ fn measure<A: Adapter>(
     let deadline = config.users_deadline().map(|d| start + d);
     let injector = (!timed.is_empty())
         .then(|| {
-            let (adapter, shared) = (Arc::clone(&workload.adapter), Arc::clone(shared));
+            let (adapter, shared, proxy) = (Arc::clone(&workload.adapter), Arc::clone(shared), proxy.cloned());
             std::thread::Builder::new()
                 .name("stress-faults".into())
-                .spawn(move || run_faults(adapter.as_ref(), &timed, start, deadline, &shared))
+                .spawn(move || run_faults(adapter.as_ref(), proxy.as_deref(), &timed, start, deadline, &shared))
                 .ok()
         })
         .flatten();
+    let profiling = crate::profile::begin(config, out_dir, workload.adapter.profiled_pid());
+    let replaying = controls.and_then(|c| c.attach(shared, start));
     let (end, stuck) = monitor.run(rx, start);
+    if let Some(c) = controls {
+        c.detach(replaying);
+    }
+    let profile = profiling.map(|p| p.and_then(crate::profile::Recording::stop));
     // The users' time is over: no fault goes in after it, and a hold under way ends now.
     shared.users_over.store(true, Ordering::SeqCst);
     let mut outages = Vec::new();
@@ -1019,7 +1081,21 @@ fn measure<A: Adapter>(
         w.thread().unpark();
         let _ = w.join();
     }
-    (end, stuck, outages)
+    (end, stuck, outages, profile)
+}
+
+/// The CPU profile of the users' time (`--cpu-profile`), when one was asked for.
+type Profiled = Option<Result<crate::profile::Recorded, String>>;
+
+/// What runs around the users while they run: the fault thread (and the network proxy), the
+/// controls, the profiler.
+struct Around<'j, A: Adapter> {
+    workload: &'j Workload<A>,
+    faults: &'j [PlannedFault],
+    proxy: Option<&'j Arc<crate::netproxy::NetProxy>>,
+    controls: Option<&'j Arc<super::control::ControlHub>>,
+    out_dir: Option<&'j Path>,
+    config: &'j RunConfig,
 }
 
 /// Joins the user threads into `findings.users`. Users still in an op after the grace are

@@ -3,8 +3,10 @@
 //! monitor and verify step, and writes the reports.
 
 mod backoff;
+pub(crate) mod control;
 mod engine;
 mod monitor_loop;
+mod network;
 mod pace;
 mod panic;
 mod sampling;
@@ -422,7 +424,16 @@ impl Runner {
             Some((_, file)) => file.faults.clone(),
             None => fault::schedule(&specs, config.seed, config.duration()).map_err(ConfigError::Invalid)?,
         };
-        let supported = workload.adapter.faults();
+        let mut supported = workload.adapter.faults();
+        // The network's faults are the run's own, through its proxy, for any adapter whose
+        // users connect over TCP.
+        if workload.adapter.over_tcp() {
+            for k in fault::FaultKind::NETWORK {
+                if !supported.contains(k) {
+                    supported.push(*k);
+                }
+            }
+        }
         if let Some(f) = faults.iter().find(|f| !supported.contains(&f.kind)) {
             return Err(ConfigError::Invalid(format!(
                 "{} cannot inject `{}` faults: it injects {}{}",
@@ -432,6 +443,10 @@ impl Runner {
                 workload
                     .adapter
                     .fault_hint(f.kind)
+                    .or_else(|| f
+                        .kind
+                        .is_network()
+                        .then(|| "network faults need an engine its users reach over TCP".to_owned()))
                     .map(|h| format!(" ({h})"))
                     .unwrap_or_default()
             ))
@@ -468,18 +483,34 @@ impl Runner {
             }
             Output::Under(base) => Some(report::claim_new(base, &self.name, config.seed)?),
         };
+        let recorded = self
+            .replay
+            .as_ref()
+            .map(|(_, f)| f.controls.clone())
+            .unwrap_or_default();
+        let controls = (config.dashboard.is_some() || !recorded.is_empty())
+            .then(|| std::sync::Arc::new(control::ControlHub::new(config.rate, &config.stages, recorded)));
+        let mut observers = self.observers;
+        // Served from before the users start until the run's end (the observer closes it).
+        match crate::dashboard::for_run(config.dashboard, &self.name, controls.as_ref()) {
+            Ok(Some(d)) => observers.push(Box::new(d)),
+            Ok(None) => {}
+            Err(message) => return Err(ConfigError::Invalid(message).into()),
+        }
         let summary = engine::execute(engine::Job {
             name: self.name,
             workload,
             config,
             plan,
             out_dir: out_dir.as_deref(),
-            observers: self.observers,
+            observers,
             sources: self.sources,
             thresholds,
             faults,
             origin: self.origin.or_else(|| self.replay.and_then(|(_, f)| f.origin)),
             lifeline: self.lifeline,
+            proxy: None,
+            controls,
         });
         let (summary, out_dir) = match step {
             crate::shard::Step::VerifyOnly(dir) if summary.verify.ran => {
@@ -548,6 +579,10 @@ fn replay_plan(
     }
     file.config.validate().map_err(invalid)?;
     crate::validate::validate_plan(&file.config, &file.seed_plan()).map_err(invalid)?;
+    for c in &file.controls {
+        c.check(file.config.rate)
+            .map_err(|e| invalid(format!("its controls hold {e}")))?;
+    }
     if let Some(id) = file.user_ops.keys().find(|id| !file.users.iter().any(|u| u.id == **id)) {
         return Err(invalid(format!(
             "its user_ops name user `{}`, which is not one of its users",

@@ -73,6 +73,11 @@ pub(crate) struct Pace {
     pub(crate) missed: u64,
     /// Where the schedule stood when a pause dropped it (`next` before the pause).
     pub(crate) paused_at: Option<f64>,
+    /// For users that share the run's rate: the rate as controls change it, and this user's
+    /// share of it (see [`super::control`]); `None` for the others.
+    pub(crate) control: Option<(std::sync::Arc<super::control::RateControl>, f64)>,
+    /// The control's version this schedule follows.
+    pub(crate) control_seen: u64,
 }
 
 /// The target (users, or ops/s) `at` into the run: linear ramps from the previous stage's
@@ -233,6 +238,15 @@ impl Pace {
                 lag: Duration::ZERO,
             };
         }
+        if let Some((c, fraction)) = &self.control {
+            let v = c.version();
+            if v != self.control_seen {
+                // The rate changed: the run's profile with the changes, this user's share of it.
+                self.control_seen = v;
+                self.stages = c.stages();
+                self.share = Share::Staged(*fraction);
+            }
+        }
         let now = Instant::now();
         let at = now.saturating_duration_since(start);
         if let Some(g) = &self.gate {
@@ -300,6 +314,8 @@ mod tests {
             slots: 0,
             missed: 0,
             paused_at: None,
+            control: None,
+            control_seen: 0,
         }
     }
 

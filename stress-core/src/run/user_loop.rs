@@ -164,8 +164,8 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         // and the user connects again before its next op.
         // The count of breaking faults is odd while one is under way (see `run_faults`).
         let breaks = shared.breaks.load(Ordering::SeqCst);
-        let interrupted = matches!(&result, Ok(Err(e)) if adapter.is_indeterminate(e))
-            && (breaks > connected_after || breaks % 2 == 1);
+        let indeterminate = matches!(&result, Ok(Err(e)) if adapter.is_indeterminate(e));
+        let interrupted = indeterminate && (breaks > connected_after || breaks % 2 == 1);
         // An op a fault interrupted did not complete: the user still waits on the engine (to
         // connect again), and a stall goes on until it gets an answer.
         if !interrupted {
@@ -203,10 +203,11 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
             signal.stop(StopReason::DurationElapsed, None);
             break;
         }
-        if interrupted {
-            let reconnected = reconnect(&job, class, &mut user);
-            clock.busy_since.store(0, Ordering::Relaxed);
-            match reconnected {
+        // A connection that may be gone with no fault to blame (a client's timeout while the
+        // network held its bytes, a server that ended the session): the op failed, and the
+        // user connects again before its next one, as after an interruption.
+        if indeterminate {
+            match reconnect(&job, class, &mut user) {
                 Some(breaks) => connected_after = breaks,
                 None => break,
             }
@@ -571,6 +572,17 @@ fn tally<A: Adapter>(
 /// (it may be starting again) or the run stops (`None`). Returns the count of breaking faults
 /// begun before the new connection.
 fn reconnect<A: Adapter>(job: &UserJob<A>, class: &crate::workload::UserClass<A>, user: &mut User<A>) -> Option<u64> {
+    let again = reconnect_loop(job, class, user);
+    // Waiting on the engine is over, connected or not.
+    job.shared.clocks[job.user_index].busy_since.store(0, Ordering::Relaxed);
+    again
+}
+
+fn reconnect_loop<A: Adapter>(
+    job: &UserJob<A>,
+    class: &crate::workload::UserClass<A>,
+    user: &mut User<A>,
+) -> Option<u64> {
     loop {
         let breaks = job.shared.breaks.load(Ordering::SeqCst);
         if let Ok(Ok(conn)) = panic::catch(|| job.adapter.connect(job.seed.db)) {
