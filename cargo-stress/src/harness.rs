@@ -15,7 +15,7 @@ use stress_core::ConfigLayer;
 use stress_core::Summary;
 use stress_core::config::Origin;
 use stress_core::protocol::{
-    Handover, ListedWorkload, Listing, Message, PROTOCOL_VERSION, ProtocolError, SETTINGS_VAR, SUMMARY_PREFIX,
+    Handover, ListedWorkload, Listing, Message, PROTOCOL_VERSION, ProtocolError, SETTINGS_VAR,
 };
 
 use crate::discover::Built;
@@ -272,9 +272,6 @@ fn follow(
             Some(Err(e)) => {
                 refused.get_or_insert(e);
             }
-            // The engine's own hand-over of a summary it could not write, which the outcome
-            // now carries: not for people.
-            None if line.starts_with(SUMMARY_PREFIX) => {}
             None => status.println(&line),
         }
     }

@@ -22,11 +22,6 @@ pub use crate::config::{Handover, ListedOptions, SETTINGS_VAR};
 pub use crate::event::Event;
 pub use crate::wire::{MESSAGE_PREFIX, PROTOCOL_VERSION, Versioned};
 
-/// The line the run engine still writes on stderr when `summary.json` cannot be written (a
-/// full disk). Superseded by the [`TrialOutcome`], which carries the summary: `cargo stress`
-/// passes over this line, and it goes once the engine stops writing it.
-pub const SUMMARY_PREFIX: &str = "stress-summary: ";
-
 /// A harness's workloads (`STRESS_LIST=json` on stdout).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Listing {

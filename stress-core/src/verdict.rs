@@ -158,7 +158,8 @@ pub enum FailureKind {
         /// What it found.
         detail: String,
     },
-    /// The run's reports could not be written (a full disk): the summary went to stderr.
+    /// The run's reports could not be written (a full disk): the summary went to `cargo stress`
+    /// in the trial's outcome.
     ReportsNotWritten {
         /// Each file that failed, and why.
         problems: Vec<String>,

@@ -41,11 +41,17 @@ const CRATES: &[(&str, &[&[&str]])] = &[
                 "thresholds",
                 "fault",
                 "event",
+                // The fault filesystem and the network proxy, which carry out fault kinds.
+                "faultfs",
+                "netproxy",
             ],
-            // The settings, in layers, and what a resolved run may ask for.
-            &["config", "validate"],
+            // The settings, in layers, and what a resolved run may ask for: the controls a run
+            // takes from outside while it goes, and the profiler, which reads a run's settings.
+            &["config", "validate", "control", "profile"],
             // What runs write and read back: the reports, the protocol, comparisons, shrinking, sweeps.
             &["report", "protocol", "compare", "shrink", "sweep"],
+            // The live dashboard: an observer of the reports' events that applies controls.
+            &["dashboard"],
             // The checkers, which judge a run's summary.
             &["checkers"],
             // What a workload is: the engine trait, a user's view, the isolation kits, the workload.
@@ -92,7 +98,7 @@ const CRATES: &[(&str, &[&[&str]])] = &[
     ),
     (
         "adapters/stress-postgres",
-        &[&["wire", "corrupt", "server"], &["conn", "metrics"]],
+        &[&["wire", "corrupt", "tls"], &["server", "settings"], &["conn", "metrics"]],
     ),
     (
         "adapters/stress-hyper",

@@ -242,7 +242,7 @@ impl EnvConfig {
                 }
                 "STRESS_ABORT_ON_FAIL" => l.abort_on_fail = Some(values::switch(v).map_err(at)?),
                 "STRESS_PROFILE" => l.profile = Some(values::switch(v).map_err(at)?),
-                "STRESS_DASHBOARD" => l.dashboard = Some(crate::dashboard::parse_addr(v).map_err(at)?),
+                "STRESS_DASHBOARD" => l.dashboard = Some(super::values::listen_addr(v).map_err(at)?),
                 "STRESS_ABORT_ON_ERROR" => l.abort_on_error = Some(values::switch(v).map_err(at)?),
                 "STRESS_MAX_TRIES" => l.max_tries = Some(values::tries(v).map_err(at)?),
                 "STRESS_RETRY_BACKOFF" => l.retry_backoff = Some(values::backoff(v).map_err(at)?),

@@ -337,6 +337,24 @@ fn too_far(s: &str) -> String {
     )
 }
 
+/// Parses a `--dashboard` address: `HOST:PORT`, `:PORT` or `PORT` (loopback), an IP address
+/// alone (port 0: any free one).
+pub fn listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    let s = s.trim();
+    let fix = "give HOST:PORT like 127.0.0.1:8080, a port like 8080, or 0.0.0.0:0 for every interface";
+    if s.is_empty() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    }
+    if let Ok(port) = s.trim_start_matches(':').parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 0));
+    }
+    s.parse::<std::net::SocketAddr>()
+        .map_err(|_| format!("`{s}` is not an address to listen on: {fix}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -492,7 +492,11 @@ impl Runner {
             .then(|| std::sync::Arc::new(control::ControlHub::new(config.rate, &config.stages, recorded)));
         let mut observers = self.observers;
         // Served from before the users start until the run's end (the observer closes it).
-        match crate::dashboard::for_run(config.dashboard, &self.name, controls.as_ref()) {
+        match crate::dashboard::for_run(
+            config.dashboard,
+            &self.name,
+            controls.clone().map(|c| c as std::sync::Arc<dyn crate::control::Controls>),
+        ) {
             Ok(Some(d)) => observers.push(Box::new(d)),
             Ok(None) => {}
             Err(message) => return Err(ConfigError::Invalid(message).into()),
