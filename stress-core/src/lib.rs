@@ -72,6 +72,7 @@ mod workload;
 
 pub use adapter::{Adapter, Bare, StartContext};
 pub use config::{ConfigLayer, EnvConfig, RunConfig};
+pub use control::{Control, ControlAction, Controls};
 pub use error::{ConfigError, ReplayError, RunError, WorkloadError};
 pub use harness::main;
 pub use host::serve_engine_host;
@@ -80,7 +81,6 @@ pub use outcome::{OpError, OpResult, Outcome};
 pub use params::{ParamDef, ParamValue, Params};
 pub use registry::{DynWorkload, ErasedWorkload, erase};
 pub use report::{ReplayFile, Summary};
-pub use control::{Control, ControlAction, Controls};
 pub use run::control::ControlHub;
 pub use run::{RunReport, Runner, StopReason, interrupted};
 pub use seed::StressRng;

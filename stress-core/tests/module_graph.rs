@@ -98,7 +98,11 @@ const CRATES: &[(&str, &[&[&str]])] = &[
     ),
     (
         "adapters/stress-postgres",
-        &[&["wire", "corrupt", "tls"], &["server", "settings"], &["conn", "metrics"]],
+        &[
+            &["wire", "corrupt", "tls"],
+            &["server", "settings"],
+            &["conn", "metrics"],
+        ],
     ),
     (
         "adapters/stress-hyper",

@@ -24,9 +24,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::control::{Control, Controls};
 use crate::protocol::Event;
 use crate::report::{Observer, Progress, RunStart, Summary};
-use crate::control::{Control, Controls};
 
 /// How long the end of a run waits for open pages to receive the final report.
 const DRAIN: Duration = Duration::from_secs(3);

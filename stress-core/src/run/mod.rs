@@ -495,7 +495,9 @@ impl Runner {
         match crate::dashboard::for_run(
             config.dashboard,
             &self.name,
-            controls.clone().map(|c| c as std::sync::Arc<dyn crate::control::Controls>),
+            controls
+                .clone()
+                .map(|c| c as std::sync::Arc<dyn crate::control::Controls>),
         ) {
             Ok(Some(d)) => observers.push(Box::new(d)),
             Ok(None) => {}
