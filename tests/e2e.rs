@@ -835,7 +835,8 @@ fn a_harness_killed_by_a_signal_is_reported_as_killed() {
 }
 
 /// A full disk under the run's directory: the run fails, says where the writing failed, and
-/// `cargo stress` still shows what was measured (the harness hands its summary over on stderr)
+/// `cargo stress` still shows what was measured (the harness hands its summary over in the
+/// trial's outcome, on the protocol's channel on stderr)
 /// and exits 1. The disk is a 64 KiB tmpfs, filled first, mounted in a mount namespace of the
 /// run's own: it goes when the run does, whatever happens to the test.
 #[test]

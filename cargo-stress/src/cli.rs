@@ -393,11 +393,11 @@ pub struct Settings {
     pub arrival: Option<ArrivalArg>,
     /// Load stages DURATION:TARGET,… (users, or ops/s with --rate), linear ramps between them.
     #[arg(long, value_parser = stages, value_name = "STAGES")]
-    pub stages: Option<String>,
+    pub stages: Option<::std::vec::Vec<Stage>>,
     /// A pass/fail rule, like p99<50ms, error_rate<0.1%, ops_per_sec>1000, max_lag<100ms,
     /// delivered>95%, max_stall<2s, or for one op `p99[select]<20ms` (repeatable).
-    #[arg(long = "threshold", value_name = "RULE")]
-    pub thresholds: Vec<String>,
+    #[arg(long = "threshold", value_parser = threshold, value_name = "RULE")]
+    pub thresholds: Vec<Threshold>,
     /// Stop a run at the first interval (after warm-up) that breaches a threshold.
     #[arg(long)]
     pub abort_on_fail: bool,
@@ -429,7 +429,7 @@ pub struct Settings {
     /// KIND[(ARG)][:HOLD]@WHEN, like kill@every=5s..15s, pause:3s@at=20s or restart@at=1m (a managed
     /// PostgreSQL: kill, pause, restart; a managed hyperd: pause).
     #[arg(long = "fault", value_parser = fault, value_name = "SPEC")]
-    pub faults: Vec<String>,
+    pub faults: Vec<FaultSpec>,
     /// Sample the engine's on-CPU stacks with Linux perf while the users run (this process for
     /// SQLite, the managed server's processes for PostgreSQL) and write flamegraph.svg,
     /// profile.folded and profile.json into the run's directory; report.html shows the flame
@@ -463,10 +463,18 @@ pub struct ReplayArgs {
 use stress_core::config::values::{
     backoff, batch, count, duration, duration_or_zero, fraction, range, rate, seed, share, start_at, tries, users,
 };
+use stress_core::config::{Stage, values::stages};
+use stress_core::fault::FaultSpec;
 use stress_core::shard::Shard;
+use stress_core::thresholds::Threshold;
 
-fn fault(s: &str) -> Result<String, String> {
-    stress_core::fault::FaultSpec::parse(s).map(|_| s.trim().to_owned())
+// Parsed here, where the user typed them, and handed over typed (`stress_core::protocol`).
+fn fault(s: &str) -> Result<FaultSpec, String> {
+    FaultSpec::parse(s)
+}
+
+fn threshold(s: &str) -> Result<Threshold, String> {
+    Threshold::parse_rule(s)
 }
 
 fn dashboard_addr(s: &str) -> Result<std::net::SocketAddr, String> {
@@ -475,10 +483,6 @@ fn dashboard_addr(s: &str) -> Result<std::net::SocketAddr, String> {
 
 fn shard(s: &str) -> Result<Shard, String> {
     Shard::parse(s)
-}
-
-fn stages(s: &str) -> Result<String, String> {
-    stress_core::config::values::stages(s).map(|_| s.to_owned())
 }
 
 /// `--arrival`.
@@ -529,10 +533,7 @@ impl Settings {
                 ArrivalArg::Uniform => Arrival::Uniform,
                 ArrivalArg::Poisson => Arrival::Poisson,
             }),
-            stages: self
-                .stages
-                .as_deref()
-                .map(|s| stress_core::config::values::stages(s).expect("checked by clap")),
+            stages: self.stages.clone(),
             thresholds: self.thresholds.clone(),
             abort_on_fail: self.abort_on_fail.then_some(true),
             warmup: self.warmup,

@@ -1,7 +1,8 @@
 //! Talking to harness binaries: what they register (`STRESS_LIST=json`) and running one
-//! workload with `STRESS_*` settings, following its JSON progress on stderr.
+//! workload with `STRESS_*` settings, following the protocol's messages on its stderr (its
+//! events, then its outcome); libtest's report on its stdout is not read.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,7 +14,9 @@ use serde::Serialize;
 use stress_core::ConfigLayer;
 use stress_core::Summary;
 use stress_core::config::Origin;
-use stress_core::protocol::{EVENT_PREFIX, Event, Handover, ListedWorkload, Listing, SETTINGS_VAR};
+use stress_core::protocol::{
+    Handover, ListedWorkload, Listing, Message, PROTOCOL_VERSION, ProtocolError, SETTINGS_VAR,
+};
 
 use crate::discover::Built;
 use crate::error::{CliError, usage};
@@ -106,26 +109,18 @@ pub struct Ran {
     pub code: Option<i32>,
     /// The signal that killed the harness, if one did.
     pub signal: Option<i32>,
-    /// What the harness printed on stdout (libtest's report, with the failure message).
-    pub stdout: String,
     /// Whether it outlived its time limit and was stopped.
     pub timed_out: bool,
-    /// The `error: …` lines the harness printed on stderr, without the prefix: held back when
-    /// the run did not start, for [`why_not`](Self::why_not) to say once (printed as they came
-    /// when it did).
-    pub errors: Vec<String>,
+    /// Why the run did not start (or could not end as a run), as the harness's outcome said.
+    pub error: Option<String>,
 }
 
 impl Ran {
-    /// Why a run that wrote no summary did not start, in one line: libtest's failure message,
-    /// or the error the harness printed, or (when it said nothing) its exit code.
+    /// Why a run that wrote no summary did not start, in one line: what the harness's outcome
+    /// said, or (when it said nothing) its exit code.
     pub fn why_not(&self) -> String {
-        let why = failure_message(&self.stdout);
-        if !why.is_empty() {
-            return why;
-        }
-        if !self.errors.is_empty() {
-            return self.errors.join("; ");
+        if let Some(e) = &self.error {
+            return e.clone();
         }
         match self.code {
             Some(code) => format!("the harness exited with code {code} and said nothing"),
@@ -204,6 +199,7 @@ pub fn run(
     // Everything the run needs from us, typed, in one variable: what it sets beats the
     // STRESS_* variables of this process's environment, which the harness also reads.
     let handover = Handover {
+        protocol_version: PROTOCOL_VERSION,
         settings: settings.clone(),
         output_dir: Some(out_dir.to_owned()),
         replay_file: replay.map(Path::to_owned),
@@ -215,12 +211,13 @@ pub fn run(
     // The harness runs in a process group of its own: a terminal's Ctrl-C reaches it once,
     // through us (forward_interrupt), like a SIGTERM or SIGHUP sent to us alone. Its stdin is
     // a pipe only we hold: should we die, even by SIGKILL, it reads end-of-file and stops as
-    // on Ctrl-C (the hand-over's lifeline), writing its reports.
+    // on Ctrl-C (the hand-over's lifeline), writing its reports. Its stdout (libtest's report)
+    // says nothing the protocol does not.
     let mut cmd = Command::new(&w.exe);
     cmd.args(["--exact", &w.name, "--include-ignored", "--test-threads", "1"])
         .env(SETTINGS_VAR, handover)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0);
     if replay.is_none() {
@@ -233,33 +230,8 @@ pub fn run(
     let lifeline = child.stdin.take();
     RUNNING.store(child.id(), Ordering::SeqCst);
     let watchdog = limit.map(|l| Watchdog::start(child.id(), l));
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
     let stderr = BufReader::new(child.stderr.take().expect("piped"));
-    // The summary the harness could not write to disk (a full disk), if it says so.
-    let mut handed_over: Option<Summary> = None;
-    let mut errors: Vec<String> = Vec::new();
-    for line in stderr.lines().map_while(Result::ok) {
-        if let Some(json) = line.strip_prefix(stress_core::SUMMARY_PREFIX) {
-            handed_over = serde_json::from_str(json).ok();
-            continue;
-        }
-        if let Some(e) = line.strip_prefix("error: ") {
-            // Said once by us, after the run: as the reason it did not start, or below.
-            errors.push(e.to_owned());
-            continue;
-        }
-        match Event::from_line(&line) {
-            Some(event) => status.event(&event),
-            // An event of a later protocol is not for people either.
-            None if line.starts_with(EVENT_PREFIX) => {}
-            None => status.println(&line),
-        }
-    }
+    let (outcome, refused) = follow(stderr, status);
     let exit = child.wait().map_err(|e| usage(format!("harness failed: {e}")));
     RUNNING.store(0, Ordering::SeqCst);
     drop(lifeline);
@@ -267,37 +239,43 @@ pub fn run(
     let (code, signal) = (exit.code(), std::os::unix::process::ExitStatusExt::signal(&exit));
     let timed_out = watchdog.is_some_and(Watchdog::finish);
     status.clear();
-    let stdout = reader.join().unwrap_or_default();
+    if let Some(e) = refused {
+        return Err(usage(format!("{} ({} `{}`) {e}", w.exe.display(), w.kind, w.target)));
+    }
+    let outcome = outcome.unwrap_or_default();
     let summary = match out_dir.join("summary.json") {
         p if p.is_file() => Some(Summary::load(&p).map_err(usage)?),
-        _ => handed_over,
+        // The summary the harness could not write to disk (a full disk), or a step's.
+        _ => outcome.summary.map(|s| *s),
     };
-    if summary.is_some() {
-        for e in &errors {
-            status.println(&format!("error: {e}"));
-        }
-    }
     Ok(Ran {
         summary,
         code,
         signal,
-        stdout,
         timed_out,
-        errors,
+        error: outcome.error,
     })
 }
 
-/// The failure message libtest printed for a trial: the lines between `---- NAME stdout ----`
-/// and the next blank line, or the whole output when there is none.
-pub fn failure_message(stdout: &str) -> String {
-    let mut lines = stdout
-        .lines()
-        .skip_while(|l| !(l.starts_with("---- ") && l.ends_with(" ----")));
-    if lines.next().is_none() {
-        return stdout.trim().to_owned();
+/// Follows a harness's stderr to its end: its events to the status line, every line that is
+/// not a message to people, and its outcome kept. A message of another protocol version is the
+/// error returned (the rest of the run is read and shown, not understood).
+fn follow(
+    stderr: impl BufRead,
+    status: &mut Status,
+) -> (Option<stress_core::protocol::TrialOutcome>, Option<ProtocolError>) {
+    let (mut outcome, mut refused) = (None, None);
+    for line in stderr.lines().map_while(Result::ok) {
+        match Message::from_line(&line) {
+            Some(Ok(Message::Event(event))) => status.event(&event),
+            Some(Ok(Message::Outcome(o))) => outcome = Some(o),
+            Some(Err(e)) => {
+                refused.get_or_insert(e);
+            }
+            None => status.println(&line),
+        }
     }
-    let body: Vec<&str> = lines.take_while(|l| !l.trim().is_empty()).collect();
-    body.join("\n").trim().to_owned()
+    (outcome, refused)
 }
 
 #[cfg(test)]
@@ -332,14 +310,18 @@ mod tests {
         assert_eq!(e.exit_code(), crate::EXIT_USAGE);
         assert!(!msg.contains('\n'), "{msg}");
         assert!(
-            msg.contains("(test `stress`) speaks harness protocol 9, this cargo stress speaks 1"),
+            msg.contains(&format!(
+                "(test `stress`) speaks harness protocol 9, this cargo stress speaks {PROTOCOL_VERSION}"
+            )),
             "{msg}"
         );
         // An older stress-core printed a bare array.
         let older = harness_printing(dir.path(), r#"[{"name": "orders"}]"#);
         let msg = list(&[older]).unwrap_err().to_string();
         assert!(
-            msg.contains("speaks harness protocol 0, this cargo stress speaks 1"),
+            msg.contains(&format!(
+                "speaks harness protocol 0, this cargo stress speaks {PROTOCOL_VERSION}"
+            )),
             "{msg}"
         );
         // Ours is read.
@@ -351,9 +333,29 @@ mod tests {
     }
 
     #[test]
-    fn failure_messages_are_cut_out_of_libtest_output() {
-        let out = "\nrunning 1 test\ntest orders ... FAILED\n\nfailures:\n\n---- orders stdout ----\nusers names class `x`\n\n\nfailures:\n    orders\n";
-        assert_eq!(failure_message(out), "users names class `x`");
-        assert_eq!(failure_message("plain"), "plain");
+    fn a_run_message_of_another_protocol_is_refused_and_the_outcome_is_read() {
+        use stress_core::protocol::{MESSAGE_PREFIX, TrialOutcome};
+        let ours = Message::Outcome(TrialOutcome {
+            workload: Some("orders".into()),
+            summary: None,
+            error: Some("users names class `x`".into()),
+        });
+        // libtest's and the workload's lines are for people; the outcome is the message's.
+        let stderr = format!("running 1 test\n{}\ntest orders ... FAILED\n", ours.line());
+        let (outcome, refused) = follow(stderr.as_bytes(), &mut Status::quiet());
+        assert_eq!(refused, None);
+        assert_eq!(outcome.unwrap().error.as_deref(), Some("users names class `x`"));
+        // A harness of another version: its first message is the error, in one line.
+        let newer = format!(r#"{MESSAGE_PREFIX}{{"protocol_version": 9, "outcome": {{"shape": "new"}}}}"#);
+        let stderr = format!("{newer}\n{}\n", ours.line());
+        let (_, refused) = follow(stderr.as_bytes(), &mut Status::quiet());
+        let msg = refused.unwrap().to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(
+            msg.contains(&format!(
+                "speaks harness protocol 9, this cargo stress speaks {PROTOCOL_VERSION}"
+            )),
+            "{msg}"
+        );
     }
 }

@@ -4,26 +4,11 @@
 //! report.html, JUnit and the markdown summary render the sections without knowing any checker
 //! by name. Jepsen composes its checkers the same way (`checker/compose`).
 
-use serde::{Deserialize, Serialize};
-
 use crate::report::Summary;
-use crate::thresholds::{Observed, ThresholdResult};
+use crate::thresholds::{Observed, Threshold, ThresholdResult};
 use crate::verdict::{Failure, FailureKind, StopReason};
 
-/// What one checker said: a section of the summary's `checks`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckSection {
-    /// The check, as reports name it (`durability`, `threshold p99<50ms`).
-    pub name: String,
-    /// Whether it held.
-    pub passed: bool,
-    /// What it found, one line that names the check (`durability: 1200 acknowledged writes, 0
-    /// lost`): renderers show it as it is.
-    pub headline: String,
-    /// More lines, when it has them (the first lost keys, a witness).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<String>,
-}
+pub use crate::verdict::CheckSection;
 
 /// A checker's verdict: its sections (a checker of many rules has one each) and failures.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -90,7 +75,58 @@ pub fn builtin() -> Vec<Box<dyn Checker>> {
 /// Whether `name` is a built-in checker's (a merge judges those again; a workload's own it
 /// carries from the shards).
 pub fn is_builtin(name: &str) -> bool {
-    name.starts_with("threshold ") || builtin().iter().any(|c| c.name() == name)
+    CheckSection::is_builtin_name(name)
+}
+
+/// The verdict of a summary, here with the checkers rather than beside the summary, so that
+/// the reports need nothing of the checkers (which read the summary).
+impl Summary {
+    /// Sets the verdict from what the run did: every built-in checker and `extra` (a
+    /// workload's own) judge the summary, and their sections and failures replace `checks`,
+    /// `failures`, `thresholds` and `passed`. Kept: failures the figures do not decide (reports
+    /// not written) and, in a merged run, the sections and failures of the shards' own checkers,
+    /// which are not judged again (`extra` is empty there).
+    pub(crate) fn judge(
+        &mut self,
+        thresholds: &[Threshold],
+        observed: &Observed,
+        max_error_rate: f64,
+        extra: &[std::sync::Arc<dyn Checker>],
+    ) {
+        let evaluated: Vec<ThresholdResult> = thresholds.iter().map(|t| t.evaluate(observed)).collect();
+        let mut checks = Vec::new();
+        let mut failures = Vec::new();
+        {
+            let run = Judged {
+                summary: self,
+                thresholds: &evaluated,
+                observed,
+                max_error_rate,
+            };
+            let all = builtin();
+            for c in all.iter().map(|c| c.as_ref()).chain(extra.iter().map(|c| c.as_ref())) {
+                if let Some(v) = c.check(&run) {
+                    checks.extend(v.sections);
+                    failures.extend(v.failures);
+                }
+            }
+        }
+        let judged: Vec<&str> = extra.iter().map(|c| c.name()).collect();
+        checks.extend(
+            self.checks
+                .drain(..)
+                .filter(|c| !is_builtin(&c.name) && !judged.contains(&c.name.as_str())),
+        );
+        failures.extend(self.failures.drain(..).filter(|f| match &f.kind {
+            FailureKind::ReportsNotWritten { .. } => true,
+            FailureKind::Check { checker, .. } => !judged.contains(&checker.as_str()),
+            _ => false,
+        }));
+        self.thresholds = evaluated;
+        self.checks = checks;
+        self.passed = failures.is_empty();
+        self.failures = failures;
+    }
 }
 
 /// The run ran as configured: its stop was the duration's end or its op limit.
@@ -318,5 +354,17 @@ impl Checker for Stall {
             ),
             None,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_names_of_the_builtin_checkers_are_the_ones_summary_knows() {
+        let names: Vec<String> = builtin().iter().map(|c| c.name().to_owned()).collect();
+        assert_eq!(names, CheckSection::BUILTIN);
+        assert!(is_builtin("threshold p99<5ms") && is_builtin("run") && !is_builtin("my own"));
     }
 }

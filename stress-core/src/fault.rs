@@ -82,7 +82,7 @@ impl Need {
             Need::MountNamespace => crate::sizedfs::can_create(),
             // The adapter's part is checked with the adapter; the machine needs nothing.
             Need::NetworkProxy => Ok(()),
-            Need::Fuse => crate::faultfs::can_create(),
+            Need::Fuse => crate::sizedfs::can_create_fuse(),
         }
     }
 }

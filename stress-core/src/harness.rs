@@ -9,6 +9,8 @@
 //!
 //! Workloads run one at a time (`--test-threads` defaults to 1).
 
+use std::fmt::Display;
+use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use crate::config::EnvConfig;
 use crate::error::ReplayError;
 use crate::params::{self, ParamDef};
-use crate::protocol::{ListedOptions, ListedWorkload, Listing, PROTOCOL_VERSION};
+use crate::protocol::{self, ListedWorkload, Listing, Message, PROTOCOL_VERSION, SETTINGS_VAR, TrialOutcome};
 use crate::registry::{self, WorkloadEntry};
 use crate::report::{ConsoleProgress, ProgressStyle, ReplayFile, default_base};
 use crate::run::Runner;
@@ -39,11 +41,11 @@ pub fn main() -> ExitCode {
     let mut args = Arguments::from_args();
     let entries = registry::entries();
     if entries.is_empty() {
-        eprintln!(
-            "error: no workloads registered: is the crate that defines them linked into this binary? \
-             (reference it, e.g. `use my_workloads as _;`)"
+        return refuse(
+            None,
+            "no workloads registered: is the crate that defines them linked into this binary? \
+             (reference it, e.g. `use my_workloads as _;`)",
         );
-        return ExitCode::from(EXIT_USAGE);
     }
     if args.test_threads.is_none() {
         args.test_threads = Some(1);
@@ -58,14 +60,10 @@ pub fn main() -> ExitCode {
     }
     let env = match EnvConfig::from_process_env() {
         Ok(env) => env,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return refuse(None, e),
     };
     if let Err(e) = check_params(&entries, &env) {
-        eprintln!("error: {e}");
-        return ExitCode::from(EXIT_USAGE);
+        return refuse(None, e);
     }
     // Asked to profile on a machine where perf cannot sample: said before anything runs.
     if env.layer.profile == Some(true)
@@ -77,10 +75,7 @@ pub fn main() -> ExitCode {
     let replay = match env.run.replay_file.as_deref().map(ReplayFile::load) {
         None => None,
         Some(Ok(file)) => Some(file),
-        Some(Err(e)) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Some(Err(e)) => return refuse(None, e),
     };
     let trials = match &replay {
         Some(file) => {
@@ -91,16 +86,14 @@ pub fn main() -> ExitCode {
                     workload: file.workload.clone(),
                     available: available.join(", "),
                 };
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_USAGE);
+                return refuse(None, e);
             };
             // A replay that does not fit the workload is bad input, refused before libtest
             // runs anything (its own exit code for a failed trial is 101).
             if let Err(e) = runner_for(entry, true, env.clone(), Some(file.clone()))
                 .and_then(|(w, runner)| w.check(&runner).map_err(|e| e.to_string()))
             {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_USAGE);
+                return refuse(Some(entry.name), e);
             }
             // A replay is always the full run, whatever the filter flags say.
             args.ignored = false;
@@ -118,9 +111,56 @@ pub fn main() -> ExitCode {
     libtest_mimic::run(&args, trials).exit_code()
 }
 
+/// Whether `cargo stress` (or a tool like it) reads this harness through the protocol: its
+/// hand-over is set, or progress is asked for as JSON.
+fn speaks_protocol() -> bool {
+    std::env::var_os(SETTINGS_VAR).is_some() || std::env::var("STRESS_PROGRESS").as_deref() == Ok("json")
+}
+
+/// Says why the harness runs nothing, and exits with [`EXIT_USAGE`]: as the outcome on the
+/// protocol's channel to `cargo stress`, as an `error:` line to people.
+fn refuse(workload: Option<&str>, e: impl Display) -> ExitCode {
+    if speaks_protocol() {
+        protocol::send(&Message::Outcome(TrialOutcome {
+            workload: workload.map(str::to_owned),
+            summary: None,
+            error: Some(e.to_string()),
+        }));
+    } else {
+        eprintln!("error: {e}");
+    }
+    ExitCode::from(EXIT_USAGE)
+}
+
 fn trial(entry: &'static WorkloadEntry, full: bool, env: Option<EnvConfig>, replay: Option<ReplayFile>) -> Trial {
     Trial::test(entry.name, move || {
-        run_entry(entry, full, env.unwrap_or_default(), replay)
+        let env = env.unwrap_or_default();
+        // The trial's end goes to `cargo stress` on the protocol's channel, whatever it is
+        // (libtest's report on stdout is for people).
+        let events = env.run.events;
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| run_entry(entry, full, env, replay)));
+        let (outcome, result) = match ran {
+            Ok((outcome, result)) => (outcome, result),
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_owned());
+                if events {
+                    protocol::send(&Message::Outcome(TrialOutcome {
+                        workload: Some(entry.name.to_owned()),
+                        summary: None,
+                        error: Some(format!("the harness panicked: {why}")),
+                    }));
+                }
+                std::panic::resume_unwind(panic)
+            }
+        };
+        if events {
+            protocol::send(&Message::Outcome(outcome));
+        }
+        result
     })
 }
 
@@ -199,9 +239,31 @@ fn runner_for(
     Ok((workload, runner))
 }
 
-fn run_entry(entry: &WorkloadEntry, full: bool, env: EnvConfig, replay: Option<ReplayFile>) -> Result<(), Failed> {
-    let (workload, runner) = runner_for(entry, full, env, replay).map_err(Failed::from)?;
-    let report = workload.run(runner).map_err(|e| Failed::from(e.to_string()))?;
+/// Runs one workload's trial: its outcome for the protocol, and its result for libtest.
+fn run_entry(
+    entry: &WorkloadEntry,
+    full: bool,
+    env: EnvConfig,
+    replay: Option<ReplayFile>,
+) -> (TrialOutcome, Result<(), Failed>) {
+    let mut outcome = TrialOutcome {
+        workload: Some(entry.name.to_owned()),
+        ..TrialOutcome::default()
+    };
+    let report =
+        match runner_for(entry, full, env, replay).and_then(|(w, runner)| w.run(runner).map_err(|e| e.to_string())) {
+            Ok(report) => report,
+            Err(e) => {
+                outcome.error = Some(e.clone());
+                return (outcome, Err(e.into()));
+            }
+        };
+    outcome.summary = Some(Box::new(report.summary.clone()));
+    (outcome, verdict(&report))
+}
+
+/// A finished run as libtest's result: its failures, one a line, and where its files are.
+fn verdict(report: &crate::RunReport) -> Result<(), Failed> {
     if report.passed() {
         return Ok(());
     }
@@ -235,17 +297,6 @@ fn listed(e: &WorkloadEntry) -> ListedWorkload {
         classes: w.classes(),
         params: w.params(),
         ignore: o.ignore,
-        options: ListedOptions {
-            duration_ms: o.duration.map(|d| d.as_millis() as u64),
-            users: o.users.map(|u| u.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect()),
-            ops_per_user: o.ops_per_user,
-            seed: o.seed,
-            think_ms: o.think_ms,
-            batch: o.batch,
-            databases: o.databases,
-            max_memory_mb: o.max_memory_mb,
-            max_cpu_percent: o.max_cpu_percent,
-            max_disk_mb: o.max_disk_mb,
-        },
+        options: o.listed(),
     }
 }

@@ -1,32 +1,26 @@
-//! What `cargo stress` and a harness binary say to each other, defined once, as serde types:
-//! the settings `cargo stress` hands a run ([`SETTINGS_VAR`]), the listing a harness prints
-//! for `STRESS_LIST=json`, the live events it writes on stderr
-//! under `STRESS_PROGRESS=json` (each line [`EVENT_PREFIX`] + JSON), and the summary it hands
-//! over there when it cannot write `summary.json` ([`SUMMARY_PREFIX`]).
+//! What `cargo stress` and a harness binary say to each other, defined once, as serde types,
+//! every message carrying [`PROTOCOL_VERSION`]:
 //!
-//! The listing carries [`PROTOCOL_VERSION`]; `cargo stress` refuses a harness that speaks
-//! another one, naming both, rather than misreading it. Bump it with any change a reader of
-//! the previous version would get wrong.
-
-use std::path::PathBuf;
+//! - to the harness: the [`Handover`] in [`SETTINGS_VAR`] — the flags as one typed layer
+//!   (faults, thresholds and stages parsed where the user typed them), where to write, what to
+//!   replay;
+//! - from the harness, for `STRESS_LIST=json`: the [`Listing`] on stdout;
+//! - from the harness while a run goes, on one channel — lines of its stderr that start with
+//!   [`MESSAGE_PREFIX`] — the [`Message`]s: each [`Event`] as it happens, then the
+//!   [`TrialOutcome`] (the summary, or why the run did not start). Nothing else a harness
+//!   prints is read: libtest's report is for people.
+//!
+//! A reader refuses a message of another version in one line that names both, rather than
+//! misreading it.
 
 use serde::{Deserialize, Serialize};
 
 use crate::params::ParamDef;
-use crate::stats::IntervalRecord;
-use crate::verdict::{Failure, StopReason};
+use crate::report::Summary;
 
-/// The version of this protocol the build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
-
-pub use crate::config::{Handover, SETTINGS_VAR};
-
-/// What starts the line on which a harness hands its whole summary over, on stderr, when
-/// `summary.json` cannot be written (a full disk): the final outcome is never lost.
-pub const SUMMARY_PREFIX: &str = "stress-summary: ";
-
-/// What starts each event line on a harness's stderr.
-pub const EVENT_PREFIX: &str = "stress-progress: ";
+pub use crate::config::{Handover, ListedOptions, SETTINGS_VAR};
+pub use crate::event::Event;
+pub use crate::wire::{MESSAGE_PREFIX, PROTOCOL_VERSION, Versioned};
 
 /// A harness's workloads (`STRESS_LIST=json` on stdout).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,45 +54,17 @@ pub struct ListedWorkload {
     pub options: ListedOptions,
 }
 
-/// A workload's attribute options (`#[stress_workload(duration = "30s", …)]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ListedOptions {
-    /// `duration`, in milliseconds.
-    pub duration_ms: Option<u64>,
-    /// `users`: class and count, laid over the code's.
-    pub users: Option<Vec<(String, usize)>>,
-    /// `ops_per_user`.
-    pub ops_per_user: Option<u64>,
-    /// `seed`.
-    pub seed: Option<u64>,
-    /// `think_ms`: (min, max).
-    pub think_ms: Option<(u64, u64)>,
-    /// `batch`: (min, max).
-    pub batch: Option<(u64, u64)>,
-    /// `databases`.
-    pub databases: Option<u64>,
-    /// `max_memory_mb`.
-    pub max_memory_mb: Option<u64>,
-    /// `max_cpu_percent`.
-    pub max_cpu_percent: Option<u64>,
-    /// `max_disk_mb`.
-    pub max_disk_mb: Option<u64>,
-}
-
 impl Listing {
     /// Reads a listing, refusing one in another protocol version with a line that names both
     /// (a harness built against an older stress-core printed a bare array: version 0).
     pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| ProtocolError::NotAHarness)?;
-        let version = match &v {
-            serde_json::Value::Array(_) => Some(0),
-            serde_json::Value::Object(o) => o.get("protocol_version").and_then(serde_json::Value::as_u64),
-            _ => None,
-        };
-        match version {
-            Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
-            Some(v) => return Err(ProtocolError::Version { harness: v }),
-            None => return Err(ProtocolError::NotAHarness),
+        match &v {
+            serde_json::Value::Array(_) => return Err(ProtocolError::Version { harness: 0 }),
+            serde_json::Value::Object(o) if o.contains_key("protocol_version") => {
+                crate::wire::check_version(&v).map_err(|e| ProtocolError::Version { harness: e.theirs })?;
+            }
+            _ => return Err(ProtocolError::NotAHarness),
         }
         serde_json::from_value(v).map_err(|e| ProtocolError::Malformed(e.to_string()))
     }
@@ -119,186 +85,154 @@ pub enum ProtocolError {
         /// The harness's version.
         harness: u64,
     },
-    /// It claims this version but its listing does not fit it.
-    #[error("printed a listing that does not fit protocol {PROTOCOL_VERSION}: {0}")]
+    /// It claims this version but its message does not fit it.
+    #[error("printed a message that does not fit protocol {PROTOCOL_VERSION}: {0}")]
     Malformed(String),
 }
 
-/// A live event of a run (`STRESS_PROGRESS=json`).
+/// A message of a harness to `cargo stress` on the protocol's channel (a line of its stderr
+/// that starts with [`MESSAGE_PREFIX`]): `{"protocol_version": 2, "event": {…}}` or
+/// `{"protocol_version": 2, "outcome": {…}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
-    /// The users are about to start.
-    Start {
-        /// The workload.
-        workload: String,
-        /// The run's seed.
-        seed: u64,
-        /// How many users.
-        users: usize,
-        /// The configured duration.
-        duration_s: Option<f64>,
-        /// The op limit per user.
-        ops_per_user: Option<u64>,
-        /// Where the reports go.
-        out_dir: Option<PathBuf>,
-    },
-    /// One interval of the run.
-    Interval {
-        /// The workload.
-        workload: String,
-        /// Seconds since the users started.
-        elapsed_s: f64,
-        /// The configured duration.
-        duration_s: Option<f64>,
-        /// Ops so far.
-        total_ops: u64,
-        /// Failed ops so far.
-        failed_ops: u64,
-        /// The interval's figures.
-        interval: IntervalRecord,
-        /// Why users are paused, if they are.
-        paused: Option<String>,
-    },
-    /// Backpressure paused the users (a resource over its limit).
-    Pause {
-        /// The workload.
-        workload: String,
-        /// Seconds since the users started.
-        at_s: f64,
-        /// Which limit, with the reading.
-        reason: String,
-    },
-    /// The users resumed after a pause.
-    Resume {
-        /// The workload.
-        workload: String,
-        /// Seconds since the users started.
-        at_s: f64,
-        /// How long the pause lasted.
-        paused_s: f64,
-    },
-    /// The load entered another stage (`--stages`).
-    Stage {
-        /// The workload.
-        workload: String,
-        /// Seconds since the users started.
-        at_s: f64,
-        /// The stage, from 0.
-        stage: usize,
-        /// Where it ramps to: users, or ops/s under a rate.
-        target: f64,
-    },
-    /// The run is stopping (its users finish their ops): duration elapsed, Ctrl-C, a crash, a
-    /// limit, a threshold or a failed op.
-    Stopping {
-        /// The workload.
-        workload: String,
-        /// Seconds since the users started.
-        at_s: f64,
-        /// Why.
-        stop_reason: StopReason,
-        /// What happened, where there is more to say.
-        detail: Option<String>,
-    },
-    /// A fault was injected into the engine (`--fault`), or could not be.
-    Fault {
-        /// The workload.
-        workload: String,
-        /// What it did.
-        fault: crate::fault::FaultRecord,
-    },
-    /// The run ended and its reports are written.
-    Stop {
-        /// The workload.
-        workload: String,
-        /// Why it stopped.
-        stop_reason: StopReason,
-        /// Its verdict: why it failed, typed (empty when it passed).
-        failures: Vec<Failure>,
-        /// [`exit_code`](crate::verdict::exit_code) of the failures.
-        exit_code: u8,
-    },
+#[serde(rename_all = "snake_case")]
+pub enum Message {
+    /// Something happened in the run.
+    Event(Event),
+    /// A workload's trial ended (or the harness refused to start one): the last message.
+    Outcome(TrialOutcome),
 }
 
-impl Event {
-    /// The line people read for an event that has no line of its own (a pause, a resume, a
-    /// stage, the run stopping); `None` for the others (start, interval and stop have theirs).
-    pub fn human(&self) -> Option<String> {
-        match self {
-            Self::Pause { workload, at_s, reason } => Some(format!("{workload}: paused at {at_s:.1}s: {reason}")),
-            Self::Resume {
-                workload,
-                at_s,
-                paused_s,
-            } => Some(format!("{workload}: resumed at {at_s:.1}s after {paused_s:.1}s paused")),
-            Self::Stage {
-                workload,
-                at_s,
-                stage,
-                target,
-            } => Some(format!(
-                "{workload}: stage {} at {at_s:.1}s, ramping to {target}",
-                stage + 1
-            )),
-            Self::Stopping {
-                workload,
-                at_s,
-                stop_reason,
-                detail,
-            } => Some(format!(
-                "{workload}: stopping at {at_s:.1}s: {stop_reason:?}{}",
-                detail.as_ref().map_or(String::new(), |d| format!(" ({d})"))
-            )),
-            Self::Fault { workload, fault } => {
-                let hold = fault.hold_s.map_or(String::new(), |h| format!(" {h}s"));
-                if let Some(why) = &fault.skipped {
-                    return Some(format!("{workload}: fault {}{hold} not injected: {why}", fault.kind));
-                }
-                let late = match (fault.due_s, fault.at_s) {
-                    (Some(due), Some(at)) if at - due >= 0.1 => format!(" ({:.1}s late: due at {due:.1}s)", at - due),
-                    _ => String::new(),
-                };
-                let at = fault
-                    .at_s
-                    .map_or("at the end".to_owned(), |a| format!("at {a:.1}s{late}"));
-                let outcome = match (&fault.error, fault.recovery_ms) {
-                    (Some(e), _) => format!("not injected: {e}"),
-                    (None, Some(ms)) => format!("accepting connections {ms} ms after"),
-                    (None, None) => "injected".to_owned(),
-                };
-                let check = fault.check.as_ref().map_or(String::new(), |c| format!("; {c}"));
-                Some(format!(
-                    "{workload}: fault {}{hold} of {} {at}: {outcome}{check}",
-                    fault.kind, fault.target
-                ))
-            }
-            Self::Start { .. } | Self::Interval { .. } | Self::Stop { .. } => None,
-        }
-    }
+/// How one workload's trial ended, as the harness hands it over: what `cargo stress` reports
+/// when the run wrote no `summary.json`, and why a run that did not start did not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrialOutcome {
+    /// The workload, once the harness got as far as one.
+    pub workload: Option<String>,
+    /// What the run measured and judged, when it started.
+    pub summary: Option<Box<Summary>>,
+    /// Why it did not start or could not end as a run (its settings, its replay file, a
+    /// panic), in one line.
+    pub error: Option<String>,
+}
 
-    /// The event as a line for stderr: [`EVENT_PREFIX`] and its JSON.
+impl Message {
+    /// The message, versioned, as a line of the channel.
     pub fn line(&self) -> String {
-        format!(
-            "{EVENT_PREFIX}{}",
-            serde_json::to_string(self).expect("events serialise")
-        )
+        crate::wire::line(self)
     }
 
-    /// The event on a line of stderr, if the line is one.
-    pub fn from_line(line: &str) -> Option<Self> {
-        serde_json::from_str(line.strip_prefix(EVENT_PREFIX)?).ok()
+    /// Reads a line of a harness's stderr: `None` for a line that is not a message (for
+    /// people), an error for a message of another version or of a shape this one does not know.
+    pub fn from_line(line: &str) -> Option<Result<Self, ProtocolError>> {
+        let json = line.strip_prefix(MESSAGE_PREFIX)?;
+        Some(Self::parse(json))
+    }
+
+    fn parse(json: &str) -> Result<Self, ProtocolError> {
+        let v: serde_json::Value = serde_json::from_str(json).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+        crate::wire::check_version(&v).map_err(|e| ProtocolError::Version { harness: e.theirs })?;
+        serde_json::from_value::<Versioned<Self>>(v)
+            .map(|m| m.body)
+            .map_err(|e| ProtocolError::Malformed(e.to_string()))
     }
 }
 
+/// Writes a message on this process's stderr, as one line (one write: lines of the engine's
+/// threads do not interleave within it).
+pub fn send(message: &Message) {
+    use std::io::Write;
+    let mut line = message.line();
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::IntervalRecord;
+    use crate::verdict::{Failure, StopReason};
+
+    /// Every message either side writes, as JSON.
+    fn every_message() -> Vec<(&'static str, serde_json::Value)> {
+        let listing = Listing {
+            protocol_version: PROTOCOL_VERSION,
+            workloads: Vec::new(),
+        };
+        let handover = Handover::default();
+        let event = Event::Start {
+            workload: "orders".into(),
+            seed: 42,
+            users: 3,
+            duration_s: Some(2.5),
+            ops_per_user: None,
+            out_dir: Some("/tmp/run".into()),
+        };
+        let outcome = Message::Outcome(TrialOutcome {
+            workload: Some("orders".into()),
+            summary: None,
+            error: Some("users names class `x`".into()),
+        });
+        let line = |l: String| serde_json::from_str(l.strip_prefix(MESSAGE_PREFIX).expect("a message line")).unwrap();
+        vec![
+            ("listing", serde_json::to_value(&listing).unwrap()),
+            ("hand-over", serde_json::to_value(&handover).unwrap()),
+            ("event", line(event.line())),
+            ("event message", line(Message::Event(event).line())),
+            ("outcome", line(outcome.line())),
+        ]
+    }
 
     #[test]
-    fn the_protocol_version_is_pinned_and_a_mismatch_names_both() {
-        // Changing what a harness says means a new version: update this pin with it.
-        assert_eq!(PROTOCOL_VERSION, 1);
+    fn the_protocol_version_is_pinned_on_every_message() {
+        // Changing what either side says means a new version: update this pin with it.
+        assert_eq!(PROTOCOL_VERSION, 2);
+        for (what, json) in every_message() {
+            assert_eq!(
+                json.get("protocol_version").and_then(serde_json::Value::as_u64),
+                Some(u64::from(PROTOCOL_VERSION)),
+                "{what}: {json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_of_another_version_is_refused_in_one_line_naming_both() {
+        for (what, mut json) in every_message() {
+            json["protocol_version"] = 7.into();
+            let text = json.to_string();
+            let e = match what {
+                "listing" => Listing::parse(text.as_bytes()).unwrap_err(),
+                "hand-over" => {
+                    let e = crate::config::EnvConfig::from_vars([(SETTINGS_VAR.to_owned(), text)]).unwrap_err();
+                    let msg = e.to_string();
+                    assert!(!msg.contains('\n'), "{what}: {msg}");
+                    assert!(
+                        msg.contains("protocol 7") && msg.contains(&format!("speaks {PROTOCOL_VERSION}")),
+                        "{what}: {msg}"
+                    );
+                    continue;
+                }
+                _ => Message::from_line(&format!("{MESSAGE_PREFIX}{text}"))
+                    .unwrap()
+                    .unwrap_err(),
+            };
+            assert_eq!(e, ProtocolError::Version { harness: 7 }, "{what}");
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "{what}: {msg}");
+            assert!(
+                msg.contains("protocol 7") && msg.contains(&format!("speaks {PROTOCOL_VERSION}")),
+                "{what}: {msg}"
+            );
+        }
+        // A message without a version is of the form before versions: 0.
+        let e = Message::from_line(r#"stress-protocol: {"event": {"event": "start"}}"#)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e, ProtocolError::Version { harness: 0 });
+    }
+
+    #[test]
+    fn a_listing_of_another_version_names_both() {
         let ours = Listing {
             protocol_version: PROTOCOL_VERSION,
             workloads: Vec::new(),
@@ -309,7 +243,7 @@ mod tests {
         let e = Listing::parse(newer).unwrap_err();
         assert_eq!(e, ProtocolError::Version { harness: 7 });
         let msg = e.to_string();
-        assert!(msg.contains("protocol 7") && msg.contains("speaks 1"), "{msg}");
+        assert!(msg.contains("protocol 7") && msg.contains("speaks 2"), "{msg}");
         // A harness of an older stress-core printed a bare array.
         let old = br#"[{"name": "orders", "adapter": "sqlite"}]"#;
         assert_eq!(Listing::parse(old).unwrap_err(), ProtocolError::Version { harness: 0 });
@@ -318,13 +252,17 @@ mod tests {
             ProtocolError::NotAHarness
         );
         assert!(matches!(
-            Listing::parse(br#"{"protocol_version": 1, "workloads": [{"name": 3}]}"#),
+            Listing::parse(br#"{"protocol_version": 2, "workloads": [{"name": 3}]}"#),
             Err(ProtocolError::Malformed(_))
         ));
     }
 
     #[test]
     fn events_round_trip_through_their_lines() {
+        let read = |line: &str| match Message::from_line(line) {
+            Some(Ok(Message::Event(e))) => Some(e),
+            _ => None,
+        };
         let start = Event::Start {
             workload: "orders".into(),
             seed: 42,
@@ -334,8 +272,11 @@ mod tests {
             out_dir: Some("/tmp/run".into()),
         };
         let line = start.line();
-        assert!(line.starts_with("stress-progress: {\"event\":\"start\""), "{line}");
-        assert_eq!(Event::from_line(&line), Some(start));
+        assert!(
+            line.starts_with(r#"stress-protocol: {"protocol_version":2,"event":{"event":"start""#),
+            "{line}"
+        );
+        assert_eq!(read(&line), Some(start));
         let interval = Event::Interval {
             workload: "orders".into(),
             elapsed_s: 1.0,
@@ -345,7 +286,7 @@ mod tests {
             interval: IntervalRecord::default(),
             paused: Some("memory".into()),
         };
-        assert_eq!(Event::from_line(&interval.line()), Some(interval));
+        assert_eq!(read(&interval.line()), Some(interval));
         let stop = Event::Stop {
             workload: "orders".into(),
             stop_reason: StopReason::Interrupted,
@@ -357,13 +298,13 @@ mod tests {
             line.contains(r#""event":"stop""#) && line.contains(r#""kind":"interrupted""#),
             "{line}"
         );
-        assert_eq!(Event::from_line(&line), Some(stop));
+        assert_eq!(read(&line), Some(stop));
         let pause = Event::Pause {
             workload: "orders".into(),
             at_s: 12.0,
             reason: "memory 812 MB over 800 MB".into(),
         };
-        assert_eq!(Event::from_line(&pause.line()), Some(pause.clone()));
+        assert_eq!(read(&pause.line()), Some(pause.clone()));
         assert_eq!(
             pause.human().as_deref(),
             Some("orders: paused at 12.0s: memory 812 MB over 800 MB")
@@ -374,12 +315,37 @@ mod tests {
             stop_reason: StopReason::CrashDetected,
             detail: Some("postgres: exited".into()),
         };
-        assert_eq!(Event::from_line(&stopping.line()), Some(stopping.clone()));
+        assert_eq!(read(&stopping.line()), Some(stopping.clone()));
         assert_eq!(
             stopping.human().as_deref(),
             Some("orders: stopping at 3.2s: CrashDetected (postgres: exited)")
         );
-        assert_eq!(Event::from_line("stress-progress: {\"event\":\"later\"}"), None);
-        assert_eq!(Event::from_line("plain output"), None);
+        // An event of a later shape in this version is malformed, not for people.
+        assert!(matches!(
+            Message::from_line(r#"stress-protocol: {"protocol_version":2,"event":{"event":"later"}}"#),
+            Some(Err(ProtocolError::Malformed(_)))
+        ));
+        assert_eq!(Message::from_line("plain output"), None);
+    }
+
+    #[test]
+    fn the_outcome_round_trips_with_its_summary() {
+        let workload = crate::Workload::new(crate::Bare).class(crate::UserClass::new("u", 1).read(
+            "nop",
+            1.0,
+            |_: &mut crate::User<crate::Bare>| Ok(crate::Outcome::default()),
+        ));
+        let summary = crate::Runner::new("orders")
+            .seed(1)
+            .ops_per_user(2)
+            .run(workload)
+            .unwrap()
+            .summary;
+        let outcome = Message::Outcome(TrialOutcome {
+            workload: Some("orders".into()),
+            summary: Some(Box::new(summary)),
+            error: None,
+        });
+        assert_eq!(Message::from_line(&outcome.line()), Some(Ok(outcome)));
     }
 }

@@ -244,3 +244,22 @@ impl Drop for SizedFs {
         }
     }
 }
+
+/// What to do when the machine cannot make a fault filesystem ([`crate::faultfs`]).
+pub(crate) const FUSE_FIX: &str = "the storage faults (power-loss, fsync-error, io-delay) need root, mount namespaces \
+(`unshare --mount`) and FUSE (/dev/fuse): run as root where they are, or leave those faults out";
+
+/// Whether this machine can make a fault filesystem ([`crate::faultfs`]): `Err` names what is
+/// missing and the fix. (Here, beside the mount namespaces it needs too, so that the fault
+/// kinds can ask without the fault filesystem, which uses them.)
+pub fn can_create_fuse() -> Result<(), String> {
+    if !Path::new("/dev/fuse").exists() {
+        return Err(format!("there is no /dev/fuse: {FUSE_FIX}"));
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .map_err(|e| format!("cannot open /dev/fuse ({e}): {FUSE_FIX}"))?;
+    can_create().map_err(|e| format!("{e} ({FUSE_FIX})"))
+}

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::stats::LatencySummary;
 
 /// What a rule measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Metric {
     /// A latency statistic (from the intended start under a rate), µs.
     Latency(Stat),
@@ -27,7 +28,8 @@ enum Metric {
     MaxStall,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Stat {
     Mean,
     P50,
@@ -51,7 +53,8 @@ impl Stat {
 }
 
 /// The unit a rule was written in, to report the observed value in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Unit {
     Micros,
     Millis,
@@ -85,8 +88,10 @@ impl Unit {
     }
 }
 
-/// A parsed rule.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed rule: read once where it was typed (`--threshold`, `STRESS_THRESHOLDS`,
+/// [`Runner::threshold`](crate::Runner::threshold)) and carried typed from there, through
+/// the config layers and the protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Threshold {
     rule: String,
     metric: Metric,
@@ -135,32 +140,6 @@ pub struct Observed {
     pub max_stall_us: u64,
 }
 
-impl Observed {
-    /// What a summary says the run did (a merged run's verdict is judged from its summary).
-    pub fn from_summary(s: &crate::report::Summary) -> Self {
-        Self {
-            latency: s.latency_us,
-            service: s.service_us,
-            ops: s
-                .ops
-                .iter()
-                .map(|(n, o)| {
-                    (
-                        n.clone(),
-                        (o.latency_us, o.service_us.unwrap_or(o.latency_us), o.count, o.failed),
-                    )
-                })
-                .collect(),
-            total_ops: s.total_ops,
-            failed_ops: s.failed_ops,
-            ops_per_sec: s.ops_per_sec,
-            max_lag_us: s.max_lag_us,
-            delivered: s.delivered,
-            max_stall_us: (s.max_stall_s * 1e6).round() as u64,
-        }
-    }
-}
-
 const FORMS: &str = "expected METRIC[<op>]<VALUE or >VALUE with METRIC one of mean, p50, p95, p99, p999, max \
 (latency; service_mean, service_p99, … for service time), error_rate, ops_per_sec, max_lag, delivered, \
 max_stall, like `p99<50ms`, `p99[select]<20ms`, `error_rate<0.1%`, `ops_per_sec>1000`, `max_lag<100ms`, \
@@ -169,6 +148,26 @@ max_stall, like `p99<50ms`, `p99[select]<20ms`, `error_rate<0.1%`, `ops_per_sec>
 impl Threshold {
     /// Parses a rule; `ops` are the workload's op names (a rule on another op is an error).
     pub fn parse(rule: &str, ops: &[String]) -> Result<Self, String> {
+        let t = Self::parse_rule(rule)?;
+        t.check_ops(ops)?;
+        Ok(t)
+    }
+
+    /// Refuses a rule on an op the workload does not have (`ops`: its op names).
+    pub fn check_ops(&self, ops: &[String]) -> Result<(), String> {
+        match &self.op {
+            Some(op) if !ops.iter().any(|o| o == op) => Err(format!(
+                "threshold `{}` names op `{op}`, which the workload does not have (its ops: {})",
+                self.rule,
+                ops.join(", ")
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Parses a rule without a workload at hand: its ops are checked when the run resolves
+    /// ([`check_ops`](Self::check_ops)).
+    pub fn parse_rule(rule: &str) -> Result<Self, String> {
         let text = rule.trim();
         let bad = |why: &str| format!("threshold `{text}` {why}: {FORMS}");
         let (left, right, less) = match (text.split_once('<'), text.split_once('>')) {
@@ -180,12 +179,6 @@ impl Threshold {
         let (name, op) = match left.trim().split_once('[') {
             Some((name, rest)) => {
                 let op = rest.strip_suffix(']').ok_or_else(|| bad("has an unclosed ["))?.trim();
-                if !ops.iter().any(|o| o == op) {
-                    return Err(format!(
-                        "threshold `{text}` names op `{op}`, which the workload does not have (its ops: {})",
-                        ops.join(", ")
-                    ));
-                }
                 (name.trim(), Some(op.to_owned()))
             }
             None => (left.trim(), None),

@@ -158,7 +158,8 @@ pub enum FailureKind {
         /// What it found.
         detail: String,
     },
-    /// The run's reports could not be written (a full disk): the summary went to stderr.
+    /// The run's reports could not be written (a full disk): the summary went to `cargo stress`
+    /// in the trial's outcome.
     ReportsNotWritten {
         /// Each file that failed, and why.
         problems: Vec<String>,
@@ -291,6 +292,43 @@ pub fn exit_code<'a>(failures: impl IntoIterator<Item = &'a Failure>) -> u8 {
         code = EXIT_THRESHOLDS;
     }
     code
+}
+
+/// What one checker ([`crate::checkers`]) said: a section of the summary's `checks`. Here,
+/// beside the failures, so that the summary that holds it needs nothing of the checkers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckSection {
+    /// The check, as reports name it (`durability`, `threshold p99<50ms`).
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// What it found, one line that names the check (`durability: 1200 acknowledged writes, 0
+    /// lost`): renderers show it as it is.
+    pub headline: String,
+    /// More lines, when it has them (the first lost keys, a witness).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+impl CheckSection {
+    /// The names of the built-in checkers' sections ([`crate::checkers::builtin`]), and
+    /// `threshold RULE` for each threshold's.
+    pub const BUILTIN: &'static [&'static str] = &[
+        "run",
+        "verify",
+        "durability",
+        "isolation",
+        "error rate",
+        "thresholds",
+        "delivered",
+        "stall",
+    ];
+
+    /// Whether a built-in checker writes the section called `name` (a merge judges those again;
+    /// a workload's own it carries from the shards).
+    pub fn is_builtin_name(name: &str) -> bool {
+        name.starts_with("threshold ") || Self::BUILTIN.contains(&name)
+    }
 }
 
 #[cfg(test)]

@@ -217,7 +217,10 @@ fn thresholds_pass_fail_and_abort() {
     let run = |rules: &[&str], abort: bool| {
         let secs = if abort { 60 } else { 3 };
         let layer = ConfigLayer {
-            thresholds: rules.iter().map(|r| r.to_string()).collect(),
+            thresholds: rules
+                .iter()
+                .map(|r| stress_core::thresholds::Threshold::parse_rule(r).unwrap())
+                .collect(),
             abort_on_fail: Some(abort),
             think_min_ms: Some(1),
             think_max_ms: Some(1),

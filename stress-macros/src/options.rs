@@ -10,43 +10,155 @@ use quote::{ToTokens as _, format_ident, quote, quote_spanned};
 use syn::meta::ParseNestedMeta;
 use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token};
 
+use stress_syntax::attr_kinds as kinds;
 use stress_syntax::{parse_duration, parse_range, parse_users};
 
-/// Every option with how it is written, in the order the error message lists them.
-const OPTIONS: [(&str, &str); 13] = [
-    ("duration", "duration = \"30s\""),
-    ("users", "users = \"inserter=4,reader=3\""),
-    ("ops_per_user", "ops_per_user = 100"),
-    ("seed", "seed = 42"),
-    ("think_ms", "think_ms = \"10..200\""),
-    ("batch", "batch = \"100..10000\""),
-    ("databases", "databases = 3"),
-    ("max_memory_mb", "max_memory_mb = 4096"),
-    ("max_cpu_percent", "max_cpu_percent = 400"),
-    ("max_disk_mb", "max_disk_mb = 1024"),
-    ("ignore", "ignore = true"),
-    ("name", "name = \"orders\""),
-    ("crate", "crate = \"stress\""),
-];
-
-/// The options of one attribute; `None` where the attribute does not set one.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Options {
-    pub(crate) duration: Option<Duration>,
-    pub(crate) users: Option<Vec<(String, usize)>>,
-    pub(crate) ops_per_user: Option<u64>,
-    pub(crate) seed: Option<u64>,
-    pub(crate) think_ms: Option<(u64, u64)>,
-    pub(crate) batch: Option<(u64, u64)>,
-    pub(crate) databases: Option<u64>,
-    pub(crate) max_memory_mb: Option<u64>,
-    pub(crate) max_cpu_percent: Option<u64>,
-    pub(crate) max_disk_mb: Option<u64>,
-    pub(crate) ignore: Option<bool>,
-    pub(crate) name: Option<String>,
-    /// `crate = "path"`: where the expansion finds `stress_core`.
-    pub(crate) krate: Option<CratePath>,
+/// What the macro makes of each kind of value in the table of options
+/// ([`stress_syntax::attr_options!`]): how it reads one, and the tokens of its value in the
+/// emitted `AttrOptions`.
+pub(crate) trait Kind {
+    /// The value, checked.
+    type Value;
+    /// Reads the value after `option =`.
+    fn parse(meta: &ParseNestedMeta<'_>, option: &Ident) -> syn::Result<Self::Value>;
+    /// The value as an expression of its `AttrOptions` field's type (inside `Some(…)`).
+    fn tokens(value: &Self::Value) -> TokenStream;
 }
+
+impl Kind for kinds::Duration {
+    type Value = Duration;
+    fn parse(meta: &ParseNestedMeta<'_>, option: &Ident) -> syn::Result<Duration> {
+        let (text, lit) = string(meta, option)?;
+        parse_duration(&text).map_err(|e| invalid(&lit, option, &e))
+    }
+    fn tokens(duration: &Duration) -> TokenStream {
+        // `parse_duration` builds every duration from a `u64` of milliseconds.
+        let millis = Literal::u64_suffixed(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+        quote!(::core::time::Duration::from_millis(#millis))
+    }
+}
+
+impl Kind for kinds::Users {
+    type Value = Vec<(String, usize)>;
+    fn parse(meta: &ParseNestedMeta<'_>, option: &Ident) -> syn::Result<Self::Value> {
+        let (text, lit) = string(meta, option)?;
+        parse_users(&text).map_err(|e| invalid(&lit, option, &e))
+    }
+    fn tokens(users: &Self::Value) -> TokenStream {
+        let pairs = users.iter().map(|(class, count)| {
+            let count = Literal::usize_suffixed(*count);
+            quote!((#class, #count))
+        });
+        quote!(&[#(#pairs),*])
+    }
+}
+
+impl Kind for kinds::Count {
+    type Value = u64;
+    fn parse(meta: &ParseNestedMeta<'_>, option: &Ident) -> syn::Result<u64> {
+        at_least_one(meta, option)
+    }
+    fn tokens(n: &u64) -> TokenStream {
+        Literal::u64_suffixed(*n).into_token_stream()
+    }
+}
+
+impl Kind for kinds::Number {
+    type Value = u64;
+    fn parse(meta: &ParseNestedMeta<'_>, option: &Ident) -> syn::Result<u64> {
+        integer(meta, option).map(|(n, _)| n)
+    }
+    fn tokens(n: &u64) -> TokenStream {
+        Literal::u64_suffixed(*n).into_token_stream()
+    }
+}
+
+impl Kind for kinds::Range {
+    type Value = (u64, u64);
+    fn parse(meta: &ParseNestedMeta<'_>, option: &Ident) -> syn::Result<(u64, u64)> {
+        let (text, lit) = string(meta, option)?;
+        parse_range(&text).map_err(|e| invalid(&lit, option, &e))
+    }
+    fn tokens(range: &(u64, u64)) -> TokenStream {
+        range_tokens(*range)
+    }
+}
+
+impl Kind for kinds::Batch {
+    type Value = (u64, u64);
+    fn parse(meta: &ParseNestedMeta<'_>, option: &Ident) -> syn::Result<(u64, u64)> {
+        let (text, lit) = string(meta, option)?;
+        match parse_range(&text) {
+            Ok((0, _)) => Err(invalid(
+                &lit,
+                option,
+                &format!("`{text}` starts at 0: a batch holds at least 1 row"),
+            )),
+            other => other.map_err(|e| invalid(&lit, option, &e)),
+        }
+    }
+    fn tokens(range: &(u64, u64)) -> TokenStream {
+        range_tokens(*range)
+    }
+}
+
+fn range_tokens((lo, hi): (u64, u64)) -> TokenStream {
+    let (lo, hi) = (Literal::u64_suffixed(lo), Literal::u64_suffixed(hi));
+    quote!((#lo, #hi))
+}
+
+/// The options of one attribute (`None` where it does not set one), every option with how it
+/// is written ([`OPTIONS`], in the order the error message lists them), reading one of the
+/// table and emitting those set: all made from the one table of options.
+macro_rules! options {
+    ($($name:ident: $kind:ty = $example:literal $(=> listed as $key:literal)?, $set:expr;)*) => {
+        /// Every option with how it is written, in the order the error message lists them.
+        const OPTIONS: &[(&str, &str)] = &[
+            $((stringify!($name), $example),)*
+            ("ignore", "ignore = true"),
+            ("name", "name = \"orders\""),
+            ("crate", "crate = \"stress\""),
+        ];
+
+        /// The options of one attribute; `None` where the attribute does not set one.
+        #[derive(Debug, Default, PartialEq, Eq)]
+        pub(crate) struct Options {
+            $(pub(crate) $name: Option<<$kind as Kind>::Value>,)*
+            pub(crate) ignore: Option<bool>,
+            pub(crate) name: Option<String>,
+            /// `crate = "path"`: where the expansion finds `stress_core`.
+            pub(crate) krate: Option<CratePath>,
+        }
+
+        impl Options {
+            /// Reads `option` if it is one of the table's; `None` if it is not.
+            fn parse_setting(&mut self, meta: &ParseNestedMeta<'_>, option: &Ident) -> Option<syn::Result<()>> {
+                $(
+                    if option == stringify!($name) {
+                        return Some(set(&mut self.$name, option, || <$kind as Kind>::parse(meta, option)));
+                    }
+                )*
+                None
+            }
+
+            /// The fields of `AttrOptions` that the attribute sets, each followed by a comma,
+            /// in the order of the table.
+            fn setting_fields(&self) -> TokenStream {
+                let mut fields = TokenStream::new();
+                $(
+                    if let Some(value) = &self.$name {
+                        let value = <$kind as Kind>::tokens(value);
+                        let field = format_ident!("{}", stringify!($name));
+                        fields.extend(quote!(#field: ::core::option::Option::Some(#value),));
+                    }
+                )*
+                fields
+            }
+        }
+    };
+}
+
+stress_syntax::attr_options!(options);
 
 /// The path given by `crate = "..."`, with the span of its string literal, so that a path that
 /// does not lead to `stress_core` gets its error there. Compared and printed as its tokens.
@@ -85,36 +197,10 @@ impl Options {
         let Some(option) = meta.path.get_ident() else {
             return Err(unknown(&meta.path));
         };
+        if let Some(done) = self.parse_setting(meta, option) {
+            return done;
+        }
         match option.to_string().as_str() {
-            "duration" => set(&mut self.duration, option, || {
-                let (text, lit) = string(meta, option)?;
-                parse_duration(&text).map_err(|e| invalid(&lit, option, &e))
-            }),
-            "users" => set(&mut self.users, option, || {
-                let (text, lit) = string(meta, option)?;
-                parse_users(&text).map_err(|e| invalid(&lit, option, &e))
-            }),
-            "ops_per_user" => set(&mut self.ops_per_user, option, || at_least_one(meta, option)),
-            "seed" => set(&mut self.seed, option, || integer(meta, option).map(|(n, _)| n)),
-            "think_ms" => set(&mut self.think_ms, option, || {
-                let (text, lit) = string(meta, option)?;
-                parse_range(&text).map_err(|e| invalid(&lit, option, &e))
-            }),
-            "batch" => set(&mut self.batch, option, || {
-                let (text, lit) = string(meta, option)?;
-                match parse_range(&text) {
-                    Ok((0, _)) => Err(invalid(
-                        &lit,
-                        option,
-                        &format!("`{text}` starts at 0: a batch holds at least 1 row"),
-                    )),
-                    other => other.map_err(|e| invalid(&lit, option, &e)),
-                }
-            }),
-            "databases" => set(&mut self.databases, option, || at_least_one(meta, option)),
-            "max_memory_mb" => set(&mut self.max_memory_mb, option, || at_least_one(meta, option)),
-            "max_cpu_percent" => set(&mut self.max_cpu_percent, option, || at_least_one(meta, option)),
-            "max_disk_mb" => set(&mut self.max_disk_mb, option, || at_least_one(meta, option)),
             "ignore" => set(&mut self.ignore, option, || flag(meta, option)),
             "name" => set(&mut self.name, option, || {
                 let (text, lit) = string(meta, option)?;
@@ -162,44 +248,7 @@ impl Options {
     /// The fields of `AttrOptions` that the attribute sets, each followed by a comma, in the
     /// order of the struct.
     pub(crate) fn fields(&self) -> TokenStream {
-        let mut fields = TokenStream::new();
-        let mut some = |field: &str, value: TokenStream| {
-            let field = format_ident!("{field}");
-            fields.extend(quote!(#field: ::core::option::Option::Some(#value),));
-        };
-        let int = |n: u64| Literal::u64_suffixed(n).into_token_stream();
-        let range = |(lo, hi): (u64, u64)| {
-            let (lo, hi) = (Literal::u64_suffixed(lo), Literal::u64_suffixed(hi));
-            quote!((#lo, #hi))
-        };
-        if let Some(duration) = self.duration {
-            // `parse_duration` builds every duration from a `u64` of milliseconds.
-            let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-            let millis = Literal::u64_suffixed(millis);
-            some("duration", quote!(::core::time::Duration::from_millis(#millis)));
-        }
-        if let Some(users) = &self.users {
-            let pairs = users.iter().map(|(class, count)| {
-                let count = Literal::usize_suffixed(*count);
-                quote!((#class, #count))
-            });
-            some("users", quote!(&[#(#pairs),*]));
-        }
-        let numbers_then_ranges_then_limits = [
-            ("ops_per_user", self.ops_per_user.map(int)),
-            ("seed", self.seed.map(int)),
-            ("think_ms", self.think_ms.map(range)),
-            ("batch", self.batch.map(range)),
-            ("databases", self.databases.map(int)),
-            ("max_memory_mb", self.max_memory_mb.map(int)),
-            ("max_cpu_percent", self.max_cpu_percent.map(int)),
-            ("max_disk_mb", self.max_disk_mb.map(int)),
-        ];
-        for (field, value) in numbers_then_ranges_then_limits {
-            if let Some(value) = value {
-                some(field, value);
-            }
-        }
+        let mut fields = self.setting_fields();
         if let Some(ignore) = self.ignore {
             fields.extend(quote!(ignore: #ignore,));
         }
@@ -221,7 +270,11 @@ fn set<T>(slot: &mut Option<T>, option: &Ident, value: impl FnOnce() -> syn::Res
 
 fn unknown(path: &syn::Path) -> syn::Error {
     let name = path.to_token_stream().to_string().replace(' ', "");
-    let expected = OPTIONS.map(|(n, _)| format!("`{n}`")).join(", ");
+    let expected = OPTIONS
+        .iter()
+        .map(|(n, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     syn::Error::new_spanned(path, format!("unknown option `{name}`: expected one of {expected}"))
 }
 

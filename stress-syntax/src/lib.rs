@@ -94,6 +94,135 @@ pub fn parse_range(text: &str) -> Result<(u64, u64), String> {
     Ok((lo, hi))
 }
 
+/// The options of `#[stress_workload(...)]` that lay settings over a workload's code, declared
+/// once: `stress-macros` makes its parser (and the list its errors give) from this table, and
+/// `stress-core` its `AttrOptions`, the listing's `ListedOptions` and the config layer the
+/// attribute makes. A new option is a line here.
+///
+/// Each line: `name: kind = "how it is written" [=> listed as "its key in the listing"],
+/// |layer, value| what it sets in the layer;`. The kinds ([`attr_kinds`]) say what the value
+/// is; the expression after them is read by `stress-core` only. `ignore`, `name` and `crate`
+/// are the macro's own (they set no setting).
+///
+/// ```
+/// macro_rules! names {
+///     ($($name:ident: $kind:ty = $example:literal $(=> listed as $key:literal)?, $set:expr;)*) => {
+///         [$(stringify!($name)),*]
+///     };
+/// }
+/// assert_eq!(stress_syntax::attr_options!(names)[0], "duration");
+/// ```
+#[macro_export]
+macro_rules! attr_options {
+    ($callback:ident) => {
+        $callback! {
+            duration: $crate::attr_kinds::Duration = "duration = \"30s\"" => listed as "duration_ms",
+                |l, v| l.duration = Some(v);
+            users: $crate::attr_kinds::Users = "users = \"inserter=4,reader=3\"",
+                |l, v| l.users = v.iter().map(|&(c, n)| (c.to_owned(), n)).collect();
+            ops_per_user: $crate::attr_kinds::Count = "ops_per_user = 100",
+                |l, v| l.ops_per_user = Some(v);
+            seed: $crate::attr_kinds::Number = "seed = 42",
+                |l, v| l.seed = Some(v);
+            think_ms: $crate::attr_kinds::Range = "think_ms = \"10..200\"",
+                |l, (min, max)| (l.think_min_ms, l.think_max_ms) = (Some(min), Some(max));
+            batch: $crate::attr_kinds::Batch = "batch = \"100..10000\"",
+                |l, (min, max)| (l.batch_min, l.batch_max) = (Some(min), Some(max));
+            databases: $crate::attr_kinds::Count = "databases = 3",
+                |l, v| l.databases = Some(v as usize);
+            max_memory_mb: $crate::attr_kinds::Count = "max_memory_mb = 4096",
+                |l, v| l.max_memory_mb = Some(v);
+            max_cpu_percent: $crate::attr_kinds::Count = "max_cpu_percent = 400",
+                |l, v| l.max_cpu_percent = Some(v);
+            max_disk_mb: $crate::attr_kinds::Count = "max_disk_mb = 1024",
+                |l, v| l.max_disk_mb = Some(v);
+        }
+    };
+}
+
+/// What the value of an attribute option ([`attr_options!`]) is: how `stress-core` holds it in a
+/// registered entry (`Attr`, built in a `static`) and how a listing shows it (`Listed`).
+pub mod attr_kinds {
+    use std::time::Duration as StdDuration;
+
+    /// A kind of attribute value.
+    pub trait AttrKind {
+        /// As a registered workload holds it.
+        type Attr: Copy;
+        /// As the listing shows it.
+        type Listed;
+        /// The listing's form of a value.
+        fn listed(value: Self::Attr) -> Self::Listed;
+    }
+
+    /// A duration (`"30s"`); listed in milliseconds.
+    #[derive(Debug)]
+    pub struct Duration;
+    /// Users per class (`"inserter=4,reader=3"`).
+    #[derive(Debug)]
+    pub struct Users;
+    /// A whole number of at least 1.
+    #[derive(Debug)]
+    pub struct Count;
+    /// Any whole number.
+    #[derive(Debug)]
+    pub struct Number;
+    /// A range `"MIN..MAX"`.
+    #[derive(Debug)]
+    pub struct Range;
+    /// A range of rows `"MIN..MAX"` from 1.
+    #[derive(Debug)]
+    pub struct Batch;
+
+    impl AttrKind for Duration {
+        type Attr = StdDuration;
+        type Listed = u64;
+        fn listed(value: StdDuration) -> u64 {
+            u64::try_from(value.as_millis()).unwrap_or(u64::MAX)
+        }
+    }
+
+    impl AttrKind for Users {
+        type Attr = &'static [(&'static str, usize)];
+        type Listed = Vec<(String, usize)>;
+        fn listed(value: Self::Attr) -> Self::Listed {
+            value.iter().map(|&(c, n)| (c.to_owned(), n)).collect()
+        }
+    }
+
+    impl AttrKind for Count {
+        type Attr = u64;
+        type Listed = u64;
+        fn listed(value: u64) -> u64 {
+            value
+        }
+    }
+
+    impl AttrKind for Number {
+        type Attr = u64;
+        type Listed = u64;
+        fn listed(value: u64) -> u64 {
+            value
+        }
+    }
+
+    impl AttrKind for Range {
+        type Attr = (u64, u64);
+        type Listed = (u64, u64);
+        fn listed(value: (u64, u64)) -> (u64, u64) {
+            value
+        }
+    }
+
+    impl AttrKind for Batch {
+        type Attr = (u64, u64);
+        type Listed = (u64, u64);
+        fn listed(value: (u64, u64)) -> (u64, u64) {
+            value
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,6 +212,127 @@ fn fast_shutdown(pid: u32) -> Result<(), OpError> {
         .map_err(|e| OpError::msg(format!("cannot run kill: {e}")))
 }
 
+/// Creates the cluster in `data` with `initdb`, as the server's account (`user`), inside the
+/// namespace of the run's own filesystem (`private`) when there is one; with `password`, host
+/// connections need it (its file in `dir` is gone when this returns). On the fault filesystem
+/// (`faultfs`) the new cluster is synced once made.
+fn init_cluster(
+    bindir: &Path,
+    data: &Path,
+    dir: &Path,
+    (private, faultfs): (Option<&dyn Namespaced>, Option<&stress_core::faultfs::FaultFs>),
+    user: Option<(u32, u32)>,
+    password: Option<&str>,
+) -> Result<(), OpError> {
+    let as_user = |cmd: &mut Command| {
+        if let Some((uid, gid)) = user {
+            cmd.uid(uid).gid(gid);
+        }
+    };
+    let mut initdb = match private {
+        Some(fs) => fs.command(&bindir.join("initdb"), user),
+        None => {
+            let mut c = Command::new(bindir.join("initdb"));
+            as_user(&mut c);
+            c
+        }
+    };
+    initdb
+        .arg("-D")
+        .arg(data)
+        .args([
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+            "--auth-local=trust",
+        ])
+        .env("LC_ALL", "C");
+    match password {
+        Some(pw) => {
+            let pwfile = dir.join("pwfile");
+            std::fs::write(&pwfile, pw)?;
+            if let Some((uid, gid)) = user {
+                std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))?;
+            }
+            initdb
+                .arg("--auth-host=scram-sha-256")
+                .arg(format!("--pwfile={}", pwfile.display()));
+        }
+        None => {
+            initdb.arg("--auth-host=trust");
+        }
+    }
+    let out = initdb
+        .output()
+        .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("initdb").display())))?;
+    // The password is in the server's catalog now: no copy of it stays on disk.
+    let _ = std::fs::remove_file(dir.join("pwfile"));
+    if let (true, Some(fs)) = (out.status.success(), faultfs) {
+        // `initdb --no-sync` left the new cluster unsynced: it is durable from here, as
+        // after a `sync`, so that a power cut takes only what the server wrote.
+        fs.sync_all()?;
+    }
+    if !out.status.success() {
+        return Err(OpError::msg(format!(
+            "initdb failed: {}",
+            last_lines(&String::from_utf8_lossy(&out.stderr), 5)
+        )));
+    }
+    Ok(())
+}
+
+/// The postmaster's arguments: its data, port and socket directory, where it listens (over
+/// `tcp` or not), TLS, and the settings given (after ours, so that they win).
+fn postmaster_args(o: &Options, data: &Path, port: u16, dir: &Path, tcp: bool) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "-D".into(),
+        data.into(),
+        "-p".into(),
+        port.to_string().into(),
+        // The socket goes in the cluster's own directory, which only the server's account
+        // (and root) can enter: no other local account reaches it.
+        "-k".into(),
+        dir.into(),
+        "-c".into(),
+        if tcp {
+            "listen_addresses=127.0.0.1"
+        } else {
+            "listen_addresses="
+        }
+        .into(),
+        // Dynamic shared memory in the cluster's own directory (pg_dynshmem), not in
+        // /dev/shm: a server that is killed (a crash, a killed harness) cannot remove its
+        // segments, and these go with the cluster. (A setting given goes after, and wins.)
+        "-c".into(),
+        "dynamic_shared_memory_type=mmap".into(),
+    ];
+    if o.tls {
+        for setting in [
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", dir.join("server.crt").display()),
+            format!("ssl_key_file={}", dir.join("server.key").display()),
+        ] {
+            args.push("-c".into());
+            args.push(setting.into());
+        }
+    }
+    if o.faultfs {
+        // After a crash PostgreSQL fsyncs every file of the cluster before its recovery:
+        // through FUSE, one round trip after another, seconds on a busy machine. After a
+        // power loss of the fault filesystem nothing unsynced is left to sync, so one
+        // syncfs() does (a setting given goes after, and wins).
+        args.extend(["-c".into(), "recovery_init_sync_method=syncfs".into()]);
+    }
+    for (k, v) in &o.settings {
+        args.push("-c".into());
+        args.push(format!("{k}={v}").into());
+    }
+    args
+}
+
 impl Server {
     /// Starts a server with the given `-c name=value` settings.
     pub(crate) fn start(o: &Options) -> Result<Self, OpError> {
@@ -266,63 +387,14 @@ impl Server {
                 ))
             })?;
         }
-        let as_user = |cmd: &mut Command| {
-            if let Some((uid, gid)) = user {
-                cmd.uid(uid).gid(gid);
-            }
-        };
-        let mut initdb = match private {
-            Some(fs) => fs.command(&bindir.join("initdb"), user),
-            None => {
-                let mut c = Command::new(bindir.join("initdb"));
-                as_user(&mut c);
-                c
-            }
-        };
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-sync",
-                "--no-instructions",
-                "--auth-local=trust",
-            ])
-            .env("LC_ALL", "C");
-        match &password {
-            Some(pw) => {
-                let pwfile = dir.path().join("pwfile");
-                std::fs::write(&pwfile, pw)?;
-                if let Some((uid, gid)) = user {
-                    std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))?;
-                }
-                initdb
-                    .arg("--auth-host=scram-sha-256")
-                    .arg(format!("--pwfile={}", pwfile.display()));
-            }
-            None => {
-                initdb.arg("--auth-host=trust");
-            }
-        }
-        let out = initdb
-            .output()
-            .map_err(|e| OpError::msg(format!("cannot run {}: {e}", bindir.join("initdb").display())))?;
-        // The password is in the server's catalog now: no copy of it stays on disk.
-        let _ = std::fs::remove_file(dir.path().join("pwfile"));
-        if let (true, Some(fs)) = (out.status.success(), &faultfs) {
-            // `initdb --no-sync` left the new cluster unsynced: it is durable from here, as
-            // after a `sync`, so that a power cut takes only what the server wrote.
-            fs.sync_all()?;
-        }
-        if !out.status.success() {
-            return Err(OpError::msg(format!(
-                "initdb failed: {}",
-                last_lines(&String::from_utf8_lossy(&out.stderr), 5)
-            )));
-        }
+        init_cluster(
+            &bindir,
+            &data,
+            dir.path(),
+            (private, faultfs.as_ref()),
+            user,
+            password.as_deref(),
+        )?;
         let port = match o.port {
             Some(p) => p,
             None => free_port()?,
@@ -340,49 +412,7 @@ impl Server {
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(&log, Some(uid), Some(gid))?;
         }
-        let mut args: Vec<std::ffi::OsString> = vec![
-            "-D".into(),
-            data.clone().into(),
-            "-p".into(),
-            port.to_string().into(),
-            // The socket goes in the cluster's own directory, which only the server's account
-            // (and root) can enter: no other local account reaches it.
-            "-k".into(),
-            dir.path().into(),
-            "-c".into(),
-            if tcp {
-                "listen_addresses=127.0.0.1"
-            } else {
-                "listen_addresses="
-            }
-            .into(),
-            // Dynamic shared memory in the cluster's own directory (pg_dynshmem), not in
-            // /dev/shm: a server that is killed (a crash, a killed harness) cannot remove its
-            // segments, and these go with the cluster. (A setting given goes after, and wins.)
-            "-c".into(),
-            "dynamic_shared_memory_type=mmap".into(),
-        ];
-        if o.tls {
-            for setting in [
-                "ssl=on".to_owned(),
-                format!("ssl_cert_file={}", dir.path().join("server.crt").display()),
-                format!("ssl_key_file={}", dir.path().join("server.key").display()),
-            ] {
-                args.push("-c".into());
-                args.push(setting.into());
-            }
-        }
-        if o.faultfs {
-            // After a crash PostgreSQL fsyncs every file of the cluster before its recovery:
-            // through FUSE, one round trip after another, seconds on a busy machine. After a
-            // power loss of the fault filesystem nothing unsynced is left to sync, so one
-            // syncfs() does (a setting given goes after, and wins).
-            args.extend(["-c".into(), "recovery_init_sync_method=syncfs".into()]);
-        }
-        for (k, v) in &o.settings {
-            args.push("-c".into());
-            args.push(format!("{k}={v}").into());
-        }
+        let args = postmaster_args(o, &data, port, dir.path(), tcp);
         let recipe = match private {
             // Started inside the filesystem's namespace, as the server's account.
             Some(fs) => Recipe {

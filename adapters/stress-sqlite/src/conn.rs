@@ -4,7 +4,7 @@ use rusqlite::{Connection, Params, Transaction, TransactionBehavior};
 use stress_core::OpError;
 use stress_core::sql::{Isolation, Row, SqlConn, TableDef, Value, dollar_to_question};
 
-use crate::host::HostConn;
+use crate::host_client::HostConn;
 
 /// A user's connection: the `rusqlite::Connection` (through [`raw`](Self::raw)) plus the
 /// write paths a stress test needs.

@@ -22,7 +22,9 @@
 mod conn;
 mod corrupt;
 mod files;
-mod host;
+mod host_client;
+mod host_server;
+mod host_wire;
 mod pragmas;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +32,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use conn::SqliteConn;
-pub use host::{HOST_VAR, HostLost};
+pub use host_client::HostLost;
+pub use host_wire::HOST_VAR;
 pub use rusqlite;
 use stress_core::fault::{FaultKind, Injected, PlannedFault};
 use stress_core::monitor::MetricsSource;
@@ -64,7 +67,7 @@ pub struct Sqlite {
     hosted: bool,
     /// The host's socket, in a directory of its own.
     socket: Option<(tempfile::TempDir, PathBuf)>,
-    host: Mutex<Option<host::Host>>,
+    host: Mutex<Option<host_client::Host>>,
     /// The run's seed: what `corrupt` damages is drawn from it.
     seed: u64,
     /// With a `disk-full` fault: the size-limited filesystem the databases live on.
@@ -174,7 +177,7 @@ impl Sqlite {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(host::Host::pid)
+            .map(host_client::Host::pid)
     }
 
     fn open(&self, path: &Path) -> Result<SqliteConn, OpError> {
@@ -438,7 +441,7 @@ impl Adapter for Sqlite {
                 .tempdir()
                 .map_err(|e| OpError::msg(format!("cannot create a directory for the SQLite host's socket: {e}")))?;
             let socket = dir.path().join("host.sock");
-            let host = host::Host::start(&socket, self.private())?;
+            let host = host_client::Host::start(&socket, self.private())?;
             self.socket = Some((dir, socket));
             *self.host.lock().unwrap_or_else(|p| p.into_inner()) = Some(host);
         }
@@ -470,7 +473,7 @@ impl Adapter for Sqlite {
             .get(db)
             .ok_or_else(|| OpError::msg(format!("no SQLite database {db}: the adapter was not started with it")))?;
         if self.hosted {
-            let conn = host::HostConn::open(self.socket()?, path, self.busy_timeout, &self.all_pragmas())?;
+            let conn = host_client::HostConn::open(self.socket()?, path, self.busy_timeout, &self.all_pragmas())?;
             return Ok(SqliteConn::hosted(conn));
         }
         self.open(path)
@@ -541,7 +544,7 @@ impl Adapter for Sqlite {
                 *slot = Some(host);
                 // Others may ask for the host meanwhile (its pid, a stop): it is not ours to hold.
                 drop(slot);
-                let recovery = stress_core::fault::pause_tree(pid, hold, stopping, || host::answers(socket))?;
+                let recovery = stress_core::fault::pause_tree(pid, hold, stopping, || host_client::answers(socket))?;
                 return Ok(Injected {
                     target,
                     recovery,
@@ -583,7 +586,7 @@ impl Adapter for Sqlite {
                 return Err(OpError::msg(format!("sqlite cannot inject `{other}`")));
             }
         };
-        *slot = Some(host::Host::start(socket, self.private())?);
+        *slot = Some(host_client::Host::start(socket, self.private())?);
         let recovery = t0.elapsed();
         drop(slot);
         // The files reopened (a WAL recovered) and checked by the engine that serves them now.

@@ -14,7 +14,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<(), CliError> {
                 .map(|w| {
                     let o = &w.info.options;
                     // Without a duration, an op limit runs until the ops are done.
-                    let duration = match (o.duration_ms, o.ops_per_user) {
+                    let duration = match (o.duration, o.ops_per_user) {
                         (Some(ms), _) => format!("{}s", ms as f64 / 1000.0),
                         (None, Some(n)) => format!("{n} ops/user"),
                         (None, None) => "10s (default)".to_owned(),

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{ConfigLayer, values};
 use crate::error::ConfigError;
 use crate::params;
+use crate::thresholds::Threshold;
+use crate::wire::PROTOCOL_VERSION;
 
 /// The variable that hands a harness what `cargo stress` gives a run: a [`Handover`] in JSON,
 /// laid over the `STRESS_*` variables (flags beat the environment). Its values were read by
@@ -37,9 +39,11 @@ pub struct EnvRun {
 /// JSON): its flags as a layer laid over the `STRESS_*` variables, and where the run writes,
 /// what it replays, where the harness comes from, and how it talks back. What it sets beats
 /// the variables of the same meaning.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Handover {
+    /// [`PROTOCOL_VERSION`] of the `cargo stress` that wrote it: a harness refuses another.
+    pub protocol_version: u32,
     /// The flags, the seed and the parameters.
     pub settings: ConfigLayer,
     /// The run's output directory, exactly.
@@ -52,6 +56,20 @@ pub struct Handover {
     pub events: bool,
     /// Stop as on Ctrl-C when stdin ends.
     pub lifeline: bool,
+}
+
+impl Default for Handover {
+    fn default() -> Self {
+        Self {
+            protocol_version: PROTOCOL_VERSION,
+            settings: ConfigLayer::default(),
+            output_dir: None,
+            replay_file: None,
+            origin: None,
+            events: false,
+            lifeline: false,
+        }
+    }
 }
 
 /// The cargo package and target a harness binary was built from.
@@ -218,12 +236,13 @@ impl EnvConfig {
                         .split(';')
                         .map(str::trim)
                         .filter(|r| !r.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+                        .map(Threshold::parse_rule)
+                        .collect::<Result<_, _>>()
+                        .map_err(at)?;
                 }
                 "STRESS_ABORT_ON_FAIL" => l.abort_on_fail = Some(values::switch(v).map_err(at)?),
                 "STRESS_PROFILE" => l.profile = Some(values::switch(v).map_err(at)?),
-                "STRESS_DASHBOARD" => l.dashboard = Some(crate::dashboard::parse_addr(v).map_err(at)?),
+                "STRESS_DASHBOARD" => l.dashboard = Some(super::values::listen_addr(v).map_err(at)?),
                 "STRESS_ABORT_ON_ERROR" => l.abort_on_error = Some(values::switch(v).map_err(at)?),
                 "STRESS_MAX_TRIES" => l.max_tries = Some(values::tries(v).map_err(at)?),
                 "STRESS_RETRY_BACKOFF" => l.retry_backoff = Some(values::backoff(v).map_err(at)?),
@@ -241,11 +260,13 @@ impl EnvConfig {
                 }
                 "STRESS_VERIFY_ONLY" => l.step = Some(super::Step::VerifyOnly(path(&name, v)?)),
                 "STRESS_FAULTS" => {
-                    l.faults = Vec::new();
-                    for spec in v.split(';').map(str::trim).filter(|f| !f.is_empty()) {
-                        crate::fault::FaultSpec::parse(spec).map_err(at)?;
-                        l.faults.push(spec.to_owned());
-                    }
+                    l.faults = v
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|f| !f.is_empty())
+                        .map(crate::fault::FaultSpec::parse)
+                        .collect::<Result<_, _>>()
+                        .map_err(at)?;
                 }
                 "STRESS_ONLY_USERS" => {
                     l.only_users = v
@@ -258,14 +279,7 @@ impl EnvConfig {
                         return Err(at("expected user ids like writer-1,reader-0".into()));
                     }
                 }
-                SETTINGS_VAR => {
-                    handover = Some(serde_json::from_str(v).map_err(|e| {
-                        at(format!(
-                            "not the hand-over of this protocol ({e}): it is cargo stress's channel to the \
-                             harness; set the STRESS_* variables instead"
-                        ))
-                    })?);
-                }
+                SETTINGS_VAR => handover = Some(read_handover(v).map_err(at)?),
                 "STRESS_OUTPUT_DIR" => out.run.output_dir = Some(path(&name, v)?),
                 "STRESS_REPLAY_FILE" => out.run.replay_file = Some(path(&name, v)?),
                 "STRESS_ORIGIN" => {
@@ -302,6 +316,29 @@ impl EnvConfig {
         }
         Ok(out)
     }
+}
+
+/// The hand-over in [`SETTINGS_VAR`], its version checked before its shape.
+fn read_handover(v: &str) -> Result<Handover, String> {
+    let not_ours = |e: &dyn std::fmt::Display| {
+        format!(
+            "not the hand-over of this protocol ({e}): it is cargo stress's channel to the harness; set the \
+             STRESS_* variables instead"
+        )
+    };
+    let json: serde_json::Value = serde_json::from_str(v).map_err(|e| not_ours(&e))?;
+    if json.get("protocol_version").is_none() {
+        return Err(not_ours(&"it has no protocol_version"));
+    }
+    crate::wire::check_version(&json).map_err(|e| {
+        format!(
+            "is the hand-over of a cargo stress that speaks harness protocol {}, this harness speaks \
+             {PROTOCOL_VERSION}: build both from the same stress-core release (cargo update -p stress-core, \
+             and install cargo-stress of that release)",
+            e.theirs
+        )
+    })?;
+    serde_json::from_value(json).map_err(|e| not_ours(&e))
 }
 
 /// `inserter` for `STRESS_INSERTER_USERS`.

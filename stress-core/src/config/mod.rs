@@ -11,13 +11,15 @@ mod env;
 mod shard;
 pub mod values;
 
-pub use attr::AttrOptions;
+pub use attr::{AttrOptions, ListedOptions};
 pub use env::{EnvConfig, EnvRun, Handover, KNOWN_VARS, Origin, SETTINGS_VAR};
 pub use shard::{AUTO_INDEX_VARS, Shard, Step};
 pub use values::{UserCounts, stages as parse_stages};
 
 use crate::error::ConfigError;
+use crate::fault::FaultSpec;
 use crate::params::{self, Params};
+use crate::thresholds::Threshold;
 
 /// The duration of a run when no layer sets one and no op limit is set: 10 s.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -88,9 +90,10 @@ pub struct ConfigLayer {
     /// Load stages (`STRESS_STAGES`: `10s:50,30s:200,10s:0`): users, or ops/s under a rate;
     /// linear ramps between them. Default: none.
     pub stages: Option<Vec<Stage>>,
-    /// Pass/fail rules (`STRESS_THRESHOLDS`, `;`-separated: `p99<50ms;error_rate<0.1%`);
-    /// layers add to each other.
-    pub thresholds: Vec<String>,
+    /// Pass/fail rules (`STRESS_THRESHOLDS`, `;`-separated: `p99<50ms;error_rate<0.1%`),
+    /// parsed where they were typed (their ops are checked when the run resolves); layers add
+    /// to each other.
+    pub thresholds: Vec<Threshold>,
     /// Stop the run at the first interval (after warm-up) that breaches a threshold
     /// (`STRESS_ABORT_ON_FAIL=1`); default off.
     pub abort_on_fail: Option<bool>,
@@ -137,9 +140,9 @@ pub struct ConfigLayer {
     /// Run only these users, by id (`STRESS_ONLY_USERS=writer-1,reader-0`): a replay of one
     /// user. Each keeps its seed, database and share of the rate. Default: every user.
     pub only_users: Vec<String>,
-    /// Faults to inject, as specs (`STRESS_FAULTS=pause:3s@at=20s;kill@every=5s..15s`, see
-    /// [`crate::fault`]); default: none.
-    pub faults: Vec<String>,
+    /// Faults to inject (`STRESS_FAULTS=pause:3s@at=20s;kill@every=5s..15s`, see
+    /// [`crate::fault`]), parsed where they were typed; default: none.
+    pub faults: Vec<FaultSpec>,
     /// Sample the engine's on-CPU stacks with perf during the measured window and write a
     /// flame graph (`STRESS_PROFILE=1`, `run --cpu-profile`); default off.
     pub profile: Option<bool>,
@@ -384,7 +387,9 @@ pub struct RunConfig {
     /// Load stages.
     #[serde(default)]
     pub stages: Vec<Stage>,
-    /// Pass/fail rules.
+    /// Pass/fail rules, as written (`replay.json` records them so; the layers carry them
+    /// parsed). Still text here because `shard::merge` judges a merged run from them; it goes
+    /// typed when the merge takes [`Threshold`]s.
     #[serde(default)]
     pub thresholds: Vec<String>,
     /// Stop at the first breached threshold after warm-up.
@@ -428,9 +433,10 @@ pub struct RunConfig {
     /// Only these users run (ids); empty: every user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub only_users: Vec<String>,
-    /// The fault specs (the schedule drawn from them is in `replay.json`'s `faults`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub faults: Vec<String>,
+    /// The fault specs (the schedule drawn from them is in `replay.json`'s `faults`); a
+    /// `replay.json` written before they were typed lists them as they were typed, and is read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "fault_specs")]
+    pub faults: Vec<FaultSpec>,
     /// A replay's op count per user (by id), as the recorded run's users ran them: each user
     /// stops after its own count, so that a replay of a run bounded by time runs the same ops
     /// ([`crate::ReplayFile::user_ops`]). Empty: `ops_per_user` and the duration bound the run.
@@ -447,6 +453,23 @@ pub struct RunConfig {
     pub dashboard: Option<std::net::SocketAddr>,
 }
 
+/// Fault specs as `replay.json` records them: typed, or (written before they were) as typed.
+fn fault_specs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<FaultSpec>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Recorded {
+        Typed(FaultSpec),
+        Text(String),
+    }
+    Vec::<Recorded>::deserialize(d)?
+        .into_iter()
+        .map(|r| match r {
+            Recorded::Typed(spec) => Ok(spec),
+            Recorded::Text(text) => FaultSpec::parse(&text).map_err(serde::de::Error::custom),
+        })
+        .collect()
+}
+
 fn one_try() -> u32 {
     1
 }
@@ -458,6 +481,100 @@ fn default_stuck_grace_ms() -> u64 {
     DEFAULT_STUCK_GRACE_MS
 }
 
+/// The users per class and the stages of a run.
+type Load = (Vec<(String, usize)>, Vec<Stage>);
+
+/// The users per class and the stages of a run: the layer's counts laid over the classes'
+/// (one each in a smoke run), scaled to the stages' peak or the total asked for, and checked
+/// against what this machine may run and the shards.
+fn resolve_load(layer: &ConfigLayer, classes: &[(String, usize)], smoke: bool) -> Result<Load, ConfigError> {
+    for (class, _) in &layer.users {
+        if !classes.iter().any(|(c, _)| c == class) {
+            let known: Vec<&str> = classes.iter().map(|(c, _)| c.as_str()).collect();
+            return Err(ConfigError::Invalid(format!(
+                "users names class `{class}`, which this workload does not have (its classes: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    let mut users: Vec<(String, usize)> = classes
+        .iter()
+        .map(|(c, n)| {
+            let n = layer.users.iter().find(|(k, _)| k == c).map_or(*n, |(_, n)| *n);
+            (c.clone(), if smoke { n.min(1) } else { n })
+        })
+        .collect();
+    let stages = if smoke {
+        Vec::new()
+    } else {
+        layer.stages.clone().unwrap_or_default()
+    };
+    if layer.stages.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ConfigError::Invalid(
+            "stages are empty: give DURATION:TARGET steps".into(),
+        ));
+    }
+    let (bound, why) = match layer.max_users {
+        Some(n) => (n, "STRESS_MAX_USERS".to_owned()),
+        None => crate::bounds::max_users(),
+    };
+    let over_bound = |total: String| {
+        ConfigError::Invalid(format!(
+            "{total} users is more than this run may start: at most {bound} ({why}); run fewer users, \
+             or set STRESS_MAX_USERS={total} to try anyway"
+        ))
+    };
+    if layer.rate.is_none() && !stages.is_empty() {
+        // Stages of users: as many users as the highest stage, in the classes' proportions.
+        let peak = stages.iter().map(|s| s.target).fold(0.0, f64::max).round();
+        // Refused before it is scaled to: a peak of 1e308 users is no count of threads.
+        if peak > bound as f64 {
+            return Err(over_bound(values::show_number(peak)));
+        }
+        let peak = peak as usize;
+        let total: usize = users.iter().map(|(_, n)| n).sum();
+        if peak == 0 {
+            return Err(ConfigError::Invalid(
+                "every stage targets 0 users: give one stage a target above 0".into(),
+            ));
+        }
+        if total > 0 && total != peak {
+            scale_users(&mut users, peak)
+                .map_err(|e| ConfigError::Invalid(format!("the stages' peak of {peak} users: {e}")))?;
+        }
+    } else if let (Some(want), false) = (layer.users_total, smoke) {
+        if want > bound {
+            return Err(over_bound(want.to_string()));
+        }
+        if users.iter().all(|(_, n)| *n == 0) {
+            users.iter_mut().for_each(|(_, n)| *n = 1);
+        }
+        scale_users(&mut users, want)?;
+    }
+    if users.iter().all(|(_, n)| *n == 0) {
+        return Err(ConfigError::Invalid(
+            "no users to run: every class has 0 users (set some with STRESS_USERS=class=N)".into(),
+        ));
+    }
+    let total = users.iter().fold(0usize, |t, (_, n)| t.saturating_add(*n));
+    if total > bound {
+        return Err(over_bound(total.to_string()));
+    }
+    // (A shard whose own index is beyond the users is refused with the plan, which says
+    // so of that shard: `check_selection`.)
+    if let Some(shard) = layer.shard
+        && shard.count > total
+        && shard.index < total
+    {
+        return Err(ConfigError::Invalid(format!(
+            "shard {shard} (--shard, STRESS_SHARD) is of {} shards, more than the run's {total} users: \
+             shards beyond them would run no one; give at most {total} shards",
+            shard.count
+        )));
+    }
+    Ok((users, stages))
+}
+
 impl RunConfig {
     /// Resolves a merged layer against the workload's classes (name, users from its code).
     pub fn resolve(
@@ -466,90 +583,7 @@ impl RunConfig {
         seed: u64,
         smoke: bool,
     ) -> Result<Self, ConfigError> {
-        for (class, _) in &layer.users {
-            if !classes.iter().any(|(c, _)| c == class) {
-                let known: Vec<&str> = classes.iter().map(|(c, _)| c.as_str()).collect();
-                return Err(ConfigError::Invalid(format!(
-                    "users names class `{class}`, which this workload does not have (its classes: {})",
-                    known.join(", ")
-                )));
-            }
-        }
-        let mut users: Vec<(String, usize)> = classes
-            .iter()
-            .map(|(c, n)| {
-                let n = layer.users.iter().find(|(k, _)| k == c).map_or(*n, |(_, n)| *n);
-                (c.clone(), if smoke { n.min(1) } else { n })
-            })
-            .collect();
-        let stages = if smoke {
-            Vec::new()
-        } else {
-            layer.stages.clone().unwrap_or_default()
-        };
-        if layer.stages.as_ref().is_some_and(Vec::is_empty) {
-            return Err(ConfigError::Invalid(
-                "stages are empty: give DURATION:TARGET steps".into(),
-            ));
-        }
-        let (bound, why) = match layer.max_users {
-            Some(n) => (n, "STRESS_MAX_USERS".to_owned()),
-            None => crate::bounds::max_users(),
-        };
-        let over_bound = |total: String| {
-            ConfigError::Invalid(format!(
-                "{total} users is more than this run may start: at most {bound} ({why}); run fewer users, \
-                 or set STRESS_MAX_USERS={total} to try anyway"
-            ))
-        };
-        if layer.rate.is_none() && !stages.is_empty() {
-            // Stages of users: as many users as the highest stage, in the classes' proportions.
-            let peak = stages.iter().map(|s| s.target).fold(0.0, f64::max).round();
-            // Refused before it is scaled to: a peak of 1e308 users is no count of threads.
-            if peak > bound as f64 {
-                return Err(over_bound(values::show_number(peak)));
-            }
-            let peak = peak as usize;
-            let total: usize = users.iter().map(|(_, n)| n).sum();
-            if peak == 0 {
-                return Err(ConfigError::Invalid(
-                    "every stage targets 0 users: give one stage a target above 0".into(),
-                ));
-            }
-            if total > 0 && total != peak {
-                scale_users(&mut users, peak)
-                    .map_err(|e| ConfigError::Invalid(format!("the stages' peak of {peak} users: {e}")))?;
-            }
-        } else if let (Some(want), false) = (layer.users_total, smoke) {
-            if want > bound {
-                return Err(over_bound(want.to_string()));
-            }
-            if users.iter().all(|(_, n)| *n == 0) {
-                users.iter_mut().for_each(|(_, n)| *n = 1);
-            }
-            scale_users(&mut users, want)?;
-        }
-        if users.iter().all(|(_, n)| *n == 0) {
-            return Err(ConfigError::Invalid(
-                "no users to run: every class has 0 users (set some with STRESS_USERS=class=N)".into(),
-            ));
-        }
-        let total = users.iter().fold(0usize, |t, (_, n)| t.saturating_add(*n));
-        if total > bound {
-            return Err(over_bound(total.to_string()));
-        }
-        // (A shard whose own index is beyond the users is refused with the plan, which says
-        // so of that shard: `check_selection`.)
-        if let Some(shard) = layer.shard
-            && shard.count > total
-            && shard.index < total
-        {
-            return Err(ConfigError::Invalid(format!(
-                "shard {shard} (--shard, STRESS_SHARD) is of {} shards, more than the run's {total} users: \
-                 shards beyond them would run no one; give at most {total} shards",
-                shard.count
-            )));
-        }
+        let (users, stages) = resolve_load(layer, classes, smoke)?;
         let databases = layer.databases.unwrap_or(1).max(1);
         let db_bound = layer.max_databases.unwrap_or(crate::bounds::MAX_DATABASES);
         if databases > db_bound {
@@ -620,7 +654,7 @@ impl RunConfig {
             rate: if smoke { None } else { layer.rate },
             arrival: layer.arrival.unwrap_or_default(),
             stages,
-            thresholds: layer.thresholds.clone(),
+            thresholds: layer.thresholds.iter().map(|t| t.rule().to_owned()).collect(),
             abort_on_fail: layer.abort_on_fail.unwrap_or(false),
             max_tries: layer.max_tries.unwrap_or(1),
             retry_backoff_min_us: retry_backoff.0.as_micros().try_into().unwrap_or(u64::MAX),
@@ -762,7 +796,7 @@ mod tests {
             seed: Some(7),
             rate: Some(2000.0),
             users_total: Some(4),
-            thresholds: vec!["p99<1s".into()],
+            thresholds: vec![Threshold::parse_rule("p99<1s").unwrap()],
             ..ConfigLayer::default()
         };
         let handover = Handover {
@@ -803,18 +837,27 @@ mod tests {
             "what the flags leave is kept"
         );
         assert_eq!((e.layer.rate, e.layer.users_total), (Some(2000.0), Some(4)));
-        assert_eq!(e.layer.thresholds, vec!["p99<1s".to_owned()]);
+        assert_eq!(e.layer.thresholds, vec![Threshold::parse_rule("p99<1s").unwrap()]);
+    }
+
+    #[test]
+    fn the_rate_reads_alike_from_the_variable_and_a_parameter() {
         // STRESS_RATE reads `2k` as --rate and --param rate= do.
         assert_eq!(env(&[("STRESS_RATE", "2k")]).unwrap().layer.rate, Some(2000.0));
         let mut l = ConfigLayer::default();
         l.set_param("rate", "2k").unwrap();
         assert_eq!(l.rate, Some(2000.0));
+    }
+
+    #[test]
+    fn a_hand_made_settings_variable_that_does_not_fit_is_refused_naming_it() {
         // A hand-made channel that does not fit is refused, naming the variable.
         for bad in [
             "{",
             r#"{"settings": {"rate": "fast"}}"#,
             r#"{"frobnicate": 1}"#,
             r#"{"rate": 5}"#,
+            r#"{"protocol_version": 2, "settings": {"rate": "fast"}}"#,
         ] {
             let e = env(&[(crate::protocol::SETTINGS_VAR, bad)]).unwrap_err().to_string();
             assert!(

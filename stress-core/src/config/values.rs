@@ -322,7 +322,7 @@ pub fn start_at_from(s: &str, now_ms: u64) -> Result<u64, String> {
         }
         ms as u64
     } else {
-        crate::report::parse_rfc3339_ms(t).ok_or_else(|| format!("`{s}` is not a time: {what}"))?
+        crate::utc::parse_rfc3339_ms(t).ok_or_else(|| format!("`{s}` is not a time: {what}"))?
     };
     if ms > now_ms.saturating_add(MAX_START_AHEAD.as_millis() as u64) {
         return Err(too_far(s));
@@ -335,6 +335,24 @@ fn too_far(s: &str) -> String {
         "`{}` is more than a day from now: the users would wait until then; give a start within 24 hours",
         s.trim()
     )
+}
+
+/// Parses a `--dashboard` address: `HOST:PORT`, `:PORT` or `PORT` (loopback), an IP address
+/// alone (port 0: any free one).
+pub fn listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    let s = s.trim();
+    let fix = "give HOST:PORT like 127.0.0.1:8080, a port like 8080, or 0.0.0.0:0 for every interface";
+    if s.is_empty() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    }
+    if let Ok(port) = s.trim_start_matches(':').parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 0));
+    }
+    s.parse::<std::net::SocketAddr>()
+        .map_err(|_| format!("`{s}` is not an address to listen on: {fix}"))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{State, control_frame};
-use crate::run::control::ControlAction;
+use crate::control::ControlAction;
 
 const PAGE: &str = include_str!("page.html");
 /// A request head or body larger than this is refused.

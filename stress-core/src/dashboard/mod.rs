@@ -24,9 +24,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::control::{Control, Controls};
 use crate::protocol::Event;
 use crate::report::{Observer, Progress, RunStart, Summary};
-use crate::run::control::{Control, ControlHub};
 
 /// How long the end of a run waits for open pages to receive the final report.
 const DRAIN: Duration = Duration::from_secs(3);
@@ -54,7 +54,7 @@ struct State {
     log: Mutex<Log>,
     changed: Condvar,
     closed: AtomicBool,
-    hub: Arc<ControlHub>,
+    hub: Arc<dyn Controls>,
 }
 
 impl State {
@@ -86,25 +86,13 @@ fn token() -> Result<String, String> {
 /// Parses a `--dashboard` address: `HOST:PORT`, `:PORT` or `PORT` (loopback), an IP address
 /// alone (port 0: any free one).
 pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    let s = s.trim();
-    let fix = "give HOST:PORT like 127.0.0.1:8080, a port like 8080, or 0.0.0.0:0 for every interface";
-    if s.is_empty() {
-        return Ok(SocketAddr::from(([127, 0, 0, 1], 0)));
-    }
-    if let Ok(port) = s.trim_start_matches(':').parse::<u16>() {
-        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, 0));
-    }
-    s.parse::<SocketAddr>()
-        .map_err(|_| format!("`{s}` is not an address to listen on: {fix}"))
+    crate::config::values::listen_addr(s)
 }
 
 impl Dashboard {
     /// Binds `addr`, starts serving, and says where on stderr (with a warning when the address
     /// is not loopback).
-    pub(crate) fn start(addr: SocketAddr, workload: &str, hub: Arc<ControlHub>) -> Result<Self, String> {
+    pub(crate) fn start(addr: SocketAddr, workload: &str, hub: Arc<dyn Controls>) -> Result<Self, String> {
         let listener = TcpListener::bind(addr).map_err(|e| format!("--dashboard: cannot listen on {addr}: {e}"))?;
         listener
             .set_nonblocking(true)
@@ -288,10 +276,10 @@ fn control_frame(c: &Control) -> String {
 pub(crate) fn for_run(
     addr: Option<SocketAddr>,
     workload: &str,
-    hub: Option<&Arc<ControlHub>>,
+    hub: Option<Arc<dyn Controls>>,
 ) -> Result<Option<Dashboard>, String> {
     match (addr, hub) {
-        (Some(addr), Some(hub)) => Dashboard::start(addr, workload, Arc::clone(hub)).map(Some),
+        (Some(addr), Some(hub)) => Dashboard::start(addr, workload, hub).map(Some),
         _ => Ok(None),
     }
 }

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lifeline::Lifeline;
 use crate::outcome::OpError;
+use crate::sizedfs::FUSE_FIX as FIX;
 use crate::sizedfs::Namespaced;
 
 /// The variable that makes a harness process serve as the fault filesystem: its
@@ -41,21 +42,9 @@ inventory::submit! {
     crate::host::EngineHost { var: SERVE_VAR, serve: serve::serve }
 }
 
-/// What to do when the machine cannot make one.
-const FIX: &str = "the storage faults (power-loss, fsync-error, io-delay) need root, mount namespaces \
-(`unshare --mount`) and FUSE (/dev/fuse): run as root where they are, or leave those faults out";
-
 /// Whether this machine can make a fault filesystem: `Err` names what is missing and the fix.
 pub fn can_create() -> Result<(), String> {
-    if !Path::new("/dev/fuse").exists() {
-        return Err(format!("there is no /dev/fuse: {FIX}"));
-    }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/fuse")
-        .map_err(|e| format!("cannot open /dev/fuse ({e}): {FIX}"))?;
-    crate::sizedfs::can_create().map_err(|e| format!("{e} ({FIX})"))
+    crate::sizedfs::can_create_fuse()
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -226,7 +226,7 @@ impl Recorded {
         }
         let write = |name: &str, bytes: &[u8]| {
             let path = dir.join(name);
-            crate::report::write_atomic(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+            write_atomic(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
         };
         write("profile.folded", text.as_bytes())?;
         let svg = fold::flame_graph(&text, title)?;
@@ -277,4 +277,18 @@ impl ProfileSummary {
 
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// Writes `bytes` to `path` whole or not at all (a temporary file beside it, synced, renamed),
+/// readable by anyone who can read the directory: as the reports are written, without the
+/// reports (which show the profile).
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = tempfile::NamedTempFile::new_in(path.parent().unwrap_or(Path::new(".")))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    tmp.as_file().sync_data()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::protocol::Event;
+use crate::event::Event;
 use crate::stats::IntervalRecord;
 
 use super::summary::Summary;
@@ -63,8 +63,9 @@ pub enum ProgressStyle {
     Off,
     /// A plain line every few seconds (`lines`, the default).
     Lines,
-    /// One JSON object per interval, prefixed `stress-progress: ` (`json`), for tools that
-    /// drive the harness.
+    /// Each event as a message of the protocol's channel (`json`): a line
+    /// `stress-protocol: {"protocol_version": …, "event": {…}}`, for tools that drive the
+    /// harness.
     Json,
 }
 

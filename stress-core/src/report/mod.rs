@@ -9,9 +9,9 @@ mod replay;
 mod summary;
 mod timeseries;
 
+pub(crate) use crate::utc::rfc3339;
 pub use console::{ConsoleProgress, Observer, Progress, ProgressLine, ProgressStyle, RunStart, human_us, start_line};
 pub use files::{claim_exact, claim_new, default_base, fresh_run_dir, mark_latest, write_atomic};
-pub(crate) use files::{parse_rfc3339_ms, rfc3339};
 pub(crate) use record::{Counts, Record, schedule};
 pub use replay::{REPLAY_FORMAT_VERSION, ReplayFile};
 pub use summary::{

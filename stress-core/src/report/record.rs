@@ -118,7 +118,7 @@ pub(crate) struct Record {
     pub shards: Option<Shards>,
     /// In a merged run, the shards' sections of the workload's own checkers (judged in the
     /// shards, where the workload's code ran), each naming its shard.
-    pub checks: Vec<crate::checkers::CheckSection>,
+    pub checks: Vec<crate::verdict::CheckSection>,
     /// And their failures.
     pub failures: Vec<crate::verdict::Failure>,
 }
@@ -281,8 +281,8 @@ impl Record {
             checks: s
                 .checks
                 .iter()
-                .filter(|c| !crate::checkers::is_builtin(&c.name))
-                .map(|c| crate::checkers::CheckSection {
+                .filter(|c| !crate::verdict::CheckSection::is_builtin_name(&c.name))
+                .map(|c| crate::verdict::CheckSection {
                     name: tell(&c.name),
                     ..c.clone()
                 })

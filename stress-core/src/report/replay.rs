@@ -50,7 +50,7 @@ pub struct ReplayFile {
     /// The controls applied while the users ran (the dashboard's pause, resume, rate and stop),
     /// each with its offset: a replay applies them again at the same offsets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub controls: Vec<crate::run::control::Control>,
+    pub controls: Vec<crate::control::Control>,
 }
 
 impl ReplayFile {

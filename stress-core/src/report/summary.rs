@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{FigureStats, IntervalRecord, LatencySummary, OpStats, PhaseStats};
-use crate::thresholds::{Observed, Threshold, ThresholdResult};
-use crate::verdict::{Failure, FailureKind, StopReason};
+use crate::thresholds::{Observed, ThresholdResult};
+use crate::verdict::{Failure, StopReason};
 
 /// The version of `summary.json` this build writes and reads: 2 since `failures` are typed
 /// ([`Failure`]: `kind`, its figures, `message`) rather than lines of text.
@@ -170,7 +170,7 @@ pub struct Summary {
     /// acknowledged-write and isolation checkers, the error rate, each threshold, the schedule
     /// delivered, the longest stall, and the workload's own checkers, in that order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub checks: Vec<crate::checkers::CheckSection>,
+    pub checks: Vec<crate::verdict::CheckSection>,
 }
 
 /// The shards of a sharded run: in a shard's own summary, which one it is; in a merged run,
@@ -293,54 +293,6 @@ pub struct ErrorRecord {
 }
 
 impl Summary {
-    /// Sets the verdict from what the run did: every built-in checker and `extra` (a
-    /// workload's own) judge the summary, and their sections and failures replace `checks`,
-    /// `failures`, `thresholds` and `passed`. Kept: failures the figures do not decide (reports
-    /// not written) and, in a merged run, the sections and failures of the shards' own checkers,
-    /// which are not judged again (`extra` is empty there).
-    pub(crate) fn judge(
-        &mut self,
-        thresholds: &[Threshold],
-        observed: &Observed,
-        max_error_rate: f64,
-        extra: &[std::sync::Arc<dyn crate::checkers::Checker>],
-    ) {
-        use crate::checkers::{Judged, builtin, is_builtin};
-        let evaluated: Vec<ThresholdResult> = thresholds.iter().map(|t| t.evaluate(observed)).collect();
-        let mut checks = Vec::new();
-        let mut failures = Vec::new();
-        {
-            let run = Judged {
-                summary: self,
-                thresholds: &evaluated,
-                observed,
-                max_error_rate,
-            };
-            let all = builtin();
-            for c in all.iter().map(|c| c.as_ref()).chain(extra.iter().map(|c| c.as_ref())) {
-                if let Some(v) = c.check(&run) {
-                    checks.extend(v.sections);
-                    failures.extend(v.failures);
-                }
-            }
-        }
-        let judged: Vec<&str> = extra.iter().map(|c| c.name()).collect();
-        checks.extend(
-            self.checks
-                .drain(..)
-                .filter(|c| !is_builtin(&c.name) && !judged.contains(&c.name.as_str())),
-        );
-        failures.extend(self.failures.drain(..).filter(|f| match &f.kind {
-            FailureKind::ReportsNotWritten { .. } => true,
-            FailureKind::Check { checker, .. } => !judged.contains(&checker.as_str()),
-            _ => false,
-        }));
-        self.thresholds = evaluated;
-        self.checks = checks;
-        self.passed = failures.is_empty();
-        self.failures = failures;
-    }
-
     /// The exit code of this run alone ([`crate::verdict::exit_code`]).
     pub fn exit_code(&self) -> u8 {
         crate::verdict::exit_code(&self.failures)
@@ -402,5 +354,32 @@ impl Summary {
             return Err(format!("field `delivered` is {d}: a run's figures are 0 or more"));
         }
         Ok(())
+    }
+}
+
+impl Observed {
+    /// What a summary says the run did (a merged run's verdict is judged from its summary).
+    /// Here rather than in `thresholds`, which then needs nothing of the reports.
+    pub fn from_summary(s: &Summary) -> Self {
+        Self {
+            latency: s.latency_us,
+            service: s.service_us,
+            ops: s
+                .ops
+                .iter()
+                .map(|(n, o)| {
+                    (
+                        n.clone(),
+                        (o.latency_us, o.service_us.unwrap_or(o.latency_us), o.count, o.failed),
+                    )
+                })
+                .collect(),
+            total_ops: s.total_ops,
+            failed_ops: s.failed_ops,
+            ops_per_sec: s.ops_per_sec,
+            max_lag_us: s.max_lag_us,
+            delivered: s.delivered,
+            max_stall_us: (s.max_stall_s * 1e6).round() as u64,
+        }
     }
 }

@@ -8,140 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
+use super::pace::RateControl;
+#[cfg(test)]
+use super::pace::with_changes;
 use super::shared::Shared;
 use super::signal::StopReason;
 use crate::config::Stage;
-
-/// What a control does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum ControlAction {
-    /// Hold every user before its next op.
-    Pause,
-    /// Let them go on.
-    Resume,
-    /// A new target rate, ops/s over the users that share the run's rate (`--rate`).
-    Rate {
-        /// Ops/s.
-        ops_per_sec: f64,
-    },
-    /// Stop the run (as Ctrl-C does: its reports are written, and it counts as interrupted).
-    Stop,
-}
-
-/// A control as it was applied: when (ms after the users started) and what.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Control {
-    /// Ms after the users started.
-    pub at_ms: u64,
-    /// What it did.
-    #[serde(flatten)]
-    pub action: ControlAction,
-}
-
-impl Control {
-    /// One line for people: `rate 500 ops/s at 3.2s`.
-    pub fn human(&self) -> String {
-        let at = self.at_ms as f64 / 1000.0;
-        match &self.action {
-            ControlAction::Pause => format!("paused by hand at {at:.1}s"),
-            ControlAction::Resume => format!("resumed by hand at {at:.1}s"),
-            ControlAction::Rate { ops_per_sec } => format!("rate set to {ops_per_sec} ops/s at {at:.1}s"),
-            ControlAction::Stop => format!("stopped by hand at {at:.1}s"),
-        }
-    }
-
-    /// Refuses a recorded control that cannot be applied to a run of `duration_ms`.
-    pub fn check(&self, rate: Option<f64>) -> Result<(), String> {
-        if let ControlAction::Rate { ops_per_sec } = self.action {
-            if rate.is_none() {
-                return Err("a rate control in a run without a rate (--rate)".into());
-            }
-            if !(ops_per_sec.is_finite() && ops_per_sec > 0.0 && ops_per_sec <= 1e9) {
-                return Err(format!(
-                    "a rate control of {ops_per_sec} ops/s (expected above 0, at most 1e9)"
-                ));
-            }
-        }
-        if u128::from(self.at_ms) > crate::config::values::MAX_DURATION.as_millis() {
-            return Err(format!("a control at {} ms, past the longest run", self.at_ms));
-        }
-        Ok(())
-    }
-}
-
-/// The target rate as controls changed it, read by the users whose share follows the run's
-/// rate: a version number (one atomic load in the pace, under a rate only) and the changes.
-#[derive(Debug)]
-pub(crate) struct RateControl {
-    version: AtomicU64,
-    /// The run's own rate profile: its stages, or one flat stage of `--rate`.
-    base: Vec<Stage>,
-    /// (ms after the start, ops/s), in order.
-    changes: Mutex<Vec<(u64, f64)>>,
-}
-
-impl RateControl {
-    pub(crate) fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
-    }
-
-    /// The profile of the whole run's rate (ops/s over its users) with the changes so far: the
-    /// run's own until the first change, then each change (a 1 ms ramp) held until the next.
-    pub(crate) fn stages(&self) -> Vec<Stage> {
-        let changes = self.changes.lock().map(|c| c.clone()).unwrap_or_default();
-        with_changes(&self.base, &changes)
-    }
-}
-
-/// `base` cut at the first change, then the changes, each held until the next.
-pub(crate) fn with_changes(base: &[Stage], changes: &[(u64, f64)]) -> Vec<Stage> {
-    let Some(&(first, _)) = changes.first() else {
-        return base.to_vec();
-    };
-    let mut out = Vec::new();
-    let mut start = 0u64;
-    let mut last = 0.0;
-    for s in base {
-        if start >= first {
-            break;
-        }
-        let end = start + s.duration_ms;
-        if end <= first {
-            out.push(*s);
-            last = s.target;
-        } else {
-            let at = super::pace::stage_target(base, Duration::from_millis(first)).map_or(s.target, |(_, t)| t);
-            out.push(Stage {
-                duration_ms: first - start,
-                target: at,
-            });
-            last = at;
-        }
-        start = end.min(first);
-    }
-    if start < first {
-        out.push(Stage {
-            duration_ms: first - start,
-            target: last,
-        });
-    }
-    for (i, &(at, rate)) in changes.iter().enumerate() {
-        out.push(Stage {
-            duration_ms: 1,
-            target: rate,
-        });
-        if let Some(&(next, _)) = changes.get(i + 1) {
-            out.push(Stage {
-                duration_ms: next.saturating_sub(at + 1).max(1),
-                target: rate,
-            });
-        }
-    }
-    out
-}
+use crate::control::{Control, ControlAction, Controls};
 
 /// The run's controls: applied from the dashboard as they come, or from a replay's record at
 /// their offsets; every one applied is kept for `replay.json`.
@@ -288,6 +161,16 @@ impl ControlHub {
     /// Every control applied, in order.
     pub fn applied(&self) -> Vec<Control> {
         self.applied.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+}
+
+impl Controls for ControlHub {
+    fn apply(&self, action: ControlAction) -> Result<Control, String> {
+        ControlHub::apply(self, action)
+    }
+
+    fn applied(&self) -> Vec<Control> {
+        ControlHub::applied(self)
     }
 }
 

@@ -2,7 +2,6 @@
 //! reports.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +20,6 @@ use crate::config::RunConfig;
 use crate::fault::{FaultKind, FaultRecord, PlannedFault};
 use crate::ledger::Ledger;
 use crate::monitor::{Limits, MetricsSource, ProcessMetrics};
-use crate::protocol::SUMMARY_PREFIX;
 use crate::report::{
     self, Backpressure, Counts, ErrorRecord, Observer, REPLAY_FORMAT_VERSION, Record, ReplayFile, RunStart, Summary,
     Verify,
@@ -138,8 +136,12 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
     let adapter = Arc::get_mut(&mut job.workload.adapter).expect("no user holds the adapter before the run");
     match panic::catch(|| adapter.start(&ctx)) {
         Ok(Ok(())) => {
-            let phases = match super::network::route(&mut job) {
-                Ok(()) => panic::catch(|| run_started(&mut job, &mut findings)),
+            let wanted = job.faults.iter().any(|f| f.kind.is_network());
+            let phases = match super::network::route(wanted, &mut job.workload.adapter) {
+                Ok(proxy) => {
+                    job.proxy = proxy;
+                    panic::catch(|| run_started(&mut job, &mut findings))
+                }
                 Err(e) => {
                     findings.stop = Some((StopReason::Error, e));
                     Ok(())
@@ -213,7 +215,8 @@ pub(crate) fn execute<A: Adapter>(mut job: Job<'_, A>) -> Summary {
 
 /// Writes the run's files into `dir`: replay.json again with what the run did, the time series,
 /// the interval log, a shard's manifest and ledger, summary.json, and report.html built from
-/// them. A file that cannot be written fails the run, and the summary goes to stderr.
+/// them. A file that cannot be written fails the run; the summary goes to `cargo stress` in
+/// the trial's outcome ([`crate::protocol::TrialOutcome`]).
 fn write_run<A: Adapter>(
     job: &Job<'_, A>,
     findings: &mut Findings,
@@ -269,7 +272,8 @@ fn write_run<A: Adapter>(
     }
     if !problems.is_empty() {
         // A full disk, say: what was measured is not lost — the run fails, says where the
-        // writing failed, and the summary goes to stderr, where `cargo stress` reads it.
+        // writing failed, and the summary goes to `cargo stress` in the trial's outcome, on
+        // the protocol's channel (stderr), where it reads it.
         for p in &problems {
             eprintln!("error: {p}");
         }
@@ -277,8 +281,6 @@ fn write_run<A: Adapter>(
         summary
             .failures
             .push(Failure::new(FailureKind::ReportsNotWritten { problems }));
-        let json = serde_json::to_string(&summary).unwrap_or_default();
-        let _ = writeln!(std::io::stderr(), "{SUMMARY_PREFIX}{json}");
     }
 }
 

@@ -89,6 +89,8 @@ pub struct Runner {
     /// Stop as on Ctrl-C when stdin ends (`STRESS_LIFELINE=stdin`).
     lifeline: bool,
     param_error: Option<ConfigError>,
+    /// The first fault or threshold given to the API that did not parse.
+    setting_error: Option<ConfigError>,
     /// `STRESS_*` variables other workloads of the harness read (not typos).
     variables: Vec<&'static str>,
 }
@@ -258,10 +260,21 @@ impl Runner {
         self
     }
 
-    /// Adds a pass/fail rule, like `p99<50ms`.
-    pub fn threshold(mut self, rule: impl Into<String>) -> Self {
-        self.api.thresholds.push(rule.into());
+    /// Adds a pass/fail rule, like `p99<50ms`, parsed at once (a rule that does not parse, or
+    /// names an op the workload lacks, makes [`run`](Self::run) fail before anything runs).
+    pub fn threshold(mut self, rule: &str) -> Self {
+        match Threshold::parse_rule(rule) {
+            Ok(t) => self.api.thresholds.push(t),
+            Err(e) => self.refuse(ConfigError::Invalid(e)),
+        }
         self
+    }
+
+    /// Keeps the first setting that did not parse, for [`run`](Self::run) to return.
+    fn refuse(&mut self, e: ConfigError) {
+        if self.setting_error.is_none() {
+            self.setting_error = Some(e);
+        }
     }
 
     /// Sets a parameter the workload declares (`.param("epochs", 50_000)`), or the load with
@@ -297,9 +310,13 @@ impl Runner {
         self.prepare(workload).map(drop)
     }
 
-    /// Adds a fault to inject (`pause:3s@at=20s`, see [`crate::fault`]).
-    pub fn fault(mut self, spec: impl Into<String>) -> Self {
-        self.api.faults.push(spec.into());
+    /// Adds a fault to inject (`pause:3s@at=20s`, see [`crate::fault`]), parsed at once (a spec
+    /// that does not parse makes [`run`](Self::run) fail before anything runs).
+    pub fn fault(mut self, spec: &str) -> Self {
+        match FaultSpec::parse(spec) {
+            Ok(f) => self.api.faults.push(f),
+            Err(e) => self.refuse(ConfigError::Invalid(e)),
+        }
         self
     }
 
@@ -309,7 +326,7 @@ impl Runner {
             name: self.name.clone(),
             source,
         })?;
-        if let Some(e) = &self.param_error {
+        if let Some(e) = self.setting_error.as_ref().or(self.param_error.as_ref()) {
             return Err(e.clone().into());
         }
         let classes = workload.classes();
@@ -326,7 +343,7 @@ impl Runner {
             _ => None,
         };
         let replay = self.replay.as_ref().or(merged.as_ref());
-        let (mut config, plan) = match replay {
+        let (mut config, plan, typed) = match replay {
             Some((path, file)) => replay_plan(
                 &self.name,
                 workload.adapter.name(),
@@ -334,7 +351,8 @@ impl Runner {
                 file,
                 &classes,
                 workload.params(),
-            )?,
+            )
+            .map(|(config, plan)| (config, plan, None))?,
             None => {
                 let code = ConfigLayer {
                     think_min_ms: workload.think_ms.map(|t| t.0),
@@ -350,7 +368,7 @@ impl Runner {
                 config.params = Params::resolve(workload.params(), &layer.params).map_err(ConfigError::Invalid)?;
                 let users: Vec<(&str, usize)> = config.users.iter().map(|(c, n)| (c.as_str(), *n)).collect();
                 let plan = SeedPlan::derive(seed, &users, config.databases);
-                (config, plan)
+                (config, plan, Some((layer.thresholds, layer.faults)))
             }
         };
         if replay.is_some() {
@@ -376,12 +394,22 @@ impl Runner {
             }
             names
         };
-        let thresholds = config
-            .thresholds
-            .iter()
-            .map(|r| Threshold::parse(r, &op_names))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(ConfigError::Invalid)?;
+        // Typed where they were given; a replay's as its file recorded them.
+        let (thresholds, specs) = match typed {
+            Some(typed) => typed,
+            None => (
+                config
+                    .thresholds
+                    .iter()
+                    .map(|r| Threshold::parse_rule(r))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(ConfigError::Invalid)?,
+                Vec::new(),
+            ),
+        };
+        for t in &thresholds {
+            t.check_ops(&op_names).map_err(ConfigError::Invalid)?;
+        }
         workload.adapter.check().map_err(ConfigError::Invalid)?;
         if let Some((path, file)) = replay {
             workload
@@ -394,15 +422,7 @@ impl Runner {
         }
         let faults = match replay {
             Some((_, file)) => file.faults.clone(),
-            None => {
-                let specs = config
-                    .faults
-                    .iter()
-                    .map(|s| FaultSpec::parse(s))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(ConfigError::Invalid)?;
-                fault::schedule(&specs, config.seed, config.duration()).map_err(ConfigError::Invalid)?
-            }
+            None => fault::schedule(&specs, config.seed, config.duration()).map_err(ConfigError::Invalid)?,
         };
         let mut supported = workload.adapter.faults();
         // The network's faults are the run's own, through its proxy, for any adapter whose
@@ -472,7 +492,13 @@ impl Runner {
             .then(|| std::sync::Arc::new(control::ControlHub::new(config.rate, &config.stages, recorded)));
         let mut observers = self.observers;
         // Served from before the users start until the run's end (the observer closes it).
-        match crate::dashboard::for_run(config.dashboard, &self.name, controls.as_ref()) {
+        match crate::dashboard::for_run(
+            config.dashboard,
+            &self.name,
+            controls
+                .clone()
+                .map(|c| c as std::sync::Arc<dyn crate::control::Controls>),
+        ) {
             Ok(Some(d)) => observers.push(Box::new(d)),
             Ok(None) => {}
             Err(message) => return Err(ConfigError::Invalid(message).into()),
@@ -492,7 +518,6 @@ impl Runner {
             proxy: None,
             controls,
         });
-        let is_step = step != crate::shard::Step::Run;
         let (summary, out_dir) = match step {
             crate::shard::Step::VerifyOnly(dir) if summary.verify.ran => {
                 let merged = crate::shard::merge::record_verify(&dir, &summary.verify, summary.durability.as_ref())
@@ -504,14 +529,6 @@ impl Runner {
             }
             _ => (summary, out_dir),
         };
-        if is_step {
-            // A step writes no run directory: `cargo stress` reads its verdict from here.
-            eprintln!(
-                "{}{}",
-                crate::SUMMARY_PREFIX,
-                serde_json::to_string(&summary).unwrap_or_default()
-            );
-        }
         Ok(RunReport { summary, out_dir })
     }
 }

@@ -13,8 +13,8 @@ use super::shared::Shared;
 use super::signal::StopReason;
 use super::stop_policy::{StopPolicy, Verdict};
 use crate::config::RunConfig;
+use crate::event::Event;
 use crate::monitor::{LimitEvent, Limits};
-use crate::protocol::Event;
 use crate::report::{Backpressure, Observer, Progress};
 use crate::stats::{Annotation, Batch, Collector};
 

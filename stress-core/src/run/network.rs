@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
-use super::engine::Job;
 use crate::Adapter;
 use crate::netproxy::NetProxy;
 
 /// Puts a proxy of the run's own between the adapter's connections and its TCP target, when
-/// the schedule has a network fault; one line saying why not otherwise.
-pub(super) fn route<A: Adapter>(job: &mut Job<'_, A>) -> Result<(), String> {
-    if !job.faults.iter().any(|f| f.kind.is_network()) {
-        return Ok(());
+/// the schedule has a network fault (`wanted`), and hands it back; one line saying why not
+/// otherwise.
+pub(super) fn route<A: Adapter>(wanted: bool, adapter: &mut Arc<A>) -> Result<Option<Arc<NetProxy>>, String> {
+    if !wanted {
+        return Ok(None);
     }
-    let adapter = Arc::get_mut(&mut job.workload.adapter)
+    let adapter = Arc::get_mut(adapter)
         .ok_or_else(|| "the adapter is shared before the run: no proxy can be put in front of it".to_owned())?;
     let name = adapter.name();
     let target = adapter
@@ -23,6 +23,5 @@ pub(super) fn route<A: Adapter>(job: &mut Job<'_, A>) -> Result<(), String> {
     adapter
         .route_through(proxy.addr())
         .map_err(|e| format!("{name} cannot route its connections through the network proxy: {e}"))?;
-    job.proxy = Some(Arc::new(proxy));
-    Ok(())
+    Ok(Some(Arc::new(proxy)))
 }

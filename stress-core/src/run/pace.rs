@@ -8,6 +8,8 @@
 //! process). A ramp from 0 therefore delivers what its integral says, to the op; taking the next
 //! gap as `1/rate` at the moment of the last op instead would sleep through a ramp from 0.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -75,7 +77,7 @@ pub(crate) struct Pace {
     pub(crate) paused_at: Option<f64>,
     /// For users that share the run's rate: the rate as controls change it, and this user's
     /// share of it (see [`super::control`]); `None` for the others.
-    pub(crate) control: Option<(std::sync::Arc<super::control::RateControl>, f64)>,
+    pub(crate) control: Option<(std::sync::Arc<RateControl>, f64)>,
     /// The control's version this schedule follows.
     pub(crate) control_seen: u64,
 }
@@ -303,6 +305,77 @@ impl Pace {
             lag,
         }
     }
+}
+
+/// The target rate as controls changed it, read by the users whose share follows the run's
+/// rate: a version number (one atomic load in the pace, under a rate only) and the changes.
+#[derive(Debug)]
+pub(crate) struct RateControl {
+    pub(super) version: AtomicU64,
+    /// The run's own rate profile: its stages, or one flat stage of `--rate`.
+    pub(super) base: Vec<Stage>,
+    /// (ms after the start, ops/s), in order.
+    pub(super) changes: Mutex<Vec<(u64, f64)>>,
+}
+
+impl RateControl {
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The profile of the whole run's rate (ops/s over its users) with the changes so far: the
+    /// run's own until the first change, then each change (a 1 ms ramp) held until the next.
+    pub(crate) fn stages(&self) -> Vec<Stage> {
+        let changes = self.changes.lock().map(|c| c.clone()).unwrap_or_default();
+        with_changes(&self.base, &changes)
+    }
+}
+
+/// `base` cut at the first change, then the changes, each held until the next.
+pub(crate) fn with_changes(base: &[Stage], changes: &[(u64, f64)]) -> Vec<Stage> {
+    let Some(&(first, _)) = changes.first() else {
+        return base.to_vec();
+    };
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    let mut last = 0.0;
+    for s in base {
+        if start >= first {
+            break;
+        }
+        let end = start + s.duration_ms;
+        if end <= first {
+            out.push(*s);
+            last = s.target;
+        } else {
+            let at = stage_target(base, Duration::from_millis(first)).map_or(s.target, |(_, t)| t);
+            out.push(Stage {
+                duration_ms: first - start,
+                target: at,
+            });
+            last = at;
+        }
+        start = end.min(first);
+    }
+    if start < first {
+        out.push(Stage {
+            duration_ms: first - start,
+            target: last,
+        });
+    }
+    for (i, &(at, rate)) in changes.iter().enumerate() {
+        out.push(Stage {
+            duration_ms: 1,
+            target: rate,
+        });
+        if let Some(&(next, _)) = changes.get(i + 1) {
+            out.push(Stage {
+                duration_ms: next.saturating_sub(at + 1).max(1),
+                target: rate,
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

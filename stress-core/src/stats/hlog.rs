@@ -178,7 +178,11 @@ fn header(start: SystemTime, workload: &str) -> Vec<u8> {
 /// second added up).
 pub(crate) type Intervals = BTreeMap<String, BTreeMap<u64, LatencyHistogram>>;
 
-/// Reads an interval log (ours, or any with whole-second timestamps).
+/// What to do about a damaged interval log, said after what is wrong with it.
+const FIX: &str = "rerun the workload, or remove the file to report without it";
+
+/// Reads an interval log (ours, or any with whole-second timestamps); a damaged one in one line
+/// that says which entry and what is wrong with it.
 pub(crate) fn read(bytes: &[u8]) -> Result<Intervals, String> {
     let mut out = Intervals::new();
     let mut deserializer = Deserializer::new();
@@ -188,17 +192,16 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Intervals, String> {
             Ok(_) => continue,
             Err(hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset }) => {
                 return Err(format!(
-                    "is damaged: entry {} (at byte {offset}) is not an interval-log line; rerun the workload, or \
-                     remove the file to report without it",
+                    "is damaged: entry {} (at byte {offset}) is not an interval-log line; {FIX}",
                     n + 1
                 ));
             }
         };
         let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, interval.encoded_histogram())
-            .map_err(|e| format!("is damaged: entry {} is not base64 ({e})", n + 1))?;
+            .map_err(|e| format!("is damaged: entry {} is not base64 ({e}); {FIX}", n + 1))?;
         let h: hdrhistogram::Histogram<u64> = deserializer
             .deserialize(&mut raw.as_slice())
-            .map_err(|e| format!("is damaged: entry {} is not a histogram ({e:?})", n + 1))?;
+            .map_err(|e| format!("is damaged: entry {} is not a histogram ({e:?}); {FIX}", n + 1))?;
         let tag = interval.tag().map_or_else(String::new, |t| t.as_str().to_owned());
         out.entry(tag)
             .or_default()

@@ -9,9 +9,8 @@ use serde::Serialize;
 
 use crate::config::RunConfig;
 use crate::report::{ReplayFile, Summary};
-use crate::run::StopReason;
 use crate::stats::LatencySummary;
-use crate::verdict::{Failure, FailureKind};
+use crate::verdict::{Failure, FailureKind, StopReason};
 
 /// Whether an iteration held, or why not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,182 +1,18 @@
-//! The engine host: SQLite's connections in a child process of the harness, so that a `kill`
-//! fault can SIGKILL the engine — every connection, every transaction in flight — and leave the
-//! harness, its users and their acknowledgements standing.
-//!
-//! The child is the harness's own executable, started again with [`HOST_VAR`] naming a Unix
-//! socket ([`stress_core::serve_engine_host`] serves it). Each user connection is a socket
-//! connection served by a thread of the child that owns one SQLite connection; each request
-//! (a statement, a query, a batch of inserts) is answered only after SQLite returned, so a
-//! write the harness saw succeed was committed by the engine. The child exits when its stdin
-//! closes (the harness stopped it, or died).
-//!
-//! What this proves: that a committed write survives a crash of the process that wrote it, with
-//! the operating system's page cache intact. Not that it survives a power loss: the kernel
-//! still holds what SQLite wrote and did not sync.
+//! The client half of the SQLite engine host, in the harness: starting, stopping and killing
+//! the host process ([`Host`]), and a user's connection to it ([`HostConn`]). The server half,
+//! in the child, is [`host_server`](crate::host_server).
 
-use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use stress_core::OpError;
 use stress_core::lifeline::Lifeline;
 use stress_core::sql::{Row, Value};
 
-use crate::conn::SqliteConn;
-
-/// The variable that makes a harness process serve as the SQLite engine host: the socket's
-/// path.
-pub const HOST_VAR: &str = "STRESS_SQLITE_HOST";
-
-stress_core::__private::inventory::submit! {
-    stress_core::host::EngineHost { var: HOST_VAR, serve }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-enum Request {
-    /// Whether the host serves (no connection of its own needed).
-    Ping,
-    /// Opens this session's connection.
-    Open {
-        path: PathBuf,
-        busy_timeout_ms: u64,
-        /// `PRAGMA name = value` run on the connection, in order (`synchronous` first).
-        pragmas: Vec<(String, String)>,
-    },
-    Execute {
-        sql: String,
-        params: Vec<Value>,
-    },
-    Query {
-        sql: String,
-        params: Vec<Value>,
-    },
-    Batch {
-        sql: String,
-    },
-    /// One prepared statement per row, in one `BEGIN IMMEDIATE` transaction.
-    Insert {
-        sql: String,
-        rows: Vec<Row>,
-    },
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-enum Reply {
-    Done,
-    Count(u64),
-    Rows(Vec<Row>),
-    /// SQLite's extended result code where SQLite said no (so that `SQLITE_BUSY` stays
-    /// retryable), and the message.
-    Failed {
-        code: Option<i32>,
-        message: String,
-    },
-}
-
-fn write_frame<T: Serialize>(s: &mut UnixStream, msg: &T) -> std::io::Result<()> {
-    let body = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
-    let mut frame = Vec::with_capacity(4 + body.len());
-    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&body);
-    s.write_all(&frame)
-}
-
-fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut UnixStream) -> std::io::Result<T> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
-    let mut body = vec![0u8; u32::from_le_bytes(len) as usize];
-    s.read_exact(&mut body)?;
-    serde_json::from_slice(&body).map_err(std::io::Error::other)
-}
-
-/// The child's side: serves `socket` until stdin closes.
-fn serve(socket: &str) -> ! {
-    // The harness holds our stdin: when it closes (a clean stop) or the harness dies, we go.
-    std::thread::spawn(|| {
-        let mut buf = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        loop {
-            match stdin.read(&mut buf) {
-                Ok(0) | Err(_) => std::process::exit(0),
-                Ok(_) => {}
-            }
-        }
-    });
-    let _ = std::fs::remove_file(socket);
-    let listener = match UnixListener::bind(socket) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: the SQLite engine host cannot listen on {socket}: {e}");
-            std::process::exit(3);
-        }
-    };
-    for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || session(stream));
-    }
-    std::process::exit(0)
-}
-
-/// One user's connection, served until the harness closes it.
-fn session(mut stream: UnixStream) {
-    let mut conn: Option<SqliteConn> = None;
-    while let Ok(request) = read_frame::<Request>(&mut stream) {
-        let reply = match answer(&mut conn, request) {
-            Ok(reply) => reply,
-            // SQLite's own failure goes back as code and SQLite's message, so that the harness
-            // builds the same error again (not one that quotes it).
-            Err(e) => match e.find::<rusqlite::Error>() {
-                Some(rusqlite::Error::SqliteFailure(f, msg)) => Reply::Failed {
-                    code: Some(f.extended_code),
-                    message: msg.clone().unwrap_or_else(|| f.to_string()),
-                },
-                _ => Reply::Failed {
-                    code: None,
-                    message: e.to_string(),
-                },
-            },
-        };
-        if write_frame(&mut stream, &reply).is_err() {
-            return;
-        }
-    }
-}
-
-fn answer(conn: &mut Option<SqliteConn>, request: Request) -> Result<Reply, OpError> {
-    use stress_core::sql::SqlConn;
-    if let Request::Open {
-        path,
-        busy_timeout_ms,
-        pragmas,
-    } = request
-    {
-        *conn = Some(crate::open_local(
-            &path,
-            Duration::from_millis(busy_timeout_ms),
-            &pragmas,
-        )?);
-        return Ok(Reply::Done);
-    }
-    if matches!(request, Request::Ping) {
-        return Ok(Reply::Done);
-    }
-    let c = conn
-        .as_mut()
-        .ok_or_else(|| OpError::msg("the SQLite host was asked for a statement before a database"))?;
-    Ok(match request {
-        Request::Execute { sql, params } => Reply::Count(c.execute(&sql, &params)?),
-        Request::Query { sql, params } => Reply::Rows(c.query(&sql, &params)?),
-        Request::Batch { sql } => {
-            c.batch(&sql)?;
-            Reply::Done
-        }
-        Request::Insert { sql, rows } => Reply::Count(c.insert_all(&sql, &rows)?),
-        Request::Ping | Request::Open { .. } => unreachable!("answered above"),
-    })
-}
+use crate::host_wire::{HOST_VAR, Reply, Request, read_frame, write_frame};
 
 /// The error of a user whose connection to the host broke: the host was killed or stopped. An
 /// op that meets it may have committed (the reply was lost), so it is indeterminate.
