@@ -117,10 +117,25 @@ fn postgres_rw_register_at_repeatable_read_shows_write_skew() {
     let r = s.isolation.as_ref().expect("checked");
     println!("register serializable: {} txns, {:?}", r.txns, r.anomalies);
     assert!(r.valid() && s.passed, "{r:?} {:?}", s.failures);
-    let s = run_postgres(Kind::RwRegister, "repeatable_read", 8, dir.path());
-    let r = s.isolation.as_ref().expect("checked");
-    println!("register repeatable_read: {} txns, {:?}", r.txns, r.anomalies);
-    assert!(!r.forbidden.is_empty() && !s.passed, "{:?}", r.anomalies);
+    // Write skew needs two transactions to meet: on a loaded machine one run of 8 s may see
+    // only its process-order form (G2-item-process, which serializable allows). The control
+    // holds when a run at repeatable read is caught; up to three are made.
+    let mut seen = Vec::new();
+    for attempt in 0..3 {
+        let s = run_postgres(
+            Kind::RwRegister,
+            "repeatable_read",
+            8,
+            &dir.path().join(format!("try{attempt}")),
+        );
+        let r = s.isolation.as_ref().expect("checked");
+        println!("register repeatable_read: {} txns, {:?}", r.txns, r.anomalies);
+        if !r.forbidden.is_empty() && !s.passed {
+            return;
+        }
+        seen.push(r.anomalies.clone());
+    }
+    panic!("no run at repeatable read was caught: {seen:?}");
 }
 
 #[test]
