@@ -586,6 +586,10 @@ impl Server {
         self.restarting.store(true, Ordering::SeqCst);
         let result = (|| {
             let pid = self.pid();
+            // The whole tree, taken before the postmaster dies: its orphaned backends are no
+            // longer its children after, and a new postmaster must wait until they are gone
+            // (or it finds their shared memory still in use and refuses to start).
+            let tree = tree_of(pid);
             {
                 let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
                 if child.try_wait().ok().flatten().is_some() {
@@ -599,7 +603,7 @@ impl Server {
             }
             // Its backends go with it (killed, or told by the postmaster).
             let deadline = Instant::now() + STOP_TIMEOUT;
-            while !stress_core::monitor::children_of(pid).is_empty() && Instant::now() < deadline {
+            while tree.iter().any(|p| *p != pid && alive(*p)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
             let done = while_down(pid);
