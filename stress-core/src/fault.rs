@@ -162,6 +162,20 @@ impl FaultKind {
         Self::IoDelay,
     ];
 
+    /// The kinds an adapter injects into an engine it runs itself (a managed server, a hosted
+    /// SQLite): every kind but the network's, which the run injects through its proxy.
+    pub const ENGINE: &'static [FaultKind] = &[
+        Self::Kill,
+        Self::Pause,
+        Self::Restart,
+        Self::DiskFull,
+        Self::Corrupt,
+        Self::PowerLoss,
+        Self::PowerLossTorn,
+        Self::FsyncError,
+        Self::IoDelay,
+    ];
+
     /// The kinds the run injects itself, through its network proxy, into the users'
     /// connections of any adapter with a TCP target.
     pub const NETWORK: &'static [FaultKind] = &[

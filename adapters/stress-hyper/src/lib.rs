@@ -722,17 +722,7 @@ impl Adapter for Hyper {
     /// (`disk-full`), and cut from the power, torn, failed an fsync or slowed (`power-loss`,
     /// `power-loss:torn`, `fsync-error`, `io-delay`).
     fn faults(&self) -> Vec<FaultKind> {
-        vec![
-            FaultKind::Kill,
-            FaultKind::Pause,
-            FaultKind::Restart,
-            FaultKind::DiskFull,
-            FaultKind::Corrupt,
-            FaultKind::PowerLoss,
-            FaultKind::PowerLossTorn,
-            FaultKind::FsyncError,
-            FaultKind::IoDelay,
-        ]
+        FaultKind::ENGINE.to_vec()
     }
 
     /// An op whose connection to hyperd broke (the client's connection or I/O error, a closed

@@ -428,17 +428,7 @@ impl Adapter for Postgres {
     /// address is not this run's to stop.
     fn faults(&self) -> Vec<FaultKind> {
         match self.mode {
-            Mode::Managed => vec![
-                FaultKind::Kill,
-                FaultKind::Pause,
-                FaultKind::Restart,
-                FaultKind::DiskFull,
-                FaultKind::Corrupt,
-                FaultKind::PowerLoss,
-                FaultKind::PowerLossTorn,
-                FaultKind::FsyncError,
-                FaultKind::IoDelay,
-            ],
+            Mode::Managed => FaultKind::ENGINE.to_vec(),
             Mode::Dsn(_) => Vec::new(),
         }
     }

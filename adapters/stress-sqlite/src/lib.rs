@@ -479,21 +479,12 @@ impl Adapter for Sqlite {
         self.open(path)
     }
 
-    /// Hosted: `kill`, `pause`, `restart`, `disk-full` (the databases on a size-limited
-    /// filesystem of the run's own) and `corrupt`. In-process: none (the engine is the harness).
+    /// Hosted: every kind an engine's adapter injects ([`FaultKind::ENGINE`]: `kill`, `pause`,
+    /// `restart`, `disk-full` and the storage faults on a filesystem of the run's own, `corrupt`).
+    /// In-process: none (the engine is the harness).
     fn faults(&self) -> Vec<FaultKind> {
         if self.hosted {
-            vec![
-                FaultKind::Kill,
-                FaultKind::Pause,
-                FaultKind::Restart,
-                FaultKind::DiskFull,
-                FaultKind::Corrupt,
-                FaultKind::PowerLoss,
-                FaultKind::PowerLossTorn,
-                FaultKind::FsyncError,
-                FaultKind::IoDelay,
-            ]
+            FaultKind::ENGINE.to_vec()
         } else {
             Vec::new()
         }
