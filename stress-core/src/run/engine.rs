@@ -231,8 +231,7 @@ fn write_run<A: Adapter>(
     replay.controls = job.controls.as_ref().map(|c| c.applied()).unwrap_or_default();
     // As the run had it: start may have taken settings from the parameters (Hyper's paths).
     replay.adapter_config = job.workload.adapter.describe();
-    let intervals = findings.collector.as_ref().map_or(&[][..], Collector::intervals);
-    let csv = report::timeseries_csv(intervals);
+    let csv = report::timeseries_csv(&summary.timeseries);
     let hlog_path = dir.join("histograms.hlog");
     let users_started = findings.users_started.unwrap_or(started_at);
     let hlog = match findings
@@ -1347,7 +1346,7 @@ fn record<A: Adapter>(job: &Job<'_, A>, started_at: SystemTime, f: &Findings, c:
         service_us: c.total_service().summary(),
         max_stall_us: c.max_stall_us,
         ops,
-        timeseries: c.intervals().to_vec(),
+        timeseries: c.timeseries(),
         users,
         resources: f.peaks.clone(),
         resources_start: f.baseline.clone(),

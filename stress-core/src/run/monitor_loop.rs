@@ -219,7 +219,7 @@ impl Monitor<'_> {
     }
 
     fn close(&mut self, before: u64) {
-        let closed = self.collector.close_before(before).to_vec();
+        let closed = self.collector.close_before(before);
         for r in &closed {
             self.totals.0 += r.ops;
             self.totals.1 += r.failed;

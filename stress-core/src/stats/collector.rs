@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::histogram::{LatencyHistogram, LatencySummary};
 use super::hlog::HistogramLog;
+use super::series::{Annotation, IntervalRecord, Series};
 
 /// What one user recorded of one op in one interval.
 #[derive(Debug, Clone, Default)]
@@ -140,45 +141,6 @@ pub struct OpStats {
     pub untimed_us: Option<LatencySummary>,
 }
 
-/// One interval (1 s) of the run: a row of `timeseries.csv` and of the summary's `timeseries`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct IntervalRecord {
-    /// Seconds since the users started (the interval's start).
-    pub second: u64,
-    /// Ops completed in the interval.
-    pub ops: u64,
-    /// Of which failed.
-    pub failed: u64,
-    /// Writes replaced by reads (disk budget).
-    pub substituted: u64,
-    /// Rows reported.
-    pub rows: u64,
-    /// Median latency of successful ops, µs.
-    pub p50_us: u64,
-    /// 99th percentile, µs.
-    pub p99_us: u64,
-    /// Maximum, µs.
-    pub max_us: u64,
-    /// 99th percentile of service time, µs.
-    pub service_p99_us: u64,
-    /// Slots that started late.
-    pub late: u64,
-    /// Slots skipped for the latency limit.
-    pub skipped: u64,
-    /// Largest schedule lag, µs.
-    pub max_lag_us: u64,
-    /// Users running (not parked by the stages) at the interval's end.
-    pub active_users: u64,
-    /// The stage's target (users, or ops/s under a rate) at the interval's end.
-    pub target: Option<f64>,
-    /// The stage, from 0.
-    pub stage: Option<usize>,
-    /// Whether users were paused by backpressure at the interval's end.
-    pub paused: bool,
-    /// Resource readings at the interval's end, by metric name.
-    pub resources: Vec<(String, f64)>,
-}
-
 #[derive(Debug, Default)]
 struct OpenInterval {
     hist: LatencyHistogram,
@@ -198,16 +160,6 @@ pub(crate) struct Schedule {
     pub(crate) lag_sum_us: u64,
 }
 
-/// What the monitor knows of an interval beside the users' samples.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Annotation {
-    pub(crate) resources: Vec<(String, f64)>,
-    pub(crate) paused: bool,
-    pub(crate) active_users: u64,
-    pub(crate) target: Option<f64>,
-    pub(crate) stage: Option<usize>,
-}
-
 /// Merges batches into totals and interval records.
 #[derive(Debug)]
 pub(crate) struct Collector {
@@ -219,7 +171,8 @@ pub(crate) struct Collector {
     /// Whether any op ran on a schedule (service time differs from latency).
     pub(crate) open_loop: bool,
     open: BTreeMap<u64, OpenInterval>,
-    closed: Vec<IntervalRecord>,
+    /// The closed intervals, one row a second (older ones on disk: see [`Series`]).
+    closed: Series,
     pub(crate) rows: u64,
     pub(crate) bytes: u64,
     pub(crate) substituted: u64,
@@ -245,7 +198,7 @@ impl Collector {
             schedule: Schedule::default(),
             open_loop: false,
             open: BTreeMap::new(),
-            closed: Vec::new(),
+            closed: Series::new(),
             rows: 0,
             bytes: 0,
             substituted: 0,
@@ -265,7 +218,7 @@ impl Collector {
         sch.warmup += batch.warmup;
         sch.max_lag_us = sch.max_lag_us.max(batch.max_lag_us);
         sch.lag_sum_us += batch.lag_sum_us;
-        let late = self.closed.last().is_some_and(|r| r.second >= batch.interval);
+        let late = self.closed.last_second().is_some_and(|s| s >= batch.interval);
         let mut fresh = OpenInterval::default();
         let slot: &mut OpenInterval = if late {
             &mut fresh
@@ -314,30 +267,14 @@ impl Collector {
         }
         if late {
             // Counts still belong to their interval; its percentiles are already final.
-            if let Some(r) = self.closed.iter_mut().rev().find(|r| r.second == batch.interval) {
-                r.ops += fresh.record.ops;
-                r.failed += fresh.record.failed;
-                r.rows += fresh.record.rows;
-                r.substituted += fresh.record.substituted;
-                r.late += fresh.record.late;
-                r.skipped += fresh.record.skipped;
-            }
+            self.closed.add_counts(batch.interval, fresh.record);
         }
     }
 
     /// Attaches resource readings and the backpressure state to an interval.
     pub(crate) fn annotate(&mut self, interval: u64, state: Annotation) {
-        let apply = |r: &mut IntervalRecord| {
-            r.resources = state.resources;
-            r.paused = state.paused;
-            r.active_users = state.active_users;
-            r.target = state.target;
-            r.stage = state.stage;
-        };
-        if self.closed.last().is_some_and(|r| r.second >= interval) {
-            if let Some(r) = self.closed.iter_mut().rev().find(|r| r.second == interval) {
-                apply(r);
-            }
+        if self.closed.last_second().is_some_and(|s| s >= interval) {
+            self.closed.annotate(interval, state);
             return;
         }
         let slot = self.open.entry(interval).or_insert_with(|| OpenInterval {
@@ -347,12 +284,12 @@ impl Collector {
             },
             ..OpenInterval::default()
         });
-        apply(&mut slot.record);
+        super::series::annotate(&mut slot.record, state);
     }
 
     /// Closes every interval before `interval` (exclusive) and returns the newly closed ones.
-    pub(crate) fn close_before(&mut self, interval: u64) -> &[IntervalRecord] {
-        let first_new = self.closed.len();
+    pub(crate) fn close_before(&mut self, interval: u64) -> Vec<IntervalRecord> {
+        let mut new = Vec::new();
         while let Some(entry) = self.open.first_entry() {
             if *entry.key() >= interval {
                 break;
@@ -368,12 +305,14 @@ impl Collector {
                 self.log.push(record.second, *op, h);
             }
             // Fill gaps (intervals in which nothing happened) so that the series has one row a second.
-            let next = self.closed.last().map_or(0, |r| r.second + 1);
+            let next = self.closed.last_second().map_or(0, |s| s + 1);
             for second in next..record.second {
-                self.closed.push(IntervalRecord {
+                let gap = IntervalRecord {
                     second,
                     ..IntervalRecord::default()
-                });
+                };
+                new.push(gap.clone());
+                self.closed.push(gap);
             }
             let s = hist.summary();
             (record.p50_us, record.p99_us, record.max_us) = (s.p50, s.p99, s.max);
@@ -383,19 +322,27 @@ impl Collector {
             {
                 kept.insert(record.second, service);
             }
+            new.push(record.clone());
             self.closed.push(record);
         }
-        &self.closed[first_new.min(self.closed.len())..]
+        new
     }
 
-    pub(crate) fn intervals(&self) -> &[IntervalRecord] {
-        &self.closed
+    /// The closed intervals, one row a second from second 0 (read back from disk for the
+    /// older ones: the run's end calls this, not its loop). A file that cannot be read back
+    /// leaves the rows still in memory, said on stderr.
+    pub(crate) fn timeseries(&self) -> Vec<IntervalRecord> {
+        self.closed.rows().unwrap_or_else(|e| {
+            eprintln!("cargo-stress: {e}; the time series keeps only its last seconds");
+            self.closed.in_memory()
+        })
     }
 
     /// From now on, `histograms.hlog` streams to a temporary file in `dir` (the users started
-    /// at wall-clock `start`).
+    /// at wall-clock `start`), and the time series' older rows go to an unnamed file there.
     pub(crate) fn stream_log(&mut self, dir: &std::path::Path, start: std::time::SystemTime, workload: &str) {
         self.log.stream_to(dir, start, workload);
+        self.closed.spill_in(dir);
     }
 
     /// Keeps no interval log: the run writes no files.
@@ -511,8 +458,8 @@ mod tests {
         assert!(closed[0].paused);
         // A late batch for interval 0 adds its counts without reopening it.
         c.add(&batch(0, &[(0, true, 999_999)]));
-        assert_eq!(c.intervals()[0].ops, 4);
-        assert_eq!(c.intervals()[0].max_us, 300);
+        assert_eq!(c.timeseries()[0].ops, 4);
+        assert_eq!(c.timeseries()[0].max_us, 300);
         let rest = c.close_before(u64::MAX).to_vec();
         assert_eq!(rest.iter().map(|r| r.second).collect::<Vec<_>>(), [1, 2], "gap filled");
         assert_eq!(rest[0].ops, 0);
@@ -524,6 +471,46 @@ mod tests {
         assert_eq!(ops[0].untimed_us, None, "an op that never went untimed reports none");
         assert_eq!(ops[1].untimed_us.map(|u| (u.count, u.max)), Some((2, 10)));
         assert_eq!(c.total().len(), 4);
+    }
+
+    #[test]
+    fn a_series_longer_than_memory_keeps_is_the_same_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |c: &mut Collector| {
+            for second in 0..12 {
+                c.add(&batch(second, &[(0, true, 100 + second), (1, second % 3 == 0, 5)]));
+                c.annotate(
+                    second,
+                    Annotation {
+                        resources: vec![("process.rss_mb".into(), second as f64 / 3.0)],
+                        ..Annotation::default()
+                    },
+                );
+                let _ = c.close_before(second);
+            }
+            // Late, by more than the short window: a batch and a reading for second 1.
+            c.add(&batch(1, &[(0, true, 7)]));
+            c.annotate(
+                1,
+                Annotation {
+                    paused: true,
+                    ..Annotation::default()
+                },
+            );
+            let _ = c.close_before(u64::MAX);
+        };
+        let mut whole = Collector::new(&["a".into(), "b".into()]);
+        run(&mut whole);
+        let mut spilled = Collector::new(&["a".into(), "b".into()]);
+        spilled.closed = Series::with_window(2);
+        spilled.stream_log(dir.path(), std::time::SystemTime::UNIX_EPOCH, "w");
+        run(&mut spilled);
+        assert_eq!(spilled.closed.in_memory().len(), 2, "the rest is on disk");
+        let series = spilled.timeseries();
+        assert_eq!(series, whole.timeseries());
+        assert_eq!(series.len(), 12);
+        assert_eq!(series[1].ops, 3);
+        assert!(series[1].paused);
     }
 
     #[test]
