@@ -59,6 +59,7 @@ impl Fnv64 {
         Self(0xcbf2_9ce4_8422_2325)
     }
 
+    #[inline]
     pub(crate) fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 ^= u64::from(b);
@@ -72,6 +73,7 @@ impl Fnv64 {
 
     /// The same as writing `n` zero bytes (at most 16): a zero byte leaves the xor as it was,
     /// so `n` of them are one multiplication by the prime's `n`th power.
+    #[inline]
     fn write_zeros(&mut self, n: usize) {
         self.0 = self.0.wrapping_mul(FNV_PRIME_POWERS[n]);
     }
@@ -171,12 +173,28 @@ impl OpDigest {
     /// position's high bytes, zero in any run shorter than 2^56 RNG words, hashed as one
     /// multiplication (the digest is the byte-by-byte one: it is in every replay.json). This
     /// runs once per op.
+    #[inline]
     pub(crate) fn push(&mut self, op: &str, word_pos: u128) {
         self.0.write(op.as_bytes());
         self.0.write_zeros(1);
-        let used = 16 - (word_pos.leading_zeros() / 8) as usize;
-        self.0.write(&word_pos.to_le_bytes()[..used]);
-        self.0.write_zeros(16 - used);
+        match u64::try_from(word_pos) {
+            // Any run shorter than 2^64 RNG words: the low 8 bytes, shifted out of a register.
+            Ok(low) => {
+                let used = 8 - (low.leading_zeros() / 8) as usize;
+                let (mut h, mut v) = (self.0.0, low);
+                for _ in 0..used {
+                    h = (h ^ (v & 0xff)).wrapping_mul(FNV_PRIME);
+                    v >>= 8;
+                }
+                self.0.0 = h;
+                self.0.write_zeros(16 - used);
+            }
+            Err(_) => {
+                let used = 16 - (word_pos.leading_zeros() / 8) as usize;
+                self.0.write(&word_pos.to_le_bytes()[..used]);
+                self.0.write_zeros(16 - used);
+            }
+        }
     }
 
     pub(crate) fn hex(&self) -> String {

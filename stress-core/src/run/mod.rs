@@ -12,6 +12,7 @@ mod panic;
 mod sampling;
 mod shared;
 mod signal;
+mod since;
 mod stop_policy;
 mod user_loop;
 

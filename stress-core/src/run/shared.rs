@@ -138,6 +138,12 @@ impl UserClock {
     pub(crate) fn stamp_since(since: Duration) -> u64 {
         since.as_micros() as u64 + 1
     }
+
+    /// The stamp of the instant `ns` nanoseconds after the start (as `stamp_since`).
+    #[inline]
+    pub(crate) fn stamp_ns(ns: u64) -> u64 {
+        ns / 1000 + 1
+    }
 }
 
 /// How long ops have been in flight with none completing, µs, at `now` (a stamp): from the

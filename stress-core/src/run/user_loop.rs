@@ -12,6 +12,7 @@ use super::pace::{Pace, Slot};
 use super::panic;
 use super::shared::{Shared, UserClock};
 use super::signal::StopReason;
+use super::since::{NS_PER_S, Since, ns};
 use crate::adapter::Adapter;
 use crate::config::RunConfig;
 use crate::durability::WriteState;
@@ -104,6 +105,9 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
     let disk_budget = job.config.max_disk_mb.map(|mb| mb * 1_048_576);
     let mut think = Think::new(&job.config, job.seed.seed);
     let deadline = job.config.users_deadline().map(|d| start + d);
+    // The loop's times are nanoseconds since the start (`Since`): one read and a subtraction.
+    let since = Since::new(start);
+    let deadline_ns = deadline.map(|d| since.of(d));
     let limit = job.config.op_limit(&job.seed.id);
     let mut digest = OpDigest::new(job.seed.seed);
     // What the user recorded in the current interval, by class op index; handed over whole when
@@ -111,7 +115,7 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
     let mut batch = Batch::default();
     let mut parts: Vec<OpPart> = vec![OpPart::default(); class.ops.len()];
     let signal = &shared.signal;
-    let warmup = start + Duration::from_millis(job.config.warmup_ms);
+    let warmup_ns = job.config.warmup_ms.saturating_mul(1_000_000);
     let mut active = Active {
         on: false,
         count: &shared.active,
@@ -119,7 +123,7 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
     // In a closed loop with nothing that waits between ops (no think time, schedule, stages or
     // disk budget), one op's end (`carried`) is the next one's start: one clock read per op.
     let chain = !job.pace.open_loop() && job.pace.gate.is_none() && think.max_ms == 0 && disk_budget.is_none();
-    let mut carried: Option<Duration> = None;
+    let mut carried: Option<u64> = None;
     loop {
         // Taken here, so that every wait below (a pause, a stage, the disk) drops it.
         let ended = carried.take();
@@ -141,30 +145,26 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         };
         let op = &class.ops[i];
         user.untimed = Duration::ZERO;
-        // Each instant is taken apart once: this loop runs once per op.
-        let since0 = ended.unwrap_or_else(|| Instant::now().saturating_duration_since(start));
+        let since0 = ended.unwrap_or_else(|| since.now());
         // What finished in earlier intervals goes now, before an op that might never return.
-        let _ = roll_over(&job.tx, &mut batch, &mut parts, op_ids, since0.as_secs());
+        let _ = roll_over(&job.tx, &mut batch, &mut parts, op_ids, since0 / NS_PER_S);
         clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
-        clock
-            .busy_since
-            .store(UserClock::stamp_since(since0), Ordering::Relaxed);
+        clock.busy_since.store(UserClock::stamp_ns(since0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
         // pgbench), after a backoff wait; the op's latency covers them all, waits included.
         let result = run_tries(&job, &mut user, &op.f, &mut backoff, max_tries);
         let retryable_failure = matches!(&result, Ok(Err(e)) if adapter.is_retryable(e));
-        let t1 = Instant::now();
-        let since1 = t1.saturating_duration_since(start);
+        let since1 = since.now();
         let untimed = user.untimed;
         user.ops_done += 1;
         clock.ops.store(user.ops_done, Ordering::Relaxed);
         digest.push(&op.name, user.rng.get_word_pos());
-        let handed_over = roll_over(&job.tx, &mut batch, &mut parts, op_ids, since1.as_secs());
-        batch.interval = since1.as_secs();
+        let handed_over = roll_over(&job.tx, &mut batch, &mut parts, op_ids, since1 / NS_PER_S);
+        batch.interval = since1 / NS_PER_S;
         if intended.is_some() {
             batch.lag(lag, LATE_AFTER);
         }
-        let measured = t1 >= warmup;
+        let measured = since1 >= warmup_ns;
         // A connection a fault broke: the op's outcome is open (neither success nor failure),
         // and the user connects again before its next op.
         // The count of breaking faults is odd while one is under way (see `run_faults`).
@@ -191,14 +191,13 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         count(&mut summary, user.attempt, ok, interrupted, exhausted, substituted);
         batch.substituted += u64::from(substituted);
         let times = Times {
-            intended,
-            t1,
+            intended: intended.map(|t| since.of(t)),
             since0,
             since1,
-            untimed,
+            untimed: ns(untimed),
         };
         times.record_op(&mut batch, &mut parts[i], measured, interrupted, ok);
-        if deadline.is_some_and(|d| t1 >= d) {
+        if deadline_ns.is_some_and(|d| since1 >= d) {
             signal.stop(StopReason::DurationElapsed, None);
             break;
         }
@@ -364,23 +363,22 @@ fn fresh_summary(seed: &UserSeed) -> UserSummary {
 /// An op completed (it was not interrupted by a fault): the user's clock says so, and one that
 /// succeeded closes the outages it began after.
 #[inline]
-fn completed(clock: &UserClock, shared: &Shared, since0: Duration, since1: Duration, succeeded: bool) {
-    let done = UserClock::stamp_since(since1);
+fn completed(clock: &UserClock, shared: &Shared, since0: u64, since1: u64, succeeded: bool) {
+    let done = UserClock::stamp_ns(since1);
     clock.last_done.store(done, Ordering::Relaxed);
     clock.busy_since.store(0, Ordering::Relaxed);
     if succeeded {
-        shared.outages.succeeded(UserClock::stamp_since(since0), done);
+        shared.outages.succeeded(UserClock::stamp_ns(since0), done);
     }
 }
 
-/// When a measured op ran: its intended start (under a rate), its end, both since the users'
-/// start, and the time it spent untimed.
+/// When a measured op ran, in nanoseconds since the users' start: its intended start (under a
+/// rate), its actual start and its end; and the time it spent untimed.
 struct Times {
-    intended: Option<Instant>,
-    t1: Instant,
-    since0: Duration,
-    since1: Duration,
-    untimed: Duration,
+    intended: Option<u64>,
+    since0: u64,
+    since1: u64,
+    untimed: u64,
 }
 
 impl Times {
@@ -403,15 +401,10 @@ impl Times {
     #[inline]
     fn record(&self, part: &mut OpPart, ok: bool) {
         let service = self.since1.saturating_sub(self.since0).saturating_sub(self.untimed);
-        let latency = self.intended.map_or(service, |t| {
-            self.t1.saturating_duration_since(t).saturating_sub(self.untimed)
-        });
-        part.record(
-            ok,
-            latency.as_micros() as u64,
-            service.as_micros() as u64,
-            self.untimed.as_micros() as u64,
-        );
+        let latency = self
+            .intended
+            .map_or(service, |t| self.since1.saturating_sub(t).saturating_sub(self.untimed));
+        part.record(ok, latency / 1000, service / 1000, self.untimed / 1000);
     }
 }
 
@@ -558,10 +551,9 @@ fn tally<A: Adapter>(
     result: Result<crate::outcome::OpResult, String>,
     interrupted: bool,
     attempt: u32,
-    since1: Duration,
+    since1: u64,
     batch: Option<&mut Batch>,
 ) -> bool {
-    let shared = &job.shared;
     match result {
         _ if interrupted => false,
         Ok(Ok(outcome)) => {
@@ -572,19 +564,42 @@ fn tally<A: Adapter>(
             true
         }
         Ok(Err(e)) => {
+            failed(job, id, op, Ok(e), attempt, since1);
+            false
+        }
+        Err(p) => {
+            failed(job, id, op, Err(p), attempt, since1);
+            false
+        }
+    }
+}
+
+/// A failed op's error (or its panic's message) kept, and the run stopped when it says so:
+/// away from the loop's path, which is the success's.
+#[cold]
+#[inline(never)]
+fn failed<A: Adapter>(
+    job: &UserJob<A>,
+    id: &str,
+    op: &str,
+    error: Result<crate::outcome::OpError, String>,
+    attempt: u32,
+    since1: u64,
+) {
+    let (errors, at) = (&job.shared.errors, Duration::from_nanos(since1));
+    match error {
+        Ok(e) => {
             let tries = if attempt > 1 {
                 format!(" (after {attempt} tries)")
             } else {
                 String::new()
             };
-            shared.errors.record(id, op, || format!("{e}{tries}"), since1);
+            errors.record(id, op, || format!("{e}{tries}"), at);
             abort_on_error(job, id, op, || format!("{e}{tries}"));
-            false
         }
         Err(p) => {
             abort_on_error(job, id, op, || p.clone());
-            shared.errors.record(id, op, || p, since1);
-            false
+            errors.record(id, op, || p, at);
         }
     }
 }
