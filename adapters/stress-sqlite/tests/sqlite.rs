@@ -653,13 +653,30 @@ fn a_hosted_engine_serves_the_sql_layer_from_a_child_process() {
     assert!(!p1.exists());
 }
 
+/// Twenty kills or more, over as many 12-second runs as it takes (one on a quiet machine; a
+/// busy one, where each host takes longer to come back, fits fewer kills in a run): every
+/// run keeps every acknowledged write, and every kill hits another host that checks ok.
 #[test]
 fn killed_twenty_times_the_hosted_engine_keeps_every_acknowledged_write_and_checks_ok() {
+    let (mut kills, mut interrupted) = (0, 0);
+    for round in 1.. {
+        assert!(round <= 10, "only {kills} kills injected in {} runs of 12 s", round - 1);
+        let (k, i) = killed_for_12_seconds(4 + round);
+        (kills, interrupted) = (kills + k, interrupted + i);
+        if kills >= 20 {
+            break;
+        }
+    }
+    assert!(interrupted > 0, "kills broke ops in flight");
+}
+
+/// One run of 12 s with a kill every 200–450 ms: the kills injected and the ops they broke.
+fn killed_for_12_seconds(seed: u64) -> (usize, u64) {
     use stress_core::fault::FaultKind;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("killed");
     let r = Runner::new("killed")
-        .seed(5)
+        .seed(seed)
         .duration(std::time::Duration::from_secs(12))
         .fault("kill@every=200ms..450ms")
         .output_dir(&out)
@@ -670,18 +687,20 @@ fn killed_twenty_times_the_hosted_engine_keeps_every_acknowledged_write_and_chec
     assert!(planned.len() >= 20, "{} kills planned", planned.len());
     assert_eq!(s.faults.len(), planned.len(), "every planned kill has its row");
     let injected: Vec<_> = s.faults.iter().filter(|f| f.skipped.is_none()).collect();
-    assert!(
-        injected.len() >= 20,
-        "{} kills injected: {:?}",
-        injected.len(),
-        s.faults
-    );
+    assert!(!injected.is_empty(), "no kill injected: {:?}", s.faults);
     let mut hosts = Vec::new();
     for f in &injected {
         assert_eq!((f.kind, &f.error), (FaultKind::Kill, &None), "{f:?}");
         assert!(f.recovery_ms.is_some(), "{f:?}");
         assert_eq!(f.check.as_deref(), Some("integrity_check: ok"), "{f:?}");
         hosts.push(host_pid_of(&f.target));
+    }
+    // A kill not injected was skipped because the users' time was over, never for another cause.
+    for f in s.faults.iter().filter(|f| f.skipped.is_some()) {
+        assert!(
+            f.skipped.as_deref().unwrap().contains("the users' time was over"),
+            "{f:?}"
+        );
     }
     hosts.dedup();
     assert_eq!(hosts.len(), injected.len(), "each kill hit another host: {hosts:?}");
@@ -693,7 +712,6 @@ fn killed_twenty_times_the_hosted_engine_keeps_every_acknowledged_write_and_chec
         "a killed host is not a failed op: {:?}",
         s.errors.first()
     );
-    assert!(s.interrupted_ops > 0, "kills broke ops in flight");
     let d = s.durability.as_ref().expect("tracked");
     assert_eq!((d.lost, d.unexpected), (0, 0), "{d:?}");
     assert!(d.acknowledged > 100 && d.present >= d.acknowledged, "{d:?}");
@@ -703,6 +721,7 @@ fn killed_twenty_times_the_hosted_engine_keeps_every_acknowledged_write_and_chec
         summary["faults"][0]["check"], "integrity_check: ok",
         "the check is in the summary"
     );
+    (injected.len(), s.interrupted_ops)
 }
 
 /// The positive control on a hosted SQLite under kills: an op that acknowledges before it
