@@ -109,3 +109,18 @@ fn a_run_and_the_merge_of_its_three_shards_agree_on_every_figure_that_adds() {
         |s: &stress_core::Summary| -> Vec<String> { s.failures.iter().map(|f| format!("{:?}", f.kind)).collect() };
     same("failures", &kinds(&whole).len(), &kinds(&merged).len());
 }
+
+/// A merge's error is an error like any other: `?` carries it into `Box<dyn Error>` with its
+/// one line (here, no shard given), and nothing is written.
+#[test]
+fn a_merge_error_goes_where_any_error_goes() {
+    fn merged(out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+        merge(&[], out, MergeOptions::default())?;
+        Ok(())
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("merged");
+    let e = merged(&out).expect_err("nothing to merge");
+    assert!(!e.to_string().is_empty() && !e.to_string().contains('\n'), "{e}");
+    assert!(!out.exists(), "nothing written");
+}

@@ -71,6 +71,9 @@ pub enum MergeError {
     Write(String),
 }
 
+/// A merge's error goes where any error goes (`?` into `Box<dyn Error>`, `anyhow`).
+impl std::error::Error for MergeError {}
+
 impl std::fmt::Display for MergeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
