@@ -870,6 +870,35 @@ pub fn signal_tree(root: u32, signal: &str) -> Result<(), crate::OpError> {
     Ok(())
 }
 
+/// SIGSTOP to process `root` and its tree, returning once every thread of it has stopped (or
+/// ended): the moment before a power cut. `kill` only queues the signal; a thread running on
+/// another core, or in the middle of a syscall, goes on until it next returns to its own code,
+/// and one that saw a syscall fail at the cut would tell its client so before it stopped
+/// (SQLite's "disk I/O error" for an fsync the cut answered). Waits up to ten seconds (a thread
+/// may be in a syscall that does not end); then the tree is as stopped as it gets.
+pub fn halt_tree(root: u32) -> Result<(), crate::OpError> {
+    signal_tree(root, "STOP")?;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !tree(root).into_iter().all(all_threads_stopped) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Whether every thread of process `pid` is stopped, a zombie or gone (as is a process gone).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|t| {
+        std::fs::read_to_string(t.path().join("stat")).map_or(true, |stat| {
+            // The state is the first field after the command name, which may hold `)`.
+            let state = stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next());
+            matches!(state, None | Some('T' | 't' | 'Z' | 'X'))
+        })
+    })
+}
+
 /// A `pause` fault on a server: SIGSTOP to it and every process of its tree, the hold time
 /// (cut short when the run is `stopping`), SIGCONT — always, once stopped. Then waits (up to a
 /// minute) until `accepts()` says the server takes a connection again, and returns how long

@@ -242,3 +242,69 @@ fn a_write_only_truncate_of_synced_bytes_is_undone_by_a_cut() {
     fs.restore(None).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"15\n");
 }
+
+/// The state letter of every thread of `pid` (`R`, `S`, `D`, `T`…), and where the first waits.
+fn threads(pid: u32) -> (String, String) {
+    let mut states = String::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        if let Some(i) = stat.rfind(')') {
+            states.extend(stat[i + 1..].trim_start().chars().next());
+        }
+    }
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    (states, wchan)
+}
+
+/// A process writing to the filesystem, waiting (in the kernel) for it to answer.
+fn writer_waiting_on(fs: &FaultFs, name: &str) -> std::process::Child {
+    let child = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=1", "count=1", "conv=fsync"])
+        .arg(format!("of={}", fs.outside(&fs.mountpoint().join(name)).display()))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    gone_within("a writer not yet waiting on the filesystem", || {
+        let (_, wchan) = threads(pid);
+        wchan.contains("fuse") || wchan.contains("request_wait_answer")
+    });
+    child
+}
+
+/// Before a power cut the engine is stopped, and `halt_tree` returns only once it is: a thread
+/// in the middle of a write the filesystem has not answered yet (which would see the cut's EIO
+/// and tell its client, were it still running when the answer came) has stopped too. A bare
+/// SIGSTOP returns at once with that thread still waiting: the control.
+#[test]
+fn an_engine_halted_for_a_power_cut_is_stopped_in_every_thread_before_the_cut() {
+    use std::os::unix::process::ExitStatusExt;
+    let Some(fs) = mounted() else { return };
+    fs.set_delay(Duration::from_secs(6)).unwrap();
+    let mut control = writer_waiting_on(&fs, "control");
+    let mut halted = writer_waiting_on(&fs, "halted");
+    stress_core::fault::signal_tree(control.id(), "STOP").unwrap();
+    let (states, _) = threads(control.id());
+    assert!(
+        !states.contains('T'),
+        "a bare SIGSTOP leaves a thread waiting on the filesystem running on: {states}"
+    );
+    stress_core::fault::halt_tree(halted.id()).unwrap();
+    let (states, wchan) = threads(halted.id());
+    assert!(
+        !states.is_empty() && states.chars().all(|c| c == 'T'),
+        "halted, every thread stopped: {states} (waiting in {wchan})"
+    );
+    fs.cut().unwrap();
+    for child in [&mut control, &mut halted] {
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "killed, not ended by an error it saw: {status:?}"
+        );
+    }
+    fs.set_delay(Duration::ZERO).unwrap();
+    fs.restore(None).unwrap();
+}

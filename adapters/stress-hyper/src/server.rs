@@ -231,7 +231,7 @@ impl Server {
         )
     }
 
-    /// The `power-loss` fault: hyperd's whole tree stopped at once (SIGSTOP), the power cut
+    /// The `power-loss` fault: hyperd's whole tree stopped, every thread of it (SIGSTOP), the power cut
     /// (nothing more reaches the disk), the tree killed, every write not fsynced dropped (with
     /// `torn_seed`, a prefix of the last one kept), and hyperd started again on what is left.
     /// Returns the new pid and what was dropped.
@@ -239,7 +239,7 @@ impl Server {
         let fs = self.faultfs()?;
         self.down_and_start(
             |pid| {
-                stress_core::fault::signal_tree(pid, "STOP")?;
+                stress_core::fault::halt_tree(pid)?;
                 fs.cut()?;
                 stress_core::fault::signal_tree(pid, "KILL")
             },

@@ -662,8 +662,8 @@ impl Server {
             .ok_or_else(|| OpError::msg("the cluster is not on the fault filesystem"))
     }
 
-    /// The `power-loss` fault: the server's whole tree stopped at once (SIGSTOP), the power
-    /// cut (nothing more reaches the disk), the tree killed, every write not fsynced dropped
+    /// The `power-loss` fault: the server's whole tree stopped, every thread of it (SIGSTOP), the
+    /// power cut (nothing more reaches the disk), the tree killed, every write not fsynced dropped
     /// (with `torn_seed`, a prefix of the last one kept), and the server started again on
     /// what is left: its crash recovery is the check. Returns what was dropped.
     pub(crate) fn power_loss(&self, torn_seed: Option<u64>) -> Result<stress_core::faultfs::Dropped, OpError> {
@@ -671,7 +671,7 @@ impl Server {
         self.go_down_and_start(
             false,
             |pid| {
-                stress_core::fault::signal_tree(pid, "STOP")?;
+                stress_core::fault::halt_tree(pid)?;
                 fs.cut()?;
                 let tree = tree_of(pid);
                 stress_core::fault::signal_tree(pid, "KILL")?;

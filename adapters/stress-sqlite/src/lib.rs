@@ -562,9 +562,10 @@ impl Adapter for Sqlite {
                         return Err(e);
                     }
                 };
-                // The host's whole tree stopped at once, the power cut, then the kill: nothing
-                // it did after the cut reached the disk.
-                stress_core::fault::signal_tree(host.pid(), "STOP")?;
+                // The host's whole tree stopped, every thread of it, the power cut, then the kill:
+                // nothing it did after the cut reached the disk, and no answer of the cut
+                // reached its clients.
+                stress_core::fault::halt_tree(host.pid())?;
                 fs.cut()?;
                 host.kill()?;
                 Some(

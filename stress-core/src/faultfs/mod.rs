@@ -272,7 +272,8 @@ impl FaultFs {
     }
 
     /// The power goes: from the moment this returns every operation on the filesystem fails
-    /// (with EIO), and none is in flight. Stop the engine first (SIGSTOP), kill it after.
+    /// (with EIO), and none is in flight. Stop the engine first, every thread of it
+    /// ([`crate::fault::halt_tree`]: one still running would see the EIO), kill it after.
     pub fn cut(&self) -> Result<(), OpError> {
         self.done(&Request::Cut)
     }
