@@ -122,7 +122,11 @@ fn targets(server: Option<u32>) -> (Vec<u32>, String) {
     match server {
         Some(pid) => {
             let mut pids = vec![pid];
-            let mut children = crate::monitor::children_of(pid);
+            // A child that has ended (a zombie until the server reaps it) has nothing to sample.
+            let mut children: Vec<u32> = crate::monitor::children_of(pid)
+                .into_iter()
+                .filter(|c| crate::monitor::read_process(&c.to_string()).is_some_and(|p| p.state != 'Z'))
+                .collect();
             children.sort_unstable();
             let n = children.len();
             pids.extend(children);
@@ -135,6 +139,26 @@ fn targets(server: Option<u32>) -> (Vec<u32>, String) {
                 format!("this process (pid {pid}): the harness, its users and an engine that runs in-process"),
             )
         }
+    }
+}
+
+/// Waits until perf writes its file (it samples) or ends (it could not attach): a minute at
+/// most, then it is stopped.
+fn sampling(child: &mut Child, data: &Path) -> Result<(), String> {
+    let until = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("no CPU profile: perf: {e}"))? {
+            return Err(format!("no CPU profile: perf ended at its start ({status})"));
+        }
+        if data.is_file() {
+            return Ok(());
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("no CPU profile: perf did not start sampling within a minute".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 
@@ -159,27 +183,46 @@ pub(crate) fn begin(
 
 impl Recording {
     /// Starts perf on `server`'s process tree (`None`: this process), writing into `dir`.
+    ///
+    /// perf reads the threads of every process it is given before it samples any, and gives up
+    /// at once when one has ended meanwhile (a server's backend whose client just left, say):
+    /// then it has written nothing, and it is started again on the processes there now.
     pub(crate) fn start(dir: &Path, server: Option<u32>) -> Result<Self, String> {
-        let (pids, target) = targets(server);
+        Self::start_on(dir, || targets(server))
+    }
+
+    /// [`Recording::start`] on the processes `targets` names at each try.
+    fn start_on(dir: &Path, mut targets: impl FnMut() -> (Vec<u32>, String)) -> Result<Self, String> {
         let data = dir.join("perf.data");
-        let list = pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-        let child = Command::new("perf")
-            .args(["record", "-q", "-F", &FREQUENCY_HZ.to_string()])
-            .args(["--call-graph", &format!("dwarf,{STACK_BYTES}"), "-p", &list, "-o"])
-            .arg(&data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("no CPU profile: cannot start perf: {e}"))?;
-        Ok(Self {
-            child,
-            data,
-            target,
-            target_cpu_start: cpu_of(&pids),
-            pids,
-            started: Instant::now(),
-        })
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (pids, target) = targets();
+            let list = pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            let mut child = Command::new("perf")
+                .args(["record", "-q", "-F", &FREQUENCY_HZ.to_string()])
+                .args(["--call-graph", &format!("dwarf,{STACK_BYTES}"), "-p", &list, "-o"])
+                .arg(&data)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("no CPU profile: cannot start perf: {e}"))?;
+            match sampling(&mut child, &data) {
+                Ok(()) => {
+                    return Ok(Self {
+                        child,
+                        data,
+                        target,
+                        target_cpu_start: cpu_of(&pids),
+                        pids,
+                        started: Instant::now(),
+                    });
+                }
+                Err(e) if tries >= 5 => return Err(e),
+                Err(_) => {}
+            }
+        }
     }
 
     /// Stops sampling (SIGINT: perf writes its file and exits) and waits for perf.
@@ -291,4 +334,38 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_data()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process named to perf that has ended before perf read it (a backend whose client just
+    /// left) does not cost the profile: perf is started again on the processes there now. The
+    /// control: perf alone on such a list writes nothing.
+    #[test]
+    fn a_process_gone_before_perf_read_it_costs_no_profile() {
+        if let Err(e) = check_available() {
+            eprintln!("skipped: {e}");
+            return;
+        }
+        let mut live = Command::new("sleep").arg("600").spawn().unwrap();
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let both = vec![live.id(), gone.id()];
+        let first = Recording::start_on(dir.path(), || (both.clone(), "both".into()));
+        assert!(
+            first.is_err_and(|e| e.contains("perf ended at its start")),
+            "the control: perf cannot sample a list with an ended process in it"
+        );
+        let mut lists = vec![vec![live.id()], both.clone()];
+        let r = Recording::start_on(dir.path(), || (lists.pop().unwrap(), "the live one".into()))
+            .expect("perf started again on the processes there now");
+        assert_eq!(r.pids, vec![live.id()]);
+        let recorded = r.stop().unwrap();
+        assert!(recorded.data.is_file());
+        live.kill().unwrap();
+        live.wait().unwrap();
+    }
 }
