@@ -16,6 +16,7 @@ mod browser;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -159,6 +160,8 @@ impl Browser {
             .arg(home.path())
             .arg(url)
             .env("HOME", home.path())
+            // A group of its own: its helpers (zygote, renderer, utility processes) go with it.
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -265,9 +268,29 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Chromium and every helper it started end before its profile directory is removed: one
+    /// still writing there would leave the directory behind.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{group}")])
+            .status();
         let _ = self.child.wait();
+        let in_group = || {
+            std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
+                std::fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
+                    // After the name: state, ppid, pgrp. A zombie has nothing left to write.
+                    let f: Vec<&str> = stat[stat.rfind(')').map_or(0, |i| i + 1)..]
+                        .split_whitespace()
+                        .collect();
+                    f.get(2) == Some(&group.to_string().as_str()) && f.first() != Some(&"Z")
+                })
+            })
+        };
+        let until = Instant::now() + Duration::from_secs(30);
+        while in_group() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
