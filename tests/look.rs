@@ -160,6 +160,8 @@ impl Browser {
             .arg(home.path())
             .arg(url)
             .env("HOME", home.path())
+            // Its singleton socket's directory too: killed, it would leave it in /tmp.
+            .env("TMPDIR", home.path())
             // A group of its own: its helpers (zygote, renderer, utility processes) go with it.
             .process_group(0)
             .stdin(Stdio::piped())
