@@ -826,17 +826,6 @@ pub fn corrupt_rng(seed: u64, fault: &PlannedFault) -> crate::seed::StressRng {
     crate::seed::rng(crate::seed::derive(seed, "corrupt", &identity))
 }
 
-/// Process `root` and every process descended from it, from `/proc`.
-fn tree(root: u32) -> Vec<u32> {
-    let mut all = vec![root];
-    let mut i = 0;
-    while i < all.len() {
-        all.extend(crate::monitor::children_of(all[i]));
-        i += 1;
-    }
-    all
-}
-
 /// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `root` and to every process descended
 /// from it. A process group is not enough: PostgreSQL's backends, for one, make themselves the
 /// leaders of groups of their own. The tree is read before any signal goes (a killed root's
@@ -849,7 +838,7 @@ pub fn signal_tree(root: u32, signal: &str) -> Result<(), crate::OpError> {
             .args([&format!("-{signal}"), &pid.to_string()])
             .output()
     };
-    let before = tree(root);
+    let before = crate::monitor::tree_of(root);
     let out = send(root).map_err(|e| crate::OpError::msg(format!("cannot run kill: {e}")))?;
     if !out.status.success() {
         return Err(crate::OpError::msg(format!(
@@ -859,7 +848,11 @@ pub fn signal_tree(root: u32, signal: &str) -> Result<(), crate::OpError> {
     }
     // The rest in one `kill` of many pids: a process each would take a fork each, and on a busy
     // machine the tree would be stopped (or resumed) over a second, not at once.
-    let mut rest: Vec<u32> = before.into_iter().chain(tree(root)).filter(|p| *p != root).collect();
+    let mut rest: Vec<u32> = before
+        .into_iter()
+        .chain(crate::monitor::tree_of(root))
+        .filter(|p| *p != root)
+        .collect();
     rest.sort_unstable();
     rest.dedup();
     if !rest.is_empty() {
@@ -879,24 +872,15 @@ pub fn signal_tree(root: u32, signal: &str) -> Result<(), crate::OpError> {
 pub fn halt_tree(root: u32) -> Result<(), crate::OpError> {
     signal_tree(root, "STOP")?;
     let until = std::time::Instant::now() + Duration::from_secs(10);
-    while !tree(root).into_iter().all(all_threads_stopped) && std::time::Instant::now() < until {
+    let stopped = |pid: u32| {
+        crate::monitor::thread_states(pid)
+            .into_iter()
+            .all(|s| matches!(s, 'T' | 't' | 'Z' | 'X'))
+    };
+    while !crate::monitor::tree_of(root).into_iter().all(stopped) && std::time::Instant::now() < until {
         std::thread::sleep(Duration::from_millis(1));
     }
     Ok(())
-}
-
-/// Whether every thread of process `pid` is stopped, a zombie or gone (as is a process gone).
-fn all_threads_stopped(pid: u32) -> bool {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return true;
-    };
-    tasks.flatten().all(|t| {
-        std::fs::read_to_string(t.path().join("stat")).map_or(true, |stat| {
-            // The state is the first field after the command name, which may hold `)`.
-            let state = stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next());
-            matches!(state, None | Some('T' | 't' | 'Z' | 'X'))
-        })
-    })
 }
 
 /// A `pause` fault on a server: SIGSTOP to it and every process of its tree, the hold time

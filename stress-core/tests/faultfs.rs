@@ -245,13 +245,7 @@ fn a_write_only_truncate_of_synced_bytes_is_undone_by_a_cut() {
 
 /// The state letter of every thread of `pid` (`R`, `S`, `D`, `T`…), and where the first waits.
 fn threads(pid: u32) -> (String, String) {
-    let mut states = String::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
-        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-        if let Some(i) = stat.rfind(')') {
-            states.extend(stat[i + 1..].trim_start().chars().next());
-        }
-    }
+    let states: String = stress_core::monitor::thread_states(pid).into_iter().collect();
     let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
     (states, wchan)
 }

@@ -589,7 +589,7 @@ impl Server {
             // The whole tree, taken before the postmaster dies: its orphaned backends are no
             // longer its children after, and a new postmaster must wait until they are gone
             // (or it finds their shared memory still in use and refuses to start).
-            let tree = tree_of(pid);
+            let tree = stress_core::monitor::tree_of(pid);
             {
                 let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
                 if child.try_wait().ok().flatten().is_some() {
@@ -673,7 +673,7 @@ impl Server {
             |pid| {
                 stress_core::fault::halt_tree(pid)?;
                 fs.cut()?;
-                let tree = tree_of(pid);
+                let tree = stress_core::monitor::tree_of(pid);
                 stress_core::fault::signal_tree(pid, "KILL")?;
                 // Every process of the old tree gone before a new postmaster starts: one still
                 // dying holds the old shared memory, and the new one refuses to start.
@@ -814,24 +814,9 @@ fn certify(dir: &Path, data: &Path, user: Option<(u32, u32)>) -> Result<Tls, OpE
     Tls::verify_full_with(ca_cert.der().clone()).map_err(OpError::msg)
 }
 
-/// `root` and every process descended from it.
-fn tree_of(root: u32) -> Vec<u32> {
-    let mut all = vec![root];
-    let mut i = 0;
-    while i < all.len() {
-        all.extend(stress_core::monitor::children_of(all[i]));
-        i += 1;
-    }
-    all
-}
-
 /// Whether `pid` is a live process (a zombie is not).
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit(')')
-            .next()
-            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
-    })
+    stress_core::monitor::state_of(pid).is_some_and(|s| s != 'Z')
 }
 
 /// The file whose fsync failed and the bytes dropped (`None`: no fsync came).

@@ -35,9 +35,7 @@ pub fn read_process(pid: &str) -> Option<ProcessSample> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces and parentheses).
-    let after = &stat[stat.rfind(')')? + 2..];
+    let after = stat_fields(&format!("/proc/{pid}/stat"))?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // Fields of the whole line (1-based): 3 state, 4 ppid, 14 utime, 15 stime, 16 cutime,
     // 17 cstime; after the name they start at index 0 with the state.
@@ -133,12 +131,58 @@ pub fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Process `root` first, then every process descended from it, from one reading of `/proc`.
+pub fn tree_of(root: u32) -> Vec<u32> {
+    let mut kids: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for pid in dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+            if let Some(ppid) = ppid_of(pid) {
+                kids.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(kids.remove(&all[i]).unwrap_or_default());
+        i += 1;
+    }
+    all
+}
+
+/// The fields of a `/proc/…/stat` file after the command name (which may hold spaces and
+/// `)`): the state first, then the ppid, the process group, …
+fn stat_fields(path: &str) -> Option<String> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    Some(stat.get(stat.rfind(')')? + 1..)?.trim_start().to_owned())
+}
+
 /// The parent of `pid`, from `/proc/PID/stat` alone: what [`children_of`] reads of every
 /// process of the machine, so none of the costly files ([`read_process`] reads `smaps_rollup`,
 /// which walks the process's memory: tens of ms for a large one, seconds over a busy machine).
 fn ppid_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].split_whitespace().nth(1)?.parse().ok()
+    stat_fields(&format!("/proc/{pid}/stat"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// The state letter of process `pid` (`R`, `S`, `D`, `T` stopped, `Z` a zombie…), from
+/// `/proc/PID/stat` alone; `None` when it is gone.
+pub fn state_of(pid: u32) -> Option<char> {
+    stat_fields(&format!("/proc/{pid}/stat"))?.chars().next()
+}
+
+/// The state letter of every thread of process `pid` (none when it is gone).
+pub fn thread_states(pid: u32) -> Vec<char> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| stat_fields(t.path().join("stat").to_str()?)?.chars().next())
+        .collect()
 }
 
 /// Live processes (not zombies) whose command line contains `needle`: a server started with

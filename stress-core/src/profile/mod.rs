@@ -125,7 +125,7 @@ fn targets(server: Option<u32>) -> (Vec<u32>, String) {
             // A child that has ended (a zombie until the server reaps it) has nothing to sample.
             let mut children: Vec<u32> = crate::monitor::children_of(pid)
                 .into_iter()
-                .filter(|c| crate::monitor::read_process(&c.to_string()).is_some_and(|p| p.state != 'Z'))
+                .filter(|c| crate::monitor::state_of(*c).is_some_and(|s| s != 'Z'))
                 .collect();
             children.sort_unstable();
             let n = children.len();
