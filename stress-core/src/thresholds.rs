@@ -102,6 +102,28 @@ pub struct Threshold {
     unit: Unit,
 }
 
+/// Rules written as their text in a file (`replay.json`'s `config.thresholds`: readable, and
+/// what files written before the rules were typed hold), parsed again when the file is read.
+/// Use as `#[serde(with = "crate::thresholds::as_rules")]` on a `Vec<Threshold>`.
+pub mod as_rules {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    use super::Threshold;
+
+    /// Writes each rule as written.
+    pub fn serialize<S: Serializer>(rules: &[Threshold], s: S) -> Result<S::Ok, S::Error> {
+        rules.iter().map(Threshold::rule).collect::<Vec<_>>().serialize(s)
+    }
+
+    /// Reads the rules' text and parses each (a damaged rule names itself and the forms).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Threshold>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|r| Threshold::parse_rule(r).map_err(D::Error::custom))
+            .collect()
+    }
+}
+
 /// A rule's verdict, as `summary.json` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
@@ -305,6 +327,31 @@ mod tests {
 
     fn ops() -> Vec<String> {
         vec!["select".into(), "insert".into()]
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct File {
+        #[serde(with = "as_rules")]
+        thresholds: Vec<Threshold>,
+    }
+
+    #[test]
+    fn rules_go_to_a_file_as_written_and_come_back_typed() {
+        let typed = vec![
+            Threshold::parse_rule("p99[select] < 20ms").unwrap(),
+            Threshold::parse_rule("error_rate<0.1%").unwrap(),
+        ];
+        let json = serde_json::to_string(&File {
+            thresholds: typed.clone(),
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"thresholds":["p99[select] < 20ms","error_rate<0.1%"]}"#);
+        let back: File = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.thresholds, typed);
+        let e = serde_json::from_str::<File>(r#"{"thresholds":["p99<fast"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("threshold `p99<fast` has no number"), "{e}");
     }
 
     fn lat(p99: u64) -> LatencySummary {

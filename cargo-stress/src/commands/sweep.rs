@@ -286,7 +286,13 @@ fn add_resolved(report: &mut SweepReport, out: &Path, started: Option<String>) {
         ("max error rate".to_owned(), c.max_error_rate.to_string()),
     ];
     if !c.thresholds.is_empty() {
-        lines.push(("thresholds".into(), format!("`{}`", c.thresholds.join("`, `"))));
+        lines.push((
+            "thresholds".into(),
+            format!(
+                "`{}`",
+                c.thresholds.iter().map(|t| t.rule()).collect::<Vec<_>>().join("`, `")
+            ),
+        ));
     }
     if let Some(rate) = c.rate {
         lines.push(("rate (first iteration)".into(), format!("{rate} ops/s")));

@@ -387,11 +387,9 @@ pub struct RunConfig {
     /// Load stages.
     #[serde(default)]
     pub stages: Vec<Stage>,
-    /// Pass/fail rules, as written (`replay.json` records them so; the layers carry them
-    /// parsed). Still text here because `shard::merge` judges a merged run from them; it goes
-    /// typed when the merge takes [`Threshold`]s.
-    #[serde(default)]
-    pub thresholds: Vec<String>,
+    /// Pass/fail rules, parsed where they were typed; `replay.json` records each as written.
+    #[serde(default, with = "crate::thresholds::as_rules")]
+    pub thresholds: Vec<Threshold>,
     /// Stop at the first breached threshold after warm-up.
     #[serde(default)]
     pub abort_on_fail: bool,
@@ -654,7 +652,7 @@ impl RunConfig {
             rate: if smoke { None } else { layer.rate },
             arrival: layer.arrival.unwrap_or_default(),
             stages,
-            thresholds: layer.thresholds.iter().map(|t| t.rule().to_owned()).collect(),
+            thresholds: layer.thresholds.clone(),
             abort_on_fail: layer.abort_on_fail.unwrap_or(false),
             max_tries: layer.max_tries.unwrap_or(1),
             retry_backoff_min_us: retry_backoff.0.as_micros().try_into().unwrap_or(u64::MAX),

@@ -398,15 +398,7 @@ impl Runner {
         // Typed where they were given; a replay's as its file recorded them.
         let (thresholds, specs) = match typed {
             Some(typed) => typed,
-            None => (
-                config
-                    .thresholds
-                    .iter()
-                    .map(|r| Threshold::parse_rule(r))
-                    .collect::<Result<Vec<_>, String>>()
-                    .map_err(ConfigError::Invalid)?,
-                Vec::new(),
-            ),
+            None => (config.thresholds.clone(), Vec::new()),
         };
         for t in &thresholds {
             t.check_ops(&op_names).map_err(ConfigError::Invalid)?;

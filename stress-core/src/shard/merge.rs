@@ -482,14 +482,13 @@ fn merge_warnings(shards: &[ShardRun], missing: &[usize], r: &Record) -> Vec<Str
 }
 
 /// Judges the verdict of a summary again, with the thresholds and error limit of `config`.
-fn judge(summary: &mut Summary, rules: &[String], max_error_rate: f64) -> Result<(), String> {
+fn judge(summary: &mut Summary, thresholds: &[Threshold], max_error_rate: f64) -> Result<(), String> {
     let names: Vec<String> = summary.ops.keys().cloned().collect();
-    let thresholds = rules
-        .iter()
-        .map(|r| Threshold::parse(r, &names))
-        .collect::<Result<Vec<_>, _>>()?;
+    for t in thresholds {
+        t.check_ops(&names)?;
+    }
     let observed = Observed::from_summary(summary);
-    summary.judge(&thresholds, &observed, max_error_rate, &[]);
+    summary.judge(thresholds, &observed, max_error_rate, &[]);
     Ok(())
 }
 
