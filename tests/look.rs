@@ -93,6 +93,67 @@ fn a_cpu_profile_names_sqlite_s_functions_and_the_report_carries_it() {
         table.contains(&first.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")),
         "{first}"
     );
+
+    // A second profiled run, and the two compared: both profiles side by side, the functions
+    // with their share in each run, and the differential flame graph.
+    let again = dir.path().join("again");
+    let done = on_fixture(&[
+        "run",
+        "checkout",
+        "--exact",
+        "--cpu-profile",
+        "--duration",
+        "3s",
+        "--seed",
+        "9",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let compared = cargo_stress(&["compare", out.to_str().unwrap(), again.to_str().unwrap()]);
+    assert!(
+        matches!(compared.status.code(), Some(0 | 5)),
+        "no regression or one (a profile is not judged): {}{}",
+        text(&compared.stdout),
+        text(&compared.stderr)
+    );
+    let c = read_json(&again.join("compare.json"));
+    let p = &c["profile"];
+    assert_eq!(p["base_samples"].as_u64(), Some(samples), "{p}");
+    let functions = p["functions"].as_array().expect("the functions of both profiles");
+    assert!(
+        functions
+            .iter()
+            .any(|f| f["function"].as_str().unwrap().starts_with("sqlite3")),
+        "{p}"
+    );
+    assert!(
+        functions
+            .iter()
+            .any(|f| f["function"] == hottest[0]["function"] && f["base_self_percent"] == hottest[0]["self_percent"]),
+        "the base run's hottest function with its share: {p}"
+    );
+    let diff = read(&again.join("compare-flamegraph.svg"));
+    assert!(
+        diff.starts_with("<?xml") && diff.contains("sqlite3"),
+        "a differential flame graph"
+    );
+    assert!(
+        diff.contains("%; +") || diff.contains("%; -") || diff.contains("%; 0.00%)"),
+        "frames carry their change"
+    );
+    assert!(read(&again.join("compare.md")).contains("## Where the CPU went"));
+    let dom = browser::dump_dom(&again.join("compare.html"));
+    for frame in ["flamegraph-diff", "flamegraph-base", "flamegraph-new"] {
+        let at = dom
+            .find(&format!("id=\"{frame}\""))
+            .unwrap_or_else(|| panic!("{frame}: {dom}"));
+        assert!(dom[at..].contains("src=\"data:image/svg+xml;base64,"), "{frame}");
+    }
+    assert!(
+        dom.contains("Where the CPU went") && dom.contains("id=\"hottest\""),
+        "{dom}"
+    );
 }
 
 #[test]

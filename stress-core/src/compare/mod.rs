@@ -350,6 +350,10 @@ pub struct Comparison {
     pub notes: Vec<String>,
     /// Whether any metric regressed.
     pub regressed: bool,
+    /// Where the CPU went in each run, when both were profiled (`run --cpu-profile`); a
+    /// profile is shown, never judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::profile::ProfileComparison>,
 }
 
 /// How to compare.
@@ -450,6 +454,7 @@ pub fn compare(base: &RunData, new: &RunData, options: Options) -> Result<Compar
         m.verdict = decide(m.change, *worse, m.test.as_ref(), options.noise, level);
     }
     let metrics: Vec<MetricChange> = rows.into_iter().map(|(m, _)| m).collect();
+    let profile = profiles(base, new, &mut notes);
     Ok(Comparison {
         format_version: COMPARE_FORMAT_VERSION,
         base: Side::of(base),
@@ -462,7 +467,33 @@ pub fn compare(base: &RunData, new: &RunData, options: Options) -> Result<Compar
         added_ops: new_ops.difference(&base_ops).map(|s| (*s).clone()).collect(),
         removed_ops: base_ops.difference(&new_ops).map(|s| (*s).clone()).collect(),
         notes,
+        profile,
     })
+}
+
+/// The two runs' CPU profiles compared, when both have one; a note when one alone has, or
+/// when one cannot be read (the metrics are still compared).
+fn profiles(base: &RunData, new: &RunData, notes: &mut Vec<String>) -> Option<crate::profile::ProfileComparison> {
+    let profiled = |r: &RunData| r.dir.join("profile.folded").exists();
+    match (profiled(base), profiled(new)) {
+        (true, false) | (false, true) => {
+            let (with, without) = if profiled(base) { (base, new) } else { (new, base) };
+            notes.push(format!(
+                "only {} has a CPU profile, {} has none: run both with --cpu-profile to see where the CPU went in each",
+                with.dir.display(),
+                without.dir.display()
+            ));
+            None
+        }
+        (false, false) => None,
+        (true, true) => match crate::profile::compare(&base.dir, &new.dir) {
+            Ok(p) => p,
+            Err(e) => {
+                notes.push(format!("the CPU profiles are not compared: {e}"));
+                None
+            }
+        },
+    }
 }
 
 /// A metric's verdict from its relative change (`None`: from zero), whether that is for the
@@ -570,6 +601,23 @@ impl Comparison {
                 out.push_str(&format!("\n{what} (not compared): {}.\n", ops.join(", ")));
             }
         }
+        if let Some(p) = &self.profile {
+            out.push_str(&format!(
+                "\n## Where the CPU went\n\nSelf time as a share of each run's samples ({} and {}); \
+                 compare-flamegraph.svg beside this file draws the new run's stacks coloured by the change \
+                 (red: more, blue: less).\n\n| function | base self % | new self % | change (points) |\n| --- | --- | --- | --- |\n",
+                p.base_samples, p.new_samples
+            ));
+            for f in &p.functions {
+                out.push_str(&format!(
+                    "| `{}` | {:.1} | {:.1} | {:+.1} |\n",
+                    f.function.replace('|', "\\|"),
+                    f.base_self_percent,
+                    f.new_self_percent,
+                    f.change_points
+                ));
+            }
+        }
         for n in &self.notes {
             out.push_str(&format!("\n{n}.\n"));
         }
@@ -591,6 +639,26 @@ impl Comparison {
                 minijinja::context! { class => class, cells => cells.to_vec() }
             })
             .collect();
+        // The flame graphs as `data:` URLs: the page stays one file that loads nothing, and
+        // each graph keeps its own script (zoom, search) in a frame of its own.
+        let flame = match &self.profile {
+            Some(_) => {
+                let url = |svg: Vec<u8>| {
+                    use base64::Engine as _;
+                    format!(
+                        "data:image/svg+xml;base64,{}",
+                        base64::engine::general_purpose::STANDARD.encode(svg)
+                    )
+                };
+                let read = |dir: &Path| std::fs::read(dir.join("flamegraph.svg")).ok().map(url);
+                minijinja::context! {
+                    base => read(&self.base.dir),
+                    new => read(&self.new.dir),
+                    diff => self.differential()?.map(url),
+                }
+            }
+            None => minijinja::Value::from(()),
+        };
         let mut env = minijinja::Environment::new();
         env.add_template("compare.html", include_str!("compare.html.j2"))
             .map_err(|e| format!("the compare template: {e}"))?;
@@ -600,20 +668,38 @@ impl Comparison {
                     c => minijinja::Value::from(minijinja::value::Serde(self)),
                     rows => rows,
                     rule => self.rule(),
+                    flame => flame,
                 })
             })
             .map_err(|e| format!("cannot render compare.html: {e}"))
     }
 
-    /// Writes `compare.json`, `compare.md` and `compare.html` into `dir`; the paths written.
+    /// The differential flame graph of the two runs' profiles (SVG), when both have one.
+    pub fn differential(&self) -> Result<Option<Vec<u8>>, String> {
+        if self.profile.is_none() {
+            return Ok(None);
+        }
+        let title = format!(
+            "{} vs the base: red where the new run spent more, blue less",
+            self.new.workload
+        );
+        crate::profile::differential_flame_graph(&self.base.dir, &self.new.dir, &title)
+    }
+
+    /// Writes `compare.json`, `compare.md` and `compare.html` into `dir`, and
+    /// `compare-flamegraph.svg` when both runs were profiled; the paths written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| format!("cannot serialise the comparison: {e}"))?;
         let mut written = Vec::new();
-        for (name, bytes) in [
+        let mut files = vec![
             ("compare.json", json),
             ("compare.md", self.markdown().into_bytes()),
             ("compare.html", self.html()?.into_bytes()),
-        ] {
+        ];
+        if let Some(svg) = self.differential()? {
+            files.push(("compare-flamegraph.svg", svg));
+        }
+        for (name, bytes) in files {
             let path = dir.join(name);
             crate::report::write_atomic(&path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             written.push(path);

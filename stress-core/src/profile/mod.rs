@@ -14,6 +14,7 @@
 //! ([`ProfileSummary`]: the hottest functions and what profiling cost). `perf.data` is deleted
 //! once folded: its unwinding stacks take ~1 MB a second of samples.
 
+mod diff;
 mod fold;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+pub use diff::{HotChange, ProfileComparison, compare, differential_flame_graph};
 pub use fold::{Hot, hottest};
 
 /// `profile.json`'s format version.
