@@ -117,6 +117,11 @@ fn a_cpu_profile_names_sqlite_s_functions_and_the_report_carries_it() {
         text(&compared.stdout),
         text(&compared.stderr)
     );
+    assert!(
+        text(&compared.stdout).contains("CPU profiles: self time moved most in"),
+        "{}",
+        text(&compared.stdout)
+    );
     let c = read_json(&again.join("compare.json"));
     let p = &c["profile"];
     assert_eq!(p["base_samples"].as_u64(), Some(samples), "{p}");

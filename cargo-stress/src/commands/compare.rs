@@ -46,6 +46,24 @@ pub(crate) fn judge(base: &RunData, new: &RunData, options: Options) -> Result<C
             println!("{what} (not compared): {}", ops.join(", "));
         }
     }
+    if let Some(p) = &c.profile {
+        // The largest moves of self time, in points of each run's samples (shown, not judged).
+        let mut moved: Vec<_> = p.functions.iter().filter(|f| f.change_points != 0.0).collect();
+        moved.sort_by(|a, b| b.change_points.abs().total_cmp(&a.change_points.abs()));
+        let said: Vec<String> = moved
+            .iter()
+            .take(3)
+            .map(|f| format!("{} {:+.1}", f.function, f.change_points))
+            .collect();
+        println!(
+            "CPU profiles: self time moved most in {} (points of each run's samples; compare.html draws both and the difference)",
+            if said.is_empty() {
+                "no function".to_owned()
+            } else {
+                said.join(", ")
+            }
+        );
+    }
     for n in &c.notes {
         println!("note: {n}");
     }
