@@ -38,14 +38,20 @@ pub struct HotChange {
     pub change_points: f64,
 }
 
-/// `profile.folded` of the run in `dir`, or `None` when the run was not profiled.
-fn folded_of(dir: &Path) -> Result<Option<Vec<(String, u64)>>, String> {
+/// `profile.folded` of the run in `dir` as it is on disk, or `None` when the run was not
+/// profiled.
+fn folded_bytes(dir: &Path) -> Result<Option<Vec<u8>>, String> {
     let path = dir.join("profile.folded");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(fold::parse_folded(&text))),
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
+}
+
+/// `profile.folded` of the run in `dir`, read into its stacks.
+fn folded_of(dir: &Path) -> Result<Option<Vec<(String, u64)>>, String> {
+    Ok(folded_bytes(dir)?.map(|b| fold::parse_folded(&String::from_utf8_lossy(&b))))
 }
 
 /// Compares the profiles of the runs in `base` and `new`: `None` unless both were profiled.
@@ -98,15 +104,7 @@ pub fn compare(base: &Path, new: &Path) -> Result<Option<ProfileComparison>, Str
 /// The differential flame graph of the runs in `base` and `new` (SVG): `None` unless both were
 /// profiled.
 pub fn differential_flame_graph(base: &Path, new: &Path, title: &str) -> Result<Option<Vec<u8>>, String> {
-    let read = |dir: &Path| -> Result<Option<Vec<u8>>, String> {
-        let path = dir.join("profile.folded");
-        match std::fs::read(&path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
-    };
-    let (Some(b), Some(n)) = (read(base)?, read(new)?) else {
+    let (Some(b), Some(n)) = (folded_bytes(base)?, folded_bytes(new)?) else {
         return Ok(None);
     };
     let mut both = Vec::new();
