@@ -350,7 +350,7 @@ mod tests {
             };
             worst = worst.max(off);
             reads += 1;
-            if reads % 1024 == 0 {
+            if reads.is_multiple_of(1024) {
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
