@@ -26,6 +26,16 @@ fn user_loop_per_op(b: Bencher, ops: u64) {
     });
 }
 
+/// A run of one user and one no-op op: what a run costs besides its ops (threads started and
+/// joined, the monitor, the summary), which `user_loop_per_op` spreads over its 200,000 ops.
+#[divan::bench]
+fn run_of_one_op(b: Bencher) {
+    b.bench(|| {
+        let w = Workload::new(Bare).class(UserClass::new("u", 1).read("noop", 1.0, noop));
+        Runner::new("noop").seed(1).ops_per_user(1).run(w).unwrap()
+    });
+}
+
 /// One clock read (`Instant::now()`: `clock_gettime(CLOCK_MONOTONIC)` through the vDSO): the
 /// unit the loop's cost is stated in, measured in the same run.
 #[divan::bench]

@@ -7,8 +7,8 @@ mod process;
 
 pub(crate) use limits::{LimitEvent, Limits};
 pub use process::{
-    CpuMeter, ProcessMetrics, ProcessSample, TreeUsage, children_of, cores, pids_with_cmdline, read_process, read_tree,
-    reset_peak_rss, state_of, thread_states, tree_of,
+    CpuMeter, ProcessMetrics, ProcessSample, TreeUsage, children_of, cores, pids_with_cmdline, read_process,
+    read_process_with_pss, read_tree, reset_peak_rss, state_of, thread_states, tree_of,
 };
 
 /// The last `n` non-blank lines of a server log, joined with ` | `: what a crash or a failed

@@ -26,8 +26,9 @@ pub struct ProcessSample {
     pub state: char,
 }
 
-/// Reads `/proc/<pid>` (`"self"` for this process); `None` when the process is gone or `/proc`
-/// is not there.
+/// Reads `/proc/<pid>` (`"self"` for this process): memory, CPU, parent and state from its
+/// `status` and `stat`, which the kernel keeps as counters; `None` when the process is gone or
+/// `/proc` is not there. `pss_bytes` is `None`: [`read_process_with_pss`] reads it.
 pub fn read_process(pid: &str) -> Option<ProcessSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss_kb: u64 = status
@@ -40,7 +41,22 @@ pub fn read_process(pid: &str) -> Option<ProcessSample> {
     // Fields of the whole line (1-based): 3 state, 4 ppid, 14 utime, 15 stime, 16 cutime,
     // 17 cstime; after the name they start at index 0 with the state.
     let num = |i: usize| -> Option<f64> { fields.get(i)?.parse().ok() };
-    let pss_bytes = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+    Some(ProcessSample {
+        rss_bytes: rss_kb * 1024,
+        pss_bytes: None,
+        cpu_seconds: (num(11)? + num(12)?) / CLK_TCK,
+        children_cpu_seconds: (num(13)? + num(14)?) / CLK_TCK,
+        ppid: fields.get(1)?.parse().ok()?,
+        state: fields.first()?.chars().next()?,
+    })
+}
+
+/// [`read_process`] and the proportional set size, from `smaps_rollup`: the kernel walks the
+/// process's page tables to answer, hundreds of microseconds for a small process and more for
+/// a large one, so it is read only where memory is summed over a tree ([`read_tree`]).
+pub fn read_process_with_pss(pid: &str) -> Option<ProcessSample> {
+    let mut sample = read_process(pid)?;
+    sample.pss_bytes = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -48,14 +64,7 @@ pub fn read_process(pid: &str) -> Option<ProcessSample> {
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         })
         .map(|kb| kb * 1024);
-    Some(ProcessSample {
-        rss_bytes: rss_kb * 1024,
-        pss_bytes,
-        cpu_seconds: (num(11)? + num(12)?) / CLK_TCK,
-        children_cpu_seconds: (num(13)? + num(14)?) / CLK_TCK,
-        ppid: fields.get(1)?.parse().ok()?,
-        state: fields.first()?.chars().next()?,
-    })
+    Some(sample)
 }
 
 /// This process's memory high-water mark (`VmHWM`), in bytes.
@@ -158,8 +167,9 @@ fn stat_fields(path: &str) -> Option<String> {
 }
 
 /// The parent of `pid`, from `/proc/PID/stat` alone: what [`children_of`] reads of every
-/// process of the machine, so none of the costly files ([`read_process`] reads `smaps_rollup`,
-/// which walks the process's memory: tens of ms for a large one, seconds over a busy machine).
+/// process of the machine, so none of the costly files ([`read_process_with_pss`] reads
+/// `smaps_rollup`, which walks the process's memory: tens of ms for a large one, seconds over a
+/// busy machine).
 fn ppid_of(pid: u32) -> Option<u32> {
     stat_fields(&format!("/proc/{pid}/stat"))?
         .split_whitespace()
@@ -215,12 +225,15 @@ pub struct TreeUsage {
 
 /// The CPU and memory of process `pid` and its children; `None` when the process is gone.
 pub fn read_tree(pid: u32) -> Option<TreeUsage> {
-    let parent = read_process(&pid.to_string())?;
+    let parent = read_process_with_pss(&pid.to_string())?;
     let mut usage = TreeUsage {
         cpu_seconds: parent.cpu_seconds + parent.children_cpu_seconds,
         bytes: parent.pss_bytes.unwrap_or(parent.rss_bytes),
     };
-    for child in children_of(pid).iter().filter_map(|c| read_process(&c.to_string())) {
+    for child in children_of(pid)
+        .iter()
+        .filter_map(|c| read_process_with_pss(&c.to_string()))
+    {
         usage.cpu_seconds += child.cpu_seconds;
         usage.bytes += child.pss_bytes.unwrap_or(child.rss_bytes);
     }
@@ -284,6 +297,12 @@ mod tests {
     fn reads_this_process() {
         let s = read_process("self").expect("/proc/self");
         assert!(s.rss_bytes > 1_000_000, "{s:?}");
+        assert_eq!(s.pss_bytes, None, "the cheap read leaves smaps_rollup alone");
+        let with = read_process_with_pss("self").expect("/proc/self");
+        assert!(
+            with.pss_bytes.is_some_and(|p| p > 100_000 && p <= 2 * with.rss_bytes),
+            "{with:?}"
+        );
         let me = read_process("thread-self").expect("/proc/thread-self");
         assert_eq!(me.state, 'R', "this thread is running while it reads");
         assert_eq!(

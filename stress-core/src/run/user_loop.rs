@@ -145,9 +145,17 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         };
         let op = &class.ops[i];
         user.untimed = Duration::ZERO;
-        let since0 = ended.unwrap_or_else(|| since.now());
-        // What finished in earlier intervals goes now, before an op that might never return.
-        let _ = roll_over(&job.tx, &mut batch, &mut parts, op_ids, since0 / NS_PER_S);
+        let since0 = match ended {
+            // The last op's end: its interval was rolled over then.
+            Some(t) => t,
+            None => {
+                let t = since.now();
+                // What finished in earlier intervals goes now, before an op that might never
+                // return.
+                let _ = roll_over(&job.tx, &mut batch, &mut parts, op_ids, t / NS_PER_S);
+                t
+            }
+        };
         clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
         clock.busy_since.store(UserClock::stamp_ns(since0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
