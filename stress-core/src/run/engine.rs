@@ -782,6 +782,7 @@ fn run_users<A: Adapter>(job: &mut Job<'_, A>, findings: &mut Findings) {
     // grows with users, not with ops. Bounded all the same: should the collector fall behind
     // (a thousand users on two cores), users wait for it instead of queueing without limit.
     let (tx, rx) = crossbeam::channel::bounded::<Batch>(mine.len().max(1) * PARTS_IN_FLIGHT_PER_USER);
+    super::since::prepare();
     let spawning = Instant::now();
     let users = Users {
         workload: &job.workload,

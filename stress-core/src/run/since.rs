@@ -19,6 +19,13 @@ use std::time::{Duration, Instant};
 /// Nanoseconds in a second.
 pub(crate) const NS_PER_S: u64 = 1_000_000_000;
 
+/// Measures the time-stamp counter's rate now, where the loop will read it: once per process,
+/// a few milliseconds, before the users start (so that none of them waits for it).
+pub(crate) fn prepare() {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    let _ = tsc::rate();
+}
+
 /// The users' start, as the loop reads the time since it.
 #[derive(Debug, Clone)]
 pub(crate) struct Since {
