@@ -145,17 +145,7 @@ fn drive<A: Adapter>(mut job: UserJob<A>, mut user: User<A>, mut summary: UserSu
         };
         let op = &class.ops[i];
         user.untimed = Duration::ZERO;
-        let since0 = match ended {
-            // The last op's end: its interval was rolled over then.
-            Some(t) => t,
-            None => {
-                let t = since.now();
-                // What finished in earlier intervals goes now, before an op that might never
-                // return.
-                let _ = roll_over(&job.tx, &mut batch, &mut parts, op_ids, t / NS_PER_S);
-                t
-            }
-        };
+        let since0 = ended.unwrap_or_else(|| start_now(&since, &job.tx, &mut batch, &mut parts, op_ids));
         clock.op.store(op_ids[i] + 1, Ordering::Relaxed);
         clock.busy_since.store(UserClock::stamp_ns(since0), Ordering::Relaxed);
         // Tries of one op: each starts from the first's RNG position (the same arguments, like
@@ -347,6 +337,16 @@ fn roll_over(tx: &Sender<Batch>, batch: &mut Batch, parts: &mut [OpPart], op_ids
         flush(tx, batch, parts, op_ids);
     }
     later
+}
+
+/// An op's start read from the clock (not carried from the last op's end, whose interval was
+/// rolled over then): what finished in earlier intervals goes now, before an op that might
+/// never return.
+#[inline]
+fn start_now(since: &Since, tx: &Sender<Batch>, batch: &mut Batch, parts: &mut [OpPart], op_ids: &[u32]) -> u64 {
+    let t = since.now();
+    let _ = roll_over(tx, batch, parts, op_ids, t / NS_PER_S);
+    t
 }
 
 /// A user's summary before its first op.
