@@ -18,7 +18,7 @@ fn noop(_: &mut User<Bare>) -> OpResult {
 /// The user loop's cost per op with an op that does nothing: roll, RNG, timing, sample,
 /// digest, stop and backpressure checks. One user thread; thread start and reports are spread
 /// over the ops.
-#[divan::bench(args = [200_000])]
+#[divan::bench(args = [200_000, 2_000_000])]
 fn user_loop_per_op(b: Bencher, ops: u64) {
     b.counter(ItemsCount::new(ops)).bench(|| {
         let w = Workload::new(Bare).class(UserClass::new("u", 1).read("noop", 1.0, noop));
@@ -44,13 +44,42 @@ fn clock_read(b: Bencher) {
         .bench_local(|| divan::black_box(std::time::Instant::now()));
 }
 
-/// The no-op loop with 8 users sharing the machine's cores: the same ops in all, 200,000 per
-/// user (ops/s against `user_loop_per_op`'s: how the loop scales over cores).
-#[divan::bench(args = [200_000])]
+/// The no-op loop with 8 users sharing the machine's cores: the same ops in all, 200,000 or
+/// 2,000,000 per user (ops/s against `user_loop_per_op`'s: how the loop scales over cores; a
+/// run ends with its last user, so the shorter run also measures the scheduler's tail, as
+/// `plain_threads` shows).
+#[divan::bench(args = [200_000, 2_000_000])]
 fn user_loop_8_users(b: Bencher, ops: u64) {
     b.counter(ItemsCount::new(ops * 8)).bench(|| {
         let w = Workload::new(Bare).class(UserClass::new("u", 8).read("noop", 1.0, noop));
         Runner::new("noop8").seed(1).ops_per_user(ops).run(w).unwrap()
+    });
+}
+
+/// Spins of `plain_threads`: about as long as one no-op user's 200,000 ops (~9 ms here).
+const SPINS: u64 = 70_000_000;
+
+/// The machine's own scaling, measured as `user_loop_8_users` is but with no harness: 1 or 8
+/// threads that each spin the same fixed work (`SPINS`, or ten times it), started together and
+/// timed until the last one ends. Its 8-to-1 ratio is the most the loop's can be on this
+/// machine at that length of run.
+#[divan::bench(args = [(1, 1), (8, 1), (1, 10), (8, 10)])]
+fn plain_threads(b: Bencher, (threads, times): (usize, u64)) {
+    b.bench(|| {
+        let spinning: Vec<_> = (0..threads)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    for i in 0..SPINS * times {
+                        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i);
+                    }
+                    divan::black_box(x)
+                })
+            })
+            .collect();
+        for t in spinning {
+            t.join().unwrap();
+        }
     });
 }
 
