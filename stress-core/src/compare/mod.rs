@@ -626,6 +626,11 @@ impl Comparison {
 
     /// `compare.html`: the same table, for a browser (a template; nothing loaded).
     pub fn html(&self) -> Result<String, String> {
+        self.render_html(self.differential()?.as_deref())
+    }
+
+    /// `compare.html` with the differential flame graph `diff` (when both runs were profiled).
+    fn render_html(&self, diff: Option<&[u8]>) -> Result<String, String> {
         let rows: Vec<minijinja::Value> = self
             .metrics
             .iter()
@@ -643,18 +648,18 @@ impl Comparison {
         // each graph keeps its own script (zoom, search) in a frame of its own.
         let flame = match &self.profile {
             Some(_) => {
-                let url = |svg: Vec<u8>| {
+                let url = |svg: &[u8]| {
                     use base64::Engine as _;
                     format!(
                         "data:image/svg+xml;base64,{}",
                         base64::engine::general_purpose::STANDARD.encode(svg)
                     )
                 };
-                let read = |dir: &Path| std::fs::read(dir.join("flamegraph.svg")).ok().map(url);
+                let read = |dir: &Path| std::fs::read(dir.join("flamegraph.svg")).ok().map(|svg| url(&svg));
                 minijinja::context! {
                     base => read(&self.base.dir),
                     new => read(&self.new.dir),
-                    diff => self.differential()?.map(url),
+                    diff => diff.map(url),
                 }
             }
             None => minijinja::Value::from(()),
@@ -691,12 +696,13 @@ impl Comparison {
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| format!("cannot serialise the comparison: {e}"))?;
         let mut written = Vec::new();
+        let diff = self.differential()?;
         let mut files = vec![
             ("compare.json", json),
             ("compare.md", self.markdown().into_bytes()),
-            ("compare.html", self.html()?.into_bytes()),
+            ("compare.html", self.render_html(diff.as_deref())?.into_bytes()),
         ];
-        if let Some(svg) = self.differential()? {
+        if let Some(svg) = diff {
             files.push(("compare-flamegraph.svg", svg));
         }
         for (name, bytes) in files {

@@ -344,7 +344,7 @@ impl Runner {
             _ => None,
         };
         let replay = self.replay.as_ref().or(merged.as_ref());
-        let (mut config, plan, typed) = match replay {
+        let (mut config, plan) = match replay {
             Some((path, file)) => replay_plan(
                 &self.name,
                 workload.adapter.name(),
@@ -352,8 +352,7 @@ impl Runner {
                 file,
                 &classes,
                 workload.params(),
-            )
-            .map(|(config, plan)| (config, plan, None))?,
+            )?,
             None => {
                 let code = ConfigLayer {
                     think_min_ms: workload.think_ms.map(|t| t.0),
@@ -369,7 +368,7 @@ impl Runner {
                 config.params = Params::resolve(workload.params(), &layer.params).map_err(ConfigError::Invalid)?;
                 let users: Vec<(&str, usize)> = config.users.iter().map(|(c, n)| (c.as_str(), *n)).collect();
                 let plan = SeedPlan::derive(seed, &users, config.databases);
-                (config, plan, Some((layer.thresholds, layer.faults)))
+                (config, plan)
             }
         };
         if replay.is_some() {
@@ -395,11 +394,8 @@ impl Runner {
             }
             names
         };
-        // Typed where they were given; a replay's as its file recorded them.
-        let (thresholds, specs) = match typed {
-            Some(typed) => typed,
-            None => (config.thresholds.clone(), Vec::new()),
-        };
+        // Typed where they were given, or as the replay file recorded them.
+        let thresholds = config.thresholds.clone();
         for t in &thresholds {
             t.check_ops(&op_names).map_err(ConfigError::Invalid)?;
         }
@@ -415,7 +411,7 @@ impl Runner {
         }
         let faults = match replay {
             Some((_, file)) => file.faults.clone(),
-            None => fault::schedule(&specs, config.seed, config.duration()).map_err(ConfigError::Invalid)?,
+            None => fault::schedule(&config.faults, config.seed, config.duration()).map_err(ConfigError::Invalid)?,
         };
         let mut supported = workload.adapter.faults();
         // The network's faults are the run's own, through its proxy, for any adapter whose

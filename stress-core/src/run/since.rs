@@ -141,6 +141,12 @@ mod tsc {
     /// How much a second's rate may lean to close the gap to `CLOCK_MONOTONIC`: a thousandth.
     const MAX_LEAN: f64 = 1e-3;
 
+    /// `a / b × 2^32`: nanoseconds per tick (× 2^32) from nanoseconds over ticks, and ticks in
+    /// a second from a second over such a rate.
+    fn ratio(a: u64, b: u64) -> u64 {
+        ((u128::from(a) << FRAC) / u128::from(b.max(1))) as u64
+    }
+
     /// The counter now.
     #[inline]
     #[expect(
@@ -187,7 +193,7 @@ mod tsc {
             if ticks == 0 || nanos == 0 {
                 return None;
             }
-            let rate = ((u128::from(nanos) << FRAC) / u128::from(ticks)) as u64;
+            let rate = ratio(nanos, ticks);
             // A counter of 100 MHz to 20 GHz: anything else is not a time-stamp counter.
             let per_tick = rate as f64 / (1u64 << FRAC) as f64;
             (0.05..=10.0).contains(&per_tick).then_some(rate)
@@ -219,7 +225,7 @@ mod tsc {
                 anchor: counter,
                 anchor_ns: mono_ns,
                 rate,
-                period: ((u128::from(NS_PER_S) << FRAC) / u128::from(rate.max(1))) as u64,
+                period: ratio(NS_PER_S, rate),
                 first: (counter, mono_ns),
                 base: rate,
             }
@@ -243,14 +249,14 @@ mod tsc {
                 mono_ns.saturating_sub(self.first.1),
             );
             if ticks > 0 && nanos > 0 {
-                self.base = ((u128::from(nanos) << FRAC) / u128::from(ticks)) as u64;
+                self.base = ratio(nanos, ticks);
             }
             let gap = (mono_ns as f64 - here as f64) / NS_PER_S as f64;
             let lean = gap.clamp(-MAX_LEAN, MAX_LEAN);
             self.rate = ((self.base as f64) * (1.0 + lean)) as u64;
             self.anchor = counter;
             self.anchor_ns = here;
-            self.period = ((u128::from(NS_PER_S) << FRAC) / u128::from(self.base.max(1))) as u64;
+            self.period = ratio(NS_PER_S, self.base);
         }
     }
 
