@@ -165,6 +165,16 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_profile_is_compared_on_the_lines_that_read() {
+        let base = run_with("engine;main;parse 80\n<b>not a stack</b>\n\u{0}\u{1}garbage x\n");
+        let new = run_with("engine;main;parse 40\nengine;main;scan 40\n");
+        let c = compare(base.path(), new.path()).unwrap().unwrap();
+        assert_eq!(c.base_samples, 80, "{c:?}");
+        let svg = differential_flame_graph(base.path(), new.path(), "t").unwrap().unwrap();
+        assert!(String::from_utf8(svg).unwrap().contains("scan"));
+    }
+
+    #[test]
     fn a_run_without_a_profile_compares_to_nothing() {
         let base = run_with("engine;main;parse 80\n");
         let plain = tempfile::tempdir().unwrap();
